@@ -1,0 +1,71 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { expect, it } from 'vitest';
+
+interface Manifest {
+  name: string;
+  exports: Record<string, string | Record<string, string>>;
+}
+
+/** Reads a package's manifest and the sub-paths of its `exports` map that point at code. */
+export function readEntryPoints(packageDir: string): {
+  manifest: Manifest;
+  entryPoints: Array<[string, Record<string, string>]>;
+} {
+  const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as Manifest;
+  const entryPoints = Object.entries(manifest.exports).filter(
+    (entry): entry is [string, Record<string, string>] => typeof entry[1] === 'object',
+  );
+  return { manifest, entryPoints };
+}
+
+/** Runs an ES module snippet with plain Node (no test-runner transforms) from the package directory. */
+export function runNode(packageDir: string, code: string): string {
+  return execFileSync(process.execPath, ['--input-type=module', '-e', code], {
+    cwd: packageDir,
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+}
+
+/** Package-relative files the built JavaScript of `entry` imports, and the bare specifiers it imports. */
+export function importGraph(entry: string): { files: Set<string>; external: string[] } {
+  const files = new Set<string>();
+  const external: string[] = [];
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    const source = readFileSync(file, 'utf8');
+    for (const match of source.matchAll(/(?:import|export)[^'"]*from\s*['"]([^'"]+)['"]/g)) {
+      const specifier = match[1]!;
+      if (specifier.startsWith('.')) visit(resolve(dirname(file), specifier));
+      else external.push(specifier);
+    }
+  };
+  visit(entry);
+  return { files, external };
+}
+
+/**
+ * The smoke tests every library runs on its built output: each entry point of the `exports` map has
+ * its JavaScript and declarations in dist and imports with plain Node, exporting at least `expected`.
+ */
+export function itImportsEveryBuiltEntryPoint(packageDir: string, expected: Record<string, string[]>): void {
+  const { manifest, entryPoints } = readEntryPoints(packageDir);
+  it.each(entryPoints)('%s has its JavaScript and type declarations in dist', (_subpath, conditions) => {
+    expect(existsSync(join(packageDir, conditions.default!))).toBe(true);
+    expect(existsSync(join(packageDir, conditions.types!))).toBe(true);
+  });
+  it.each(entryPoints)('%s imports with plain Node and exports what the docs promise', (subpath) => {
+    const specifier = subpath === '.' ? manifest.name : `${manifest.name}/${subpath.slice(2)}`;
+    const names = JSON.parse(
+      runNode(
+        packageDir,
+        `const m = await import('${specifier}'); console.log(JSON.stringify(Object.keys(m)));`,
+      ),
+    ) as string[];
+    expect(names).toEqual(expect.arrayContaining(expected[subpath] ?? []));
+    expect(names.length).toBeGreaterThan(0);
+  });
+}
