@@ -1,0 +1,41 @@
+import type { BreakerDefinitions } from '../breaker/breaker-registry.js';
+import type { HealthOptions } from '../health/health-options.js';
+import type { AmbientStorage } from '../internal/ambient.js';
+import type { Clock } from '../internal/clock.js';
+import type { QueueOptions } from '../queue/queue-options.js';
+import type { RateLimitOptions } from '../rate-limit/rate-limiter.js';
+import type { RetryOptions } from '../retry/retry-options.js';
+
+/** Options of {@link createSafeguards}. Every group and field is optional. */
+export interface SafeguardsOptions {
+  /** The connection budget. */
+  queue?: Partial<QueueOptions>;
+  /** Circuit breakers by name; `primary`, `critical` and `batch` exist by default. */
+  breakers?: BreakerDefinitions;
+  /** Rate-limit policies, store and adaptive limits. */
+  rateLimits?: Partial<RateLimitOptions>;
+  /** Retries with backoff and the retry budget. */
+  retry?: Partial<RetryOptions>;
+  /** Health thresholds and the optional database probe. */
+  health?: Partial<HealthOptions>;
+  degradation?: {
+    /**
+     * Breakers whose opening switches on read-only mode (writes refused with a clear message while
+     * reads are served, from the stale cache if need be). Default `['primary']`; `[]` turns it off.
+     */
+    readOnlyWhenBreakerOpen?: string[];
+  };
+  /** Deadline of an operation that sets none (queueing, attempts and retry waits). Default 30 000 ms. */
+  defaultTimeoutMs?: number;
+  /** Recent errors kept for the admin error log. Default 200. */
+  errorLogSize?: number;
+  /** Time source; inject a manual clock in tests. */
+  clock?: Clock;
+  /** Randomness for jitter; inject in tests. Default `Math.random`. */
+  random?: () => number;
+  /**
+   * Where the ambient context lives. Default: AsyncLocalStorage where the runtime has one. Pass your
+   * own (e.g. an AsyncLocalStorage imported on Cloudflare) or `false` to rely on explicit scopes only.
+   */
+  ambientStorage?: AmbientStorage<unknown> | false;
+}

@@ -1,0 +1,168 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { driverErrorSamples } from '../testing/driver-error-samples.js';
+import { classifyError } from './classify-error.js';
+import { ErrorType, errorTypeDefaults } from './error-type.js';
+import { isSafeguardError, SafeguardError } from './safeguard-error.js';
+import { toUserFriendlyError } from './user-friendly-error.js';
+
+describe('classifyError', () => {
+  for (const sample of driverErrorSamples) {
+    it(`classifies ${sample.name}`, () => {
+      const error = sample.create();
+      const classified = classifyError(error);
+      expect({ type: classified.type, reason: classified.reason, retryable: classified.retryable }).toEqual(
+        sample.expected,
+      );
+      expect(classified.cause).toBe(error);
+    });
+  }
+
+  it('keeps SQLSTATE, constraint and table from every driver field spelling', () => {
+    const postgresJs = Object.assign(new Error('dup'), {
+      name: 'PostgresError',
+      code: '23505',
+      constraint_name: 'c1',
+      table_name: 't1',
+    });
+    const pg = Object.assign(new Error('dup'), {
+      name: 'error',
+      code: '23505',
+      constraint: 'c2',
+      table: 't2',
+    });
+    expect(classifyError(postgresJs)).toMatchObject({ sqlState: '23505', constraint: 'c1', table: 't1' });
+    expect(classifyError(pg)).toMatchObject({ sqlState: '23505', constraint: 'c2', table: 't2' });
+  });
+
+  it('returns a SafeguardError found anywhere in the chain unchanged', () => {
+    const inner = new SafeguardError({ type: 'QUEUE_FULL', reason: 'displaced' });
+    const wrapped = Object.assign(new Error('Failed query: select 1'), {
+      name: 'DrizzleQueryError',
+      cause: inner,
+    });
+    expect(classifyError(inner)).toBe(inner);
+    expect(classifyError(wrapped)).toBe(inner);
+  });
+
+  it('never reads a message that carries SQL (drizzle)', () => {
+    const error = Object.assign(
+      new Error('Failed query: select * from t where note = $1\nparams: too many connections'),
+      {
+        name: 'DrizzleQueryError',
+      },
+    );
+    const classified = classifyError(error);
+    expect(classified.type).toBe('INTERNAL');
+    expect(classified.internalMessage).not.toContain('select');
+  });
+
+  it('flattens ZodError issues for clients', () => {
+    const classified = classifyError(
+      driverErrorSamples.find((sample) => sample.name === 'ZodError')!.create(),
+    );
+    expect(classified.issues).toEqual([
+      { path: 'dose.amount', message: 'Too small: expected number to be >0' },
+    ]);
+  });
+
+  it('marks what the database certainly did not apply', () => {
+    expect(classifyError(Object.assign(new Error('x'), { code: '40001' })).notApplied).toBe(true);
+    expect(classifyError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })).notApplied).toBe(true);
+    expect(classifyError(Object.assign(new Error('x'), { code: 'ECONNRESET' })).notApplied).toBe(false);
+    expect(classifyError(Object.assign(new Error('x'), { code: '57P01' })).notApplied).toBe(false);
+    expect(classifyError(Object.assign(new Error('x'), { code: '08007' })).notApplied).toBe(false);
+  });
+
+  it('gives every error the fields a client and an operator need', () => {
+    const classified = classifyError(Object.assign(new Error('too many'), { code: '53300' }));
+    expect(classified).toMatchObject({
+      type: 'CONNECTION',
+      severity: 'critical',
+      retryable: true,
+      httpStatus: 503,
+    });
+    expect(classified.retryAfterMs).toBeGreaterThan(0);
+    expect(classified.errorId).toMatch(/^err_[0-9a-f]{16}$/);
+    expect(classified.suggestedActions.length).toBeGreaterThan(0);
+    expect(classified.message).toBe(classified.userMessage);
+  });
+
+  it('survives cycles, throwing getters, proxies and non-errors', () => {
+    const cyclic: { message: string; cause?: unknown } = { message: 'loop' };
+    cyclic.cause = cyclic;
+    const hostile = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('trap');
+        },
+      },
+    );
+    const getter = Object.defineProperty(new Error('x'), 'code', {
+      get() {
+        throw new Error('boom');
+      },
+    });
+    for (const value of [
+      cyclic,
+      hostile,
+      getter,
+      null,
+      undefined,
+      42,
+      'text',
+      Symbol('s'),
+      () => 1,
+      [],
+      new Map(),
+    ]) {
+      expect(isSafeguardError(classifyError(value))).toBe(true);
+    }
+  });
+
+  it('never throws, always returns a typed error, and never shows SQL, parameters, stacks or connection strings (property)', () => {
+    const secret = 'postgres://app:hunter2@db.example.com/prod';
+    const anyError = fc.oneof(
+      fc.anything(),
+      fc.record({
+        name: fc.string(),
+        message: fc.string(),
+        code: fc.oneof(fc.string(), fc.constantFrom('23505', '53300', 'XX000', '08P01', 'ECONNRESET')),
+        cause: fc.anything(),
+      }),
+      fc.string().map((text) => new Error(`Failed query: select '${secret}' ${text}\nparams: ${secret}`)),
+      fc
+        .string()
+        .map((text) => Object.assign(new Error(`connection to ${secret} failed ${text}`), { code: '08001' })),
+    );
+    fc.assert(
+      fc.property(anyError, (value) => {
+        const classified = classifyError(value);
+        expect(Object.values(ErrorType)).toContain(classified.type);
+        const friendly = JSON.stringify(toUserFriendlyError(value));
+        expect(friendly).not.toContain('hunter2');
+        expect(classified.internalMessage).not.toContain('hunter2');
+        expect(friendly).not.toMatch(/select |Failed query|params:|\n\s+at /);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('toUserFriendlyError', () => {
+  it('is plain JSON with the message, actions, retry hints and error ID', () => {
+    const friendly = toUserFriendlyError(Object.assign(new Error('x'), { code: '53300' }));
+    expect(JSON.parse(JSON.stringify(friendly))).toEqual(friendly);
+    expect(friendly).toMatchObject({ type: 'CONNECTION', retryable: true, degraded: false });
+    expect(friendly.retryAfterMs).toBeGreaterThan(0);
+  });
+
+  it('has a default message and status for every type', () => {
+    for (const type of Object.values(ErrorType)) {
+      const friendly = toUserFriendlyError(new SafeguardError({ type }));
+      expect(friendly.message).toBe(errorTypeDefaults[type].userMessage);
+      expect(friendly.httpStatus).toBe(errorTypeDefaults[type].httpStatus);
+    }
+  });
+});

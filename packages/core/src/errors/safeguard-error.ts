@@ -1,0 +1,186 @@
+import { type ErrorType, errorTypeDefaults, type Severity } from './error-type.js';
+
+const brand = Symbol.for('db-safeguards.SafeguardError');
+
+/** Validation problems in a form a client can show next to its fields. */
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+/** The rate-limit figures a RATE_LIMIT error carries, for response headers. */
+export interface RateLimitInfo {
+  policy: string;
+  limit: number;
+  remaining: number;
+  resetAt: number;
+  retryAfterMs: number;
+}
+
+/** Everything needed to build a {@link SafeguardError}; only `type` is required. */
+export interface SafeguardErrorInit {
+  type: ErrorType;
+  /**
+   * A short machine-readable sub-kind, e.g. `too-many-connections`, `unique-violation`, `queue-timeout`,
+   * `displaced`, `read-only`. Stable: clients and alerts may switch on it.
+   */
+  reason?: string;
+  /** Technical summary for logs (may contain driver messages; never shown to clients). */
+  internalMessage?: string;
+  userMessage?: string;
+  suggestedActions?: readonly string[];
+  severity?: Severity;
+  retryable?: boolean;
+  retryAfterMs?: number;
+  httpStatus?: number;
+  /**
+   * True when the database certainly did not apply the operation (it was refused before running, or
+   * rolled back), so even a write that is not idempotent may be run again. False when the outcome is
+   * unknown, such as a connection lost while a statement was in flight.
+   */
+  notApplied?: boolean;
+  /** SQLSTATE of the underlying database error, for server-side handling. */
+  sqlState?: string;
+  constraint?: string;
+  table?: string;
+  issues?: readonly ValidationIssue[];
+  /** On RATE_LIMIT errors: the limit that was hit. */
+  rateLimit?: RateLimitInfo;
+  cause?: unknown;
+  errorId?: string;
+}
+
+let fallbackCounter = 0;
+
+/** A short random identifier users can quote to support; it links the client's error to the server log. */
+export function createErrorId(): string {
+  const crypto = (globalThis as { crypto?: { getRandomValues?: (array: Uint8Array) => Uint8Array } }).crypto;
+  if (crypto?.getRandomValues) {
+    const bytes = crypto.getRandomValues(new Uint8Array(8));
+    let hex = '';
+    for (const byte of bytes) hex += byte.toString(16).padStart(2, '0');
+    return `err_${hex}`;
+  }
+  fallbackCounter = (fallbackCounter + 1) % 0xffffff;
+  return `err_${Date.now().toString(16)}${fallbackCounter.toString(16).padStart(6, '0')}`;
+}
+
+/**
+ * The one error class of db-safeguards. Its `message` is the user-facing message, so an error that
+ * escapes to a client by accident still shows nothing technical; the technical summary lives in
+ * `internalMessage` and the original error in `cause`.
+ */
+export class SafeguardError extends Error {
+  override readonly name = 'SafeguardError' as const;
+  readonly type: ErrorType;
+  readonly reason: string;
+  readonly severity: Severity;
+  readonly userMessage: string;
+  readonly suggestedActions: readonly string[];
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly httpStatus: number;
+  readonly notApplied: boolean;
+  readonly errorId: string;
+  readonly timestamp: number;
+  readonly internalMessage: string;
+  readonly sqlState: string | undefined;
+  readonly constraint: string | undefined;
+  readonly table: string | undefined;
+  readonly issues: readonly ValidationIssue[] | undefined;
+  readonly rateLimit: RateLimitInfo | undefined;
+
+  constructor(init: SafeguardErrorInit) {
+    const defaults = errorTypeDefaults[init.type];
+    const userMessage = init.userMessage ?? defaults.userMessage;
+    super(userMessage, init.cause === undefined ? undefined : { cause: init.cause });
+    this.type = init.type;
+    this.reason = init.reason ?? init.type.toLowerCase().replaceAll('_', '-');
+    this.severity = init.severity ?? defaults.severity;
+    this.userMessage = userMessage;
+    this.suggestedActions = init.suggestedActions ?? defaults.suggestedActions;
+    this.retryable = init.retryable ?? defaults.retryable;
+    this.retryAfterMs =
+      init.retryAfterMs === undefined ? undefined : Math.max(0, Math.ceil(init.retryAfterMs));
+    this.httpStatus = init.httpStatus ?? defaults.httpStatus;
+    this.notApplied = init.notApplied ?? false;
+    this.errorId = init.errorId ?? createErrorId();
+    this.timestamp = Date.now();
+    this.internalMessage = init.internalMessage ?? `${init.type}: ${this.reason}`;
+    this.sqlState = init.sqlState;
+    this.constraint = init.constraint;
+    this.table = init.table;
+    this.issues = init.issues;
+    this.rateLimit = init.rateLimit;
+    Object.defineProperty(this, brand, { value: true });
+  }
+
+  /** A copy with some fields replaced (the error ID stays unless replaced too). */
+  with(changes: Partial<SafeguardErrorInit>): SafeguardError {
+    return new SafeguardError({ ...this.toInit(), ...changes });
+  }
+
+  /** A log-friendly object: technical detail included, no stack, SQL or parameters. */
+  toLogObject(): Record<string, unknown> {
+    return {
+      errorId: this.errorId,
+      type: this.type,
+      reason: this.reason,
+      severity: this.severity,
+      retryable: this.retryable,
+      retryAfterMs: this.retryAfterMs,
+      notApplied: this.notApplied,
+      httpStatus: this.httpStatus,
+      sqlState: this.sqlState,
+      constraint: this.constraint,
+      table: this.table,
+      message: this.internalMessage,
+      timestamp: new Date(this.timestamp).toISOString(),
+    };
+  }
+
+  private toInit(): SafeguardErrorInit {
+    return {
+      type: this.type,
+      reason: this.reason,
+      internalMessage: this.internalMessage,
+      userMessage: this.userMessage,
+      suggestedActions: this.suggestedActions,
+      severity: this.severity,
+      retryable: this.retryable,
+      ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }),
+      httpStatus: this.httpStatus,
+      notApplied: this.notApplied,
+      ...(this.sqlState === undefined ? {} : { sqlState: this.sqlState }),
+      ...(this.constraint === undefined ? {} : { constraint: this.constraint }),
+      ...(this.table === undefined ? {} : { table: this.table }),
+      ...(this.issues === undefined ? {} : { issues: this.issues }),
+      ...(this.rateLimit === undefined ? {} : { rateLimit: this.rateLimit }),
+      cause: this.cause,
+      errorId: this.errorId,
+    };
+  }
+}
+
+/** The error of work refused because the process is shutting down: retry elsewhere, nothing ran. */
+export function shuttingDownError(detail: string): SafeguardError {
+  return new SafeguardError({
+    type: 'CONNECTION',
+    reason: 'shutting-down',
+    retryable: true,
+    notApplied: true,
+    retryAfterMs: 1000,
+    internalMessage: detail,
+  });
+}
+
+/**
+ * True for a {@link SafeguardError}, also one created by another installed copy of this package
+ * (the check uses a registered symbol, not `instanceof` alone).
+ */
+export function isSafeguardError(value: unknown): value is SafeguardError {
+  return (
+    value instanceof SafeguardError ||
+    (typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true)
+  );
+}

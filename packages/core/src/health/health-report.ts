@@ -1,0 +1,171 @@
+import type { ReadOnlyStatus } from '../degradation/read-only-mode.js';
+import type { SafeguardsMetrics } from '../safeguards-metrics.js';
+import type { HealthOptions } from './health-options.js';
+
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
+
+export interface ComponentHealth {
+  status: HealthStatus;
+  message: string;
+}
+
+export interface HealthAlert {
+  level: 'warning' | 'critical';
+  component: string;
+  message: string;
+}
+
+/** Result of the optional database probe. */
+export interface ProbeResult {
+  ok: boolean;
+  responseTimeMs: number;
+  error?: string;
+}
+
+/** The health of one Safeguards instance, built from live readouts (and the probe, when asked for). */
+export interface HealthReport {
+  status: HealthStatus;
+  /** 200 healthy, 206 degraded, 503 unhealthy. */
+  httpStatus: 200 | 206 | 503;
+  timestamp: string;
+  uptimeMs: number;
+  components: {
+    queue: ComponentHealth;
+    circuitBreakers: Record<string, ComponentHealth>;
+    rateLimit: ComponentHealth;
+    errors: ComponentHealth;
+    latency: ComponentHealth;
+    database?: ComponentHealth & { responseTimeMs: number };
+  };
+  metrics: SafeguardsMetrics;
+  alerts: HealthAlert[];
+  /** Non-null while writes are refused (read-only mode). */
+  degradation: ReadOnlyStatus | null;
+}
+
+const rank: Record<HealthStatus, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
+
+function grade(value: number, degradedAt: number, unhealthyAt: number): HealthStatus {
+  return value >= unhealthyAt ? 'unhealthy' : value >= degradedAt ? 'degraded' : 'healthy';
+}
+
+const percent = (share: number) => `${Math.round(share * 100)}%`;
+
+/** Grades every component against `options` and derives the overall status, HTTP status and alerts. */
+export function buildHealthReport(
+  metrics: SafeguardsMetrics,
+  options: HealthOptions,
+  probe: ProbeResult | undefined,
+  now: number,
+): HealthReport {
+  const { queue } = metrics;
+  let queueStatus = grade(queue.queueFill, options.queueDegradedAt, options.queueUnhealthyAt);
+  let queueMessage = `${queue.active}/${queue.maxConcurrentConnections} connections in use, ${queue.queued} waiting (${percent(queue.queueFill)} of queue)`;
+  if (queue.paused.length > 0) {
+    const allPaused = queue.paused.length === 5;
+    if (rank[queueStatus] < rank[allPaused ? 'unhealthy' : 'degraded'])
+      queueStatus = allPaused ? 'unhealthy' : 'degraded';
+    queueMessage += `; paused: ${queue.paused.join(', ')}`;
+  }
+  if (queue.closed) {
+    queueStatus = 'unhealthy';
+    queueMessage += '; shutting down';
+  }
+
+  const circuitBreakers: Record<string, ComponentHealth> = {};
+  for (const [name, breaker] of Object.entries(metrics.breakers)) {
+    const status: HealthStatus =
+      breaker.state === 'CLOSED' ? 'healthy' : breaker.state === 'HALF_OPEN' ? 'degraded' : 'unhealthy';
+    const message =
+      breaker.state === 'CLOSED'
+        ? 'closed (normal operation)'
+        : breaker.state === 'HALF_OPEN'
+          ? 'half-open (testing recovery)'
+          : breaker.state === 'OPEN'
+            ? `open (failing fast; probes at ${new Date(breaker.nextAttemptAt ?? now).toISOString()})`
+            : 'isolated (held open by an operator)';
+    circuitBreakers[name] = { status, message };
+  }
+
+  const multiplier = metrics.rateLimits.multiplier;
+  const rateLimit: ComponentHealth = {
+    status: multiplier <= 0.5 ? 'degraded' : 'healthy',
+    message: multiplier < 1 ? `limits tightened to ${percent(multiplier)} under load` : 'normal limits',
+  };
+
+  const ops = metrics.operations;
+  const enough = ops.windowTotal >= options.errorRateMinimumOperations;
+  const errors: ComponentHealth = {
+    status: enough
+      ? grade(ops.errorRate, options.errorRateDegradedAt, options.errorRateUnhealthyAt)
+      : 'healthy',
+    message: enough
+      ? `${percent(ops.errorRate)} of ${ops.windowTotal} recent operations failed`
+      : `${ops.windowFailed} failures in ${ops.windowTotal} recent operations (too few to rate)`,
+  };
+
+  const p95 = ops.durationMs.p95;
+  const latency: ComponentHealth = {
+    status: grade(p95, options.latencyDegradedMs, options.latencyUnhealthyMs),
+    message: `p95 ${Math.round(p95)} ms over the last ${ops.durationMs.count} operations`,
+  };
+
+  const components: HealthReport['components'] = {
+    queue: { status: queueStatus, message: queueMessage },
+    circuitBreakers,
+    rateLimit,
+    errors,
+    latency,
+  };
+  if (probe) {
+    components.database = {
+      status: probe.ok
+        ? grade(probe.responseTimeMs, options.latencyDegradedMs, options.latencyUnhealthyMs)
+        : 'unhealthy',
+      message: probe.ok
+        ? `responded in ${Math.round(probe.responseTimeMs)} ms`
+        : `probe failed: ${probe.error ?? 'unknown error'}`,
+      responseTimeMs: probe.responseTimeMs,
+    };
+  }
+
+  const alerts: HealthAlert[] = [];
+  const consider = (component: string, health: ComponentHealth) => {
+    if (health.status !== 'healthy') {
+      alerts.push({
+        level: health.status === 'unhealthy' ? 'critical' : 'warning',
+        component,
+        message: health.message,
+      });
+    }
+  };
+  consider('queue', components.queue);
+  for (const [name, health] of Object.entries(circuitBreakers)) consider(`circuitBreakers.${name}`, health);
+  consider('rateLimit', rateLimit);
+  consider('errors', errors);
+  consider('latency', latency);
+  if (components.database) consider('database', components.database);
+  if (metrics.readOnly.active) {
+    alerts.push({
+      level: 'warning',
+      component: 'degradation',
+      message: `read-only mode: ${metrics.readOnly.reason}`,
+    });
+  }
+
+  let status: HealthStatus = 'healthy';
+  for (const alert of alerts) {
+    const level: HealthStatus = alert.level === 'critical' ? 'unhealthy' : 'degraded';
+    if (rank[level] > rank[status]) status = level;
+  }
+  return {
+    status,
+    httpStatus: status === 'healthy' ? 200 : status === 'degraded' ? 206 : 503,
+    timestamp: new Date(now).toISOString(),
+    uptimeMs: metrics.uptimeMs,
+    components,
+    metrics,
+    alerts,
+    degradation: metrics.readOnly.active ? metrics.readOnly : null,
+  };
+}

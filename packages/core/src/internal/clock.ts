@@ -1,0 +1,48 @@
+/** An opaque handle returned by {@link Clock.setTimeout}. */
+export type TimerHandle = unknown;
+
+/**
+ * Time as the safeguards see it. Everything that waits or measures takes a clock, so tests can drive
+ * time by hand (see `ManualClock` in `@db-safeguards/core/testing`) instead of sleeping.
+ */
+export interface Clock {
+  /** Milliseconds since the Unix epoch. */
+  now(): number;
+  /** Calls `callback` after `ms` milliseconds. The timer must never keep the process alive. */
+  setTimeout(callback: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+}
+
+/** The real clock: `Date.now()` and timers that are `unref()`ed where the runtime supports it. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout(callback, ms) {
+    const handle = setTimeout(callback, ms) as unknown as { unref?: () => void };
+    // Node and Bun return an object with unref(); browsers and edge runtimes return a number.
+    if (typeof handle === 'object' && handle !== null && typeof handle.unref === 'function') handle.unref();
+    else (globalThis as { Deno?: { unrefTimer?: (id: unknown) => void } }).Deno?.unrefTimer?.(handle);
+    return handle;
+  },
+  clearTimeout(handle) {
+    clearTimeout(handle as Parameters<typeof clearTimeout>[0]);
+  },
+};
+
+/** Waits `ms` on `clock`; rejects with the signal's reason if it aborts first. */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clock.clearTimeout(handle);
+      reject(signal?.reason);
+    };
+    const handle = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,47 @@
+/**
+ * Eager option validation. Every message names the option and the value it got, so a typo in a config
+ * object fails at start-up with a message that says where to look.
+ */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `"${value}" (string)`;
+  if (typeof value === 'number' || typeof value === 'boolean') return `${String(value)} (${typeof value})`;
+  if (value === null) return 'null';
+  return typeof value;
+}
+
+export function assertInteger(
+  name: string,
+  value: unknown,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
+    throw new TypeError(`Expected ${name} to be an integer ${range}, got ${describe(value)}`);
+  }
+}
+
+export function assertNumber(
+  name: string,
+  value: unknown,
+  min: number,
+  max = Number.POSITIVE_INFINITY,
+): void {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
+    const range = max === Number.POSITIVE_INFINITY ? `>= ${min}` : `between ${min} and ${max}`;
+    throw new TypeError(`Expected ${name} to be a number ${range}, got ${describe(value)}`);
+  }
+}
+
+export function assertOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): void {
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    throw new TypeError(`Expected ${name} to be one of ${allowed.join(', ')}, got ${describe(value)}`);
+  }
+}
+
+export function assertFunction(name: string, value: unknown): void {
+  if (typeof value !== 'function')
+    throw new TypeError(`Expected ${name} to be a function, got ${describe(value)}`);
+}
+
+export { describe as describeValue };

@@ -1,0 +1,59 @@
+import type { SafeguardError } from '../errors/safeguard-error.js';
+import type { ResolvedContext } from './resolved-context.js';
+
+/** Transient, but the database is working: contention, not infrastructure. */
+const concurrencyConflicts = new Set(['serialization-failure', 'deadlock', 'lock-not-available']);
+
+/**
+ * Does this failure say the database (or the way to it) is unwell? Only these open circuit breakers:
+ * lost or refused connections, timeouts, and transient resource errors. A unique violation, a
+ * validation error or a serialization failure is the database doing its job.
+ */
+export function isInfrastructureFailure(error: SafeguardError): boolean {
+  switch (error.type) {
+    case 'CONNECTION':
+      return error.reason !== 'shutting-down' && error.reason !== 'client-closed';
+    case 'TIMEOUT':
+      return error.reason === 'deadline' || error.reason === 'statement-timeout';
+    case 'DATABASE':
+      return error.retryable && !concurrencyConflicts.has(error.reason);
+    default:
+      return false;
+  }
+}
+
+/** Failures that count against the error rate of the health report (not the user's own mistakes). */
+export function isSystemFailure(error: SafeguardError): boolean {
+  switch (error.type) {
+    case 'CONNECTION':
+    case 'CIRCUIT_BREAKER':
+    case 'QUEUE_FULL':
+    case 'DATABASE':
+    case 'INTERNAL':
+      return true;
+    case 'TIMEOUT':
+      return error.reason !== 'aborted';
+    default:
+      return false;
+  }
+}
+
+/**
+ * May the pipeline run the operation again after `error`? Only transient failures; never our own
+ * refusals (retrying a full queue or an open breaker adds the load they exist to shed); and only when
+ * running it again cannot apply it twice: the operation is idempotent, or it is atomic (one statement
+ * or one transaction) and the database reported that none of it was applied.
+ */
+export function isRetryAllowed(error: SafeguardError, context: ResolvedContext): boolean {
+  if (!error.retryable) return false;
+  if (
+    error.type === 'TIMEOUT' ||
+    error.type === 'RATE_LIMIT' ||
+    error.type === 'CIRCUIT_BREAKER' ||
+    error.type === 'QUEUE_FULL'
+  ) {
+    return false;
+  }
+  if (error.reason === 'shutting-down') return false;
+  return context.idempotent || (context.atomic && error.notApplied);
+}

@@ -1,0 +1,22 @@
+import type { ResolvedContext } from './resolved-context.js';
+
+/** What an operation receives: its signal, deadline and attempt, and a way to run more work on its slot. */
+export interface OperationScope {
+  /**
+   * Aborted when the deadline passes or the caller's signal aborts. Pass it to the driver (cancel the
+   * query) so the connection is freed as soon as possible. Created on first access.
+   */
+  readonly signal: AbortSignal;
+  /** Absolute deadline in epoch ms (`Infinity` when none). */
+  readonly deadline: number;
+  /** 1 for the first attempt, 2 for the first retry, ... */
+  readonly attempt: number;
+  readonly context: ResolvedContext;
+  /** Milliseconds left before the deadline. */
+  remainingMs(): number;
+  /**
+   * Runs more work on this operation's slot without queueing again. AsyncLocalStorage does this
+   * automatically for nested `safeguards.run` calls; this is the explicit form for runtimes without it.
+   */
+  run<T>(operation: (scope: OperationScope) => T | Promise<T>): Promise<T>;
+}

@@ -1,0 +1,66 @@
+import { isSqlState } from './sqlstate.js';
+
+/** The fields of one error in a cause chain that the classifier looks at. */
+export interface ErrorNode {
+  name: string;
+  message: string;
+  /** A SQLSTATE, when the node has one. */
+  sqlState: string | undefined;
+  /** Any other string code (`ECONNRESET`, `CONNECTION_CLOSED`, ...). */
+  code: string | undefined;
+  constraint: string | undefined;
+  table: string | undefined;
+  /** The raw value, for shape checks such as ZodError's `issues`. */
+  value: object;
+}
+
+const maxNodes = 12;
+
+/** Reads a property without letting a throwing getter or Proxy trap escape. */
+function read(value: object, key: string): unknown {
+  try {
+    return (value as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+function asString(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function toNode(value: object): ErrorNode {
+  const rawCode = read(value, 'code');
+  const code = typeof rawCode === 'number' ? String(rawCode) : asString(rawCode);
+  return {
+    name: asString(read(value, 'name')) ?? asString(read(value, 'type')) ?? '',
+    message: asString(read(value, 'message')) ?? '',
+    sqlState: isSqlState(code) ? code : undefined,
+    code: isSqlState(code) ? undefined : code,
+    // pg, Neon's Pool and PGlite use `constraint`/`table`; postgres.js uses snake_case names.
+    constraint: asString(read(value, 'constraint')) ?? asString(read(value, 'constraint_name')),
+    table: asString(read(value, 'table')) ?? asString(read(value, 'table_name')),
+    value,
+  };
+}
+
+/**
+ * Flattens an error and everything it wraps, outermost first: the standard `cause` chain (drizzle's
+ * DrizzleQueryError, fetch's TypeError), `error` (a WebSocket ErrorEvent) and `errors` (AggregateError
+ * from Node's dual-stack connect). Bounded and cycle-safe, so hostile input cannot hang or blow the stack.
+ */
+export function collectErrorNodes(root: unknown): ErrorNode[] {
+  const nodes: ErrorNode[] = [];
+  const seen = new Set<object>();
+  const pending: unknown[] = [root];
+  while (pending.length > 0 && nodes.length < maxNodes) {
+    const current = pending.shift();
+    if (typeof current !== 'object' || current === null || seen.has(current)) continue;
+    seen.add(current);
+    nodes.push(toNode(current));
+    pending.push(read(current, 'cause'), read(current, 'error'));
+    const errors = read(current, 'errors');
+    if (Array.isArray(errors)) pending.push(...errors.slice(0, 3));
+  }
+  return nodes;
+}

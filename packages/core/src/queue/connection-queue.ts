@@ -1,0 +1,513 @@
+import { SafeguardError, shuttingDownError } from '../errors/safeguard-error.js';
+import { type Clock, systemClock } from '../internal/clock.js';
+import { type DueEntry, DueTimers } from '../internal/due-timers.js';
+import { type Event, EventEmitter } from '../internal/events.js';
+import { type Percentiles, SampleWindow } from '../internal/sample-window.js';
+import { Priority, type PriorityName, priorities, priorityName } from '../priority.js';
+import { type QueueOptions, resolveQueueOptions } from './queue-options.js';
+import { type LaneEntry, WaiterLane } from './waiter-lane.js';
+
+/** A held slot of the budget. Release it exactly once; later calls do nothing. */
+export interface Lease {
+  readonly priority: Priority;
+  readonly acquiredAt: number;
+  readonly isReleased: boolean;
+  /** Gives the slot back. `outcome` feeds the processed/failed counters. */
+  release(outcome?: 'success' | 'failure'): void;
+}
+
+/** Options of one `acquire`. */
+export interface AcquireOptions {
+  /** Absolute deadline (epoch ms); the waiter leaves with TIMEOUT when it passes. */
+  deadline?: number | undefined;
+  /** Aborting removes the waiter at once. */
+  signal?: AbortSignal | undefined;
+}
+
+/** Why a waiter was refused without running. */
+export type ShedReason = 'displaced' | 'shed' | 'queue-full' | 'closed';
+
+export interface ShedEvent {
+  priority: Priority;
+  reason: ShedReason;
+  queued: number;
+}
+
+export interface QueueTimeoutEvent {
+  priority: Priority;
+  waitedMs: number;
+  reason: 'queue-timeout' | 'deadline';
+}
+
+export interface AbandonEvent {
+  priority: Priority;
+  heldMs: number;
+}
+
+/** A live readout of the budget. */
+export interface QueueStats {
+  maxConcurrentConnections: number;
+  reservedForCritical: number;
+  maxQueueSize: number;
+  active: number;
+  /** The most slots ever held at once; never above `maxConcurrentConnections`. */
+  peakActive: number;
+  queued: number;
+  queuedByPriority: Record<PriorityName, number>;
+  /** active / maxConcurrentConnections. */
+  utilization: number;
+  /** queued / maxQueueSize (0 when the queue size is 0). */
+  queueFill: number;
+  waitMs: Percentiles;
+  waitMsByPriority: Record<PriorityName, Percentiles>;
+  processed: number;
+  failed: number;
+  shed: number;
+  timedOut: number;
+  aborted: number;
+  abandoned: number;
+  paused: PriorityName[];
+  closed: boolean;
+}
+
+class Waiter implements LaneEntry, DueEntry {
+  settled = false;
+  dueNext: DueEntry | undefined = undefined;
+  duePrev: DueEntry | undefined = undefined;
+  dueListed = false;
+  abortListener: (() => void) | undefined;
+
+  constructor(
+    readonly priority: Priority,
+    readonly enqueuedAt: number,
+    readonly dueAt: number,
+    readonly expiresByDeadline: boolean,
+    readonly signal: AbortSignal | undefined,
+    readonly resolve: (lease: Lease) => void,
+    readonly reject: (error: SafeguardError) => void,
+    private readonly queue: ConnectionQueue,
+  ) {}
+
+  onDue(): void {
+    this.queue.expire(this);
+  }
+}
+
+class QueueLease implements Lease, DueEntry {
+  isReleased = false;
+  dueAt = 0;
+  dueNext: DueEntry | undefined = undefined;
+  duePrev: DueEntry | undefined = undefined;
+  dueListed = false;
+
+  constructor(
+    readonly priority: Priority,
+    readonly acquiredAt: number,
+    private readonly queue: ConnectionQueue,
+  ) {}
+
+  release(outcome: 'success' | 'failure' = 'success'): void {
+    if (this.isReleased) return;
+    this.isReleased = true;
+    this.queue.settleLease(this, outcome);
+  }
+
+  /** Fired `abandonAfterMs` after the operation's deadline if it still holds the slot. */
+  onDue(): void {
+    if (this.isReleased) return;
+    this.isReleased = true;
+    this.queue.settleLease(this, 'abandoned');
+  }
+}
+
+function byPriority<T>(make: (name: PriorityName) => T): Record<PriorityName, T> {
+  return {
+    CRITICAL: make('CRITICAL'),
+    HIGH: make('HIGH'),
+    NORMAL: make('NORMAL'),
+    LOW: make('LOW'),
+    BATCH: make('BATCH'),
+  };
+}
+
+/**
+ * The one connection budget of a process: at most `maxConcurrentConnections` operations hold a slot,
+ * whatever their priority or type. Waiters are served highest priority first and first-come within a
+ * priority; one slot (by default) is kept for CRITICAL work; when the queue is full an arrival displaces
+ * the newest waiter of a lower priority; a share of grants goes to starving low-priority waiters.
+ */
+export class ConnectionQueue {
+  readonly options: Readonly<QueueOptions>;
+  private readonly clock: Clock;
+  private readonly timers: DueTimers;
+  /** Indexed by priority value: lanes[Priority.HIGH] holds the HIGH waiters. */
+  private readonly lanes = Array.from({ length: 5 }, () => new WaiterLane<Waiter>());
+  private readonly pausedLanes = [false, false, false, false, false];
+  private readonly shedFill: number[];
+  private readonly rescueEvery: number;
+  private readonly waits = new SampleWindow(2048);
+  private readonly waitsByPriority = Array.from({ length: 5 }, () => new SampleWindow(512));
+  private idleWaiters: Array<() => void> = [];
+  private grantsSinceRescue = 0;
+  private isClosed = false;
+
+  private activeCount = 0;
+  private queuedCount = 0;
+  private peak = 0;
+  private counters = { processed: 0, failed: 0, shed: 0, timedOut: 0, aborted: 0, abandoned: 0 };
+
+  private readonly shedEmitter = new EventEmitter<ShedEvent>();
+  private readonly timeoutEmitter = new EventEmitter<QueueTimeoutEvent>();
+  private readonly abandonEmitter = new EventEmitter<AbandonEvent>();
+  /** A waiter was refused: displaced, shed by load, queue full, or closed. */
+  readonly onShed: Event<ShedEvent> = this.shedEmitter.event;
+  /** A waiter gave up waiting (queue timeout or its deadline). */
+  readonly onTimeout: Event<QueueTimeoutEvent> = this.timeoutEmitter.event;
+  /** A slot was reclaimed from an operation that never settled after its deadline. */
+  readonly onAbandon: Event<AbandonEvent> = this.abandonEmitter.event;
+
+  constructor(options: Partial<QueueOptions> = {}, clock: Clock = systemClock) {
+    this.options = resolveQueueOptions(options);
+    this.clock = clock;
+    this.timers = new DueTimers(clock);
+    this.shedFill = Array.from(
+      { length: 5 },
+      (_, p) => this.options.shedAt[priorityName(p as Priority)] ?? 1,
+    );
+    this.rescueEvery =
+      this.options.starvationShare > 0
+        ? Math.max(1, Math.round(1 / this.options.starvationShare) - 1)
+        : Infinity;
+  }
+
+  get active(): number {
+    return this.activeCount;
+  }
+
+  get queued(): number {
+    return this.queuedCount;
+  }
+
+  /** True when an arrival of this priority would have to wait. */
+  isSaturatedFor(priority: Priority): boolean {
+    return !this.canGrant(priority) || this.pausedLanes[priority]!;
+  }
+
+  /**
+   * Takes a slot at once if one is free for this priority and nothing is ahead of it, else returns
+   * undefined. The pipeline's fast path: no promise, no timer.
+   */
+  tryAcquire(priority: Priority, now = this.clock.now()): Lease | undefined {
+    if (this.isClosed || this.pausedLanes[priority] || !this.canGrant(priority)) return undefined;
+    const lease = this.grantSlot(priority, now);
+    this.recordWait(priority, 0);
+    return lease;
+  }
+
+  /**
+   * Waits for a slot. Rejects with a SafeguardError: QUEUE_FULL (shed, displaced or full), TIMEOUT
+   * (queue timeout or deadline; reason `queue-timeout`, `deadline` or `aborted`) or CONNECTION (closed).
+   */
+  acquire(priority: Priority, options: AcquireOptions = {}): Promise<Lease> {
+    const immediate = this.tryAcquire(priority);
+    if (immediate) return Promise.resolve(immediate);
+    const refusal = this.checkAdmission(priority);
+    if (refusal) return Promise.reject(refusal);
+    if (options.signal?.aborted) return Promise.reject(this.abortError(priority, options.signal));
+    return new Promise<Lease>((resolve, reject) => this.enqueue(priority, options, resolve, reject));
+  }
+
+  /**
+   * Would an arrival of this priority be refused right now without waiting? Returns the error it would
+   * get (closed, shed by load, or a full queue with nobody lower to displace), else undefined. Used by
+   * adapters to fail fast before doing any work.
+   */
+  checkAdmission(priority: Priority): SafeguardError | undefined {
+    if (this.isClosed) return this.closedError();
+    if (!this.isSaturatedFor(priority)) return undefined;
+    const size = this.options.maxQueueSize;
+    const fill = size === 0 ? 1 : this.queuedCount / size;
+    if (priority !== Priority.CRITICAL && fill >= this.shedFill[priority]! && this.shedFill[priority]! < 1) {
+      return this.queueFullError(priority, 'shed');
+    }
+    if (this.queuedCount >= size && this.lowestBelow(priority) === undefined) {
+      return this.queueFullError(priority, 'queue-full');
+    }
+    return undefined;
+  }
+
+  /** Stops granting slots to the given priorities (all when omitted). Waiters stay queued. */
+  pause(which: readonly Priority[] = priorities): void {
+    for (const priority of which) this.pausedLanes[priority] = true;
+  }
+
+  /** Resumes the given priorities (all when omitted) and hands out free slots. */
+  resume(which: readonly Priority[] = priorities): void {
+    for (const priority of which) this.pausedLanes[priority] = false;
+    this.dispatch();
+  }
+
+  isPaused(priority?: Priority): boolean {
+    return priority === undefined ? this.pausedLanes.every(Boolean) : this.pausedLanes[priority]!;
+  }
+
+  /** Starts `peakActive` again from the slots held now (e.g. between test cases or load phases). */
+  resetPeak(): void {
+    this.peak = this.activeCount;
+  }
+
+  /** Resolves when no slot is held and nobody waits. */
+  onIdle(): Promise<void> {
+    if (this.activeCount === 0 && this.queuedCount === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Refuses every waiter and every later arrival with CONNECTION (`closed`). Held slots finish normally. */
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    for (const lane of this.lanes) {
+      for (let waiter = lane.shiftOldest(); waiter; waiter = lane.shiftOldest()) {
+        this.queuedCount--;
+        this.settleWaiter(waiter);
+        this.counters.shed++;
+        waiter.reject(this.closedError());
+      }
+    }
+    this.notifyIdle();
+  }
+
+  stats(): QueueStats {
+    const queuedByPriority = byPriority((name) => this.lanes[Priority[name]]!.size);
+    return {
+      maxConcurrentConnections: this.options.maxConcurrentConnections,
+      reservedForCritical: this.options.reservedForCritical,
+      maxQueueSize: this.options.maxQueueSize,
+      active: this.activeCount,
+      peakActive: this.peak,
+      queued: this.queuedCount,
+      queuedByPriority,
+      utilization: this.activeCount / this.options.maxConcurrentConnections,
+      queueFill: this.options.maxQueueSize === 0 ? 0 : this.queuedCount / this.options.maxQueueSize,
+      waitMs: this.waits.percentiles(),
+      waitMsByPriority: byPriority((name) => this.waitsByPriority[Priority[name]]!.percentiles()),
+      ...this.counters,
+      paused: priorities.filter((p) => this.pausedLanes[p]).map(priorityName),
+      closed: this.isClosed,
+    };
+  }
+
+  /**
+   * Starts the abandonment countdown of a lease whose operation missed its deadline: if it still holds
+   * the slot after `abandonAfterMs`, the slot is reclaimed. Called by the pipeline.
+   */
+  abandonLater(lease: Lease): void {
+    if (!(lease instanceof QueueLease) || lease.isReleased) return;
+    lease.dueAt = this.clock.now() + this.options.abandonAfterMs;
+    this.timers.add(lease);
+  }
+
+  /** @internal Called by a lease when it is released or abandoned. */
+  settleLease(lease: QueueLease, outcome: 'success' | 'failure' | 'abandoned'): void {
+    this.timers.delete(lease);
+    this.activeCount--;
+    if (outcome === 'success') this.counters.processed++;
+    else if (outcome === 'failure') this.counters.failed++;
+    else {
+      this.counters.abandoned++;
+      if (this.abandonEmitter.hasListeners) {
+        this.abandonEmitter.emit({ priority: lease.priority, heldMs: this.clock.now() - lease.acquiredAt });
+      }
+    }
+    if (this.queuedCount > 0) this.dispatch();
+    else if (this.activeCount === 0) this.notifyIdle();
+  }
+
+  /** @internal Called when a waiter's queue timeout or deadline passes. */
+  expire(waiter: Waiter): void {
+    if (waiter.settled) return;
+    this.removeWaiting(waiter);
+    const reason = waiter.expiresByDeadline ? 'deadline' : 'queue-timeout';
+    const waitedMs = this.clock.now() - waiter.enqueuedAt;
+    this.counters.timedOut++;
+    if (this.timeoutEmitter.hasListeners)
+      this.timeoutEmitter.emit({ priority: waiter.priority, waitedMs, reason });
+    waiter.reject(
+      new SafeguardError({
+        type: 'TIMEOUT',
+        reason,
+        retryable: true,
+        notApplied: true,
+        retryAfterMs: 1000,
+        internalMessage: `waited ${waitedMs} ms for a connection slot (${priorityName(waiter.priority)})`,
+      }),
+    );
+  }
+
+  private canGrant(priority: Priority): boolean {
+    const limit =
+      priority === Priority.CRITICAL
+        ? this.options.maxConcurrentConnections
+        : this.options.maxConcurrentConnections - this.options.reservedForCritical;
+    return this.activeCount < limit;
+  }
+
+  private grantSlot(priority: Priority, now: number): QueueLease {
+    this.activeCount++;
+    if (this.activeCount > this.peak) this.peak = this.activeCount;
+    return new QueueLease(priority, now, this);
+  }
+
+  private recordWait(priority: Priority, waitedMs: number): void {
+    this.waits.record(waitedMs);
+    this.waitsByPriority[priority]!.record(waitedMs);
+  }
+
+  private enqueue(
+    priority: Priority,
+    options: AcquireOptions,
+    resolve: (lease: Lease) => void,
+    reject: (error: SafeguardError) => void,
+  ): void {
+    if (this.queuedCount >= this.options.maxQueueSize) {
+      const victim = this.lowestBelow(priority)?.popNewest();
+      if (!victim) {
+        reject(this.queueFullError(priority, 'queue-full'));
+        return;
+      }
+      this.queuedCount--;
+      this.settleWaiter(victim);
+      victim.reject(this.queueFullError(victim.priority, 'displaced'));
+    }
+    const now = this.clock.now();
+    const queueExpiry = now + this.options.timeoutMs;
+    const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
+    const waiter = new Waiter(
+      priority,
+      now,
+      Math.min(queueExpiry, deadline),
+      deadline <= queueExpiry,
+      options.signal,
+      resolve,
+      reject,
+      this,
+    );
+    if (options.signal) {
+      const signal = options.signal;
+      waiter.abortListener = () => {
+        if (waiter.settled) return;
+        this.removeWaiting(waiter);
+        this.counters.aborted++;
+        waiter.reject(this.abortError(priority, signal));
+      };
+      signal.addEventListener('abort', waiter.abortListener, { once: true });
+    }
+    this.lanes[priority]!.push(waiter);
+    this.queuedCount++;
+    this.timers.add(waiter);
+  }
+
+  /** The lane to displace from: the lowest non-empty lane strictly below `priority`. */
+  private lowestBelow(priority: Priority): WaiterLane<Waiter> | undefined {
+    for (let p = 0; p < priority; p++) if (this.lanes[p]!.size > 0) return this.lanes[p];
+    return undefined;
+  }
+
+  private removeWaiting(waiter: Waiter): void {
+    this.settleWaiter(waiter);
+    this.lanes[waiter.priority]!.noteSettled();
+    this.queuedCount--;
+    if (this.queuedCount === 0 && this.activeCount === 0) this.notifyIdle();
+  }
+
+  private settleWaiter(waiter: Waiter): void {
+    waiter.settled = true;
+    this.timers.delete(waiter);
+    if (waiter.abortListener) waiter.signal?.removeEventListener('abort', waiter.abortListener);
+  }
+
+  /** Hands free slots to waiters until none is free or nobody eligible waits. */
+  private dispatch(): void {
+    while (this.queuedCount > 0 && !this.isClosed) {
+      const nonReserveFree = this.canGrant(Priority.HIGH);
+      if (!nonReserveFree && !this.canGrant(Priority.CRITICAL)) return;
+      const lane = this.pickLane(nonReserveFree);
+      if (!lane) return;
+      const waiter = lane.shiftOldest()!;
+      this.queuedCount--;
+      this.settleWaiter(waiter);
+      const lease = this.grantSlot(waiter.priority, this.clock.now());
+      this.recordWait(waiter.priority, lease.acquiredAt - waiter.enqueuedAt);
+      waiter.resolve(lease);
+    }
+  }
+
+  /**
+   * The lane whose oldest waiter goes next: normally the highest unpaused priority that may take the
+   * free slot; every `rescueEvery` grants, the oldest waiter below it that has starved long enough.
+   */
+  private pickLane(nonReserveFree: boolean): WaiterLane<Waiter> | undefined {
+    let top = -1;
+    for (let p = 4; p >= 0; p--) {
+      if (this.lanes[p]!.size > 0 && !this.pausedLanes[p] && (nonReserveFree || p === Priority.CRITICAL)) {
+        top = p;
+        break;
+      }
+    }
+    if (top < 0) return undefined;
+    if (nonReserveFree && this.options.starvationAfterMs > 0 && this.grantsSinceRescue >= this.rescueEvery) {
+      const starvedBefore = this.clock.now() - this.options.starvationAfterMs;
+      let rescue: WaiterLane<Waiter> | undefined;
+      let oldest = Number.POSITIVE_INFINITY;
+      for (let p = top - 1; p >= 0; p--) {
+        const head = this.pausedLanes[p] ? undefined : this.lanes[p]!.peekOldest();
+        if (head && head.enqueuedAt <= starvedBefore && head.enqueuedAt < oldest) {
+          oldest = head.enqueuedAt;
+          rescue = this.lanes[p];
+        }
+      }
+      if (rescue) {
+        this.grantsSinceRescue = 0;
+        return rescue;
+      }
+    }
+    this.grantsSinceRescue++;
+    return this.lanes[top];
+  }
+
+  private notifyIdle(): void {
+    if (this.idleWaiters.length === 0 || this.activeCount > 0 || this.queuedCount > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private queueFullError(priority: Priority, reason: Exclude<ShedReason, 'closed'>): SafeguardError {
+    this.counters.shed++;
+    if (this.shedEmitter.hasListeners) this.shedEmitter.emit({ priority, reason, queued: this.queuedCount });
+    return new SafeguardError({
+      type: 'QUEUE_FULL',
+      reason,
+      retryable: true,
+      notApplied: true,
+      retryAfterMs: priority >= Priority.NORMAL ? 1000 : 5000,
+      internalMessage: `${reason}: ${priorityName(priority)} refused with ${this.activeCount} active and ${this.queuedCount} queued`,
+    });
+  }
+
+  private closedError(): SafeguardError {
+    return shuttingDownError('the connection budget is closed');
+  }
+
+  private abortError(priority: Priority, signal: AbortSignal): SafeguardError {
+    const reason = signal.reason as { name?: string } | undefined;
+    return new SafeguardError({
+      type: 'TIMEOUT',
+      reason: reason?.name === 'TimeoutError' ? 'deadline' : 'aborted',
+      retryable: reason?.name === 'TimeoutError',
+      notApplied: true,
+      internalMessage: `aborted while waiting for a slot (${priorityName(priority)})`,
+      cause: signal.reason,
+    });
+  }
+}

@@ -1,0 +1,35 @@
+import { assertInteger } from '../internal/validate.js';
+
+/** At most `limit` requests per key in any `windowMs`-long stretch of time. */
+export interface RateLimitPolicy {
+  limit: number;
+  windowMs: number;
+}
+
+const minute = 60_000;
+
+/**
+ * The source design's named policies. `api` and `auth` can be overridden from the environment
+ * (`RATE_LIMIT_API_MAX`, `RATE_LIMIT_AUTH_MAX`).
+ */
+export const defaultRateLimitPolicies = {
+  /** General API calls: 100 per minute. */
+  api: { limit: 100, windowMs: minute },
+  /** Sign-in attempts: 5 per 15 minutes. */
+  auth: { limit: 5, windowMs: 15 * minute },
+  /** Database-heavy operations: 10 per minute. */
+  heavy: { limit: 10, windowMs: minute },
+  /** Recording a dose, the core feature: 30 per minute. */
+  recording: { limit: 30, windowMs: minute },
+  /** File uploads: 10 per 5 minutes. */
+  upload: { limit: 10, windowMs: 5 * minute },
+  /** Reports and exports: 5 per minute. */
+  reports: { limit: 5, windowMs: minute },
+} as const satisfies Record<string, RateLimitPolicy>;
+
+export type DefaultRateLimitPolicyName = keyof typeof defaultRateLimitPolicies;
+
+export function validatePolicy(name: string, policy: RateLimitPolicy): void {
+  assertInteger(`rateLimits.policies.${name}.limit`, policy?.limit, 1);
+  assertInteger(`rateLimits.policies.${name}.windowMs`, policy?.windowMs, 1);
+}

@@ -1,0 +1,730 @@
+import { describe, expect, it } from 'vitest';
+import type { SafeguardsOptions } from './config/safeguards-options.js';
+import { SafeguardError } from './errors/safeguard-error.js';
+import { Priority } from './priority.js';
+import { createSafeguards, type Safeguards } from './safeguards.js';
+import { flushMicrotasks, ManualClock } from './testing/manual-clock.js';
+
+function setup(options: SafeguardsOptions = {}) {
+  const clock = new ManualClock();
+  const safeguards = createSafeguards({ clock, random: () => 0.5, ...options });
+  return { clock, safeguards };
+}
+
+const pgError = (code: string, message = 'db error') =>
+  Object.assign(new Error(message), { name: 'error', code });
+const never = () => new Promise<never>(() => undefined);
+
+/** An operation that waits until `release()` is called, counting how many run at once. */
+function gate() {
+  let active = 0;
+  let peak = 0;
+  const waiting: Array<() => void> = [];
+  return {
+    op: async () => {
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise<void>((resolve) => waiting.push(resolve));
+      active--;
+    },
+    releaseAll: () => {
+      for (const resolve of waiting.splice(0)) resolve();
+    },
+    get peak() {
+      return peak;
+    },
+    get active() {
+      return active;
+    },
+  };
+}
+
+describe('Safeguards.run', () => {
+  it('runs the operation and passes its scope', async () => {
+    const { safeguards, clock } = setup({ defaultTimeoutMs: 5000 });
+    const value = await safeguards.run((scope) => ({ attempt: scope.attempt, deadline: scope.deadline }), {
+      operationType: 'read',
+    });
+    expect(value).toEqual({ attempt: 1, deadline: clock.now() + 5000 });
+    expect(safeguards.metrics().operations).toMatchObject({
+      started: 1,
+      succeeded: 1,
+      failed: 0,
+      inFlight: 0,
+    });
+  });
+
+  it('keeps every operation type and priority within the one budget', async () => {
+    const { safeguards } = setup({ queue: { maxConcurrentConnections: 8 } });
+    const g = gate();
+    const types = ['read', 'write', 'critical', 'batch'] as const;
+    const runs = Array.from({ length: 60 }, (_, i) =>
+      safeguards.run(g.op, { operationType: types[i % 4], priority: ([4, 3, 2, 1, 0] as const)[i % 5] }),
+    );
+    await flushMicrotasks();
+    expect(g.active).toBe(8);
+    for (let round = 0; round < 20 && safeguards.queue.queued + safeguards.queue.active > 0; round++) {
+      g.releaseAll();
+      await flushMicrotasks();
+      expect(g.active).toBeLessThanOrEqual(8);
+    }
+    await Promise.all(runs);
+    expect(g.peak).toBe(8);
+    expect(safeguards.queue.stats().peakActive).toBe(8);
+  });
+
+  describe('re-entrancy', () => {
+    /** 8 concurrent "transactions" on an 8-slot budget, each making 3 nested database calls. */
+    async function eightTransactions(safeguards: Safeguards) {
+      const transaction = (id: number) =>
+        safeguards.run(
+          async () => {
+            const results: number[] = [];
+            for (let statement = 0; statement < 3; statement++) {
+              results.push(await safeguards.run(async () => id * 10 + statement, { operationType: 'write' }));
+            }
+            return results;
+          },
+          { operationType: 'write', atomic: true },
+        );
+      return Promise.all(Array.from({ length: 8 }, (_, id) => transaction(id)));
+    }
+
+    it('runs queries inside a slot-holding operation on that slot: 8 concurrent transactions complete', async () => {
+      const safeguards = createSafeguards({ queue: { maxConcurrentConnections: 8 } });
+      const results = await eightTransactions(safeguards);
+      expect(results[7]).toEqual([70, 71, 72]);
+      expect(safeguards.queue.stats().peakActive).toBeLessThanOrEqual(8);
+      expect(safeguards.queue.active).toBe(0);
+    });
+
+    it('without re-entrancy the same 8 transactions deadlock the budget (regression guard)', async () => {
+      const safeguards = createSafeguards({
+        queue: { maxConcurrentConnections: 8, timeoutMs: 300 },
+        ambientStorage: false,
+        retry: { maxAttempts: 1 },
+      });
+      await expect(eightTransactions(safeguards)).rejects.toMatchObject({
+        type: 'TIMEOUT',
+        reason: 'queue-timeout',
+      });
+    });
+
+    it('scope.run reuses the slot explicitly where no AsyncLocalStorage exists', async () => {
+      const safeguards = createSafeguards({
+        queue: { maxConcurrentConnections: 1, reservedForCritical: 0 },
+        ambientStorage: false,
+      });
+      const result = await safeguards.run(async (scope) => {
+        const inner = await scope.run(async () => 'inner');
+        return `${inner}+outer (active ${safeguards.queue.active})`;
+      });
+      expect(result).toBe('inner+outer (active 1)');
+    });
+
+    it('a nested call after the outer operation finished queues normally', async () => {
+      const safeguards = createSafeguards({ queue: { maxConcurrentConnections: 1, reservedForCritical: 0 } });
+      let later: Promise<unknown> | undefined;
+      await safeguards.run(async () => {
+        later = new Promise((resolve) => setTimeout(resolve, 5)).then(() =>
+          safeguards.run(async () => safeguards.queue.active),
+        );
+      });
+      expect(await later).toBe(1);
+      expect(safeguards.queue.stats().processed).toBe(2);
+    });
+  });
+
+  describe('circuit breakers', () => {
+    it('an open breaker rejects before the operation queues or runs', async () => {
+      const { safeguards } = setup();
+      safeguards.breakers.get('primary').forceOpen();
+      let ran = false;
+      const error = await safeguards
+        .run(async () => {
+          ran = true;
+        })
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ type: 'CIRCUIT_BREAKER', reason: 'read-only' });
+      const read = await safeguards
+        .run(
+          async () => {
+            ran = true;
+          },
+          { operationType: 'read' },
+        )
+        .catch((e: unknown) => e);
+      expect(read).toMatchObject({ type: 'CIRCUIT_BREAKER', reason: 'circuit-open', retryAfterMs: 30_000 });
+      expect(ran).toBe(false);
+      expect(safeguards.queue.stats()).toMatchObject({ processed: 0, failed: 0, peakActive: 0 });
+    });
+
+    it('only infrastructure failures count: unique violations and validation errors never trip it', async () => {
+      const { safeguards } = setup({ retry: { maxAttempts: 1 } });
+      for (let i = 0; i < 20; i++) {
+        await safeguards
+          .run(() => Promise.reject(pgError('23505')), { operationType: 'write' })
+          .catch(() => undefined);
+        await safeguards
+          .run(() => Promise.reject(pgError('22P02')), { operationType: 'read' })
+          .catch(() => undefined);
+        await safeguards
+          .run(() => Promise.reject(pgError('40001')), { operationType: 'read' })
+          .catch(() => undefined);
+      }
+      expect(safeguards.breakers.get('primary').state).toBe('CLOSED');
+      for (let i = 0; i < 5; i++) {
+        await safeguards
+          .run(() => Promise.reject(pgError('08006')), { operationType: 'read' })
+          .catch(() => undefined);
+      }
+      expect(safeguards.breakers.get('primary').state).toBe('OPEN');
+    });
+
+    it('routes CRITICAL work to the critical breaker and BATCH work to the batch breaker', async () => {
+      const { safeguards } = setup({ retry: { maxAttempts: 1 } });
+      for (let i = 0; i < 3; i++) {
+        await safeguards
+          .run(() => Promise.reject(pgError('57P01')), { operationType: 'critical' })
+          .catch(() => undefined);
+      }
+      expect(safeguards.breakers.get('critical').state).toBe('OPEN');
+      expect(safeguards.breakers.get('primary').state).toBe('CLOSED');
+      await safeguards
+        .run(() => Promise.reject(pgError('57P01')), { operationType: 'batch' })
+        .catch(() => undefined);
+      expect(safeguards.breakers.get('batch').stats().consecutiveFailures).toBe(1);
+    });
+  });
+
+  describe('retries', () => {
+    it('retries a transient failure of an idempotent read and succeeds', async () => {
+      const { safeguards, clock } = setup();
+      let calls = 0;
+      const pending = safeguards.run(
+        async () => {
+          calls++;
+          if (calls < 3) throw pgError('57P01', 'terminating connection due to administrator command');
+          return 'ok';
+        },
+        { operationType: 'read' },
+      );
+      await clock.advance(10_000);
+      await expect(pending).resolves.toBe('ok');
+      expect(calls).toBe(3);
+      expect(safeguards.metrics().retries).toMatchObject({ attempted: 2, recovered: 1 });
+    });
+
+    it('never retries a write whose outcome is unknown', async () => {
+      const { safeguards, clock } = setup();
+      let calls = 0;
+      const pending = safeguards.run(
+        async () => {
+          calls++;
+          throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+        },
+        { operationType: 'write' },
+      );
+      pending.catch(() => undefined);
+      await clock.advance(10_000);
+      await expect(pending).rejects.toMatchObject({ type: 'CONNECTION', reason: 'connection-reset' });
+      expect(calls).toBe(1);
+    });
+
+    it('reruns the whole atomic operation (the transaction) after a serialization failure, never one statement', async () => {
+      const { safeguards, clock } = setup();
+      const statements: string[] = [];
+      let attempt = 0;
+      const pending = safeguards.run(
+        async () => {
+          attempt++;
+          statements.push(`begin#${attempt}`);
+          await safeguards.run(async () => statements.push(`update#${attempt}`), { operationType: 'write' });
+          if (attempt === 1) throw pgError('40001', 'could not serialize access due to concurrent update');
+          statements.push(`commit#${attempt}`);
+          return attempt;
+        },
+        { operationType: 'write', atomic: true },
+      );
+      await clock.advance(10_000);
+      await expect(pending).resolves.toBe(2);
+      expect(statements).toEqual(['begin#1', 'update#1', 'begin#2', 'update#2', 'commit#2']);
+    });
+
+    it('releases the slot while waiting to retry', async () => {
+      const { safeguards, clock } = setup({ retry: { baseDelayMs: 1000, jitter: 'none' } });
+      let calls = 0;
+      const pending = safeguards.run(
+        async () => {
+          calls++;
+          if (calls === 1) throw pgError('08006');
+          return 'ok';
+        },
+        { operationType: 'read' },
+      );
+      await flushMicrotasks();
+      expect(calls).toBe(1);
+      expect(safeguards.queue.active).toBe(0);
+      await clock.advance(999);
+      expect(calls).toBe(1);
+      await clock.advance(1);
+      await expect(pending).resolves.toBe('ok');
+    });
+
+    it('stops retrying when the next wait would pass the deadline', async () => {
+      const { safeguards, clock } = setup({ retry: { baseDelayMs: 1000, jitter: 'none', maxAttempts: 10 } });
+      let calls = 0;
+      const pending = safeguards.run(
+        async () => {
+          calls++;
+          throw pgError('08006');
+        },
+        { operationType: 'read', timeoutMs: 3500 },
+      );
+      pending.catch(() => undefined);
+      await clock.advance(10_000);
+      await expect(pending).rejects.toMatchObject({ type: 'CONNECTION' });
+      // Waits of 1000 and 2000 fit in 3500 ms; the next (4000) would not.
+      expect(calls).toBe(3);
+    });
+
+    it('the retry budget stops retries from multiplying load during an outage', async () => {
+      const { safeguards, clock } = setup({
+        retry: {
+          maxAttempts: 5,
+          baseDelayMs: 10,
+          jitter: 'none',
+          budget: { ratio: 0.1, minPerSecond: 0, windowMs: 60_000 },
+        },
+        breakers: { primary: { failureThreshold: 10_000 } },
+      });
+      let calls = 0;
+      const runs = Array.from({ length: 100 }, () =>
+        safeguards
+          .run(
+            async () => {
+              calls++;
+              throw pgError('08006');
+            },
+            { operationType: 'read' },
+          )
+          .catch(() => undefined),
+      );
+      await clock.advance(5000);
+      await Promise.all(runs);
+      expect(calls).toBeLessThanOrEqual(110);
+      expect(safeguards.metrics().retries.exhausted).toBeGreaterThan(0);
+    });
+  });
+
+  describe('deadlines, aborts and timeouts', () => {
+    it('answers TIMEOUT at the deadline, aborts the scope signal, and holds the slot until the operation ends', async () => {
+      const { safeguards, clock } = setup({ queue: { abandonAfterMs: 60_000 } });
+      let signal: AbortSignal | undefined;
+      let finish: () => void = () => undefined;
+      const pending = safeguards.run(
+        (scope) => {
+          signal = scope.signal;
+          return new Promise<void>((resolve) => {
+            finish = resolve;
+          });
+        },
+        { operationType: 'read', timeoutMs: 1000 },
+      );
+      pending.catch(() => undefined);
+      await clock.advance(1000);
+      await expect(pending).rejects.toMatchObject({ type: 'TIMEOUT', reason: 'deadline' });
+      expect(signal?.aborted).toBe(true);
+      expect(safeguards.queue.active).toBe(1);
+      finish();
+      await flushMicrotasks();
+      expect(safeguards.queue.active).toBe(0);
+    });
+
+    it('reclaims the slot of an operation that ignores its deadline (no leaked slot)', async () => {
+      const { safeguards, clock } = setup({ queue: { abandonAfterMs: 2000 } });
+      const pending = safeguards.run(never, { operationType: 'read', timeoutMs: 1000 });
+      pending.catch(() => undefined);
+      await clock.advance(1000);
+      expect(safeguards.queue.active).toBe(1);
+      await clock.advance(2000);
+      expect(safeguards.queue.active).toBe(0);
+      expect(safeguards.queue.stats().abandoned).toBe(1);
+    });
+
+    it('an abort removes a waiting operation at once', async () => {
+      const { safeguards } = setup({ queue: { maxConcurrentConnections: 1, reservedForCritical: 0 } });
+      const g = gate();
+      const holder = safeguards.run(g.op);
+      const controller = new AbortController();
+      let ran = false;
+      const waiting = safeguards.run(
+        async () => {
+          ran = true;
+        },
+        { signal: controller.signal },
+      );
+      await flushMicrotasks();
+      expect(safeguards.queue.queued).toBe(1);
+      controller.abort();
+      await expect(waiting).rejects.toMatchObject({ type: 'TIMEOUT', reason: 'aborted' });
+      expect(safeguards.queue.queued).toBe(0);
+      g.releaseAll();
+      await holder;
+      expect(ran).toBe(false);
+    });
+
+    it('an abort that comes with a retryable failure ends the operation instead of retrying it', async () => {
+      const { safeguards, clock } = setup();
+      const controller = new AbortController();
+      let calls = 0;
+      const pending = safeguards.run(
+        () => {
+          calls++;
+          // Synchronously: the caller gives up, and the operation fails with a transient error.
+          controller.abort();
+          throw pgError('57P01', 'terminating connection due to administrator command');
+        },
+        { operationType: 'read', signal: controller.signal },
+      );
+      pending.catch(() => undefined);
+      await clock.advance(10_000);
+      await expect(pending).rejects.toMatchObject({ type: 'TIMEOUT', reason: 'aborted' });
+      expect(calls).toBe(1);
+    });
+
+    it('an already-aborted signal never runs', async () => {
+      const { safeguards } = setup();
+      await expect(safeguards.run(async () => 1, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+        reason: 'aborted',
+      });
+    });
+  });
+
+  describe('rate limits', () => {
+    it('charges the policy and refuses with RATE_LIMIT and retry-after', async () => {
+      const { safeguards } = setup({
+        rateLimits: { policies: { reports: { limit: 2, windowMs: 60_000 } }, adaptive: false },
+      });
+      const identity = { userId: 'u1', policy: 'reports', operationType: 'read' as const };
+      await safeguards.run(async () => 1, identity);
+      await safeguards.run(async () => 1, identity);
+      const error = (await safeguards
+        .run(async () => 1, identity)
+        .catch((e: unknown) => e)) as SafeguardError;
+      expect(error).toMatchObject({
+        type: 'RATE_LIMIT',
+        httpStatus: 429,
+        rateLimit: { policy: 'reports', limit: 2, remaining: 0 },
+      });
+      expect(error.retryAfterMs).toBeGreaterThan(0);
+      await expect(safeguards.run(async () => 1, { ...identity, userId: 'u2' })).resolves.toBe(1);
+      // Only admitted requests are the retry budget's base: refusals must not widen the retry allowance.
+      expect(safeguards.metrics().retries.requests).toBe(3);
+    });
+
+    it('health checks (CRITICAL) bypass rate limits', async () => {
+      const { safeguards } = setup({ rateLimits: { policies: { api: { limit: 1, windowMs: 60_000 } } } });
+      for (let i = 0; i < 5; i++) {
+        await expect(
+          safeguards.run(async () => 'ok', { policy: 'api', operationType: 'critical' }),
+        ).resolves.toBe('ok');
+      }
+    });
+  });
+
+  describe('read-only mode', () => {
+    it('refuses writes and serves reads when switched on by hand', async () => {
+      const { safeguards } = setup();
+      safeguards.readOnly.enable('storage quota reached');
+      await expect(safeguards.run(async () => 'w', { operationType: 'write' })).rejects.toMatchObject({
+        type: 'CIRCUIT_BREAKER',
+        reason: 'read-only',
+      });
+      await expect(safeguards.run(async () => 'r', { operationType: 'read' })).resolves.toBe('r');
+      safeguards.readOnly.disable();
+      await expect(safeguards.run(async () => 'w', { operationType: 'write' })).resolves.toBe('w');
+    });
+
+    it('switches on while a watched breaker is open', async () => {
+      const { safeguards } = setup({
+        breakers: { writes: { failureThreshold: 1 } },
+        degradation: { readOnlyWhenBreakerOpen: ['writes'] },
+      });
+      safeguards.breakers.get('writes').forceOpen();
+      expect(safeguards.readOnly.status()).toMatchObject({ active: true, source: 'breaker:writes' });
+      await expect(safeguards.run(async () => 'w', { operationType: 'write' })).rejects.toMatchObject({
+        reason: 'read-only',
+      });
+      await expect(safeguards.run(async () => 'r', { operationType: 'read' })).resolves.toBe('r');
+    });
+  });
+
+  describe('admit and withContext (for adapters)', () => {
+    it('admit charges the rate limit once and fails fast when load would shed the request', async () => {
+      const { safeguards } = setup({
+        queue: {
+          maxConcurrentConnections: 1,
+          reservedForCritical: 0,
+          maxQueueSize: 2,
+          shedAt: { BATCH: 0.5 },
+        },
+        rateLimits: { policies: { api: { limit: 3, windowMs: 60_000 } }, adaptive: false },
+      });
+      const admission = await safeguards.admit({ policy: 'api', userId: 'u', operationType: 'read' });
+      expect(admission.rateLimit).toMatchObject({ allowed: true, remaining: 2 });
+      const g = gate();
+      const holder = safeguards.run(g.op);
+      const waiter = safeguards.run(g.op);
+      await flushMicrotasks();
+      await expect(
+        safeguards.admit({ priority: Priority.BATCH, operationType: 'batch' }),
+      ).rejects.toMatchObject({ type: 'QUEUE_FULL', reason: 'shed' });
+      await expect(safeguards.admit({ priority: Priority.HIGH })).resolves.toBeDefined();
+      g.releaseAll();
+      await holder;
+      g.releaseAll();
+      await waiter;
+    });
+
+    it('withContext passes priority, deadline and identity down to every database call inside it', async () => {
+      const { safeguards, clock } = setup();
+      const seen = await safeguards.withContext(
+        { priority: Priority.HIGH, timeoutMs: 1234, userId: 'u9', label: 'animals.list' },
+        () =>
+          safeguards.run(
+            (scope) => ({
+              priority: scope.context.priority,
+              deadline: scope.deadline,
+              user: scope.context.identity.userId,
+              label: scope.context.label,
+            }),
+            {
+              operationType: 'read',
+            },
+          ),
+      );
+      expect(seen).toEqual({
+        priority: Priority.HIGH,
+        deadline: clock.now() + 1234,
+        user: 'u9',
+        label: 'animals.list',
+      });
+    });
+  });
+
+  describe('health', () => {
+    it('is healthy (200) when idle', async () => {
+      const { safeguards } = setup();
+      const report = await safeguards.health();
+      expect(report).toMatchObject({ status: 'healthy', httpStatus: 200, alerts: [] });
+      expect(Object.keys(report.components.circuitBreakers)).toEqual(
+        expect.arrayContaining(['primary', 'critical', 'batch']),
+      );
+    });
+
+    it('is degraded (206) at 70% queue fill and when a breaker half-opens, unhealthy (503) at 90% or an open breaker', async () => {
+      const { safeguards, clock } = setup({
+        queue: { maxConcurrentConnections: 1, reservedForCritical: 0, maxQueueSize: 10, shedAt: {} },
+      });
+      const g = gate();
+      const runs = [safeguards.run(g.op)];
+      for (let i = 0; i < 7; i++) runs.push(safeguards.run(g.op));
+      await flushMicrotasks();
+      expect((await safeguards.health()).httpStatus).toBe(206);
+      runs.push(safeguards.run(g.op), safeguards.run(g.op));
+      await flushMicrotasks();
+      expect((await safeguards.health()).httpStatus).toBe(503);
+      for (let round = 0; round < 12; round++) {
+        g.releaseAll();
+        await flushMicrotasks();
+      }
+      await Promise.all(runs);
+      expect((await safeguards.health()).httpStatus).toBe(200);
+      safeguards.breakers.get('batch').forceOpen();
+      const open = await safeguards.health();
+      expect(open.httpStatus).toBe(503);
+      expect(open.alerts).toContainEqual(
+        expect.objectContaining({ level: 'critical', component: 'circuitBreakers.batch' }),
+      );
+      clock.set(clock.now() + 60_000);
+      expect((await safeguards.health()).httpStatus).toBe(206);
+    });
+
+    it('reports a rising error rate', async () => {
+      const { safeguards } = setup({
+        retry: { maxAttempts: 1 },
+        breakers: { primary: { failureThreshold: 1000 } },
+      });
+      for (let i = 0; i < 90; i++) await safeguards.run(async () => 1, { operationType: 'read' });
+      for (let i = 0; i < 10; i++)
+        await safeguards
+          .run(() => Promise.reject(pgError('08006')), { operationType: 'read' })
+          .catch(() => undefined);
+      const report = await safeguards.health();
+      expect(report.components.errors.status).toBe('unhealthy');
+      expect(report.metrics.operations.errorRate).toBeCloseTo(0.1);
+    });
+
+    it('runs the database probe on the CRITICAL reserve even when every other slot is busy', async () => {
+      const { safeguards } = setup({
+        queue: { maxConcurrentConnections: 2, reservedForCritical: 1 },
+        health: { probe: async () => 'pong' },
+      });
+      const g = gate();
+      const busy = [safeguards.run(g.op), safeguards.run(g.op), safeguards.run(g.op)];
+      await flushMicrotasks();
+      expect(safeguards.queue.active).toBe(1);
+      const report = await safeguards.health({ probe: true });
+      expect(report.components.database).toMatchObject({ status: 'healthy' });
+      for (let round = 0; round < 3; round++) {
+        g.releaseAll();
+        await flushMicrotasks();
+      }
+      await Promise.all(busy);
+    });
+
+    it('reports a failed probe as unhealthy', async () => {
+      const { safeguards } = setup({
+        health: { probe: () => Promise.reject(pgError('57P03')) },
+        retry: { maxAttempts: 1 },
+      });
+      const report = await safeguards.health({ probe: true });
+      expect(report.components.database).toMatchObject({
+        status: 'unhealthy',
+        message: 'probe failed: CONNECTION: cannot-connect-now',
+      });
+      expect(report.httpStatus).toBe(503);
+    });
+  });
+
+  describe('emergency controls, events and shutdown', () => {
+    it('pauseAll holds every operation until resumeAll', async () => {
+      const { safeguards } = setup();
+      safeguards.pauseAll();
+      let ran = false;
+      const pending = safeguards.run(async () => {
+        ran = true;
+      });
+      await flushMicrotasks();
+      expect(ran).toBe(false);
+      expect((await safeguards.health()).components.queue.status).toBe('unhealthy');
+      safeguards.resumeAll();
+      await pending;
+      expect(ran).toBe(true);
+    });
+
+    it('emits retries, rejections and operation ends to subscribers only', async () => {
+      const { safeguards, clock } = setup();
+      const events: string[] = [];
+      const subscriptions = [
+        safeguards.onRetry((event) => events.push(`retry:${event.error.reason}`)),
+        safeguards.onRejection((event) => events.push(`reject:${event.stage}`)),
+        safeguards.onOperationEnd((event) => events.push(`end:${event.ok}:${event.attempts}`)),
+        safeguards.onBreakerStateChange((event) => events.push(`breaker:${event.to}`)),
+      ];
+      let calls = 0;
+      const pending = safeguards.run(
+        async () => {
+          if (++calls === 1) throw pgError('57P01');
+          return 1;
+        },
+        { operationType: 'read' },
+      );
+      await clock.advance(5000);
+      await pending;
+      safeguards.readOnly.enable();
+      await safeguards.run(async () => 1, { operationType: 'write' }).catch(() => undefined);
+      safeguards.breakers.get('primary').forceOpen();
+      expect(events).toEqual([
+        'retry:admin-shutdown',
+        'end:true:2',
+        'reject:read-only',
+        'end:false:0',
+        'breaker:OPEN',
+      ]);
+      for (const subscription of subscriptions) subscription.dispose();
+      await safeguards.run(async () => 1, { operationType: 'write' }).catch(() => undefined);
+      expect(events).toHaveLength(5);
+    });
+
+    it('close drains running work, then refuses new work', async () => {
+      const { safeguards } = setup();
+      const g = gate();
+      const running = safeguards.run(g.op);
+      await flushMicrotasks();
+      const closed = safeguards.close({ drainTimeoutMs: 60_000 });
+      await expect(safeguards.run(async () => 1)).rejects.toMatchObject({
+        type: 'CONNECTION',
+        reason: 'shutting-down',
+      });
+      g.releaseAll();
+      await running;
+      await closed;
+      expect(safeguards.isClosed).toBe(true);
+    });
+
+    it('records classified errors for the admin error log', async () => {
+      const { safeguards } = setup({ retry: { maxAttempts: 1 } });
+      await safeguards
+        .run(() => Promise.reject(pgError('23505')), { operationType: 'write', label: 'animals.create' })
+        .catch(() => undefined);
+      await safeguards
+        .run(() => Promise.reject(pgError('08006')), { operationType: 'read' })
+        .catch(() => undefined);
+      expect(safeguards.errorLog.recent({ limit: 10 }).map((entry) => entry.type)).toEqual([
+        'CONNECTION',
+        'CONFLICT',
+      ]);
+      expect(safeguards.errorLog.recent({ type: 'CONFLICT' })[0]).toMatchObject({
+        label: 'animals.create',
+        sqlState: '23505',
+      });
+    });
+
+    it('rejects a bad context with a TypeError naming the field', async () => {
+      const { safeguards } = setup();
+      await expect(safeguards.run(async () => 1, { priority: 9 as Priority })).rejects.toThrow(
+        /context.priority/,
+      );
+      await expect(safeguards.run(async () => 1, { operationType: 'delete' as 'read' })).rejects.toThrow(
+        /context.operationType/,
+      );
+    });
+
+    it('always rejects with a SafeguardError carrying the original as cause', async () => {
+      const { safeguards } = setup();
+      const original = new Error('boom');
+      const error = await safeguards
+        .run(() => Promise.reject(original), { operationType: 'write' })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SafeguardError);
+      expect((error as SafeguardError).cause).toBe(original);
+    });
+  });
+});
+
+describe('withContext with lazy thenables (drizzle query builders)', () => {
+  it('starts a lazy thenable inside the context, so the work it does inherits it', async () => {
+    const { safeguards } = setup();
+    let ran = false;
+    const lazy = {
+      // Like a drizzle query: nothing happens until someone calls then().
+      // biome-ignore lint/suspicious/noThenProperty: a lazy thenable on purpose, as drizzle's builders are
+      then(resolve: (value: unknown) => void, reject: (error: unknown) => void) {
+        ran = true;
+        safeguards.run((scope) => scope.context.priority, { operationType: 'read' }).then(resolve, reject);
+      },
+    };
+    const pending = safeguards.withContext({ priority: Priority.HIGH }, () => lazy);
+    expect(ran).toBe(true);
+    await expect(pending).resolves.toBe(Priority.HIGH);
+  });
+
+  it('returns native promises and plain values unchanged', () => {
+    const { safeguards } = setup();
+    const promise = Promise.resolve(1);
+    expect(safeguards.withContext({}, () => promise)).toBe(promise);
+    expect(safeguards.withContext({}, () => 42)).toBe(42);
+  });
+});

@@ -1,0 +1,310 @@
+import {
+  configureNeonForLocalProxy,
+  type NeonWsProxy,
+  startNeonWsProxy,
+  startTestPostgres,
+  type TestPostgres,
+} from '@db-safeguards/test-postgres';
+import { PGlite } from '@electric-sql/pglite';
+import { Pool as NeonPool, neonConfig } from '@neondatabase/serverless';
+import { pgTable, serial, text } from 'drizzle-orm/pg-core';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import pg from 'pg';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { z } from 'zod';
+import { classifyError } from '../src/errors/classify-error.js';
+import { toUserFriendlyError } from '../src/errors/user-friendly-error.js';
+import { driverErrorSamples } from '../src/testing/driver-error-samples.js';
+
+/**
+ * Real errors from real drivers against a real PostgreSQL, classified. The unit tests use shaped
+ * samples (`driverErrorSamples`); these tests check that the drivers really throw those shapes.
+ */
+
+let db: TestPostgres;
+let neonProxy: NeonWsProxy;
+
+async function caught(promise: Promise<unknown> | (() => Promise<unknown>)): Promise<unknown> {
+  try {
+    await (typeof promise === 'function' ? promise() : promise);
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the operation to fail');
+}
+
+function sampleNamed(name: string) {
+  const sample = driverErrorSamples.find((candidate) => candidate.name === name);
+  if (!sample) throw new Error(`no sample ${name}`);
+  return sample.create() as Record<string, unknown>;
+}
+
+beforeAll(async () => {
+  db = await startTestPostgres({ appRoleConnectionLimit: 3 });
+  const admin = postgres(db.adminUrl, { max: 1, onnotice: () => undefined });
+  await admin.unsafe(`
+    create table items (id serial primary key, name text not null unique, ref uuid);
+    grant all on items to ${db.appRole};
+    grant usage on sequence items_id_seq to ${db.appRole};
+    create table secrets (id int);
+    revoke all on secrets from ${db.appRole};
+    insert into items (name) values ('taken');
+  `);
+  await admin.end();
+  neonProxy = await startNeonWsProxy();
+  configureNeonForLocalProxy(neonConfig, neonProxy);
+  neonConfig.webSocketConstructor = WebSocket;
+}, 60_000);
+
+afterAll(async () => {
+  await neonProxy?.close();
+  await db?.stop();
+});
+
+describe('postgres.js', () => {
+  it('unique violation: CONFLICT with constraint and table (the shape of the sample)', async () => {
+    const sql = postgres(db.appUrl, { max: 1 });
+    const error = await caught(sql`insert into items (name) values ('taken')`);
+    await sql.end();
+    const sample = sampleNamed('postgres.js unique violation wrapped by drizzle').cause as Record<
+      string,
+      unknown
+    >;
+    expect((error as Error).name).toBe(sample.name);
+    expect(error).toHaveProperty('constraint_name');
+    expect(classifyError(error)).toMatchObject({
+      type: 'CONFLICT',
+      reason: 'unique-violation',
+      sqlState: '23505',
+      constraint: 'items_name_key',
+      table: 'items',
+    });
+  });
+
+  it('the role connection limit: 53300 is CONNECTION too-many-connections', async () => {
+    const clients = Array.from({ length: 4 }, () => postgres(db.appUrl, { max: 1 }));
+    const results = await Promise.allSettled(clients.map((sql) => sql`select pg_sleep(0.2)`));
+    await Promise.all(clients.map((sql) => sql.end()));
+    const refused = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+    expect(refused).toHaveLength(1);
+    expect((refused[0]!.reason as Error).name).toBe('PostgresError');
+    expect(classifyError(refused[0]!.reason)).toMatchObject({
+      type: 'CONNECTION',
+      reason: 'too-many-connections',
+      retryable: true,
+      notApplied: true,
+    });
+  });
+
+  it('a terminated backend mid-query (postgres.js reports CONNECTION_CLOSED, never 57P01): CONNECTION, outcome unknown', async () => {
+    const sql = postgres(db.appUrl, { max: 1 });
+    const pending = caught(sql`select pg_sleep(5)`);
+    await db.waitForAppConnections(1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await db.terminateAppBackends();
+    const error = await pending;
+    // After CONNECTION_CLOSED, postgres.js 3.4.9's end() waits forever unless given a timeout.
+    await sql.end({ timeout: 1 });
+    expect((error as { code?: string }).code).toBe('CONNECTION_CLOSED');
+    expect(classifyError(error)).toMatchObject({
+      type: 'CONNECTION',
+      reason: 'connection-lost',
+      retryable: true,
+      notApplied: false,
+    });
+  });
+
+  it('statement timeout: TIMEOUT statement-timeout, not retried', async () => {
+    const sql = postgres(db.appUrl, { max: 1 });
+    const error = await caught(
+      sql.begin(async (tx) => {
+        await tx`set local statement_timeout = 50`;
+        await tx`select pg_sleep(2)`;
+      }),
+    );
+    await sql.end();
+    expect(classifyError(error)).toMatchObject({
+      type: 'TIMEOUT',
+      reason: 'statement-timeout',
+      retryable: false,
+      sqlState: '57014',
+    });
+  });
+
+  it('serialization failure under repeatable read: retryable DATABASE, nothing applied', async () => {
+    const a = postgres(db.appUrl, { max: 1 });
+    const b = postgres(db.appUrl, { max: 1 });
+    const error = await caught(
+      a.begin('isolation level repeatable read', async (tx) => {
+        await tx`select * from items where name = 'taken'`;
+        await b`update items set ref = gen_random_uuid() where name = 'taken'`;
+        await tx`update items set ref = gen_random_uuid() where name = 'taken'`;
+      }),
+    );
+    await Promise.all([a.end(), b.end()]);
+    expect(classifyError(error)).toMatchObject({
+      type: 'DATABASE',
+      reason: 'serialization-failure',
+      retryable: true,
+      notApplied: true,
+      sqlState: '40001',
+    });
+  });
+
+  it('bad input, nulls, missing tables and privileges map to VALIDATION, DATABASE and AUTHORIZATION', async () => {
+    const sql = postgres(db.appUrl, { max: 1 });
+    const badUuid = await caught(sql`select * from items where ref = ${'not-a-uuid'}`);
+    const nullName = await caught(sql`insert into items (name) values (null)`);
+    const missing = await caught(sql`select * from itemz`);
+    const denied = await caught(sql`select * from secrets`);
+    await sql.end();
+    expect(classifyError(badUuid)).toMatchObject({ type: 'VALIDATION', reason: 'data-exception' });
+    expect(classifyError(nullName)).toMatchObject({ type: 'VALIDATION', reason: 'not-null-violation' });
+    expect(classifyError(missing)).toMatchObject({
+      type: 'DATABASE',
+      reason: 'invalid-statement',
+      sqlState: '42P01',
+    });
+    expect(classifyError(denied)).toMatchObject({ type: 'AUTHORIZATION', reason: 'insufficient-privilege' });
+  });
+
+  it('a refused connection and rejected credentials are CONNECTION errors; the password never reaches a message', async () => {
+    const refusedUrl = new URL(db.appUrl);
+    refusedUrl.port = '1';
+    const refused = postgres(refusedUrl.toString(), { max: 1, connect_timeout: 2 });
+    const refusedError = await caught(refused`select 1`);
+    await refused.end();
+    expect(classifyError(refusedError)).toMatchObject({
+      type: 'CONNECTION',
+      reason: 'connection-refused',
+      notApplied: true,
+    });
+
+    const wrongPassword = new URL(db.appUrl);
+    wrongPassword.password = 'hunter2-wrong';
+    const rejected = postgres(wrongPassword.toString(), { max: 1 });
+    const rejectedError = await caught(rejected`select 1`);
+    await rejected.end();
+    const classified = classifyError(rejectedError);
+    expect(classified).toMatchObject({
+      type: 'CONNECTION',
+      reason: 'database-authentication-failed',
+      retryable: false,
+      httpStatus: 503,
+    });
+    expect(JSON.stringify(toUserFriendlyError(rejectedError))).not.toContain('hunter2');
+  });
+
+  it('drizzle wraps the driver error in DrizzleQueryError: the chain is walked and the SQL never surfaces', async () => {
+    const sql = postgres(db.appUrl, { max: 1 });
+    const items = pgTable('items', { id: serial('id').primaryKey(), name: text('name').notNull() });
+    const error = await caught(drizzle(sql).insert(items).values({ name: 'taken' }));
+    await sql.end();
+    // drizzle 0.45's DrizzleQueryError leaves `name` as 'Error': only its message gives it away.
+    expect((error as Error).constructor.name).toBe('DrizzleQueryError');
+    expect((error as Error).message).toMatch(/^Failed query: insert into/);
+    const classified = classifyError(error);
+    expect(classified).toMatchObject({
+      type: 'CONFLICT',
+      reason: 'unique-violation',
+      constraint: 'items_name_key',
+    });
+    expect(classified.internalMessage).not.toMatch(/insert into/i);
+    expect(JSON.stringify(toUserFriendlyError(error))).not.toMatch(/insert into|taken/i);
+  });
+});
+
+describe('pg (node-postgres)', () => {
+  it('unique violation and role limit, with the DatabaseError shape of the samples', async () => {
+    const client = new pg.Client({ connectionString: db.appUrl });
+    client.on('error', () => undefined);
+    await client.connect();
+    const error = await caught(client.query("insert into items (name) values ('taken')"));
+    await client.end();
+    const sample = sampleNamed('pg foreign key violation');
+    expect((error as Error).name).toBe(sample.name);
+    expect(error).toHaveProperty('constraint', 'items_name_key');
+    expect(classifyError(error)).toMatchObject({
+      type: 'CONFLICT',
+      constraint: 'items_name_key',
+      table: 'items',
+    });
+  });
+
+  it('a terminated backend gives 57P01: CONNECTION admin-shutdown', async () => {
+    const client = new pg.Client({ connectionString: db.appUrl });
+    client.on('error', () => undefined);
+    await client.connect();
+    const pending = caught(client.query('select pg_sleep(5)'));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await db.terminateAppBackends();
+    const error = await pending;
+    await client.end().catch(() => undefined);
+    expect(classifyError(error)).toMatchObject({
+      type: 'CONNECTION',
+      reason: 'admin-shutdown',
+      retryable: true,
+      notApplied: false,
+    });
+  });
+});
+
+describe('Neon WebSocket Pool (through a local ws-to-TCP proxy)', () => {
+  it('unique violation and the role limit arrive as DatabaseError with SQLSTATEs', async () => {
+    const pool = new NeonPool({ connectionString: db.appUrl, max: 4 });
+    pool.on('error', () => undefined);
+    const unique = await caught(pool.query("insert into items (name) values ('taken')"));
+    expect(classifyError(unique)).toMatchObject({ type: 'CONFLICT', reason: 'unique-violation' });
+    const held = await Promise.allSettled(
+      Array.from({ length: 4 }, () => pool.query('select pg_sleep(0.3)')),
+    );
+    await pool.end();
+    const refused = held.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(classifyError(refused[0]!.reason)).toMatchObject({
+      type: 'CONNECTION',
+      reason: 'too-many-connections',
+    });
+  });
+
+  it('an unreachable proxy rejects with an ErrorEvent, classified as CONNECTION', async () => {
+    const saved = neonConfig.wsProxy;
+    neonConfig.wsProxy = () => '127.0.0.1:1/v2';
+    const pool = new NeonPool({ connectionString: db.appUrl, max: 1 });
+    pool.on('error', () => undefined);
+    const error = await caught(pool.query('select 1'));
+    await pool.end().catch(() => undefined);
+    neonConfig.wsProxy = saved;
+    expect(error).not.toBeInstanceOf(Error);
+    expect((error as { type?: string }).type).toBe('error');
+    expect(classifyError(error)).toMatchObject({ type: 'CONNECTION', retryable: true });
+  });
+});
+
+describe('PGlite and zod', () => {
+  it('PGlite errors carry SQLSTATEs too', async () => {
+    const lite = new PGlite();
+    await lite.exec('create table t (id int primary key, name text not null)');
+    await lite.exec("insert into t values (1, 'a')");
+    const duplicate = await caught(lite.query("insert into t values (1, 'b')"));
+    const nullName = await caught(lite.query('insert into t values (2, null)'));
+    await lite.close();
+    expect(classifyError(duplicate)).toMatchObject({
+      type: 'CONFLICT',
+      reason: 'unique-violation',
+      constraint: 't_pkey',
+    });
+    expect(classifyError(nullName)).toMatchObject({ type: 'VALIDATION', reason: 'not-null-violation' });
+  });
+
+  it('a real ZodError becomes VALIDATION with its issues', () => {
+    const parsed = z
+      .object({ dose: z.object({ amount: z.number().positive() }) })
+      .safeParse({ dose: { amount: -1 } });
+    const classified = classifyError(parsed.error);
+    expect(classified).toMatchObject({ type: 'VALIDATION', reason: 'invalid-input' });
+    expect(classified.issues?.[0]?.path).toBe('dose.amount');
+  });
+});
