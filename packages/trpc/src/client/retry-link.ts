@@ -1,0 +1,110 @@
+import type { Operation, TRPCClientError, TRPCLink } from '@trpc/client';
+import type { AnyTRPCRouter } from '@trpc/server';
+import { observable } from '@trpc/server/observable';
+import { computeRetryDelay, type RetryDelayOptions } from './retry-delay.js';
+import { getUserFriendlyError } from './user-friendly-error.js';
+
+export interface SafeguardsRetryLinkOptions extends RetryDelayOptions {
+  /** Attempts in all, the first included. Default 3. */
+  maxAttempts?: number;
+  /**
+   * Time budget of a call, retries and waits included: no retry is started that would end past it.
+   * Default 15 000 ms. A call can set its own with `context: { timeoutMs }` or `context: { deadline }`.
+   */
+  maxTotalMs?: number;
+  /**
+   * Mutations that may be retried (idempotent on the server, e.g. recording a dose with an idempotency
+   * key). A mutation can also mark itself with `context: { idempotent: true }`. Others never are.
+   */
+  idempotentMutations?: readonly string[] | ((op: Operation) => boolean);
+  /** Called before each retry (logging, metrics). */
+  onRetry?: (info: { op: Operation; attempt: number; delayMs: number; error: unknown }) => void;
+}
+
+function isIdempotent(op: Operation, option: SafeguardsRetryLinkOptions['idempotentMutations']): boolean {
+  if (op.type === 'query') return true;
+  if (op.type === 'subscription') return false;
+  if ((op.context as { idempotent?: unknown }).idempotent === true) return true;
+  if (typeof option === 'function') return option(op);
+  return option?.includes(op.path) ?? false;
+}
+
+function deadlineOf(op: Operation, startedAt: number, maxTotalMs: number): number {
+  const context = op.context as { deadline?: unknown; timeoutMs?: unknown };
+  if (typeof context.deadline === 'number') return context.deadline;
+  if (typeof context.timeoutMs === 'number') return startedAt + context.timeoutMs;
+  return startedAt + maxTotalMs;
+}
+
+/**
+ * A tRPC link that retries calls the server marked retryable (`userFriendly.retryable`), waiting the
+ * server's `retryAfterMs` (with jitter and a cap). It honours the call's AbortSignal, stops at the
+ * call's deadline, and never retries a mutation that is not marked idempotent. Put it before the
+ * terminating link: `links: [safeguardsRetryLink(), httpBatchLink({ url, transformer })]`.
+ */
+export function safeguardsRetryLink<TRouter extends AnyTRPCRouter>(
+  options: SafeguardsRetryLinkOptions = {},
+): TRPCLink<TRouter> {
+  const maxAttempts = options.maxAttempts ?? 3;
+  const maxTotalMs = options.maxTotalMs ?? 15_000;
+  return () =>
+    ({ op, next }) =>
+      observable((observer) => {
+        const startedAt = Date.now();
+        const deadline = deadlineOf(op, startedAt, maxTotalMs);
+        let attempt = 0;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        let lastError: TRPCClientError<TRouter> | undefined;
+        let subscription: { unsubscribe(): void } | undefined;
+        let finished = false;
+
+        const finish = (error?: TRPCClientError<TRouter>) => {
+          if (finished) return;
+          finished = true;
+          if (timer !== undefined) clearTimeout(timer);
+          op.signal?.removeEventListener('abort', onAbort);
+          if (error) observer.error(error);
+          else observer.complete();
+        };
+        // Aborting while waiting to retry ends the call at once with the last error.
+        const onAbort = () => {
+          if (timer !== undefined && lastError) finish(lastError);
+        };
+        op.signal?.addEventListener('abort', onAbort, { once: true });
+
+        const attemptOnce = () => {
+          attempt++;
+          subscription = next(op).subscribe({
+            next: (envelope) => observer.next(envelope),
+            error: (error) => {
+              lastError = error;
+              const userFriendly = getUserFriendlyError(error);
+              const delayMs = computeRetryDelay(attempt, userFriendly, options);
+              const retry =
+                userFriendly?.retryable === true &&
+                attempt < maxAttempts &&
+                isIdempotent(op, options.idempotentMutations) &&
+                !op.signal?.aborted &&
+                Date.now() + delayMs < deadline;
+              if (!retry) {
+                finish(error);
+                return;
+              }
+              options.onRetry?.({ op, attempt, delayMs, error });
+              timer = setTimeout(() => {
+                timer = undefined;
+                attemptOnce();
+              }, delayMs);
+            },
+            complete: () => finish(),
+          });
+        };
+        attemptOnce();
+        return () => {
+          finished = true;
+          if (timer !== undefined) clearTimeout(timer);
+          subscription?.unsubscribe();
+          op.signal?.removeEventListener('abort', onAbort);
+        };
+      });
+}

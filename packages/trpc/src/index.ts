@@ -1,0 +1,23 @@
+/**
+ * @db-safeguards/trpc: db-safeguards for tRPC v11 servers. The client helpers live in
+ * `@db-safeguards/trpc/client`.
+ */
+
+export type { RequestAddressInfo, TrustProxy } from './server/client-ip.js';
+export { clientIp } from './server/client-ip.js';
+export type {
+  FormatterInput,
+  SafeguardsErrorFormatterOptions,
+  ShapeWithUserFriendly,
+} from './server/error-formatter.js';
+export { safeguardsErrorFormatter, userFriendlyData } from './server/error-formatter.js';
+export { toSafeguardError, toTRPCError, trpcCodeByErrorType, trpcCodeFor } from './server/error-mapping.js';
+export type { ConnectionGuardOptions, RequestCheck } from './server/fetch-guard.js';
+export { checkRequest, withConnectionMiddleware } from './server/fetch-guard.js';
+export type { ProcedureSettings, SafeguardsMeta } from './server/procedure-settings.js';
+export { resolveProcedureSettings } from './server/procedure-settings.js';
+export { withSafeguardsContext } from './server/request-state.js';
+export { safeguardsHeaders, safeguardsResponseMeta } from './server/response-meta.js';
+export type { SafeguardsMiddlewareOptions } from './server/safeguards-middleware.js';
+export { createSafeguardsMiddleware, createSafeguardsPlugin } from './server/safeguards-middleware.js';
+export type { UserFriendlyErrorData } from './user-friendly-data.js';

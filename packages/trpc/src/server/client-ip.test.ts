@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { clientIp } from './client-ip.js';
+
+const request = (remoteAddress: string | undefined, xff?: string) => ({
+  remoteAddress,
+  headers: xff === undefined ? {} : { 'x-forwarded-for': xff },
+});
+
+describe('clientIp', () => {
+  it('ignores X-Forwarded-For unless a proxy is trusted', () => {
+    expect(clientIp(request('10.0.0.5', '1.2.3.4'))).toBe('10.0.0.5');
+    expect(clientIp(request('::ffff:10.0.0.5', '1.2.3.4'), false)).toBe('10.0.0.5');
+  });
+
+  it('trusts everything with true (leftmost entry)', () => {
+    expect(clientIp(request('10.0.0.5', '1.2.3.4, 10.0.0.9'), true)).toBe('1.2.3.4');
+  });
+
+  it('counts trusted hops from the right', () => {
+    expect(clientIp(request('10.0.0.5', 'spoofed, 1.2.3.4'), 1)).toBe('1.2.3.4');
+    expect(clientIp(request('10.0.0.5', 'spoofed, 1.2.3.4, 10.0.0.9'), 2)).toBe('1.2.3.4');
+    expect(clientIp(request('10.0.0.5', '1.2.3.4'), 5)).toBe('1.2.3.4');
+  });
+
+  it('with a list, only a trusted peer may forward, and trusted hops are skipped from the right', () => {
+    const trusted = ['10.0.0.0/8', '192.168.1.1'];
+    expect(clientIp(request('203.0.113.7', '1.2.3.4'), trusted)).toBe('203.0.113.7');
+    expect(clientIp(request('10.1.2.3', 'spoofed, 1.2.3.4, 192.168.1.1'), trusted)).toBe('1.2.3.4');
+    expect(clientIp(request('192.168.1.1', '10.9.9.9'), trusted)).toBe('10.9.9.9');
+  });
+
+  it('reads Fetch API headers too', () => {
+    expect(
+      clientIp({ remoteAddress: '10.0.0.1', headers: new Headers({ 'x-forwarded-for': '1.2.3.4' }) }, 1),
+    ).toBe('1.2.3.4');
+  });
+});

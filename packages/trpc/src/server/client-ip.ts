@@ -1,0 +1,78 @@
+/** Which proxies may set X-Forwarded-For. */
+export type TrustProxy =
+  /** Never trust it (the default): the client is the socket's peer. */
+  | false
+  /** Trust it whoever sent it (only safe when nothing but your proxy can reach the server). */
+  | true
+  /** Trust this many proxy hops in front of the server (e.g. 1 behind one load balancer). */
+  | number
+  /** Trust only these proxy addresses (exact IPs or IPv4 CIDR ranges such as `10.0.0.0/8`). */
+  | readonly string[];
+
+/** The parts of a request `clientIp` reads. */
+export interface RequestAddressInfo {
+  /** The socket peer (`req.socket.remoteAddress` on Node). */
+  remoteAddress?: string | undefined;
+  headers: Headers | Record<string, string | string[] | undefined>;
+}
+
+function header(headers: RequestAddressInfo['headers'], name: string): string | undefined {
+  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
+  const value = (headers as Record<string, string | string[] | undefined>)[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+/** `::ffff:10.0.0.1` and `10.0.0.1` are the same peer. */
+function normalise(address: string): string {
+  const trimmed = address.trim();
+  return trimmed.startsWith('::ffff:') && trimmed.includes('.') ? trimmed.slice(7) : trimmed;
+}
+
+function ipv4ToNumber(address: string): number | undefined {
+  const parts = address.split('.');
+  if (parts.length !== 4) return undefined;
+  let value = 0;
+  for (const part of parts) {
+    if (!/^\d{1,3}$/.test(part) || Number(part) > 255) return undefined;
+    value = value * 256 + Number(part);
+  }
+  return value;
+}
+
+function matches(address: string, rule: string): boolean {
+  const [range, bitsText] = rule.split('/');
+  if (bitsText === undefined) return normalise(rule) === address;
+  const ip = ipv4ToNumber(address);
+  const base = ipv4ToNumber(range!);
+  const bits = Number(bitsText);
+  if (ip === undefined || base === undefined || !(bits >= 0 && bits <= 32)) return false;
+  const size = 2 ** (32 - bits);
+  return Math.floor(ip / size) === Math.floor(base / size);
+}
+
+/**
+ * The client's IP address for rate limiting. X-Forwarded-For is read only when `trustProxy` says
+ * the hop that sent it is ours; otherwise any client could send a new forged address with every
+ * request and never be limited.
+ */
+export function clientIp(request: RequestAddressInfo, trustProxy: TrustProxy = false): string | undefined {
+  const peer = request.remoteAddress === undefined ? undefined : normalise(request.remoteAddress);
+  if (trustProxy === false) return peer;
+  const forwarded = (header(request.headers, 'x-forwarded-for') ?? '')
+    .split(',')
+    .map((entry) => normalise(entry))
+    .filter((entry) => entry.length > 0);
+  if (forwarded.length === 0) return peer;
+  if (trustProxy === true) return forwarded[0];
+  if (typeof trustProxy === 'number') {
+    // Each trusted hop appended one address; the client's is the one before them.
+    const hops = Math.max(0, Math.floor(trustProxy));
+    if (hops === 0) return peer;
+    return forwarded[Math.max(0, forwarded.length - hops)];
+  }
+  const trusted = (address: string | undefined) =>
+    address !== undefined && trustProxy.some((rule) => matches(address, rule));
+  if (!trusted(peer)) return peer;
+  for (let i = forwarded.length - 1; i >= 0; i--) if (!trusted(forwarded[i])) return forwarded[i];
+  return forwarded[0];
+}

@@ -1,0 +1,115 @@
+import { createSafeguards, ErrorType, SafeguardError } from '@db-safeguards/core';
+import { initTRPC, TRPCError } from '@trpc/server';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { toSafeguardError, toTRPCError, trpcCodeByErrorType } from './error-mapping.js';
+import { resolveProcedureSettings, type SafeguardsMeta } from './procedure-settings.js';
+import { createSafeguardsPlugin } from './safeguards-middleware.js';
+
+describe('error table', () => {
+  it('maps every error type to the documented tRPC code', () => {
+    expect(trpcCodeByErrorType).toEqual({
+      VALIDATION: 'BAD_REQUEST',
+      RATE_LIMIT: 'TOO_MANY_REQUESTS',
+      CONNECTION: 'SERVICE_UNAVAILABLE',
+      CIRCUIT_BREAKER: 'SERVICE_UNAVAILABLE',
+      QUEUE_FULL: 'SERVICE_UNAVAILABLE',
+      TIMEOUT: 'GATEWAY_TIMEOUT',
+      DATABASE: 'INTERNAL_SERVER_ERROR',
+      AUTHENTICATION: 'UNAUTHORIZED',
+      AUTHORIZATION: 'FORBIDDEN',
+      NOT_FOUND: 'NOT_FOUND',
+      CONFLICT: 'CONFLICT',
+      INTERNAL: 'INTERNAL_SERVER_ERROR',
+    });
+    for (const type of Object.values(ErrorType))
+      expect(toTRPCError(new SafeguardError({ type })).code).toBe(trpcCodeByErrorType[type]);
+  });
+
+  it('a caller who went away gets 499, not 504', () => {
+    expect(toTRPCError(new SafeguardError({ type: 'TIMEOUT', reason: 'aborted' })).code).toBe(
+      'CLIENT_CLOSED_REQUEST',
+    );
+  });
+
+  it('translates database errors wrapped by tRPC, keeps errors thrown on purpose', () => {
+    const wrapped = new TRPCError({
+      code: 'INTERNAL_SERVER_ERROR',
+      cause: Object.assign(new Error('duplicate key'), { code: '23505' }),
+    });
+    const translated = toTRPCError(wrapped);
+    expect(translated.code).toBe('CONFLICT');
+    expect(translated.message).toBe('This already exists.');
+    const deliberate = new TRPCError({ code: 'NOT_FOUND', message: 'Animal not found' });
+    expect(toTRPCError(deliberate)).toBe(deliberate);
+    expect(toSafeguardError(deliberate)).toMatchObject({
+      type: 'NOT_FOUND',
+      userMessage: 'Animal not found',
+    });
+  });
+
+  it('never uses the message of an INTERNAL_SERVER_ERROR (it is the raw error message)', () => {
+    const raw = new TRPCError({
+      code: 'INTERNAL_SERVER_ERROR',
+      message: 'connect to postgres://u:pw@h failed',
+    });
+    expect(toSafeguardError(raw).userMessage).toBe('Something unexpected went wrong.');
+  });
+
+  it('gives the same SafeguardError (and error ID) every time it sees the same error', () => {
+    const error = new Error('boom');
+    expect(toSafeguardError(error).errorId).toBe(toSafeguardError(error).errorId);
+  });
+});
+
+describe('procedure settings', () => {
+  it('queries are NORMAL, read, idempotent; mutations NORMAL, write, not idempotent; meta wins', () => {
+    const defaults = { rateLimit: 'api' as const, timeoutMs: undefined };
+    expect(resolveProcedureSettings(undefined, 'query', defaults)).toMatchObject({
+      priority: 2,
+      operationType: 'read',
+      idempotent: true,
+      rateLimit: 'api',
+    });
+    expect(resolveProcedureSettings(undefined, 'mutation', defaults)).toMatchObject({
+      priority: 2,
+      operationType: 'write',
+      idempotent: false,
+    });
+    expect(
+      resolveProcedureSettings(
+        { priority: 'HIGH', rateLimit: false, idempotent: true },
+        'mutation',
+        defaults,
+      ),
+    ).toMatchObject({
+      priority: 3,
+      rateLimit: undefined,
+      idempotent: true,
+    });
+    expect(() => resolveProcedureSettings({ priority: 'URGENT' as 'HIGH' }, 'query', defaults)).toThrow(
+      /meta.priority/,
+    );
+  });
+});
+
+describe('createSafeguardsPlugin (the .concat() form)', () => {
+  it('protects procedures of an app router and charges its rate limit', async () => {
+    const safeguards = createSafeguards({
+      rateLimits: { policies: { api: { limit: 1, windowMs: 60_000 } }, adaptive: false },
+    });
+    const t = initTRPC
+      .context<{ userId: string }>()
+      .meta<SafeguardsMeta & { description?: string }>()
+      .create();
+    const procedure = t.procedure.concat(
+      createSafeguardsPlugin(safeguards, {
+        identify: (ctx) => ({ userId: (ctx as { userId: string }).userId }),
+      }),
+    );
+    const router = t.router({ hello: procedure.input(z.string()).query(({ input }) => `hello ${input}`) });
+    const caller = t.createCallerFactory(router)({ userId: 'u1' });
+    await expect(caller.hello('you')).resolves.toBe('hello you');
+    await expect(caller.hello('again')).rejects.toMatchObject({ code: 'TOO_MANY_REQUESTS' });
+  });
+});

@@ -1,0 +1,111 @@
+import { classifyError, type ErrorType, isSafeguardError, SafeguardError } from '@db-safeguards/core';
+import { TRPCError } from '@trpc/server';
+
+type TRPCCode = TRPCError['code'];
+
+/** The one table from error type to tRPC code (and so HTTP status). Documented in the README. */
+export const trpcCodeByErrorType: Readonly<Record<ErrorType, TRPCCode>> = {
+  VALIDATION: 'BAD_REQUEST',
+  RATE_LIMIT: 'TOO_MANY_REQUESTS',
+  CONNECTION: 'SERVICE_UNAVAILABLE',
+  CIRCUIT_BREAKER: 'SERVICE_UNAVAILABLE',
+  QUEUE_FULL: 'SERVICE_UNAVAILABLE',
+  TIMEOUT: 'GATEWAY_TIMEOUT',
+  DATABASE: 'INTERNAL_SERVER_ERROR',
+  AUTHENTICATION: 'UNAUTHORIZED',
+  AUTHORIZATION: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  INTERNAL: 'INTERNAL_SERVER_ERROR',
+};
+
+/** How an error a procedure throws on purpose (`new TRPCError({ code })`) reads as an error type. */
+const errorTypeByTRPCCode: Partial<Record<TRPCCode, ErrorType>> = {
+  PARSE_ERROR: 'VALIDATION',
+  BAD_REQUEST: 'VALIDATION',
+  UNPROCESSABLE_CONTENT: 'VALIDATION',
+  PAYLOAD_TOO_LARGE: 'VALIDATION',
+  METHOD_NOT_SUPPORTED: 'VALIDATION',
+  UNSUPPORTED_MEDIA_TYPE: 'VALIDATION',
+  UNAUTHORIZED: 'AUTHENTICATION',
+  FORBIDDEN: 'AUTHORIZATION',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  PRECONDITION_FAILED: 'CONFLICT',
+  TOO_MANY_REQUESTS: 'RATE_LIMIT',
+  TIMEOUT: 'TIMEOUT',
+  GATEWAY_TIMEOUT: 'TIMEOUT',
+  CLIENT_CLOSED_REQUEST: 'TIMEOUT',
+  SERVICE_UNAVAILABLE: 'CONNECTION',
+  BAD_GATEWAY: 'CONNECTION',
+};
+
+/** The tRPC code for a classified error. A caller that went away gets 499, not 504. */
+export function trpcCodeFor(error: SafeguardError): TRPCCode {
+  if (error.type === 'TIMEOUT' && error.reason === 'aborted') return 'CLIENT_CLOSED_REQUEST';
+  return trpcCodeByErrorType[error.type];
+}
+
+function isTRPCError(value: unknown): value is TRPCError {
+  return (
+    value instanceof TRPCError ||
+    (value instanceof Error && value.name === 'TRPCError' && typeof (value as TRPCError).code === 'string')
+  );
+}
+
+// The same thrown value always maps to the same SafeguardError, so the error ID a client sees is the
+// one in the server's log, however many times the error is looked at (onError, formatter, headers).
+const classified = new WeakMap<object, SafeguardError>();
+
+/**
+ * Classifies anything a procedure can end with. Database and driver errors, ours or wrapped by tRPC
+ * (`INTERNAL_SERVER_ERROR` with a `cause`), go through the core's `classifyError`. A `TRPCError` a
+ * procedure threw on purpose keeps its meaning and its message, which its author wrote for users;
+ * an `INTERNAL_SERVER_ERROR` never shows its message, which is whatever the original error said.
+ */
+export function toSafeguardError(error: unknown): SafeguardError {
+  if (isSafeguardError(error)) return error;
+  if (typeof error !== 'object' || error === null) return classifyError(error);
+  const known = classified.get(error);
+  if (known) return known;
+  let result: SafeguardError;
+  if (isTRPCError(error)) {
+    const fromCause = error.cause === undefined ? undefined : classifyError(error.cause);
+    if (fromCause && (fromCause.type !== 'INTERNAL' || isSafeguardError(error.cause))) {
+      result = fromCause;
+    } else {
+      const type = errorTypeByTRPCCode[error.code] ?? 'INTERNAL';
+      const deliberate = error.code !== 'INTERNAL_SERVER_ERROR';
+      result = new SafeguardError({
+        type,
+        reason: error.code.toLowerCase().replaceAll('_', '-'),
+        ...(deliberate && error.message ? { userMessage: error.message.slice(0, 500) } : {}),
+        notApplied: deliberate,
+        internalMessage: `TRPCError ${error.code}${fromCause ? `: ${fromCause.internalMessage}` : ''}`,
+        cause: error,
+      });
+    }
+  } else {
+    result = classifyError(error);
+  }
+  classified.set(error, result);
+  return result;
+}
+
+/**
+ * The TRPCError a client gets for `error`: the code from the table, the user-facing message, and the
+ * SafeguardError as `cause` for the error formatter. A TRPCError thrown on purpose (any code but
+ * INTERNAL_SERVER_ERROR), or one already translated, is returned as it is.
+ */
+export function toTRPCError(error: unknown): TRPCError {
+  if (isTRPCError(error)) {
+    const translated = isSafeguardError(error.cause) && error.code === trpcCodeFor(error.cause);
+    if (translated || error.code !== 'INTERNAL_SERVER_ERROR') return error;
+  }
+  const safeguardError = toSafeguardError(error);
+  return new TRPCError({
+    code: trpcCodeFor(safeguardError),
+    message: safeguardError.userMessage,
+    cause: safeguardError,
+  });
+}

@@ -1,0 +1,75 @@
+import {
+  type OperationType,
+  Priority,
+  type Priority as PriorityValue,
+  type RequestIdentity,
+  rateLimitHeaders,
+  type Safeguards,
+} from '@db-safeguards/core';
+import { userFriendlyData } from './error-formatter.js';
+import { toSafeguardError } from './error-mapping.js';
+
+export interface ConnectionGuardOptions {
+  safeguards: Safeguards;
+  /** Rate-limit policy to charge. Default 'api'; `false` for none. */
+  policy?: string | false;
+  /** Default: 'read' for GET and HEAD, else 'write'. */
+  operationType?: OperationType;
+  priority?: PriorityValue;
+  /** Who is calling: user, household, IP. Use `clientIp()` for the IP. */
+  identify?: (request: Request) => RequestIdentity;
+}
+
+/** The result of {@link checkRequest}: a ready refusal, or null and the headers to add on success. */
+export interface RequestCheck {
+  response: Response | null;
+  headers: Record<string, string>;
+}
+
+/**
+ * The safeguards' admission checks for a route outside tRPC (a REST handler, a webhook, a Next.js
+ * route): rate limit, read-only mode, breaker and load shedding. Returns a 429 or 503 JSON response
+ * with `Retry-After` and `X-RateLimit-*` headers and a `userFriendly` body, or null to go on (with the
+ * rate-limit headers to copy onto your response).
+ */
+export async function checkRequest(request: Request, options: ConnectionGuardOptions): Promise<RequestCheck> {
+  const method = request.method.toUpperCase();
+  const operationType = options.operationType ?? (method === 'GET' || method === 'HEAD' ? 'read' : 'write');
+  const policy = options.policy === undefined ? 'api' : options.policy;
+  const identity = options.identify?.(request) ?? {};
+  try {
+    const admission = await options.safeguards.admit({
+      ...identity,
+      operationType,
+      priority: options.priority ?? Priority.NORMAL,
+      signal: request.signal,
+      label: `${method} ${new URL(request.url).pathname}`,
+      ...(policy === false ? {} : { policy }),
+    });
+    const headers = admission.rateLimit ? { ...rateLimitHeaders(admission.rateLimit) } : {};
+    return { response: null, headers: headers as Record<string, string> };
+  } catch (error) {
+    const refused = toSafeguardError(error);
+    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+    if (refused.rateLimit)
+      Object.assign(headers, rateLimitHeaders({ ...refused.rateLimit, key: '', allowed: false }));
+    if (refused.retryAfterMs !== undefined)
+      headers['Retry-After'] = String(Math.max(1, Math.ceil(refused.retryAfterMs / 1000)));
+    const body = JSON.stringify({
+      error: { code: refused.type, httpStatus: refused.httpStatus, userFriendly: userFriendlyData(refused) },
+    });
+    return { response: new Response(body, { status: refused.httpStatus, headers }), headers };
+  }
+}
+
+/**
+ * For Next.js middleware, Hono or any fetch-style server: `const refusal = await
+ * withConnectionMiddleware(request, options); if (refusal) return refusal;`. Returns a 429/503
+ * `Response`, or `null` to continue.
+ */
+export async function withConnectionMiddleware(
+  request: Request,
+  options: ConnectionGuardOptions,
+): Promise<Response | null> {
+  return (await checkRequest(request, options)).response;
+}

@@ -1,0 +1,103 @@
+import type { RequestIdentity, RunContext, Safeguards } from '@db-safeguards/core';
+import { initTRPC, type TRPCMiddlewareFunction } from '@trpc/server';
+import { toSafeguardError, toTRPCError } from './error-mapping.js';
+import { resolveProcedureSettings, type SafeguardsMeta } from './procedure-settings.js';
+import { rememberCallFacts, requestState, toRateLimitInfo } from './request-state.js';
+
+export interface SafeguardsMiddlewareOptions<TContext> {
+  /**
+   * Who is calling, from the context: the rate-limit key is the user, else the household, else the IP,
+   * else one anonymous key. Take the IP from `clientIp()`, which trusts X-Forwarded-For only behind a
+   * proxy you configured.
+   */
+  identify?: (ctx: TContext) => RequestIdentity;
+  /** Policy charged by procedures whose meta sets none. Default 'api' (100/min); `false` for none. */
+  defaultRateLimit?: string | false;
+  /** Deadline of every call without its own `meta.timeoutMs`. Default: the safeguards' `defaultTimeoutMs`. */
+  timeoutMs?: number;
+}
+
+/** The parts of tRPC's middleware options the safeguards use. */
+interface MiddlewareCall<TMeta, TResult> {
+  ctx: object;
+  meta: TMeta | undefined;
+  type: 'query' | 'mutation' | 'subscription';
+  path: string;
+  signal: AbortSignal | undefined;
+  next: () => Promise<TResult>;
+}
+
+/** The body shared by the `.use()` and `.concat()` forms. */
+async function guardCall<TResult extends { ok: boolean; error?: unknown }, TContext extends object>(
+  safeguards: Safeguards,
+  options: SafeguardsMiddlewareOptions<TContext>,
+  defaults: { rateLimit: string | false; timeoutMs: number | undefined },
+  call: MiddlewareCall<SafeguardsMeta, TResult>,
+): Promise<TResult> {
+  const settings = resolveProcedureSettings(call.meta, call.type, defaults);
+  const identity = options.identify?.(call.ctx as TContext) ?? {};
+  const context: RunContext = {
+    ...identity,
+    priority: settings.priority,
+    operationType: settings.operationType,
+    signal: call.signal,
+    label: call.path,
+    ...(settings.breaker === undefined ? {} : { breaker: settings.breaker }),
+    ...(settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs }),
+  };
+  const state = requestState(call.ctx);
+  const facts = { type: call.type, idempotent: settings.idempotent, degraded: false };
+  try {
+    const admission = await safeguards.admit(
+      settings.rateLimit === undefined ? context : { ...context, policy: settings.rateLimit },
+    );
+    if (admission.rateLimit && state) state.rateLimits.push(toRateLimitInfo(admission.rateLimit));
+  } catch (error) {
+    const refused = toSafeguardError(error);
+    if (refused.rateLimit && state) state.rateLimits.push(refused.rateLimit);
+    rememberCallFacts(refused, { ...facts, degraded: refused.reason === 'read-only' });
+    throw toTRPCError(refused);
+  }
+  const result = await safeguards.withContext(context, () => call.next());
+  if (result.ok) return result;
+  const failure = toSafeguardError(result.error);
+  rememberCallFacts(failure, {
+    ...facts,
+    degraded: failure.reason === 'read-only' || safeguards.readOnly.status().active,
+  });
+  throw toTRPCError(result.error);
+}
+
+/**
+ * The tRPC middleware: `t.procedure.use(createSafeguardsMiddleware(safeguards, options))`.
+ *
+ * Before the procedure body runs it charges the rate limit and checks the breaker and load shedding
+ * (`safeguards.admit`), each failing fast with a typed error. The body then runs inside the
+ * safeguards context: priority, breaker, identity, and a deadline from the request's AbortSignal and
+ * the timeout, inherited by every database call inside it. Errors the body throws are translated so
+ * a client never sees a raw database message.
+ */
+export function createSafeguardsMiddleware<
+  TContext extends object = object,
+  TMeta extends SafeguardsMeta = SafeguardsMeta,
+>(
+  safeguards: Safeguards,
+  options: SafeguardsMiddlewareOptions<TContext> = {},
+): TRPCMiddlewareFunction<TContext, TMeta, object, object, unknown> {
+  const defaults = { rateLimit: options.defaultRateLimit ?? 'api', timeoutMs: options.timeoutMs };
+  return (opts) => guardCall(safeguards, options, defaults, opts);
+}
+
+/**
+ * The same middleware as a procedure builder for `.concat()`:
+ * `const procedure = t.procedure.concat(createSafeguardsPlugin(safeguards, options))`. Your context must
+ * be an object and your meta must extend {@link SafeguardsMeta}.
+ */
+export function createSafeguardsPlugin(
+  safeguards: Safeguards,
+  options: SafeguardsMiddlewareOptions<object> = {},
+) {
+  const defaults = { rateLimit: options.defaultRateLimit ?? 'api', timeoutMs: options.timeoutMs };
+  const t = initTRPC.context<object>().meta<SafeguardsMeta>().create();
+  return t.procedure.use((opts) => guardCall(safeguards, options, defaults, opts));
+}

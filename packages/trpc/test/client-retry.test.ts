@@ -1,0 +1,122 @@
+import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
+import superjson from 'superjson';
+import { describe, expect, it } from 'vitest';
+import { getUserFriendlyError, retryDelay, safeguardsRetryLink, shouldRetry } from '../src/client/index.js';
+import { type AppRouter, startFixture } from './fixture.js';
+
+function clientWithRetries(url: string, options: Parameters<typeof safeguardsRetryLink>[0] = {}) {
+  const retries: string[] = [];
+  const client = createTRPCClient<AppRouter>({
+    links: [
+      safeguardsRetryLink<AppRouter>({
+        random: () => 0,
+        onRetry: ({ op, delayMs }) => retries.push(`${op.path}:${delayMs}`),
+        ...options,
+      }),
+      httpLink({ url, transformer: superjson }),
+    ],
+  });
+  return { client, retries };
+}
+
+describe('safeguardsRetryLink (real server over HTTP)', () => {
+  it('retries a query the server marked retryable and succeeds, waiting the server retry-after', async () => {
+    await using fixture = await startFixture();
+    const { client, retries } = clientWithRetries(fixture.url);
+    await expect(client.flaky.query()).resolves.toBe('recovered');
+    expect(fixture.probes.calls.flaky).toBe(3);
+    // 53300 tells the client to come back after 1 s.
+    expect(retries).toEqual(['flaky:1000', 'flaky:1000']);
+  });
+
+  it('never retries a mutation that is not marked idempotent', async () => {
+    await using fixture = await startFixture();
+    const { client, retries } = clientWithRetries(fixture.url);
+    const error = await client.writeLostConnection.mutate().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TRPCClientError);
+    expect(fixture.probes.calls.writeLostConnection).toBe(1);
+    expect(retries).toEqual([]);
+    // The server also tells the client that retrying blindly is not safe: the outcome is unknown.
+    expect(getUserFriendlyError(error)).toMatchObject({
+      type: 'CONNECTION',
+      reason: 'connection-reset',
+      retryable: false,
+    });
+  });
+
+  it('retries a mutation marked idempotent (by the call or the link options)', async () => {
+    await using fixture = await startFixture();
+    const { client } = clientWithRetries(fixture.url, { baseDelayMs: 10 });
+    await expect(
+      client.recordDose.mutate({ key: 'dose-1' }, { context: { idempotent: true } }),
+    ).resolves.toEqual({ recorded: 'dose-1' });
+    expect(fixture.probes.calls.recordDose).toBe(2);
+
+    await using second = await startFixture();
+    const byList = clientWithRetries(second.url, { idempotentMutations: ['recordDose'] });
+    await expect(byList.client.recordDose.mutate({ key: 'dose-2' })).resolves.toEqual({ recorded: 'dose-2' });
+    expect(second.probes.calls.recordDose).toBe(2);
+  });
+
+  it('stops at the deadline instead of retrying past it', async () => {
+    await using fixture = await startFixture();
+    const { client, retries } = clientWithRetries(fixture.url, { maxAttempts: 10, maxTotalMs: 700 });
+    const started = performance.now();
+    const error = await client.alwaysUnavailable.query().catch((e: unknown) => e);
+    const elapsed = performance.now() - started;
+    expect(getUserFriendlyError(error)).toMatchObject({
+      type: 'QUEUE_FULL',
+      retryable: true,
+      retryAfterMs: 300,
+    });
+    // Waits of 300 ms: at 0 and ~300 ms a retry still fits in 700 ms, at ~600 ms it would not.
+    expect(fixture.probes.calls.alwaysUnavailable).toBe(3);
+    expect(retries).toHaveLength(2);
+    expect(elapsed).toBeLessThan(1500);
+  });
+
+  it('honours the AbortSignal while waiting to retry', async () => {
+    await using fixture = await startFixture();
+    const { client } = clientWithRetries(fixture.url, { maxAttempts: 10, maxTotalMs: 60_000 });
+    const controller = new AbortController();
+    const started = performance.now();
+    const pending = client.alwaysUnavailable.query(undefined, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    await expect(pending).rejects.toBeInstanceOf(TRPCClientError);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(fixture.probes.calls.alwaysUnavailable).toBe(1);
+  });
+
+  it('does not retry errors that are not retryable', async () => {
+    await using fixture = await startFixture();
+    const { client, retries } = clientWithRetries(fixture.url);
+    await expect(client.boom.query('notFound')).rejects.toBeInstanceOf(TRPCClientError);
+    expect(retries).toEqual([]);
+  });
+});
+
+describe('TanStack Query helpers', () => {
+  const withUserFriendly = (userFriendly: object) => ({
+    data: { userFriendly: { type: 'CONNECTION', message: 'x', suggestedActions: [], ...userFriendly } },
+  });
+
+  it('shouldRetry follows the server verdict and a maximum', () => {
+    expect(shouldRetry(0, withUserFriendly({ retryable: true }))).toBe(true);
+    expect(shouldRetry(3, withUserFriendly({ retryable: true }))).toBe(false);
+    expect(shouldRetry(0, withUserFriendly({ retryable: false }))).toBe(false);
+    expect(shouldRetry(0, new Error('network down'))).toBe(false);
+  });
+
+  it('retryDelay uses retry-after with jitter and a cap, else exponential', () => {
+    expect(
+      retryDelay(0, withUserFriendly({ retryable: true, retryAfterMs: 2000 }), {
+        random: () => 0.5,
+        jitter: 0.2,
+      }),
+    ).toBe(2200);
+    expect(
+      retryDelay(0, withUserFriendly({ retryable: true, retryAfterMs: 60_000 }), { random: () => 0 }),
+    ).toBe(10_000);
+    expect(retryDelay(2, new Error('x'), { random: () => 0, baseDelayMs: 100 })).toBe(400);
+  });
+});

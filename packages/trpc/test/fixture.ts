@@ -1,0 +1,230 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import {
+  createSafeguards,
+  Priority,
+  SafeguardError,
+  type Safeguards,
+  type SafeguardsOptions,
+} from '@db-safeguards/core';
+import { initTRPC, TRPCError } from '@trpc/server';
+import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import superjson from 'superjson';
+import { z } from 'zod';
+import {
+  clientIp,
+  createSafeguardsMiddleware,
+  type SafeguardsMeta,
+  safeguardsErrorFormatter,
+  safeguardsResponseMeta,
+  type TrustProxy,
+  withSafeguardsContext,
+} from '../src/index.js';
+
+export interface Context {
+  ip: string | undefined;
+  userId: string | undefined;
+}
+
+/** Errors shaped like the drivers', carrying what must never reach a client. */
+export const leakyErrors = {
+  conflict: () => {
+    const pg = Object.assign(new Error('duplicate key value violates unique constraint "users_email_key"'), {
+      name: 'PostgresError',
+      code: '23505',
+      detail: 'Key (email)=(secret@example.com) already exists.',
+    });
+    return Object.assign(
+      new Error('Failed query: insert into "users" ("email") values ($1)\nparams: secret@example.com', {
+        cause: pg,
+      }),
+      { name: 'DrizzleQueryError' },
+    );
+  },
+  undefinedTable: () =>
+    Object.assign(new Error('relation "animalz" does not exist'), { name: 'error', code: '42P01' }),
+  tooManyConnections: () =>
+    Object.assign(new Error('sorry, too many clients already'), { name: 'error', code: '53300' }),
+  connectionString: () => new Error('connect failed for postgres://app:hunter2@db.internal:5432/prod'),
+  privilege: () =>
+    Object.assign(new Error('permission denied for table animals'), { name: 'error', code: '42501' }),
+};
+
+export function buildRouter(
+  safeguards: Safeguards,
+  probes: { bodyRuns: number; seen: unknown[]; calls: Record<string, number> },
+) {
+  const t = initTRPC
+    .context<Context>()
+    .meta<SafeguardsMeta>()
+    .create({
+      transformer: superjson,
+      isDev: false,
+      errorFormatter: safeguardsErrorFormatter({ exposeStack: false }),
+    });
+  const procedure = t.procedure.use(
+    createSafeguardsMiddleware(safeguards, {
+      identify: (ctx: Context) => ({ userId: ctx.userId, ip: ctx.ip }),
+    }),
+  );
+  const count = (name: string) => {
+    probes.calls[name] = (probes.calls[name] ?? 0) + 1;
+    return probes.calls[name];
+  };
+  // A "database call" that reports the context it ran with.
+  const dbCall = () =>
+    safeguards.run(
+      (scope) => ({
+        priority: scope.context.priority,
+        deadline: scope.deadline,
+        label: scope.context.label,
+        identity: scope.context.identity,
+      }),
+      {
+        operationType: 'read',
+      },
+    );
+
+  return t.router({
+    ping: procedure.query(() => 'pong'),
+    limited: procedure.meta({ rateLimit: 'tiny' }).query(() => 'ok'),
+    unlimited: procedure.meta({ rateLimit: false }).query(() => 'ok'),
+    dbRead: procedure.query(async () => {
+      probes.bodyRuns++;
+      return dbCall();
+    }),
+    highPriority: procedure
+      .meta({ priority: Priority.HIGH, timeoutMs: 1234 })
+      .query(async () => ({ now: Date.now(), db: await dbCall() })),
+    waitForAbort: procedure.query(async () => {
+      const seen = await safeguards
+        .run(
+          (scope) =>
+            new Promise<string>((resolve) => {
+              scope.signal.addEventListener('abort', () => resolve('aborted'));
+            }),
+          { operationType: 'read' },
+        )
+        .catch((error: SafeguardError) => error.reason);
+      probes.seen.push(seen);
+      return seen;
+    }),
+    flaky: procedure.query(async () => {
+      if (count('flaky') < 3)
+        await safeguards.run(() => Promise.reject(leakyErrors.tooManyConnections()), {
+          operationType: 'read',
+        });
+      return 'recovered';
+    }),
+    alwaysUnavailable: procedure.query(() => {
+      count('alwaysUnavailable');
+      throw new SafeguardError({ type: 'QUEUE_FULL', reason: 'shed', retryAfterMs: 300, notApplied: true });
+    }),
+    writeLostConnection: procedure.mutation(async () => {
+      count('writeLostConnection');
+      await safeguards.run(
+        () => Promise.reject(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })),
+        { operationType: 'write' },
+      );
+    }),
+    recordDose: procedure
+      .meta({ idempotent: true, rateLimit: false })
+      .input(z.object({ key: z.string().min(1) }))
+      .mutation(async ({ input }) => {
+        if (count('recordDose') < 2)
+          await safeguards.run(() => Promise.reject(leakyErrors.tooManyConnections()), {
+            operationType: 'write',
+          });
+        return { recorded: input.key };
+      }),
+    createAnimal: procedure
+      .input(z.object({ name: z.string().min(1), weightKg: z.number().positive() }))
+      .mutation(({ input }) => input),
+    boom: procedure
+      .input(
+        z.enum([
+          'conflict',
+          'undefinedTable',
+          'tooManyConnections',
+          'connectionString',
+          'privilege',
+          'notFound',
+          'unauthorized',
+          'forbidden',
+          'queueFull',
+          'timeout',
+          'plainThrow',
+        ]),
+      )
+      .query(async ({ input }) => {
+        switch (input) {
+          case 'notFound':
+            throw new TRPCError({ code: 'NOT_FOUND', message: 'Animal not found' });
+          case 'unauthorized':
+            throw new TRPCError({ code: 'UNAUTHORIZED' });
+          case 'forbidden':
+            throw new TRPCError({ code: 'FORBIDDEN' });
+          case 'queueFull':
+            throw new SafeguardError({
+              type: 'QUEUE_FULL',
+              reason: 'displaced',
+              notApplied: true,
+              retryAfterMs: 1000,
+            });
+          case 'timeout':
+            return safeguards.run(() => new Promise(() => undefined), {
+              operationType: 'read',
+              timeoutMs: 30,
+            });
+          case 'plainThrow':
+            throw leakyErrors.connectionString();
+          default:
+            return safeguards.run(() => Promise.reject(leakyErrors[input]()), { operationType: 'write' });
+        }
+      }),
+  });
+}
+
+export type AppRouter = ReturnType<typeof buildRouter>;
+
+export interface Fixture extends AsyncDisposable {
+  url: string;
+  safeguards: Safeguards;
+  probes: { bodyRuns: number; seen: unknown[]; calls: Record<string, number> };
+  close(): Promise<void>;
+}
+
+/** A real tRPC HTTP server (standalone adapter) on a free port, with the safeguards wired in. */
+export async function startFixture(
+  options: { safeguards?: SafeguardsOptions; trustProxy?: TrustProxy } = {},
+): Promise<Fixture> {
+  const safeguards = createSafeguards({
+    retry: { maxAttempts: 1 },
+    rateLimits: { policies: { tiny: { limit: 2, windowMs: 60_000 } }, adaptive: false },
+    ...options.safeguards,
+  });
+  const probes = { bodyRuns: 0, seen: [] as unknown[], calls: {} as Record<string, number> };
+  const router = buildRouter(safeguards, probes);
+  const server = createHTTPServer({
+    basePath: '/trpc/',
+    router,
+    createContext: ({ req }) =>
+      withSafeguardsContext<Context>({
+        ip: clientIp(
+          { remoteAddress: req.socket.remoteAddress, headers: req.headers },
+          options.trustProxy ?? false,
+        ),
+        userId: typeof req.headers['x-user-id'] === 'string' ? req.headers['x-user-id'] : undefined,
+      }),
+    responseMeta: safeguardsResponseMeta(),
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const close = async () => {
+    server.closeAllConnections?.();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await safeguards.close({ drainTimeoutMs: 100 });
+  };
+  return { url: `http://127.0.0.1:${port}/trpc`, safeguards, probes, close, [Symbol.asyncDispose]: close };
+}

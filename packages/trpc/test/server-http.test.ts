@@ -1,0 +1,260 @@
+import { Priority } from '@db-safeguards/core';
+import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError } from '@trpc/client';
+import superjson from 'superjson';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import type { UserFriendlyErrorData } from '../src/index.js';
+import { type AppRouter, type Fixture, startFixture } from './fixture.js';
+
+const client = (url: string, headers: Record<string, string> = {}) =>
+  createTRPCClient<AppRouter>({ links: [httpLink({ url, transformer: superjson, headers })] });
+
+async function failure(promise: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof TRPCClientError))
+    throw new Error(`expected a TRPCClientError, got ${String(error)}`);
+  return error as TRPCClientError<AppRouter>;
+}
+
+describe('tRPC server with the safeguards (real HTTP, superjson)', () => {
+  let fixture: Fixture;
+  beforeAll(async () => {
+    fixture = await startFixture();
+  });
+  afterAll(() => fixture.close());
+
+  it('a 429 reaches the client with Retry-After, rate-limit headers and typed userFriendly data', async () => {
+    const api = client(fixture.url, { 'x-user-id': 'rate-limited-user' });
+    await api.limited.query();
+    await api.limited.query();
+    const error = await failure(api.limited.query());
+    expect(error.data?.httpStatus).toBe(429);
+    expectTypeOf(error.data!.userFriendly).toEqualTypeOf<UserFriendlyErrorData>();
+    const userFriendly = error.data!.userFriendly;
+    expect(userFriendly).toMatchObject({ type: 'RATE_LIMIT', retryable: true, reason: 'rate-limit-tiny' });
+    expect(userFriendly.retryAfterMs).toBeGreaterThan(0);
+    expect(userFriendly.suggestedActions[0]).toMatch(/^Wait \d+ seconds?/);
+    const headers = (error.meta!.response as Response).headers;
+    expect(Number(headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(headers.get('x-ratelimit-limit')).toBe('2');
+    expect(headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(Number(headers.get('x-ratelimit-reset'))).toBeGreaterThan(Date.now() / 1000);
+  });
+
+  it('successes carry X-RateLimit headers too', async () => {
+    const response = await fetch(`${fixture.url}/ping`, { headers: { 'x-user-id': 'headers-user' } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-ratelimit-limit')).toBe('100');
+    expect(response.headers.get('x-ratelimit-remaining')).toBe('99');
+    expect(response.headers.get('retry-after')).toBeNull();
+  });
+
+  it('an open breaker gives 503 with retryAfterMs, fast, without running the procedure', async () => {
+    const before = fixture.probes.bodyRuns;
+    fixture.safeguards.breakers.get('primary').forceOpen();
+    try {
+      const started = performance.now();
+      const error = await failure(client(fixture.url).dbRead.query());
+      const elapsed = performance.now() - started;
+      expect(error.data?.httpStatus).toBe(503);
+      expect(error.data?.userFriendly).toMatchObject({
+        type: 'CIRCUIT_BREAKER',
+        reason: 'circuit-open',
+        retryable: true,
+      });
+      expect(error.data!.userFriendly.retryAfterMs).toBeGreaterThan(25_000);
+      expect((error.meta!.response as Response).headers.get('retry-after')).toBe('30');
+      expect(elapsed).toBeLessThan(1000);
+      expect(fixture.probes.bodyRuns).toBe(before);
+      expect(fixture.safeguards.queue.stats().processed).toBe(0);
+    } finally {
+      fixture.safeguards.breakers.get('primary').reset();
+    }
+  });
+
+  it('priority, deadline, identity and path set on a procedure reach the database calls inside it', async () => {
+    const started = Date.now();
+    const result = await client(fixture.url, { 'x-user-id': 'u-42' }).highPriority.query();
+    expect(result.db.priority).toBe(Priority.HIGH);
+    expect(result.db.label).toBe('highPriority');
+    expect(result.db.identity).toMatchObject({ userId: 'u-42' });
+    expect(result.db.deadline).toBeGreaterThanOrEqual(started + 1234);
+    expect(result.db.deadline).toBeLessThanOrEqual(Date.now() + 1234);
+    const normal = await client(fixture.url).dbRead.query();
+    expect(normal.priority).toBe(Priority.NORMAL);
+  });
+
+  it('the request AbortSignal reaches the database call: a client that goes away aborts its query', async () => {
+    const controller = new AbortController();
+    const pending = client(fixture.url).waitForAbort.query(undefined, { signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    await expect.poll(() => fixture.probes.seen.at(-1), { timeout: 2000 }).toBe('aborted');
+    await expect.poll(() => fixture.safeguards.queue.active, { timeout: 2000 }).toBe(0);
+  });
+
+  it('headers are right on a batch with mixed outcomes (207): limits of the tightest call, Retry-After of the refused one', async () => {
+    const headers = { 'x-user-id': 'batch-user' };
+    await client(fixture.url, headers).limited.query();
+    await client(fixture.url, headers).limited.query();
+    const response = await fetch(`${fixture.url}/ping,limited,unlimited?batch=1`, { headers });
+    expect(response.status).toBe(207);
+    const body = (await response.json()) as Array<{
+      result?: unknown;
+      error?: { json: { data: { httpStatus: number } } };
+    }>;
+    expect(body.map((entry) => (entry.error ? entry.error.json.data.httpStatus : 200))).toEqual([
+      200, 429, 200,
+    ]);
+    expect(response.headers.get('x-ratelimit-limit')).toBe('2');
+    expect(response.headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  });
+
+  it('an all-success batch has rate-limit headers and no Retry-After', async () => {
+    const response = await fetch(`${fixture.url}/ping,unlimited?batch=1`, {
+      headers: { 'x-user-id': 'batch-ok' },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-ratelimit-remaining')).toBe('99');
+    expect(response.headers.get('retry-after')).toBeNull();
+  });
+
+  it('batched client calls each get their own typed outcome', async () => {
+    const api = createTRPCClient<AppRouter>({
+      links: [
+        httpBatchLink({ url: fixture.url, transformer: superjson, headers: { 'x-user-id': 'batch-client' } }),
+      ],
+    });
+    const results = await Promise.allSettled([
+      api.ping.query(),
+      api.boom.query('notFound'),
+      api.boom.query('conflict'),
+    ]);
+    expect(results[0]).toMatchObject({ status: 'fulfilled', value: 'pong' });
+    const notFound = (results[1] as PromiseRejectedResult).reason as TRPCClientError<AppRouter>;
+    const conflict = (results[2] as PromiseRejectedResult).reason as TRPCClientError<AppRouter>;
+    expect(notFound.data?.userFriendly).toMatchObject({
+      type: 'NOT_FOUND',
+      message: 'Animal not found',
+      retryable: false,
+    });
+    expect(conflict.data?.httpStatus).toBe(409);
+    expect(conflict.data?.userFriendly).toMatchObject({
+      type: 'CONFLICT',
+      reason: 'unique-violation',
+      message: 'This already exists.',
+    });
+  });
+
+  it('zod validation errors arrive as VALIDATION with flattened issues', async () => {
+    const error = await failure(client(fixture.url).createAnimal.mutate({ name: '', weightKg: -1 }));
+    expect(error.data?.httpStatus).toBe(400);
+    expect(error.data?.userFriendly.type).toBe('VALIDATION');
+    expect(error.data?.userFriendly.issues?.map((issue) => issue.path).sort()).toEqual(['name', 'weightKg']);
+    expect(error.message).toBe("Some of the information provided isn't valid.");
+  });
+});
+
+describe('production error bodies', () => {
+  let fixture: Fixture;
+  beforeAll(async () => {
+    fixture = await startFixture({ safeguards: { defaultTimeoutMs: 5000 } });
+  });
+  afterAll(() => fixture.close());
+
+  const forbidden = [
+    /select /i,
+    /insert into/i,
+    /params:/i,
+    /Failed query/i,
+    /secret@example\.com/,
+    /postgres:\/\//,
+    /hunter2/,
+    /relation "/,
+    /users_email_key/,
+    /permission denied/i,
+    /\n\s+at /,
+    /"stack"/,
+    /node_modules/,
+  ];
+  const cases: Array<[string, string, number]> = [
+    ['conflict', 'CONFLICT', 409],
+    ['undefinedTable', 'DATABASE', 500],
+    ['tooManyConnections', 'CONNECTION', 503],
+    ['connectionString', 'INTERNAL', 500],
+    ['privilege', 'AUTHORIZATION', 403],
+    ['notFound', 'NOT_FOUND', 404],
+    ['unauthorized', 'AUTHENTICATION', 401],
+    ['forbidden', 'AUTHORIZATION', 403],
+    ['queueFull', 'QUEUE_FULL', 503],
+    ['timeout', 'TIMEOUT', 504],
+    ['plainThrow', 'INTERNAL', 500],
+  ];
+
+  it.each(cases)('%s: %s with HTTP %i and nothing a client must not see', async (name, type, status) => {
+    const response = await fetch(
+      `${fixture.url}/boom?input=${encodeURIComponent(JSON.stringify({ json: name }))}`,
+    );
+    const text = await response.text();
+    expect(response.status).toBe(status);
+    for (const pattern of forbidden) expect(text).not.toMatch(pattern);
+    const body = JSON.parse(text) as {
+      error: {
+        json: { message: string; data: { userFriendly: { type: string; errorId: string; message: string } } };
+      };
+    };
+    expect(body.error.json.data.userFriendly.type).toBe(type);
+    expect(body.error.json.data.userFriendly.errorId).toMatch(/^err_/);
+    expect(body.error.json.message).toBe(body.error.json.data.userFriendly.message);
+  });
+
+  it('rate limit, breaker and validation bodies are clean too', async () => {
+    fixture.safeguards.breakers.get('primary').forceOpen();
+    const breaker = await (await fetch(`${fixture.url}/dbRead`)).text();
+    fixture.safeguards.breakers.get('primary').reset();
+    const validation = await (
+      await fetch(`${fixture.url}/createAnimal`, {
+        method: 'POST',
+        body: JSON.stringify({ json: { name: 'x'.repeat(3), weightKg: 'heavy' } }),
+      })
+    ).text();
+    for (const text of [breaker, validation])
+      for (const pattern of forbidden) expect(text).not.toMatch(pattern);
+    expect(breaker).toContain('CIRCUIT_BREAKER');
+    expect(validation).toContain('VALIDATION');
+  });
+});
+
+describe('client IP and X-Forwarded-For', () => {
+  it('a spoofed X-Forwarded-For does not change the rate-limit key when no proxy is trusted', async () => {
+    await using fixture = await startFixture();
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${fixture.url}/limited`, {
+        headers: { 'x-forwarded-for': `203.0.113.${i}` },
+      });
+      statuses.push(response.status);
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+  });
+
+  it('behind a trusted proxy each forwarded client gets its own key', async () => {
+    await using fixture = await startFixture({ trustProxy: ['127.0.0.1'] });
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${fixture.url}/limited`, {
+        headers: { 'x-forwarded-for': `203.0.113.${i}` },
+      });
+      statuses.push(response.status);
+    }
+    expect(statuses).toEqual([200, 200, 200]);
+    const same = await fetch(`${fixture.url}/limited`, { headers: { 'x-forwarded-for': '203.0.113.0' } });
+    expect(same.status).toBe(200);
+    const third = await fetch(`${fixture.url}/limited`, { headers: { 'x-forwarded-for': '203.0.113.0' } });
+    expect(third.status).toBe(429);
+  });
+});
