@@ -1,0 +1,2 @@
+export { cancelRunningQuery, safeguardNeonPool } from './client.js';
+export { createNeonDatabase } from './driver.js';

@@ -1,0 +1,2 @@
+export { safeguardPglite } from './client.js';
+export { createPgliteDatabase } from './driver.js';

@@ -1,0 +1,2 @@
+export { safeguardPostgresJs } from './client.js';
+export { createPostgresJsDatabase } from './driver.js';

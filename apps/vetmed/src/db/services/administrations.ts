@@ -1,0 +1,105 @@
+import { SafeguardError } from '@db-safeguards/core';
+import { and, desc, eq, sql } from 'drizzle-orm';
+import type { AppDatabase } from '../database.js';
+import { type Administration, administrations, animals, inventory, regimens } from '../schema/index.js';
+
+export interface RecordDoseInput {
+  regimenId: string;
+  /** Chosen by the client once per dose and reused on every retry (8–200 characters, e.g. a UUID). */
+  idempotencyKey: string;
+  recordedBy: string;
+  /** Default: the regimen's dose. */
+  doseAmount?: string;
+  doseUnit?: string;
+  /** When it was given. Default: now. */
+  recordedAt?: Date;
+  notes?: string;
+}
+
+export interface RecordDoseResult {
+  administration: Administration;
+  /** False when this idempotency key was already recorded: nothing was added or drawn from stock. */
+  created: boolean;
+}
+
+/**
+ * Records a dose exactly once per idempotency key, in one transaction: insert with
+ * `ON CONFLICT (idempotency_key) DO NOTHING`; when the row is new, draw the household's stock of the
+ * medication down by the dose (only when the stock is counted in the dose's unit; never below 0).
+ * A retried request returns the first recording with `created: false`. An unknown regimen rejects
+ * with a SafeguardError of type NOT_FOUND, reason `regimen-not-found`.
+ */
+export function recordDose(db: AppDatabase, input: RecordDoseInput): Promise<RecordDoseResult> {
+  return db.transaction(async (tx) => {
+    const [regimen] = await tx
+      .select({
+        id: regimens.id,
+        animalId: regimens.animalId,
+        medicationId: regimens.medicationId,
+        householdId: animals.householdId,
+        doseAmount: regimens.doseAmount,
+        doseUnit: regimens.doseUnit,
+      })
+      .from(regimens)
+      .innerJoin(animals, eq(animals.id, regimens.animalId))
+      .where(eq(regimens.id, input.regimenId))
+      .limit(1);
+    if (!regimen) throw regimenNotFound(input.regimenId);
+    const doseAmount = input.doseAmount ?? regimen.doseAmount;
+    const doseUnit = input.doseUnit ?? regimen.doseUnit;
+
+    const [inserted] = await tx
+      .insert(administrations)
+      .values({
+        regimenId: regimen.id,
+        animalId: regimen.animalId,
+        doseAmount,
+        doseUnit,
+        recordedBy: input.recordedBy,
+        recordedAt: input.recordedAt,
+        notes: input.notes,
+        idempotencyKey: input.idempotencyKey,
+      })
+      .onConflictDoNothing({ target: administrations.idempotencyKey })
+      .returning();
+    if (!inserted) {
+      const [existing] = await tx
+        .select()
+        .from(administrations)
+        .where(eq(administrations.idempotencyKey, input.idempotencyKey));
+      return { administration: existing!, created: false };
+    }
+    await tx
+      .update(inventory)
+      .set({ quantityOnHand: sql`greatest(${inventory.quantityOnHand} - ${doseAmount}::numeric, 0)` })
+      .where(
+        and(
+          eq(inventory.householdId, regimen.householdId),
+          eq(inventory.medicationId, regimen.medicationId),
+          eq(inventory.unit, doseUnit),
+        ),
+      );
+    return { administration: inserted, created: true };
+  });
+}
+
+/** The most recent doses of an animal, newest first. One read. */
+export function listDoses(db: AppDatabase, animalId: string, limit = 50): Promise<Administration[]> {
+  return db
+    .select()
+    .from(administrations)
+    .where(eq(administrations.animalId, animalId))
+    .orderBy(desc(administrations.recordedAt))
+    .limit(limit);
+}
+
+/** `recordDose` for a regimen that does not exist: NOT_FOUND (the core keeps a SafeguardError as it is). */
+function regimenNotFound(regimenId: string): SafeguardError {
+  return new SafeguardError({
+    type: 'NOT_FOUND',
+    reason: 'regimen-not-found',
+    userMessage: 'That medication schedule does not exist.',
+    internalMessage: `regimen ${regimenId} does not exist`,
+    notApplied: true,
+  });
+}

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { defaultPgliteDataDir } from './db/database-config.js';
+import { EnvError, loadEnv } from './env.js';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadEnv(env);
+  } catch (error) {
+    if (error instanceof EnvError) return error.problems.map((problem) => problem.message);
+    throw error;
+  }
+  throw new Error('expected loadEnv to throw');
+}
+
+describe('loadEnv', () => {
+  it('defaults to embedded PGlite in the app data directory', () => {
+    const config = loadEnv({});
+    expect(config.database).toEqual({
+      driver: 'pglite',
+      url: undefined,
+      unpooledUrl: undefined,
+      pgliteDataDir: defaultPgliteDataDir,
+      statementTimeoutMs: 30_000,
+    });
+    expect(defaultPgliteDataDir).toMatch(/apps\/vetmed\/\.data\/pglite$/);
+    expect(config.server).toMatchObject({ port: 3000, host: '127.0.0.1', adminToken: undefined });
+    expect(config.nodeEnv).toBe('development');
+    expect(config.safeguards).toEqual({});
+  });
+
+  it('picks postgres.js for a PostgreSQL URL and Neon for a neon.tech host', () => {
+    expect(loadEnv({ DATABASE_URL: 'postgres://app:pw@db.internal:5433/vetmed' }).database.driver).toBe(
+      'postgres',
+    );
+    const neon = loadEnv({
+      DATABASE_URL:
+        'postgresql://app:pw@ep-cool-123-pooler.eu-central-1.aws.neon.tech/vetmed?sslmode=require',
+      DATABASE_URL_UNPOOLED:
+        'postgresql://app:pw@ep-cool-123.eu-central-1.aws.neon.tech/vetmed?sslmode=require',
+    }).database;
+    expect(neon.driver).toBe('neon');
+    expect(neon.unpooledUrl).toContain('ep-cool-123.eu-central-1');
+    expect(loadEnv({ DATABASE_URL: 'postgres://a@localhost/db', DB_DRIVER: 'neon' }).database.driver).toBe(
+      'neon',
+    );
+  });
+
+  it('reads the server settings and the safeguards variables', () => {
+    const config = loadEnv({
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      ADMIN_TOKEN: 'a-long-enough-admin-token',
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      REQUEST_TIMEOUT_MS: '5000',
+      BODY_LIMIT_BYTES: '65536',
+      SHUTDOWN_DRAIN_MS: '0',
+      QUEUE_MAX_CONNECTIONS: '5',
+      PGLITE_DATA_DIR: 'memory://',
+      TRUST_PROXY: '10.0.0.0/8, 192.168.1.1',
+    });
+    expect(config.server).toEqual({
+      port: 8080,
+      host: '0.0.0.0',
+      adminToken: 'a-long-enough-admin-token',
+      requestTimeoutMs: 5000,
+      bodyLimitBytes: 65_536,
+      shutdownDrainMs: 0,
+      trustProxy: ['10.0.0.0/8', '192.168.1.1'],
+    });
+    expect(config.seedDemo).toBe(true);
+    expect(config.isProduction).toBe(true);
+    expect(config.logLevel).toBe('warn');
+    expect(config.safeguards.queue?.maxConcurrentConnections).toBe(5);
+    expect(config.database.pgliteDataDir).toBe('memory://');
+  });
+
+  it('seeds the demo data by default only on the embedded database; trusts no proxy by default', () => {
+    expect(loadEnv({ DATABASE_URL: 'postgres://app:pw@db.example.com/app' })).toMatchObject({
+      seedDemo: false,
+      server: { trustProxy: false },
+    });
+    expect(loadEnv({ SEED_DEMO: 'false' }).seedDemo).toBe(false);
+    expect(loadEnv({ TRUST_PROXY: '1' }).server.trustProxy).toBe(1);
+    expect(() => loadEnv({ TRUST_PROXY: 'everyone' })).toThrow(/TRUST_PROXY="everyone"/);
+  });
+
+  it('names every invalid variable and its value, hiding secrets', () => {
+    expect(
+      problemsOf({
+        PORT: 'eighty',
+        DB_DRIVER: 'mysql',
+        QUEUE_MAX_CONNECTIONS: 'abc',
+        ADMIN_TOKEN: 'short',
+        REQUEST_TIMEOUT_MS: '-1',
+      }),
+    ).toEqual([
+      'Invalid environment variable PORT="eighty": expected an integer between 0 and 65535',
+      'Invalid environment variable ADMIN_TOKEN="(hidden)": expected a token of at least 16 characters',
+      'Invalid environment variable REQUEST_TIMEOUT_MS="-1": expected an integer between 1 and 600000',
+      'Invalid environment variable DB_DRIVER="mysql": expected pglite, postgres, neon',
+      'Invalid environment variable QUEUE_MAX_CONNECTIONS="abc": expected an integer >= 1',
+    ]);
+  });
+
+  it('rejects a URL that is not PostgreSQL without showing its password', () => {
+    expect(problemsOf({ DATABASE_URL: 'mysql://root:secret@db/app' })).toEqual([
+      'Invalid environment variable DATABASE_URL="mysql://root:***@db/app": expected a postgres:// or postgresql:// URL',
+    ]);
+    expect(problemsOf({ DB_DRIVER: 'postgres' })).toEqual([
+      'Invalid environment variable DATABASE_URL="": expected a database URL for the postgres driver',
+    ]);
+  });
+});

@@ -1,0 +1,233 @@
+/**
+ * The app's configuration, read from the environment. This is the ONLY file of the app that reads
+ * `process.env`: everything else receives the typed {@link AppConfig}.
+ */
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SafeguardsConfigError, type SafeguardsOptions, safeguardsOptionsFromEnv } from '@db-safeguards/core';
+import type { TrustProxy } from '@db-safeguards/trpc';
+import { z } from 'zod';
+import {
+  type DatabaseConfig,
+  DatabaseConfigError,
+  driverNames,
+  inMemoryPglite,
+  redactUrl,
+  resolveDatabaseConfig,
+} from './db/database-config.js';
+
+type Env = Record<string, string | undefined>;
+
+export const nodeEnvironments = ['development', 'test', 'production'] as const;
+export type NodeEnvironment = (typeof nodeEnvironments)[number];
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+/** Everything the app is configured with. */
+export interface AppConfig {
+  nodeEnv: NodeEnvironment;
+  isProduction: boolean;
+  logLevel: LogLevel;
+  server: {
+    port: number;
+    host: string;
+    /** Bearer token of the admin endpoints; undefined: admin endpoints are off. */
+    adminToken: string | undefined;
+    requestTimeoutMs: number;
+    bodyLimitBytes: number;
+    shutdownDrainMs: number;
+    /** Which proxies may set X-Forwarded-For (the rate-limit key is the client IP). Default: none. */
+    trustProxy: TrustProxy;
+  };
+  /** Seed the demo household on start: `auto` does it on the embedded PGlite database only. */
+  seedDemo: boolean;
+  /** For `createDatabase({ config: config.database, safeguards })`. */
+  database: DatabaseConfig;
+  /** For `createSafeguards(config.safeguards)`: QUEUE_MAX_CONNECTIONS, CIRCUIT_*, DB_*, RATE_LIMIT_*. */
+  safeguards: SafeguardsOptions;
+}
+
+export interface EnvProblem {
+  variable: string;
+  /** As given, except that secrets are hidden and URL passwords masked. */
+  value: string;
+  message: string;
+}
+
+/** One or more variables cannot be used; the message has one line per variable, naming it and its value. */
+export class EnvError extends Error {
+  override readonly name = 'EnvError';
+
+  constructor(readonly problems: readonly EnvProblem[]) {
+    super(problems.map((problem) => problem.message).join('\n'));
+  }
+}
+
+const appRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(min).max(max));
+
+interface Field<T> {
+  schema: z.ZodType<T, string>;
+  expected: string;
+  fallback: T;
+  /** Hide the value in error messages (tokens) or mask its password (URLs). */
+  display?: (value: string) => string;
+}
+
+function field<T>(
+  schema: z.ZodType<T, string>,
+  expected: string,
+  fallback: T,
+  display?: Field<T>['display'],
+) {
+  return { schema, expected, fallback, display } satisfies Field<T>;
+}
+
+const hidden = () => '(hidden)';
+
+const fields = {
+  NODE_ENV: field(z.enum(nodeEnvironments), nodeEnvironments.join(', '), 'development' as NodeEnvironment),
+  LOG_LEVEL: field(z.enum(logLevels), logLevels.join(', '), 'info' as LogLevel),
+  PORT: field(integer(0, 65_535), 'an integer between 0 and 65535', 3000),
+  HOST: field(z.string().min(1), 'a host name or address', '127.0.0.1'),
+  ADMIN_TOKEN: field(
+    z
+      .string()
+      .min(16)
+      .transform((value): string | undefined => value),
+    'a token of at least 16 characters',
+    undefined,
+    hidden,
+  ),
+  REQUEST_TIMEOUT_MS: field(integer(1, 600_000), 'an integer between 1 and 600000', 10_000),
+  BODY_LIMIT_BYTES: field(integer(1, 100 * 1024 * 1024), 'an integer between 1 and 104857600', 1024 * 1024),
+  SHUTDOWN_DRAIN_MS: field(integer(0, 600_000), 'an integer between 0 and 600000', 10_000),
+  DB_DRIVER: field(
+    z.enum(driverNames).transform((value): (typeof driverNames)[number] | undefined => value),
+    driverNames.join(', '),
+    undefined,
+  ),
+  DATABASE_URL: field(
+    z.string().transform((value): string | undefined => value),
+    'a postgres:// URL',
+    undefined,
+    redactUrl,
+  ),
+  DATABASE_URL_UNPOOLED: field(
+    z.string().transform((value): string | undefined => value),
+    'a postgres:// URL',
+    undefined,
+    redactUrl,
+  ),
+  PGLITE_DATA_DIR: field(
+    z.string().transform((value) => (value === inMemoryPglite ? value : resolve(appRoot, value))),
+    `a directory (relative to the app) or ${inMemoryPglite}`,
+    resolve(appRoot, '.data/pglite'),
+  ),
+  DB_STATEMENT_TIMEOUT_MS: field(integer(0, 3_600_000), 'an integer between 0 (off) and 3600000', 30_000),
+  SEED_DEMO: field(
+    z.enum(['auto', 'true', 'false']),
+    'auto, true or false',
+    'auto' as 'auto' | 'true' | 'false',
+  ),
+  TRUST_PROXY: field(
+    z.string().transform((value, context): TrustProxy => {
+      if (value === 'false') return false;
+      if (value === 'true') return true;
+      if (/^\d{1,2}$/.test(value)) return Number(value);
+      const addresses = value.split(',').map((part) => part.trim());
+      if (addresses.every((part) => /^[\d.:a-fA-F]+(\/\d{1,3})?$/.test(part))) return addresses;
+      context.addIssue({ code: 'custom', message: 'bad TRUST_PROXY' });
+      return z.NEVER;
+    }),
+    'false, true, a number of proxy hops, or a comma-separated list of proxy addresses or CIDR ranges',
+    false as TrustProxy,
+  ),
+} as const;
+
+type Values = { [K in keyof typeof fields]: (typeof fields)[K]['fallback'] };
+
+const databaseVariables: Record<keyof DatabaseConfig, keyof typeof fields> = {
+  driver: 'DB_DRIVER',
+  url: 'DATABASE_URL',
+  unpooledUrl: 'DATABASE_URL_UNPOOLED',
+  pgliteDataDir: 'PGLITE_DATA_DIR',
+  statementTimeoutMs: 'DB_STATEMENT_TIMEOUT_MS',
+};
+
+/**
+ * Reads and validates the configuration. Unset or empty variables take their defaults; the
+ * safeguards' own variables are validated here too (by the core's `safeguardsOptionsFromEnv`), so a
+ * bad value stops the app at start.
+ *
+ * @throws EnvError listing every invalid variable with its value (secrets hidden, URL passwords masked).
+ */
+export function loadEnv(env: Env = process.env): AppConfig {
+  const problems: EnvProblem[] = [];
+  const problem = (variable: string, value: string, expected: string) =>
+    problems.push({
+      variable,
+      value,
+      message: `Invalid environment variable ${variable}="${value}": expected ${expected}`,
+    });
+
+  const values = {} as Record<string, unknown>;
+  for (const [variable, spec] of Object.entries(fields) as [keyof typeof fields, Field<unknown>][]) {
+    const raw = env[variable]?.trim();
+    if (raw === undefined || raw === '') {
+      values[variable] = spec.fallback;
+      continue;
+    }
+    const parsed = spec.schema.safeParse(raw);
+    if (parsed.success) values[variable] = parsed.data;
+    else problem(variable, spec.display?.(raw) ?? raw, spec.expected);
+  }
+  const v = values as Values;
+
+  let safeguards: SafeguardsOptions = {};
+  try {
+    safeguards = safeguardsOptionsFromEnv(env);
+  } catch (error) {
+    if (!(error instanceof SafeguardsConfigError)) throw error;
+    problems.push({ variable: error.variable, value: error.value, message: error.message });
+  }
+
+  let database: DatabaseConfig | undefined;
+  if (problems.length === 0) {
+    try {
+      database = resolveDatabaseConfig({
+        driver: v.DB_DRIVER,
+        url: v.DATABASE_URL,
+        unpooledUrl: v.DATABASE_URL_UNPOOLED,
+        pgliteDataDir: v.PGLITE_DATA_DIR,
+        statementTimeoutMs: v.DB_STATEMENT_TIMEOUT_MS,
+      });
+    } catch (error) {
+      if (!(error instanceof DatabaseConfigError)) throw error;
+      const variable = databaseVariables[error.field];
+      const expected = error.message.replace(/^.*: expected /, '');
+      problem(variable, error.value, expected);
+    }
+  }
+  if (problems.length > 0 || !database) throw new EnvError(problems);
+
+  return {
+    nodeEnv: v.NODE_ENV,
+    isProduction: v.NODE_ENV === 'production',
+    logLevel: v.LOG_LEVEL,
+    server: {
+      port: v.PORT,
+      host: v.HOST,
+      adminToken: v.ADMIN_TOKEN,
+      requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
+      bodyLimitBytes: v.BODY_LIMIT_BYTES,
+      shutdownDrainMs: v.SHUTDOWN_DRAIN_MS,
+      trustProxy: v.TRUST_PROXY,
+    },
+    seedDemo: v.SEED_DEMO === 'true' || (v.SEED_DEMO === 'auto' && database.driver === 'pglite'),
+    database,
+    safeguards,
+  };
+}

@@ -1,0 +1,58 @@
+import { asc, eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { inventory, medications } from '../db/index.js';
+import { can, requireHouseholdRole, requireUsableMedication } from '../trpc/access.js';
+import { protectedProcedure, router } from '../trpc/init.js';
+import { householdInput, id, unit } from './inputs.js';
+
+export const inventoryRouter = router({
+  list: protectedProcedure.input(householdInput).query(async ({ ctx, input }) => {
+    await requireHouseholdRole(ctx.db, ctx.user.id, input.householdId, can.read);
+    return ctx.db
+      .select({
+        medicationId: inventory.medicationId,
+        name: medications.name,
+        quantityOnHand: inventory.quantityOnHand,
+        unit: inventory.unit,
+        lowStockThreshold: inventory.lowStockThreshold,
+        updatedAt: inventory.updatedAt,
+      })
+      .from(inventory)
+      .innerJoin(medications, eq(medications.id, inventory.medicationId))
+      .where(eq(inventory.householdId, input.householdId))
+      .orderBy(asc(medications.name));
+  }),
+
+  /** Adds (or, with a negative delta, removes) stock; never below zero. One statement. */
+  adjust: protectedProcedure
+    .input(
+      householdInput.extend({
+        medicationId: id,
+        delta: z.number().finite().min(-1_000_000).max(1_000_000),
+        unit,
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      await requireHouseholdRole(ctx.db, ctx.user.id, input.householdId, can.care);
+      await requireUsableMedication(ctx.db, input.medicationId, input.householdId);
+      const delta = String(input.delta);
+      const [row] = await ctx.db
+        .insert(inventory)
+        .values({
+          householdId: input.householdId,
+          medicationId: input.medicationId,
+          unit: input.unit,
+          quantityOnHand: sql`greatest(${delta}::numeric, 0)`,
+        })
+        .onConflictDoUpdate({
+          target: [inventory.householdId, inventory.medicationId],
+          set: {
+            quantityOnHand: sql`greatest(${inventory.quantityOnHand} + ${delta}::numeric, 0)`,
+            unit: input.unit,
+            updatedAt: new Date(),
+          },
+        })
+        .returning();
+      return row!;
+    }),
+});

@@ -1,0 +1,218 @@
+import { randomUUID } from 'node:crypto';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SafeguardError, type Safeguards } from '@db-safeguards/core';
+import { createSafeguardsMiddleware, safeguardsResponseMeta, type TrustProxy } from '@db-safeguards/trpc';
+import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import type { Logger } from 'pino';
+import type { Database } from '../db/index.js';
+import { type AppRouter, appRouter } from '../routers/app-router.js';
+import { createContextFactory, type RequestContext } from '../trpc/context.js';
+import { registerGuard } from '../trpc/init.js';
+import { SessionCache } from '../trpc/session-cache.js';
+import { sendJson } from './json-response.js';
+import { createMetrics } from './metrics.js';
+import { errorBody, handleOperationalRoute, notFoundBody } from './operational-routes.js';
+
+export interface AppServerOptions {
+  database: Database;
+  safeguards: Safeguards;
+  log: Logger;
+  port: number;
+  host: string;
+  adminToken: string | undefined;
+  /** Deadline of each API call (its database work included). */
+  requestTimeoutMs: number;
+  /** Largest request body accepted (413 beyond). */
+  bodyLimitBytes: number;
+  trustProxy?: TrustProxy;
+}
+
+export interface AppServer {
+  readonly server: Server;
+  readonly url: string;
+  /** Requests being handled right now. */
+  readonly inFlight: number;
+  /** Stops accepting, lets in-flight requests finish for up to `drainMs`, then closes what is left. */
+  drain(drainMs: number): Promise<void>;
+  readonly draining: boolean;
+}
+
+const trpcPrefix = '/api/trpc/';
+const requestIdPattern = /^[\w.:-]{1,100}$/;
+
+/** The route label for metrics and logs: the tRPC procedure path(s), or the fixed route. */
+function routeOf(url: URL): string {
+  if (url.pathname.startsWith(trpcPrefix))
+    return `trpc:${url.pathname.slice(trpcPrefix.length)}`.slice(0, 200);
+  return url.pathname.startsWith('/api/') || url.pathname === '/metrics' ? url.pathname : 'other';
+}
+
+/**
+ * The app's HTTP server: tRPC at `/api/trpc` (the standalone adapter, with the safeguards'
+ * middleware, error formatter and response headers), health and admin routes, Prometheus metrics,
+ * request IDs (`X-Request-Id`, taken from the client when well-formed) and JSON access logs.
+ */
+export async function startAppServer(options: AppServerOptions): Promise<AppServer> {
+  const { safeguards, log } = options;
+  const startedAt = Date.now();
+  const metrics = createMetrics(safeguards);
+  const sessions = new SessionCache();
+  registerGuard(
+    safeguards,
+    createSafeguardsMiddleware<RequestContext>(safeguards, {
+      identify: (ctx) => ({ userId: ctx.user?.id, ip: ctx.ip }),
+      timeoutMs: options.requestTimeoutMs,
+    }),
+  );
+  const createContext = createContextFactory({
+    database: options.database,
+    safeguards,
+    sessions,
+    trustProxy: options.trustProxy ?? false,
+  });
+  const contexts = new WeakMap<IncomingMessage, RequestContext>();
+  const trpc = createHTTPHandler<AppRouter>({
+    router: appRouter,
+    basePath: trpcPrefix,
+    maxBodySize: options.bodyLimitBytes,
+    createContext: ({ req }) => contexts.get(req)!,
+    responseMeta: safeguardsResponseMeta(),
+    onError: ({ error, path, ctx }) => {
+      const status = error.code === 'INTERNAL_SERVER_ERROR' ? 'error' : 'warn';
+      (ctx?.log ?? log)[status]({ path, code: error.code, err: error.cause ?? error }, 'procedure failed');
+    },
+  });
+
+  let inFlight = 0;
+  let draining = false;
+  let drained: (() => void) | undefined;
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now();
+    const sentId = req.headers['x-request-id'];
+    const requestId = typeof sentId === 'string' && requestIdPattern.test(sentId) ? sentId : randomUUID();
+    res.setHeader('x-request-id', requestId);
+    const requestLog = log.child({ requestId });
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const route = routeOf(url);
+    inFlight++;
+    res.on('close', () => {
+      inFlight--;
+      const seconds = (performance.now() - started) / 1000;
+      metrics.observeRequest(req.method ?? 'GET', route, res.statusCode, seconds);
+      requestLog.info(
+        { method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) },
+        'request',
+      );
+      if (draining && inFlight === 0) drained?.();
+    });
+    try {
+      if (url.pathname.startsWith(trpcPrefix)) {
+        contexts.set(req, createContext(req, requestId, requestLog));
+        await trpc(req, res);
+        return;
+      }
+      const handled = await handleOperationalRoute(req, res, url, {
+        safeguards,
+        metrics,
+        adminToken: options.adminToken,
+        isDraining: () => draining,
+        startedAt,
+      });
+      if (handled) return;
+      if (url.pathname === '/') {
+        sendJson(res, 200, {
+          name: 'VetMed (db-safeguards sample app)',
+          api: '/api/trpc',
+          health: ['/api/health', '/api/health?detailed=true', '/api/ready', '/api/alive'],
+          metrics: '/metrics',
+        });
+        return;
+      }
+      sendJson(res, 404, notFoundBody(url.pathname));
+    } catch (error) {
+      requestLog.error({ err: error }, 'request handler failed');
+      const body = errorBody(error);
+      sendJson(res, body.error.userFriendly.httpStatus, body);
+    }
+  };
+
+  const server = createServer((req, res) => {
+    void handle(req, res);
+  });
+  // Requests Node refuses before any handler runs (headers or URL too large, malformed HTTP, too slow)
+  // still get a typed JSON body, like every other error.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status =
+      error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const body = JSON.stringify(
+      errorBody(
+        new SafeguardError({
+          type: status === 408 ? 'TIMEOUT' : 'VALIDATION',
+          reason:
+            status === 431 ? 'request-too-large' : status === 408 ? 'request-timeout' : 'malformed-request',
+          httpStatus: status,
+          userMessage:
+            status === 431
+              ? 'That request is too large.'
+              : status === 408
+                ? 'The request took too long to arrive.'
+                : 'That request could not be read.',
+        }),
+      ),
+    );
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+  // Slow clients cannot hold sockets open: the whole request must arrive within the timeout.
+  server.requestTimeout = options.requestTimeoutMs + 5_000;
+  server.headersTimeout = Math.min(server.requestTimeout, 30_000);
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  return {
+    server,
+    url: `http://${host}:${address.port}`,
+    get inFlight() {
+      return inFlight;
+    },
+    get draining() {
+      return draining;
+    },
+    async drain(drainMs: number) {
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (inFlight > 0) {
+        await Promise.race([
+          new Promise<void>((resolve) => {
+            drained = resolve;
+          }),
+          new Promise<void>((resolve) => setTimeout(resolve, drainMs).unref()),
+        ]);
+      }
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

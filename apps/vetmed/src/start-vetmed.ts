@@ -1,0 +1,83 @@
+import { createSafeguards, type Safeguards } from '@db-safeguards/core';
+import type { Logger } from 'pino';
+import { type CreateDatabaseOptions, createDatabase, type Database, seedDemoData } from './db/index.js';
+import type { AppConfig } from './env.js';
+import { type AppServer, startAppServer } from './server/app-server.js';
+import { installGracefulShutdown } from './server/graceful-shutdown.js';
+import { createLogger, logSafeguardEvents } from './server/logger.js';
+
+export interface RunningVetmed {
+  readonly url: string;
+  readonly app: AppServer;
+  readonly safeguards: Safeguards;
+  readonly database: Database;
+  readonly log: Logger;
+  /** Drains and stops the server, the safeguards and the database (what SIGTERM does). */
+  stop(): Promise<void>;
+}
+
+export interface StartVetmedOptions {
+  log?: Logger;
+  /** Handle SIGTERM/SIGINT and process-level errors (the real process does; tests do not). */
+  installProcessHandlers?: boolean;
+  /** Extra options for the database (a Neon proxy in tests, a smaller pool...). */
+  database?: Partial<Omit<CreateDatabaseOptions, 'safeguards'>>;
+}
+
+/**
+ * Starts the app: one safeguards instance (the process's whole connection budget, with the database
+ * probe for health checks), the database, migrations, demo data when configured, and the server.
+ */
+export async function startVetmed(
+  config: AppConfig,
+  options: StartVetmedOptions = {},
+): Promise<RunningVetmed> {
+  const log = options.log ?? createLogger(config.logLevel);
+  let database: Database | undefined;
+  const safeguards = createSafeguards({
+    ...config.safeguards,
+    health: { probe: (scope) => database!.probe(scope.signal) },
+  });
+  const unsubscribe = logSafeguardEvents(safeguards, log);
+  database = await createDatabase({ ...options.database, config: config.database, safeguards });
+  try {
+    await database.migrate();
+    if (config.seedDemo) {
+      const seeded = await seedDemoData(database.db);
+      log.info({ createdUser: seeded.createdUser }, 'demo data ready');
+    }
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const app = await startAppServer({
+    database,
+    safeguards,
+    log,
+    port: config.server.port,
+    host: config.server.host,
+    adminToken: config.server.adminToken,
+    requestTimeoutMs: config.server.requestTimeoutMs,
+    bodyLimitBytes: config.server.bodyLimitBytes,
+    trustProxy: config.server.trustProxy,
+  });
+  const open = database;
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      await app.drain(config.server.shutdownDrainMs);
+      await safeguards.close({ drainTimeoutMs: config.server.shutdownDrainMs });
+      await open.close();
+      unsubscribe();
+    })();
+    return stopping;
+  };
+  if (options.installProcessHandlers) {
+    installGracefulShutdown({ app, safeguards, database: open, log, drainMs: config.server.shutdownDrainMs });
+  }
+  log.info(
+    { url: app.url, driver: open.driver, budget: safeguards.queue.options.maxConcurrentConnections },
+    'listening',
+  );
+  return { url: app.url, app, safeguards, database: open, log, stop };
+}

@@ -1,0 +1,55 @@
+import type { IncomingMessage } from 'node:http';
+import type { Safeguards } from '@db-safeguards/core';
+import { clientIp, type TrustProxy, withSafeguardsContext } from '@db-safeguards/trpc';
+import type { Logger } from 'pino';
+import type { AppDatabase, Database, PublicUser } from '../db/index.js';
+import type { SessionCache } from './session-cache.js';
+
+/** What every procedure can reach: the database, the safeguards, the caller. */
+export interface RequestContext {
+  requestId: string;
+  ip: string | undefined;
+  /** The bearer token sent, if any (verified lazily by the `authenticated` middleware). */
+  token: string | undefined;
+  log: Logger;
+  db: AppDatabase;
+  database: Database;
+  safeguards: Safeguards;
+  sessions: SessionCache;
+  /** Set for procedures built on `protectedProcedure`. */
+  user?: PublicUser;
+}
+
+export interface ContextDependencies {
+  database: Database;
+  safeguards: Safeguards;
+  sessions: SessionCache;
+  trustProxy: TrustProxy;
+}
+
+function bearerToken(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  const match = value ? /^Bearer\s+([A-Za-z0-9_-]{10,200})$/.exec(value.trim()) : null;
+  return match?.[1];
+}
+
+/**
+ * Builds the context of one HTTP request. No database call happens here: the token is verified by
+ * the `authenticated` middleware, inside the request's safeguards context.
+ */
+export function createContextFactory(dependencies: ContextDependencies) {
+  return (req: IncomingMessage, requestId: string, log: Logger): RequestContext =>
+    withSafeguardsContext<RequestContext>({
+      requestId,
+      ip: clientIp(
+        { remoteAddress: req.socket.remoteAddress, headers: req.headers },
+        dependencies.trustProxy,
+      ),
+      token: bearerToken(req.headers.authorization),
+      log,
+      db: dependencies.database.db,
+      database: dependencies.database,
+      safeguards: dependencies.safeguards,
+      sessions: dependencies.sessions,
+    });
+}

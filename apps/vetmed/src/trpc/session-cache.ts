@@ -1,0 +1,56 @@
+import type { PublicUser } from '../db/index.js';
+
+/**
+ * Verified bearer tokens, kept for a short time so a client making many calls does not cost one
+ * database lookup per call. Sign-out removes the token at once on this instance; other instances
+ * notice within `ttlMs`.
+ */
+export class SessionCache {
+  private readonly entries = new Map<string, { user: PublicUser; expiresAt: number }>();
+
+  constructor(
+    private readonly ttlMs = 30_000,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  get(token: string, now = Date.now()): PublicUser | undefined {
+    const entry = this.entries.get(token);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= now) {
+      this.entries.delete(token);
+      return undefined;
+    }
+    return entry.user;
+  }
+
+  set(token: string, user: PublicUser, now = Date.now()): void {
+    this.entries.delete(token);
+    this.entries.set(token, { user, expiresAt: now + this.ttlMs });
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+  }
+
+  delete(token: string): void {
+    this.entries.delete(token);
+  }
+
+  private readonly blocked = new Map<string, number>();
+
+  /** True while `ip` may not try unknown tokens (it sent too many bad ones). */
+  isBlocked(ip: string | undefined, now = Date.now()): number | undefined {
+    if (ip === undefined) return undefined;
+    const until = this.blocked.get(ip);
+    if (until === undefined) return undefined;
+    if (until <= now) {
+      this.blocked.delete(ip);
+      return undefined;
+    }
+    return until - now;
+  }
+
+  /** Stops `ip` from costing token lookups until `until` (epoch ms). */
+  block(ip: string | undefined, until: number): void {
+    if (ip === undefined) return;
+    this.blocked.set(ip, until);
+    if (this.blocked.size > this.maxEntries) this.blocked.delete(this.blocked.keys().next().value as string);
+  }
+}

@@ -1,0 +1,505 @@
+import { randomUUID } from 'node:crypto';
+import type { ConnectionSampler } from '@db-safeguards/test-postgres';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadEnv } from '../../src/env.js';
+import { createLogger } from '../../src/server/logger.js';
+import { type RunningVetmed, type StartVetmedOptions, startVetmed } from '../../src/start-vetmed.js';
+import { countsByKey, queryRows } from '../support/ledger.js';
+import {
+  type Actor,
+  createHouseholdWithAnimal,
+  failure,
+  type Outcome,
+  outcome,
+  signUp,
+  vetmedClient,
+} from './app-client.js';
+
+/** Where the app under test keeps its data. */
+export interface AppTarget {
+  /** Environment for `loadEnv` that selects the driver (DATABASE_URL, DB_DRIVER, PGLITE_DATA_DIR...). */
+  env: Record<string, string>;
+  startOptions?: StartVetmedOptions;
+  /** A real server: backends of the app role can be counted. */
+  server?: { connectionLimit: number; sampleConnections(): ConnectionSampler };
+}
+
+export const adminToken = 'test-admin-token-0123456789';
+const tables = [
+  'users',
+  'auth_tokens',
+  'households',
+  'memberships',
+  'animals',
+  'medications',
+  'regimens',
+  'administrations',
+  'inventory',
+];
+
+async function rowCounts(app: RunningVetmed): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const table of tables) {
+    const [row] = await queryRows<{ n: number }>(app, sql.raw(`select count(*)::int as n from ${table}`));
+    counts[table] = Number(row?.n);
+  }
+  return counts;
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+};
+
+/**
+ * The sample app's contract, written once and run on every driver: real HTTP, real tRPC client,
+ * superjson, the app's own configuration path (`loadEnv` → `startVetmed`).
+ */
+export function describeAppContract(name: string, getTarget: () => AppTarget): void {
+  describe(`VetMed over HTTP on ${name}`, () => {
+    let app: RunningVetmed;
+    let target: AppTarget;
+
+    beforeAll(async () => {
+      target = getTarget();
+      const config = loadEnv({
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'silent',
+        SEED_DEMO: 'false',
+        ADMIN_TOKEN: adminToken,
+        TRUST_PROXY: '127.0.0.1',
+        ...target.env,
+      });
+      // Generous rate limits for the user-level tests: the load test is about the connection budget.
+      config.safeguards = {
+        ...config.safeguards,
+        rateLimits: {
+          policies: {
+            api: { limit: 100_000, windowMs: 60_000 },
+            recording: { limit: 100_000, windowMs: 60_000 },
+            reports: { limit: 100_000, windowMs: 60_000 },
+            heavy: { limit: 100_000, windowMs: 60_000 },
+          },
+          adaptive: false,
+        },
+      };
+      app = await startVetmed(config, { log: createLogger('silent'), ...target.startOptions });
+    }, 60_000);
+
+    afterAll(async () => {
+      await app?.stop();
+    });
+
+    it('answers health (with the database probe), readiness, liveness and metrics', async () => {
+      const health = await fetch(`${app.url}/api/health`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({ status: 'healthy', database: 'healthy', queue: 'healthy' });
+      const detailed = await fetch(`${app.url}/api/health?detailed=true`);
+      const report = (await detailed.json()) as {
+        components: Record<string, unknown>;
+        metrics: { queue: { maxConcurrentConnections: number } };
+        alerts: unknown[];
+      };
+      expect(Object.keys(report.components)).toEqual(
+        expect.arrayContaining(['queue', 'circuitBreakers', 'rateLimit', 'errors', 'latency', 'database']),
+      );
+      expect(report.metrics.queue.maxConcurrentConnections).toBe(8);
+      expect((await fetch(`${app.url}/api/ready`)).status).toBe(200);
+      expect((await fetch(`${app.url}/api/alive`)).status).toBe(200);
+      const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      expect(metrics).toContain('db_safeguards_connections_max 8');
+      expect(metrics).toContain('http_requests_total');
+      expect(health.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    });
+
+    it('admin endpoints need the admin token, and pause, resume, reset and list errors', async () => {
+      expect((await fetch(`${app.url}/api/admin/queue/pause`, { method: 'POST' })).status).toBe(401);
+      const admin = (path: string, method = 'POST') =>
+        fetch(`${app.url}${path}`, { method, headers: { authorization: `Bearer ${adminToken}` } });
+      const paused = await admin('/api/admin/queue/pause?priorities=BATCH,LOW');
+      expect(await paused.json()).toEqual({ paused: ['LOW', 'BATCH'] });
+      expect(await (await admin('/api/admin/queue/resume')).json()).toEqual({ paused: [] });
+      app.safeguards.breakers.get('primary').forceOpen();
+      expect((await fetch(`${app.url}/api/health`)).status).toBe(503);
+      const reset = (await (await admin('/api/admin/circuit-breaker/reset')).json()) as {
+        breakers: Record<string, { state: string }>;
+      };
+      expect(reset.breakers.primary!.state).toBe('CLOSED');
+      expect((await admin('/api/admin/circuit-breaker/reset?name=nope')).status).toBe(404);
+      const errors = await admin('/api/admin/errors?limit=5&type=CONFLICT', 'GET');
+      expect(errors.status).toBe(200);
+      expect(await errors.json()).toHaveProperty('errors');
+      expect((await admin('/api/admin/errors?limit=abc', 'GET')).status).toBe(400);
+    });
+
+    describe('households are isolated', () => {
+      let owner: Actor;
+      let stranger: Actor;
+      let world: Awaited<ReturnType<typeof createHouseholdWithAnimal>>;
+
+      beforeAll(async () => {
+        owner = await signUp(app.url, 'owner');
+        stranger = await signUp(app.url, 'stranger');
+        world = await createHouseholdWithAnimal(owner, 'Owner home');
+        await createHouseholdWithAnimal(stranger, 'Stranger home');
+      });
+
+      it("a user never reads or changes another household's data, and nothing changes", async () => {
+        const before = await rowCounts(app);
+        const { household, animal, medication, regimen } = world;
+        const s = stranger.client;
+        const attempts: Array<[string, () => Promise<unknown>]> = [
+          ['households.get', () => s.households.get.query({ householdId: household.id })],
+          [
+            'households.addMember',
+            () =>
+              s.households.addMember.mutate({
+                householdId: household.id,
+                email: 'x@example.test',
+                role: 'vet',
+              }),
+          ],
+          ['animals.list', () => s.animals.list.query({ householdId: household.id })],
+          ['animals.get', () => s.animals.get.query({ animalId: animal.id })],
+          [
+            'animals.create',
+            () => s.animals.create.mutate({ householdId: household.id, name: 'Intruder', species: 'cat' }),
+          ],
+          ['animals.update', () => s.animals.update.mutate({ animalId: animal.id, name: 'Renamed' })],
+          ['animals.archive', () => s.animals.archive.mutate({ animalId: animal.id })],
+          ['animals.delete', () => s.animals.delete.mutate({ animalId: animal.id })],
+          ['medications.list', () => s.medications.list.query({ householdId: household.id })],
+          [
+            'medications.create',
+            () => s.medications.create.mutate({ householdId: household.id, name: 'X', form: 'tablet' }),
+          ],
+          ['regimens.list', () => s.regimens.list.query({ animalId: animal.id })],
+          [
+            'regimens.create',
+            () =>
+              s.regimens.create.mutate({
+                animalId: animal.id,
+                medicationId: medication.id,
+                doseAmount: 1,
+                doseUnit: 'tablet',
+                schedule: { kind: 'as_needed' },
+              }),
+          ],
+          ['regimens.setActive', () => s.regimens.setActive.mutate({ regimenId: regimen.id, active: false })],
+          [
+            'administrations.record',
+            () => s.administrations.record.mutate({ regimenId: regimen.id, idempotencyKey: randomUUID() }),
+          ],
+          ['administrations.history', () => s.administrations.history.query({ animalId: animal.id })],
+          ['inventory.list', () => s.inventory.list.query({ householdId: household.id })],
+          [
+            'inventory.adjust',
+            () =>
+              s.inventory.adjust.mutate({
+                householdId: household.id,
+                medicationId: medication.id,
+                delta: -5,
+                unit: 'tablet',
+              }),
+          ],
+          ['reports.adherence', () => s.reports.adherence.query({ householdId: household.id })],
+          ['reports.export', () => s.reports.export.query({ householdId: household.id })],
+          [
+            'imports.administrations',
+            () =>
+              s.imports.administrations.mutate({
+                householdId: household.id,
+                rows: [{ regimenId: regimen.id, idempotencyKey: randomUUID(), recordedAt: new Date() }],
+              }),
+          ],
+        ];
+        for (const [procedure, call] of attempts) {
+          const result = await failure(call());
+          expect({ procedure, status: result.status, type: result.userFriendly?.type }).toEqual({
+            procedure,
+            status: 404,
+            type: 'NOT_FOUND',
+          });
+        }
+        expect(await rowCounts(app)).toEqual(before);
+      });
+
+      it('roles are enforced inside a household: a vet reads and prescribes but does not record doses', async () => {
+        const vet = await signUp(app.url, 'vet');
+        const me = await vet.client.auth.me.query();
+        await owner.client.households.addMember.mutate({
+          householdId: world.household.id,
+          email: me.email,
+          role: 'vet',
+        });
+        await expect(
+          vet.client.animals.list.query({ householdId: world.household.id }),
+        ).resolves.toHaveLength(1);
+        const denied = await failure(
+          vet.client.administrations.record.mutate({
+            regimenId: world.regimen.id,
+            idempotencyKey: randomUUID(),
+          }),
+        );
+        expect(denied).toMatchObject({ status: 403, userFriendly: { type: 'AUTHORIZATION' } });
+        await expect(
+          vet.client.regimens.setActive.mutate({ regimenId: world.regimen.id, active: true }),
+        ).resolves.toMatchObject({ active: true });
+      });
+
+      it('bad tokens get a typed 401, and a signed-out token stops working', async () => {
+        const anonymous = await failure(vetmedClient(app.url).households.list.query());
+        expect(anonymous).toMatchObject({ status: 401, userFriendly: { type: 'AUTHENTICATION' } });
+        const forged = await failure(
+          vetmedClient(app.url, { token: 'x'.repeat(43) }).households.list.query(),
+        );
+        expect(forged).toMatchObject({ status: 401, userFriendly: { type: 'AUTHENTICATION' } });
+        const leaving = await signUp(app.url, 'leaving');
+        await leaving.client.auth.signOut.mutate();
+        expect(await failure(leaving.client.households.list.query())).toMatchObject({ status: 401 });
+      });
+    });
+
+    it('bad input gets a clear typed error and changes nothing', async () => {
+      const actor = await signUp(app.url, 'careless');
+      const { household, regimen, animal } = await createHouseholdWithAnimal(actor);
+      const before = await rowCounts(app);
+      const c = actor.client as unknown as Record<
+        string,
+        Record<string, { mutate(input: unknown): Promise<unknown>; query(input: unknown): Promise<unknown> }>
+      >;
+      const invalid: Array<[string, 'mutate' | 'query', unknown]> = [
+        ['households.create', 'mutate', { name: '' }],
+        ['households.addMember', 'mutate', { householdId: household.id, email: 'not-an-email', role: 'vet' }],
+        ['animals.create', 'mutate', { householdId: 'not-a-uuid', name: 'Rex', species: 'dog' }],
+        [
+          'animals.create',
+          'mutate',
+          { householdId: household.id, name: 'Rex', species: 'dog', weightKg: -3 },
+        ],
+        ['animals.update', 'mutate', { animalId: animal.id, birthDate: '31/12/2020' }],
+        [
+          'regimens.create',
+          'mutate',
+          {
+            animalId: animal.id,
+            medicationId: regimen.medicationId,
+            doseAmount: 1,
+            doseUnit: 'tablet',
+            schedule: { kind: 'every_full_moon' },
+          },
+        ],
+        ['administrations.record', 'mutate', { regimenId: regimen.id, idempotencyKey: 'short' }],
+        [
+          'administrations.record',
+          'mutate',
+          { regimenId: regimen.id, idempotencyKey: randomUUID(), doseAmount: 'lots' },
+        ],
+        ['administrations.history', 'query', { animalId: animal.id, limit: 10_000 }],
+        [
+          'inventory.adjust',
+          'mutate',
+          { householdId: household.id, medicationId: regimen.medicationId, delta: 'ten', unit: 'tablet' },
+        ],
+        ['reports.adherence', 'query', { householdId: household.id, days: 365 }],
+        ['imports.administrations', 'mutate', { householdId: household.id, rows: [] }],
+        ['auth.signIn', 'mutate', { email: 'nobody', password: '' }],
+      ];
+      for (const [path, kind, input] of invalid) {
+        const [group, procedure] = path.split('.') as [string, string];
+        const result = await failure(c[group]![procedure]![kind](input));
+        expect({ path, status: result.status, type: result.userFriendly?.type }).toEqual({
+          path,
+          status: 400,
+          type: 'VALIDATION',
+        });
+        expect(result.userFriendly?.issues?.length ?? 0).toBeGreaterThan(0);
+      }
+
+      const headers = {
+        authorization: `Bearer ${actor.token}`,
+        'content-type': 'application/json',
+        'x-forwarded-for': actor.ip,
+      };
+      const malformed = await fetch(`${app.url}/api/trpc/households.create`, {
+        method: 'POST',
+        headers,
+        body: '{"json": {"name": ',
+      });
+      expect(malformed.status).toBe(400);
+      expect(
+        ((await malformed.json()) as { error: { json: { data: { userFriendly: { type: string } } } } }).error
+          .json.data.userFriendly.type,
+      ).toBe('VALIDATION');
+
+      const oversized = await fetch(`${app.url}/api/trpc/households.create`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ json: { name: 'x'.repeat(2 * 1024 * 1024) } }),
+      });
+      expect(oversized.status).toBe(413);
+      expect(
+        ((await oversized.json()) as { error: { json: { data: { userFriendly: { type: string } } } } }).error
+          .json.data.userFriendly.type,
+      ).toBe('VALIDATION');
+
+      const unknownHousehold = await failure(
+        actor.client.animals.create.mutate({ householdId: randomUUID(), name: 'Ghost', species: 'cat' }),
+      );
+      expect(unknownHousehold).toMatchObject({ status: 404, userFriendly: { type: 'NOT_FOUND' } });
+      const unknownRegimen = await failure(
+        actor.client.administrations.record.mutate({ regimenId: randomUUID(), idempotencyKey: randomUUID() }),
+      );
+      expect(unknownRegimen).toMatchObject({ status: 404, userFriendly: { type: 'NOT_FOUND' } });
+      const wrongRoute = await fetch(`${app.url}/api/nothing-here`);
+      expect(wrongRoute.status).toBe(404);
+
+      expect(await rowCounts(app)).toEqual(before);
+    });
+
+    it("a retried dose is recorded once, and its key cannot reveal another household's dose", async () => {
+      const a = await signUp(app.url, 'retrier');
+      const b = await signUp(app.url, 'guesser');
+      const worldA = await createHouseholdWithAnimal(a);
+      const worldB = await createHouseholdWithAnimal(b);
+      const key = randomUUID();
+      const first = await a.client.administrations.record.mutate({
+        regimenId: worldA.regimen.id,
+        idempotencyKey: key,
+      });
+      const again = await a.client.administrations.record.mutate({
+        regimenId: worldA.regimen.id,
+        idempotencyKey: key,
+      });
+      expect([first.created, again.created, again.administration.id === first.administration.id]).toEqual([
+        true,
+        false,
+        true,
+      ]);
+      const stolen = await failure(
+        b.client.administrations.record.mutate({ regimenId: worldB.regimen.id, idempotencyKey: key }),
+      );
+      expect(stolen).toMatchObject({ status: 409, userFriendly: { type: 'CONFLICT' } });
+      expect((await countsByKey(app, [key])).get(key)).toBe(1);
+    });
+
+    it('under 200+ concurrent calls of mixed priorities: no connection error, the budget holds, HIGH goes first, every acknowledged dose exactly once', async () => {
+      const users = await Promise.all(Array.from({ length: 8 }, (_, i) => signUp(app.url, `load-${i}`)));
+      const worlds = await Promise.all(users.map((user) => createHouseholdWithAnimal(user)));
+      await Promise.all(users.map((user) => user.client.auth.me.query()));
+      app.safeguards.queue.resetPeak();
+      const sampler = target.server?.sampleConnections();
+
+      type Call = {
+        priority: 'HIGH' | 'NORMAL' | 'LOW' | 'BATCH';
+        user: number;
+        started: number;
+        ended: number;
+        outcome: Outcome<unknown>;
+        keys: string[];
+      };
+      const calls: Array<Promise<Call>> = [];
+      const track = (
+        priority: Call['priority'],
+        user: number,
+        keys: string[],
+        call: () => Promise<unknown>,
+      ) => {
+        const started = performance.now();
+        calls.push(
+          outcome(call()).then((result) => ({
+            priority,
+            user,
+            started,
+            ended: performance.now(),
+            outcome: result,
+            keys,
+          })),
+        );
+      };
+      // 8 users × (12 dose recordings, 8 history reads, 4 reports, 4 bulk imports of 10 rows) = 224 calls at once.
+      users.forEach((user, index) => {
+        const world = worlds[index]!;
+        for (let i = 0; i < 12; i++) {
+          const key = randomUUID();
+          track('HIGH', index, [key], () =>
+            user.client.administrations.record.mutate({ regimenId: world.regimen.id, idempotencyKey: key }),
+          );
+        }
+        for (let i = 0; i < 8; i++)
+          track('NORMAL', index, [], () =>
+            user.client.administrations.history.query({ animalId: world.animal.id, limit: 20 }),
+          );
+        for (let i = 0; i < 4; i++)
+          track('LOW', index, [], () =>
+            user.client.reports.adherence.query({ householdId: world.household.id, days: 7 }),
+          );
+        for (let i = 0; i < 4; i++) {
+          const rows = Array.from({ length: 10 }, (_, row) => ({
+            regimenId: world.regimen.id,
+            idempotencyKey: randomUUID(),
+            recordedAt: new Date(Date.now() - (row + 1) * 3_600_000),
+          }));
+          track(
+            'BATCH',
+            index,
+            rows.map((row) => row.idempotencyKey),
+            () => user.client.imports.administrations.mutate({ householdId: world.household.id, rows }),
+          );
+        }
+      });
+      const results = await Promise.all(calls);
+      const connections = sampler ? await sampler.stop() : undefined;
+      expect(results.length).toBeGreaterThanOrEqual(200);
+
+      // 1. No client ever sees a connection-limit error; every failure is typed.
+      const failures = results
+        .filter((call) => !call.outcome.ok)
+        .map((call) => call.outcome as Extract<Outcome<unknown>, { ok: false }>);
+      for (const failed of failures) {
+        expect(failed.userFriendly).toBeDefined();
+        expect(failed.userFriendly!.reason).not.toBe('too-many-connections');
+        expect(JSON.stringify(failed.userFriendly)).not.toMatch(/too many (connections|clients)|53300/i);
+      }
+      // 2. The budget holds: never more than 8 slots, nor (on a real server) 8 backends of the role.
+      expect(app.safeguards.queue.stats().peakActive).toBeLessThanOrEqual(8);
+      if (connections && target.server) {
+        expect(connections.errors).toBe(0);
+        expect(connections.peak).toBeGreaterThan(0);
+        expect(connections.peak).toBeLessThanOrEqual(target.server.connectionLimit);
+      }
+      // 3. HIGH goes first: every dose recording succeeds, and they finish well ahead of the bulk imports.
+      const latency = (priority: Call['priority']) =>
+        results
+          .filter((call) => call.priority === priority && call.outcome.ok)
+          .map((call) => call.ended - call.started);
+      expect(latency('HIGH')).toHaveLength(users.length * 12);
+      const batch = latency('BATCH');
+      expect(batch.length).toBeGreaterThan(0);
+      expect(median(latency('HIGH'))).toBeLessThan(median(batch));
+
+      // 4. Every acknowledged dose is in the database exactly once; refused imports wrote nothing.
+      const acknowledged = results.filter((call) => call.outcome.ok).flatMap((call) => call.keys);
+      const refused = results.filter((call) => !call.outcome.ok).flatMap((call) => call.keys);
+      const counts = await countsByKey(app, [...acknowledged, ...refused]);
+      for (const key of acknowledged) expect(counts.get(key)).toBe(1);
+      for (const key of refused) expect(counts.get(key)).toBe(0);
+      // Sending every recording again changes nothing.
+      const recordings = results.filter((call) => call.priority === 'HIGH');
+      const replays = await Promise.all(
+        recordings.map((call) =>
+          users[call.user]!.client.administrations.record.mutate({
+            regimenId: worlds[call.user]!.regimen.id,
+            idempotencyKey: call.keys[0]!,
+          }),
+        ),
+      );
+      expect(replays.every((replay) => !replay.created)).toBe(true);
+      const recorded = recordings.map((call) => call.keys[0]!);
+      const after = await countsByKey(app, recorded);
+      for (const key of recorded) expect(after.get(key)).toBe(1);
+    });
+  });
+}

@@ -1,0 +1,380 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createSafeguards, isSafeguardError, type Safeguards } from '@db-safeguards/core';
+import { count, eq, sql } from 'drizzle-orm';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  administrations,
+  animals,
+  type Database,
+  households,
+  isTransactionMisuseError,
+  medications,
+  regimens,
+  TransactionMisuseError,
+} from '../../src/db/index.js';
+import { rowsOf } from '../../src/db/safeguarded/common-queries.js';
+
+/** What a test file provides: how to open a database on its shared server (or PGlite instance). */
+export interface ContractTarget {
+  /** Opens a database bound to `safeguards`; the suite closes it. */
+  open(safeguards: Safeguards): Promise<Database>;
+  /** Present for a real server: what the suite checks from the server's side. */
+  server?: {
+    /** Statements of the app role that are running now and whose text contains `fragment`. */
+    countActiveStatements(fragment: string): Promise<number>;
+    /** Starts sampling the app role's backends (`pg_stat_activity`). */
+    sampleConnections(): { stop(): Promise<{ peak: number }> };
+    /** Resolves once the app role has at most `count` backends. */
+    waitForConnections(count: number): Promise<void>;
+    /** The role's CONNECTION LIMIT. */
+    connectionLimit: number;
+  };
+}
+
+const budget = 8;
+
+/** Polls `check` every 20 ms until it holds or `timeoutMs` passes; resolves whether it held. */
+async function eventually(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > until) return false;
+    await sleep(20);
+  }
+}
+
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+function causeChain(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let node = error; node !== undefined && node !== null && chain.length < 10; ) {
+    chain.push(node);
+    node = (node as { cause?: unknown }).cause;
+  }
+  return chain;
+}
+
+export interface ContractOptions {
+  /**
+   * A real server: also check that a deadline cancels the running statement and that the backends
+   * stay within the budget. (PGlite runs statements on the event loop's thread: `pg_sleep` blocks it.)
+   */
+  realServer: boolean;
+}
+
+/**
+ * The behaviour every driver must show, written once. `getTarget` is called after the file's
+ * `beforeAll` hooks have run (the server is up).
+ */
+export function describeDatabaseContract(
+  name: string,
+  getTarget: () => ContractTarget,
+  options: ContractOptions,
+): void {
+  describe(`database contract: ${name}`, () => {
+    let safeguards: Safeguards;
+    let database: Database;
+    let runs: number;
+    let migrationMs: number;
+
+    const open = async (options: Parameters<typeof createSafeguards>[0] = {}) => {
+      safeguards = createSafeguards({
+        ...options,
+        queue: { maxConcurrentConnections: budget, ...options.queue },
+      });
+      safeguards.onOperationEnd(() => {
+        runs++;
+      });
+      runs = 0;
+      database = await getTarget().open(safeguards);
+      return database;
+    };
+
+    /** A household with one animal, a regimen and its medication, made outside the counted part. */
+    const fixture = async (db: Database['db']) => {
+      const [household] = await db
+        .insert(households)
+        .values({ name: `h-${randomUUID()}` })
+        .returning();
+      const [animal] = await db
+        .insert(animals)
+        .values({ householdId: household!.id, name: 'Biscuit', species: 'dog' })
+        .returning();
+      const [medication] = await db
+        .insert(medications)
+        .values({ householdId: household!.id, name: `m-${randomUUID()}`, form: 'tablet' })
+        .returning();
+      const [regimen] = await db
+        .insert(regimens)
+        .values({
+          animalId: animal!.id,
+          medicationId: medication!.id,
+          doseAmount: '1',
+          doseUnit: 'tablet',
+          scheduleKind: 'times_per_day',
+          timesPerDay: 2,
+        })
+        .returning();
+      return { household: household!, animal: animal!, regimen: regimen! };
+    };
+
+    beforeAll(async () => {
+      const first = await open();
+      const started = Date.now();
+      await first.migrate();
+      migrationMs = Date.now() - started;
+      await first.close();
+      await safeguards.close();
+    });
+
+    afterEach(async () => {
+      await database?.close();
+      await safeguards?.close({ drainTimeoutMs: 2000 });
+    });
+
+    afterAll(async () => {
+      await getTarget().server?.waitForConnections(0);
+    });
+
+    it('applies the migrations, once (migrate() again is a no-op)', async () => {
+      const { db } = await open();
+      const tables = await db.execute(
+        sql`select table_name from information_schema.tables where table_schema = 'public' order by 1`,
+      );
+      const names = rowsOf<{ table_name: string }>(tables).map((row) => row.table_name);
+      expect(names).toEqual([
+        'administrations',
+        'animals',
+        'auth_tokens',
+        'households',
+        'inventory',
+        'medications',
+        'memberships',
+        'regimens',
+        'users',
+      ]);
+      const applied = sql`select count(*)::int as n from drizzle.__drizzle_migrations`;
+      const before = rowsOf<{ n: number }>(await db.execute(applied));
+      await database.migrate();
+      const after = rowsOf<{ n: number }>(await db.execute(applied));
+      expect(before).toEqual([{ n: 1 }]);
+      expect(after).toEqual(before);
+      expect(migrationMs).toBeLessThan(20_000);
+    });
+
+    it('runs a select, an insert and a relational query as exactly one run each', async () => {
+      const { db } = await open();
+      const { household } = await fixture(db);
+      runs = 0;
+      const [inserted] = await db
+        .insert(animals)
+        .values({ householdId: household.id, name: 'Miso', species: 'cat' })
+        .returning();
+      expect(runs).toBe(1);
+      runs = 0;
+      const rows = await db.select().from(animals).where(eq(animals.householdId, household.id));
+      expect(runs).toBe(1);
+      expect(rows.map((row) => row.name).sort()).toEqual(['Biscuit', 'Miso']);
+      runs = 0;
+      const found = await db.query.households.findFirst({
+        where: eq(households.id, household.id),
+        with: { animals: { with: { regimens: true } } },
+      });
+      expect(runs).toBe(1);
+      expect(found?.animals.map((animal) => animal.id)).toContain(inserted!.id);
+      expect(found?.animals.find((animal) => animal.name === 'Biscuit')?.regimens).toHaveLength(1);
+      expect(safeguards.queue.stats().active).toBe(0);
+    });
+
+    it('runs a transaction of three queries as one run holding one slot', async () => {
+      const { db } = await open();
+      const result = await db.transaction(async (tx) => {
+        expect(safeguards.currentScope()).toBeDefined();
+        const [household] = await tx
+          .insert(households)
+          .values({ name: `tx-${randomUUID()}` })
+          .returning();
+        await tx.insert(animals).values({ householdId: household!.id, name: 'Pepper', species: 'rabbit' });
+        const [{ n }] = (await tx
+          .select({ n: count() })
+          .from(animals)
+          .where(eq(animals.householdId, household!.id))) as [{ n: number }];
+        return n;
+      });
+      expect(result).toBe(1);
+      expect(runs).toBe(1);
+      expect(safeguards.queue.stats().peakActive).toBe(1);
+      expect(safeguards.queue.stats().active).toBe(0);
+    });
+
+    it('reports a duplicate idempotency key as CONFLICT (cause 23505); ON CONFLICT DO NOTHING keeps one row', async () => {
+      const { db } = await open();
+      const { animal, regimen } = await fixture(db);
+      const idempotencyKey = `dose-${randomUUID()}`;
+      const dose = {
+        regimenId: regimen.id,
+        animalId: animal.id,
+        doseAmount: '1',
+        doseUnit: 'tablet',
+        idempotencyKey,
+      };
+      await db.insert(administrations).values(dose);
+
+      const error = await rejectionOf(db.insert(administrations).values(dose));
+      expect(isSafeguardError(error)).toBe(true);
+      expect(error).toMatchObject({ type: 'CONFLICT', sqlState: '23505', retryable: false });
+      expect(causeChain(error).some((node) => (node as { code?: unknown }).code === '23505')).toBe(true);
+      expect((error as Error).message).not.toMatch(/insert into/i); // no SQL for a client to see
+
+      const again = await db
+        .insert(administrations)
+        .values(dose)
+        .onConflictDoNothing({ target: administrations.idempotencyKey })
+        .returning();
+      expect(again).toEqual([]);
+      const rows = await db
+        .select({ n: count() })
+        .from(administrations)
+        .where(eq(administrations.idempotencyKey, idempotencyKey));
+      expect(rows[0]?.n).toBe(1);
+    });
+
+    it(`completes ${budget} concurrent transactions on a budget of ${budget} (nested runs reuse the slot)`, async () => {
+      const { db } = await open();
+      const { household } = await fixture(db);
+      const results = await Promise.all(
+        Array.from({ length: budget }, (_, i) =>
+          db.transaction(async (tx) => {
+            await tx.insert(animals).values({ householdId: household.id, name: `a${i}`, species: 'cat' });
+            // Work that calls `safeguards.run` itself, as a library might: runs on this slot.
+            const rows = await safeguards.run(
+              () =>
+                tx
+                  .select()
+                  .from(animals)
+                  .where(eq(animals.name, `a${i}`)),
+              {
+                operationType: 'read',
+              },
+            );
+            await tx.update(animals).set({ notes: 'checked' }).where(eq(animals.id, rows[0]!.id));
+            return rows.length;
+          }),
+        ),
+      );
+      expect(results).toEqual(Array(budget).fill(1));
+      expect(safeguards.queue.stats().peakActive).toBeLessThanOrEqual(budget);
+      expect(safeguards.queue.stats().active).toBe(0);
+    });
+
+    it('throws TransactionMisuseError when the top-level db is used inside a transaction', async () => {
+      const { db } = await open();
+      const inside = await rejectionOf(
+        db.transaction(async () => {
+          await db.select().from(households).limit(1);
+        }),
+      );
+      expect(inside).toBeInstanceOf(TransactionMisuseError);
+      expect((inside as Error).message).toMatch(/use the transaction handle/i);
+
+      let caught: unknown;
+      await db.transaction(async (tx) => {
+        caught = await rejectionOf(db.transaction(async () => undefined));
+        await tx.select().from(households).limit(1); // the transaction itself is unharmed
+      });
+      expect(isTransactionMisuseError(caught)).toBe(true);
+
+      // Nothing is stuck: the budget is free and the top-level db works.
+      expect(safeguards.queue.stats().active).toBe(0);
+      await expect(db.select().from(households).limit(1)).resolves.toBeDefined();
+    });
+
+    it('answers the health probe and surfaces driver errors as SafeguardErrors', async () => {
+      const db = await open();
+      await expect(db.probe()).resolves.toBeUndefined();
+      const error = await rejectionOf(db.db.execute(sql`select * from no_such_table`));
+      expect(error).toMatchObject({ type: 'DATABASE', sqlState: '42P01' });
+      expect((error as Error).message).not.toContain('no_such_table');
+      if (db.countConnections) expect(await db.countConnections()).toBeGreaterThanOrEqual(1);
+    });
+
+    // Deadlines and backend counts only mean something on a real server: PGlite is one in-process
+    // connection whose statements block the event loop. Those cases are not defined for it at all.
+    const serverIt: typeof it = options.realServer ? it : ((() => undefined) as unknown as typeof it);
+
+    serverIt(
+      'cancels a query at its deadline: TIMEOUT within ~1 s, backend query gone, slot freed',
+      async () => {
+        const { db } = await open();
+        const server = getTarget().server!;
+        await db.execute(sql`select 1`); // connect first: the deadline is about the query
+        const started = Date.now();
+        // `async`: drizzle's builders are lazy and run where they are awaited. A callback returning the
+        // builder itself would leave `withContext` before the query starts, and lose the deadline.
+        const error = await rejectionOf(
+          safeguards.withContext({ timeoutMs: 200 }, async () =>
+            db.execute(sql`select pg_sleep(5) /* deadline-test */`),
+          ),
+        );
+        const elapsed = Date.now() - started;
+        expect(error).toMatchObject({ type: 'TIMEOUT' });
+        expect(elapsed).toBeLessThan(1000);
+        expect(
+          await eventually(async () => (await server.countActiveStatements('deadline-test')) === 0, 1500),
+        ).toBe(true);
+        expect(await eventually(() => safeguards.queue.stats().active === 0, 1500)).toBe(true);
+        await expect(db.execute(sql`select 1`)).resolves.toBeDefined(); // the connection is reusable
+      },
+    );
+
+    serverIt(
+      'cancels a transaction at its deadline: rolled back, backend statement gone, slot freed',
+      async () => {
+        const { db } = await open();
+        const server = getTarget().server!;
+        const name = `deadline-${randomUUID()}`;
+        await db.execute(sql`select 1`);
+        const started = Date.now();
+        const error = await rejectionOf(
+          safeguards.withContext({ timeoutMs: 300 }, async () =>
+            db.transaction(async (tx) => {
+              await tx.insert(households).values({ name });
+              await tx.execute(sql`select pg_sleep(5) /* tx-deadline-test */`);
+            }),
+          ),
+        );
+        expect(error).toMatchObject({ type: 'TIMEOUT' });
+        expect(Date.now() - started).toBeLessThan(1000);
+        expect(
+          await eventually(async () => (await server.countActiveStatements('tx-deadline-test')) === 0, 1500),
+        ).toBe(true);
+        expect(await eventually(() => safeguards.queue.stats().active === 0, 1500)).toBe(true);
+        expect(await db.select().from(households).where(eq(households.name, name))).toEqual([]);
+      },
+    );
+
+    serverIt(`never opens more than ${budget} backends for 30 concurrent queries`, async () => {
+      const { db } = await open();
+      const server = getTarget().server!;
+      await server.waitForConnections(0);
+      const sampler = server.sampleConnections();
+      const results = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => db.execute(sql`select pg_sleep(0.05), ${i}::int as i`)),
+      );
+      const { peak } = await sampler.stop();
+      expect(results).toHaveLength(30);
+      expect(peak).toBeGreaterThan(1);
+      expect(peak).toBeLessThanOrEqual(budget);
+      expect(peak).toBeLessThanOrEqual(server.connectionLimit);
+      expect(safeguards.queue.stats().peakActive).toBeLessThanOrEqual(budget);
+    });
+  });
+}

@@ -1,0 +1,393 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BreakerStateChange } from '@db-safeguards/core';
+import postgres from 'postgres';
+import { describe, expect, it } from 'vitest';
+import type { RunningVetmed } from '../../src/start-vetmed.js';
+import { failure, outcome } from '../app/app-client.js';
+import { type FaultTarget, recordScenario, type ScenarioFigures, startFaultTarget } from './fault-fixture.js';
+import {
+  type CallRecord,
+  checkLedger,
+  createLoadUsers,
+  type LedgerCheck,
+  type LoadUser,
+  startSteadyLoad,
+} from './steady-load.js';
+
+/** Every failure a client saw carries typed userFriendly data. */
+function expectAllTyped(records: readonly CallRecord[]): void {
+  for (const record of records.filter((r) => !r.ok)) {
+    expect(record.userFriendly, `untyped failure (status ${record.status})`).toBeDefined();
+    expect(record.status).toBeGreaterThanOrEqual(400);
+  }
+}
+
+/**
+ * How every load scenario ends: after the clients' retries, no acknowledged write is lost or doubled.
+ * Then the scenario's figures are saved for docs/reliability.md; `notes` may quote the ledger.
+ */
+async function finishScenario(
+  id: string,
+  run: { app: RunningVetmed; users: LoadUser[]; records: CallRecord[] },
+  described: Pick<ScenarioFigures, 'scenario' | 'load' | 'faults' | 'recoveryMs'> & {
+    notes: (ledger: LedgerCheck) => string[];
+  },
+): Promise<void> {
+  const ledger = await checkLedger(run.app, run.users, run.records);
+  expect(ledger.lost).toBe(0);
+  expect(ledger.duplicated).toBe(0);
+  recordScenario(id, {
+    scenario: described.scenario,
+    load: described.load,
+    faults: described.faults,
+    requests: run.records.length,
+    acknowledgedWrites: ledger.acknowledged,
+    unacknowledgedWrites: ledger.unacknowledged,
+    lostWrites: ledger.lost,
+    duplicatedWrites: ledger.duplicated,
+    recoveryMs: described.recoveryMs,
+    notes: described.notes(ledger),
+  });
+}
+
+const longest = (records: readonly CallRecord[]) =>
+  Math.max(0, ...records.map((record) => record.endedAt - record.startedAt));
+
+/** The first call that started after `since` and succeeded: how long after `since` it ended. */
+function recoveryAfter(records: readonly CallRecord[], since: number): number | null {
+  const first = records
+    .filter((record) => record.ok && record.startedAt >= since)
+    .sort((a, b) => a.endedAt - b.endedAt)[0];
+  return first ? first.endedAt - since : null;
+}
+
+async function withTarget(
+  env: Record<string, string>,
+  body: (target: FaultTarget) => Promise<void>,
+): Promise<void> {
+  const target = await startFaultTarget(env);
+  try {
+    await body(target);
+  } finally {
+    await target.stop();
+  }
+}
+
+describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)', () => {
+  it('outage: the server stops for 10 s; breakers open, clients get typed 503s with retry-after and never hang, the app serves again within the breaker timeout + 2 s', async () => {
+    await withTarget({}, async ({ app, server }) => {
+      const users = await createLoadUsers(app, 4);
+      const transitions: Array<BreakerStateChange & { wallClock: number }> = [];
+      app.safeguards.onBreakerStateChange((change) => transitions.push({ ...change, wallClock: Date.now() }));
+      const load = startSteadyLoad(users, 20);
+      await sleep(2000);
+      const outageStarted = Date.now();
+      await server.stopServer();
+      await sleep(10_000);
+      await server.startServer();
+      const serverBack = Date.now();
+      await sleep(9000);
+      const records = await load.stop();
+
+      const opened = transitions.find(
+        (t) => t.breaker === 'primary' && t.to === 'OPEN' && t.wallClock >= outageStarted,
+      );
+      expect(opened, 'the primary breaker opened during the outage').toBeDefined();
+      expect(opened!.wallClock - outageStarted).toBeLessThan(5000);
+      expectAllTyped(records);
+      const duringOutage = records.filter(
+        (r) => r.startedAt >= outageStarted && r.endedAt <= serverBack && !r.ok,
+      );
+      expect(duringOutage.length).toBeGreaterThan(20);
+      for (const failed of duringOutage) {
+        expect([503, 504]).toContain(failed.status);
+        if (failed.status === 503) expect(failed.userFriendly!.retryAfterMs).toBeGreaterThan(0);
+      }
+      // Never past the request deadline (3 s), give or take the scheduling of a busy test machine.
+      expect(longest(records)).toBeLessThan(3000 + 1500);
+      const recovery = recoveryAfter(records, serverBack);
+      expect(recovery, 'served again after the server came back').not.toBeNull();
+      expect(recovery!).toBeLessThanOrEqual(5000 + 2000);
+      expect((await fetch(`${app.url}/api/health`)).status).toBe(200);
+
+      await finishScenario(
+        '1-outage',
+        { app, users, records },
+        {
+          scenario: 'Outage: the PostgreSQL server stops for 10 s, then starts again',
+          load: '20 calls/s over HTTP (dose recordings and history reads), 4 users',
+          faults: 'server stopped (fast shutdown) for 10 s',
+          recoveryMs: recovery,
+          notes: () => [
+            `primary breaker opened ${opened!.wallClock - outageStarted} ms after the server stopped`,
+            `${duringOutage.length} calls refused during the outage, all typed (503 with retry-after, or 504)`,
+            `longest call ${longest(records)} ms (deadline 3 000 ms)`,
+            `recovery measured from the server's return; breaker open time 5 000 ms (CIRCUIT_TIMEOUT_MS)`,
+          ],
+        },
+      );
+    });
+  }, 90_000);
+
+  it('killed backends (pg_terminate_backend mid-load): reads are retried and succeed, writes are never doubled, every acknowledged write is there exactly once', async () => {
+    await withTarget({ CIRCUIT_FAILURE_THRESHOLD: '50' }, async ({ app, server }) => {
+      const users = await createLoadUsers(app, 4);
+      const load = startSteadyLoad(users, 30);
+      const killedAt: number[] = [];
+      let killed = 0;
+      for (let round = 0; round < 15; round++) {
+        await sleep(400);
+        killed += await server.terminateAppBackends();
+        killedAt.push(Date.now());
+      }
+      await sleep(2000);
+      const records = await load.stop();
+      const metrics = app.safeguards.metrics();
+
+      expectAllTyped(records);
+      const reads = records.filter((r) => r.kind === 'read');
+      expect(reads.filter((r) => r.ok).length / reads.length).toBeGreaterThan(0.9);
+      expect(metrics.retries.recovered).toBeGreaterThan(0);
+      expect(killed).toBeGreaterThan(10);
+      await finishScenario(
+        '2-killed-backends',
+        { app, users, records },
+        {
+          scenario: 'Killed backends: pg_terminate_backend on every app connection, 15 times in 6 s',
+          load: '30 calls/s over HTTP (dose recordings and history reads), 4 users',
+          faults: `${killed} backends terminated (postgres.js reports CONNECTION_CLOSED, ECONNRESET or 57P01 depending on timing; pg and Neon report 57P01)`,
+          recoveryMs: recoveryAfter(records, killedAt.at(-1)!),
+          notes: (ledger) => [
+            `${reads.filter((r) => r.ok).length} of ${reads.length} reads succeeded; ${metrics.retries.recovered} operations succeeded after a retry`,
+            `${ledger.unacknowledged} writes were reported failed to their client (outcome unknown: not retried by the server); ${ledger.appliedDespiteError} of them had been applied, and the client's retry with the same key found them instead of doubling them`,
+          ],
+        },
+      );
+    });
+  }, 90_000);
+
+  it('network stall (proxy paused 5 s): deadlines fire, slots are released, and the active slots return to 0', async () => {
+    await withTarget({ REQUEST_TIMEOUT_MS: '2000' }, async ({ app, proxy }) => {
+      const users = await createLoadUsers(app, 4);
+      const load = startSteadyLoad(users, 20);
+      await sleep(2000);
+      const stallStarted = Date.now();
+      proxy.pause();
+      await sleep(5000);
+      proxy.resume();
+      const stallEnded = Date.now();
+      await sleep(4000);
+      const records = await load.stop();
+
+      expectAllTyped(records);
+      const stalled = records.filter(
+        (r) => r.startedAt >= stallStarted + 100 && r.startedAt < stallEnded - 2500,
+      );
+      expect(stalled.length).toBeGreaterThan(10);
+      // Each ends at its deadline (504 TIMEOUT) or, once timeouts have opened the breaker, at once (503).
+      for (const call of stalled) {
+        expect(call.ok).toBe(false);
+        expect(`${call.status} ${call.userFriendly?.type}`).toMatch(
+          /^(504 TIMEOUT|503 CIRCUIT_BREAKER|503 QUEUE_FULL)$/,
+        );
+      }
+      expect(longest(records)).toBeLessThan(2000 + 1500);
+      // No leaked slot: once the traffic is gone, nothing holds the budget.
+      await expect.poll(() => app.safeguards.queue.active, { timeout: 10_000 }).toBe(0);
+      const stats = app.safeguards.queue.stats();
+      await finishScenario(
+        '3-network-stall',
+        { app, users, records },
+        {
+          scenario: 'Network stall: the proxy between app and database holds every byte for 5 s',
+          load: '20 calls/s over HTTP, 4 users, request deadline 2 s',
+          faults: 'proxy paused 5 s (no data either way, connections kept open)',
+          recoveryMs: recoveryAfter(records, stallEnded),
+          notes: () => [
+            `${stalled.length} calls during the stall failed typed: ${stalled.filter((c) => c.status === 504).length} at their 2 s deadline (504), ${stalled.filter((c) => c.status === 503).length} at once once the timeouts had opened the breaker (503); longest call ${longest(records)} ms`,
+            `active slots back to 0 after the stall; ${stats.abandoned} slots were reclaimed from operations that never ended (abandonAfterMs)`,
+          ],
+        },
+      );
+    });
+  }, 90_000);
+
+  it('connection hog: another client holds every connection the role may open; 53300 is CONNECTION, backoff applies, the retry budget holds', async () => {
+    await withTarget({ CIRCUIT_FAILURE_THRESHOLD: '1000' }, async ({ app, server }) => {
+      const users = await createLoadUsers(app, 4);
+      const retries: Array<{ delayMs: number; reason: string }> = [];
+      app.safeguards.onRetry((event) => retries.push({ delayMs: event.delayMs, reason: event.error.reason }));
+      // Take the role's 8 connections before the app gets them back.
+      await server.terminateAppBackends();
+      const hog = postgres(server.appUrl, { max: 8, onnotice: () => undefined });
+      const held = await Promise.all(Array.from({ length: 8 }, () => hog.reserve()));
+      const before = app.safeguards.metrics();
+      const load = startSteadyLoad(users, 10);
+      await sleep(5000);
+      const releasedAt = Date.now();
+      for (const connection of held) connection.release();
+      await hog.end({ timeout: 1 });
+      await sleep(4000);
+      const records = await load.stop();
+      const after = app.safeguards.metrics();
+
+      expectAllTyped(records);
+      const refused = records.filter((r) => !r.ok && r.startedAt < releasedAt);
+      expect(refused.length).toBeGreaterThan(0);
+      expect(
+        refused.every(
+          (r) =>
+            r.userFriendly?.type === 'CONNECTION' &&
+            r.status === 503 &&
+            (r.userFriendly.retryAfterMs ?? 0) > 0,
+        ),
+      ).toBe(true);
+      const connectionRetries = retries.filter((r) => r.reason === 'too-many-connections');
+      expect(connectionRetries.length).toBeGreaterThan(0);
+      // Backoff: 53300 asks for at least a second.
+      expect(Math.min(...connectionRetries.map((r) => r.delayMs))).toBeGreaterThanOrEqual(1000);
+      // The budget: retries stay within 20 % of requests plus 5 per second over its 10 s window.
+      const operations = after.operations.started - before.operations.started;
+      const retried = after.retries.attempted - before.retries.attempted;
+      expect(retried).toBeLessThanOrEqual(Math.ceil(0.2 * operations + 5 * 10));
+      const recovery = recoveryAfter(records, releasedAt);
+      expect(recovery).not.toBeNull();
+      await finishScenario(
+        '4-connection-hog',
+        { app, users, records },
+        {
+          scenario: 'Connection hog: another client holds all 8 connections the role may open, for 5 s',
+          load: '10 calls/s over HTTP, 4 users',
+          faults: '8 reserved connections of the same role (every new app connection gets 53300)',
+          recoveryMs: recovery,
+          notes: () => [
+            `${refused.length} calls refused with a typed 503 CONNECTION (too-many-connections) and retry-after`,
+            `${retried} retries for ${operations} database operations (budget: 20 % + 5/s); shortest wait before a 53300 retry ${Math.min(...connectionRetries.map((r) => r.delayMs))} ms`,
+          ],
+        },
+      );
+    });
+  }, 90_000);
+
+  it('slow queries beyond the statement timeout: 57014 is a typed TIMEOUT, not retried, and the slot is freed', async () => {
+    await withTarget({ DB_STATEMENT_TIMEOUT_MS: '300' }, async ({ app, admin }) => {
+      const [user] = await createLoadUsers(app, 1);
+      // Another session locks the household's stock row: recording a dose waits on it.
+      const locker = await admin.reserve();
+      await locker`begin`;
+      await locker`select * from inventory where household_id = ${user!.world.household.id} for update`;
+      const key = randomUUID();
+      const started = Date.now();
+      const blocked = await failure(
+        user!.client.administrations.record.mutate({
+          regimenId: user!.world.regimen.id,
+          idempotencyKey: key,
+        }),
+      );
+      const took = Date.now() - started;
+      expect(blocked).toMatchObject({
+        status: 504,
+        userFriendly: { type: 'TIMEOUT', reason: 'statement-timeout', retryable: false },
+      });
+      expect(took).toBeLessThan(2000);
+      expect(app.safeguards.queue.active).toBe(0);
+      const timeouts = app.safeguards.errorLog.recent({ type: 'TIMEOUT' });
+      expect(timeouts[0]).toMatchObject({ sqlState: '57014' });
+      await locker`rollback`;
+      locker.release();
+      // The timed-out transaction was rolled back: the same key now records the dose, once.
+      const retried = await user!.client.administrations.record.mutate({
+        regimenId: user!.world.regimen.id,
+        idempotencyKey: key,
+      });
+      expect(retried.created).toBe(true);
+      recordScenario('5-slow-queries', {
+        scenario: 'Slow query: a dose recording waits on a row lock beyond the 300 ms statement timeout',
+        load: 'one dose recording while another session holds the stock row',
+        faults: 'row lock held by another session (statement_timeout 300 ms)',
+        requests: 2,
+        acknowledgedWrites: 1,
+        unacknowledgedWrites: 1,
+        lostWrites: 0,
+        duplicatedWrites: 0,
+        recoveryMs: null,
+        notes: [
+          `57014 answered as a typed 504 TIMEOUT (statement-timeout, not retryable) after ${took} ms; no slot held afterwards; the retry with the same key recorded the dose once`,
+        ],
+      });
+    });
+  }, 60_000);
+});
+
+describe('bad input (property-based)', () => {
+  it('random and hostile input to the procedures gets a typed 4xx, never a 5xx, and the app stays up', async () => {
+    const fc = await import('fast-check');
+    await withTarget({}, async ({ app }) => {
+      const [user] = await createLoadUsers(app, 1);
+      const procedures = [
+        ['households.create', 'mutation'],
+        ['animals.create', 'mutation'],
+        ['animals.update', 'mutation'],
+        ['regimens.create', 'mutation'],
+        ['administrations.record', 'mutation'],
+        ['administrations.history', 'query'],
+        ['inventory.adjust', 'mutation'],
+        ['reports.adherence', 'query'],
+        ['imports.administrations', 'mutation'],
+        ['auth.signIn', 'mutation'],
+      ] as const;
+      const hostile = fc.oneof(
+        fc.anything(),
+        fc.record(
+          {
+            householdId: fc.oneof(fc.string(), fc.uuid()),
+            animalId: fc.string(),
+            regimenId: fc.uuid(),
+            name: fc.string({ maxLength: 5000 }),
+            idempotencyKey: fc.string(),
+          },
+          { requiredKeys: [] },
+        ),
+        fc.constantFrom(
+          "' or 1=1 --",
+          '{"$ne": null}',
+          '\u0000',
+          'x'.repeat(20_000),
+          -1,
+          1e308,
+          Number.NaN,
+          null,
+        ),
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(...procedures), hostile, async ([path, type], input) => {
+          const body = JSON.stringify({ json: input });
+          const response =
+            type === 'query'
+              ? await fetch(`${app.url}/api/trpc/${path}?input=${encodeURIComponent(body)}`, {
+                  headers: { authorization: `Bearer ${user!.token}`, 'x-forwarded-for': user!.ip },
+                })
+              : await fetch(`${app.url}/api/trpc/${path}`, {
+                  method: 'POST',
+                  body,
+                  headers: {
+                    authorization: `Bearer ${user!.token}`,
+                    'content-type': 'application/json',
+                    'x-forwarded-for': user!.ip,
+                  },
+                });
+          const text = await response.text();
+          if (response.ok) return;
+          expect(response.status).toBeGreaterThanOrEqual(400);
+          expect(response.status).toBeLessThan(500);
+          expect(text).toContain('userFriendly');
+          expect(text).not.toMatch(/Failed query|params:|\n\s+at /);
+        }),
+        { numRuns: 150 },
+      );
+      expect((await fetch(`${app.url}/api/health`)).status).toBe(200);
+      expect((await outcome(user!.client.households.list.query())).ok).toBe(true);
+    });
+  }, 120_000);
+});

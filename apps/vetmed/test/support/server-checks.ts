@@ -1,0 +1,22 @@
+import type { TestPostgres } from '@db-safeguards/test-postgres';
+import type postgres from 'postgres';
+import type { ContractTarget } from '../contract/database-contract.js';
+
+/** The server-side checks of the contract, over one superuser connection (not counted against the role). */
+export function serverChecks(
+  server: TestPostgres,
+  admin: postgres.Sql,
+): NonNullable<ContractTarget['server']> {
+  return {
+    connectionLimit: server.appConnectionLimit,
+    async countActiveStatements(fragment) {
+      const [row] = await admin<[{ n: number }]>`
+        select count(*)::int as n from pg_stat_activity
+        where usename = ${server.appRole} and state = 'active' and pid <> pg_backend_pid()
+          and position(${fragment} in query) > 0`;
+      return row.n;
+    },
+    sampleConnections: () => server.sampleAppConnections(5),
+    waitForConnections: (count) => server.waitForAppConnections(count, { timeoutMs: 10_000 }),
+  };
+}
