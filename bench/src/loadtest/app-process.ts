@@ -1,0 +1,63 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+const appMain = fileURLToPath(new URL('../../../apps/vetmed/dist/main.js', import.meta.url));
+
+/** Kills `child` if this process exits first (a crash, a timeout), so no server is left running. */
+export function killOnExit(child: ChildProcess): void {
+  const kill = () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  };
+  process.once('exit', kill);
+  child.once('exit', () => process.off('exit', kill));
+}
+
+/** SIGTERM, then SIGKILL if the child has not exited after `graceMs`. */
+export async function stopChild(child: ChildProcess, graceMs = 30_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export interface AppProcess {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the built sample app (`node apps/vetmed/dist/main.js`, what `pnpm start` runs) in its own
+ * process, so the load generator and the server do not share a CPU, and waits for its "listening" log.
+ */
+export async function startAppProcess(env: Record<string, string>): Promise<AppProcess> {
+  const child = spawn(process.execPath, [appMain], {
+    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    // stdout (the JSON logs) is not read here: a pipe nobody drains fills up and blocks the app.
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  killOnExit(child);
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the app did not start:\n${stderr}`)), 60_000);
+    child.stderr!.on('data', () => {
+      const match = /listening on (http:\/\/[\d.:]+)/.exec(stderr);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the app exited with ${code}:\n${stderr}`)));
+  });
+  return {
+    url,
+    child,
+    stop: () => stopChild(child),
+  };
+}

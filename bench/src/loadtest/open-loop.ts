@@ -1,0 +1,151 @@
+import { getUserFriendlyError } from '@db-safeguards/trpc/client';
+import {
+  runScenario,
+  type ScenarioName,
+  scenarioNames,
+  scenarioPriority,
+  type VirtualUser,
+} from './scenarios.js';
+
+/** One request the load generator sent, and how it ended. */
+export interface RequestRecord {
+  scenario: ScenarioName;
+  priority: (typeof scenarioPriority)[ScenarioName];
+  /** Milliseconds after the run started. */
+  sentAtMs: number;
+  latencyMs: number;
+  ok: boolean;
+  /** For failures: the error type the server reported (`userFriendly.type`), or NETWORK. */
+  errorType?: string;
+  reason?: string;
+  status?: number;
+}
+
+export interface OpenLoopOptions {
+  users: readonly VirtualUser[];
+  /** Requests started per second, whatever the server's pace (open loop: it can exceed capacity). */
+  ratePerSecond: number;
+  durationMs: number;
+  /** Relative weights of the scenarios. */
+  mix: Record<ScenarioName, number>;
+  /** Requests allowed in flight; arrivals beyond are counted as dropped by the client. */
+  maxInFlight: number;
+  /** Called about once a second with a live snapshot. */
+  onProgress?: (progress: Progress) => void;
+}
+
+export interface Progress {
+  elapsedMs: number;
+  sent: number;
+  completed: number;
+  ok: number;
+  failed: number;
+  inFlight: number;
+  droppedByClient: number;
+}
+
+export interface OpenLoopResult {
+  records: RequestRecord[];
+  durationMs: number;
+  droppedByClient: number;
+}
+
+function pickScenario(mix: Record<ScenarioName, number>): () => ScenarioName {
+  const total = scenarioNames.reduce((sum, name) => sum + mix[name], 0);
+  return () => {
+    let roll = Math.random() * total;
+    for (const name of scenarioNames) {
+      roll -= mix[name];
+      if (roll < 0) return name;
+    }
+    return scenarioNames[0]!;
+  };
+}
+
+/**
+ * Sends requests at a fixed arrival rate for `durationMs`, spread evenly over time and over the
+ * users, then waits for the ones still in flight. Because arrivals do not wait for completions, the
+ * offered load can exceed what the server can do: that is how overload is produced.
+ */
+export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
+  const records: RequestRecord[] = [];
+  const pending = new Set<Promise<void>>();
+  const pick = pickScenario(options.mix);
+  const started = performance.now();
+  let sent = 0;
+  let droppedByClient = 0;
+  let nextUser = 0;
+
+  const send = () => {
+    if (pending.size >= options.maxInFlight) {
+      droppedByClient++;
+      return;
+    }
+    const scenario = pick();
+    const user = options.users[nextUser++ % options.users.length]!;
+    const sentAt = performance.now();
+    const priority = scenarioPriority[scenario];
+    const request = runScenario(scenario, user).then(
+      () => {
+        records.push({
+          scenario,
+          priority,
+          sentAtMs: sentAt - started,
+          latencyMs: performance.now() - sentAt,
+          ok: true,
+        });
+      },
+      (error: unknown) => {
+        const friendly = getUserFriendlyError(error);
+        const status = (error as { data?: { httpStatus?: number } }).data?.httpStatus;
+        records.push({
+          scenario,
+          priority,
+          sentAtMs: sentAt - started,
+          latencyMs: performance.now() - sentAt,
+          ok: false,
+          errorType: friendly?.type ?? 'NETWORK',
+          ...(friendly ? { reason: friendly.reason } : {}),
+          ...(status === undefined ? {} : { status }),
+        });
+      },
+    );
+    const tracked = request.finally(() => pending.delete(tracked));
+    pending.add(tracked);
+    sent++;
+  };
+
+  let lastProgress = 0;
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsed = performance.now() - started;
+      const due = Math.floor((Math.min(elapsed, options.durationMs) * options.ratePerSecond) / 1000);
+      while (sent + droppedByClient < due) send();
+      if (options.onProgress && elapsed - lastProgress >= 1000) {
+        lastProgress = elapsed;
+        const ok = records.filter((record) => record.ok).length;
+        options.onProgress({
+          elapsedMs: elapsed,
+          sent,
+          completed: records.length,
+          ok,
+          failed: records.length - ok,
+          inFlight: pending.size,
+          droppedByClient,
+        });
+      }
+      if (elapsed >= options.durationMs) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 2);
+  });
+  // Wait for the stragglers, but not forever (and do not leave the timer holding the process open).
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.allSettled([...pending]),
+    new Promise((resolve) => (timer = setTimeout(resolve, 60_000))),
+  ]);
+  clearTimeout(timer);
+  return { records, durationMs: options.durationMs, droppedByClient };
+}

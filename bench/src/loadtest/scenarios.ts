@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import type { PriorityName } from '@db-safeguards/core';
+import type { AppRouter } from '@db-safeguards/vetmed';
+import { createTRPCClient, httpLink } from '@trpc/client';
+import superjson from 'superjson';
+
+/** What a virtual user does, and the priority the app gives it. */
+export const scenarioPriority = {
+  /** Record a dose: `administrations.record` (HIGH, "recording" limit). */
+  record: 'HIGH',
+  /** Read a dose history: `administrations.history` (NORMAL). */
+  list: 'NORMAL',
+  /** An adherence report: `reports.adherence` (LOW, "reports" limit). */
+  report: 'LOW',
+  /** A bulk import of 20 past doses: `imports.administrations` (BATCH, "heavy" limit). */
+  import: 'BATCH',
+} as const satisfies Record<string, PriorityName>;
+
+export type ScenarioName = keyof typeof scenarioPriority;
+export const scenarioNames = Object.keys(scenarioPriority) as ScenarioName[];
+
+export type VetmedClient = ReturnType<typeof createClient>;
+
+export interface VirtualUser {
+  client: VetmedClient;
+  householdId: string;
+  animalId: string;
+  regimenId: string;
+}
+
+export function createClient(baseUrl: string, headers: Record<string, string> = {}) {
+  return createTRPCClient<AppRouter>({
+    links: [httpLink({ url: `${baseUrl}/api/trpc`, transformer: superjson, headers })],
+  });
+}
+
+/** One call of a scenario by one user. */
+export function runScenario(name: ScenarioName, user: VirtualUser): Promise<unknown> {
+  switch (name) {
+    case 'record':
+      return user.client.administrations.record.mutate({
+        regimenId: user.regimenId,
+        idempotencyKey: randomUUID(),
+      });
+    case 'list':
+      return user.client.administrations.history.query({ animalId: user.animalId, limit: 50 });
+    case 'report':
+      return user.client.reports.adherence.query({ householdId: user.householdId, days: 30 });
+    case 'import': {
+      const now = Date.now();
+      const rows = Array.from({ length: 20 }, (_, i) => ({
+        regimenId: user.regimenId,
+        idempotencyKey: randomUUID(),
+        recordedAt: new Date(now - (i + 1) * 3_600_000),
+      }));
+      return user.client.imports.administrations.mutate({ householdId: user.householdId, rows });
+    }
+  }
+}
+
+/**
+ * Creates `count` users over the API, each with a household, an animal, a medication, a regimen and
+ * stock. Each signs up from its own address (X-Forwarded-For), so the app must trust the load tool as
+ * a proxy (TRUST_PROXY=127.0.0.1) or allow more sign-ups per address (RATE_LIMIT_AUTH_MAX).
+ */
+export async function createVirtualUsers(baseUrl: string, count: number): Promise<VirtualUser[]> {
+  const users: VirtualUser[] = [];
+  for (let start = 0; start < count; start += 10) {
+    const batch = Array.from({ length: Math.min(10, count - start) }, async (_, offset) => {
+      const index = start + offset;
+      const ip = `203.0.${Math.floor(index / 250) % 250}.${(index % 250) + 1}`;
+      const session = await createClient(baseUrl, { 'x-forwarded-for': ip }).auth.signUp.mutate({
+        email: `load-${randomUUID().slice(0, 12)}@example.test`,
+        name: `Load user ${index}`,
+        password: 'load-test-password',
+      });
+      const client = createClient(baseUrl, {
+        authorization: `Bearer ${session.token}`,
+        'x-forwarded-for': ip,
+      });
+      const household = await client.households.create.mutate({ name: `Load household ${index}` });
+      const animal = await client.animals.create.mutate({
+        householdId: household.id,
+        name: `Animal ${index}`,
+        species: 'dog',
+      });
+      const medication = await client.medications.create.mutate({
+        householdId: household.id,
+        name: `Medication ${index}`,
+        form: 'tablet',
+      });
+      const regimen = await client.regimens.create.mutate({
+        animalId: animal.id,
+        medicationId: medication.id,
+        doseAmount: 1,
+        doseUnit: 'tablet',
+        schedule: { kind: 'times_per_day', timesPerDay: 2 },
+      });
+      await client.inventory.adjust.mutate({
+        householdId: household.id,
+        medicationId: medication.id,
+        delta: 1_000_000,
+        unit: 'tablet',
+      });
+      return { client, householdId: household.id, animalId: animal.id, regimenId: regimen.id };
+    });
+    users.push(...(await Promise.all(batch)));
+  }
+  return users;
+}

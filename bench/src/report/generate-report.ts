@@ -1,0 +1,201 @@
+/**
+ * Regenerates docs/benchmarks.md (and docs/benchmarks.json): every case measured in one run on a real
+ * PostgreSQL whose app role has CONNECTION LIMIT 8.
+ *
+ *   pnpm bench:report            (from the repository root; builds what it needs first)
+ *   tsx src/report/generate-report.ts [--quick]
+ *   tsx src/report/generate-report.ts --render-only   (re-renders the .md from the last run's .json:
+ *                                                      for a change of wording, never of figures)
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { startTestPostgres } from '@db-safeguards/test-postgres';
+import postgres from 'postgres';
+import type { LoadReport } from '../loadtest/load-report.js';
+import {
+  ceilingOf,
+  type OpenPool,
+  type OverloadCases,
+  overloadCases,
+  type Query,
+  type ThroughputCases,
+  throughputCases,
+} from './connection-cases.js';
+import { renderReport } from './render-report.js';
+
+const quick = process.argv.includes('--quick');
+const renderOnly = process.argv.includes('--render-only');
+const durationMs = quick ? 2000 : 5000;
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const docsDir = `${repoRoot}docs/`;
+
+export interface ReportData {
+  generatedAt: string;
+  command: string;
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    memoryGiB: number;
+    node: string;
+    platform: string;
+    postgres: string;
+  };
+  durationMs: number;
+  queries: Record<string, { description: string; throughput: ThroughputCases }>;
+  overload: OverloadCases & { factor: number; query: string };
+  pipeline: {
+    results: Array<{ name: string; sequentialNs: number; concurrentNs: number }>;
+    headline: { sequentialVsCockatiel: number; concurrentVsCockatiel: number };
+  } | null;
+  loadtests: Array<{ label: string; command: string; report: LoadReport }>;
+}
+
+function runLoadtest(args: string[]): LoadReport {
+  const out = `${os.tmpdir()}/db-safeguards-loadtest-${process.pid}-${Date.now()}.json`;
+  const script = fileURLToPath(new URL('../loadtest/cli.ts', import.meta.url));
+  const result = spawnSync(process.execPath, ['--import', 'tsx', script, ...args, '--out', out], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    timeout: 300_000,
+  });
+  if (result.status !== 0) throw new Error(`loadtest ${args.join(' ')} failed (${result.status})`);
+  return JSON.parse(readFileSync(out, 'utf8')) as LoadReport;
+}
+
+async function main(): Promise<void> {
+  if (renderOnly) {
+    const data = JSON.parse(readFileSync(`${docsDir}benchmarks.json`, 'utf8')) as ReportData;
+    writeFileSync(`${docsDir}benchmarks.md`, renderReport(data));
+    console.error(`Re-rendered ${docsDir}benchmarks.md from the run of ${data.generatedAt}`);
+    return;
+  }
+  // First, while nothing else runs: the micro-benchmark is the most sensitive to a busy machine.
+  console.error('Pipeline overhead against cockatiel and p-queue...');
+  const pipelineJson = `${os.tmpdir()}/db-safeguards-pipeline-${process.pid}.json`;
+  execFileSync(
+    process.execPath,
+    [
+      '--expose-gc',
+      fileURLToPath(new URL('../pipeline-overhead.mjs', import.meta.url)),
+      '--json',
+      pipelineJson,
+      ...(quick ? ['--quick'] : []),
+    ],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+  const pipeline = JSON.parse(readFileSync(pipelineJson, 'utf8')) as ReportData['pipeline'];
+
+  console.error('Starting PostgreSQL (embedded) with an app role limited to 8 connections...');
+  const server = await startTestPostgres({ appRoleConnectionLimit: 8, maxConnections: 60 });
+  try {
+    // The app's own schema and data, for the "real query" (a dose history page).
+    const setup = postgres(server.appUrl, { max: 1, onnotice: () => undefined });
+    await setup.unsafe(
+      readFileSync(`${repoRoot}apps/vetmed/drizzle/0000_init.sql`, 'utf8').replaceAll(
+        '--> statement-breakpoint',
+        '',
+      ),
+    );
+    const [ids] = await setup<[{ animal: string }]>`
+      with u as (insert into users (email, name, password_hash) values ('bench@example.test', 'Bench', 'x') returning id),
+           h as (insert into households (name) values ('Bench') returning id),
+           a as (insert into animals (household_id, name, species) select id, 'Rex', 'dog' from h returning id, household_id),
+           m as (insert into medications (household_id, name, form) select household_id, 'Carprofen', 'tablet' from a returning id),
+           r as (insert into regimens (animal_id, medication_id, dose_amount, dose_unit, schedule_kind, times_per_day)
+                 select a.id, m.id, 1, 'tablet', 'times_per_day', 2 from a, m returning id, animal_id)
+      insert into administrations (regimen_id, animal_id, dose_amount, dose_unit, recorded_at, idempotency_key)
+      select r.id, r.animal_id, 1, 'tablet', now() - (g || ' hours')::interval, 'bench-dose-' || g from r, generate_series(1, 20000) g
+      returning animal_id as animal`;
+    const animalId = ids!.animal;
+    // Fresh rows: set their hint bits and the planner's statistics now, not during the first case.
+    await setup`vacuum analyze administrations`;
+    const [version] = await setup<[{ version: string }]>`select version()`;
+    await setup.end();
+
+    const open: OpenPool = (max) =>
+      postgres(server.appUrl, { max, onnotice: () => undefined, connect_timeout: 5 });
+    const queries: Record<string, { description: string; query: Query }> = {
+      sleep: {
+        description: '`select pg_sleep(0.005)`: a fixed 5 ms of database work',
+        query: (sql) => sql`select pg_sleep(0.005)`,
+      },
+      app: {
+        description:
+          "the app's dose history page: `select * from administrations where animal_id = $1 order by recorded_at desc limit 50` over 20 000 rows",
+        query: (sql) =>
+          sql`select * from administrations where animal_id = ${animalId} order by recorded_at desc limit 50`,
+      },
+    };
+
+    const data: ReportData = {
+      generatedAt: new Date().toISOString(),
+      command: 'pnpm bench:report',
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? 'unknown',
+        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+        node: process.version,
+        platform: `${os.platform()} ${os.arch()}`,
+        postgres: version!.version.split(' on ')[0]!,
+      },
+      durationMs,
+      queries: {},
+      overload: undefined as unknown as ReportData['overload'],
+      pipeline,
+      loadtests: [],
+    };
+    for (const [name, { description, query }] of Object.entries(queries)) {
+      console.error(`Throughput cases with ${name}...`);
+      data.queries[name] = { description, throughput: await throughputCases(open, query, durationMs) };
+    }
+    const ceiling = ceilingOf(data.queries.sleep!.throughput).throughput;
+    console.error(`Overload cases at 5 × ${ceiling.toFixed(0)}/s...`);
+    data.overload = {
+      ...(await overloadCases(open, queries.sleep!.query, ceiling, 5, durationMs)),
+      factor: 5,
+      query: 'sleep',
+    };
+
+    const loadDuration = String(quick ? 5 : 15);
+    // The same users and duration everywhere; `--db-latency 5` runs put a 5 ms round trip in front of PostgreSQL.
+    const overLatency = (rate: number) =>
+      `--start postgres --db-latency 5 --users 20 --rate ${rate} --duration ${loadDuration} --unlimited --mix record=1,list=3,report=3,import=3`;
+    const runs: Array<[string, string[]]> = (
+      [
+        [
+          'PGlite, 50 req/s (comfortable)',
+          `--start pglite --users 20 --rate 50 --duration ${loadDuration} --unlimited`,
+        ],
+        ['PostgreSQL, 5 ms per round trip, 60 req/s (comfortable)', overLatency(60)],
+        ['PostgreSQL, 5 ms per round trip, 300 req/s (overload)', overLatency(300)],
+        [
+          'PostgreSQL, default rate limits, 200 req/s',
+          `--start postgres --users 20 --rate 200 --duration ${loadDuration}`,
+        ],
+      ] as const
+    ).map(([label, args]) => [label, args.split(' ')]);
+    for (const [label, args] of runs) {
+      console.error(`Load test: ${label}...`);
+      data.loadtests.push({
+        label,
+        command: `pnpm loadtest -- ${args.join(' ')}`,
+        report: runLoadtest(args),
+      });
+    }
+
+    mkdirSync(docsDir, { recursive: true });
+    writeFileSync(`${docsDir}benchmarks.json`, `${JSON.stringify(data, null, 2)}\n`);
+    writeFileSync(`${docsDir}benchmarks.md`, renderReport(data));
+    console.error(`Wrote ${docsDir}benchmarks.md`);
+  } finally {
+    await server.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
