@@ -2,6 +2,7 @@
  * Test infrastructure for db-safeguards: a throwaway real PostgreSQL with a connection-limited app role,
  * a WebSocket proxy for Neon's driver, and a TCP proxy for fault injection.
  */
+export { BinariesUnreachableError } from './binaries-unreachable-error.js';
 export { configureNeonForLocalProxy, type NeonLocalProxyConfig } from './configure-neon.js';
 export {
   type ConnectionSample,

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../free-port.js';
 import type { AuthMethod } from '../start-test-postgres.js';
+import { assertBinariesReachable } from './binaries-reachable.js';
 import { copyTemplateData, discardInitdbTemplate, ensureInitdbTemplate } from './initdb-template.js';
 import { ROOT_PREFIX, sweepOrphans, writeOwnerFile } from './orphan-sweep.js';
 
@@ -136,6 +137,7 @@ function isPortConflict(log: string): boolean {
  * process takes the port first.
  */
 export async function launchEmbeddedServer(options: EmbeddedServerOptions): Promise<EmbeddedServer> {
+  assertBinariesReachable();
   swept ??= sweepOrphans().catch(() => undefined);
   await swept;
   const EmbeddedPostgresCtor = await loadEmbeddedPostgres();
