@@ -11,7 +11,7 @@ import { pgTable, serial, text } from 'drizzle-orm/pg-core';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import pg from 'pg';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { z } from 'zod';
 import { classifyError } from '../src/errors/classify-error.js';
@@ -57,6 +57,12 @@ beforeAll(async () => {
   configureNeonForLocalProxy(neonConfig, neonProxy);
   neonConfig.webSocketConstructor = WebSocket;
 }, 60_000);
+
+// A backend outlives its client's end() by a moment; tests that count against the role's limit of 3
+// would see the previous test's leftover as a taken slot.
+beforeEach(async () => {
+  await db.waitForAppConnections(0);
+});
 
 afterAll(async () => {
   await neonProxy?.close();
