@@ -36,16 +36,20 @@ export class ReadOnlyMode {
   /** The error a refused write gets, or undefined when writes are allowed. */
   rejection(retryAfterMs?: number): SafeguardError | undefined {
     const status = this.status();
-    if (!status.active) return undefined;
-    return new SafeguardError({
-      type: 'CIRCUIT_BREAKER',
-      reason: 'read-only',
-      retryable: true,
-      notApplied: true,
-      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-      userMessage: 'Changes are paused for a moment while we recover. You can still view your data.',
-      suggestedActions: ['Try saving again shortly; nothing you entered has been stored yet.'],
-      internalMessage: `read-only mode (${status.source}): ${status.reason}`,
-    });
+    return status.active ? readOnlyError(status, retryAfterMs) : undefined;
   }
+}
+
+/** @internal The error a write refused under `status` (an active one) gets. Not exported from the package. */
+export function readOnlyError(status: ReadOnlyStatus, retryAfterMs: number | undefined): SafeguardError {
+  return new SafeguardError({
+    type: 'CIRCUIT_BREAKER',
+    reason: 'read-only',
+    retryable: true,
+    notApplied: true,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    userMessage: 'Changes are paused for a moment while we recover. You can still view your data.',
+    suggestedActions: ['Try saving again shortly; nothing you entered has been stored yet.'],
+    internalMessage: `read-only mode (${status.source}): ${status.reason}`,
+  });
 }

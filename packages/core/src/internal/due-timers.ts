@@ -20,15 +20,10 @@ export interface DueEntry {
  */
 export class DueTimers {
   private head: DueEntry | undefined;
-  private count = 0;
   private handle: TimerHandle | undefined;
   private armedAt = Number.POSITIVE_INFINITY;
 
   constructor(private readonly clock: Clock) {}
-
-  get size(): number {
-    return this.count;
-  }
 
   add(entry: DueEntry): void {
     if (entry.dueListed) this.delete(entry);
@@ -37,7 +32,6 @@ export class DueTimers {
     entry.dueNext = this.head;
     if (this.head) this.head.duePrev = entry;
     this.head = entry;
-    this.count++;
     if (entry.dueAt < this.armedAt) this.arm(entry.dueAt);
   }
 
@@ -49,15 +43,6 @@ export class DueTimers {
     else this.head = entry.dueNext;
     if (entry.dueNext) entry.dueNext.duePrev = entry.duePrev;
     entry.dueNext = entry.duePrev = undefined;
-    this.count--;
-  }
-
-  /** Cancels every entry without calling it. */
-  clear(): void {
-    while (this.head) this.delete(this.head);
-    if (this.handle !== undefined) this.clock.clearTimeout(this.handle);
-    this.handle = undefined;
-    this.armedAt = Number.POSITIVE_INFINITY;
   }
 
   private arm(at: number): void {

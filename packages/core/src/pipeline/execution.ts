@@ -9,13 +9,8 @@ import type { Lease } from '../queue/connection-queue.js';
 import type { RateLimitResult } from '../rate-limit/rate-limiter.js';
 import { backoffDelay } from '../retry/backoff.js';
 import { isInfrastructureFailure, isRetryAllowed } from './failure-policy.js';
-import type { OperationScope } from './operation-scope.js';
 import type { AmbientStore, ExecutionView, Operation, Pipeline } from './pipeline.js';
 import { type InheritedContext, type ResolvedContext, toInherited } from './resolved-context.js';
-
-function invoke<T>(operation: Operation<T>, scope: OperationScope): T | PromiseLike<T> {
-  return operation(scope);
-}
 
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
@@ -207,7 +202,7 @@ export class Execution<T> implements ExecutionView, AmbientStore, DueEntry {
     const ambient = this.pipeline.ambient;
     let result: T | PromiseLike<T>;
     try {
-      result = ambient === undefined ? this.operation(this) : ambient.run(this, invoke, this.operation, this);
+      result = ambient === undefined ? this.operation(this) : ambient.run(this, this.operation, this);
     } catch (error) {
       this.onError(error);
       return;
@@ -268,7 +263,7 @@ export class Execution<T> implements ExecutionView, AmbientStore, DueEntry {
     const lease = this.lease;
     if (lease === undefined || lease.isReleased) return;
     const pipeline = this.pipeline;
-    if (pipeline.shouldTimeAttempt()) pipeline.recordDuration(pipeline.clock.now() - this.attemptStartedAt);
+    if (pipeline.shouldTimeAttempt()) pipeline.durations.record(pipeline.clock.now() - this.attemptStartedAt);
     lease.release(ok ? 'success' : 'failure');
   }
 

@@ -1,7 +1,7 @@
 import { BreakerRegistry } from '../breaker/breaker-registry.js';
 import { BreakerState } from '../breaker/circuit-breaker.js';
 import type { SafeguardsOptions } from '../config/safeguards-options.js';
-import { ReadOnlyMode } from '../degradation/read-only-mode.js';
+import { ReadOnlyMode, readOnlyError } from '../degradation/read-only-mode.js';
 import { classifyError } from '../errors/classify-error.js';
 import { SafeguardError, shuttingDownError } from '../errors/safeguard-error.js';
 import { ErrorLog } from '../health/error-log.js';
@@ -215,13 +215,14 @@ export class Pipeline {
   }
 
   readOnlyRefusal(): SafeguardError | undefined {
-    if (!this.readOnly.status().active) return undefined;
+    const status = this.readOnly.status();
+    if (!status.active) return undefined;
     let wait: number | undefined;
     for (const breaker of this.breakers.list()) {
       const ms = breaker.msUntilHalfOpen();
       if (ms > 0) wait = Math.max(wait ?? 0, ms);
     }
-    return this.readOnly.rejection(wait);
+    return readOnlyError(status, wait);
   }
 
   /** Charges the rate limit (adjusting adaptive limits first when due). May throw for an unknown policy. */
@@ -251,10 +252,6 @@ export class Pipeline {
   shouldTimeAttempt(): boolean {
     this.attemptCounter = (this.attemptCounter + 1) & 3;
     return this.attemptCounter === 0;
-  }
-
-  recordDuration(ms: number): void {
-    this.durations.record(ms);
   }
 
   recordSuccess(execution: ExecutionView): void {

@@ -9,8 +9,9 @@ export interface RateLimitPolicy {
 const minute = 60_000;
 
 /**
- * The source design's named policies. `api` and `auth` can be overridden from the environment
- * (`RATE_LIMIT_API_MAX`, `RATE_LIMIT_AUTH_MAX`).
+ * The source design's named policies. The limit of each can be overridden from the environment with
+ * `RATE_LIMIT_<NAME>_MAX` (`RATE_LIMIT_API_MAX`, `RATE_LIMIT_AUTH_MAX`, `RATE_LIMIT_HEAVY_MAX`,
+ * `RATE_LIMIT_RECORDING_MAX`, `RATE_LIMIT_UPLOAD_MAX`, `RATE_LIMIT_REPORTS_MAX`); the windows are fixed.
  */
 export const defaultRateLimitPolicies = {
   /** General API calls: 100 per minute. */
