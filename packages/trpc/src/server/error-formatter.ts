@@ -1,4 +1,4 @@
-import type { SafeguardError } from '@db-safeguards/core';
+import { type SafeguardError, toUserFriendlyError } from '@db-safeguards/core';
 import type { TRPCDefaultErrorShape, TRPCError } from '@trpc/server';
 import type { UserFriendlyErrorData } from '../user-friendly-data.js';
 import { toSafeguardError } from './error-mapping.js';
@@ -22,8 +22,8 @@ export interface SafeguardsErrorFormatterOptions<TShape extends TRPCDefaultError
   /** Your own formatter; its shape is extended, not replaced. */
   format?: (input: FormatterInput) => TShape;
   /**
-   * Keep stack traces in error bodies. Default: only when NODE_ENV is not 'production'. Even then the
-   * message and `userFriendly` never carry database detail.
+   * Keep stack traces in error bodies. Default: only when NODE_ENV is not 'production' (read once,
+   * when the formatter is created). Even then the message and `userFriendly` never carry database detail.
    */
   exposeStack?: boolean;
 }
@@ -38,17 +38,14 @@ export function userFriendlyData(error: unknown): UserFriendlyErrorData {
   const facts = callFactsOf(classified);
   const mutation = facts?.type === 'mutation';
   const retryable = classified.retryable && (!mutation || facts.idempotent || classified.notApplied);
-  const data: UserFriendlyErrorData = {
-    type: classified.type,
-    reason: classified.reason,
-    message: classified.userMessage,
-    suggestedActions: [...classified.suggestedActions],
-    retryable,
-    retryAfterMs: retryable ? (classified.retryAfterMs ?? null) : null,
-    errorId: classified.errorId,
+  const friendly = toUserFriendlyError(classified, {
     degraded: facts?.degraded ?? classified.reason === 'read-only',
-  };
-  if (classified.issues) data.issues = classified.issues.map((issue) => ({ ...issue }));
+  });
+  // The core's client view without the fields this payload does not carry (the HTTP status is the
+  // response's own, the severity is for the server's log).
+  const { severity: _severity, httpStatus: _httpStatus, ...data } = friendly;
+  data.retryable = retryable;
+  if (!retryable) data.retryAfterMs = null;
   return data;
 }
 
@@ -67,11 +64,12 @@ function isProduction(): boolean {
 export function safeguardsErrorFormatter<TShape extends TRPCDefaultErrorShape = TRPCDefaultErrorShape>(
   options: SafeguardsErrorFormatterOptions<TShape> = {},
 ): (input: FormatterInput) => ShapeWithUserFriendly<TShape> {
+  const exposeStack = options.exposeStack ?? !isProduction();
   return (input) => {
     const base = options.format ? options.format(input) : (input.shape as TShape);
     const userFriendly = userFriendlyData(input.error);
     const data: Record<string, unknown> = { ...base.data, userFriendly };
-    if (!(options.exposeStack ?? !isProduction())) delete data.stack;
+    if (!exposeStack) delete data.stack;
     return { ...base, message: userFriendly.message, data } as unknown as ShapeWithUserFriendly<TShape>;
   };
 }

@@ -8,6 +8,7 @@ import {
 } from '@db-safeguards/core';
 import { userFriendlyData } from './error-formatter.js';
 import { toSafeguardError } from './error-mapping.js';
+import { retryAfterHeader } from './retry-after.js';
 
 export interface ConnectionGuardOptions {
   safeguards: Safeguards;
@@ -53,8 +54,7 @@ export async function checkRequest(request: Request, options: ConnectionGuardOpt
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     if (refused.rateLimit)
       Object.assign(headers, rateLimitHeaders({ ...refused.rateLimit, key: '', allowed: false }));
-    if (refused.retryAfterMs !== undefined)
-      headers['Retry-After'] = String(Math.max(1, Math.ceil(refused.retryAfterMs / 1000)));
+    if (refused.retryAfterMs !== undefined) headers['Retry-After'] = retryAfterHeader(refused.retryAfterMs);
     const body = JSON.stringify({
       error: { code: refused.type, httpStatus: refused.httpStatus, userFriendly: userFriendlyData(refused) },
     });

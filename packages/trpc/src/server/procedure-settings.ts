@@ -1,4 +1,4 @@
-import { type OperationType, type Priority, type PriorityName, parsePriority } from '@db-safeguards/core';
+import { type OperationType, Priority, type PriorityName, parsePriority } from '@db-safeguards/core';
 
 /**
  * Per-procedure settings, given through tRPC meta:
@@ -24,12 +24,12 @@ export interface SafeguardsMeta {
 }
 
 export interface ProcedureSettings {
-  priority: Priority;
-  operationType: OperationType;
-  rateLimit: string | undefined;
-  idempotent: boolean;
-  breaker: string | undefined;
-  timeoutMs: number | undefined;
+  readonly priority: Priority;
+  readonly operationType: OperationType;
+  readonly rateLimit: string | undefined;
+  readonly idempotent: boolean;
+  readonly breaker: string | undefined;
+  readonly timeoutMs: number | undefined;
 }
 
 /** Meta over defaults: queries are NORMAL, read, idempotent; mutations are NORMAL, write, not idempotent. */
@@ -39,7 +39,7 @@ export function resolveProcedureSettings(
   defaults: { rateLimit: string | false; timeoutMs: number | undefined },
 ): ProcedureSettings {
   const isMutation = type === 'mutation';
-  const priority = meta?.priority === undefined ? 2 : parsePriority(meta.priority);
+  const priority = meta?.priority === undefined ? Priority.NORMAL : parsePriority(meta.priority);
   if (priority === undefined)
     throw new TypeError(`Expected meta.priority to be a Priority or its name, got ${String(meta?.priority)}`);
   const rateLimit = meta?.rateLimit === undefined ? defaults.rateLimit : meta.rateLimit;
@@ -50,5 +50,45 @@ export function resolveProcedureSettings(
     idempotent: meta?.idempotent ?? !isMutation,
     breaker: meta?.breaker,
     timeoutMs: meta?.timeoutMs ?? defaults.timeoutMs,
+  };
+}
+
+type CallType = 'query' | 'mutation' | 'subscription';
+
+/** @internal The settings of a call from its procedure's meta and its type. */
+export type ProcedureSettingsResolver = (
+  meta: SafeguardsMeta | undefined,
+  type: CallType,
+) => ProcedureSettings;
+
+/**
+ * @internal {@link resolveProcedureSettings} for one middleware's `defaults`, resolved once per
+ * procedure: tRPC hands every call of a procedure the same meta object, so the settings are kept per
+ * meta object (and call type). Not exported from the package.
+ */
+export function procedureSettingsCache(defaults: {
+  rateLimit: string | false;
+  timeoutMs: number | undefined;
+}): ProcedureSettingsResolver {
+  const byMeta = new WeakMap<object, Partial<Record<CallType, ProcedureSettings>>>();
+  const withoutMeta: Partial<Record<CallType, ProcedureSettings>> = {};
+  return (meta, type) => {
+    let byType = withoutMeta;
+    if (meta !== undefined) {
+      // Only objects can key a WeakMap; anything else (not a valid meta anyway) is resolved each time.
+      if (typeof meta !== 'object' || meta === null) return resolveProcedureSettings(meta, type, defaults);
+      let found = byMeta.get(meta);
+      if (found === undefined) {
+        found = {};
+        byMeta.set(meta, found);
+      }
+      byType = found;
+    }
+    let settings = byType[type];
+    if (settings === undefined) {
+      settings = resolveProcedureSettings(meta, type, defaults);
+      byType[type] = settings;
+    }
+    return settings;
   };
 }

@@ -3,6 +3,7 @@ import type { AnyTRPCRouter, TRPCError } from '@trpc/server';
 import type { ResponseMeta, ResponseMetaFn } from '@trpc/server/http';
 import { toSafeguardError } from './error-mapping.js';
 import { requestState } from './request-state.js';
+import { retryAfterHeader } from './retry-after.js';
 
 type ResponseMetaOptions<TRouter extends AnyTRPCRouter> = Parameters<ResponseMetaFn<TRouter>>[0];
 
@@ -21,10 +22,8 @@ function tightest(limits: readonly RateLimitInfo[]): RateLimitInfo | undefined {
 export function safeguardsHeaders(ctx: unknown, errors: readonly TRPCError[]): Record<string, string> {
   const headers: Record<string, string> = {};
   const limit = tightest(requestState(ctx)?.rateLimits ?? []);
-  if (limit) {
-    const { 'Retry-After': _ignored, ...rest } = rateLimitHeaders({ ...limit, key: '', allowed: true });
-    Object.assign(headers, rest);
-  }
+  // An allowed result has no Retry-After: that header comes from the errors below.
+  if (limit) Object.assign(headers, rateLimitHeaders({ ...limit, key: '', allowed: true }));
   let retryAfterMs = 0;
   for (const error of errors) {
     const classified = toSafeguardError(error);
@@ -35,7 +34,7 @@ export function safeguardsHeaders(ctx: unknown, errors: readonly TRPCError[]): R
       retryAfterMs = Math.max(retryAfterMs, classified.retryAfterMs, 1);
     }
   }
-  if (retryAfterMs > 0) headers['Retry-After'] = String(Math.ceil(retryAfterMs / 1000));
+  if (retryAfterMs > 0) headers['Retry-After'] = retryAfterHeader(retryAfterMs);
   return headers;
 }
 

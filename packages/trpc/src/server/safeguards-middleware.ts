@@ -1,7 +1,11 @@
 import type { RequestIdentity, RunContext, Safeguards } from '@db-safeguards/core';
 import { initTRPC, type TRPCMiddlewareFunction } from '@trpc/server';
 import { toSafeguardError, toTRPCError } from './error-mapping.js';
-import { resolveProcedureSettings, type SafeguardsMeta } from './procedure-settings.js';
+import {
+  type ProcedureSettingsResolver,
+  procedureSettingsCache,
+  type SafeguardsMeta,
+} from './procedure-settings.js';
 import { rememberCallFacts, requestState, toRateLimitInfo } from './request-state.js';
 
 export interface SafeguardsMiddlewareOptions<TContext> {
@@ -31,10 +35,10 @@ interface MiddlewareCall<TMeta, TResult> {
 async function guardCall<TResult extends { ok: boolean; error?: unknown }, TContext extends object>(
   safeguards: Safeguards,
   options: SafeguardsMiddlewareOptions<TContext>,
-  defaults: { rateLimit: string | false; timeoutMs: number | undefined },
+  settingsFor: ProcedureSettingsResolver,
   call: MiddlewareCall<SafeguardsMeta, TResult>,
 ): Promise<TResult> {
-  const settings = resolveProcedureSettings(call.meta, call.type, defaults);
+  const settings = settingsFor(call.meta, call.type);
   const identity = options.identify?.(call.ctx as TContext) ?? {};
   const context: RunContext = {
     ...identity,
@@ -84,8 +88,11 @@ export function createSafeguardsMiddleware<
   safeguards: Safeguards,
   options: SafeguardsMiddlewareOptions<TContext> = {},
 ): TRPCMiddlewareFunction<TContext, TMeta, object, object, unknown> {
-  const defaults = { rateLimit: options.defaultRateLimit ?? 'api', timeoutMs: options.timeoutMs };
-  return (opts) => guardCall(safeguards, options, defaults, opts);
+  const settingsFor = procedureSettingsCache({
+    rateLimit: options.defaultRateLimit ?? 'api',
+    timeoutMs: options.timeoutMs,
+  });
+  return (opts) => guardCall(safeguards, options, settingsFor, opts);
 }
 
 /**
@@ -97,7 +104,10 @@ export function createSafeguardsPlugin(
   safeguards: Safeguards,
   options: SafeguardsMiddlewareOptions<object> = {},
 ) {
-  const defaults = { rateLimit: options.defaultRateLimit ?? 'api', timeoutMs: options.timeoutMs };
+  const settingsFor = procedureSettingsCache({
+    rateLimit: options.defaultRateLimit ?? 'api',
+    timeoutMs: options.timeoutMs,
+  });
   const t = initTRPC.context<object>().meta<SafeguardsMeta>().create();
-  return t.procedure.use((opts) => guardCall(safeguards, options, defaults, opts));
+  return t.procedure.use((opts) => guardCall(safeguards, options, settingsFor, opts));
 }
