@@ -10,6 +10,8 @@ import { z } from 'zod';
 import {
   type DatabaseConfig,
   DatabaseConfigError,
+  defaultPgliteDataDir,
+  defaultStatementTimeoutMs,
   driverNames,
   inMemoryPglite,
   redactUrl,
@@ -124,9 +126,13 @@ const fields = {
   PGLITE_DATA_DIR: field(
     z.string().transform((value) => (value === inMemoryPglite ? value : resolve(appRoot, value))),
     `a directory (relative to the app) or ${inMemoryPglite}`,
-    resolve(appRoot, '.data/pglite'),
+    defaultPgliteDataDir,
   ),
-  DB_STATEMENT_TIMEOUT_MS: field(integer(0, 3_600_000), 'an integer between 0 (off) and 3600000', 30_000),
+  DB_STATEMENT_TIMEOUT_MS: field(
+    integer(0, 3_600_000),
+    'an integer between 0 (off) and 3600000',
+    defaultStatementTimeoutMs,
+  ),
   SEED_DEMO: field(
     z.enum(['auto', 'true', 'false']),
     'auto, true or false',
@@ -206,9 +212,7 @@ export function loadEnv(env: Env = process.env): AppConfig {
       });
     } catch (error) {
       if (!(error instanceof DatabaseConfigError)) throw error;
-      const variable = databaseVariables[error.field];
-      const expected = error.message.replace(/^.*: expected /, '');
-      problem(variable, error.value, expected);
+      problem(databaseVariables[error.field], error.value, error.expected);
     }
   }
   if (problems.length > 0 || !database) throw new EnvError(problems);

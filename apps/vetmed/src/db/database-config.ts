@@ -7,6 +7,9 @@ export type DriverName = (typeof driverNames)[number];
 /** Where PGlite keeps its files unless told otherwise: `apps/vetmed/.data/pglite` (git-ignored). */
 export const defaultPgliteDataDir = fileURLToPath(new URL('../../.data/pglite', import.meta.url));
 
+/** Server-side statement timeout unless told otherwise (see {@link DatabaseConfig.statementTimeoutMs}). */
+export const defaultStatementTimeoutMs = 30_000;
+
 /** PGlite data directory that keeps everything in memory (tests). */
 export const inMemoryPglite = 'memory://';
 
@@ -30,14 +33,17 @@ export interface DatabaseConfig {
 /** What a caller (tests, scripts) may pass: every field optional, resolved like the environment. */
 export type DatabaseConfigInput = Partial<DatabaseConfig>;
 
-/** A database setting that cannot be used; `field` names it (env.ts maps it to the variable). */
+/**
+ * A database setting that cannot be used; `field` names it (env.ts maps it to the variable), `value`
+ * is the value given and `expected` describes what would do.
+ */
 export class DatabaseConfigError extends TypeError {
   override readonly name = 'DatabaseConfigError';
 
   constructor(
     readonly field: keyof DatabaseConfig,
     readonly value: string,
-    expected: string,
+    readonly expected: string,
   ) {
     super(`Invalid database setting ${field}="${value}": expected ${expected}`);
   }
@@ -91,7 +97,7 @@ export function resolveDatabaseConfig(input: DatabaseConfigInput = {}): Database
   const driver: DriverName = input.driver ?? (!url ? 'pglite' : isNeonUrl(url) ? 'neon' : 'postgres');
   if (driver !== 'pglite' && !url)
     throw new DatabaseConfigError('url', '', `a database URL for the ${driver} driver`);
-  const statementTimeoutMs = input.statementTimeoutMs ?? 30_000;
+  const statementTimeoutMs = input.statementTimeoutMs ?? defaultStatementTimeoutMs;
   if (!Number.isSafeInteger(statementTimeoutMs) || statementTimeoutMs < 0)
     throw new DatabaseConfigError('statementTimeoutMs', String(statementTimeoutMs), 'an integer >= 0');
   const pgliteDataDir = input.pgliteDataDir?.trim() || defaultPgliteDataDir;

@@ -12,6 +12,7 @@ export type { DatabaseConfig, DatabaseConfigInput, DriverName } from './database
 export {
   DatabaseConfigError,
   defaultPgliteDataDir,
+  defaultStatementTimeoutMs,
   driverNames,
   inMemoryPglite,
   isNeonUrl,
@@ -64,7 +65,7 @@ export {
 } from './schema/index.js';
 export type { SeedResult } from './seed.js';
 export { demoCredentials, demoIds, seedDemoData } from './seed.js';
-export type { RecordDoseInput, RecordDoseResult } from './services/administrations.js';
+export type { DoseRegimen, RecordDoseInput, RecordDoseResult } from './services/administrations.js';
 export { listDoses, recordDose } from './services/administrations.js';
 export { createHousehold, getMembershipRole, listHouseholdsOfUser } from './services/households.js';
 export type { PublicUser, SignInResult } from './services/users.js';
@@ -73,6 +74,7 @@ export {
   createUser,
   defaultTokenTtlMs,
   deleteStaleTokens,
+  issueToken,
   normaliseEmail,
   revokeToken,
   signIn,

@@ -25,8 +25,8 @@ export const administrationsRouter = router({
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      await requireRegimenAccess(ctx.db, ctx.user.id, input.regimenId, can.care);
-      const result = await recordDose(ctx.db, { ...input, recordedBy: ctx.user.id });
+      const regimen = await requireRegimenAccess(ctx.db, ctx.user.id, input.regimenId, can.care);
+      const result = await recordDose(ctx.db, { ...input, recordedBy: ctx.user.id }, regimen);
       if (!result.created && result.administration.regimenId !== input.regimenId) {
         // The key belongs to another dose: refuse rather than reveal it.
         throw new TRPCError({

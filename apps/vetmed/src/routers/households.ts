@@ -12,7 +12,7 @@ import {
 } from '../db/index.js';
 import { can, requireHouseholdRole } from '../trpc/access.js';
 import { protectedProcedure, router } from '../trpc/init.js';
-import { householdInput, name } from './inputs.js';
+import { householdInput, id, name } from './inputs.js';
 
 export const householdsRouter = router({
   list: protectedProcedure.query(({ ctx }) => listHouseholdsOfUser(ctx.db, ctx.user.id)),
@@ -56,7 +56,7 @@ export const householdsRouter = router({
     }),
 
   removeMember: protectedProcedure
-    .input(householdInput.extend({ userId: z.uuid() }))
+    .input(householdInput.extend({ userId: id }))
     .mutation(async ({ ctx, input }) => {
       await requireHouseholdRole(ctx.db, ctx.user.id, input.householdId, can.administer);
       if (input.userId === ctx.user.id)

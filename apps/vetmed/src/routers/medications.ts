@@ -1,7 +1,7 @@
-import { asc, eq, isNull, or } from 'drizzle-orm';
+import { asc } from 'drizzle-orm';
 import { z } from 'zod';
 import { medicationForm, medications } from '../db/index.js';
-import { can, requireHouseholdRole } from '../trpc/access.js';
+import { can, medicationUsableBy, requireHouseholdRole } from '../trpc/access.js';
 import { protectedProcedure, router } from '../trpc/init.js';
 import { householdInput, name, optionalText, positiveAmount, unit } from './inputs.js';
 
@@ -12,7 +12,7 @@ export const medicationsRouter = router({
     return ctx.db
       .select()
       .from(medications)
-      .where(or(eq(medications.householdId, input.householdId), isNull(medications.householdId)))
+      .where(medicationUsableBy(input.householdId))
       .orderBy(asc(medications.name));
   }),
 

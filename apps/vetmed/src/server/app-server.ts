@@ -41,7 +41,6 @@ export interface AppServer {
   readonly inFlight: number;
   /** Stops accepting, lets in-flight requests finish for up to `drainMs`, then closes what is left. */
   drain(drainMs: number): Promise<void>;
-  readonly draining: boolean;
 }
 
 const trpcPrefix = '/api/trpc/';
@@ -115,7 +114,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     });
     try {
       if (url.pathname.startsWith(trpcPrefix)) {
-        contexts.set(req, createContext(req, requestId, requestLog));
+        contexts.set(req, createContext(req, requestLog));
         await trpc(req, res);
         return;
       }
@@ -195,9 +194,6 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     url: `http://${host}:${address.port}`,
     get inFlight() {
       return inFlight;
-    },
-    get draining() {
-      return draining;
     },
     async drain(drainMs: number) {
       draining = true;

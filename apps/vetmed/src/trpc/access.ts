@@ -60,7 +60,10 @@ export async function requireAnimalAccess(
   return animal;
 }
 
-/** The regimen and its animal's household, after checking the caller's role in it. */
+/**
+ * The regimen (with what `recordDose` needs of it) and its animal's household, after checking the
+ * caller's role in it.
+ */
 export async function requireRegimenAccess(
   db: AppDatabase,
   userId: string,
@@ -71,7 +74,10 @@ export async function requireRegimenAccess(
     .select({
       id: regimens.id,
       animalId: regimens.animalId,
+      medicationId: regimens.medicationId,
       householdId: animals.householdId,
+      doseAmount: regimens.doseAmount,
+      doseUnit: regimens.doseUnit,
       active: regimens.active,
     })
     .from(regimens)
@@ -85,6 +91,11 @@ export async function requireRegimenAccess(
   return regimen;
 }
 
+/** The medications a household may see and use: its own, and the shared catalogue. */
+export function medicationUsableBy(householdId: string) {
+  return or(eq(medications.householdId, householdId), isNull(medications.householdId));
+}
+
 /** A medication the household may use: its own, or one of the shared catalogue. NOT_FOUND otherwise. */
 export async function requireUsableMedication(
   db: AppDatabase,
@@ -94,11 +105,6 @@ export async function requireUsableMedication(
   const [medication] = await db
     .select({ id: medications.id })
     .from(medications)
-    .where(
-      and(
-        eq(medications.id, medicationId),
-        or(eq(medications.householdId, householdId), isNull(medications.householdId)),
-      ),
-    );
+    .where(and(eq(medications.id, medicationId), medicationUsableBy(householdId)));
   if (!medication) throw notFound('Medication');
 }

@@ -7,13 +7,11 @@ import type { SessionCache } from './session-cache.js';
 
 /** What every procedure can reach: the database, the safeguards, the caller. */
 export interface RequestContext {
-  requestId: string;
   ip: string | undefined;
   /** The bearer token sent, if any (verified lazily by the `authenticated` middleware). */
   token: string | undefined;
   log: Logger;
   db: AppDatabase;
-  database: Database;
   safeguards: Safeguards;
   sessions: SessionCache;
   /** Set for procedures built on `protectedProcedure`. */
@@ -34,13 +32,16 @@ function bearerToken(header: string | string[] | undefined): string | undefined 
 }
 
 /**
- * Builds the context of one HTTP request. No database call happens here: the token is verified by
- * the `authenticated` middleware, inside the request's safeguards context.
+ * Builds the context of one HTTP request. No database call happens here: the token is verified later
+ * by the `authenticated` middleware (`trpc/init.ts`), which runs BEFORE the safeguards middleware (the
+ * per-user rate limit needs the user it finds). Its token lookup is therefore OUTSIDE the request's
+ * safeguards context: it is still a safeguarded statement (a slot of the connection budget, the
+ * breaker, the default timeout), but it does not get the request's deadline, abort signal, priority
+ * or identity.
  */
 export function createContextFactory(dependencies: ContextDependencies) {
-  return (req: IncomingMessage, requestId: string, log: Logger): RequestContext =>
+  return (req: IncomingMessage, log: Logger): RequestContext =>
     withSafeguardsContext<RequestContext>({
-      requestId,
       ip: clientIp(
         { remoteAddress: req.socket.remoteAddress, headers: req.headers },
         dependencies.trustProxy,
@@ -48,7 +49,6 @@ export function createContextFactory(dependencies: ContextDependencies) {
       token: bearerToken(req.headers.authorization),
       log,
       db: dependencies.database.db,
-      database: dependencies.database,
       safeguards: dependencies.safeguards,
       sessions: dependencies.sessions,
     });

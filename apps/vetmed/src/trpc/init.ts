@@ -44,7 +44,9 @@ const safeguarded = t.middleware((opts) => {
  * Resolves the bearer token to a user. A verified token is cached for a few seconds so a busy client
  * costs one lookup, not one per call. Unknown tokens are charged to the caller's IP under the `auth`
  * policy (5 per 15 minutes): past it, that IP's unknown tokens are refused without a lookup, so
- * guessing tokens cannot spend the connection budget.
+ * guessing tokens cannot spend the connection budget. It runs before `safeguarded` (whose per-user
+ * rate limit needs the user), so the lookup runs outside the request's safeguards context: no request
+ * deadline, abort signal, priority or identity, only the safeguards' defaults.
  */
 const authenticated = t.middleware(async ({ ctx, next }) => {
   if (!ctx.token) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Please sign in to continue.' });

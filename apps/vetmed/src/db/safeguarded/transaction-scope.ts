@@ -42,11 +42,6 @@ export function isInTransactionCallback(owner: object): boolean {
   return openTransactions.getStore()?.has(owner) ?? false;
 }
 
-/** Throws {@link TransactionMisuseError} when called from inside a transaction callback of `owner`. */
-export function assertOutsideTransaction(owner: object, what: string): void {
-  if (isInTransactionCallback(owner)) throw new TransactionMisuseError(what);
-}
-
 /**
  * A rejected promise with {@link TransactionMisuseError} when called from inside a transaction
  * callback of `owner`, else undefined. For wrappers of promise-returning methods, which must reject

@@ -1,7 +1,14 @@
 import { SafeguardError } from '@db-safeguards/core';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { AppDatabase } from '../database.js';
-import { type Administration, administrations, animals, inventory, regimens } from '../schema/index.js';
+import {
+  type Administration,
+  administrations,
+  animals,
+  inventory,
+  type Regimen,
+  regimens,
+} from '../schema/index.js';
 
 export interface RecordDoseInput {
   regimenId: string;
@@ -16,6 +23,11 @@ export interface RecordDoseInput {
   notes?: string;
 }
 
+/** The regimen fields `recordDose` needs, with its animal's household. */
+export type DoseRegimen = Pick<Regimen, 'id' | 'animalId' | 'medicationId' | 'doseAmount' | 'doseUnit'> & {
+  householdId: string;
+};
+
 export interface RecordDoseResult {
   administration: Administration;
   /** False when this idempotency key was already recorded: nothing was added or drawn from stock. */
@@ -28,31 +40,25 @@ export interface RecordDoseResult {
  * medication down by the dose (only when the stock is counted in the dose's unit; never below 0).
  * A retried request returns the first recording with `created: false`. An unknown regimen rejects
  * with a SafeguardError of type NOT_FOUND, reason `regimen-not-found`.
+ *
+ * `regimen`: the regimen row when the caller has just read it (the router's access check), so the
+ * transaction does not read it again. Ignored unless its `id` is `input.regimenId`.
  */
-export function recordDose(db: AppDatabase, input: RecordDoseInput): Promise<RecordDoseResult> {
+export function recordDose(
+  db: AppDatabase,
+  input: RecordDoseInput,
+  regimen?: DoseRegimen,
+): Promise<RecordDoseResult> {
   return db.transaction(async (tx) => {
-    const [regimen] = await tx
-      .select({
-        id: regimens.id,
-        animalId: regimens.animalId,
-        medicationId: regimens.medicationId,
-        householdId: animals.householdId,
-        doseAmount: regimens.doseAmount,
-        doseUnit: regimens.doseUnit,
-      })
-      .from(regimens)
-      .innerJoin(animals, eq(animals.id, regimens.animalId))
-      .where(eq(regimens.id, input.regimenId))
-      .limit(1);
-    if (!regimen) throw regimenNotFound(input.regimenId);
-    const doseAmount = input.doseAmount ?? regimen.doseAmount;
-    const doseUnit = input.doseUnit ?? regimen.doseUnit;
+    const known = regimen?.id === input.regimenId ? regimen : await readRegimen(tx, input.regimenId);
+    const doseAmount = input.doseAmount ?? known.doseAmount;
+    const doseUnit = input.doseUnit ?? known.doseUnit;
 
     const [inserted] = await tx
       .insert(administrations)
       .values({
-        regimenId: regimen.id,
-        animalId: regimen.animalId,
+        regimenId: known.id,
+        animalId: known.animalId,
         doseAmount,
         doseUnit,
         recordedBy: input.recordedBy,
@@ -74,13 +80,32 @@ export function recordDose(db: AppDatabase, input: RecordDoseInput): Promise<Rec
       .set({ quantityOnHand: sql`greatest(${inventory.quantityOnHand} - ${doseAmount}::numeric, 0)` })
       .where(
         and(
-          eq(inventory.householdId, regimen.householdId),
-          eq(inventory.medicationId, regimen.medicationId),
+          eq(inventory.householdId, known.householdId),
+          eq(inventory.medicationId, known.medicationId),
           eq(inventory.unit, doseUnit),
         ),
       );
     return { administration: inserted, created: true };
   });
+}
+
+/** The regimen `recordDose` doses, read inside its transaction. NOT_FOUND when there is none. */
+async function readRegimen(tx: AppDatabase, regimenId: string): Promise<DoseRegimen> {
+  const [regimen] = await tx
+    .select({
+      id: regimens.id,
+      animalId: regimens.animalId,
+      medicationId: regimens.medicationId,
+      householdId: animals.householdId,
+      doseAmount: regimens.doseAmount,
+      doseUnit: regimens.doseUnit,
+    })
+    .from(regimens)
+    .innerJoin(animals, eq(animals.id, regimens.animalId))
+    .where(eq(regimens.id, regimenId))
+    .limit(1);
+  if (!regimen) throw regimenNotFound(regimenId);
+  return regimen;
 }
 
 /** The most recent doses of an animal, newest first. One read. */

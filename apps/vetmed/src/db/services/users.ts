@@ -58,10 +58,22 @@ export async function signIn(
   // Hash anyway when the user does not exist, so timing does not tell which emails are registered.
   const valid = await verifyPassword(input.password, row?.passwordHash ?? dummyHash);
   if (!row || !valid) return undefined;
-  const token = createBearerToken();
-  const expiresAt = new Date(Date.now() + (input.ttlMs ?? defaultTokenTtlMs));
-  await db.insert(authTokens).values({ userId: row.id, tokenHash: hashBearerToken(token), expiresAt });
   const { passwordHash: _, ...user } = row;
+  return issueToken(db, user, input.ttlMs);
+}
+
+/**
+ * Issues a bearer token for `user`, whose credentials the caller has already established (sign-in
+ * checked the password; sign-up just created the account). One insert; no password hashing.
+ */
+export async function issueToken(
+  db: AppDatabase,
+  user: PublicUser,
+  ttlMs = defaultTokenTtlMs,
+): Promise<SignInResult> {
+  const token = createBearerToken();
+  const expiresAt = new Date(Date.now() + ttlMs);
+  await db.insert(authTokens).values({ userId: user.id, tokenHash: hashBearerToken(token), expiresAt });
   return { user, token, expiresAt };
 }
 

@@ -1,2 +1,0 @@
-export { cancelRunningQuery, safeguardNeonPool } from './client.js';
-export { createNeonDatabase } from './driver.js';

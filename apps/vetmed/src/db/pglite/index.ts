@@ -1,2 +1,0 @@
-export { safeguardPglite } from './client.js';
-export { createPgliteDatabase } from './driver.js';

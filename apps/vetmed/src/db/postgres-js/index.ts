@@ -1,2 +1,0 @@
-export { safeguardPostgresJs } from './client.js';
-export { createPostgresJsDatabase } from './driver.js';
