@@ -150,6 +150,7 @@ export function buildRouter(
           'privilege',
           'notFound',
           'unauthorized',
+          'badRequestWithCause',
           'forbidden',
           'queueFull',
           'timeout',
@@ -162,6 +163,9 @@ export function buildRouter(
             throw new TRPCError({ code: 'NOT_FOUND', message: 'Animal not found' });
           case 'unauthorized':
             throw new TRPCError({ code: 'UNAUTHORIZED' });
+          case 'badRequestWithCause':
+            // No message of its own: tRPC copies the cause's.
+            throw new TRPCError({ code: 'BAD_REQUEST', cause: leakyErrors.connectionString() });
           case 'forbidden':
             throw new TRPCError({ code: 'FORBIDDEN' });
           case 'queueFull':

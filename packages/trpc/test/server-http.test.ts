@@ -1,4 +1,4 @@
-import { Priority } from '@db-safeguards/core';
+import { errorTypeDefaults, Priority } from '@db-safeguards/core';
 import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError } from '@trpc/client';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
@@ -189,6 +189,7 @@ describe('production error bodies', () => {
     ['privilege', 'AUTHORIZATION', 403],
     ['notFound', 'NOT_FOUND', 404],
     ['unauthorized', 'AUTHENTICATION', 401],
+    ['badRequestWithCause', 'VALIDATION', 400],
     ['forbidden', 'AUTHORIZATION', 403],
     ['queueFull', 'QUEUE_FULL', 503],
     ['timeout', 'TIMEOUT', 504],
@@ -210,6 +211,19 @@ describe('production error bodies', () => {
     expect(body.error.json.data.userFriendly.type).toBe(type);
     expect(body.error.json.data.userFriendly.errorId).toMatch(/^err_/);
     expect(body.error.json.message).toBe(body.error.json.data.userFriendly.message);
+  });
+
+  it('a TRPCError with no message of its own shows the default text of its type, not its cause or code', async () => {
+    const api = client(fixture.url);
+    for (const [name, type] of [
+      ['unauthorized', 'AUTHENTICATION'],
+      ['badRequestWithCause', 'VALIDATION'],
+    ] as const) {
+      const error = await failure(api.boom.query(name));
+      const expected = errorTypeDefaults[type].userMessage;
+      expect(error.data?.userFriendly).toMatchObject({ type, message: expected });
+      expect(error.message).toBe(expected);
+    }
   });
 
   it('rate limit, breaker and validation bodies are clean too', async () => {
