@@ -67,6 +67,19 @@ export function buildRouter(
       identify: (ctx: Context) => ({ userId: ctx.userId, ip: ctx.ip }),
     }),
   );
+  // A middleware placed before the safeguards middleware that writes (an audit log, say) and loses
+  // its connection: the safeguards middleware never sees this call.
+  const auditedProcedure = t.procedure
+    .use(async ({ next }) => {
+      await lostConnectionWrite();
+      return next();
+    })
+    .use(createSafeguardsMiddleware(safeguards, { identify: (ctx: Context) => ({ userId: ctx.userId }) }));
+  const lostConnectionWrite = () =>
+    safeguards.run(
+      () => Promise.reject(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })),
+      { operationType: 'write' },
+    );
   const count = (name: string) => {
     probes.calls[name] = (probes.calls[name] ?? 0) + 1;
     return probes.calls[name];
@@ -122,11 +135,14 @@ export function buildRouter(
     }),
     writeLostConnection: procedure.mutation(async () => {
       count('writeLostConnection');
-      await safeguards.run(
-        () => Promise.reject(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })),
-        { operationType: 'write' },
-      );
+      await lostConnectionWrite();
     }),
+    // Without the safeguards middleware.
+    bareWriteLostConnection: t.procedure.mutation(async () => {
+      count('bareWriteLostConnection');
+      await lostConnectionWrite();
+    }),
+    auditedWrite: auditedProcedure.mutation(() => 'saved'),
     recordDose: procedure
       .meta({ idempotent: true, rateLimit: false })
       .input(z.object({ key: z.string().min(1) }))

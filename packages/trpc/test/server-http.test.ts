@@ -150,6 +150,19 @@ describe('tRPC server with the safeguards (real HTTP, superjson)', () => {
     });
   });
 
+  it('a mutation the middleware did not see is not retryable after a write of unknown outcome', async () => {
+    const api = client(fixture.url);
+    const bare = await failure(api.bareWriteLostConnection.mutate());
+    const early = await failure(api.auditedWrite.mutate());
+    for (const error of [bare, early])
+      expect(error.data?.userFriendly).toMatchObject({
+        type: 'CONNECTION',
+        reason: 'connection-reset',
+        retryable: false,
+        retryAfterMs: null,
+      });
+  });
+
   it('zod validation errors arrive as VALIDATION with flattened issues', async () => {
     const error = await failure(client(fixture.url).createAnimal.mutate({ name: '', weightKg: -1 }));
     expect(error.data?.httpStatus).toBe(400);

@@ -28,16 +28,31 @@ export interface SafeguardsErrorFormatterOptions<TShape extends TRPCDefaultError
   exposeStack?: boolean;
 }
 
+/** What {@link userFriendlyData} may know about the call that failed. */
+export interface UserFriendlyDataOptions {
+  /**
+   * The kind of call (the formatter's and `responseMeta`'s `type`). Used when the safeguards
+   * middleware did not see the call (a procedure without it, or a middleware before it failed): a
+   * mutation it did not see counts as not idempotent.
+   */
+  type?: FormatterInput['type'];
+}
+
 /**
  * The client-facing part of an error for the call that produced it. `retryable` is narrowed for
  * mutations: a write whose outcome is unknown is not worth retrying blindly unless the procedure is
- * idempotent.
+ * idempotent, so a mutation is retryable only when it is idempotent or the error says the write
+ * certainly was not applied.
  */
-export function userFriendlyData(error: unknown): UserFriendlyErrorData {
+export function userFriendlyData(
+  error: unknown,
+  options: UserFriendlyDataOptions = {},
+): UserFriendlyErrorData {
   const classified: SafeguardError = toSafeguardError(error);
   const facts = callFactsOf(classified);
-  const mutation = facts?.type === 'mutation';
-  const retryable = classified.retryable && (!mutation || facts.idempotent || classified.notApplied);
+  const mutation = (facts?.type ?? options.type) === 'mutation';
+  const idempotent = facts?.idempotent ?? !mutation;
+  const retryable = classified.retryable && (!mutation || idempotent || classified.notApplied);
   const friendly = toUserFriendlyError(classified, {
     degraded: facts?.degraded ?? classified.reason === 'read-only',
   });
@@ -67,7 +82,7 @@ export function safeguardsErrorFormatter<TShape extends TRPCDefaultErrorShape = 
   const exposeStack = options.exposeStack ?? !isProduction();
   return (input) => {
     const base = options.format ? options.format(input) : (input.shape as TShape);
-    const userFriendly = userFriendlyData(input.error);
+    const userFriendly = userFriendlyData(input.error, { type: input.type });
     const data: Record<string, unknown> = { ...base.data, userFriendly };
     if (!exposeStack) delete data.stack;
     return { ...base, message: userFriendly.message, data } as unknown as ShapeWithUserFriendly<TShape>;
