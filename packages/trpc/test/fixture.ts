@@ -143,6 +143,14 @@ export function buildRouter(
       await lostConnectionWrite();
     }),
     auditedWrite: auditedProcedure.mutation(() => 'saved'),
+    // A write (not idempotent) that gives up on purpose with the given code.
+    failWrite: procedure
+      .input(
+        z.enum(['GATEWAY_TIMEOUT', 'SERVICE_UNAVAILABLE', 'TIMEOUT', 'BAD_GATEWAY', 'TOO_MANY_REQUESTS']),
+      )
+      .mutation(({ input }) => {
+        throw new TRPCError({ code: input, message: 'Please try again later.' });
+      }),
     recordDose: procedure
       .meta({ idempotent: true, rateLimit: false })
       .input(z.object({ key: z.string().min(1) }))

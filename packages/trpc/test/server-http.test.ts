@@ -163,6 +163,16 @@ describe('tRPC server with the safeguards (real HTTP, superjson)', () => {
       });
   });
 
+  it('a mutation that throws a 5xx or a timeout on purpose is not retryable; one that throws 429 is', async () => {
+    const api = client(fixture.url);
+    for (const code of ['GATEWAY_TIMEOUT', 'SERVICE_UNAVAILABLE', 'TIMEOUT', 'BAD_GATEWAY'] as const) {
+      const error = await failure(api.failWrite.mutate(code));
+      expect(error.data?.userFriendly, code).toMatchObject({ retryable: false, retryAfterMs: null });
+    }
+    const limited = await failure(api.failWrite.mutate('TOO_MANY_REQUESTS'));
+    expect(limited.data?.userFriendly).toMatchObject({ type: 'RATE_LIMIT', retryable: true });
+  });
+
   it('zod validation errors arrive as VALIDATION with flattened issues', async () => {
     const error = await failure(client(fixture.url).createAnimal.mutate({ name: '', weightKg: -1 }));
     expect(error.data?.httpStatus).toBe(400);

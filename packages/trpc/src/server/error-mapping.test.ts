@@ -48,6 +48,21 @@ describe('error table', () => {
     });
   });
 
+  it('a TRPCError thrown on purpose says the write was not applied only for 4xx codes, not for 5xx or timeouts', () => {
+    const notApplied = (code: TRPCError['code']) => toSafeguardError(new TRPCError({ code })).notApplied;
+    for (const code of ['BAD_REQUEST', 'UNAUTHORIZED', 'NOT_FOUND', 'CONFLICT', 'TOO_MANY_REQUESTS'] as const)
+      expect(notApplied(code), code).toBe(true);
+    for (const code of [
+      'SERVICE_UNAVAILABLE',
+      'BAD_GATEWAY',
+      'GATEWAY_TIMEOUT',
+      'TIMEOUT',
+      'CLIENT_CLOSED_REQUEST',
+      'NOT_IMPLEMENTED',
+    ] as const)
+      expect(notApplied(code), code).toBe(false);
+  });
+
   it('never uses the message of an INTERNAL_SERVER_ERROR (it is the raw error message)', () => {
     const raw = new TRPCError({
       code: 'INTERNAL_SERVER_ERROR',

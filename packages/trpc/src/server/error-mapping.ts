@@ -1,5 +1,6 @@
 import { classifyError, type ErrorType, isSafeguardError, SafeguardError } from '@db-safeguards/core';
 import { TRPCError } from '@trpc/server';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 
 type TRPCCode = TRPCError['code'];
 
@@ -66,6 +67,17 @@ function developerMessage(error: TRPCError): string | undefined {
   return message;
 }
 
+/**
+ * A TRPCError thrown on purpose with a 4xx code (bad input, not signed in, not found, conflict, rate
+ * limited) means the procedure refused the call, so a write did not happen. A 5xx or a timeout
+ * (408, 499) says nothing of the kind: the write may have been applied before it was thrown.
+ */
+function refusedBeforeWriting(error: TRPCError): boolean {
+  if (error.code === 'TIMEOUT' || error.code === 'CLIENT_CLOSED_REQUEST') return false;
+  const status = getHTTPStatusCodeFromError(error);
+  return status >= 400 && status < 500;
+}
+
 // The same thrown value always maps to the same SafeguardError, so the error ID a client sees is the
 // one in the server's log, however many times the error is looked at (onError, formatter, headers).
 const classified = new WeakMap<object, SafeguardError>();
@@ -95,7 +107,7 @@ export function toSafeguardError(error: unknown): SafeguardError {
         type,
         reason: error.code.toLowerCase().replaceAll('_', '-'),
         ...(written === undefined ? {} : { userMessage: written.slice(0, 500) }),
-        notApplied: deliberate,
+        notApplied: deliberate && refusedBeforeWriting(error),
         internalMessage: `TRPCError ${error.code}${fromCause ? `: ${fromCause.internalMessage}` : ''}`,
         cause: error,
       });
