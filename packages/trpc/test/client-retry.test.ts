@@ -1,7 +1,13 @@
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
-import { getUserFriendlyError, retryDelay, safeguardsRetryLink, shouldRetry } from '../src/client/index.js';
+import {
+  computeRetryDelay,
+  getUserFriendlyError,
+  retryDelay,
+  safeguardsRetryLink,
+  shouldRetry,
+} from '../src/client/index.js';
 import { type AppRouter, startFixture } from './fixture.js';
 
 function clientWithRetries(url: string, options: Parameters<typeof safeguardsRetryLink>[0] = {}) {
@@ -87,6 +93,23 @@ describe('safeguardsRetryLink (real server over HTTP)', () => {
     expect(fixture.probes.calls.alwaysUnavailable).toBe(1);
   });
 
+  it('gives up at once when the server asks for a longer wait than maxDelayMs', async () => {
+    await using fixture = await startFixture();
+    // 53300 asks for 1 s; a retry after 200 ms would come back too early.
+    const short = clientWithRetries(fixture.url, { maxDelayMs: 200 });
+    const error = await short.client.flaky.query().catch((e: unknown) => e);
+    expect(getUserFriendlyError(error)).toMatchObject({ type: 'CONNECTION', retryAfterMs: 1000 });
+    expect(fixture.probes.calls.flaky).toBe(1);
+    expect(short.retries).toEqual([]);
+
+    // An open breaker asks for ~30 s, past the default cap of 10 s.
+    fixture.safeguards.breakers.get('primary').forceOpen();
+    const byDefault = clientWithRetries(fixture.url);
+    const open = await byDefault.client.dbRead.query().catch((e: unknown) => e);
+    expect(getUserFriendlyError(open)).toMatchObject({ type: 'CIRCUIT_BREAKER', retryable: true });
+    expect(byDefault.retries).toEqual([]);
+  });
+
   it('does not retry errors that are not retryable', async () => {
     await using fixture = await startFixture();
     const { client, retries } = clientWithRetries(fixture.url);
@@ -107,7 +130,14 @@ describe('TanStack Query helpers', () => {
     expect(shouldRetry(0, new Error('network down'))).toBe(false);
   });
 
-  it('retryDelay uses retry-after with jitter and a cap, else exponential', () => {
+  it('shouldRetry gives up when the server asks for a longer wait than maxDelayMs', () => {
+    const longWait = withUserFriendly({ retryable: true, retryAfterMs: 60_000 });
+    expect(shouldRetry(0, longWait)).toBe(false);
+    expect(shouldRetry(0, longWait, { maxDelayMs: 60_000 })).toBe(true);
+    expect(shouldRetry(0, withUserFriendly({ retryable: true, retryAfterMs: 10_000 }))).toBe(true);
+  });
+
+  it('retryDelay uses retry-after with jitter and a cap, else exponential; never sooner than the server asked', () => {
     expect(
       retryDelay(0, withUserFriendly({ retryable: true, retryAfterMs: 2000 }), {
         random: () => 0.5,
@@ -115,8 +145,14 @@ describe('TanStack Query helpers', () => {
       }),
     ).toBe(2200);
     expect(
-      retryDelay(0, withUserFriendly({ retryable: true, retryAfterMs: 60_000 }), { random: () => 0 }),
+      retryDelay(0, withUserFriendly({ retryable: true, retryAfterMs: 9000 }), { random: () => 0.9 }),
     ).toBe(10_000);
+    expect(
+      retryDelay(0, withUserFriendly({ retryable: true, retryAfterMs: 60_000 }), { random: () => 0 }),
+    ).toBe(60_000);
+    expect(
+      computeRetryDelay(1, getUserFriendlyError(withUserFriendly({ retryable: true, retryAfterMs: 60_000 }))),
+    ).toBe(undefined);
     expect(retryDelay(2, new Error('x'), { random: () => 0, baseDelayMs: 100 })).toBe(400);
   });
 });

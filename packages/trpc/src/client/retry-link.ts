@@ -38,7 +38,8 @@ function deadlineOf(op: Operation, startedAt: number, maxTotalMs: number): numbe
 
 /**
  * A tRPC link that retries calls the server marked retryable (`userFriendly.retryable`), waiting the
- * server's `retryAfterMs` (with jitter and a cap). It honours the call's AbortSignal, stops at the
+ * server's `retryAfterMs` (with jitter); when the server asks for a longer wait than `maxDelayMs` it
+ * gives up at once and surfaces the error, since an earlier retry is certain to fail. It honours the call's AbortSignal, stops at the
  * call's deadline, and never retries a mutation that is not marked idempotent. Put it before the
  * terminating link: `links: [safeguardsRetryLink(), httpBatchLink({ url, transformer })]`.
  */
@@ -81,6 +82,7 @@ export function safeguardsRetryLink<TRouter extends AnyTRPCRouter>(
               const userFriendly = getUserFriendlyError(error);
               const delayMs = computeRetryDelay(attempt, userFriendly, options);
               const retry =
+                delayMs !== undefined &&
                 userFriendly?.retryable === true &&
                 attempt < maxAttempts &&
                 isIdempotent(op, options.idempotentMutations) &&
