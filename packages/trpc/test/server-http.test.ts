@@ -279,6 +279,19 @@ describe('client IP and X-Forwarded-For', () => {
     expect(statuses).toEqual([200, 200, 429]);
   });
 
+  it('with trustProxy: true a client cannot escape its limit by sending its own X-Forwarded-For', async () => {
+    await using fixture = await startFixture({ trustProxy: true });
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      // The trusted proxy appends the address it saw (198.51.100.7) after what the client sent.
+      const response = await fetch(`${fixture.url}/limited`, {
+        headers: { 'x-forwarded-for': `203.0.113.${i}, 198.51.100.7` },
+      });
+      statuses.push(response.status);
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+  });
+
   it('behind a trusted proxy each forwarded client gets its own key', async () => {
     await using fixture = await startFixture({ trustProxy: ['127.0.0.1'] });
     const statuses: number[] = [];
