@@ -143,6 +143,10 @@ export function buildRouter(
       await lostConnectionWrite();
     }),
     auditedWrite: auditedProcedure.mutation(() => 'saved'),
+    // Without the middleware: tRPC answers 500 whatever the error says.
+    bareTooManyConnections: t.procedure.query(() => {
+      throw leakyErrors.tooManyConnections();
+    }),
     // A write (not idempotent) that gives up on purpose with the given code.
     failWrite: procedure
       .input(

@@ -114,6 +114,25 @@ describe('tRPC server with the safeguards (real HTTP, superjson)', () => {
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   });
 
+  it('Retry-After only where the response is a 429 or 503 whose body says to retry', async () => {
+    // Untranslated: tRPC answers 500 although the error would be a retryable 503 after translation.
+    const untranslated = await fetch(`${fixture.url}/bareTooManyConnections`);
+    expect(untranslated.status).toBe(500);
+    expect(untranslated.headers.get('retry-after')).toBeNull();
+    // A 503 for a write of unknown outcome: the body says not to retry, so no header says when to.
+    const ambiguous = await fetch(`${fixture.url}/writeLostConnection`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(ambiguous.status).toBe(503);
+    const body = (await ambiguous.json()) as {
+      error: { json: { data: { userFriendly: { retryable: boolean } } } };
+    };
+    expect(body.error.json.data.userFriendly.retryable).toBe(false);
+    expect(ambiguous.headers.get('retry-after')).toBeNull();
+  });
+
   it('an all-success batch has rate-limit headers and no Retry-After', async () => {
     const response = await fetch(`${fixture.url}/ping,unlimited?batch=1`, {
       headers: { 'x-user-id': 'batch-ok' },

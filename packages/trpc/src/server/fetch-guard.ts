@@ -54,9 +54,12 @@ export async function checkRequest(request: Request, options: ConnectionGuardOpt
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     if (refused.rateLimit)
       Object.assign(headers, rateLimitHeaders({ ...refused.rateLimit, key: '', allowed: false }));
-    if (refused.retryAfterMs !== undefined) headers['Retry-After'] = retryAfterHeader(refused.retryAfterMs);
+    const userFriendly = userFriendlyData(refused);
+    // The body's wait, so that header and body agree.
+    if (userFriendly.retryAfterMs !== null)
+      headers['Retry-After'] = retryAfterHeader(userFriendly.retryAfterMs);
     const body = JSON.stringify({
-      error: { code: refused.type, httpStatus: refused.httpStatus, userFriendly: userFriendlyData(refused) },
+      error: { code: refused.type, httpStatus: refused.httpStatus, userFriendly },
     });
     return { response: new Response(body, { status: refused.httpStatus, headers }), headers };
   }
