@@ -98,8 +98,18 @@ export function buildRouter(
       },
     );
 
+  const priorityHere = () => safeguards.run((scope) => scope.context.priority);
+
   return t.router({
     ping: procedure.query(() => 'pong'),
+    // The inner call declares no type of its own, so it inherits the procedure's.
+    batchJob: procedure.meta({ operationType: 'batch', rateLimit: false }).query(async () => {
+      count('batchJob');
+      return priorityHere();
+    }),
+    criticalInside: procedure.query(() =>
+      safeguards.run((scope) => scope.context.priority, { operationType: 'critical' }),
+    ),
     limited: procedure.meta({ rateLimit: 'tiny' }).query(() => 'ok'),
     unlimited: procedure.meta({ rateLimit: false }).query(() => 'ok'),
     dbRead: procedure.query(async () => {

@@ -86,6 +86,12 @@ describe('tRPC server with the safeguards (real HTTP, superjson)', () => {
     expect(normal.priority).toBe(Priority.NORMAL);
   });
 
+  it('with no meta priority, the priority comes from the operation type, also for calls inside', async () => {
+    const api = client(fixture.url);
+    await expect(api.batchJob.query()).resolves.toBe(Priority.BATCH);
+    await expect(api.criticalInside.query()).resolves.toBe(Priority.CRITICAL);
+  });
+
   it('the request AbortSignal reaches the database call: a client that goes away aborts its query', async () => {
     const controller = new AbortController();
     const pending = client(fixture.url).waitForAbort.query(undefined, { signal: controller.signal });

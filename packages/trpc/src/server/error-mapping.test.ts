@@ -78,19 +78,21 @@ describe('error table', () => {
 });
 
 describe('procedure settings', () => {
-  it('queries are NORMAL, read, idempotent; mutations NORMAL, write, not idempotent; meta wins', () => {
+  it('queries are read, idempotent; mutations write, not idempotent; the priority is left to the core; meta wins', () => {
     const defaults = { rateLimit: 'api' as const, timeoutMs: undefined };
     expect(resolveProcedureSettings(undefined, 'query', defaults)).toMatchObject({
-      priority: 2,
+      priority: undefined,
       operationType: 'read',
       idempotent: true,
       rateLimit: 'api',
     });
     expect(resolveProcedureSettings(undefined, 'mutation', defaults)).toMatchObject({
-      priority: 2,
+      priority: undefined,
       operationType: 'write',
       idempotent: false,
     });
+    expect(resolveProcedureSettings({ operationType: 'batch' }, 'query', defaults).priority).toBeUndefined();
+    expect(resolveProcedureSettings({ priority: 'LOW' }, 'query', defaults).priority).toBe(1);
     expect(
       resolveProcedureSettings(
         { priority: 'HIGH', rateLimit: false, idempotent: true },

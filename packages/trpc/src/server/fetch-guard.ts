@@ -1,7 +1,6 @@
 import {
   type OperationType,
-  Priority,
-  type Priority as PriorityValue,
+  type Priority,
   type RequestIdentity,
   rateLimitHeaders,
   type Safeguards,
@@ -16,7 +15,8 @@ export interface ConnectionGuardOptions {
   policy?: string | false;
   /** Default: 'read' for GET and HEAD, else 'write'. */
   operationType?: OperationType;
-  priority?: PriorityValue;
+  /** Default: from `operationType`, as the core derives it (BATCH for 'batch', CRITICAL for 'critical', else NORMAL). */
+  priority?: Priority;
   /** Who is calling: user, household, IP. Use `clientIp()` for the IP. */
   identify?: (request: Request) => RequestIdentity;
 }
@@ -42,7 +42,7 @@ export async function checkRequest(request: Request, options: ConnectionGuardOpt
     const admission = await options.safeguards.admit({
       ...identity,
       operationType,
-      priority: options.priority ?? Priority.NORMAL,
+      ...(options.priority === undefined ? {} : { priority: options.priority }),
       signal: request.signal,
       label: `${method} ${new URL(request.url).pathname}`,
       ...(policy === false ? {} : { policy }),

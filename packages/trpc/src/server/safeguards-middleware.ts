@@ -42,8 +42,8 @@ async function guardCall<TResult extends { ok: boolean; error?: unknown }, TCont
   const identity = options.identify?.(call.ctx as TContext) ?? {};
   const context: RunContext = {
     ...identity,
-    priority: settings.priority,
     operationType: settings.operationType,
+    ...(settings.priority === undefined ? {} : { priority: settings.priority }),
     signal: call.signal,
     label: call.path,
     ...(settings.breaker === undefined ? {} : { breaker: settings.breaker }),
