@@ -50,6 +50,25 @@ describe('safeguardsRetryLink (real server over HTTP)', () => {
     });
   });
 
+  it('never retries an unmarked mutation, even when the server says its error is retryable', async () => {
+    await using fixture = await startFixture();
+    const { client, retries } = clientWithRetries(fixture.url);
+    const error = await client.shedWrite.mutate().catch((e: unknown) => e);
+    expect(getUserFriendlyError(error)).toMatchObject({ type: 'QUEUE_FULL', retryable: true });
+    expect(fixture.probes.calls.shedWrite).toBe(1);
+    expect(retries).toEqual([]);
+  });
+
+  it('retries the same mutation once it is marked idempotent', async () => {
+    await using fixture = await startFixture();
+    const { client, retries } = clientWithRetries(fixture.url);
+    await expect(client.shedWrite.mutate(undefined, { context: { idempotent: true } })).resolves.toBe(
+      'written',
+    );
+    expect(fixture.probes.calls.shedWrite).toBe(2);
+    expect(retries).toEqual(['shedWrite:50']);
+  });
+
   it('retries a mutation marked idempotent (by the call or the link options)', async () => {
     await using fixture = await startFixture();
     const { client } = clientWithRetries(fixture.url, { baseDelayMs: 10 });

@@ -153,6 +153,13 @@ export function buildRouter(
       await lostConnectionWrite();
     }),
     auditedWrite: auditedProcedure.mutation(() => 'saved'),
+    // Refused before it wrote anything, so the server says it is retryable even though the
+    // mutation is not idempotent; succeeds from the second call on.
+    shedWrite: procedure.meta({ rateLimit: false }).mutation(() => {
+      if (count('shedWrite') < 2)
+        throw new SafeguardError({ type: 'QUEUE_FULL', reason: 'shed', retryAfterMs: 50, notApplied: true });
+      return 'written';
+    }),
     // Without the middleware: tRPC answers 500 whatever the error says.
     bareTooManyConnections: t.procedure.query(() => {
       throw leakyErrors.tooManyConnections();
