@@ -41,6 +41,25 @@ export const leakyErrors = {
       { name: 'DrizzleQueryError' },
     );
   },
+  notNull: () => {
+    const pg = Object.assign(
+      new Error('null value in column "name" of relation "animals" violates not-null constraint'),
+      {
+        name: 'PostgresError',
+        code: '23502',
+        detail: 'Failing row contains (7, null, secret@example.com).',
+      },
+    );
+    return Object.assign(
+      new Error(
+        'Failed query: insert into "animals" ("name", "owner") values ($1, $2)\nparams: ,secret@example.com',
+        {
+          cause: pg,
+        },
+      ),
+      { name: 'DrizzleQueryError' },
+    );
+  },
   undefinedTable: () =>
     Object.assign(new Error('relation "animalz" does not exist'), { name: 'error', code: '42P01' }),
   tooManyConnections: () =>
@@ -50,17 +69,27 @@ export const leakyErrors = {
     Object.assign(new Error('permission denied for table animals'), { name: 'error', code: '42501' }),
 };
 
+/** How the router reports errors: by default no stacks anywhere (`isDev: false`, `exposeStack: false`). */
+export interface ErrorReporting {
+  isDev: boolean;
+  /** Omitted: the formatter decides from NODE_ENV. */
+  exposeStack?: boolean;
+}
+
 export function buildRouter(
   safeguards: Safeguards,
   probes: { bodyRuns: number; seen: unknown[]; calls: Record<string, number> },
+  reporting: ErrorReporting = { isDev: false, exposeStack: false },
 ) {
   const t = initTRPC
     .context<Context>()
     .meta<SafeguardsMeta>()
     .create({
       transformer: superjson,
-      isDev: false,
-      errorFormatter: safeguardsErrorFormatter({ exposeStack: false }),
+      isDev: reporting.isDev,
+      errorFormatter: safeguardsErrorFormatter(
+        reporting.exposeStack === undefined ? {} : { exposeStack: reporting.exposeStack },
+      ),
     });
   const procedure = t.procedure.use(
     createSafeguardsMiddleware(safeguards, {
@@ -189,6 +218,7 @@ export function buildRouter(
       .input(
         z.enum([
           'conflict',
+          'notNull',
           'undefinedTable',
           'tooManyConnections',
           'connectionString',
@@ -245,7 +275,7 @@ export interface Fixture extends AsyncDisposable {
 
 /** A real tRPC HTTP server (standalone adapter) on a free port, with the safeguards wired in. */
 export async function startFixture(
-  options: { safeguards?: SafeguardsOptions; trustProxy?: TrustProxy } = {},
+  options: { safeguards?: SafeguardsOptions; trustProxy?: TrustProxy; reporting?: ErrorReporting } = {},
 ): Promise<Fixture> {
   const safeguards = createSafeguards({
     retry: { maxAttempts: 1 },
@@ -253,7 +283,7 @@ export async function startFixture(
     ...options.safeguards,
   });
   const probes = { bodyRuns: 0, seen: [] as unknown[], calls: {} as Record<string, number> };
-  const router = buildRouter(safeguards, probes);
+  const router = buildRouter(safeguards, probes, options.reporting);
   const server = createHTTPServer({
     basePath: '/trpc/',
     router,
