@@ -100,6 +100,17 @@ describe('safeguardsRetryLink (real server over HTTP)', () => {
     expect(elapsed).toBeLessThan(1500);
   });
 
+  it('aborts an attempt still in flight when the deadline passes', async () => {
+    await using fixture = await startFixture();
+    const { client } = clientWithRetries(fixture.url);
+    // waitForAbort answers only when its request is aborted.
+    const error = await client.waitForAbort
+      .query(undefined, { context: { timeoutMs: 300 } })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TRPCClientError);
+    await expect.poll(() => fixture.probes.seen.at(-1), { timeout: 2000 }).toBe('aborted');
+  });
+
   it('honours the AbortSignal while waiting to retry', async () => {
     await using fixture = await startFixture();
     const { client } = clientWithRetries(fixture.url, { maxAttempts: 10, maxTotalMs: 60_000 });
