@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   createSafeguards,
@@ -7,7 +8,7 @@ import {
   type Safeguards,
   type SafeguardsOptions,
 } from '@db-safeguards/core';
-import { initTRPC, TRPCError } from '@trpc/server';
+import { type AnyTRPCRouter, type inferRouterContext, initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import superjson from 'superjson';
 import { z } from 'zod';
@@ -273,6 +274,35 @@ export interface Fixture extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** A running HTTP server for a router; closing it also closes its safeguards. */
+export interface Served extends AsyncDisposable {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serves any router with tRPC's standalone adapter on a free port, with the safeguards' responseMeta. */
+export async function serve<TRouter extends AnyTRPCRouter>(
+  router: TRouter,
+  createContext: (opts: { req: IncomingMessage }) => inferRouterContext<TRouter>,
+  safeguards: Safeguards,
+): Promise<Served> {
+  const server = createHTTPServer({
+    basePath: '/trpc/',
+    router,
+    createContext: ({ req }) => createContext({ req }),
+    responseMeta: safeguardsResponseMeta(),
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const close = async () => {
+    server.closeAllConnections?.();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await safeguards.close({ drainTimeoutMs: 100 });
+  };
+  return { url: `http://127.0.0.1:${port}/trpc`, close, [Symbol.asyncDispose]: close };
+}
+
 /** A real tRPC HTTP server (standalone adapter) on a free port, with the safeguards wired in. */
 export async function startFixture(
   options: { safeguards?: SafeguardsOptions; trustProxy?: TrustProxy; reporting?: ErrorReporting } = {},
@@ -284,10 +314,9 @@ export async function startFixture(
   });
   const probes = { bodyRuns: 0, seen: [] as unknown[], calls: {} as Record<string, number> };
   const router = buildRouter(safeguards, probes, options.reporting);
-  const server = createHTTPServer({
-    basePath: '/trpc/',
+  const served = await serve(
     router,
-    createContext: ({ req }) =>
+    ({ req }) =>
       withSafeguardsContext<Context>({
         ip: clientIp(
           { remoteAddress: req.socket.remoteAddress, headers: req.headers },
@@ -295,15 +324,7 @@ export async function startFixture(
         ),
         userId: typeof req.headers['x-user-id'] === 'string' ? req.headers['x-user-id'] : undefined,
       }),
-    responseMeta: safeguardsResponseMeta(),
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  const close = async () => {
-    server.closeAllConnections?.();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await safeguards.close({ drainTimeoutMs: 100 });
-  };
-  return { url: `http://127.0.0.1:${port}/trpc`, safeguards, probes, close, [Symbol.asyncDispose]: close };
+    safeguards,
+  );
+  return { ...served, safeguards, probes };
 }

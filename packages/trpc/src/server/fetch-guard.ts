@@ -5,8 +5,10 @@ import {
   rateLimitHeaders,
   type Safeguards,
 } from '@db-safeguards/core';
+import type { TrustProxy } from './client-ip.js';
 import { userFriendlyData } from './error-formatter.js';
 import { toSafeguardError } from './error-mapping.js';
+import { requestIdentity } from './request-identity.js';
 import { retryAfterHeader } from './retry-after.js';
 
 export interface ConnectionGuardOptions {
@@ -17,8 +19,15 @@ export interface ConnectionGuardOptions {
   operationType?: OperationType;
   /** Default: from `operationType`, as the core derives it (BATCH for 'batch', CRITICAL for 'critical', else NORMAL). */
   priority?: Priority;
-  /** Who is calling: user, household, IP. Use `clientIp()` for the IP. */
+  /**
+   * Who is calling: user, household, IP (only these three fields are read). A Fetch `Request` does not
+   * carry the client's address: return `ip` here from your platform (Hono's `getConnInfo`, your host's
+   * header), or set `trustProxy` to read X-Forwarded-For. Without an identity every caller shares one
+   * anonymous rate-limit key.
+   */
   identify?: (request: Request) => RequestIdentity;
+  /** Whose X-Forwarded-For to believe when `identify` gives no `ip` (see `clientIp`). Default `false`. */
+  trustProxy?: TrustProxy;
 }
 
 /** The result of {@link checkRequest}: a ready refusal, or null and the headers to add on success. */
@@ -37,7 +46,7 @@ export async function checkRequest(request: Request, options: ConnectionGuardOpt
   const method = request.method.toUpperCase();
   const operationType = options.operationType ?? (method === 'GET' || method === 'HEAD' ? 'read' : 'write');
   const policy = options.policy === undefined ? 'api' : options.policy;
-  const identity = options.identify?.(request) ?? {};
+  const identity = requestIdentity(options.identify?.(request), request, options.trustProxy ?? false);
   try {
     const admission = await options.safeguards.admit({
       ...identity,
