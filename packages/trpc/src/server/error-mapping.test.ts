@@ -119,11 +119,17 @@ describe('createSafeguardsPlugin (the .concat() form)', () => {
       .context<{ userId: string }>()
       .meta<SafeguardsMeta & { description?: string }>()
       .create();
+    // identify sees the typed context: ctx.userId compiles (the typecheck is part of `pnpm test`).
     const procedure = t.procedure.concat(
-      createSafeguardsPlugin(safeguards, {
-        identify: (ctx) => ({ userId: (ctx as { userId: string }).userId }),
-      }),
+      createSafeguardsPlugin<{ userId: string }>(safeguards, { identify: (ctx) => ({ userId: ctx.userId }) }),
     );
+    const annotated = t.procedure.concat(
+      createSafeguardsPlugin(safeguards, { identify: (ctx: { userId: string }) => ({ userId: ctx.userId }) }),
+    );
+    expect(annotated).toBeDefined();
+    const withoutUser = initTRPC.context<{ householdId: string }>().meta<SafeguardsMeta>().create();
+    // @ts-expect-error the plugin needs a userId the router's context does not have
+    withoutUser.procedure.concat(createSafeguardsPlugin<{ userId: string }>(safeguards));
     const router = t.router({ hello: procedure.input(z.string()).query(({ input }) => `hello ${input}`) });
     const caller = t.createCallerFactory(router)({ userId: 'u1' });
     await expect(caller.hello('you')).resolves.toBe('hello you');

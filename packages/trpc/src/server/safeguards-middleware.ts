@@ -110,17 +110,18 @@ export function createSafeguardsMiddleware<
 
 /**
  * The same middleware as a procedure builder for `.concat()`:
- * `const procedure = t.procedure.concat(createSafeguardsPlugin(safeguards, options))`. Your context must
- * be an object and your meta must extend {@link SafeguardsMeta}.
+ * `const procedure = t.procedure.concat(createSafeguardsPlugin<Context>(safeguards, options))`.
+ * `TContext` is the part of your context the plugin needs (what `identify` reads): give it
+ * explicitly or annotate `identify`'s parameter. Your meta must extend {@link SafeguardsMeta}.
  */
-export function createSafeguardsPlugin(
+export function createSafeguardsPlugin<TContext extends object = object>(
   safeguards: Safeguards,
-  options: SafeguardsMiddlewareOptions<object> = {},
+  options: SafeguardsMiddlewareOptions<TContext> = {},
 ) {
   const settingsFor = procedureSettingsCache({
     rateLimit: options.defaultRateLimit ?? 'api',
     timeoutMs: options.timeoutMs,
   });
-  const t = initTRPC.context<object>().meta<SafeguardsMeta>().create();
+  const t = initTRPC.context<TContext>().meta<SafeguardsMeta>().create();
   return t.procedure.use((opts) => guardCall(safeguards, options, settingsFor, opts));
 }
