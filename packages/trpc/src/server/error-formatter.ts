@@ -19,7 +19,10 @@ export type ShapeWithUserFriendly<TShape extends TRPCDefaultErrorShape> = Omit<T
 };
 
 export interface SafeguardsErrorFormatterOptions<TShape extends TRPCDefaultErrorShape> {
-  /** Your own formatter; its shape is extended, not replaced. */
+  /**
+   * Your own formatter; its shape is extended, not replaced. A `message` it changes is kept, unless it
+   * repeats the error's raw text (then the user-facing message is sent instead).
+   */
   format?: (input: FormatterInput) => TShape;
   /**
    * Keep stack traces in error bodies. Default: only when NODE_ENV is not 'production' (read once,
@@ -71,10 +74,34 @@ function isProduction(): boolean {
   );
 }
 
+// Shorter raw texts are only refused when the message is exactly them: a substring check on a
+// two-letter driver message would refuse almost any message.
+const minimumRawTextLength = 8;
+
+/**
+ * Does `message` repeat any text of the error chain that was not written for users (a driver's
+ * message, a connection string, a SafeguardError's internal summary)? `safe` is the user message.
+ */
+function repeatsRawText(message: string, error: unknown, safe: string): boolean {
+  const seen = new Set<unknown>();
+  let node: unknown = error;
+  while (typeof node === 'object' && node !== null && !seen.has(node) && seen.size < 16) {
+    seen.add(node);
+    const { message: raw, internalMessage } = node as { message?: unknown; internalMessage?: unknown };
+    for (const text of [raw, internalMessage]) {
+      if (typeof text !== 'string' || text.length === 0 || text === safe) continue;
+      if (message === text || (text.length >= minimumRawTextLength && message.includes(text))) return true;
+    }
+    node = (node as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /**
  * An `errorFormatter` for `initTRPC.create({ errorFormatter: safeguardsErrorFormatter() })`: adds
- * `data.userFriendly` (typed on the client through tRPC's inference), replaces the message with the
- * user-facing one, and drops stack traces in production.
+ * `data.userFriendly` (typed on the client through tRPC's inference), sets the message to the
+ * user-facing one unless your `format` wrote its own, and drops stack traces in production. A message
+ * of yours that repeats the error's raw text (a database message) is replaced all the same.
  */
 export function safeguardsErrorFormatter<TShape extends TRPCDefaultErrorShape = TRPCDefaultErrorShape>(
   options: SafeguardsErrorFormatterOptions<TShape> = {},
@@ -85,6 +112,10 @@ export function safeguardsErrorFormatter<TShape extends TRPCDefaultErrorShape = 
     const userFriendly = userFriendlyData(input.error, { type: input.type });
     const data: Record<string, unknown> = { ...base.data, userFriendly };
     if (!exposeStack) delete data.stack;
-    return { ...base, message: userFriendly.message, data } as unknown as ShapeWithUserFriendly<TShape>;
+    const own =
+      base.message !== input.shape.message &&
+      !repeatsRawText(base.message, input.error, userFriendly.message);
+    const message = own ? base.message : userFriendly.message;
+    return { ...base, message, data } as unknown as ShapeWithUserFriendly<TShape>;
   };
 }
