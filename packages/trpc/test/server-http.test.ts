@@ -1,5 +1,11 @@
 import { ErrorType, errorTypeDefaults, Priority } from '@db-safeguards/core';
-import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError } from '@trpc/client';
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpBatchStreamLink,
+  httpLink,
+  TRPCClientError,
+} from '@trpc/client';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import type { UserFriendlyErrorData } from '../src/index.js';
@@ -196,6 +202,36 @@ describe('tRPC server with the safeguards (real HTTP, superjson)', () => {
     }
     const limited = await failure(api.failWrite.mutate('TOO_MANY_REQUESTS'));
     expect(limited.data?.userFriendly).toMatchObject({ type: 'RATE_LIMIT', retryable: true });
+  });
+
+  it('httpBatchStreamLink: status 200 and no safeguards headers, but userFriendly in each error (documented)', async () => {
+    const headers = { 'x-user-id': 'stream-user' };
+    await client(fixture.url, headers).limited.query();
+    await client(fixture.url, headers).limited.query();
+    const responses: Response[] = [];
+    const api = createTRPCClient<AppRouter>({
+      links: [
+        httpBatchStreamLink({
+          url: fixture.url,
+          transformer: superjson,
+          headers,
+          fetch: async (input, init) => {
+            const response = await fetch(input, init);
+            responses.push(response);
+            return response;
+          },
+        }),
+      ],
+    });
+    const [ping, limited] = await Promise.allSettled([api.ping.query(), api.limited.query()]);
+    expect(ping).toMatchObject({ status: 'fulfilled', value: 'pong' });
+    const error = (limited as PromiseRejectedResult).reason as TRPCClientError<AppRouter>;
+    expect(error.data?.userFriendly).toMatchObject({ type: 'RATE_LIMIT', retryable: true });
+    expect(error.data!.userFriendly.retryAfterMs).toBeGreaterThan(0);
+    expect(responses).toHaveLength(1);
+    expect(responses[0]!.status).toBe(200);
+    expect(responses[0]!.headers.get('retry-after')).toBeNull();
+    expect(responses[0]!.headers.get('x-ratelimit-limit')).toBeNull();
   });
 
   it('zod validation errors arrive as VALIDATION with flattened issues', async () => {
