@@ -3,9 +3,9 @@ import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
 import { type AppRouter, type Fixture, startFixture } from './fixture.js';
 
-/** One connection, and BATCH work shed as soon as it would have to wait. */
+/** One connection, and BATCH and LOW work shed as soon as it would have to wait. */
 const saturable = {
-  queue: { maxConcurrentConnections: 1, maxQueueSize: 4, shedAt: { BATCH: 0 }, timeoutMs: 2000 },
+  queue: { maxConcurrentConnections: 1, maxQueueSize: 4, shedAt: { BATCH: 0, LOW: 0 }, timeoutMs: 2000 },
 };
 
 /** Holds the only connection until the returned function is called. */
@@ -32,8 +32,10 @@ async function failure(promise: Promise<unknown>): Promise<TRPCClientError<AppRo
   return error as TRPCClientError<AppRouter>;
 }
 
-const client = (url: string) =>
-  createTRPCClient<AppRouter>({ links: [httpLink({ url, transformer: superjson })] });
+const client = (url: string, user = 'someone') =>
+  createTRPCClient<AppRouter>({
+    links: [httpLink({ url, transformer: superjson, headers: { 'x-user-id': user } })],
+  });
 
 describe('admission (real HTTP, superjson)', () => {
   it('a BATCH call is refused at once when the budget is saturated, without running its body', async () => {
@@ -50,5 +52,43 @@ describe('admission (real HTTP, superjson)', () => {
     }
     // With the connection free again, the same call runs at BATCH.
     await expect(client(fixture.url).batchJob.query()).resolves.toBe(0);
+  });
+
+  it('a LOW call is refused at once too, and is run once the budget has room', async () => {
+    await using fixture = await startFixture({ safeguards: saturable });
+    const release = await holdTheConnection(fixture);
+    try {
+      const error = await failure(client(fixture.url).lowReport.query());
+      expect(error.data?.userFriendly).toMatchObject({ type: 'QUEUE_FULL', reason: 'shed' });
+      expect(fixture.probes.calls.lowReport).toBeUndefined();
+    } finally {
+      await release();
+    }
+    await expect(client(fixture.url).lowReport.query()).resolves.toBe('report');
+  });
+
+  it('checks in order: rate limit, then breaker, then load shedding', async () => {
+    await using fixture = await startFixture({ safeguards: saturable });
+    const release = await holdTheConnection(fixture);
+    const breaker = fixture.safeguards.breakers.get('primary');
+    breaker.forceOpen();
+    const typeOf = async (user: string) =>
+      (await failure(client(fixture.url, user).lowReport.query())).data?.userFriendly.type;
+    try {
+      // Breaker open and budget saturated: the rate limit is charged first...
+      expect(await typeOf('alice')).toBe('CIRCUIT_BREAKER');
+      expect(await typeOf('alice')).toBe('CIRCUIT_BREAKER');
+      // ...so once it is spent, it is what refuses.
+      expect(await typeOf('alice')).toBe('RATE_LIMIT');
+      // Within its limit, the open breaker refuses before shedding is looked at.
+      expect(await typeOf('bob')).toBe('CIRCUIT_BREAKER');
+      breaker.reset();
+      // Breaker closed: the saturated budget sheds it.
+      expect(await typeOf('bob')).toBe('QUEUE_FULL');
+      expect(fixture.probes.calls.lowReport).toBeUndefined();
+    } finally {
+      breaker.reset();
+      await release();
+    }
   });
 });

@@ -137,6 +137,10 @@ export function buildRouter(
       count('batchJob');
       return priorityHere();
     }),
+    lowReport: procedure.meta({ priority: 'LOW', rateLimit: 'tiny' }).query(() => {
+      count('lowReport');
+      return 'report';
+    }),
     criticalInside: procedure.query(() =>
       safeguards.run((scope) => scope.context.priority, { operationType: 'critical' }),
     ),
