@@ -5,13 +5,17 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 const packageDir = resolve(import.meta.dirname, '..');
 
-/** The first ```ts block of the README's "Example" section. */
-function readmeExample(): string {
+/** The ```ts blocks of the README's "Example" section, by the file name on their first line. */
+function readmeExample(): Record<string, string> {
   const readme = readFileSync(join(packageDir, 'README.md'), 'utf8');
   const section = readme.split('\n## Example\n')[1]?.split('\n## ')[0] ?? '';
-  const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
-  if (block === undefined) throw new Error('README.md has no ```ts block under "## Example"');
-  return block;
+  const blocks: Record<string, string> = {};
+  for (const [, block] of section.matchAll(/```ts\n([\s\S]*?)```/g)) {
+    const name = /^\/\/ (\S+\.ts)\n/.exec(block!)?.[1];
+    if (name === undefined) throw new Error('each README example block starts with // <file>.ts');
+    blocks[name] = block!;
+  }
+  return blocks;
 }
 
 /**
@@ -53,26 +57,26 @@ function typeErrors(sources: Record<string, string>): Record<string, string[]> {
 
 describe('the README example', () => {
   let errors: Record<string, string[]>;
+  const example = readmeExample();
   beforeAll(() => {
-    const example = readmeExample();
-    // The second copy proves the check can fail: it uses a name the example does not declare.
-    errors = typeErrors({
-      'readme-example.ts': example,
-      'readme-example-broken.ts': `${example}\nshowToast('x');\n`,
-    });
+    // The extra file proves the check can fail: it uses a name the example does not declare.
+    errors = typeErrors({ ...example, 'broken.ts': `${example['client.ts']}\nshowToast('x');\n` });
   }, 60_000);
 
-  it('is 20 lines at most', () => {
-    expect(readmeExample().trimEnd().split('\n').length).toBeLessThanOrEqual(20);
+  it('is a 20-line server and a client of a dozen lines', () => {
+    expect(Object.keys(example).sort()).toEqual(['client.ts', 'server.ts']);
+    expect(example['server.ts']!.trimEnd().split('\n').length).toBeLessThanOrEqual(20);
+    expect(example['client.ts']!.trimEnd().split('\n').length).toBeLessThanOrEqual(12);
   });
 
   it('type-checks against this package, every name declared', () => {
-    expect(errors['readme-example.ts']).toEqual([]);
+    expect(errors['server.ts']).toEqual([]);
+    expect(errors['client.ts']).toEqual([]);
     expect(errors.global).toEqual([]);
   });
 
   it('the check can fail: an undeclared name is reported', () => {
-    expect(errors['readme-example-broken.ts']).toContain("Cannot find name 'showToast'.");
+    expect(errors['broken.ts']).toContain("Cannot find name 'showToast'.");
   });
 });
 
