@@ -9,6 +9,7 @@ export type {
   FormatterInput,
   SafeguardsErrorFormatterOptions,
   ShapeWithUserFriendly,
+  UserFriendlyDataOptions,
 } from './server/error-formatter.js';
 export { safeguardsErrorFormatter, userFriendlyData } from './server/error-formatter.js';
 export { toSafeguardError, toTRPCError, trpcCodeByErrorType, trpcCodeFor } from './server/error-mapping.js';

@@ -9,12 +9,27 @@ describe('built entry points (turbo builds before tests)', () => {
     '.': [
       'createSafeguardsMiddleware',
       'createSafeguardsPlugin',
+      'resolveProcedureSettings',
       'safeguardsErrorFormatter',
+      'userFriendlyData',
       'safeguardsResponseMeta',
+      'safeguardsHeaders',
+      'withSafeguardsContext',
       'withConnectionMiddleware',
+      'checkRequest',
       'clientIp',
+      'toTRPCError',
+      'toSafeguardError',
+      'trpcCodeByErrorType',
+      'trpcCodeFor',
     ],
-    './client': ['getUserFriendlyError', 'safeguardsRetryLink', 'shouldRetry', 'retryDelay'],
+    './client': [
+      'getUserFriendlyError',
+      'safeguardsRetryLink',
+      'shouldRetry',
+      'retryDelay',
+      'computeRetryDelay',
+    ],
   });
 
   it('the client entry loads nothing from the server side or the core (safe for browser bundles)', () => {

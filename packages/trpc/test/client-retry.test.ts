@@ -1,7 +1,13 @@
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
-import { getUserFriendlyError, retryDelay, safeguardsRetryLink, shouldRetry } from '../src/client/index.js';
+import {
+  computeRetryDelay,
+  getUserFriendlyError,
+  retryDelay,
+  safeguardsRetryLink,
+  shouldRetry,
+} from '../src/client/index.js';
 import { type AppRouter, startFixture } from './fixture.js';
 
 function clientWithRetries(url: string, options: Parameters<typeof safeguardsRetryLink>[0] = {}) {
@@ -44,6 +50,25 @@ describe('safeguardsRetryLink (real server over HTTP)', () => {
     });
   });
 
+  it('never retries an unmarked mutation, even when the server says its error is retryable', async () => {
+    await using fixture = await startFixture();
+    const { client, retries } = clientWithRetries(fixture.url);
+    const error = await client.shedWrite.mutate().catch((e: unknown) => e);
+    expect(getUserFriendlyError(error)).toMatchObject({ type: 'QUEUE_FULL', retryable: true });
+    expect(fixture.probes.calls.shedWrite).toBe(1);
+    expect(retries).toEqual([]);
+  });
+
+  it('retries the same mutation once it is marked idempotent', async () => {
+    await using fixture = await startFixture();
+    const { client, retries } = clientWithRetries(fixture.url);
+    await expect(client.shedWrite.mutate(undefined, { context: { idempotent: true } })).resolves.toBe(
+      'written',
+    );
+    expect(fixture.probes.calls.shedWrite).toBe(2);
+    expect(retries).toEqual(['shedWrite:50']);
+  });
+
   it('retries a mutation marked idempotent (by the call or the link options)', async () => {
     await using fixture = await startFixture();
     const { client } = clientWithRetries(fixture.url, { baseDelayMs: 10 });
@@ -75,6 +100,17 @@ describe('safeguardsRetryLink (real server over HTTP)', () => {
     expect(elapsed).toBeLessThan(1500);
   });
 
+  it('aborts an attempt still in flight when the deadline passes', async () => {
+    await using fixture = await startFixture();
+    const { client } = clientWithRetries(fixture.url);
+    // waitForAbort answers only when its request is aborted.
+    const error = await client.waitForAbort
+      .query(undefined, { context: { timeoutMs: 300 } })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TRPCClientError);
+    await expect.poll(() => fixture.probes.seen.at(-1), { timeout: 2000 }).toBe('aborted');
+  });
+
   it('honours the AbortSignal while waiting to retry', async () => {
     await using fixture = await startFixture();
     const { client } = clientWithRetries(fixture.url, { maxAttempts: 10, maxTotalMs: 60_000 });
@@ -85,6 +121,23 @@ describe('safeguardsRetryLink (real server over HTTP)', () => {
     await expect(pending).rejects.toBeInstanceOf(TRPCClientError);
     expect(performance.now() - started).toBeLessThan(1000);
     expect(fixture.probes.calls.alwaysUnavailable).toBe(1);
+  });
+
+  it('gives up at once when the server asks for a longer wait than maxDelayMs', async () => {
+    await using fixture = await startFixture();
+    // 53300 asks for 1 s; a retry after 200 ms would come back too early.
+    const short = clientWithRetries(fixture.url, { maxDelayMs: 200 });
+    const error = await short.client.flaky.query().catch((e: unknown) => e);
+    expect(getUserFriendlyError(error)).toMatchObject({ type: 'CONNECTION', retryAfterMs: 1000 });
+    expect(fixture.probes.calls.flaky).toBe(1);
+    expect(short.retries).toEqual([]);
+
+    // An open breaker asks for ~30 s, past the default cap of 10 s.
+    fixture.safeguards.breakers.get('primary').forceOpen();
+    const byDefault = clientWithRetries(fixture.url);
+    const open = await byDefault.client.dbRead.query().catch((e: unknown) => e);
+    expect(getUserFriendlyError(open)).toMatchObject({ type: 'CIRCUIT_BREAKER', retryable: true });
+    expect(byDefault.retries).toEqual([]);
   });
 
   it('does not retry errors that are not retryable', async () => {
@@ -107,7 +160,14 @@ describe('TanStack Query helpers', () => {
     expect(shouldRetry(0, new Error('network down'))).toBe(false);
   });
 
-  it('retryDelay uses retry-after with jitter and a cap, else exponential', () => {
+  it('shouldRetry gives up when the server asks for a longer wait than maxDelayMs', () => {
+    const longWait = withUserFriendly({ retryable: true, retryAfterMs: 60_000 });
+    expect(shouldRetry(0, longWait)).toBe(false);
+    expect(shouldRetry(0, longWait, { maxDelayMs: 60_000 })).toBe(true);
+    expect(shouldRetry(0, withUserFriendly({ retryable: true, retryAfterMs: 10_000 }))).toBe(true);
+  });
+
+  it('retryDelay uses retry-after with jitter and a cap, else exponential; never sooner than the server asked', () => {
     expect(
       retryDelay(0, withUserFriendly({ retryable: true, retryAfterMs: 2000 }), {
         random: () => 0.5,
@@ -115,8 +175,14 @@ describe('TanStack Query helpers', () => {
       }),
     ).toBe(2200);
     expect(
-      retryDelay(0, withUserFriendly({ retryable: true, retryAfterMs: 60_000 }), { random: () => 0 }),
+      retryDelay(0, withUserFriendly({ retryable: true, retryAfterMs: 9000 }), { random: () => 0.9 }),
     ).toBe(10_000);
+    expect(
+      retryDelay(0, withUserFriendly({ retryable: true, retryAfterMs: 60_000 }), { random: () => 0 }),
+    ).toBe(60_000);
+    expect(
+      computeRetryDelay(1, getUserFriendlyError(withUserFriendly({ retryable: true, retryAfterMs: 60_000 }))),
+    ).toBe(undefined);
     expect(retryDelay(2, new Error('x'), { random: () => 0, baseDelayMs: 100 })).toBe(400);
   });
 });

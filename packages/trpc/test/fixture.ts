@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   createSafeguards,
@@ -7,7 +8,7 @@ import {
   type Safeguards,
   type SafeguardsOptions,
 } from '@db-safeguards/core';
-import { initTRPC, TRPCError } from '@trpc/server';
+import { type AnyTRPCRouter, type inferRouterContext, initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import superjson from 'superjson';
 import { z } from 'zod';
@@ -41,6 +42,25 @@ export const leakyErrors = {
       { name: 'DrizzleQueryError' },
     );
   },
+  notNull: () => {
+    const pg = Object.assign(
+      new Error('null value in column "name" of relation "animals" violates not-null constraint'),
+      {
+        name: 'PostgresError',
+        code: '23502',
+        detail: 'Failing row contains (7, null, secret@example.com).',
+      },
+    );
+    return Object.assign(
+      new Error(
+        'Failed query: insert into "animals" ("name", "owner") values ($1, $2)\nparams: ,secret@example.com',
+        {
+          cause: pg,
+        },
+      ),
+      { name: 'DrizzleQueryError' },
+    );
+  },
   undefinedTable: () =>
     Object.assign(new Error('relation "animalz" does not exist'), { name: 'error', code: '42P01' }),
   tooManyConnections: () =>
@@ -50,23 +70,46 @@ export const leakyErrors = {
     Object.assign(new Error('permission denied for table animals'), { name: 'error', code: '42501' }),
 };
 
+/** How the router reports errors: by default no stacks anywhere (`isDev: false`, `exposeStack: false`). */
+export interface ErrorReporting {
+  isDev: boolean;
+  /** Omitted: the formatter decides from NODE_ENV. */
+  exposeStack?: boolean;
+}
+
 export function buildRouter(
   safeguards: Safeguards,
   probes: { bodyRuns: number; seen: unknown[]; calls: Record<string, number> },
+  reporting: ErrorReporting = { isDev: false, exposeStack: false },
 ) {
   const t = initTRPC
     .context<Context>()
     .meta<SafeguardsMeta>()
     .create({
       transformer: superjson,
-      isDev: false,
-      errorFormatter: safeguardsErrorFormatter({ exposeStack: false }),
+      isDev: reporting.isDev,
+      errorFormatter: safeguardsErrorFormatter(
+        reporting.exposeStack === undefined ? {} : { exposeStack: reporting.exposeStack },
+      ),
     });
   const procedure = t.procedure.use(
     createSafeguardsMiddleware(safeguards, {
       identify: (ctx: Context) => ({ userId: ctx.userId, ip: ctx.ip }),
     }),
   );
+  // A middleware placed before the safeguards middleware that writes (an audit log, say) and loses
+  // its connection: the safeguards middleware never sees this call.
+  const auditedProcedure = t.procedure
+    .use(async ({ next }) => {
+      await lostConnectionWrite();
+      return next();
+    })
+    .use(createSafeguardsMiddleware(safeguards, { identify: (ctx: Context) => ({ userId: ctx.userId }) }));
+  const lostConnectionWrite = () =>
+    safeguards.run(
+      () => Promise.reject(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })),
+      { operationType: 'write' },
+    );
   const count = (name: string) => {
     probes.calls[name] = (probes.calls[name] ?? 0) + 1;
     return probes.calls[name];
@@ -85,8 +128,22 @@ export function buildRouter(
       },
     );
 
+  const priorityHere = () => safeguards.run((scope) => scope.context.priority);
+
   return t.router({
     ping: procedure.query(() => 'pong'),
+    // The inner call declares no type of its own, so it inherits the procedure's.
+    batchJob: procedure.meta({ operationType: 'batch', rateLimit: false }).query(async () => {
+      count('batchJob');
+      return priorityHere();
+    }),
+    lowReport: procedure.meta({ priority: 'LOW', rateLimit: 'tiny' }).query(() => {
+      count('lowReport');
+      return 'report';
+    }),
+    criticalInside: procedure.query(() =>
+      safeguards.run((scope) => scope.context.priority, { operationType: 'critical' }),
+    ),
     limited: procedure.meta({ rateLimit: 'tiny' }).query(() => 'ok'),
     unlimited: procedure.meta({ rateLimit: false }).query(() => 'ok'),
     dbRead: procedure.query(async () => {
@@ -122,11 +179,33 @@ export function buildRouter(
     }),
     writeLostConnection: procedure.mutation(async () => {
       count('writeLostConnection');
-      await safeguards.run(
-        () => Promise.reject(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })),
-        { operationType: 'write' },
-      );
+      await lostConnectionWrite();
     }),
+    // Without the safeguards middleware.
+    bareWriteLostConnection: t.procedure.mutation(async () => {
+      count('bareWriteLostConnection');
+      await lostConnectionWrite();
+    }),
+    auditedWrite: auditedProcedure.mutation(() => 'saved'),
+    // Refused before it wrote anything, so the server says it is retryable even though the
+    // mutation is not idempotent; succeeds from the second call on.
+    shedWrite: procedure.meta({ rateLimit: false }).mutation(() => {
+      if (count('shedWrite') < 2)
+        throw new SafeguardError({ type: 'QUEUE_FULL', reason: 'shed', retryAfterMs: 50, notApplied: true });
+      return 'written';
+    }),
+    // Without the middleware: tRPC answers 500 whatever the error says.
+    bareTooManyConnections: t.procedure.query(() => {
+      throw leakyErrors.tooManyConnections();
+    }),
+    // A write (not idempotent) that gives up on purpose with the given code.
+    failWrite: procedure
+      .input(
+        z.enum(['GATEWAY_TIMEOUT', 'SERVICE_UNAVAILABLE', 'TIMEOUT', 'BAD_GATEWAY', 'TOO_MANY_REQUESTS']),
+      )
+      .mutation(({ input }) => {
+        throw new TRPCError({ code: input, message: 'Please try again later.' });
+      }),
     recordDose: procedure
       .meta({ idempotent: true, rateLimit: false })
       .input(z.object({ key: z.string().min(1) }))
@@ -144,12 +223,14 @@ export function buildRouter(
       .input(
         z.enum([
           'conflict',
+          'notNull',
           'undefinedTable',
           'tooManyConnections',
           'connectionString',
           'privilege',
           'notFound',
           'unauthorized',
+          'badRequestWithCause',
           'forbidden',
           'queueFull',
           'timeout',
@@ -162,6 +243,9 @@ export function buildRouter(
             throw new TRPCError({ code: 'NOT_FOUND', message: 'Animal not found' });
           case 'unauthorized':
             throw new TRPCError({ code: 'UNAUTHORIZED' });
+          case 'badRequestWithCause':
+            // No message of its own: tRPC copies the cause's.
+            throw new TRPCError({ code: 'BAD_REQUEST', cause: leakyErrors.connectionString() });
           case 'forbidden':
             throw new TRPCError({ code: 'FORBIDDEN' });
           case 'queueFull':
@@ -194,28 +278,22 @@ export interface Fixture extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** A real tRPC HTTP server (standalone adapter) on a free port, with the safeguards wired in. */
-export async function startFixture(
-  options: { safeguards?: SafeguardsOptions; trustProxy?: TrustProxy } = {},
-): Promise<Fixture> {
-  const safeguards = createSafeguards({
-    retry: { maxAttempts: 1 },
-    rateLimits: { policies: { tiny: { limit: 2, windowMs: 60_000 } }, adaptive: false },
-    ...options.safeguards,
-  });
-  const probes = { bodyRuns: 0, seen: [] as unknown[], calls: {} as Record<string, number> };
-  const router = buildRouter(safeguards, probes);
+/** A running HTTP server for a router; closing it also closes its safeguards. */
+export interface Served extends AsyncDisposable {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serves any router with tRPC's standalone adapter on a free port, with the safeguards' responseMeta. */
+export async function serve<TRouter extends AnyTRPCRouter>(
+  router: TRouter,
+  createContext: (opts: { req: IncomingMessage }) => inferRouterContext<TRouter>,
+  safeguards: Safeguards,
+): Promise<Served> {
   const server = createHTTPServer({
     basePath: '/trpc/',
     router,
-    createContext: ({ req }) =>
-      withSafeguardsContext<Context>({
-        ip: clientIp(
-          { remoteAddress: req.socket.remoteAddress, headers: req.headers },
-          options.trustProxy ?? false,
-        ),
-        userId: typeof req.headers['x-user-id'] === 'string' ? req.headers['x-user-id'] : undefined,
-      }),
+    createContext: ({ req }) => createContext({ req }),
     responseMeta: safeguardsResponseMeta(),
   });
   server.listen(0, '127.0.0.1');
@@ -226,5 +304,31 @@ export async function startFixture(
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await safeguards.close({ drainTimeoutMs: 100 });
   };
-  return { url: `http://127.0.0.1:${port}/trpc`, safeguards, probes, close, [Symbol.asyncDispose]: close };
+  return { url: `http://127.0.0.1:${port}/trpc`, close, [Symbol.asyncDispose]: close };
+}
+
+/** A real tRPC HTTP server (standalone adapter) on a free port, with the safeguards wired in. */
+export async function startFixture(
+  options: { safeguards?: SafeguardsOptions; trustProxy?: TrustProxy; reporting?: ErrorReporting } = {},
+): Promise<Fixture> {
+  const safeguards = createSafeguards({
+    retry: { maxAttempts: 1 },
+    rateLimits: { policies: { tiny: { limit: 2, windowMs: 60_000 } }, adaptive: false },
+    ...options.safeguards,
+  });
+  const probes = { bodyRuns: 0, seen: [] as unknown[], calls: {} as Record<string, number> };
+  const router = buildRouter(safeguards, probes, options.reporting);
+  const served = await serve(
+    router,
+    ({ req }) =>
+      withSafeguardsContext<Context>({
+        ip: clientIp(
+          { remoteAddress: req.socket.remoteAddress, headers: req.headers },
+          options.trustProxy ?? false,
+        ),
+        userId: typeof req.headers['x-user-id'] === 'string' ? req.headers['x-user-id'] : undefined,
+      }),
+    safeguards,
+  );
+  return { ...served, safeguards, probes };
 }

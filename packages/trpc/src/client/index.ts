@@ -4,6 +4,7 @@
  */
 
 export type { UserFriendlyErrorData } from '../user-friendly-data.js';
+export type { ShouldRetryOptions } from './query-retry.js';
 export { retryDelay, shouldRetry } from './query-retry.js';
 export type { RetryDelayOptions } from './retry-delay.js';
 export { computeRetryDelay } from './retry-delay.js';

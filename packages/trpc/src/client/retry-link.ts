@@ -29,6 +29,9 @@ function isIdempotent(op: Operation, option: SafeguardsRetryLinkOptions['idempot
   return option?.includes(op.path) ?? false;
 }
 
+/** setTimeout fires at once for longer delays (they overflow a 32-bit int). */
+const maxTimerMs = 2 ** 31 - 1;
+
 function deadlineOf(op: Operation, startedAt: number, maxTotalMs: number): number {
   const context = op.context as { deadline?: unknown; timeoutMs?: unknown };
   if (typeof context.deadline === 'number') return context.deadline;
@@ -38,9 +41,11 @@ function deadlineOf(op: Operation, startedAt: number, maxTotalMs: number): numbe
 
 /**
  * A tRPC link that retries calls the server marked retryable (`userFriendly.retryable`), waiting the
- * server's `retryAfterMs` (with jitter and a cap). It honours the call's AbortSignal, stops at the
- * call's deadline, and never retries a mutation that is not marked idempotent. Put it before the
- * terminating link: `links: [safeguardsRetryLink(), httpBatchLink({ url, transformer })]`.
+ * server's `retryAfterMs` (with jitter); when the server asks for a longer wait than `maxDelayMs` it
+ * gives up at once and surfaces the error, since an earlier retry is certain to fail. It honours the
+ * call's AbortSignal, bounds the whole call by its deadline (an attempt in flight is aborted when it
+ * passes), and never retries a mutation that is not marked idempotent. Put it before the terminating
+ * link: `links: [safeguardsRetryLink(), httpBatchLink({ url, transformer })]`.
  */
 export function safeguardsRetryLink<TRouter extends AnyTRPCRouter>(
   options: SafeguardsRetryLinkOptions = {},
@@ -52,39 +57,60 @@ export function safeguardsRetryLink<TRouter extends AnyTRPCRouter>(
       observable((observer) => {
         const startedAt = Date.now();
         const deadline = deadlineOf(op, startedAt, maxTotalMs);
+        // Every attempt runs with this signal: it aborts with the caller's signal or at the deadline, so
+        // an attempt already in flight is bounded by the deadline too, not only the waits between them.
+        const attempts = new AbortController();
+        const attemptOp: Operation = { ...op, signal: attempts.signal };
         let attempt = 0;
         let timer: ReturnType<typeof setTimeout> | undefined;
+        let deadlineTimer: ReturnType<typeof setTimeout> | undefined;
         let lastError: TRPCClientError<TRouter> | undefined;
         let subscription: { unsubscribe(): void } | undefined;
         let finished = false;
 
-        const finish = (error?: TRPCClientError<TRouter>) => {
-          if (finished) return;
+        const cleanUp = () => {
           finished = true;
           if (timer !== undefined) clearTimeout(timer);
+          if (deadlineTimer !== undefined) clearTimeout(deadlineTimer);
           op.signal?.removeEventListener('abort', onAbort);
+        };
+        const finish = (error?: TRPCClientError<TRouter>) => {
+          if (finished) return;
+          cleanUp();
           if (error) observer.error(error);
           else observer.complete();
         };
         // Aborting while waiting to retry ends the call at once with the last error.
         const onAbort = () => {
+          attempts.abort(op.signal?.reason);
           if (timer !== undefined && lastError) finish(lastError);
         };
-        op.signal?.addEventListener('abort', onAbort, { once: true });
+        if (op.signal?.aborted) attempts.abort(op.signal.reason);
+        else op.signal?.addEventListener('abort', onAbort, { once: true });
+        const budgetMs = deadline - startedAt;
+        if (budgetMs <= maxTimerMs) {
+          deadlineTimer = setTimeout(
+            () => attempts.abort(new DOMException("The call's deadline passed", 'TimeoutError')),
+            Math.max(0, budgetMs),
+          );
+          // Housekeeping: the request in flight, not this timer, is what keeps a process busy.
+          (deadlineTimer as { unref?: () => void }).unref?.();
+        }
 
         const attemptOnce = () => {
           attempt++;
-          subscription = next(op).subscribe({
+          subscription = next(attemptOp).subscribe({
             next: (envelope) => observer.next(envelope),
             error: (error) => {
               lastError = error;
               const userFriendly = getUserFriendlyError(error);
               const delayMs = computeRetryDelay(attempt, userFriendly, options);
               const retry =
+                delayMs !== undefined &&
                 userFriendly?.retryable === true &&
                 attempt < maxAttempts &&
                 isIdempotent(op, options.idempotentMutations) &&
-                !op.signal?.aborted &&
+                !attempts.signal.aborted &&
                 Date.now() + delayMs < deadline;
               if (!retry) {
                 finish(error);
@@ -101,10 +127,8 @@ export function safeguardsRetryLink<TRouter extends AnyTRPCRouter>(
         };
         attemptOnce();
         return () => {
-          finished = true;
-          if (timer !== undefined) clearTimeout(timer);
+          cleanUp();
           subscription?.unsubscribe();
-          op.signal?.removeEventListener('abort', onAbort);
         };
       });
 }

@@ -12,8 +12,11 @@ describe('clientIp', () => {
     expect(clientIp(request('::ffff:10.0.0.5', '1.2.3.4'), false)).toBe('10.0.0.5');
   });
 
-  it('trusts everything with true (leftmost entry)', () => {
-    expect(clientIp(request('10.0.0.5', '1.2.3.4, 10.0.0.9'), true)).toBe('1.2.3.4');
+  it('true is one trusted hop: the rightmost entry, whatever the client put before it', () => {
+    expect(clientIp(request('10.0.0.5', 'spoofed, 1.2.3.4'), true)).toBe('1.2.3.4');
+    expect(clientIp(request('10.0.0.5', '6.6.6.6, 1.2.3.4'), true)).toBe('1.2.3.4');
+    expect(clientIp(request('10.0.0.5', '1.2.3.4'), true)).toBe('1.2.3.4');
+    expect(clientIp(request('10.0.0.5'), true)).toBe('10.0.0.5');
   });
 
   it('counts trusted hops from the right', () => {

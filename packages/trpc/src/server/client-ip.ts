@@ -2,7 +2,10 @@
 export type TrustProxy =
   /** Never trust it (the default): the client is the socket's peer. */
   | false
-  /** Trust it whoever sent it (only safe when nothing but your proxy can reach the server). */
+  /**
+   * One trusted proxy in front of the server (the same as `1`): the client is the rightmost entry,
+   * the one that proxy appended. The entries before it are whatever the client sent.
+   */
   | true
   /** Trust this many proxy hops in front of the server (e.g. 1 behind one load balancer). */
   | number
@@ -63,10 +66,10 @@ export function clientIp(request: RequestAddressInfo, trustProxy: TrustProxy = f
     .map((entry) => normalise(entry))
     .filter((entry) => entry.length > 0);
   if (forwarded.length === 0) return peer;
-  if (trustProxy === true) return forwarded[0];
-  if (typeof trustProxy === 'number') {
-    // Each trusted hop appended one address; the client's is the one before them.
-    const hops = Math.max(0, Math.floor(trustProxy));
+  if (typeof trustProxy === 'number' || trustProxy === true) {
+    // Each trusted hop appended the address it saw (nginx's $proxy_add_x_forwarded_for, AWS ALB), so
+    // the client is the entry the outermost trusted hop appended; entries left of it are the client's own.
+    const hops = trustProxy === true ? 1 : Math.max(0, Math.floor(trustProxy));
     if (hops === 0) return peer;
     return forwarded[Math.max(0, forwarded.length - hops)];
   }

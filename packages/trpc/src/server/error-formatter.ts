@@ -19,7 +19,10 @@ export type ShapeWithUserFriendly<TShape extends TRPCDefaultErrorShape> = Omit<T
 };
 
 export interface SafeguardsErrorFormatterOptions<TShape extends TRPCDefaultErrorShape> {
-  /** Your own formatter; its shape is extended, not replaced. */
+  /**
+   * Your own formatter; its shape is extended, not replaced. A `message` it changes is kept, unless it
+   * repeats the error's raw text (then the user-facing message is sent instead).
+   */
   format?: (input: FormatterInput) => TShape;
   /**
    * Keep stack traces in error bodies. Default: only when NODE_ENV is not 'production' (read once,
@@ -28,16 +31,31 @@ export interface SafeguardsErrorFormatterOptions<TShape extends TRPCDefaultError
   exposeStack?: boolean;
 }
 
+/** What {@link userFriendlyData} may know about the call that failed. */
+export interface UserFriendlyDataOptions {
+  /**
+   * The kind of call (the formatter's and `responseMeta`'s `type`). Used when the safeguards
+   * middleware did not see the call (a procedure without it, or a middleware before it failed): a
+   * mutation it did not see counts as not idempotent.
+   */
+  type?: FormatterInput['type'];
+}
+
 /**
  * The client-facing part of an error for the call that produced it. `retryable` is narrowed for
  * mutations: a write whose outcome is unknown is not worth retrying blindly unless the procedure is
- * idempotent.
+ * idempotent, so a mutation is retryable only when it is idempotent or the error says the write
+ * certainly was not applied.
  */
-export function userFriendlyData(error: unknown): UserFriendlyErrorData {
+export function userFriendlyData(
+  error: unknown,
+  options: UserFriendlyDataOptions = {},
+): UserFriendlyErrorData {
   const classified: SafeguardError = toSafeguardError(error);
   const facts = callFactsOf(classified);
-  const mutation = facts?.type === 'mutation';
-  const retryable = classified.retryable && (!mutation || facts.idempotent || classified.notApplied);
+  const mutation = (facts?.type ?? options.type) === 'mutation';
+  const idempotent = facts?.idempotent ?? !mutation;
+  const retryable = classified.retryable && (!mutation || idempotent || classified.notApplied);
   const friendly = toUserFriendlyError(classified, {
     degraded: facts?.degraded ?? classified.reason === 'read-only',
   });
@@ -56,10 +74,34 @@ function isProduction(): boolean {
   );
 }
 
+// Shorter raw texts are only refused when the message is exactly them: a substring check on a
+// two-letter driver message would refuse almost any message.
+const minimumRawTextLength = 8;
+
+/**
+ * Does `message` repeat any text of the error chain that was not written for users (a driver's
+ * message, a connection string, a SafeguardError's internal summary)? `safe` is the user message.
+ */
+function repeatsRawText(message: string, error: unknown, safe: string): boolean {
+  const seen = new Set<unknown>();
+  let node: unknown = error;
+  while (typeof node === 'object' && node !== null && !seen.has(node) && seen.size < 16) {
+    seen.add(node);
+    const { message: raw, internalMessage } = node as { message?: unknown; internalMessage?: unknown };
+    for (const text of [raw, internalMessage]) {
+      if (typeof text !== 'string' || text.length === 0 || text === safe) continue;
+      if (message === text || (text.length >= minimumRawTextLength && message.includes(text))) return true;
+    }
+    node = (node as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /**
  * An `errorFormatter` for `initTRPC.create({ errorFormatter: safeguardsErrorFormatter() })`: adds
- * `data.userFriendly` (typed on the client through tRPC's inference), replaces the message with the
- * user-facing one, and drops stack traces in production.
+ * `data.userFriendly` (typed on the client through tRPC's inference), sets the message to the
+ * user-facing one unless your `format` wrote its own, and drops stack traces in production. A message
+ * of yours that repeats the error's raw text (a database message) is replaced all the same.
  */
 export function safeguardsErrorFormatter<TShape extends TRPCDefaultErrorShape = TRPCDefaultErrorShape>(
   options: SafeguardsErrorFormatterOptions<TShape> = {},
@@ -67,9 +109,13 @@ export function safeguardsErrorFormatter<TShape extends TRPCDefaultErrorShape = 
   const exposeStack = options.exposeStack ?? !isProduction();
   return (input) => {
     const base = options.format ? options.format(input) : (input.shape as TShape);
-    const userFriendly = userFriendlyData(input.error);
+    const userFriendly = userFriendlyData(input.error, { type: input.type });
     const data: Record<string, unknown> = { ...base.data, userFriendly };
     if (!exposeStack) delete data.stack;
-    return { ...base, message: userFriendly.message, data } as unknown as ShapeWithUserFriendly<TShape>;
+    const own =
+      base.message !== input.shape.message &&
+      !repeatsRawText(base.message, input.error, userFriendly.message);
+    const message = own ? base.message : userFriendly.message;
+    return { ...base, message, data } as unknown as ShapeWithUserFriendly<TShape>;
   };
 }

@@ -48,6 +48,21 @@ describe('error table', () => {
     });
   });
 
+  it('a TRPCError thrown on purpose says the write was not applied only for 4xx codes, not for 5xx or timeouts', () => {
+    const notApplied = (code: TRPCError['code']) => toSafeguardError(new TRPCError({ code })).notApplied;
+    for (const code of ['BAD_REQUEST', 'UNAUTHORIZED', 'NOT_FOUND', 'CONFLICT', 'TOO_MANY_REQUESTS'] as const)
+      expect(notApplied(code), code).toBe(true);
+    for (const code of [
+      'SERVICE_UNAVAILABLE',
+      'BAD_GATEWAY',
+      'GATEWAY_TIMEOUT',
+      'TIMEOUT',
+      'CLIENT_CLOSED_REQUEST',
+      'NOT_IMPLEMENTED',
+    ] as const)
+      expect(notApplied(code), code).toBe(false);
+  });
+
   it('never uses the message of an INTERNAL_SERVER_ERROR (it is the raw error message)', () => {
     const raw = new TRPCError({
       code: 'INTERNAL_SERVER_ERROR',
@@ -63,19 +78,21 @@ describe('error table', () => {
 });
 
 describe('procedure settings', () => {
-  it('queries are NORMAL, read, idempotent; mutations NORMAL, write, not idempotent; meta wins', () => {
+  it('queries are read, idempotent; mutations write, not idempotent; the priority is left to the core; meta wins', () => {
     const defaults = { rateLimit: 'api' as const, timeoutMs: undefined };
     expect(resolveProcedureSettings(undefined, 'query', defaults)).toMatchObject({
-      priority: 2,
+      priority: undefined,
       operationType: 'read',
       idempotent: true,
       rateLimit: 'api',
     });
     expect(resolveProcedureSettings(undefined, 'mutation', defaults)).toMatchObject({
-      priority: 2,
+      priority: undefined,
       operationType: 'write',
       idempotent: false,
     });
+    expect(resolveProcedureSettings({ operationType: 'batch' }, 'query', defaults).priority).toBeUndefined();
+    expect(resolveProcedureSettings({ priority: 'LOW' }, 'query', defaults).priority).toBe(1);
     expect(
       resolveProcedureSettings(
         { priority: 'HIGH', rateLimit: false, idempotent: true },
@@ -102,11 +119,17 @@ describe('createSafeguardsPlugin (the .concat() form)', () => {
       .context<{ userId: string }>()
       .meta<SafeguardsMeta & { description?: string }>()
       .create();
+    // identify sees the typed context: ctx.userId compiles (the typecheck is part of `pnpm test`).
     const procedure = t.procedure.concat(
-      createSafeguardsPlugin(safeguards, {
-        identify: (ctx) => ({ userId: (ctx as { userId: string }).userId }),
-      }),
+      createSafeguardsPlugin<{ userId: string }>(safeguards, { identify: (ctx) => ({ userId: ctx.userId }) }),
     );
+    const annotated = t.procedure.concat(
+      createSafeguardsPlugin(safeguards, { identify: (ctx: { userId: string }) => ({ userId: ctx.userId }) }),
+    );
+    expect(annotated).toBeDefined();
+    const withoutUser = initTRPC.context<{ householdId: string }>().meta<SafeguardsMeta>().create();
+    // @ts-expect-error the plugin needs a userId the router's context does not have
+    withoutUser.procedure.concat(createSafeguardsPlugin<{ userId: string }>(safeguards));
     const router = t.router({ hello: procedure.input(z.string()).query(({ input }) => `hello ${input}`) });
     const caller = t.createCallerFactory(router)({ userId: 'u1' });
     await expect(caller.hello('you')).resolves.toBe('hello you');

@@ -1,5 +1,6 @@
 import { classifyError, type ErrorType, isSafeguardError, SafeguardError } from '@db-safeguards/core';
 import { TRPCError } from '@trpc/server';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 
 type TRPCCode = TRPCError['code'];
 
@@ -53,6 +54,30 @@ function isTRPCError(value: unknown): value is TRPCError {
   );
 }
 
+/**
+ * The message the developer gave a TRPCError, if any. tRPC fills a missing message with the cause's
+ * message (a driver error, a connection string) or with the code itself ("UNAUTHORIZED"): neither was
+ * written for users.
+ */
+function developerMessage(error: TRPCError): string | undefined {
+  const message = error.message;
+  if (!message || message === error.code) return undefined;
+  const cause = error.cause as { message?: unknown } | undefined;
+  if (cause !== undefined && message === cause.message) return undefined;
+  return message;
+}
+
+/**
+ * A TRPCError thrown on purpose with a 4xx code (bad input, not signed in, not found, conflict, rate
+ * limited) means the procedure refused the call, so a write did not happen. A 5xx or a timeout
+ * (408, 499) says nothing of the kind: the write may have been applied before it was thrown.
+ */
+function refusedBeforeWriting(error: TRPCError): boolean {
+  if (error.code === 'TIMEOUT' || error.code === 'CLIENT_CLOSED_REQUEST') return false;
+  const status = getHTTPStatusCodeFromError(error);
+  return status >= 400 && status < 500;
+}
+
 // The same thrown value always maps to the same SafeguardError, so the error ID a client sees is the
 // one in the server's log, however many times the error is looked at (onError, formatter, headers).
 const classified = new WeakMap<object, SafeguardError>();
@@ -60,8 +85,9 @@ const classified = new WeakMap<object, SafeguardError>();
 /**
  * Classifies anything a procedure can end with. Database and driver errors, ours or wrapped by tRPC
  * (`INTERNAL_SERVER_ERROR` with a `cause`), go through the core's `classifyError`. A `TRPCError` a
- * procedure threw on purpose keeps its meaning and its message, which its author wrote for users;
- * an `INTERNAL_SERVER_ERROR` never shows its message, which is whatever the original error said.
+ * procedure threw on purpose keeps its meaning, and its message when its author wrote one (else the
+ * default message of its type); an `INTERNAL_SERVER_ERROR` never shows its message, which is whatever
+ * the original error said.
  */
 export function toSafeguardError(error: unknown): SafeguardError {
   if (isSafeguardError(error)) return error;
@@ -76,11 +102,12 @@ export function toSafeguardError(error: unknown): SafeguardError {
     } else {
       const type = errorTypeByTRPCCode[error.code] ?? 'INTERNAL';
       const deliberate = error.code !== 'INTERNAL_SERVER_ERROR';
+      const written = deliberate ? developerMessage(error) : undefined;
       result = new SafeguardError({
         type,
         reason: error.code.toLowerCase().replaceAll('_', '-'),
-        ...(deliberate && error.message ? { userMessage: error.message.slice(0, 500) } : {}),
-        notApplied: deliberate,
+        ...(written === undefined ? {} : { userMessage: written.slice(0, 500) }),
+        notApplied: deliberate && refusedBeforeWriting(error),
         internalMessage: `TRPCError ${error.code}${fromCause ? `: ${fromCause.internalMessage}` : ''}`,
         cause: error,
       });

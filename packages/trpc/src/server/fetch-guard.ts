@@ -1,13 +1,14 @@
 import {
   type OperationType,
-  Priority,
-  type Priority as PriorityValue,
+  type Priority,
   type RequestIdentity,
   rateLimitHeaders,
   type Safeguards,
 } from '@db-safeguards/core';
+import type { TrustProxy } from './client-ip.js';
 import { userFriendlyData } from './error-formatter.js';
 import { toSafeguardError } from './error-mapping.js';
+import { requestIdentity } from './request-identity.js';
 import { retryAfterHeader } from './retry-after.js';
 
 export interface ConnectionGuardOptions {
@@ -16,9 +17,17 @@ export interface ConnectionGuardOptions {
   policy?: string | false;
   /** Default: 'read' for GET and HEAD, else 'write'. */
   operationType?: OperationType;
-  priority?: PriorityValue;
-  /** Who is calling: user, household, IP. Use `clientIp()` for the IP. */
+  /** Default: from `operationType`, as the core derives it (BATCH for 'batch', CRITICAL for 'critical', else NORMAL). */
+  priority?: Priority;
+  /**
+   * Who is calling: user, household, IP (only these three fields are read). A Fetch `Request` does not
+   * carry the client's address: return `ip` here from your platform (Hono's `getConnInfo`, your host's
+   * header), or set `trustProxy` to read X-Forwarded-For. Without an identity every caller shares one
+   * anonymous rate-limit key.
+   */
   identify?: (request: Request) => RequestIdentity;
+  /** Whose X-Forwarded-For to believe when `identify` gives no `ip` (see `clientIp`). Default `false`. */
+  trustProxy?: TrustProxy;
 }
 
 /** The result of {@link checkRequest}: a ready refusal, or null and the headers to add on success. */
@@ -37,12 +46,12 @@ export async function checkRequest(request: Request, options: ConnectionGuardOpt
   const method = request.method.toUpperCase();
   const operationType = options.operationType ?? (method === 'GET' || method === 'HEAD' ? 'read' : 'write');
   const policy = options.policy === undefined ? 'api' : options.policy;
-  const identity = options.identify?.(request) ?? {};
+  const identity = requestIdentity(options.identify?.(request), request, options.trustProxy ?? false);
   try {
     const admission = await options.safeguards.admit({
       ...identity,
       operationType,
-      priority: options.priority ?? Priority.NORMAL,
+      ...(options.priority === undefined ? {} : { priority: options.priority }),
       signal: request.signal,
       label: `${method} ${new URL(request.url).pathname}`,
       ...(policy === false ? {} : { policy }),
@@ -54,9 +63,12 @@ export async function checkRequest(request: Request, options: ConnectionGuardOpt
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     if (refused.rateLimit)
       Object.assign(headers, rateLimitHeaders({ ...refused.rateLimit, key: '', allowed: false }));
-    if (refused.retryAfterMs !== undefined) headers['Retry-After'] = retryAfterHeader(refused.retryAfterMs);
+    const userFriendly = userFriendlyData(refused);
+    // The body's wait, so that header and body agree.
+    if (userFriendly.retryAfterMs !== null)
+      headers['Retry-After'] = retryAfterHeader(userFriendly.retryAfterMs);
     const body = JSON.stringify({
-      error: { code: refused.type, httpStatus: refused.httpStatus, userFriendly: userFriendlyData(refused) },
+      error: { code: refused.type, httpStatus: refused.httpStatus, userFriendly },
     });
     return { response: new Response(body, { status: refused.httpStatus, headers }), headers };
   }

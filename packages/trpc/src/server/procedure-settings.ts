@@ -1,4 +1,4 @@
-import { type OperationType, Priority, type PriorityName, parsePriority } from '@db-safeguards/core';
+import { type OperationType, type Priority, type PriorityName, parsePriority } from '@db-safeguards/core';
 
 /**
  * Per-procedure settings, given through tRPC meta:
@@ -6,7 +6,11 @@ import { type OperationType, Priority, type PriorityName, parsePriority } from '
  * Declare your meta type as (or extending) this: `initTRPC.meta<SafeguardsMeta>()`.
  */
 export interface SafeguardsMeta {
-  /** Queue priority of the database work inside. Default NORMAL. */
+  /**
+   * Queue priority of the call and of the database work inside. Default: from `operationType`, as the
+   * core derives it (CRITICAL for 'critical', BATCH for 'batch', else NORMAL); a call inside that
+   * declares its own operation type then derives its own.
+   */
   priority?: Priority | PriorityName;
   /** Default 'read' for queries and subscriptions, 'write' for mutations. */
   operationType?: OperationType;
@@ -24,7 +28,8 @@ export interface SafeguardsMeta {
 }
 
 export interface ProcedureSettings {
-  readonly priority: Priority;
+  /** Set only when meta sets it: otherwise the core derives it from the operation type. */
+  readonly priority: Priority | undefined;
   readonly operationType: OperationType;
   readonly rateLimit: string | undefined;
   readonly idempotent: boolean;
@@ -32,16 +37,20 @@ export interface ProcedureSettings {
   readonly timeoutMs: number | undefined;
 }
 
-/** Meta over defaults: queries are NORMAL, read, idempotent; mutations are NORMAL, write, not idempotent. */
+/**
+ * Meta over defaults: queries are read and idempotent, mutations write and not idempotent. The
+ * priority stays undefined unless meta sets one, so that the core derives it from the operation type
+ * and does not treat it as chosen on purpose (which calls inside would inherit).
+ */
 export function resolveProcedureSettings(
   meta: SafeguardsMeta | undefined,
   type: 'query' | 'mutation' | 'subscription',
   defaults: { rateLimit: string | false; timeoutMs: number | undefined },
 ): ProcedureSettings {
   const isMutation = type === 'mutation';
-  const priority = meta?.priority === undefined ? Priority.NORMAL : parsePriority(meta.priority);
-  if (priority === undefined)
-    throw new TypeError(`Expected meta.priority to be a Priority or its name, got ${String(meta?.priority)}`);
+  const priority = meta?.priority === undefined ? undefined : parsePriority(meta.priority);
+  if (meta?.priority !== undefined && priority === undefined)
+    throw new TypeError(`Expected meta.priority to be a Priority or its name, got ${String(meta.priority)}`);
   const rateLimit = meta?.rateLimit === undefined ? defaults.rateLimit : meta.rateLimit;
   return {
     priority,

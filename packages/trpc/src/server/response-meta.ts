@@ -1,7 +1,7 @@
 import { type RateLimitInfo, rateLimitHeaders } from '@db-safeguards/core';
 import type { AnyTRPCRouter, TRPCError } from '@trpc/server';
-import type { ResponseMeta, ResponseMetaFn } from '@trpc/server/http';
-import { toSafeguardError } from './error-mapping.js';
+import { getHTTPStatusCodeFromError, type ResponseMeta, type ResponseMetaFn } from '@trpc/server/http';
+import { type FormatterInput, userFriendlyData } from './error-formatter.js';
 import { requestState } from './request-state.js';
 import { retryAfterHeader } from './retry-after.js';
 
@@ -16,23 +16,27 @@ function tightest(limits: readonly RateLimitInfo[]): RateLimitInfo | undefined {
 
 /**
  * The headers for a set of results: `X-RateLimit-*` whenever a call was rate limited or charged
- * (successes too), and `Retry-After` (whole seconds) when any call ended in 429 or 503 — in a batch
- * with mixed outcomes (207) the longest wait among them.
+ * (successes too), and `Retry-After` (whole seconds) when a call's answer is a 429 or 503 whose body
+ * says it is worth retrying — in a batch with mixed outcomes (207) the longest wait among them. The
+ * status is the one tRPC sends for the error (an untranslated error is a 500, whatever caused it)
+ * and the wait is the body's `userFriendly.retryAfterMs`, so header and body never disagree. `type`
+ * is the request's call type (`responseMeta`'s `type`), as for {@link userFriendlyData}.
  */
-export function safeguardsHeaders(ctx: unknown, errors: readonly TRPCError[]): Record<string, string> {
+export function safeguardsHeaders(
+  ctx: unknown,
+  errors: readonly TRPCError[],
+  type?: FormatterInput['type'],
+): Record<string, string> {
   const headers: Record<string, string> = {};
   const limit = tightest(requestState(ctx)?.rateLimits ?? []);
   // An allowed result has no Retry-After: that header comes from the errors below.
   if (limit) Object.assign(headers, rateLimitHeaders({ ...limit, key: '', allowed: true }));
   let retryAfterMs = 0;
   for (const error of errors) {
-    const classified = toSafeguardError(error);
-    if (
-      (classified.httpStatus === 429 || classified.httpStatus === 503) &&
-      classified.retryAfterMs !== undefined
-    ) {
-      retryAfterMs = Math.max(retryAfterMs, classified.retryAfterMs, 1);
-    }
+    const status = getHTTPStatusCodeFromError(error);
+    if (status !== 429 && status !== 503) continue;
+    const wait = userFriendlyData(error, type === undefined ? {} : { type }).retryAfterMs;
+    if (wait !== null) retryAfterMs = Math.max(retryAfterMs, wait, 1);
   }
   if (retryAfterMs > 0) headers['Retry-After'] = retryAfterHeader(retryAfterMs);
   return headers;
@@ -47,9 +51,12 @@ export function safeguardsResponseMeta<TRouter extends AnyTRPCRouter>(
   inner?: ResponseMetaFn<TRouter>,
 ): ResponseMetaFn<TRouter> {
   return (opts: ResponseMetaOptions<TRouter>): ResponseMeta => {
-    const own = safeguardsHeaders(opts.ctx, opts.errors);
+    const own = safeguardsHeaders(opts.ctx, opts.errors, opts.type);
     const theirs = inner?.(opts);
     const headers = new Headers(own);
+    // A status of their own that is not a 429 or 503 asks for no retry wait.
+    if (theirs?.status !== undefined && theirs.status !== 429 && theirs.status !== 503)
+      headers.delete('retry-after');
     if (theirs?.headers) {
       for (const [name, value] of new Headers(theirs.headers as HeadersInit)) headers.set(name, value);
     }

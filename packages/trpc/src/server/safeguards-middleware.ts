@@ -1,20 +1,29 @@
 import type { RequestIdentity, RunContext, Safeguards } from '@db-safeguards/core';
 import { initTRPC, type TRPCMiddlewareFunction } from '@trpc/server';
+import type { TrustProxy } from './client-ip.js';
 import { toSafeguardError, toTRPCError } from './error-mapping.js';
 import {
   type ProcedureSettingsResolver,
   procedureSettingsCache,
   type SafeguardsMeta,
 } from './procedure-settings.js';
+import { requestIdentity } from './request-identity.js';
 import { rememberCallFacts, requestState, toRateLimitInfo } from './request-state.js';
 
 export interface SafeguardsMiddlewareOptions<TContext> {
   /**
    * Who is calling, from the context: the rate-limit key is the user, else the household, else the IP,
-   * else one anonymous key. Take the IP from `clientIp()`, which trusts X-Forwarded-For only behind a
-   * proxy you configured.
+   * else one anonymous key shared by every such caller. Only `userId`, `householdId` and `ip` are read
+   * from what it returns. When it gives no `ip` (or is omitted), the IP is read from `ctx.req` if the
+   * context carries the request (`createContext: ({ req }) => ({ req, ... })`), as `trustProxy` says.
    */
   identify?: (ctx: TContext) => RequestIdentity;
+  /**
+   * Whose X-Forwarded-For to believe when the IP is read from `ctx.req` (see `clientIp`). Default
+   * `false`: the socket's peer. A Fetch `Request` has no peer: there, return `ip` from `identify`
+   * (from your platform) or set this.
+   */
+  trustProxy?: TrustProxy;
   /** Policy charged by procedures whose meta sets none. Default 'api' (100/min); `false` for none. */
   defaultRateLimit?: string | false;
   /** Deadline of every call without its own `meta.timeoutMs`. Default: the safeguards' `defaultTimeoutMs`. */
@@ -39,11 +48,15 @@ async function guardCall<TResult extends { ok: boolean; error?: unknown }, TCont
   call: MiddlewareCall<SafeguardsMeta, TResult>,
 ): Promise<TResult> {
   const settings = settingsFor(call.meta, call.type);
-  const identity = options.identify?.(call.ctx as TContext) ?? {};
+  const identity = requestIdentity(
+    options.identify?.(call.ctx as TContext),
+    (call.ctx as { req?: unknown }).req,
+    options.trustProxy ?? false,
+  );
   const context: RunContext = {
     ...identity,
-    priority: settings.priority,
     operationType: settings.operationType,
+    ...(settings.priority === undefined ? {} : { priority: settings.priority }),
     signal: call.signal,
     label: call.path,
     ...(settings.breaker === undefined ? {} : { breaker: settings.breaker }),
@@ -97,17 +110,18 @@ export function createSafeguardsMiddleware<
 
 /**
  * The same middleware as a procedure builder for `.concat()`:
- * `const procedure = t.procedure.concat(createSafeguardsPlugin(safeguards, options))`. Your context must
- * be an object and your meta must extend {@link SafeguardsMeta}.
+ * `const procedure = t.procedure.concat(createSafeguardsPlugin<Context>(safeguards, options))`.
+ * `TContext` is the part of your context the plugin needs (what `identify` reads): give it
+ * explicitly or annotate `identify`'s parameter. Your meta must extend {@link SafeguardsMeta}.
  */
-export function createSafeguardsPlugin(
+export function createSafeguardsPlugin<TContext extends object = object>(
   safeguards: Safeguards,
-  options: SafeguardsMiddlewareOptions<object> = {},
+  options: SafeguardsMiddlewareOptions<TContext> = {},
 ) {
   const settingsFor = procedureSettingsCache({
     rateLimit: options.defaultRateLimit ?? 'api',
     timeoutMs: options.timeoutMs,
   });
-  const t = initTRPC.context<object>().meta<SafeguardsMeta>().create();
+  const t = initTRPC.context<TContext>().meta<SafeguardsMeta>().create();
   return t.procedure.use((opts) => guardCall(safeguards, options, settingsFor, opts));
 }
