@@ -1,8 +1,18 @@
 import { type Classification, rejected, transient } from '../postgres/classification.js';
 import { classifyErrorCode } from '../postgres/error-codes.js';
 import { collectErrorNodes, type ErrorNode } from '../postgres/error-facts.js';
-import { classifyConnectionMessage, classifyProxyMessage } from '../postgres/message-rules.js';
-import { classifySqlState, internalDatabaseError, isSqlState } from '../postgres/sqlstate.js';
+import {
+  classifyConnectionMessage,
+  classifyNeonProxyMessage,
+  classifyPgBouncerMessage,
+  classifyPgClientMessage,
+} from '../postgres/message-rules.js';
+import {
+  classifySqlState,
+  internalDatabaseError,
+  isSqlState,
+  protocolViolation,
+} from '../postgres/sqlstate.js';
 import { isSafeguardError, SafeguardError, type ValidationIssue } from './safeguard-error.js';
 
 const neonHttpError = /^Server error \(HTTP status (\d{3})\):\s*(\{[\s\S]*\})\s*$/;
@@ -17,14 +27,14 @@ function carriesSql(node: ErrorNode): boolean {
   return node.name === 'DrizzleQueryError' || node.message.startsWith('Failed query:');
 }
 
+/**
+ * A SQLSTATE, with the message where the code alone does not decide: XX000 is every Neon proxy error,
+ * 08P01 is transient only with PgBouncer's messages.
+ */
 function fromSqlState(sqlState: string, message: string): Classification {
-  const known = classifySqlState(sqlState);
-  if (known) return known;
-  const proxy = classifyProxyMessage(message);
-  if (proxy) return proxy;
-  return sqlState === '08P01'
-    ? rejected('DATABASE', 'protocol-violation', { severity: 'high' })
-    : internalDatabaseError;
+  if (sqlState === 'XX000') return classifyNeonProxyMessage(message) ?? internalDatabaseError;
+  if (sqlState === '08P01') return classifyPgBouncerMessage(message) ?? protocolViolation;
+  return classifySqlState(sqlState) ?? internalDatabaseError;
 }
 
 /** Neon's HTTP driver reports non-400 answers as `Server error (HTTP status N): {json}` with no code. */
@@ -41,8 +51,8 @@ function fromNeonHttp(message: string): { classification: Classification; sqlSta
   const bodyMessage = typeof body.message === 'string' ? body.message : '';
   if (isSqlState(body.code))
     return { classification: fromSqlState(body.code, bodyMessage), sqlState: body.code };
-  const proxy = classifyProxyMessage(bodyMessage) ?? classifyConnectionMessage(bodyMessage);
-  if (proxy) return { classification: proxy };
+  const byMessage = classifyNeonProxyMessage(bodyMessage) ?? classifyConnectionMessage(bodyMessage);
+  if (byMessage) return { classification: byMessage };
   if (status === 429) return { classification: transient('CONNECTION', 'too-many-connections', true, 1000) };
   if (status >= 500) return { classification: transient('CONNECTION', 'database-http-error', false, 500) };
   return { classification: rejected('DATABASE', 'database-http-error') };
@@ -100,7 +110,7 @@ function decide(nodes: ErrorNode[]): Decision {
       };
   }
   for (const node of readable) {
-    const proxy = classifyProxyMessage(node.message);
+    const proxy = node.name === 'NeonDbError' ? classifyNeonProxyMessage(node.message) : undefined;
     if (proxy) return { classification: proxy, node };
   }
   for (const node of nodes) {
@@ -117,7 +127,9 @@ function decide(nodes: ErrorNode[]): Decision {
       return { classification: rejected('TIMEOUT', 'aborted', { notApplied: false }), node };
   }
   for (const node of readable) {
-    const byMessage = classifyConnectionMessage(node.message);
+    const byMessage =
+      classifyPgClientMessage(node.message) ??
+      (node.driverShaped ? classifyConnectionMessage(node.message) : undefined);
     if (byMessage) return { classification: byMessage, node };
   }
   return {
@@ -130,8 +142,9 @@ function decide(nodes: ErrorNode[]): Decision {
  * Maps anything that was thrown to a {@link SafeguardError}: errors of postgres.js, pg and Neon's Pool
  * (SQLSTATE `code`), Neon's HTTP driver (`Server error (HTTP status N): {json}`), PGlite, drizzle's
  * DrizzleQueryError (the chain of `cause` is walked), WebSocket ErrorEvents, Node socket errors,
- * AggregateError and ZodError. A SafeguardError found anywhere in the chain is returned as it is.
- * Never throws; the original value is kept as `cause`.
+ * AggregateError and ZodError. Messages are read only where they are a driver's: an app's own error
+ * that merely mentions a quota or a network stays INTERNAL. A SafeguardError found anywhere in the
+ * chain is returned as it is. Never throws; the original value is kept as `cause`.
  */
 export function classifyError(error: unknown): SafeguardError {
   try {

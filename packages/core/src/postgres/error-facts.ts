@@ -10,11 +10,23 @@ export interface ErrorNode {
   code: string | undefined;
   constraint: string | undefined;
   table: string | undefined;
+  /**
+   * The node carries a driver's or the network stack's marks: a driver's error name, a `code`, an
+   * `errno` or a `syscall`. Only such errors are classified by the words of their message, so an
+   * app's own "quota exceeded" or "network error" never reads as a database outage.
+   */
+  driverShaped: boolean;
   /** The raw value, for shape checks such as ZodError's `issues`. */
   value: object;
 }
 
 const maxNodes = 12;
+
+/**
+ * Names of the drivers' error classes. pg-protocol's and PGlite's DatabaseError are named after the
+ * protocol message ('error'), so that name counts only together with the message `length` they keep.
+ */
+const driverErrorNames = new Set(['PostgresError', 'DatabaseError', 'NeonDbError']);
 
 /** Reads a property without letting a throwing getter or Proxy trap escape. */
 function read(value: object, key: string): unknown {
@@ -32,14 +44,22 @@ function asString(value: unknown): string | undefined {
 function toNode(value: object): ErrorNode {
   const rawCode = read(value, 'code');
   const code = typeof rawCode === 'number' ? String(rawCode) : asString(rawCode);
+  const name = asString(read(value, 'name')) ?? asString(read(value, 'type')) ?? '';
+  const driverShaped =
+    driverErrorNames.has(name) ||
+    (name === 'error' && typeof read(value, 'length') === 'number') ||
+    (code !== undefined && code !== '') ||
+    read(value, 'errno') !== undefined ||
+    typeof read(value, 'syscall') === 'string';
   return {
-    name: asString(read(value, 'name')) ?? asString(read(value, 'type')) ?? '',
+    name,
     message: asString(read(value, 'message')) ?? '',
     sqlState: isSqlState(code) ? code : undefined,
     code: isSqlState(code) ? undefined : code,
     // pg, Neon's Pool and PGlite use `constraint`/`table`; postgres.js uses snake_case names.
     constraint: asString(read(value, 'constraint')) ?? asString(read(value, 'constraint_name')),
     table: asString(read(value, 'table')) ?? asString(read(value, 'table_name')),
+    driverShaped,
     value,
   };
 }

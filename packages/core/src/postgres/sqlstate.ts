@@ -112,4 +112,9 @@ export const internalDatabaseError: Classification = rejected('DATABASE', 'inter
   severity: 'high',
 });
 
+/** 08P01 without one of PgBouncer's messages: a real protocol violation, a bug somewhere. */
+export const protocolViolation: Classification = rejected('DATABASE', 'protocol-violation', {
+  severity: 'high',
+});
+
 export { tooManyConnections };
