@@ -222,6 +222,46 @@ describe('postgres.js', () => {
   });
 });
 
+describe('postgres.js: SQLSTATEs with a letter in their class', () => {
+  it('a missing database is 3D000 and a missing schema 3F000: DATABASE, sqlState kept', async () => {
+    const missingDatabase = new URL(db.appUrl);
+    missingDatabase.pathname = '/no_such_database';
+    const absent = postgres(missingDatabase.toString(), { max: 1 });
+    const noDatabase = await caught(absent`select 1`);
+    await absent.end();
+    const sql = postgres(db.appUrl, { max: 1 });
+    const noSchema = await caught(sql`create table no_such_schema.t (id int)`);
+    await sql.end();
+    expect((noDatabase as Error).name).toBe(sampleNamed('postgres.js database does not exist (3D000)').name);
+    expect(classifyError(noDatabase)).toMatchObject({
+      type: 'DATABASE',
+      reason: 'undefined-database',
+      sqlState: '3D000',
+      retryable: false,
+    });
+    expect(classifyError(noSchema)).toMatchObject({
+      type: 'DATABASE',
+      reason: 'undefined-schema',
+      sqlState: '3F000',
+    });
+  });
+
+  it('0A000 (feature not supported) and 2BP01 (dependent objects) are recognised', async () => {
+    const admin = postgres(db.adminUrl, { max: 1, onnotice: () => undefined });
+    const unsupported = await caught(admin`select count(*) from items for update`);
+    await admin`create table parent_of_view (id int)`;
+    await admin`create view depends_on_parent as select * from parent_of_view`;
+    const dependent = await caught(admin`drop table parent_of_view`);
+    await admin`drop table parent_of_view cascade`;
+    await admin.end();
+    expect(classifyError(unsupported)).toMatchObject({ reason: 'feature-not-supported', sqlState: '0A000' });
+    expect(classifyError(dependent)).toMatchObject({
+      reason: 'dependent-objects-still-exist',
+      sqlState: '2BP01',
+    });
+  });
+});
+
 describe('pg (node-postgres)', () => {
   it('unique violation and role limit, with the DatabaseError shape of the samples', async () => {
     const client = new pg.Client({ connectionString: db.appUrl });

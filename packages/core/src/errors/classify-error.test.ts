@@ -150,6 +150,37 @@ describe('classifyError', () => {
   });
 });
 
+describe('SQLSTATEs with a letter in their class', () => {
+  it.each([
+    ['3D000', 'undefined-database'],
+    ['3F000', 'undefined-schema'],
+    ['0A000', 'feature-not-supported'],
+    ['2BP01', 'dependent-objects-still-exist'],
+    ['0B000', 'database-error'],
+    ['2D000', 'database-error'],
+  ])('%s is recognised and kept as sqlState', (code, reason) => {
+    const classified = classifyError(Object.assign(new Error('x'), { name: 'error', code }));
+    expect(classified).toMatchObject({ type: 'DATABASE', reason, sqlState: code, retryable: false });
+  });
+
+  it('28000 and 28P01 are CONNECTION on purpose, and never retried', () => {
+    for (const code of ['28000', '28P01'])
+      expect(classifyError(Object.assign(new Error('x'), { name: 'error', code }))).toMatchObject({
+        type: 'CONNECTION',
+        reason: 'database-authentication-failed',
+        retryable: false,
+        severity: 'critical',
+      });
+  });
+
+  it('errno names of five capitals are not taken for SQLSTATEs', () => {
+    const classified = classifyError(
+      Object.assign(new Error('write EPIPE'), { code: 'EPIPE', syscall: 'write' }),
+    );
+    expect(classified).toMatchObject({ type: 'CONNECTION', reason: 'connection-lost', sqlState: undefined });
+  });
+});
+
 describe('toUserFriendlyError', () => {
   it('is plain JSON with the message, actions, retry hints and error ID', () => {
     const friendly = toUserFriendlyError(Object.assign(new Error('x'), { code: '53300' }));

@@ -1,7 +1,11 @@
 import { type Classification, rejected, transient } from './classification.js';
 
-/** A SQLSTATE: five characters whose class is two digits or one of PostgreSQL's lettered classes. */
-const sqlStatePattern = /^(?:[0-9]{2}|F0|HV|P0|XX)[0-9A-Z]{3}$/;
+/**
+ * A SQLSTATE: five digits or capitals. The class (the first two) starts with a digit (08, 0A, 2B, 3D,
+ * ...) or is one of PostgreSQL's lettered classes (F0, HV, P0, XX); that rule also keeps errno names
+ * such as EPIPE from passing for one.
+ */
+const sqlStatePattern = /^(?:[0-9][0-9A-Z]|F0|HV|P0|XX)[0-9A-Z]{3}$/;
 
 export function isSqlState(code: unknown): code is string {
   return typeof code === 'string' && sqlStatePattern.test(code);
@@ -68,6 +72,9 @@ const exact: Readonly<Record<string, Classification>> = {
   '42501': rejected('AUTHORIZATION', 'insufficient-privilege'),
   '3D000': rejected('DATABASE', 'undefined-database', { severity: 'critical' }),
   '3F000': rejected('DATABASE', 'undefined-schema', { severity: 'critical' }),
+  // Class 0A / 2B: a statement the server will not run as written; a bug, never an outage.
+  '0A000': rejected('DATABASE', 'feature-not-supported', { severity: 'high' }),
+  '2BP01': rejected('DATABASE', 'dependent-objects-still-exist'),
   // Class 28: the database refused our credentials. That is the server's configuration, not the user's
   // sign-in, so it is reported as a connection failure (503) rather than AUTHENTICATION (401).
   '28000': rejected('CONNECTION', 'database-authentication-failed', { severity: 'critical' }),

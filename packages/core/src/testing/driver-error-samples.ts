@@ -272,6 +272,26 @@ export const driverErrorSamples: readonly DriverErrorSample[] = [
     expected: { type: 'TIMEOUT', reason: 'deadline', retryable: true },
   },
   {
+    name: 'postgres.js database does not exist (3D000)',
+    create: () => postgresJsError('3D000', 'database "vetmed_typo" does not exist'),
+    expected: { type: 'DATABASE', reason: 'undefined-database', retryable: false },
+  },
+  {
+    name: 'pg schema does not exist (3F000)',
+    create: () => pgError('3F000', 'schema "reporting" does not exist'),
+    expected: { type: 'DATABASE', reason: 'undefined-schema', retryable: false },
+  },
+  {
+    name: 'pg feature not supported (0A000)',
+    create: () => pgError('0A000', 'FOR UPDATE is not allowed with aggregate functions'),
+    expected: { type: 'DATABASE', reason: 'feature-not-supported', retryable: false },
+  },
+  {
+    name: 'pg dependent objects still exist (2BP01)',
+    create: () => pgError('2BP01', 'cannot drop table animals because other objects depend on it'),
+    expected: { type: 'DATABASE', reason: 'dependent-objects-still-exist', retryable: false },
+  },
+  {
     name: 'unknown error',
     create: () => new Error('something odd'),
     expected: { type: 'INTERNAL', reason: 'unexpected', retryable: false },
