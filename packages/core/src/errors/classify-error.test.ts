@@ -181,6 +181,50 @@ describe('SQLSTATEs with a letter in their class', () => {
   });
 });
 
+describe('Neon HTTP errors', () => {
+  it('a 429 is the same too-many-connections as 53300: critical, with its user message', () => {
+    const neon429 = classifyError(
+      Object.assign(new Error('Server error (HTTP status 429): Too Many Requests'), { name: 'NeonDbError' }),
+    );
+    const sqlState53300 = classifyError(Object.assign(new Error('too many'), { code: '53300' }));
+    for (const field of [
+      'type',
+      'reason',
+      'severity',
+      'retryable',
+      'userMessage',
+      'suggestedActions',
+    ] as const)
+      expect(neon429[field]).toEqual(sqlState53300[field]);
+  });
+
+  it('a 4xx body with a SQLSTATE is classified by it', () => {
+    const classified = classifyError(
+      new Error(
+        'Server error (HTTP status 404): {"code":"3D000","message":"database \\"x\\" does not exist"}',
+      ),
+    );
+    expect(classified).toMatchObject({ type: 'DATABASE', reason: 'undefined-database', sqlState: '3D000' });
+  });
+
+  it('a 4xx body that says nothing is a non-retryable DATABASE error', () => {
+    expect(classifyError(new Error('Server error (HTTP status 413): payload too large'))).toMatchObject({
+      type: 'DATABASE',
+      reason: 'database-http-error',
+      retryable: false,
+    });
+  });
+
+  it('a JSON body that is not an object, or broken JSON, falls back to the status', () => {
+    for (const body of ['[1,2]', '{"message":', 'null'])
+      expect(classifyError(new Error(`Server error (HTTP status 500): ${body}`))).toMatchObject({
+        type: 'CONNECTION',
+        reason: 'database-http-error',
+        retryable: true,
+      });
+  });
+});
+
 describe('toUserFriendlyError', () => {
   it('is plain JSON with the message, actions, retry hints and error ID', () => {
     const friendly = toUserFriendlyError(Object.assign(new Error('x'), { code: '53300' }));

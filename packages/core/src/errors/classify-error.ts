@@ -12,10 +12,12 @@ import {
   internalDatabaseError,
   isSqlState,
   protocolViolation,
+  tooManyConnections,
 } from '../postgres/sqlstate.js';
 import { isSafeguardError, SafeguardError, type ValidationIssue } from './safeguard-error.js';
 
-const neonHttpError = /^Server error \(HTTP status (\d{3})\):\s*(\{[\s\S]*\})\s*$/;
+/** Neon's HTTP driver, for any answer but 400: the status, then the body as text (JSON, HTML, ...). */
+const neonHttpError = /^Server error \(HTTP status (\d{3})\):\s*([\s\S]*)$/;
 const maxIssues = 20;
 const maxInternalMessage = 500;
 
@@ -37,23 +39,34 @@ function fromSqlState(sqlState: string, message: string): Classification {
   return classifySqlState(sqlState) ?? internalDatabaseError;
 }
 
-/** Neon's HTTP driver reports non-400 answers as `Server error (HTTP status N): {json}` with no code. */
+function parseJsonBody(text: string): { code?: unknown; message?: unknown } | undefined {
+  if (!text.startsWith('{')) return undefined;
+  try {
+    const body: unknown = JSON.parse(text);
+    return typeof body === 'object' && body !== null ? body : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Neon's HTTP driver reports every answer but 400 as `Server error (HTTP status N): <body>` with no
+ * code. A JSON body from Neon says what happened (a SQLSTATE, a proxy message); any other body (a
+ * gateway's HTML page, plain text) is classified by the status alone: 429 too many connections, 5xx
+ * a transient CONNECTION failure, any other a DATABASE error.
+ */
 function fromNeonHttp(message: string): { classification: Classification; sqlState?: string } | undefined {
   const match = neonHttpError.exec(message);
   if (!match) return undefined;
   const status = Number(match[1]);
-  let body: { code?: unknown; message?: unknown } = {};
-  try {
-    body = JSON.parse(match[2]!) as typeof body;
-  } catch {
-    // A body that is not JSON still tells us the status.
-  }
-  const bodyMessage = typeof body.message === 'string' ? body.message : '';
-  if (isSqlState(body.code))
+  const body = parseJsonBody(match[2]!.trim());
+  const bodyMessage = typeof body?.message === 'string' ? body.message : '';
+  if (isSqlState(body?.code))
     return { classification: fromSqlState(body.code, bodyMessage), sqlState: body.code };
+  // 429 asks for backoff whatever the body's words ("rate limit exceeded" is no plan quota).
+  if (status === 429) return { classification: tooManyConnections };
   const byMessage = classifyNeonProxyMessage(bodyMessage) ?? classifyConnectionMessage(bodyMessage);
   if (byMessage) return { classification: byMessage };
-  if (status === 429) return { classification: transient('CONNECTION', 'too-many-connections', true, 1000) };
   if (status >= 500) return { classification: transient('CONNECTION', 'database-http-error', false, 500) };
   return { classification: rejected('DATABASE', 'database-http-error') };
 }
@@ -140,11 +153,12 @@ function decide(nodes: ErrorNode[]): Decision {
 
 /**
  * Maps anything that was thrown to a {@link SafeguardError}: errors of postgres.js, pg and Neon's Pool
- * (SQLSTATE `code`), Neon's HTTP driver (`Server error (HTTP status N): {json}`), PGlite, drizzle's
- * DrizzleQueryError (the chain of `cause` is walked), WebSocket ErrorEvents, Node socket errors,
- * AggregateError and ZodError. Messages are read only where they are a driver's: an app's own error
- * that merely mentions a quota or a network stays INTERNAL. A SafeguardError found anywhere in the
- * chain is returned as it is. Never throws; the original value is kept as `cause`.
+ * (SQLSTATE `code`), Neon's HTTP driver (`Server error (HTTP status N): <body>`, `Error connecting to
+ * database: ...`), PGlite, drizzle's DrizzleQueryError (the chain of `cause` is walked), WebSocket
+ * ErrorEvents, Node socket errors, AggregateError and ZodError. Messages are read only where they are
+ * a driver's: an app's own error that merely mentions a quota or a network stays INTERNAL. A
+ * SafeguardError found anywhere in the chain is returned as it is. Never throws; the original value is
+ * kept as `cause`.
  */
 export function classifyError(error: unknown): SafeguardError {
   try {

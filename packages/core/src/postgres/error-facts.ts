@@ -66,8 +66,9 @@ function toNode(value: object): ErrorNode {
 
 /**
  * Flattens an error and everything it wraps, outermost first: the standard `cause` chain (drizzle's
- * DrizzleQueryError, fetch's TypeError), `error` (a WebSocket ErrorEvent) and `errors` (AggregateError
- * from Node's dual-stack connect). Bounded and cycle-safe, so hostile input cannot hang or blow the stack.
+ * DrizzleQueryError, fetch's TypeError), `sourceError` (what Neon's HTTP driver wraps when fetch
+ * fails), `error` (a WebSocket ErrorEvent) and `errors` (AggregateError from Node's dual-stack
+ * connect). Bounded and cycle-safe, so hostile input cannot hang or blow the stack.
  */
 export function collectErrorNodes(root: unknown): ErrorNode[] {
   const nodes: ErrorNode[] = [];
@@ -78,7 +79,7 @@ export function collectErrorNodes(root: unknown): ErrorNode[] {
     if (typeof current !== 'object' || current === null || seen.has(current)) continue;
     seen.add(current);
     nodes.push(toNode(current));
-    pending.push(read(current, 'cause'), read(current, 'error'));
+    pending.push(read(current, 'cause'), read(current, 'sourceError'), read(current, 'error'));
     const errors = read(current, 'errors');
     if (Array.isArray(errors)) pending.push(...errors.slice(0, 3));
   }

@@ -102,7 +102,9 @@ const connectionRules: readonly MessageRule[] = [
   },
   { pattern: /websocket/i, classification: websocketFailed },
   {
-    pattern: /fetch failed|network ?error|socket hang up/i,
+    // Neon's HTTP driver when fetch itself fails; the runtime's words follow: Node "fetch failed",
+    // browsers "Failed to fetch", Workers "Network connection lost", Deno "error sending request".
+    pattern: /^Error connecting to database:|fetch failed|network ?error|socket hang up/i,
     classification: transient('CONNECTION', 'network-error', false, 500),
   },
 ];

@@ -51,10 +51,22 @@ function drizzleWrapped(cause: unknown): Error {
 }
 
 /** Neon's HTTP driver: `NeonDbError`; non-400 answers have no code, only this message. */
-function neonHttpError(status: number, body: object): Error {
-  const error = new Error(`Server error (HTTP status ${status}): ${JSON.stringify(body)}`);
+function neonHttpError(status: number, body: object | string): Error {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const error = new Error(`Server error (HTTP status ${status}): ${text}`);
   error.name = 'NeonDbError';
   return error;
+}
+
+/**
+ * Neon's HTTP driver when fetch itself throws: the runtime's error, stringified into the message and
+ * kept on `sourceError` (not `cause`).
+ */
+function neonFetchFailed(sourceError: Error): Error {
+  return Object.assign(new Error(`Error connecting to database: ${String(sourceError)}`), {
+    name: 'NeonDbError',
+    sourceError,
+  });
 }
 
 /**
@@ -290,6 +302,52 @@ export const driverErrorSamples: readonly DriverErrorSample[] = [
     name: 'pg dependent objects still exist (2BP01)',
     create: () => pgError('2BP01', 'cannot drop table animals because other objects depend on it'),
     expected: { type: 'DATABASE', reason: 'dependent-objects-still-exist', retryable: false },
+  },
+  {
+    name: 'Neon HTTP 502 with an HTML body (a gateway page)',
+    create: () => neonHttpError(502, '<html><head><title>502 Bad Gateway</title></head><body></body></html>'),
+    expected: { type: 'CONNECTION', reason: 'database-http-error', retryable: true },
+  },
+  {
+    name: 'Neon HTTP 503 with a plain-text body',
+    create: () => neonHttpError(503, 'upstream connect error or disconnect/reset before headers'),
+    expected: { type: 'CONNECTION', reason: 'database-http-error', retryable: true },
+  },
+  {
+    name: 'Neon HTTP 429',
+    create: () => neonHttpError(429, 'Too Many Requests'),
+    expected: { type: 'CONNECTION', reason: 'too-many-connections', retryable: true },
+  },
+  {
+    name: 'Neon HTTP 404 with a proxy message',
+    create: () =>
+      neonHttpError(404, {
+        message: 'The requested endpoint could not be found, or you do not have access to it.',
+      }),
+    expected: { type: 'CONNECTION', reason: 'neon-endpoint-not-found', retryable: false },
+  },
+  {
+    name: 'Neon HTTP fetch failed on Node (ECONNREFUSED on sourceError)',
+    create: () => neonFetchFailed(new TypeError('fetch failed', { cause: socketError('ECONNREFUSED') })),
+    expected: { type: 'CONNECTION', reason: 'connection-refused', retryable: true },
+  },
+  {
+    name: 'Neon HTTP fetch failed in a browser',
+    create: () => neonFetchFailed(new TypeError('Failed to fetch')),
+    expected: { type: 'CONNECTION', reason: 'network-error', retryable: true },
+  },
+  {
+    name: 'Neon HTTP fetch failed on Cloudflare Workers',
+    create: () => neonFetchFailed(new Error('Network connection lost.')),
+    expected: { type: 'CONNECTION', reason: 'network-error', retryable: true },
+  },
+  {
+    name: 'Neon HTTP fetch failed on Deno',
+    create: () =>
+      neonFetchFailed(
+        new TypeError('error sending request for url (https://ep-x.neon.tech/sql): connection closed'),
+      ),
+    expected: { type: 'CONNECTION', reason: 'network-error', retryable: true },
   },
   {
     name: 'unknown error',
