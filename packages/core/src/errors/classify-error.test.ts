@@ -225,6 +225,19 @@ describe('Neon HTTP errors', () => {
   });
 });
 
+describe('WebSocket error events', () => {
+  it('an event is told from an Error or a plain object that merely has type "error"', () => {
+    expect(classifyError({ type: 'error', message: 'something' })).toMatchObject({ type: 'INTERNAL' });
+    expect(classifyError(Object.assign(new Error('x'), { type: 'error' }))).toMatchObject({
+      type: 'INTERNAL',
+    });
+    expect(classifyError({ type: 'error', target: null, message: '' })).toMatchObject({
+      type: 'CONNECTION',
+      reason: 'websocket-failed',
+    });
+  });
+});
+
 describe('toUserFriendlyError', () => {
   it('is plain JSON with the message, actions, retry hints and error ID', () => {
     const friendly = toUserFriendlyError(Object.assign(new Error('x'), { code: '53300' }));

@@ -6,6 +6,7 @@ import {
   classifyNeonProxyMessage,
   classifyPgBouncerMessage,
   classifyPgClientMessage,
+  websocketFailed,
 } from '../postgres/message-rules.js';
 import {
   classifySqlState,
@@ -18,6 +19,8 @@ import { isSafeguardError, SafeguardError, type ValidationIssue } from './safegu
 
 /** Neon's HTTP driver, for any answer but 400: the status, then the body as text (JSON, HTML, ...). */
 const neonHttpError = /^Server error \(HTTP status (\d{3})\):\s*([\s\S]*)$/;
+/** A socket error code quoted in a message, as in an ErrorEvent's "connect ECONNREFUSED 1.2.3.4:443". */
+const quotedErrorCode = /\b(E[A-Z]{3,}|UND_ERR_[A-Z_]+)\b/;
 const maxIssues = 20;
 const maxInternalMessage = 500;
 
@@ -138,6 +141,13 @@ function decide(nodes: ErrorNode[]): Decision {
       };
     if (node.name === 'AbortError')
       return { classification: rejected('TIMEOUT', 'aborted', { notApplied: false }), node };
+  }
+  // A WebSocket that failed: an event, not an Error. Its `error` (with a code) was looked at above;
+  // without one, a code quoted in its message still says more than "the WebSocket failed".
+  for (const node of readable) {
+    if (!node.isEvent) continue;
+    const quoted = quotedErrorCode.exec(node.message)?.[1];
+    return { classification: (quoted && classifyErrorCode(quoted)) || websocketFailed, node };
   }
   for (const node of readable) {
     const byMessage =

@@ -16,6 +16,8 @@ export interface ErrorNode {
    * app's own "quota exceeded" or "network error" never reads as a database outage.
    */
   driverShaped: boolean;
+  /** A DOM-style error event (`ErrorEvent`, or a bare `Event` in browsers) rather than an Error. */
+  isEvent: boolean;
   /** The raw value, for shape checks such as ZodError's `issues`. */
   value: object;
 }
@@ -37,14 +39,39 @@ function read(value: object, key: string): unknown {
   }
 }
 
+function has(value: object, key: string): boolean {
+  try {
+    return key in value;
+  } catch {
+    return false;
+  }
+}
+
 function asString(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
+}
+
+function constructorName(value: object): string | undefined {
+  const maker = read(value, 'constructor');
+  return typeof maker === 'function' ? asString(read(maker, 'name')) : undefined;
+}
+
+/** WebSocket failures arrive as events: `type: 'error'` on an object that is an Event, not an Error. */
+function isErrorEvent(value: object): boolean {
+  if (value instanceof Error || read(value, 'type') !== 'error') return false;
+  const EventClass = (globalThis as { Event?: abstract new (...args: never[]) => object }).Event;
+  return (
+    (EventClass !== undefined && value instanceof EventClass) ||
+    has(value, 'target') ||
+    /Event$/.test(constructorName(value) ?? '')
+  );
 }
 
 function toNode(value: object): ErrorNode {
   const rawCode = read(value, 'code');
   const code = typeof rawCode === 'number' ? String(rawCode) : asString(rawCode);
-  const name = asString(read(value, 'name')) ?? asString(read(value, 'type')) ?? '';
+  const isEvent = isErrorEvent(value);
+  const name = asString(read(value, 'name')) ?? (isEvent ? (constructorName(value) ?? 'ErrorEvent') : '');
   const driverShaped =
     driverErrorNames.has(name) ||
     (name === 'error' && typeof read(value, 'length') === 'number') ||
@@ -60,6 +87,7 @@ function toNode(value: object): ErrorNode {
     constraint: asString(read(value, 'constraint')) ?? asString(read(value, 'constraint_name')),
     table: asString(read(value, 'table')) ?? asString(read(value, 'table_name')),
     driverShaped,
+    isEvent,
     value,
   };
 }

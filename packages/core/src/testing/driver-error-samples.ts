@@ -69,6 +69,13 @@ function neonFetchFailed(sourceError: Error): Error {
   });
 }
 
+/** A WebSocket error as the runtime dispatches it: an Event (not an Error), here without `error`. */
+function errorEvent(message: string): unknown {
+  const EventClass = (globalThis as { Event?: new (type: string) => object }).Event;
+  const event = EventClass ? new EventClass('error') : { type: 'error', target: null };
+  return Object.assign(event, { message });
+}
+
 /**
  * Samples of every error shape `classifyError` understands. The core's integration tests produce the
  * real errors from the real drivers and check they have these shapes.
@@ -348,6 +355,16 @@ export const driverErrorSamples: readonly DriverErrorSample[] = [
         new TypeError('error sending request for url (https://ep-x.neon.tech/sql): connection closed'),
       ),
     expected: { type: 'CONNECTION', reason: 'network-error', retryable: true },
+  },
+  {
+    name: 'WebSocket ErrorEvent without an error (native WebSocket)',
+    create: () => errorEvent(''),
+    expected: { type: 'CONNECTION', reason: 'websocket-failed', retryable: true },
+  },
+  {
+    name: 'WebSocket ErrorEvent with only a message',
+    create: () => errorEvent('connect ECONNREFUSED 127.0.0.1:443'),
+    expected: { type: 'CONNECTION', reason: 'connection-refused', retryable: true },
   },
   {
     name: 'unknown error',
