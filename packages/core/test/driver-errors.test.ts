@@ -224,7 +224,7 @@ describe('postgres.js', () => {
   });
 });
 
-describe('postgres.js: SQLSTATEs with a letter in their class', () => {
+describe('postgres.js: SQLSTATEs with a letter in their class, cancels', () => {
   it('a missing database is 3D000 and a missing schema 3F000: DATABASE, sqlState kept', async () => {
     const missingDatabase = new URL(db.appUrl);
     missingDatabase.pathname = '/no_such_database';
@@ -260,6 +260,23 @@ describe('postgres.js: SQLSTATEs with a letter in their class', () => {
     expect(classifyError(dependent)).toMatchObject({
       reason: 'dependent-objects-still-exist',
       sqlState: '2BP01',
+    });
+  });
+
+  it('a cancelled statement is 57014 "due to user request": TIMEOUT query-cancelled, not a statement timeout', async () => {
+    const sql = postgres(db.appUrl, { max: 1 });
+    const query = sql`select pg_sleep(5)`;
+    const pending = caught(query.execute());
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await query.cancel();
+    const error = await pending;
+    await sql.end();
+    expect((error as Error).message).toMatch(/due to user request/);
+    expect(classifyError(error)).toMatchObject({
+      type: 'TIMEOUT',
+      reason: 'query-cancelled',
+      retryable: false,
+      sqlState: '57014',
     });
   });
 });

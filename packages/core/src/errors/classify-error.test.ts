@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { isInfrastructureFailure } from '../pipeline/failure-policy.js';
 import { driverErrorSamples } from '../testing/driver-error-samples.js';
 import { classifyError } from './classify-error.js';
 import { ErrorType, errorTypeDefaults } from './error-type.js';
@@ -235,6 +236,23 @@ describe('WebSocket error events', () => {
       type: 'CONNECTION',
       reason: 'websocket-failed',
     });
+  });
+});
+
+describe('57014: our statement timeout or a cancel', () => {
+  const canceled = (message: string) => classifyError(Object.assign(new Error(message), { code: '57014' }));
+
+  it('a statement timeout is our deadline and counts against the breaker; a cancel does not', () => {
+    const timeout = canceled('canceling statement due to statement timeout');
+    const cancel = canceled('canceling statement due to user request');
+    expect(timeout).toMatchObject({ type: 'TIMEOUT', reason: 'statement-timeout', retryable: false });
+    expect(cancel).toMatchObject({ type: 'TIMEOUT', reason: 'query-cancelled', retryable: false });
+    expect(isInfrastructureFailure(timeout)).toBe(true);
+    expect(isInfrastructureFailure(cancel)).toBe(false);
+  });
+
+  it('a 57014 without a known message stays a statement timeout', () => {
+    expect(canceled('')).toMatchObject({ reason: 'statement-timeout' });
   });
 });
 

@@ -34,12 +34,12 @@ function carriesSql(node: ErrorNode): boolean {
 
 /**
  * A SQLSTATE, with the message where the code alone does not decide: XX000 is every Neon proxy error,
- * 08P01 is transient only with PgBouncer's messages.
+ * 08P01 is transient only with PgBouncer's messages, 57014 is a timeout or a cancel.
  */
 function fromSqlState(sqlState: string, message: string): Classification {
   if (sqlState === 'XX000') return classifyNeonProxyMessage(message) ?? internalDatabaseError;
   if (sqlState === '08P01') return classifyPgBouncerMessage(message) ?? protocolViolation;
-  return classifySqlState(sqlState) ?? internalDatabaseError;
+  return classifySqlState(sqlState, message) ?? internalDatabaseError;
 }
 
 function parseJsonBody(text: string): { code?: unknown; message?: unknown } | undefined {

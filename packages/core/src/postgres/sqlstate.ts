@@ -45,8 +45,6 @@ const exact: Readonly<Record<string, Classification>> = {
   '57P02': transient('CONNECTION', 'crash-shutdown', false, 500),
   '57P03': transient('CONNECTION', 'cannot-connect-now', true, 500),
   '57P05': transient('CONNECTION', 'idle-session-timeout', false, 100),
-  // 57014 is usually our own statement_timeout or a cancel: repeating it would time out again.
-  '57014': rejected('TIMEOUT', 'statement-timeout', { retryable: false }),
   // Class 40: the transaction was rolled back; rerun the whole transaction, never one statement.
   '40001': transient('DATABASE', 'serialization-failure', true, 50, { severity: 'low' }),
   '40P01': transient('DATABASE', 'deadlock', true, 50, { severity: 'medium' }),
@@ -82,12 +80,24 @@ const exact: Readonly<Record<string, Classification>> = {
 };
 
 /**
- * Classifies a SQLSTATE. Returns `undefined` for XX000 (on Neon every proxy error carries it, so the
- * message decides) and for 08P01 (PgBouncer's own errors share it with real protocol violations).
+ * 57014 query_canceled, split by its message. Our statement_timeout ("canceling statement due to
+ * statement timeout") is our deadline: TIMEOUT statement-timeout, and it counts against the breaker.
+ * A cancel request ("... due to user request": a driver cancelling for an aborted caller, or an
+ * operator's pg_cancel_backend) is not our deadline and says nothing about the database's health:
+ * TIMEOUT query-cancelled. Neither is retried: the same statement would be cut short again.
  */
-export function classifySqlState(code: string): Classification | undefined {
+const statementTimeout = rejected('TIMEOUT', 'statement-timeout');
+const queryCancelled = rejected('TIMEOUT', 'query-cancelled');
+
+/**
+ * Classifies a SQLSTATE (`message` decides between 57014's timeout and cancel). Returns `undefined`
+ * for XX000 (on Neon every proxy error carries it, so the message decides) and for 08P01 (PgBouncer's
+ * own errors share it with real protocol violations).
+ */
+export function classifySqlState(code: string, message = ''): Classification | undefined {
   const known = exact[code];
   if (known) return known;
+  if (code === '57014') return /due to user request/i.test(message) ? queryCancelled : statementTimeout;
   if (code === 'XX000' || code === '08P01') return undefined;
   const errorClass = code.slice(0, 2);
   switch (errorClass) {

@@ -311,6 +311,11 @@ export const driverErrorSamples: readonly DriverErrorSample[] = [
     expected: { type: 'DATABASE', reason: 'dependent-objects-still-exist', retryable: false },
   },
   {
+    name: 'pg statement cancelled on request (57014)',
+    create: () => pgError('57014', 'canceling statement due to user request'),
+    expected: { type: 'TIMEOUT', reason: 'query-cancelled', retryable: false },
+  },
+  {
     name: 'Neon HTTP 502 with an HTML body (a gateway page)',
     create: () => neonHttpError(502, '<html><head><title>502 Bad Gateway</title></head><body></body></html>'),
     expected: { type: 'CONNECTION', reason: 'database-http-error', retryable: true },
