@@ -100,6 +100,14 @@ describe('classifyError', () => {
         },
       },
     );
+    const prototypeTrap = new Proxy(
+      {},
+      {
+        getPrototypeOf() {
+          throw new Error('trap');
+        },
+      },
+    );
     const getter = Object.defineProperty(new Error('x'), 'code', {
       get() {
         throw new Error('boom');
@@ -108,6 +116,7 @@ describe('classifyError', () => {
     for (const value of [
       cyclic,
       hostile,
+      prototypeTrap,
       getter,
       null,
       undefined,
@@ -118,7 +127,14 @@ describe('classifyError', () => {
       [],
       new Map(),
     ]) {
-      expect(isSafeguardError(classifyError(value))).toBe(true);
+      const classified = classifyError(value);
+      expect(isSafeguardError(classified)).toBe(true);
+      // 'unexpected' is the classifier's own verdict; its catch-all would say 'unclassifiable'.
+      expect({ type: classified.type, reason: classified.reason }).toEqual({
+        type: 'INTERNAL',
+        reason: 'unexpected',
+      });
+      expect(classified.cause).toBe(value);
     }
   });
 

@@ -47,6 +47,15 @@ function has(value: object, key: string): boolean {
   }
 }
 
+/** `instanceof` that a Proxy's getPrototypeOf trap cannot make throw. */
+function isInstance(value: object, type: abstract new (...args: never[]) => object): boolean {
+  try {
+    return value instanceof type;
+  } catch {
+    return false;
+  }
+}
+
 function asString(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
@@ -58,10 +67,10 @@ function constructorName(value: object): string | undefined {
 
 /** WebSocket failures arrive as events: `type: 'error'` on an object that is an Event, not an Error. */
 function isErrorEvent(value: object): boolean {
-  if (value instanceof Error || read(value, 'type') !== 'error') return false;
+  if (isInstance(value, Error) || read(value, 'type') !== 'error') return false;
   const EventClass = (globalThis as { Event?: abstract new (...args: never[]) => object }).Event;
   return (
-    (EventClass !== undefined && value instanceof EventClass) ||
+    (EventClass !== undefined && isInstance(value, EventClass)) ||
     has(value, 'target') ||
     /Event$/.test(constructorName(value) ?? '')
   );
