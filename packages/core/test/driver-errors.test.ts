@@ -224,7 +224,7 @@ describe('postgres.js', () => {
   });
 });
 
-describe('postgres.js: SQLSTATEs with a letter in their class, cancels', () => {
+describe('postgres.js: SQLSTATEs with a letter in their class, cancels and lock waits', () => {
   it('a missing database is 3D000 and a missing schema 3F000: DATABASE, sqlState kept', async () => {
     const missingDatabase = new URL(db.appUrl);
     missingDatabase.pathname = '/no_such_database';
@@ -277,6 +277,35 @@ describe('postgres.js: SQLSTATEs with a letter in their class, cancels', () => {
       reason: 'query-cancelled',
       retryable: false,
       sqlState: '57014',
+    });
+  });
+
+  it('NOWAIT on a locked row is 55P03: retryable DATABASE lock-not-available', async () => {
+    const holder = postgres(db.appUrl, { max: 1 });
+    const waiter = postgres(db.appUrl, { max: 1 });
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked: () => void = () => undefined;
+    const isLocked = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const holding = holder.begin(async (tx) => {
+      await tx`select * from items where name = 'taken' for update`;
+      locked();
+      await released;
+    });
+    await isLocked;
+    const error = await caught(waiter`select * from items where name = 'taken' for update nowait`);
+    release();
+    await holding;
+    await Promise.all([holder.end(), waiter.end()]);
+    expect(classifyError(error)).toMatchObject({
+      type: 'DATABASE',
+      reason: 'lock-not-available',
+      retryable: true,
+      sqlState: '55P03',
     });
   });
 });

@@ -311,6 +311,21 @@ export const driverErrorSamples: readonly DriverErrorSample[] = [
     expected: { type: 'DATABASE', reason: 'dependent-objects-still-exist', retryable: false },
   },
   {
+    name: 'pg disk full (53100)',
+    create: () => pgError('53100', 'could not extend file "base/16384/16385": No space left on device'),
+    expected: { type: 'DATABASE', reason: 'disk-full', retryable: false },
+  },
+  {
+    name: 'pg lock not available (55P03)',
+    create: () => pgError('55P03', 'could not obtain lock on row in relation "administrations"'),
+    expected: { type: 'DATABASE', reason: 'lock-not-available', retryable: true },
+  },
+  {
+    name: 'PgBouncer no more connections allowed (08P01)',
+    create: () => pgError('08P01', 'no more connections allowed (max_client_conn)'),
+    expected: { type: 'CONNECTION', reason: 'too-many-connections', retryable: true },
+  },
+  {
     name: 'pg statement cancelled on request (57014)',
     create: () => pgError('57014', 'canceling statement due to user request'),
     expected: { type: 'TIMEOUT', reason: 'query-cancelled', retryable: false },
