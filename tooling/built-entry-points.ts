@@ -29,6 +29,23 @@ export function runNode(packageDir: string, code: string): string {
   });
 }
 
+/**
+ * Every way built ES modules load another: `import x from 'm'` / `export … from 'm'`, the bare
+ * side-effect `import 'm'`, and `import('m')`. A dynamic import whose argument is not a string
+ * literal cannot be followed; it is reported as the external `import(<expression>)` so a check for
+ * "no external imports" fails rather than passing blind.
+ */
+const importForms = [
+  /\b(?:import|export)\s[^'";]*?\bfrom\s*['"]([^'"]+)['"]/g,
+  /\bimport\s*['"]([^'"]+)['"]/g,
+  /\bimport\s*\(\s*(?:['"]([^'"]+)['"]|`([^`$]+)`|([^)]*))\s*\)/g,
+];
+
+/** Comments in emitted JavaScript (JSDoc kept by tsc) may mention imports that never run. */
+function withoutComments(source: string): string {
+  return source.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/(^|[^:\\])\/\/.*$/gm, '$1');
+}
+
 /** Package-relative files the built JavaScript of `entry` imports, and the bare specifiers it imports. */
 export function importGraph(entry: string): { files: Set<string>; external: string[] } {
   const files = new Set<string>();
@@ -36,11 +53,14 @@ export function importGraph(entry: string): { files: Set<string>; external: stri
   const visit = (file: string) => {
     if (files.has(file)) return;
     files.add(file);
-    const source = readFileSync(file, 'utf8');
-    for (const match of source.matchAll(/(?:import|export)[^'"]*from\s*['"]([^'"]+)['"]/g)) {
-      const specifier = match[1]!;
-      if (specifier.startsWith('.')) visit(resolve(dirname(file), specifier));
-      else external.push(specifier);
+    const source = withoutComments(readFileSync(file, 'utf8'));
+    for (const form of importForms) {
+      for (const match of source.matchAll(form)) {
+        const specifier = match[1] ?? match[2];
+        if (specifier === undefined) external.push(`import(${(match[3] ?? '').trim()})`);
+        else if (specifier.startsWith('.')) visit(resolve(dirname(file), specifier));
+        else external.push(specifier);
+      }
     }
   };
   visit(entry);

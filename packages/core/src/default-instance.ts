@@ -5,8 +5,10 @@ import { createSafeguards, type Operation, type Safeguards } from './safeguards.
 let defaultInstance: Safeguards | undefined;
 
 /**
- * The process-wide instance used by {@link withDatabaseSafeguards}, created on first use from the
- * environment (`QUEUE_MAX_CONNECTIONS`, `CIRCUIT_*`, `DB_RETRY_DELAY_MS`, ...). Invalid variables throw.
+ * The process-wide instance used by {@link withDatabaseSafeguards}, created from the environment
+ * (`QUEUE_MAX_CONNECTIONS`, `CIRCUIT_*`, `DB_RETRY_DELAY_MS`, ...) the first time it is asked for.
+ * Call it once at start-up: invalid variables then throw a `SafeguardsConfigError` before the app
+ * serves anything, instead of failing its first database call.
  */
 export function getDefaultSafeguards(): Safeguards {
   defaultInstance ??= createSafeguards(safeguardsOptionsFromEnv(runtimeEnv()));
@@ -18,7 +20,14 @@ export function setDefaultSafeguards(instance: Safeguards | undefined): void {
   defaultInstance = instance;
 }
 
-/** `getDefaultSafeguards().run(operation, context)`: every safeguard, on the process's one budget. */
+/**
+ * `getDefaultSafeguards().run(operation, context)`: every safeguard, on the process's one budget.
+ * Always returns a promise: a configuration error rejects it rather than throwing at the call.
+ */
 export function withDatabaseSafeguards<T>(operation: Operation<T>, context: RunContext = {}): Promise<T> {
-  return getDefaultSafeguards().run(operation, context);
+  try {
+    return getDefaultSafeguards().run(operation, context);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }

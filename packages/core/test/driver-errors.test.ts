@@ -1,17 +1,19 @@
+import { createServer, type Server } from 'node:http';
 import {
   configureNeonForLocalProxy,
+  freePort,
   type NeonWsProxy,
   startNeonWsProxy,
   startTestPostgres,
   type TestPostgres,
 } from '@db-safeguards/test-postgres';
 import { PGlite } from '@electric-sql/pglite';
-import { Pool as NeonPool, neonConfig } from '@neondatabase/serverless';
+import { Pool as NeonPool, neon, neonConfig } from '@neondatabase/serverless';
 import { pgTable, serial, text } from 'drizzle-orm/pg-core';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import pg from 'pg';
 import postgres from 'postgres';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { z } from 'zod';
 import { classifyError } from '../src/errors/classify-error.js';
@@ -219,6 +221,210 @@ describe('postgres.js', () => {
     });
     expect(classified.internalMessage).not.toMatch(/insert into/i);
     expect(JSON.stringify(toUserFriendlyError(error))).not.toMatch(/insert into|taken/i);
+  });
+});
+
+describe('postgres.js: SQLSTATEs with a letter in their class, cancels and lock waits', () => {
+  it('a missing database is 3D000 and a missing schema 3F000: DATABASE, sqlState kept', async () => {
+    const missingDatabase = new URL(db.appUrl);
+    missingDatabase.pathname = '/no_such_database';
+    const absent = postgres(missingDatabase.toString(), { max: 1 });
+    const noDatabase = await caught(absent`select 1`);
+    await absent.end();
+    const sql = postgres(db.appUrl, { max: 1 });
+    const noSchema = await caught(sql`create table no_such_schema.t (id int)`);
+    await sql.end();
+    expect((noDatabase as Error).name).toBe(sampleNamed('postgres.js database does not exist (3D000)').name);
+    expect(classifyError(noDatabase)).toMatchObject({
+      type: 'DATABASE',
+      reason: 'undefined-database',
+      sqlState: '3D000',
+      retryable: false,
+    });
+    expect(classifyError(noSchema)).toMatchObject({
+      type: 'DATABASE',
+      reason: 'undefined-schema',
+      sqlState: '3F000',
+    });
+  });
+
+  it('0A000 (feature not supported) and 2BP01 (dependent objects) are recognised', async () => {
+    const admin = postgres(db.adminUrl, { max: 1, onnotice: () => undefined });
+    const unsupported = await caught(admin`select count(*) from items for update`);
+    await admin`create table parent_of_view (id int)`;
+    await admin`create view depends_on_parent as select * from parent_of_view`;
+    const dependent = await caught(admin`drop table parent_of_view`);
+    await admin`drop table parent_of_view cascade`;
+    await admin.end();
+    expect(classifyError(unsupported)).toMatchObject({ reason: 'feature-not-supported', sqlState: '0A000' });
+    expect(classifyError(dependent)).toMatchObject({
+      reason: 'dependent-objects-still-exist',
+      sqlState: '2BP01',
+    });
+  });
+
+  it('a cancelled statement is 57014 "due to user request": TIMEOUT query-cancelled, not a statement timeout', async () => {
+    const sql = postgres(db.appUrl, { max: 1 });
+    const query = sql`select pg_sleep(5)`;
+    const pending = caught(query.execute());
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await query.cancel();
+    const error = await pending;
+    await sql.end();
+    expect((error as Error).message).toMatch(/due to user request/);
+    expect(classifyError(error)).toMatchObject({
+      type: 'TIMEOUT',
+      reason: 'query-cancelled',
+      retryable: false,
+      sqlState: '57014',
+    });
+  });
+
+  it('NOWAIT on a locked row is 55P03: retryable DATABASE lock-not-available', async () => {
+    const holder = postgres(db.appUrl, { max: 1 });
+    const waiter = postgres(db.appUrl, { max: 1 });
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked: () => void = () => undefined;
+    const isLocked = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const holding = holder.begin(async (tx) => {
+      await tx`select * from items where name = 'taken' for update`;
+      locked();
+      await released;
+    });
+    await isLocked;
+    const error = await caught(waiter`select * from items where name = 'taken' for update nowait`);
+    release();
+    await holding;
+    await Promise.all([holder.end(), waiter.end()]);
+    expect(classifyError(error)).toMatchObject({
+      type: 'DATABASE',
+      reason: 'lock-not-available',
+      retryable: true,
+      sqlState: '55P03',
+    });
+  });
+});
+
+describe('Neon HTTP (neon()) against a local HTTP server', () => {
+  let server: Server;
+  let port: number;
+  const savedEndpoint = neonConfig.fetchEndpoint;
+  const savedFetch = neonConfig.fetchFunction;
+  const answers: Record<string, { status: number; type: string; body: string }> = {
+    'html-502': {
+      status: 502,
+      type: 'text/html',
+      body: '<html><body><h1>502 Bad Gateway</h1></body></html>',
+    },
+    'text-503': { status: 503, type: 'text/plain', body: 'upstream connect error' },
+    'rate-429': { status: 429, type: 'application/json', body: '{"message":"rate limit exceeded"}' },
+    'json-500': {
+      status: 500,
+      type: 'application/json',
+      body: '{"message":"sorry, too many clients already","code":"53300"}',
+    },
+    'json-400': {
+      status: 400,
+      type: 'application/json',
+      body: '{"message":"database \\"x\\" does not exist","code":"3D000","severity":"FATAL"}',
+    },
+  };
+
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      const answer = answers[request.url?.slice(1) ?? ''] ?? answers['html-502']!;
+      request.resume();
+      response.writeHead(answer.status, { 'content-type': answer.type });
+      response.end(answer.body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+  });
+
+  afterEach(() => {
+    neonConfig.fetchEndpoint = savedEndpoint;
+    neonConfig.fetchFunction = savedFetch;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  const query = (endpoint: string) => {
+    neonConfig.fetchEndpoint = endpoint;
+    return caught(neon('postgresql://app:secret@ep-test.example.com/neondb')`select 1`);
+  };
+
+  it('a gateway HTML page and a plain-text 503 are transient CONNECTION failures, not INTERNAL', async () => {
+    const html = await query(`http://127.0.0.1:${port}/html-502`);
+    const text = await query(`http://127.0.0.1:${port}/text-503`);
+    expect((html as Error).name).toBe(sampleNamed('Neon HTTP 502 with an HTML body (a gateway page)').name);
+    expect((html as Error).message).toMatch(/^Server error \(HTTP status 502\): <html>/);
+    for (const error of [html, text])
+      expect(classifyError(error)).toMatchObject({
+        type: 'CONNECTION',
+        reason: 'database-http-error',
+        retryable: true,
+      });
+  });
+
+  it('429 is too-many-connections (critical), a JSON body with a SQLSTATE is classified by it', async () => {
+    expect(classifyError(await query(`http://127.0.0.1:${port}/rate-429`))).toMatchObject({
+      type: 'CONNECTION',
+      reason: 'too-many-connections',
+      severity: 'critical',
+      retryable: true,
+    });
+    expect(classifyError(await query(`http://127.0.0.1:${port}/json-500`))).toMatchObject({
+      reason: 'too-many-connections',
+      sqlState: '53300',
+    });
+    expect(classifyError(await query(`http://127.0.0.1:${port}/json-400`))).toMatchObject({
+      type: 'DATABASE',
+      reason: 'undefined-database',
+      sqlState: '3D000',
+    });
+  });
+
+  it('fetch failing on Node: NeonDbError with the refused connect on sourceError', async () => {
+    const error = await query(`http://127.0.0.1:${await freePort()}/sql`);
+    const sample = sampleNamed('Neon HTTP fetch failed on Node (ECONNREFUSED on sourceError)');
+    expect((error as Error).name).toBe(sample.name);
+    expect((error as Error).message).toBe(sample.message);
+    expect((error as { cause?: unknown }).cause).toBeUndefined();
+    expect((error as { sourceError: { cause: { code: string } } }).sourceError.cause.code).toBe(
+      'ECONNREFUSED',
+    );
+    expect(classifyError(error)).toMatchObject({
+      type: 'CONNECTION',
+      reason: 'connection-refused',
+      retryable: true,
+      notApplied: true,
+    });
+  });
+
+  it('fetch failing in other runtimes (their own words) is a transient CONNECTION failure', async () => {
+    for (const thrown of [
+      new TypeError('Failed to fetch'),
+      new Error('Network connection lost.'),
+      new TypeError('error sending request for url (https://ep-test.example.com/sql): connection closed'),
+    ]) {
+      neonConfig.fetchFunction = async () => {
+        throw thrown;
+      };
+      const error = await query(`http://127.0.0.1:${port}/sql`);
+      expect((error as { sourceError?: unknown }).sourceError).toBe(thrown);
+      expect(classifyError(error)).toMatchObject({
+        type: 'CONNECTION',
+        reason: 'network-error',
+        retryable: true,
+      });
+    }
   });
 });
 

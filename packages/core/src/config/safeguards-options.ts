@@ -27,7 +27,7 @@ export interface SafeguardsOptions {
   };
   /** Deadline of an operation that sets none (queueing, attempts and retry waits). Default 30 000 ms. */
   defaultTimeoutMs?: number;
-  /** Recent errors kept for the admin error log. Default 200. */
+  /** Recent errors kept for the admin error log: an integer from 1 to 100 000. Default 200. */
   errorLogSize?: number;
   /** Time source; inject a manual clock in tests. */
   clock?: Clock;

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { isInfrastructureFailure } from '../pipeline/failure-policy.js';
 import { driverErrorSamples } from '../testing/driver-error-samples.js';
 import { classifyError } from './classify-error.js';
 import { ErrorType, errorTypeDefaults } from './error-type.js';
@@ -99,6 +100,14 @@ describe('classifyError', () => {
         },
       },
     );
+    const prototypeTrap = new Proxy(
+      {},
+      {
+        getPrototypeOf() {
+          throw new Error('trap');
+        },
+      },
+    );
     const getter = Object.defineProperty(new Error('x'), 'code', {
       get() {
         throw new Error('boom');
@@ -107,6 +116,7 @@ describe('classifyError', () => {
     for (const value of [
       cyclic,
       hostile,
+      prototypeTrap,
       getter,
       null,
       undefined,
@@ -117,7 +127,14 @@ describe('classifyError', () => {
       [],
       new Map(),
     ]) {
-      expect(isSafeguardError(classifyError(value))).toBe(true);
+      const classified = classifyError(value);
+      expect(isSafeguardError(classified)).toBe(true);
+      // 'unexpected' is the classifier's own verdict; its catch-all would say 'unclassifiable'.
+      expect({ type: classified.type, reason: classified.reason }).toEqual({
+        type: 'INTERNAL',
+        reason: 'unexpected',
+      });
+      expect(classified.cause).toBe(value);
     }
   });
 
@@ -147,6 +164,111 @@ describe('classifyError', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('SQLSTATEs with a letter in their class', () => {
+  it.each([
+    ['3D000', 'undefined-database'],
+    ['3F000', 'undefined-schema'],
+    ['0A000', 'feature-not-supported'],
+    ['2BP01', 'dependent-objects-still-exist'],
+    ['0B000', 'database-error'],
+    ['2D000', 'database-error'],
+  ])('%s is recognised and kept as sqlState', (code, reason) => {
+    const classified = classifyError(Object.assign(new Error('x'), { name: 'error', code }));
+    expect(classified).toMatchObject({ type: 'DATABASE', reason, sqlState: code, retryable: false });
+  });
+
+  it('28000 and 28P01 are CONNECTION on purpose, and never retried', () => {
+    for (const code of ['28000', '28P01'])
+      expect(classifyError(Object.assign(new Error('x'), { name: 'error', code }))).toMatchObject({
+        type: 'CONNECTION',
+        reason: 'database-authentication-failed',
+        retryable: false,
+        severity: 'critical',
+      });
+  });
+
+  it('errno names of five capitals are not taken for SQLSTATEs', () => {
+    const classified = classifyError(
+      Object.assign(new Error('write EPIPE'), { code: 'EPIPE', syscall: 'write' }),
+    );
+    expect(classified).toMatchObject({ type: 'CONNECTION', reason: 'connection-lost', sqlState: undefined });
+  });
+});
+
+describe('Neon HTTP errors', () => {
+  it('a 429 is the same too-many-connections as 53300: critical, with its user message', () => {
+    const neon429 = classifyError(
+      Object.assign(new Error('Server error (HTTP status 429): Too Many Requests'), { name: 'NeonDbError' }),
+    );
+    const sqlState53300 = classifyError(Object.assign(new Error('too many'), { code: '53300' }));
+    for (const field of [
+      'type',
+      'reason',
+      'severity',
+      'retryable',
+      'userMessage',
+      'suggestedActions',
+    ] as const)
+      expect(neon429[field]).toEqual(sqlState53300[field]);
+  });
+
+  it('a 4xx body with a SQLSTATE is classified by it', () => {
+    const classified = classifyError(
+      new Error(
+        'Server error (HTTP status 404): {"code":"3D000","message":"database \\"x\\" does not exist"}',
+      ),
+    );
+    expect(classified).toMatchObject({ type: 'DATABASE', reason: 'undefined-database', sqlState: '3D000' });
+  });
+
+  it('a 4xx body that says nothing is a non-retryable DATABASE error', () => {
+    expect(classifyError(new Error('Server error (HTTP status 413): payload too large'))).toMatchObject({
+      type: 'DATABASE',
+      reason: 'database-http-error',
+      retryable: false,
+    });
+  });
+
+  it('a JSON body that is not an object, or broken JSON, falls back to the status', () => {
+    for (const body of ['[1,2]', '{"message":', 'null'])
+      expect(classifyError(new Error(`Server error (HTTP status 500): ${body}`))).toMatchObject({
+        type: 'CONNECTION',
+        reason: 'database-http-error',
+        retryable: true,
+      });
+  });
+});
+
+describe('WebSocket error events', () => {
+  it('an event is told from an Error or a plain object that merely has type "error"', () => {
+    expect(classifyError({ type: 'error', message: 'something' })).toMatchObject({ type: 'INTERNAL' });
+    expect(classifyError(Object.assign(new Error('x'), { type: 'error' }))).toMatchObject({
+      type: 'INTERNAL',
+    });
+    expect(classifyError({ type: 'error', target: null, message: '' })).toMatchObject({
+      type: 'CONNECTION',
+      reason: 'websocket-failed',
+    });
+  });
+});
+
+describe('57014: our statement timeout or a cancel', () => {
+  const canceled = (message: string) => classifyError(Object.assign(new Error(message), { code: '57014' }));
+
+  it('a statement timeout is our deadline and counts against the breaker; a cancel does not', () => {
+    const timeout = canceled('canceling statement due to statement timeout');
+    const cancel = canceled('canceling statement due to user request');
+    expect(timeout).toMatchObject({ type: 'TIMEOUT', reason: 'statement-timeout', retryable: false });
+    expect(cancel).toMatchObject({ type: 'TIMEOUT', reason: 'query-cancelled', retryable: false });
+    expect(isInfrastructureFailure(timeout)).toBe(true);
+    expect(isInfrastructureFailure(cancel)).toBe(false);
+  });
+
+  it('a 57014 without a known message stays a statement timeout', () => {
+    expect(canceled('')).toMatchObject({ reason: 'statement-timeout' });
   });
 });
 

@@ -1,11 +1,26 @@
 import { type Classification, rejected, transient } from '../postgres/classification.js';
 import { classifyErrorCode } from '../postgres/error-codes.js';
 import { collectErrorNodes, type ErrorNode } from '../postgres/error-facts.js';
-import { classifyConnectionMessage, classifyProxyMessage } from '../postgres/message-rules.js';
-import { classifySqlState, internalDatabaseError, isSqlState } from '../postgres/sqlstate.js';
+import {
+  classifyConnectionMessage,
+  classifyNeonProxyMessage,
+  classifyPgBouncerMessage,
+  classifyPgClientMessage,
+  websocketFailed,
+} from '../postgres/message-rules.js';
+import {
+  classifySqlState,
+  internalDatabaseError,
+  isSqlState,
+  protocolViolation,
+  tooManyConnections,
+} from '../postgres/sqlstate.js';
 import { isSafeguardError, SafeguardError, type ValidationIssue } from './safeguard-error.js';
 
-const neonHttpError = /^Server error \(HTTP status (\d{3})\):\s*(\{[\s\S]*\})\s*$/;
+/** Neon's HTTP driver, for any answer but 400: the status, then the body as text (JSON, HTML, ...). */
+const neonHttpError = /^Server error \(HTTP status (\d{3})\):\s*([\s\S]*)$/;
+/** A socket error code quoted in a message, as in an ErrorEvent's "connect ECONNREFUSED 1.2.3.4:443". */
+const quotedErrorCode = /\b(E[A-Z]{3,}|UND_ERR_[A-Z_]+)\b/;
 const maxIssues = 20;
 const maxInternalMessage = 500;
 
@@ -17,33 +32,44 @@ function carriesSql(node: ErrorNode): boolean {
   return node.name === 'DrizzleQueryError' || node.message.startsWith('Failed query:');
 }
 
+/**
+ * A SQLSTATE, with the message where the code alone does not decide: XX000 is every Neon proxy error,
+ * 08P01 is transient only with PgBouncer's messages, 57014 is a timeout or a cancel.
+ */
 function fromSqlState(sqlState: string, message: string): Classification {
-  const known = classifySqlState(sqlState);
-  if (known) return known;
-  const proxy = classifyProxyMessage(message);
-  if (proxy) return proxy;
-  return sqlState === '08P01'
-    ? rejected('DATABASE', 'protocol-violation', { severity: 'high' })
-    : internalDatabaseError;
+  if (sqlState === 'XX000') return classifyNeonProxyMessage(message) ?? internalDatabaseError;
+  if (sqlState === '08P01') return classifyPgBouncerMessage(message) ?? protocolViolation;
+  return classifySqlState(sqlState, message) ?? internalDatabaseError;
 }
 
-/** Neon's HTTP driver reports non-400 answers as `Server error (HTTP status N): {json}` with no code. */
+function parseJsonBody(text: string): { code?: unknown; message?: unknown } | undefined {
+  if (!text.startsWith('{')) return undefined;
+  try {
+    const body: unknown = JSON.parse(text);
+    return typeof body === 'object' && body !== null ? body : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Neon's HTTP driver reports every answer but 400 as `Server error (HTTP status N): <body>` with no
+ * code. A JSON body from Neon says what happened (a SQLSTATE, a proxy message); any other body (a
+ * gateway's HTML page, plain text) is classified by the status alone: 429 too many connections, 5xx
+ * a transient CONNECTION failure, any other a DATABASE error.
+ */
 function fromNeonHttp(message: string): { classification: Classification; sqlState?: string } | undefined {
   const match = neonHttpError.exec(message);
   if (!match) return undefined;
   const status = Number(match[1]);
-  let body: { code?: unknown; message?: unknown } = {};
-  try {
-    body = JSON.parse(match[2]!) as typeof body;
-  } catch {
-    // A body that is not JSON still tells us the status.
-  }
-  const bodyMessage = typeof body.message === 'string' ? body.message : '';
-  if (isSqlState(body.code))
+  const body = parseJsonBody(match[2]!.trim());
+  const bodyMessage = typeof body?.message === 'string' ? body.message : '';
+  if (isSqlState(body?.code))
     return { classification: fromSqlState(body.code, bodyMessage), sqlState: body.code };
-  const proxy = classifyProxyMessage(bodyMessage) ?? classifyConnectionMessage(bodyMessage);
-  if (proxy) return { classification: proxy };
-  if (status === 429) return { classification: transient('CONNECTION', 'too-many-connections', true, 1000) };
+  // 429 asks for backoff whatever the body's words ("rate limit exceeded" is no plan quota).
+  if (status === 429) return { classification: tooManyConnections };
+  const byMessage = classifyNeonProxyMessage(bodyMessage) ?? classifyConnectionMessage(bodyMessage);
+  if (byMessage) return { classification: byMessage };
   if (status >= 500) return { classification: transient('CONNECTION', 'database-http-error', false, 500) };
   return { classification: rejected('DATABASE', 'database-http-error') };
 }
@@ -100,7 +126,7 @@ function decide(nodes: ErrorNode[]): Decision {
       };
   }
   for (const node of readable) {
-    const proxy = classifyProxyMessage(node.message);
+    const proxy = node.name === 'NeonDbError' ? classifyNeonProxyMessage(node.message) : undefined;
     if (proxy) return { classification: proxy, node };
   }
   for (const node of nodes) {
@@ -116,8 +142,17 @@ function decide(nodes: ErrorNode[]): Decision {
     if (node.name === 'AbortError')
       return { classification: rejected('TIMEOUT', 'aborted', { notApplied: false }), node };
   }
+  // A WebSocket that failed: an event, not an Error. Its `error` (with a code) was looked at above;
+  // without one, a code quoted in its message still says more than "the WebSocket failed".
   for (const node of readable) {
-    const byMessage = classifyConnectionMessage(node.message);
+    if (!node.isEvent) continue;
+    const quoted = quotedErrorCode.exec(node.message)?.[1];
+    return { classification: (quoted && classifyErrorCode(quoted)) || websocketFailed, node };
+  }
+  for (const node of readable) {
+    const byMessage =
+      classifyPgClientMessage(node.message) ??
+      (node.driverShaped ? classifyConnectionMessage(node.message) : undefined);
     if (byMessage) return { classification: byMessage, node };
   }
   return {
@@ -128,10 +163,12 @@ function decide(nodes: ErrorNode[]): Decision {
 
 /**
  * Maps anything that was thrown to a {@link SafeguardError}: errors of postgres.js, pg and Neon's Pool
- * (SQLSTATE `code`), Neon's HTTP driver (`Server error (HTTP status N): {json}`), PGlite, drizzle's
- * DrizzleQueryError (the chain of `cause` is walked), WebSocket ErrorEvents, Node socket errors,
- * AggregateError and ZodError. A SafeguardError found anywhere in the chain is returned as it is.
- * Never throws; the original value is kept as `cause`.
+ * (SQLSTATE `code`), Neon's HTTP driver (`Server error (HTTP status N): <body>`, `Error connecting to
+ * database: ...`), PGlite, drizzle's DrizzleQueryError (the chain of `cause` is walked), WebSocket
+ * ErrorEvents, Node socket errors, AggregateError and ZodError. Messages are read only where they are
+ * a driver's: an app's own error that merely mentions a quota or a network stays INTERNAL. A
+ * SafeguardError found anywhere in the chain is returned as it is. Never throws; the original value is
+ * kept as `cause`.
  */
 export function classifyError(error: unknown): SafeguardError {
   try {

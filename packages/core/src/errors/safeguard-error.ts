@@ -179,8 +179,11 @@ export function shuttingDownError(detail: string): SafeguardError {
  * (the check uses a registered symbol, not `instanceof` alone).
  */
 export function isSafeguardError(value: unknown): value is SafeguardError {
-  return (
-    value instanceof SafeguardError ||
-    (typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true)
-  );
+  if (typeof value !== 'object' || value === null) return false;
+  // A hostile value (a Proxy whose traps throw) is simply not ours: asking must never throw.
+  try {
+    return value instanceof SafeguardError || (value as Record<symbol, unknown>)[brand] === true;
+  } catch {
+    return false;
+  }
 }

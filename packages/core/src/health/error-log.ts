@@ -1,5 +1,6 @@
 import type { ErrorType, Severity } from '../errors/error-type.js';
 import type { SafeguardError } from '../errors/safeguard-error.js';
+import { assertInteger } from '../internal/validate.js';
 
 /** One recorded error, safe to show an operator (no SQL, parameters or stack). */
 export interface ErrorLogEntry {
@@ -13,6 +14,9 @@ export interface ErrorLogEntry {
   label: string | undefined;
 }
 
+/** Most entries an error log may keep: enough for any admin page, and a bound on its memory. */
+const maxCapacity = 100_000;
+
 /** The most recent classified errors, in a fixed-size ring, for `/api/admin/errors` and health. */
 export class ErrorLog {
   private readonly entries: Array<ErrorLogEntry | undefined>;
@@ -20,7 +24,12 @@ export class ErrorLog {
   private total = 0;
   private readonly byType = new Map<ErrorType, number>();
 
+  /**
+   * @param capacity - entries kept (the `errorLogSize` option): an integer from 1 to 100 000.
+   *   Default 200. Throws a TypeError naming `errorLogSize` otherwise.
+   */
   constructor(readonly capacity = 200) {
+    assertInteger('errorLogSize', capacity, 1, maxCapacity);
     this.entries = new Array(capacity);
   }
 

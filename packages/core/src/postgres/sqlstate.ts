@@ -1,7 +1,11 @@
 import { type Classification, rejected, transient } from './classification.js';
 
-/** A SQLSTATE: five characters whose class is two digits or one of PostgreSQL's lettered classes. */
-const sqlStatePattern = /^(?:[0-9]{2}|F0|HV|P0|XX)[0-9A-Z]{3}$/;
+/**
+ * A SQLSTATE: five digits or capitals. The class (the first two) starts with a digit (08, 0A, 2B, 3D,
+ * ...) or is one of PostgreSQL's lettered classes (F0, HV, P0, XX); that rule also keeps errno names
+ * such as EPIPE from passing for one.
+ */
+const sqlStatePattern = /^(?:[0-9][0-9A-Z]|F0|HV|P0|XX)[0-9A-Z]{3}$/;
 
 export function isSqlState(code: unknown): code is string {
   return typeof code === 'string' && sqlStatePattern.test(code);
@@ -41,8 +45,6 @@ const exact: Readonly<Record<string, Classification>> = {
   '57P02': transient('CONNECTION', 'crash-shutdown', false, 500),
   '57P03': transient('CONNECTION', 'cannot-connect-now', true, 500),
   '57P05': transient('CONNECTION', 'idle-session-timeout', false, 100),
-  // 57014 is usually our own statement_timeout or a cancel: repeating it would time out again.
-  '57014': rejected('TIMEOUT', 'statement-timeout', { retryable: false }),
   // Class 40: the transaction was rolled back; rerun the whole transaction, never one statement.
   '40001': transient('DATABASE', 'serialization-failure', true, 50, { severity: 'low' }),
   '40P01': transient('DATABASE', 'deadlock', true, 50, { severity: 'medium' }),
@@ -68,6 +70,9 @@ const exact: Readonly<Record<string, Classification>> = {
   '42501': rejected('AUTHORIZATION', 'insufficient-privilege'),
   '3D000': rejected('DATABASE', 'undefined-database', { severity: 'critical' }),
   '3F000': rejected('DATABASE', 'undefined-schema', { severity: 'critical' }),
+  // Class 0A / 2B: a statement the server will not run as written; a bug, never an outage.
+  '0A000': rejected('DATABASE', 'feature-not-supported', { severity: 'high' }),
+  '2BP01': rejected('DATABASE', 'dependent-objects-still-exist'),
   // Class 28: the database refused our credentials. That is the server's configuration, not the user's
   // sign-in, so it is reported as a connection failure (503) rather than AUTHENTICATION (401).
   '28000': rejected('CONNECTION', 'database-authentication-failed', { severity: 'critical' }),
@@ -75,12 +80,24 @@ const exact: Readonly<Record<string, Classification>> = {
 };
 
 /**
- * Classifies a SQLSTATE. Returns `undefined` for XX000 (on Neon every proxy error carries it, so the
- * message decides) and for 08P01 (PgBouncer's own errors share it with real protocol violations).
+ * 57014 query_canceled, split by its message. Our statement_timeout ("canceling statement due to
+ * statement timeout") is our deadline: TIMEOUT statement-timeout, and it counts against the breaker.
+ * A cancel request ("... due to user request": a driver cancelling for an aborted caller, or an
+ * operator's pg_cancel_backend) is not our deadline and says nothing about the database's health:
+ * TIMEOUT query-cancelled. Neither is retried: the same statement would be cut short again.
  */
-export function classifySqlState(code: string): Classification | undefined {
+const statementTimeout = rejected('TIMEOUT', 'statement-timeout');
+const queryCancelled = rejected('TIMEOUT', 'query-cancelled');
+
+/**
+ * Classifies a SQLSTATE (`message` decides between 57014's timeout and cancel). Returns `undefined`
+ * for XX000 (on Neon every proxy error carries it, so the message decides) and for 08P01 (PgBouncer's
+ * own errors share it with real protocol violations).
+ */
+export function classifySqlState(code: string, message = ''): Classification | undefined {
   const known = exact[code];
   if (known) return known;
+  if (code === '57014') return /due to user request/i.test(message) ? queryCancelled : statementTimeout;
   if (code === 'XX000' || code === '08P01') return undefined;
   const errorClass = code.slice(0, 2);
   switch (errorClass) {
@@ -109,6 +126,11 @@ export function classifySqlState(code: string): Classification | undefined {
 
 /** The fallback for XX000 when its message is not one of Neon's proxy messages. */
 export const internalDatabaseError: Classification = rejected('DATABASE', 'internal-error', {
+  severity: 'high',
+});
+
+/** 08P01 without one of PgBouncer's messages: a real protocol violation, a bug somewhere. */
+export const protocolViolation: Classification = rejected('DATABASE', 'protocol-violation', {
   severity: 'high',
 });
 

@@ -9,25 +9,46 @@ export interface MemoryRateLimitStoreOptions {
 }
 
 interface Entry {
+  key: string;
+  group: WindowGroup;
   /** Ring of per-bucket counts; one bucket more than the window holds (see `hit`). */
   counts: Uint32Array;
   /** Index (time / bucket width) of the newest bucket in the ring. */
   newest: number;
   lastHitAt: number;
-  windowMs: number;
+  /** Neighbours in the group's recency list (older, newer). */
+  older: Entry | undefined;
+  newer: Entry | undefined;
 }
+
+/**
+ * The keys of one window length, in a list from least to most recently hit. Keys are grouped by
+ * window so each list is also in order of expiry: the idle sweep stops at the first key still counting.
+ */
+interface WindowGroup {
+  windowMs: number;
+  /** A key whose newest hit is older than this has nothing counted any more. */
+  idleAfterMs: number;
+  oldest: Entry | undefined;
+  newest: Entry | undefined;
+}
+
+/** Idle keys one sweep may drop, so the cost per hit stays constant. */
+const sweepBatch = 32;
 
 /**
  * Sliding-window counts in memory, with bounded memory: each key keeps `bucketsPerWindow + 1`
  * counters whatever its limit, idle keys are swept as other keys are hit (no timer), and at most
- * `maxKeys` keys are kept.
+ * `maxKeys` keys are kept, dropping the least recently hit first.
  *
  * The count covers every bucket that overlaps the last `windowMs`, so it may include hits up to one
  * bucket older than the window: the store errs on the strict side and never lets any window of
  * `windowMs` hold more than `limit` hits.
  */
 export class MemoryRateLimitStore implements RateLimitStore {
+  /** Lookup only: order lives in the lists, because a Map used as a queue slows down as it is drained. */
   private readonly entries = new Map<string, Entry>();
+  private readonly groups = new Map<number, WindowGroup>();
   private readonly maxKeys: number;
   private readonly buckets: number;
   private hitsSinceSweep = 0;
@@ -47,22 +68,34 @@ export class MemoryRateLimitStore implements RateLimitStore {
     const width = windowMs / this.buckets;
     const current = Math.floor(now / width);
     let entry = this.entries.get(key);
-    if (entry === undefined || entry.windowMs !== windowMs) {
-      entry = { counts: new Uint32Array(this.buckets + 1), newest: current, lastHitAt: now, windowMs };
+    if (entry !== undefined && entry.group.windowMs !== windowMs) {
+      this.drop(entry);
+      entry = undefined;
+    }
+    if (entry === undefined) {
+      const group = this.groupFor(windowMs);
+      entry = {
+        key,
+        group,
+        counts: new Uint32Array(this.buckets + 1),
+        newest: current,
+        lastHitAt: now,
+        older: undefined,
+        newer: undefined,
+      };
       this.entries.set(key, entry);
+      append(group, entry);
     } else {
       this.advance(entry, current);
-      // Moving the key to the end keeps the map in (roughly) least-recently-hit order for sweeping
-      // and eviction; once per bucket width is enough, and spares a delete and insert per hit.
-      if (now - entry.lastHitAt >= width) {
-        this.entries.delete(key);
-        this.entries.set(key, entry);
+      entry.lastHitAt = now;
+      if (entry.group.newest !== entry) {
+        unlink(entry);
+        append(entry.group, entry);
       }
     }
-    entry.lastHitAt = now;
     if (this.entries.size > this.maxKeys || ++this.hitsSinceSweep >= 16) {
       this.hitsSinceSweep = 0;
-      this.sweep(now);
+      this.sweep(now, entry);
     }
 
     const ring = this.buckets + 1;
@@ -88,11 +121,27 @@ export class MemoryRateLimitStore implements RateLimitStore {
   }
 
   reset(key: string): void {
-    this.entries.delete(key);
+    const entry = this.entries.get(key);
+    if (entry !== undefined) this.drop(entry);
   }
 
   clear(): void {
     this.entries.clear();
+    this.groups.clear();
+  }
+
+  private groupFor(windowMs: number): WindowGroup {
+    let group = this.groups.get(windowMs);
+    if (group === undefined) {
+      group = {
+        windowMs,
+        idleAfterMs: windowMs * (1 + 1 / this.buckets),
+        oldest: undefined,
+        newest: undefined,
+      };
+      this.groups.set(windowMs, group);
+    }
+    return group;
   }
 
   /** Zeroes the buckets that time has moved past. */
@@ -113,18 +162,50 @@ export class MemoryRateLimitStore implements RateLimitStore {
   }
 
   /**
-   * Drops the least recently used keys beyond `maxKeys`, and idle keys (nothing counted any more)
-   * from the old end of the map: a few per call, so the cost per hit stays constant.
+   * Drops idle keys (nothing counted any more) from the old end of each group, a few per call, then
+   * the least recently hit keys of all groups beyond `maxKeys`. `current`, the key being hit, stays.
    */
-  private sweep(now: number): void {
-    let checked = 0;
-    for (const [key, entry] of this.entries) {
-      if (this.entries.size > this.maxKeys) {
-        this.entries.delete(key);
-        continue;
+  private sweep(now: number, current: Entry): void {
+    for (const group of this.groups.values()) {
+      for (let dropped = 0; dropped < sweepBatch; dropped++) {
+        const oldest = group.oldest;
+        if (oldest === undefined || now - oldest.lastHitAt <= group.idleAfterMs) break;
+        this.drop(oldest);
       }
-      if (checked++ >= 32 || now - entry.lastHitAt <= entry.windowMs * (1 + 1 / this.buckets)) break;
-      this.entries.delete(key);
+    }
+    while (this.entries.size > this.maxKeys) {
+      let victim: Entry | undefined;
+      for (const group of this.groups.values()) {
+        const candidate = group.oldest === current ? current.newer : group.oldest;
+        if (candidate !== undefined && (victim === undefined || candidate.lastHitAt < victim.lastHitAt))
+          victim = candidate;
+      }
+      if (victim === undefined) return;
+      this.drop(victim);
     }
   }
+
+  private drop(entry: Entry): void {
+    this.entries.delete(entry.key);
+    unlink(entry);
+    if (entry.group.oldest === undefined) this.groups.delete(entry.group.windowMs);
+  }
+}
+
+function append(group: WindowGroup, entry: Entry): void {
+  entry.older = group.newest;
+  entry.newer = undefined;
+  if (group.newest === undefined) group.oldest = entry;
+  else group.newest.newer = entry;
+  group.newest = entry;
+}
+
+function unlink(entry: Entry): void {
+  const { group, older, newer } = entry;
+  if (older === undefined) group.oldest = newer;
+  else older.newer = newer;
+  if (newer === undefined) group.newest = older;
+  else newer.older = older;
+  entry.older = undefined;
+  entry.newer = undefined;
 }

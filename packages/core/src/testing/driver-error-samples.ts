@@ -51,10 +51,29 @@ function drizzleWrapped(cause: unknown): Error {
 }
 
 /** Neon's HTTP driver: `NeonDbError`; non-400 answers have no code, only this message. */
-function neonHttpError(status: number, body: object): Error {
-  const error = new Error(`Server error (HTTP status ${status}): ${JSON.stringify(body)}`);
+function neonHttpError(status: number, body: object | string): Error {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const error = new Error(`Server error (HTTP status ${status}): ${text}`);
   error.name = 'NeonDbError';
   return error;
+}
+
+/**
+ * Neon's HTTP driver when fetch itself throws: the runtime's error, stringified into the message and
+ * kept on `sourceError` (not `cause`).
+ */
+function neonFetchFailed(sourceError: Error): Error {
+  return Object.assign(new Error(`Error connecting to database: ${String(sourceError)}`), {
+    name: 'NeonDbError',
+    sourceError,
+  });
+}
+
+/** A WebSocket error as the runtime dispatches it: an Event (not an Error), here without `error`. */
+function errorEvent(message: string): unknown {
+  const EventClass = (globalThis as { Event?: new (type: string) => object }).Event;
+  const event = EventClass ? new EventClass('error') : { type: 'error', target: null };
+  return Object.assign(event, { message });
 }
 
 /**
@@ -270,6 +289,102 @@ export const driverErrorSamples: readonly DriverErrorSample[] = [
     create: () =>
       Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' }),
     expected: { type: 'TIMEOUT', reason: 'deadline', retryable: true },
+  },
+  {
+    name: 'postgres.js database does not exist (3D000)',
+    create: () => postgresJsError('3D000', 'database "vetmed_typo" does not exist'),
+    expected: { type: 'DATABASE', reason: 'undefined-database', retryable: false },
+  },
+  {
+    name: 'pg schema does not exist (3F000)',
+    create: () => pgError('3F000', 'schema "reporting" does not exist'),
+    expected: { type: 'DATABASE', reason: 'undefined-schema', retryable: false },
+  },
+  {
+    name: 'pg feature not supported (0A000)',
+    create: () => pgError('0A000', 'FOR UPDATE is not allowed with aggregate functions'),
+    expected: { type: 'DATABASE', reason: 'feature-not-supported', retryable: false },
+  },
+  {
+    name: 'pg dependent objects still exist (2BP01)',
+    create: () => pgError('2BP01', 'cannot drop table animals because other objects depend on it'),
+    expected: { type: 'DATABASE', reason: 'dependent-objects-still-exist', retryable: false },
+  },
+  {
+    name: 'pg disk full (53100)',
+    create: () => pgError('53100', 'could not extend file "base/16384/16385": No space left on device'),
+    expected: { type: 'DATABASE', reason: 'disk-full', retryable: false },
+  },
+  {
+    name: 'pg lock not available (55P03)',
+    create: () => pgError('55P03', 'could not obtain lock on row in relation "administrations"'),
+    expected: { type: 'DATABASE', reason: 'lock-not-available', retryable: true },
+  },
+  {
+    name: 'PgBouncer no more connections allowed (08P01)',
+    create: () => pgError('08P01', 'no more connections allowed (max_client_conn)'),
+    expected: { type: 'CONNECTION', reason: 'too-many-connections', retryable: true },
+  },
+  {
+    name: 'pg statement cancelled on request (57014)',
+    create: () => pgError('57014', 'canceling statement due to user request'),
+    expected: { type: 'TIMEOUT', reason: 'query-cancelled', retryable: false },
+  },
+  {
+    name: 'Neon HTTP 502 with an HTML body (a gateway page)',
+    create: () => neonHttpError(502, '<html><head><title>502 Bad Gateway</title></head><body></body></html>'),
+    expected: { type: 'CONNECTION', reason: 'database-http-error', retryable: true },
+  },
+  {
+    name: 'Neon HTTP 503 with a plain-text body',
+    create: () => neonHttpError(503, 'upstream connect error or disconnect/reset before headers'),
+    expected: { type: 'CONNECTION', reason: 'database-http-error', retryable: true },
+  },
+  {
+    name: 'Neon HTTP 429',
+    create: () => neonHttpError(429, 'Too Many Requests'),
+    expected: { type: 'CONNECTION', reason: 'too-many-connections', retryable: true },
+  },
+  {
+    name: 'Neon HTTP 404 with a proxy message',
+    create: () =>
+      neonHttpError(404, {
+        message: 'The requested endpoint could not be found, or you do not have access to it.',
+      }),
+    expected: { type: 'CONNECTION', reason: 'neon-endpoint-not-found', retryable: false },
+  },
+  {
+    name: 'Neon HTTP fetch failed on Node (ECONNREFUSED on sourceError)',
+    create: () => neonFetchFailed(new TypeError('fetch failed', { cause: socketError('ECONNREFUSED') })),
+    expected: { type: 'CONNECTION', reason: 'connection-refused', retryable: true },
+  },
+  {
+    name: 'Neon HTTP fetch failed in a browser',
+    create: () => neonFetchFailed(new TypeError('Failed to fetch')),
+    expected: { type: 'CONNECTION', reason: 'network-error', retryable: true },
+  },
+  {
+    name: 'Neon HTTP fetch failed on Cloudflare Workers',
+    create: () => neonFetchFailed(new Error('Network connection lost.')),
+    expected: { type: 'CONNECTION', reason: 'network-error', retryable: true },
+  },
+  {
+    name: 'Neon HTTP fetch failed on Deno',
+    create: () =>
+      neonFetchFailed(
+        new TypeError('error sending request for url (https://ep-x.neon.tech/sql): connection closed'),
+      ),
+    expected: { type: 'CONNECTION', reason: 'network-error', retryable: true },
+  },
+  {
+    name: 'WebSocket ErrorEvent without an error (native WebSocket)',
+    create: () => errorEvent(''),
+    expected: { type: 'CONNECTION', reason: 'websocket-failed', retryable: true },
+  },
+  {
+    name: 'WebSocket ErrorEvent with only a message',
+    create: () => errorEvent('connect ECONNREFUSED 127.0.0.1:443'),
+    expected: { type: 'CONNECTION', reason: 'connection-refused', retryable: true },
   },
   {
     name: 'unknown error',
