@@ -302,10 +302,14 @@ export class Execution<T> implements ExecutionView, AmbientStore, DueEntry {
     this.fail(error);
   }
 
-  /** Waits without holding a slot; an abort before or during the wait ends the operation. */
+  /**
+   * Waits without holding a slot; an abort before or during the wait ends the operation. The wait
+   * keeps the process alive: the caller is awaiting it, and often nothing else runs meanwhile (a
+   * script, a cron job), so an unref'd timer would let the process exit with the operation unsettled.
+   */
   private waitThenRetry(delayMs: number): void {
     const signal = this.context.signal;
-    sleep(this.pipeline.clock, delayMs, signal).then(
+    sleep(this.pipeline.clock, delayMs, signal, true).then(
       () => this.nextAttempt(undefined),
       () => this.fail(this.pipeline.abortError(signal?.reason)),
     );
