@@ -74,28 +74,52 @@ describe('Safeguards.run', () => {
   });
 
   describe('re-entrancy', () => {
-    /** 8 concurrent "transactions" on an 8-slot budget, each making 3 nested database calls. */
+    /**
+     * 8 concurrent "transactions" on an 8-slot budget, each making 3 nested database calls one after
+     * the other and then 3 in parallel. `running` counts the nested queries in progress.
+     */
     async function eightTransactions(safeguards: Safeguards) {
+      let running = 0;
+      let peakRunning = 0;
+      const query = async (value: number) => {
+        running++;
+        peakRunning = Math.max(peakRunning, running);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        running--;
+        return value;
+      };
       const transaction = (id: number) =>
         safeguards.run(
           async () => {
             const results: number[] = [];
             for (let statement = 0; statement < 3; statement++) {
-              results.push(await safeguards.run(async () => id * 10 + statement, { operationType: 'write' }));
+              results.push(
+                await safeguards.run(() => query(id * 10 + statement), { operationType: 'write' }),
+              );
             }
-            return results;
+            const parallel = await Promise.all(
+              [3, 4, 5].map((statement) =>
+                safeguards.run(() => query(id * 10 + statement), { operationType: 'read' }),
+              ),
+            );
+            return [...results, ...parallel];
           },
           { operationType: 'write', atomic: true },
         );
-      return Promise.all(Array.from({ length: 8 }, (_, id) => transaction(id)));
+      const results = await Promise.all(Array.from({ length: 8 }, (_, id) => transaction(id)));
+      return { results, peakRunning };
     }
 
     it('runs queries inside a slot-holding operation on that slot: 8 concurrent transactions complete', async () => {
-      const safeguards = createSafeguards({ queue: { maxConcurrentConnections: 8 } });
-      const results = await eightTransactions(safeguards);
-      expect(results[7]).toEqual([70, 71, 72]);
-      expect(safeguards.queue.stats().peakActive).toBeLessThanOrEqual(8);
-      expect(safeguards.queue.active).toBe(0);
+      const safeguards = createSafeguards({ queue: { maxConcurrentConnections: 8, reservedForCritical: 0 } });
+      const { results, peakRunning } = await eightTransactions(safeguards);
+      expect(results).toEqual(
+        Array.from({ length: 8 }, (_, id) => [0, 1, 2, 3, 4, 5].map((statement) => id * 10 + statement)),
+      );
+      // All 8 held a slot at once (none waited for a second one), and no slot ran two queries at once.
+      expect(safeguards.queue.stats().peakActive).toBe(8);
+      expect(peakRunning).toBe(8);
+      expect(safeguards.queue.stats()).toMatchObject({ active: 0, queued: 0, processed: 8 });
     });
 
     it('without re-entrancy the same 8 transactions deadlock the budget (regression guard)', async () => {

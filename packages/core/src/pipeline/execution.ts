@@ -2,70 +2,48 @@ import type { BreakerPermit, CircuitBreaker } from '../breaker/circuit-breaker.j
 import { classifyError } from '../errors/classify-error.js';
 import type { SafeguardError } from '../errors/safeguard-error.js';
 import { sleep } from '../internal/clock.js';
-import type { DueEntry } from '../internal/due-timers.js';
 import type { RunContext } from '../operation-context.js';
 import { Priority } from '../priority.js';
 import type { Lease } from '../queue/connection-queue.js';
 import type { RateLimitResult } from '../rate-limit/rate-limiter.js';
 import { backoffDelay } from '../retry/backoff.js';
+import { AttemptScope } from './attempt-scope.js';
 import { isInfrastructureFailure, isRetryAllowed } from './failure-policy.js';
-import type { AmbientStore, ExecutionView, Operation, Pipeline } from './pipeline.js';
+import type { ExecutionView, Operation, Pipeline } from './pipeline.js';
 import { type InheritedContext, type ResolvedContext, toInherited } from './resolved-context.js';
-
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
-}
 
 /**
  * One call of `run`, from admission to its last attempt, as a small state machine driven by callbacks
  * rather than `async`/`await`: on the common path (a free slot, an operation that succeeds) it costs
- * one promise of its own and two clock reads. The object is also the operation's scope and the
- * ambient store its nested calls find, so one allocation serves all three roles.
+ * one promise of its own, one {@link AttemptScope} and two clock reads.
  */
-export class Execution<T> implements ExecutionView, AmbientStore, DueEntry {
+export class Execution<T> implements ExecutionView {
   readonly promise: Promise<T>;
-  readonly owner: object;
   attempt = 0;
-  /** The slot of the current attempt. */
-  lease: Lease | undefined = undefined;
-  dueAt = 0;
-  dueNext: DueEntry | undefined = undefined;
-  duePrev: DueEntry | undefined = undefined;
-  dueListed = false;
 
   private resolvePromise!: (value: T) => void;
   private rejectPromise!: (error: SafeguardError) => void;
   private breaker: CircuitBreaker | undefined = undefined;
   private permit: BreakerPermit | undefined = undefined;
-  private attemptStartedAt = 0;
-  /** The current attempt has been answered (its operation may still be running, see `giveUp`). */
-  private attemptAnswered = true;
   private inheritedContext: InheritedContext | undefined = undefined;
   private controller: AbortController | undefined = undefined;
   private abortReason: unknown = undefined;
-  private abortListener: (() => void) | undefined = undefined;
   private isAborted = false;
 
   constructor(
     private readonly pipeline: Pipeline,
-    private readonly operation: Operation<T>,
+    readonly operation: Operation<T>,
     private readonly raw: RunContext,
     readonly context: ResolvedContext,
     private readonly startedAt: number,
   ) {
-    this.owner = pipeline.owner;
     this.promise = new Promise<T>((resolve, reject) => {
       this.resolvePromise = resolve;
       this.rejectPromise = reject;
     });
   }
 
-  // ---- OperationScope -------------------------------------------------------------------------
-
-  get deadline(): number {
-    return this.context.deadline;
-  }
-
+  /** The operation's signal (every attempt's scope hands out this one), created on first access. */
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();
@@ -74,23 +52,14 @@ export class Execution<T> implements ExecutionView, AmbientStore, DueEntry {
     return this.controller.signal;
   }
 
-  remainingMs(): number {
-    return Math.max(0, this.context.deadline - this.pipeline.clock.now());
-  }
-
-  run<R>(operation: Operation<R>): Promise<R> {
-    return this.pipeline.runOnScope(this, operation);
-  }
-
-  // ---- AmbientStore ---------------------------------------------------------------------------
-
-  get heldScope(): ExecutionView | undefined {
-    return this.lease !== undefined && !this.lease.isReleased ? this : undefined;
-  }
-
   get inherited(): InheritedContext {
     this.inheritedContext ??= toInherited(this.raw, this.context);
     return this.inheritedContext;
+  }
+
+  /** When `run` was called (epoch ms). */
+  get startTime(): number {
+    return this.startedAt;
   }
 
   // ---- Admission ------------------------------------------------------------------------------
@@ -196,83 +165,25 @@ export class Execution<T> implements ExecutionView, AmbientStore, DueEntry {
   }
 
   private runOperation(lease: Lease, now: number): void {
-    this.lease = lease;
-    this.attemptAnswered = false;
-    this.attemptStartedAt = now;
-    const ambient = this.pipeline.ambient;
-    let result: T | PromiseLike<T>;
-    try {
-      result = ambient === undefined ? this.operation(this) : ambient.run(this, this.operation, this);
-    } catch (error) {
-      this.onError(error);
-      return;
-    }
-    if (!isThenable(result)) {
-      this.onValue(result);
-      return;
-    }
-    const context = this.context;
-    if (context.deadline !== Number.POSITIVE_INFINITY) {
-      this.dueAt = context.deadline;
-      this.pipeline.timers.add(this);
-    }
-    if (context.signal !== undefined) {
-      this.abortListener = () => this.giveUp(this.pipeline.abortError(context.signal?.reason), false);
-      context.signal.addEventListener('abort', this.abortListener, { once: true });
-    }
-    result.then(this.onValue, this.onError);
+    new AttemptScope(this.pipeline, this, lease, this.attempt, now).start();
   }
 
-  /** The deadline passed while the operation ran. */
-  onDue(): void {
-    this.giveUp(this.pipeline.deadlineError(this.context), true);
-  }
-
-  /**
-   * Answers the caller now, while the operation may still run: its slot stays taken until it really
-   * ends (its connection is busy), or until the queue reclaims the slot as abandoned.
-   */
-  private giveUp(error: SafeguardError, timedOut: boolean): void {
-    if (this.attemptAnswered) return;
-    this.attemptAnswered = true;
-    this.detachWatchers();
-    this.abortScope(error);
-    if (this.lease) this.pipeline.queue.abandonLater(this.lease);
-    this.attemptFailed(error, timedOut);
-  }
-
-  private readonly onValue = (value: T): void => {
-    this.releaseLease(true);
-    if (this.attemptAnswered) return;
-    this.attemptAnswered = true;
-    this.detachWatchers();
+  /** @internal The current attempt's operation succeeded. */
+  attemptSucceeded(value: T): void {
     this.breaker!.recordSuccess(this.permit!);
     this.pipeline.recordSuccess(this);
     this.resolvePromise(value);
-  };
-
-  private readonly onError = (error: unknown): void => {
-    this.releaseLease(false);
-    if (this.attemptAnswered) return;
-    this.attemptAnswered = true;
-    this.detachWatchers();
-    this.attemptFailed(classifyError(error), false);
-  };
-
-  private releaseLease(ok: boolean): void {
-    const lease = this.lease;
-    if (lease === undefined || lease.isReleased) return;
-    const pipeline = this.pipeline;
-    if (pipeline.shouldTimeAttempt()) pipeline.durations.record(pipeline.clock.now() - this.attemptStartedAt);
-    lease.release(ok ? 'success' : 'failure');
   }
 
-  private detachWatchers(): void {
-    if (this.dueListed) this.pipeline.timers.delete(this);
-    if (this.abortListener !== undefined) {
-      this.context.signal?.removeEventListener('abort', this.abortListener);
-      this.abortListener = undefined;
-    }
+  /** @internal The current attempt's operation failed. */
+  attemptFailedWith(error: unknown): void {
+    this.attemptFailed(classifyError(error), false);
+  }
+
+  /** @internal The current attempt passed its deadline or was aborted while its operation ran. */
+  attemptGaveUp(error: SafeguardError, timedOut: boolean): void {
+    this.abortScope(error);
+    this.attemptFailed(error, timedOut);
   }
 
   private attemptFailed(error: SafeguardError, timedOut: boolean): void {
@@ -334,10 +245,5 @@ export class Execution<T> implements ExecutionView, AmbientStore, DueEntry {
   private fail(error: SafeguardError): void {
     this.pipeline.recordFailure(this, error);
     this.rejectPromise(error);
-  }
-
-  /** When `run` was called (epoch ms). */
-  get startTime(): number {
-    return this.startedAt;
   }
 }

@@ -298,12 +298,13 @@ export class ConnectionQueue {
   }
 
   /**
-   * Starts the abandonment countdown of a lease whose operation missed its deadline: if it still holds
-   * the slot after `abandonAfterMs`, the slot is reclaimed. Called by the pipeline.
+   * Starts the abandonment countdown of a lease whose operation missed its deadline (or ended while
+   * work it started still runs on the slot): if it still holds the slot `abandonAfterMs` after `from`
+   * (default now), the slot is reclaimed. A countdown already running is kept. Called by the pipeline.
    */
-  abandonLater(lease: Lease): void {
-    if (!(lease instanceof QueueLease) || lease.isReleased) return;
-    lease.dueAt = this.clock.now() + this.options.abandonAfterMs;
+  abandonLater(lease: Lease, from = this.clock.now()): void {
+    if (!(lease instanceof QueueLease) || lease.isReleased || lease.dueListed) return;
+    lease.dueAt = from + this.options.abandonAfterMs;
     this.timers.add(lease);
   }
 
