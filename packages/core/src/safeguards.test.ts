@@ -13,7 +13,6 @@ function setup(options: SafeguardsOptions = {}) {
 
 const pgError = (code: string, message = 'db error') =>
   Object.assign(new Error(message), { name: 'error', code });
-const never = () => new Promise<never>(() => undefined);
 
 /** An operation that waits until `release()` is called, counting how many run at once. */
 function gate() {
@@ -181,6 +180,26 @@ describe('Safeguards.run', () => {
       expect(read).toMatchObject({ type: 'CIRCUIT_BREAKER', reason: 'circuit-open', retryAfterMs: 30_000 });
       expect(ran).toBe(false);
       expect(safeguards.queue.stats()).toMatchObject({ processed: 0, failed: 0, peakActive: 0 });
+    });
+
+    it('a waiter refused because the breaker opened meanwhile is counted as neither processed nor failed', async () => {
+      const { safeguards } = setup({ queue: { maxConcurrentConnections: 1, reservedForCritical: 0 } });
+      const g = gate();
+      const holder = safeguards.run(g.op, { operationType: 'read' });
+      let ran = false;
+      const waiter = safeguards.run(
+        async () => {
+          ran = true;
+        },
+        { operationType: 'read' },
+      );
+      await flushMicrotasks();
+      safeguards.breakers.get('primary').forceOpen();
+      g.releaseAll();
+      await holder;
+      await expect(waiter).rejects.toMatchObject({ type: 'CIRCUIT_BREAKER', reason: 'circuit-open' });
+      expect(ran).toBe(false);
+      expect(safeguards.queue.stats()).toMatchObject({ processed: 1, failed: 0, active: 0 });
     });
 
     it('only infrastructure failures count: unique violations and validation errors never trip it', async () => {
@@ -365,15 +384,21 @@ describe('Safeguards.run', () => {
       expect(safeguards.queue.active).toBe(0);
     });
 
-    it('reclaims the slot of an operation that ignores its deadline (no leaked slot)', async () => {
+    it('reclaims the slot of an operation that ignores its deadline (no leaked slot), and says it still runs', async () => {
       const { safeguards, clock } = setup({ queue: { abandonAfterMs: 2000 } });
-      const pending = safeguards.run(never, { operationType: 'read', timeoutMs: 1000 });
+      let finish: () => void = () => undefined;
+      const hung = new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+      const pending = safeguards.run(() => hung, { operationType: 'read', timeoutMs: 1000 });
       pending.catch(() => undefined);
       await clock.advance(1000);
       expect(safeguards.queue.active).toBe(1);
       await clock.advance(2000);
-      expect(safeguards.queue.active).toBe(0);
-      expect(safeguards.queue.stats().abandoned).toBe(1);
+      expect(safeguards.queue.stats()).toMatchObject({ active: 0, abandoned: 1, abandonedRunning: 1 });
+      finish();
+      await flushMicrotasks();
+      expect(safeguards.queue.stats()).toMatchObject({ active: 0, abandoned: 1, abandonedRunning: 0 });
     });
 
     it('an abort removes a waiting operation at once', async () => {

@@ -150,7 +150,7 @@ export class Execution<T> implements ExecutionView {
         (granted) => {
           if (!permit.probe && breaker.state !== 'CLOSED') {
             // The breaker opened while this operation waited: do not touch the database after all.
-            granted.release('success');
+            granted.release('neutral');
             breaker.release(permit);
             this.refuse(breaker.rejection(), 'breaker');
             return;

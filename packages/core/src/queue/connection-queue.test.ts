@@ -240,11 +240,21 @@ describe('ConnectionQueue', () => {
     expect(queue.active).toBe(1);
     await clock.advance(1);
     const next = await waiting;
-    expect(queue.stats().abandoned).toBe(1);
+    expect(queue.stats()).toMatchObject({ abandoned: 1, abandonedRunning: 1 });
+    // The abandoned operation finally ends: it is no longer counted as running, the slot stays given.
     lease.release();
+    expect(queue.stats()).toMatchObject({ abandoned: 1, abandonedRunning: 0, processed: 0 });
+    lease.release();
+    expect(queue.stats().abandonedRunning).toBe(0);
     expect(queue.active).toBe(1);
     next.release();
     expect(queue.active).toBe(0);
+  });
+
+  it('a neutral release frees the slot without counting it as processed or failed', () => {
+    const { queue } = setup();
+    queue.tryAcquire(Priority.NORMAL)!.release('neutral');
+    expect(queue.stats()).toMatchObject({ active: 0, processed: 0, failed: 0 });
   });
 
   it('ignores a second release of the same lease', () => {

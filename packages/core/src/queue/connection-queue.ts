@@ -7,13 +7,21 @@ import { Priority, type PriorityName, priorities, priorityName } from '../priori
 import { type QueueOptions, resolveQueueOptions } from './queue-options.js';
 import { type LaneEntry, WaiterLane } from './waiter-lane.js';
 
-/** A held slot of the budget. Release it exactly once; later calls do nothing. */
+/** How a released slot is counted: `processed`, `failed`, or (`neutral`) neither, for work that never ran. */
+export type LeaseOutcome = 'success' | 'failure' | 'neutral';
+
+/**
+ * A held slot of the budget. Release it exactly once, when the work on it has ended; later calls do
+ * nothing. If the queue reclaimed the slot as abandoned meanwhile (see `abandonAfterMs`), that release
+ * tells it the work has finally ended (`abandonedRunning` goes down).
+ */
 export interface Lease {
   readonly priority: Priority;
   readonly acquiredAt: number;
+  /** True once released, or reclaimed as abandoned. */
   readonly isReleased: boolean;
-  /** Gives the slot back. `outcome` feeds the processed/failed counters. */
-  release(outcome?: 'success' | 'failure'): void;
+  /** Gives the slot back. `outcome` feeds the processed/failed counters; default 'success'. */
+  release(outcome?: LeaseOutcome): void;
 }
 
 /** Options of one `acquire`. */
@@ -65,7 +73,14 @@ export interface QueueStats {
   shed: number;
   timedOut: number;
   aborted: number;
+  /** Slots reclaimed from operations still running `abandonAfterMs` after their deadline, ever. */
   abandoned: number;
+  /**
+   * Of those, the operations that still run: their slot is free again but their connection may still
+   * be busy, so real connections in use can exceed `active` by up to this many (the driver's own pool,
+   * sized to the budget, still caps them). Goes down when such an operation finally settles.
+   */
+  abandonedRunning: number;
   paused: PriorityName[];
   closed: boolean;
 }
@@ -93,12 +108,16 @@ class Waiter implements LaneEntry, DueEntry {
   }
 }
 
+const held = 0;
+const released = 1;
+const abandoned = 2;
+
 class QueueLease implements Lease, DueEntry {
-  isReleased = false;
   dueAt = 0;
   dueNext: DueEntry | undefined = undefined;
   duePrev: DueEntry | undefined = undefined;
   dueListed = false;
+  private state: typeof held | typeof released | typeof abandoned = held;
 
   constructor(
     readonly priority: Priority,
@@ -106,16 +125,22 @@ class QueueLease implements Lease, DueEntry {
     private readonly queue: ConnectionQueue,
   ) {}
 
-  release(outcome: 'success' | 'failure' = 'success'): void {
-    if (this.isReleased) return;
-    this.isReleased = true;
-    this.queue.settleLease(this, outcome);
+  get isReleased(): boolean {
+    return this.state !== held;
+  }
+
+  release(outcome: LeaseOutcome = 'success'): void {
+    if (this.state === released) return;
+    const wasAbandoned = this.state === abandoned;
+    this.state = released;
+    if (wasAbandoned) this.queue.abandonedWorkEnded();
+    else this.queue.settleLease(this, outcome);
   }
 
   /** Fired `abandonAfterMs` after the operation's deadline if it still holds the slot. */
   onDue(): void {
-    if (this.isReleased) return;
-    this.isReleased = true;
+    if (this.state !== held) return;
+    this.state = abandoned;
     this.queue.settleLease(this, 'abandoned');
   }
 }
@@ -154,7 +179,15 @@ export class ConnectionQueue {
   private activeCount = 0;
   private queuedCount = 0;
   private peak = 0;
-  private counters = { processed: 0, failed: 0, shed: 0, timedOut: 0, aborted: 0, abandoned: 0 };
+  private counters = {
+    processed: 0,
+    failed: 0,
+    shed: 0,
+    timedOut: 0,
+    aborted: 0,
+    abandoned: 0,
+    abandonedRunning: 0,
+  };
 
   private readonly shedEmitter = new EventEmitter<ShedEvent>();
   private readonly timeoutEmitter = new EventEmitter<QueueTimeoutEvent>();
@@ -163,7 +196,7 @@ export class ConnectionQueue {
   readonly onShed: Event<ShedEvent> = this.shedEmitter.event;
   /** A waiter gave up waiting (queue timeout or its deadline). */
   readonly onTimeout: Event<QueueTimeoutEvent> = this.timeoutEmitter.event;
-  /** A slot was reclaimed from an operation that never settled after its deadline. */
+  /** A slot was reclaimed from an operation still running `abandonAfterMs` after its deadline. */
   readonly onAbandon: Event<AbandonEvent> = this.abandonEmitter.event;
 
   constructor(options: Partial<QueueOptions> = {}, clock: Clock = systemClock) {
@@ -309,19 +342,25 @@ export class ConnectionQueue {
   }
 
   /** @internal Called by a lease when it is released or abandoned. */
-  settleLease(lease: QueueLease, outcome: 'success' | 'failure' | 'abandoned'): void {
+  settleLease(lease: QueueLease, outcome: LeaseOutcome | 'abandoned'): void {
     this.timers.delete(lease);
     this.activeCount--;
     if (outcome === 'success') this.counters.processed++;
     else if (outcome === 'failure') this.counters.failed++;
-    else {
+    else if (outcome === 'abandoned') {
       this.counters.abandoned++;
+      this.counters.abandonedRunning++;
       if (this.abandonEmitter.hasListeners) {
         this.abandonEmitter.emit({ priority: lease.priority, heldMs: this.clock.now() - lease.acquiredAt });
       }
     }
     if (this.queuedCount > 0) this.dispatch();
     else if (this.activeCount === 0) this.notifyIdle();
+  }
+
+  /** @internal The operation of an abandoned lease has finally settled. */
+  abandonedWorkEnded(): void {
+    this.counters.abandonedRunning--;
   }
 
   /** @internal Called when a waiter's queue timeout or deadline passes. */
