@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { SafeguardsOptions } from './config/safeguards-options.js';
 import { SafeguardError } from './errors/safeguard-error.js';
 import { Priority } from './priority.js';
+import type { RateLimitDecision, RateLimitStore } from './rate-limit/rate-limit-store.js';
 import { createSafeguards, type Safeguards } from './safeguards.js';
 import { flushMicrotasks, ManualClock } from './testing/manual-clock.js';
 
@@ -180,6 +181,42 @@ describe('Safeguards.run', () => {
       expect(read).toMatchObject({ type: 'CIRCUIT_BREAKER', reason: 'circuit-open', retryAfterMs: 30_000 });
       expect(ran).toBe(false);
       expect(safeguards.queue.stats()).toMatchObject({ processed: 0, failed: 0, peakActive: 0 });
+    });
+
+    it('a half-open probe that waited for a slot does not run if the breaker reopened meanwhile', async () => {
+      const { safeguards, clock } = setup({
+        queue: { maxConcurrentConnections: 1, reservedForCritical: 0 },
+        retry: { maxAttempts: 1 },
+        breakers: {
+          primary: { failureThreshold: 1, successThreshold: 2, openDurationMs: 1000, halfOpenMaxProbes: 2 },
+        },
+      });
+      await safeguards.run(() => Promise.reject(pgError('08006')), { operationType: 'read' }).catch(() => 0);
+      await clock.advance(1000);
+      expect(safeguards.breakers.get('primary').state).toBe('HALF_OPEN');
+      let failFirstProbe: () => void = () => undefined;
+      const firstProbe = safeguards.run(
+        () =>
+          new Promise((_, reject) => {
+            failFirstProbe = () => reject(pgError('08006'));
+          }),
+        { operationType: 'read' },
+      );
+      firstProbe.catch(() => undefined);
+      let secondRan = false;
+      const secondProbe = safeguards.run(
+        async () => {
+          secondRan = true;
+        },
+        { operationType: 'read' },
+      );
+      await flushMicrotasks();
+      expect(safeguards.queue.queued).toBe(1);
+      failFirstProbe();
+      await expect(firstProbe).rejects.toMatchObject({ type: 'CONNECTION' });
+      expect(safeguards.breakers.get('primary').state).toBe('OPEN');
+      await expect(secondProbe).rejects.toMatchObject({ type: 'CIRCUIT_BREAKER', reason: 'circuit-open' });
+      expect(secondRan).toBe(false);
     });
 
     it('a waiter refused because the breaker opened meanwhile is counted as neither processed nor failed', async () => {
@@ -440,6 +477,76 @@ describe('Safeguards.run', () => {
       await clock.advance(10_000);
       await expect(pending).rejects.toMatchObject({ type: 'TIMEOUT', reason: 'aborted' });
       expect(calls).toBe(1);
+    });
+
+    it('an operation whose deadline has already passed is refused with TIMEOUT before the breaker and queue', async () => {
+      const { safeguards, clock } = setup();
+      let ran = 0;
+      const op = async () => {
+        ran++;
+      };
+      await expect(
+        safeguards.run(op, { operationType: 'read', deadline: clock.now() - 1000 }),
+      ).rejects.toMatchObject({ type: 'TIMEOUT', reason: 'deadline' });
+      await expect(safeguards.run(op, { operationType: 'read', timeoutMs: 0 })).rejects.toMatchObject({
+        type: 'TIMEOUT',
+        reason: 'deadline',
+      });
+      expect(ran).toBe(0);
+      expect(safeguards.queue.stats()).toMatchObject({ peakActive: 0, processed: 0 });
+      expect(safeguards.breakers.get('primary').stats()).toMatchObject({ totalSuccesses: 0, rejected: 0 });
+    });
+
+    it('an abort during an asynchronous rate-limit check stops the operation before it runs', async () => {
+      let answer: (decision: RateLimitDecision) => void = () => undefined;
+      const store: RateLimitStore = {
+        hit: () =>
+          new Promise<RateLimitDecision>((resolve) => {
+            answer = resolve;
+          }),
+        reset: () => undefined,
+      };
+      const { safeguards, clock } = setup({
+        rateLimits: { store, policies: { api: { limit: 10, windowMs: 60_000 } }, adaptive: false },
+      });
+      const controller = new AbortController();
+      let ran = false;
+      const pending = safeguards.run(
+        async () => {
+          ran = true;
+        },
+        { operationType: 'read', policy: 'api', userId: 'u', signal: controller.signal },
+      );
+      await flushMicrotasks();
+      controller.abort();
+      answer({ allowed: true, count: 1, resetAt: clock.now() + 60_000, retryAfterMs: 0 });
+      await expect(pending).rejects.toMatchObject({ type: 'TIMEOUT', reason: 'aborted' });
+      expect(ran).toBe(false);
+      expect(safeguards.queue.stats()).toMatchObject({ active: 0, processed: 0, failed: 0 });
+    });
+
+    it('an abort between being granted a slot and starting stops the operation and frees the slot', async () => {
+      const { safeguards } = setup({ queue: { maxConcurrentConnections: 1, reservedForCritical: 0 } });
+      const g = gate();
+      const controller = new AbortController();
+      const holder = safeguards.run(g.op, { operationType: 'read', label: 'holder' });
+      let ran = false;
+      const waiter = safeguards.run(
+        async () => {
+          ran = true;
+        },
+        { operationType: 'read', signal: controller.signal },
+      );
+      // The holder's end is reported right after its slot went to the waiter, before the waiter starts.
+      safeguards.onOperationEnd((event) => {
+        if (event.label === 'holder') controller.abort();
+      });
+      await flushMicrotasks();
+      g.releaseAll();
+      await holder;
+      await expect(waiter).rejects.toMatchObject({ type: 'TIMEOUT', reason: 'aborted' });
+      expect(ran).toBe(false);
+      expect(safeguards.queue.stats()).toMatchObject({ active: 0, processed: 1 });
     });
 
     it('an already-aborted signal never runs', async () => {

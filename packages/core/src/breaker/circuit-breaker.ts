@@ -112,6 +112,16 @@ export class CircuitBreaker {
     return undefined;
   }
 
+  /**
+   * Whether `permit` still belongs to the breaker's current state. A call that waited (for a slot)
+   * after its permit was granted checks this before touching the database: a state change since,
+   * such as the breaker opening, makes the permit stale.
+   */
+  isCurrent(permit: BreakerPermit): boolean {
+    this.checkOpenElapsed();
+    return permit.generation === this.generation;
+  }
+
   /** The error a refused call gets: CIRCUIT_BREAKER with the time until probes are admitted. */
   rejection(): SafeguardError {
     const state = this.state;

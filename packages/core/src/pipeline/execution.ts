@@ -130,8 +130,17 @@ export class Execution<T> implements ExecutionView {
 
   // ---- Attempts -------------------------------------------------------------------------------
 
+  /**
+   * Starts an attempt: refused when its deadline has passed, then by the breaker, then a slot now or
+   * a place in the queue. `now` when the caller has just read the clock.
+   */
   private nextAttempt(now: number | undefined): void {
     this.attempt++;
+    const at = now ?? this.pipeline.clock.now();
+    if (at >= this.context.deadline) {
+      this.refuse(this.pipeline.deadlineError(this.context), 'queue');
+      return;
+    }
     const breaker = this.breaker!;
     const permit = breaker.tryAcquire();
     if (permit === undefined) {
@@ -139,21 +148,26 @@ export class Execution<T> implements ExecutionView {
       return;
     }
     this.permit = permit;
-    const lease = this.pipeline.queue.tryAcquire(this.context.priority, now);
+    const lease = this.pipeline.queue.tryAcquire(this.context.priority, at);
     if (lease !== undefined) {
-      this.runOperation(lease, now ?? lease.acquiredAt);
+      this.runOperation(lease, at);
       return;
     }
     this.pipeline.queue
       .acquire(this.context.priority, { deadline: this.context.deadline, signal: this.context.signal })
       .then(
         (granted) => {
-          if (!permit.probe && breaker.state !== 'CLOSED') {
-            // The breaker opened while this operation waited: do not touch the database after all.
-            granted.release('neutral');
+          if (!breaker.isCurrent(permit)) {
+            // The breaker changed state while this operation waited (it opened, or the half-open round
+            // this probe belonged to ended): it is asked again, so nothing runs against an open one.
             breaker.release(permit);
-            this.refuse(breaker.rejection(), 'breaker');
-            return;
+            const fresh = breaker.tryAcquire();
+            if (fresh === undefined) {
+              granted.release('neutral');
+              this.refuse(breaker.rejection(), 'breaker');
+              return;
+            }
+            this.permit = fresh;
           }
           this.runOperation(granted, granted.acquiredAt);
         },
@@ -164,7 +178,18 @@ export class Execution<T> implements ExecutionView {
       );
   }
 
+  /**
+   * The signal may have aborted after the slot was granted and before this runs (during an async
+   * rate-limit check, or between the grant and its callback): then nothing runs.
+   */
   private runOperation(lease: Lease, now: number): void {
+    const signal = this.context.signal;
+    if (signal?.aborted) {
+      lease.release('neutral');
+      this.breaker!.release(this.permit!);
+      this.refuse(this.pipeline.abortError(signal.reason), 'queue');
+      return;
+    }
     new AttemptScope(this.pipeline, this, lease, this.attempt, now).start();
   }
 

@@ -124,6 +124,19 @@ describe('ConnectionQueue', () => {
     expect(queue.checkAdmission(Priority.NORMAL)).toBeUndefined();
   });
 
+  it('refuses an already-aborted signal or a passed deadline even when a slot is free', async () => {
+    const { queue, clock } = setup();
+    await expect(queue.acquire(Priority.NORMAL, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      type: 'TIMEOUT',
+      reason: 'aborted',
+    });
+    await expect(queue.acquire(Priority.NORMAL, { deadline: clock.now() })).rejects.toMatchObject({
+      type: 'TIMEOUT',
+      reason: 'deadline',
+    });
+    expect(queue.stats()).toMatchObject({ active: 0, peakActive: 0 });
+  });
+
   it('removes a waiter at once when its signal aborts', async () => {
     const { queue } = setup({ maxConcurrentConnections: 1, reservedForCritical: 0 });
     queue.tryAcquire(Priority.NORMAL);

@@ -242,11 +242,17 @@ export class ConnectionQueue {
    * (queue timeout or deadline; reason `queue-timeout`, `deadline` or `aborted`) or CONNECTION (closed).
    */
   acquire(priority: Priority, options: AcquireOptions = {}): Promise<Lease> {
-    const immediate = this.tryAcquire(priority);
+    // An aborted signal or a passed deadline is refused even when a slot is free.
+    if (options.signal?.aborted) return Promise.reject(this.abortError(priority, options.signal));
+    const now = this.clock.now();
+    const deadline = options.deadline;
+    if (deadline !== undefined && now >= deadline) {
+      return Promise.reject(this.waitTimeoutError(priority, 'deadline', 0));
+    }
+    const immediate = this.tryAcquire(priority, now);
     if (immediate) return Promise.resolve(immediate);
     const refusal = this.checkAdmission(priority);
     if (refusal) return Promise.reject(refusal);
-    if (options.signal?.aborted) return Promise.reject(this.abortError(priority, options.signal));
     return new Promise<Lease>((resolve, reject) => this.enqueue(priority, options, resolve, reject));
   }
 
@@ -372,16 +378,25 @@ export class ConnectionQueue {
     this.counters.timedOut++;
     if (this.timeoutEmitter.hasListeners)
       this.timeoutEmitter.emit({ priority: waiter.priority, waitedMs, reason });
-    waiter.reject(
-      new SafeguardError({
-        type: 'TIMEOUT',
-        reason,
-        retryable: true,
-        notApplied: true,
-        retryAfterMs: 1000,
-        internalMessage: `waited ${waitedMs} ms for a connection slot (${priorityName(waiter.priority)})`,
-      }),
-    );
+    waiter.reject(this.waitTimeoutError(waiter.priority, reason, waitedMs));
+  }
+
+  private waitTimeoutError(
+    priority: Priority,
+    reason: QueueTimeoutEvent['reason'],
+    waitedMs: number,
+  ): SafeguardError {
+    return new SafeguardError({
+      type: 'TIMEOUT',
+      reason,
+      retryable: true,
+      notApplied: true,
+      retryAfterMs: 1000,
+      internalMessage:
+        waitedMs === 0
+          ? `deadline passed before waiting for a connection slot (${priorityName(priority)})`
+          : `waited ${waitedMs} ms for a connection slot (${priorityName(priority)})`,
+    });
   }
 
   private canGrant(priority: Priority): boolean {
