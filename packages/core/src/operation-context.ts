@@ -37,9 +37,12 @@ export interface RunContext extends RequestIdentity {
   policy?: string;
   /** Cancels the operation: a waiter leaves the queue at once, a running operation sees its scope aborted. */
   signal?: AbortSignal | undefined;
-  /** Absolute deadline in epoch milliseconds. Bounds queueing, every attempt and every retry wait. */
+  /**
+   * Absolute deadline in epoch milliseconds (a finite number). Bounds queueing, every attempt and
+   * every retry wait; an operation whose deadline has passed is refused with TIMEOUT.
+   */
   deadline?: number | undefined;
-  /** Relative alternative to `deadline`. Default: the instance's `defaultTimeoutMs`. */
+  /** Relative alternative to `deadline`, a finite number >= 0. Default: the instance's `defaultTimeoutMs`. */
   timeoutMs?: number;
   /** Circuit breaker name. Default: 'critical' for CRITICAL work, 'batch' for BATCH work, else 'primary'. */
   breaker?: string;

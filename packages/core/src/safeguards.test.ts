@@ -848,6 +848,26 @@ describe('Safeguards.run', () => {
       );
     });
 
+    it('rejects a NaN or infinite deadline and a NaN, infinite or negative timeoutMs, naming field and value', async () => {
+      const { safeguards } = setup();
+      let ran = 0;
+      const op = async () => {
+        ran++;
+      };
+      await expect(safeguards.run(op, { deadline: Number.NaN })).rejects.toThrow(
+        new TypeError('Expected context.deadline to be a finite number, got NaN (number)'),
+      );
+      await expect(safeguards.run(op, { deadline: Number.POSITIVE_INFINITY })).rejects.toThrow(
+        /context.deadline.*Infinity/,
+      );
+      await expect(safeguards.run(op, { timeoutMs: Number.NaN })).rejects.toThrow(
+        new TypeError('Expected context.timeoutMs to be a finite number >= 0, got NaN (number)'),
+      );
+      await expect(safeguards.run(op, { timeoutMs: -5 })).rejects.toThrow(/context.timeoutMs.*got -5/);
+      expect(() => safeguards.withContext({ timeoutMs: Number.NaN }, () => 1)).toThrow(TypeError);
+      expect(ran).toBe(0);
+    });
+
     it('always rejects with a SafeguardError carrying the original as cause', async () => {
       const { safeguards } = setup();
       const original = new Error('boom');

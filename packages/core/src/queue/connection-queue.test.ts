@@ -137,6 +137,16 @@ describe('ConnectionQueue', () => {
     expect(queue.stats()).toMatchObject({ active: 0, peakActive: 0 });
   });
 
+  it('rejects a NaN deadline, which would switch off the queue timeout of the waiter', async () => {
+    const { queue } = setup({ maxConcurrentConnections: 1, reservedForCritical: 0 });
+    const holder = queue.tryAcquire(Priority.NORMAL)!;
+    await expect(queue.acquire(Priority.NORMAL, { deadline: Number.NaN })).rejects.toThrow(
+      /options.deadline.*NaN/,
+    );
+    expect(queue.queued).toBe(0);
+    holder.release();
+  });
+
   it('removes a waiter at once when its signal aborts', async () => {
     const { queue } = setup({ maxConcurrentConnections: 1, reservedForCritical: 0 });
     queue.tryAcquire(Priority.NORMAL);

@@ -26,7 +26,7 @@ export interface Lease {
 
 /** Options of one `acquire`. */
 export interface AcquireOptions {
-  /** Absolute deadline (epoch ms); the waiter leaves with TIMEOUT when it passes. */
+  /** Absolute deadline (epoch ms; not NaN); the waiter leaves with TIMEOUT when it passes. */
   deadline?: number | undefined;
   /** Aborting removes the waiter at once. */
   signal?: AbortSignal | undefined;
@@ -246,6 +246,9 @@ export class ConnectionQueue {
     if (options.signal?.aborted) return Promise.reject(this.abortError(priority, options.signal));
     const now = this.clock.now();
     const deadline = options.deadline;
+    if (deadline !== undefined && Number.isNaN(deadline)) {
+      return Promise.reject(new TypeError('Expected options.deadline to be a number (epoch ms), got NaN'));
+    }
     if (deadline !== undefined && now >= deadline) {
       return Promise.reject(this.waitTimeoutError(priority, 'deadline', 0));
     }
