@@ -368,6 +368,25 @@ describe('Safeguards.run', () => {
       expect(calls).toBe(3);
     });
 
+    it('a retry whose backoff timer fires after the deadline does not run, and ends with the error it retried', async () => {
+      const { safeguards, clock } = setup({ retry: { baseDelayMs: 100, jitter: 'none' } });
+      let calls = 0;
+      const pending = safeguards.run(
+        async () => {
+          calls++;
+          throw pgError('57P01', 'terminating connection due to administrator command');
+        },
+        { operationType: 'read', timeoutMs: 150 },
+      );
+      pending.catch(() => undefined);
+      await flushMicrotasks();
+      // A busy event loop: the 100 ms backoff timer only fires at 200 ms, past the 150 ms deadline.
+      clock.set(clock.now() + 200);
+      await clock.advance(0);
+      await expect(pending).rejects.toMatchObject({ type: 'CONNECTION', reason: 'admin-shutdown' });
+      expect(calls).toBe(1);
+    });
+
     it('the retry budget stops retries from multiplying load during an outage', async () => {
       const { safeguards, clock } = setup({
         retry: {

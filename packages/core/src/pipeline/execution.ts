@@ -29,6 +29,8 @@ export class Execution<T> implements ExecutionView {
   private controller: AbortController | undefined = undefined;
   private abortReason: unknown = undefined;
   private isAborted = false;
+  /** The error of the attempt being retried, while its backoff runs. */
+  private lastError: SafeguardError | undefined = undefined;
 
   constructor(
     private readonly pipeline: Pipeline,
@@ -135,12 +137,14 @@ export class Execution<T> implements ExecutionView {
    * a place in the queue. `now` when the caller has just read the clock.
    */
   private nextAttempt(now: number | undefined): void {
-    this.attempt++;
     const at = now ?? this.pipeline.clock.now();
     if (at >= this.context.deadline) {
-      this.refuse(this.pipeline.deadlineError(this.context), 'queue');
+      // A retry whose backoff ended late ends with the error it was retrying: that is what happened.
+      if (this.lastError !== undefined) this.fail(this.lastError);
+      else this.refuse(this.pipeline.deadlineError(this.context), 'queue');
       return;
     }
+    this.attempt++;
     const breaker = this.breaker!;
     const permit = breaker.tryAcquire();
     if (permit === undefined) {
@@ -231,6 +235,7 @@ export class Execution<T> implements ExecutionView {
         (pipeline.retryBudget?.tryWithdraw() ?? true)
       ) {
         pipeline.recordRetry(this, error, delayMs);
+        this.lastError = error;
         this.waitThenRetry(delayMs);
         return;
       }
