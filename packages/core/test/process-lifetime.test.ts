@@ -27,4 +27,13 @@ describe('process lifetime (built output)', () => {
     // runNode throws unless the script exits with status 0.
     expect(runNode(packageDir, script).trim()).toBe('settled ok after 2 calls');
   });
+
+  it('a deadline weeks away arms no overflowing timer (no TimeoutOverflowWarning, no 1 ms re-firing)', () => {
+    const script = `
+      import { createSafeguards } from '@db-safeguards/core';
+      process.on('warning', (warning) => console.log('warning:', warning.name));
+      const sg = createSafeguards({ defaultTimeoutMs: 40 * 24 * 3600 * 1000 });
+      console.log(await sg.run(() => new Promise((resolve) => setTimeout(() => resolve('done'), 50))));`;
+    expect(runNode(packageDir, script).trim()).toBe('done');
+  });
 });
