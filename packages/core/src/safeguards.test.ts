@@ -239,26 +239,70 @@ describe('Safeguards.run', () => {
       expect(safeguards.queue.stats()).toMatchObject({ processed: 1, failed: 0, active: 0 });
     });
 
-    it('only infrastructure failures count: unique violations and validation errors never trip it', async () => {
+    it.each([
+      ['23505', 'write', 'CONFLICT'],
+      ['22P02', 'read', 'VALIDATION'],
+      ['40001', 'read', 'DATABASE'],
+      ['42P01', 'read', 'DATABASE'],
+    ] as const)(
+      'only infrastructure failures count: %s (%s) never trips it',
+      async (code, operationType, type) => {
+        const { safeguards } = setup({ retry: { maxAttempts: 1 } });
+        for (let i = 0; i < 20; i++) {
+          await expect(
+            safeguards.run(() => Promise.reject(pgError(code)), { operationType }),
+          ).rejects.toMatchObject({
+            type,
+          });
+        }
+        // The database answered each time: 20 successes for the breaker, not one failure.
+        expect(safeguards.breakers.get('primary').stats()).toMatchObject({
+          state: 'CLOSED',
+          consecutiveFailures: 0,
+          totalFailures: 0,
+          totalSuccesses: 20,
+        });
+      },
+    );
+
+    it('infrastructure failures do count: 5 lost connections open the primary breaker', async () => {
       const { safeguards } = setup({ retry: { maxAttempts: 1 } });
-      for (let i = 0; i < 20; i++) {
-        await safeguards
-          .run(() => Promise.reject(pgError('23505')), { operationType: 'write' })
-          .catch(() => undefined);
-        await safeguards
-          .run(() => Promise.reject(pgError('22P02')), { operationType: 'read' })
-          .catch(() => undefined);
-        await safeguards
-          .run(() => Promise.reject(pgError('40001')), { operationType: 'read' })
-          .catch(() => undefined);
-      }
-      expect(safeguards.breakers.get('primary').state).toBe('CLOSED');
       for (let i = 0; i < 5; i++) {
         await safeguards
           .run(() => Promise.reject(pgError('08006')), { operationType: 'read' })
           .catch(() => undefined);
       }
-      expect(safeguards.breakers.get('primary').state).toBe('OPEN');
+      expect(safeguards.breakers.get('primary').stats()).toMatchObject({ state: 'OPEN', totalFailures: 5 });
+    });
+
+    it('an error that says nothing about the database neither closes a half-open breaker nor counts as a failure', async () => {
+      const { safeguards, clock } = setup({
+        retry: { maxAttempts: 1 },
+        breakers: {
+          primary: { failureThreshold: 1, successThreshold: 1, openDurationMs: 1000, halfOpenMaxProbes: 1 },
+        },
+      });
+      const breaker = safeguards.breakers.get('primary');
+      await safeguards.run(() => Promise.reject(pgError('08006')), { operationType: 'read' }).catch(() => 0);
+      await clock.advance(1000);
+      expect(breaker.state).toBe('HALF_OPEN');
+      await expect(
+        safeguards.run(() => Promise.reject(new Error('socket went away weirdly')), {
+          operationType: 'read',
+        }),
+      ).rejects.toMatchObject({ type: 'INTERNAL' });
+      expect(breaker.state).toBe('HALF_OPEN');
+      // Its probe place was given back: the next call is admitted as a probe, and its success closes it.
+      await expect(safeguards.run(async () => 'ok', { operationType: 'read' })).resolves.toBe('ok');
+      expect(breaker.state).toBe('CLOSED');
+      const closed = breaker.stats();
+      await safeguards
+        .run(() => Promise.reject(new Error('weird')), { operationType: 'read' })
+        .catch(() => 0);
+      expect(breaker.stats()).toMatchObject({
+        totalFailures: closed.totalFailures,
+        totalSuccesses: closed.totalSuccesses,
+      });
     });
 
     it('routes CRITICAL work to the critical breaker and BATCH work to the batch breaker', async () => {

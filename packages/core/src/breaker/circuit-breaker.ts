@@ -59,7 +59,8 @@ export interface BreakerStats {
 /**
  * A circuit breaker. It only hears about outcomes the pipeline reports: the classifier decides which
  * failures are infrastructure failures (connection, transient database, timeouts) and those alone are
- * recorded as failures; a unique violation or a validation error is the database working, a success.
+ * recorded as failures; a unique violation or a validation error is the database working, a success;
+ * an error that says nothing about the database is neither (the permit is released).
  * Open→half-open happens lazily when the breaker is next consulted, so no timer runs.
  */
 export class CircuitBreaker {

@@ -8,7 +8,7 @@ import type { Lease } from '../queue/connection-queue.js';
 import type { RateLimitResult } from '../rate-limit/rate-limiter.js';
 import { backoffDelay } from '../retry/backoff.js';
 import { AttemptScope } from './attempt-scope.js';
-import { isInfrastructureFailure, isRetryAllowed } from './failure-policy.js';
+import { breakerVerdict, isRetryAllowed } from './failure-policy.js';
 import type { ExecutionView, Operation, Pipeline } from './pipeline.js';
 import { type InheritedContext, type ResolvedContext, toInherited } from './resolved-context.js';
 
@@ -218,9 +218,10 @@ export class Execution<T> implements ExecutionView {
   private attemptFailed(error: SafeguardError, timedOut: boolean): void {
     const breaker = this.breaker!;
     const permit = this.permit!;
-    if (timedOut || isInfrastructureFailure(error)) breaker.recordFailure(permit);
-    else if (error.reason === 'aborted') breaker.release(permit);
-    else breaker.recordSuccess(permit);
+    const verdict = breakerVerdict(error, timedOut);
+    if (verdict === 'failure') breaker.recordFailure(permit);
+    else if (verdict === 'success') breaker.recordSuccess(permit);
+    else breaker.release(permit);
 
     // A timed-out or aborted attempt is never retried: its operation may still be running.
     const pipeline = this.pipeline;
