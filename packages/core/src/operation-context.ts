@@ -23,8 +23,9 @@ export interface RunContext extends RequestIdentity {
    */
   operationType?: OperationType;
   /**
-   * Safe to run twice. Default: true for 'read' and 'critical', false for 'write' and 'batch'. Only
-   * idempotent operations are retried after a failure whose outcome is unknown.
+   * Safe to run twice. Default: true for 'read' only; false for 'write', 'batch' and 'critical' (a
+   * critical write is still a write: set `idempotent: true` on a critical read such as a health
+   * probe). Only idempotent operations are retried after a failure whose outcome is unknown.
    */
   idempotent?: boolean;
   /**

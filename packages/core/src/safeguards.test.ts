@@ -375,6 +375,29 @@ describe('Safeguards.run', () => {
       expect(statements).toEqual(['begin#1', 'update#1', 'begin#2', 'update#2', 'commit#2']);
     });
 
+    it("never retries a 'critical' write whose outcome is unknown: only reads default to idempotent", async () => {
+      const { safeguards, clock } = setup({ breakers: { critical: { failureThreshold: 100 } } });
+      let calls = 0;
+      const attempt = (context: { idempotent?: boolean }) =>
+        safeguards.run(
+          async () => {
+            calls++;
+            throw pgError('57P01', 'terminating connection due to administrator command');
+          },
+          { operationType: 'critical', ...context },
+        );
+      const write = attempt({});
+      write.catch(() => undefined);
+      await clock.advance(10_000);
+      await expect(write).rejects.toMatchObject({ type: 'CONNECTION', reason: 'admin-shutdown' });
+      expect(calls).toBe(1);
+      const read = attempt({ idempotent: true });
+      read.catch(() => undefined);
+      await clock.advance(10_000);
+      await expect(read).rejects.toMatchObject({ type: 'CONNECTION' });
+      expect(calls).toBe(4);
+    });
+
     it('releases the slot while waiting to retry', async () => {
       const { safeguards, clock } = setup({ retry: { baseDelayMs: 1000, jitter: 'none' } });
       let calls = 0;
@@ -801,6 +824,22 @@ describe('Safeguards.run', () => {
         await flushMicrotasks();
       }
       await Promise.all(busy);
+    });
+
+    it('retries the database probe after a transient failure (it declares itself idempotent)', async () => {
+      let calls = 0;
+      const { safeguards, clock } = setup({
+        health: {
+          probe: async () => {
+            if (++calls === 1) throw pgError('57P01', 'terminating connection due to administrator command');
+            return 'pong';
+          },
+        },
+      });
+      const pending = safeguards.health({ probe: true });
+      await clock.advance(1000);
+      expect((await pending).components.database).toMatchObject({ status: 'healthy' });
+      expect(calls).toBe(2);
     });
 
     it('reports a failed probe as unhealthy', async () => {

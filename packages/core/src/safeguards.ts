@@ -174,6 +174,8 @@ export class Safeguards {
         await this.run(healthOptions.probe, {
           operationType: 'critical',
           priority: Priority.CRITICAL,
+          // A probe (`select 1`) is safe to repeat; 'critical' alone no longer implies that.
+          idempotent: true,
           timeoutMs: healthOptions.probeTimeoutMs,
           label: 'health-probe',
         });

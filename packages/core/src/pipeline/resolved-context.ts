@@ -87,7 +87,8 @@ export function resolveContext(
   return {
     priority,
     operationType,
-    idempotent: context.idempotent ?? (operationType === 'read' || operationType === 'critical'),
+    // Only reads: 'critical' is about priority and its breaker, not about being safe to run twice.
+    idempotent: context.idempotent ?? operationType === 'read',
     atomic: context.atomic ?? false,
     isWrite: operationType === 'write' || operationType === 'batch',
     policy: context.policy,
