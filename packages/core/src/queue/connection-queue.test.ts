@@ -302,6 +302,38 @@ describe('ConnectionQueue', () => {
     expect(stats).toMatchObject({ processed: 1, failed: 1, active: 0, queued: 0 });
   });
 
+  it('counts the waits of waiters that timed out, aborted or were displaced in the percentiles', async () => {
+    const { queue, clock } = setup({
+      maxConcurrentConnections: 1,
+      reservedForCritical: 0,
+      maxQueueSize: 3,
+      shedAt: { LOW: 1, BATCH: 1 },
+      starvationAfterMs: 0,
+    });
+    const holder = queue.tryAcquire(Priority.NORMAL)!;
+    const timingOut = queue.acquire(Priority.NORMAL, { deadline: clock.now() + 300 });
+    const controller = new AbortController();
+    const aborting = queue.acquire(Priority.LOW, { signal: controller.signal });
+    const displaced = queue.acquire(Priority.BATCH);
+    await clock.advance(100);
+    controller.abort();
+    await expect(aborting).rejects.toMatchObject({ reason: 'aborted' });
+    const filler = queue.acquire(Priority.LOW);
+    await clock.advance(100);
+    const newcomer = queue.acquire(Priority.HIGH);
+    await expect(displaced).rejects.toMatchObject({ reason: 'displaced' });
+    await clock.advance(100);
+    await expect(timingOut).rejects.toMatchObject({ reason: 'deadline' });
+    const stats = queue.stats();
+    // Holder 0 ms, aborted after 100, displaced after 200, timed out after 300: four waits, not one.
+    expect(stats.waitMs).toMatchObject({ count: 4, max: 300 });
+    expect(stats.waitMsByPriority.LOW).toMatchObject({ count: 1, max: 100 });
+    expect(stats.waitMsByPriority.BATCH).toMatchObject({ count: 1, max: 200 });
+    holder.release();
+    (await newcomer).release();
+    (await filler).release();
+  });
+
   it('refuses waiters and arrivals once closed, and resolves onIdle when drained', async () => {
     const { queue } = setup({ maxConcurrentConnections: 1, reservedForCritical: 0 });
     const lease = queue.tryAcquire(Priority.NORMAL)!;

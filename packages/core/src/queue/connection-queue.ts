@@ -66,6 +66,7 @@ export interface QueueStats {
   utilization: number;
   /** queued / maxQueueSize (0 when the queue size is 0). */
   queueFill: number;
+  /** Time waited for a slot, by waiters granted one and by those that timed out, aborted or were displaced. */
   waitMs: Percentiles;
   waitMsByPriority: Record<PriorityName, Percentiles>;
   processed: number;
@@ -378,6 +379,7 @@ export class ConnectionQueue {
     this.removeWaiting(waiter);
     const reason = waiter.expiresByDeadline ? 'deadline' : 'queue-timeout';
     const waitedMs = this.clock.now() - waiter.enqueuedAt;
+    this.recordWait(waiter.priority, waitedMs);
     this.counters.timedOut++;
     if (this.timeoutEmitter.hasListeners)
       this.timeoutEmitter.emit({ priority: waiter.priority, waitedMs, reason });
@@ -416,6 +418,11 @@ export class ConnectionQueue {
     return new QueueLease(priority, now, this);
   }
 
+  /**
+   * Every wait that ended is recorded, granted or not: leaving out the waiters that timed out, aborted
+   * or were displaced would make the percentiles look best exactly when the queue is overloaded. A
+   * refusal at arrival waited 0 and is not recorded.
+   */
   private recordWait(priority: Priority, waitedMs: number): void {
     this.waits.record(waitedMs);
     this.waitsByPriority[priority]!.record(waitedMs);
@@ -435,6 +442,7 @@ export class ConnectionQueue {
       }
       this.queuedCount--;
       this.settleWaiter(victim);
+      this.recordWait(victim.priority, this.clock.now() - victim.enqueuedAt);
       victim.reject(this.queueFullError(victim.priority, 'displaced'));
     }
     const now = this.clock.now();
@@ -455,6 +463,7 @@ export class ConnectionQueue {
       waiter.abortListener = () => {
         if (waiter.settled) return;
         this.removeWaiting(waiter);
+        this.recordWait(priority, this.clock.now() - waiter.enqueuedAt);
         this.counters.aborted++;
         waiter.reject(this.abortError(priority, signal));
       };
