@@ -70,7 +70,16 @@ export interface OperationEndEvent {
   attempts: number;
 }
 
-const sharedAmbient = createAmbientStorage<AmbientStore>();
+let sharedAmbient: AmbientStorage<AmbientStore> | undefined;
+
+/**
+ * The storage every instance shares, created on first use rather than at import, so that the `node`
+ * entry has registered node:async_hooks' AsyncLocalStorage by then.
+ */
+function sharedAmbientStorage(): AmbientStorage<AmbientStore> | undefined {
+  sharedAmbient ??= createAmbientStorage<AmbientStore>();
+  return sharedAmbient;
+}
 
 /** What `withContext` returns: a lazy thenable comes back as the promise of its value. */
 export type WithContextResult<R> =
@@ -138,7 +147,7 @@ export class Pipeline {
     this.ambient =
       options.ambientStorage === false
         ? undefined
-        : ((options.ambientStorage as AmbientStorage<AmbientStore>) ?? sharedAmbient);
+        : ((options.ambientStorage as AmbientStorage<AmbientStore> | undefined) ?? sharedAmbientStorage());
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
     assertInteger('defaultTimeoutMs', this.defaultTimeoutMs, 1);
     this.queue = new ConnectionQueue(options.queue, this.clock);
