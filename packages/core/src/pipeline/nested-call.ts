@@ -77,10 +77,11 @@ export class NestedCall<T> extends SlotScope implements DueEntry, WaitingCall {
   }
 
   /**
-   * Refuses at once what cannot run, else waits for its turn. `now` is when it was called. Returns the
-   * promise the caller awaits.
+   * Refuses at once what cannot run, else waits for its turn. `now` is when it was called, when the
+   * call has a deadline of its own (else its inherited deadline is watched by the timer alone).
+   * Returns the promise the caller awaits.
    */
-  start(now: number): Promise<T> {
+  start(now: number | undefined): Promise<T> {
     const refusal = this.refusal(now);
     if (refusal !== undefined) {
       this.answered = true;
@@ -146,11 +147,11 @@ export class NestedCall<T> extends SlotScope implements DueEntry, WaitingCall {
     this.parent.turnEnded();
   }
 
-  private refusal(now: number): SafeguardError | undefined {
+  private refusal(now: number | undefined): SafeguardError | undefined {
     const pipeline = this.pipeline;
     const context = this.context;
     if (context.signal?.aborted) return pipeline.abortError(context.signal.reason);
-    if (now >= context.deadline) return pipeline.deadlineError(context);
+    if (now !== undefined && now >= context.deadline) return pipeline.deadlineError(context);
     return context.isWrite ? pipeline.readOnlyRefusal() : undefined;
   }
 

@@ -199,10 +199,18 @@ export class Pipeline {
     inherited: InheritedContext,
   ): Promise<T> {
     if (!scope.holdsSlot) return this.runFresh(operation, context, inherited);
-    const now = this.clock.now();
+    // Most nested calls (every query of a transaction) set no deadline of their own: they inherit a
+    // finite one, the enclosing operation's, which was checked when it started and whose timer
+    // answers them when it passes. They skip the clock read, a tenth of their cost on some VMs.
+    const ownDeadline =
+      context.deadline !== undefined ||
+      context.timeoutMs !== undefined ||
+      inherited.deadline === Number.POSITIVE_INFINITY;
+    const now = ownDeadline ? this.clock.now() : undefined;
     let resolved: ResolvedContext;
     try {
-      resolved = resolveContext(context, inherited, now, this.defaultTimeoutMs);
+      // Without an own deadline resolveContext never reads `now`: the inherited deadline applies.
+      resolved = resolveContext(context, inherited, now ?? Number.NaN, this.defaultTimeoutMs);
     } catch (error) {
       return Promise.reject(error);
     }
