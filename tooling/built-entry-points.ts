@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { expect, it } from 'vitest';
 
 interface Manifest {
@@ -67,25 +68,45 @@ export function importGraph(entry: string): { files: Set<string>; external: stri
   return { files, external };
 }
 
+/** The conditions of an entry point that select JavaScript (not types, not the workspace's sources). */
+export function codeConditions(conditions: Record<string, string>): Array<[string, string]> {
+  return Object.entries(conditions).filter(
+    ([condition]) => condition !== 'types' && condition !== '@db-safeguards/source',
+  );
+}
+
 /**
  * The smoke tests every library runs on its built output: each entry point of the `exports` map has
- * its JavaScript and declarations in dist and imports with plain Node, exporting at least `expected`.
+ * the JavaScript of every condition (`node`, `default`, ...) and its declarations in dist; the file of
+ * each condition imports with plain Node and they all export the same names; the package specifier
+ * (which plain Node resolves) exports at least `expected`.
  */
 export function itImportsEveryBuiltEntryPoint(packageDir: string, expected: Record<string, string[]>): void {
   const { manifest, entryPoints } = readEntryPoints(packageDir);
-  it.each(entryPoints)('%s has its JavaScript and type declarations in dist', (_subpath, conditions) => {
-    expect(existsSync(join(packageDir, conditions.default!))).toBe(true);
-    expect(existsSync(join(packageDir, conditions.types!))).toBe(true);
-  });
-  it.each(entryPoints)('%s imports with plain Node and exports what the docs promise', (subpath) => {
-    const specifier = subpath === '.' ? manifest.name : `${manifest.name}/${subpath.slice(2)}`;
-    const names = JSON.parse(
-      runNode(
-        packageDir,
-        `const m = await import('${specifier}'); console.log(JSON.stringify(Object.keys(m)));`,
-      ),
-    ) as string[];
-    expect(names).toEqual(expect.arrayContaining(expected[subpath] ?? []));
-    expect(names.length).toBeGreaterThan(0);
-  });
+  it.each(entryPoints)(
+    '%s has the JavaScript of every condition and type declarations in dist',
+    (_subpath, conditions) => {
+      expect(conditions.default).toBeDefined();
+      for (const [, file] of codeConditions(conditions))
+        expect(existsSync(join(packageDir, file))).toBe(true);
+      expect(existsSync(join(packageDir, conditions.types!))).toBe(true);
+    },
+  );
+  it.each(entryPoints)(
+    '%s imports with plain Node and exports what the docs promise',
+    (subpath, conditions) => {
+      const exportedNames = (code: string) =>
+        JSON.parse(
+          runNode(packageDir, `${code} console.log(JSON.stringify(Object.keys(m).sort()));`),
+        ) as string[];
+      const specifier = subpath === '.' ? manifest.name : `${manifest.name}/${subpath.slice(2)}`;
+      const names = exportedNames(`const m = await import('${specifier}');`);
+      expect(names).toEqual(expect.arrayContaining(expected[subpath] ?? []));
+      expect(names.length).toBeGreaterThan(0);
+      for (const [, file] of codeConditions(conditions)) {
+        const url = pathToFileURL(join(packageDir, file)).href;
+        expect(exportedNames(`const m = await import('${url}');`)).toEqual(names);
+      }
+    },
+  );
 }

@@ -23,8 +23,9 @@ export interface RunContext extends RequestIdentity {
    */
   operationType?: OperationType;
   /**
-   * Safe to run twice. Default: true for 'read' and 'critical', false for 'write' and 'batch'. Only
-   * idempotent operations are retried after a failure whose outcome is unknown.
+   * Safe to run twice. Default: true for 'read' only; false for 'write', 'batch' and 'critical' (a
+   * critical write is still a write: set `idempotent: true` on a critical read such as a health
+   * probe). Only idempotent operations are retried after a failure whose outcome is unknown.
    */
   idempotent?: boolean;
   /**
@@ -37,9 +38,12 @@ export interface RunContext extends RequestIdentity {
   policy?: string;
   /** Cancels the operation: a waiter leaves the queue at once, a running operation sees its scope aborted. */
   signal?: AbortSignal | undefined;
-  /** Absolute deadline in epoch milliseconds. Bounds queueing, every attempt and every retry wait. */
+  /**
+   * Absolute deadline in epoch milliseconds (a finite number). Bounds queueing, every attempt and
+   * every retry wait; an operation whose deadline has passed is refused with TIMEOUT.
+   */
   deadline?: number | undefined;
-  /** Relative alternative to `deadline`. Default: the instance's `defaultTimeoutMs`. */
+  /** Relative alternative to `deadline`, a finite number >= 0. Default: the instance's `defaultTimeoutMs`. */
   timeoutMs?: number;
   /** Circuit breaker name. Default: 'critical' for CRITICAL work, 'batch' for BATCH work, else 'primary'. */
   breaker?: string;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { SafeguardsOptions } from './config/safeguards-options.js';
 import { SafeguardError } from './errors/safeguard-error.js';
 import { Priority } from './priority.js';
+import type { RateLimitDecision, RateLimitStore } from './rate-limit/rate-limit-store.js';
 import { createSafeguards, type Safeguards } from './safeguards.js';
 import { flushMicrotasks, ManualClock } from './testing/manual-clock.js';
 
@@ -13,7 +14,6 @@ function setup(options: SafeguardsOptions = {}) {
 
 const pgError = (code: string, message = 'db error') =>
   Object.assign(new Error(message), { name: 'error', code });
-const never = () => new Promise<never>(() => undefined);
 
 /** An operation that waits until `release()` is called, counting how many run at once. */
 function gate() {
@@ -74,28 +74,52 @@ describe('Safeguards.run', () => {
   });
 
   describe('re-entrancy', () => {
-    /** 8 concurrent "transactions" on an 8-slot budget, each making 3 nested database calls. */
+    /**
+     * 8 concurrent "transactions" on an 8-slot budget, each making 3 nested database calls one after
+     * the other and then 3 in parallel. `running` counts the nested queries in progress.
+     */
     async function eightTransactions(safeguards: Safeguards) {
+      let running = 0;
+      let peakRunning = 0;
+      const query = async (value: number) => {
+        running++;
+        peakRunning = Math.max(peakRunning, running);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        running--;
+        return value;
+      };
       const transaction = (id: number) =>
         safeguards.run(
           async () => {
             const results: number[] = [];
             for (let statement = 0; statement < 3; statement++) {
-              results.push(await safeguards.run(async () => id * 10 + statement, { operationType: 'write' }));
+              results.push(
+                await safeguards.run(() => query(id * 10 + statement), { operationType: 'write' }),
+              );
             }
-            return results;
+            const parallel = await Promise.all(
+              [3, 4, 5].map((statement) =>
+                safeguards.run(() => query(id * 10 + statement), { operationType: 'read' }),
+              ),
+            );
+            return [...results, ...parallel];
           },
           { operationType: 'write', atomic: true },
         );
-      return Promise.all(Array.from({ length: 8 }, (_, id) => transaction(id)));
+      const results = await Promise.all(Array.from({ length: 8 }, (_, id) => transaction(id)));
+      return { results, peakRunning };
     }
 
     it('runs queries inside a slot-holding operation on that slot: 8 concurrent transactions complete', async () => {
-      const safeguards = createSafeguards({ queue: { maxConcurrentConnections: 8 } });
-      const results = await eightTransactions(safeguards);
-      expect(results[7]).toEqual([70, 71, 72]);
-      expect(safeguards.queue.stats().peakActive).toBeLessThanOrEqual(8);
-      expect(safeguards.queue.active).toBe(0);
+      const safeguards = createSafeguards({ queue: { maxConcurrentConnections: 8, reservedForCritical: 0 } });
+      const { results, peakRunning } = await eightTransactions(safeguards);
+      expect(results).toEqual(
+        Array.from({ length: 8 }, (_, id) => [0, 1, 2, 3, 4, 5].map((statement) => id * 10 + statement)),
+      );
+      // All 8 held a slot at once (none waited for a second one), and no slot ran two queries at once.
+      expect(safeguards.queue.stats().peakActive).toBe(8);
+      expect(peakRunning).toBe(8);
+      expect(safeguards.queue.stats()).toMatchObject({ active: 0, queued: 0, processed: 8 });
     });
 
     it('without re-entrancy the same 8 transactions deadlock the budget (regression guard)', async () => {
@@ -159,26 +183,126 @@ describe('Safeguards.run', () => {
       expect(safeguards.queue.stats()).toMatchObject({ processed: 0, failed: 0, peakActive: 0 });
     });
 
-    it('only infrastructure failures count: unique violations and validation errors never trip it', async () => {
+    it('a half-open probe that waited for a slot does not run if the breaker reopened meanwhile', async () => {
+      const { safeguards, clock } = setup({
+        queue: { maxConcurrentConnections: 1, reservedForCritical: 0 },
+        retry: { maxAttempts: 1 },
+        breakers: {
+          primary: { failureThreshold: 1, successThreshold: 2, openDurationMs: 1000, halfOpenMaxProbes: 2 },
+        },
+      });
+      await safeguards.run(() => Promise.reject(pgError('08006')), { operationType: 'read' }).catch(() => 0);
+      await clock.advance(1000);
+      expect(safeguards.breakers.get('primary').state).toBe('HALF_OPEN');
+      let failFirstProbe: () => void = () => undefined;
+      const firstProbe = safeguards.run(
+        () =>
+          new Promise((_, reject) => {
+            failFirstProbe = () => reject(pgError('08006'));
+          }),
+        { operationType: 'read' },
+      );
+      firstProbe.catch(() => undefined);
+      let secondRan = false;
+      const secondProbe = safeguards.run(
+        async () => {
+          secondRan = true;
+        },
+        { operationType: 'read' },
+      );
+      await flushMicrotasks();
+      expect(safeguards.queue.queued).toBe(1);
+      failFirstProbe();
+      await expect(firstProbe).rejects.toMatchObject({ type: 'CONNECTION' });
+      expect(safeguards.breakers.get('primary').state).toBe('OPEN');
+      await expect(secondProbe).rejects.toMatchObject({ type: 'CIRCUIT_BREAKER', reason: 'circuit-open' });
+      expect(secondRan).toBe(false);
+    });
+
+    it('a waiter refused because the breaker opened meanwhile is counted as neither processed nor failed', async () => {
+      const { safeguards } = setup({ queue: { maxConcurrentConnections: 1, reservedForCritical: 0 } });
+      const g = gate();
+      const holder = safeguards.run(g.op, { operationType: 'read' });
+      let ran = false;
+      const waiter = safeguards.run(
+        async () => {
+          ran = true;
+        },
+        { operationType: 'read' },
+      );
+      await flushMicrotasks();
+      safeguards.breakers.get('primary').forceOpen();
+      g.releaseAll();
+      await holder;
+      await expect(waiter).rejects.toMatchObject({ type: 'CIRCUIT_BREAKER', reason: 'circuit-open' });
+      expect(ran).toBe(false);
+      expect(safeguards.queue.stats()).toMatchObject({ processed: 1, failed: 0, active: 0 });
+    });
+
+    it.each([
+      ['23505', 'write', 'CONFLICT'],
+      ['22P02', 'read', 'VALIDATION'],
+      ['40001', 'read', 'DATABASE'],
+      ['42P01', 'read', 'DATABASE'],
+    ] as const)(
+      'only infrastructure failures count: %s (%s) never trips it',
+      async (code, operationType, type) => {
+        const { safeguards } = setup({ retry: { maxAttempts: 1 } });
+        for (let i = 0; i < 20; i++) {
+          await expect(
+            safeguards.run(() => Promise.reject(pgError(code)), { operationType }),
+          ).rejects.toMatchObject({
+            type,
+          });
+        }
+        // The database answered each time: 20 successes for the breaker, not one failure.
+        expect(safeguards.breakers.get('primary').stats()).toMatchObject({
+          state: 'CLOSED',
+          consecutiveFailures: 0,
+          totalFailures: 0,
+          totalSuccesses: 20,
+        });
+      },
+    );
+
+    it('infrastructure failures do count: 5 lost connections open the primary breaker', async () => {
       const { safeguards } = setup({ retry: { maxAttempts: 1 } });
-      for (let i = 0; i < 20; i++) {
-        await safeguards
-          .run(() => Promise.reject(pgError('23505')), { operationType: 'write' })
-          .catch(() => undefined);
-        await safeguards
-          .run(() => Promise.reject(pgError('22P02')), { operationType: 'read' })
-          .catch(() => undefined);
-        await safeguards
-          .run(() => Promise.reject(pgError('40001')), { operationType: 'read' })
-          .catch(() => undefined);
-      }
-      expect(safeguards.breakers.get('primary').state).toBe('CLOSED');
       for (let i = 0; i < 5; i++) {
         await safeguards
           .run(() => Promise.reject(pgError('08006')), { operationType: 'read' })
           .catch(() => undefined);
       }
-      expect(safeguards.breakers.get('primary').state).toBe('OPEN');
+      expect(safeguards.breakers.get('primary').stats()).toMatchObject({ state: 'OPEN', totalFailures: 5 });
+    });
+
+    it('an error that says nothing about the database neither closes a half-open breaker nor counts as a failure', async () => {
+      const { safeguards, clock } = setup({
+        retry: { maxAttempts: 1 },
+        breakers: {
+          primary: { failureThreshold: 1, successThreshold: 1, openDurationMs: 1000, halfOpenMaxProbes: 1 },
+        },
+      });
+      const breaker = safeguards.breakers.get('primary');
+      await safeguards.run(() => Promise.reject(pgError('08006')), { operationType: 'read' }).catch(() => 0);
+      await clock.advance(1000);
+      expect(breaker.state).toBe('HALF_OPEN');
+      await expect(
+        safeguards.run(() => Promise.reject(new Error('socket went away weirdly')), {
+          operationType: 'read',
+        }),
+      ).rejects.toMatchObject({ type: 'INTERNAL' });
+      expect(breaker.state).toBe('HALF_OPEN');
+      // Its probe place was given back: the next call is admitted as a probe, and its success closes it.
+      await expect(safeguards.run(async () => 'ok', { operationType: 'read' })).resolves.toBe('ok');
+      expect(breaker.state).toBe('CLOSED');
+      const closed = breaker.stats();
+      await safeguards
+        .run(() => Promise.reject(new Error('weird')), { operationType: 'read' })
+        .catch(() => 0);
+      expect(breaker.stats()).toMatchObject({
+        totalFailures: closed.totalFailures,
+        totalSuccesses: closed.totalSuccesses,
+      });
     });
 
     it('routes CRITICAL work to the critical breaker and BATCH work to the batch breaker', async () => {
@@ -251,6 +375,29 @@ describe('Safeguards.run', () => {
       expect(statements).toEqual(['begin#1', 'update#1', 'begin#2', 'update#2', 'commit#2']);
     });
 
+    it("never retries a 'critical' write whose outcome is unknown: only reads default to idempotent", async () => {
+      const { safeguards, clock } = setup({ breakers: { critical: { failureThreshold: 100 } } });
+      let calls = 0;
+      const attempt = (context: { idempotent?: boolean }) =>
+        safeguards.run(
+          async () => {
+            calls++;
+            throw pgError('57P01', 'terminating connection due to administrator command');
+          },
+          { operationType: 'critical', ...context },
+        );
+      const write = attempt({});
+      write.catch(() => undefined);
+      await clock.advance(10_000);
+      await expect(write).rejects.toMatchObject({ type: 'CONNECTION', reason: 'admin-shutdown' });
+      expect(calls).toBe(1);
+      const read = attempt({ idempotent: true });
+      read.catch(() => undefined);
+      await clock.advance(10_000);
+      await expect(read).rejects.toMatchObject({ type: 'CONNECTION' });
+      expect(calls).toBe(4);
+    });
+
     it('releases the slot while waiting to retry', async () => {
       const { safeguards, clock } = setup({ retry: { baseDelayMs: 1000, jitter: 'none' } });
       let calls = 0;
@@ -286,6 +433,25 @@ describe('Safeguards.run', () => {
       await expect(pending).rejects.toMatchObject({ type: 'CONNECTION' });
       // Waits of 1000 and 2000 fit in 3500 ms; the next (4000) would not.
       expect(calls).toBe(3);
+    });
+
+    it('a retry whose backoff timer fires after the deadline does not run, and ends with the error it retried', async () => {
+      const { safeguards, clock } = setup({ retry: { baseDelayMs: 100, jitter: 'none' } });
+      let calls = 0;
+      const pending = safeguards.run(
+        async () => {
+          calls++;
+          throw pgError('57P01', 'terminating connection due to administrator command');
+        },
+        { operationType: 'read', timeoutMs: 150 },
+      );
+      pending.catch(() => undefined);
+      await flushMicrotasks();
+      // A busy event loop: the 100 ms backoff timer only fires at 200 ms, past the 150 ms deadline.
+      clock.set(clock.now() + 200);
+      await clock.advance(0);
+      await expect(pending).rejects.toMatchObject({ type: 'CONNECTION', reason: 'admin-shutdown' });
+      expect(calls).toBe(1);
     });
 
     it('the retry budget stops retries from multiplying load during an outage', async () => {
@@ -341,15 +507,21 @@ describe('Safeguards.run', () => {
       expect(safeguards.queue.active).toBe(0);
     });
 
-    it('reclaims the slot of an operation that ignores its deadline (no leaked slot)', async () => {
+    it('reclaims the slot of an operation that ignores its deadline (no leaked slot), and says it still runs', async () => {
       const { safeguards, clock } = setup({ queue: { abandonAfterMs: 2000 } });
-      const pending = safeguards.run(never, { operationType: 'read', timeoutMs: 1000 });
+      let finish: () => void = () => undefined;
+      const hung = new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+      const pending = safeguards.run(() => hung, { operationType: 'read', timeoutMs: 1000 });
       pending.catch(() => undefined);
       await clock.advance(1000);
       expect(safeguards.queue.active).toBe(1);
       await clock.advance(2000);
-      expect(safeguards.queue.active).toBe(0);
-      expect(safeguards.queue.stats().abandoned).toBe(1);
+      expect(safeguards.queue.stats()).toMatchObject({ active: 0, abandoned: 1, abandonedRunning: 1 });
+      finish();
+      await flushMicrotasks();
+      expect(safeguards.queue.stats()).toMatchObject({ active: 0, abandoned: 1, abandonedRunning: 0 });
     });
 
     it('an abort removes a waiting operation at once', async () => {
@@ -391,6 +563,76 @@ describe('Safeguards.run', () => {
       await clock.advance(10_000);
       await expect(pending).rejects.toMatchObject({ type: 'TIMEOUT', reason: 'aborted' });
       expect(calls).toBe(1);
+    });
+
+    it('an operation whose deadline has already passed is refused with TIMEOUT before the breaker and queue', async () => {
+      const { safeguards, clock } = setup();
+      let ran = 0;
+      const op = async () => {
+        ran++;
+      };
+      await expect(
+        safeguards.run(op, { operationType: 'read', deadline: clock.now() - 1000 }),
+      ).rejects.toMatchObject({ type: 'TIMEOUT', reason: 'deadline' });
+      await expect(safeguards.run(op, { operationType: 'read', timeoutMs: 0 })).rejects.toMatchObject({
+        type: 'TIMEOUT',
+        reason: 'deadline',
+      });
+      expect(ran).toBe(0);
+      expect(safeguards.queue.stats()).toMatchObject({ peakActive: 0, processed: 0 });
+      expect(safeguards.breakers.get('primary').stats()).toMatchObject({ totalSuccesses: 0, rejected: 0 });
+    });
+
+    it('an abort during an asynchronous rate-limit check stops the operation before it runs', async () => {
+      let answer: (decision: RateLimitDecision) => void = () => undefined;
+      const store: RateLimitStore = {
+        hit: () =>
+          new Promise<RateLimitDecision>((resolve) => {
+            answer = resolve;
+          }),
+        reset: () => undefined,
+      };
+      const { safeguards, clock } = setup({
+        rateLimits: { store, policies: { api: { limit: 10, windowMs: 60_000 } }, adaptive: false },
+      });
+      const controller = new AbortController();
+      let ran = false;
+      const pending = safeguards.run(
+        async () => {
+          ran = true;
+        },
+        { operationType: 'read', policy: 'api', userId: 'u', signal: controller.signal },
+      );
+      await flushMicrotasks();
+      controller.abort();
+      answer({ allowed: true, count: 1, resetAt: clock.now() + 60_000, retryAfterMs: 0 });
+      await expect(pending).rejects.toMatchObject({ type: 'TIMEOUT', reason: 'aborted' });
+      expect(ran).toBe(false);
+      expect(safeguards.queue.stats()).toMatchObject({ active: 0, processed: 0, failed: 0 });
+    });
+
+    it('an abort between being granted a slot and starting stops the operation and frees the slot', async () => {
+      const { safeguards } = setup({ queue: { maxConcurrentConnections: 1, reservedForCritical: 0 } });
+      const g = gate();
+      const controller = new AbortController();
+      const holder = safeguards.run(g.op, { operationType: 'read', label: 'holder' });
+      let ran = false;
+      const waiter = safeguards.run(
+        async () => {
+          ran = true;
+        },
+        { operationType: 'read', signal: controller.signal },
+      );
+      // The holder's end is reported right after its slot went to the waiter, before the waiter starts.
+      safeguards.onOperationEnd((event) => {
+        if (event.label === 'holder') controller.abort();
+      });
+      await flushMicrotasks();
+      g.releaseAll();
+      await holder;
+      await expect(waiter).rejects.toMatchObject({ type: 'TIMEOUT', reason: 'aborted' });
+      expect(ran).toBe(false);
+      expect(safeguards.queue.stats()).toMatchObject({ active: 0, processed: 1 });
     });
 
     it('an already-aborted signal never runs', async () => {
@@ -584,6 +826,22 @@ describe('Safeguards.run', () => {
       await Promise.all(busy);
     });
 
+    it('retries the database probe after a transient failure (it declares itself idempotent)', async () => {
+      let calls = 0;
+      const { safeguards, clock } = setup({
+        health: {
+          probe: async () => {
+            if (++calls === 1) throw pgError('57P01', 'terminating connection due to administrator command');
+            return 'pong';
+          },
+        },
+      });
+      const pending = safeguards.health({ probe: true });
+      await clock.advance(1000);
+      expect((await pending).components.database).toMatchObject({ status: 'healthy' });
+      expect(calls).toBe(2);
+    });
+
     it('reports a failed probe as unhealthy', async () => {
       const { safeguards } = setup({
         health: { probe: () => Promise.reject(pgError('57P03')) },
@@ -690,6 +948,26 @@ describe('Safeguards.run', () => {
       await expect(safeguards.run(async () => 1, { operationType: 'delete' as 'read' })).rejects.toThrow(
         /context.operationType/,
       );
+    });
+
+    it('rejects a NaN or infinite deadline and a NaN, infinite or negative timeoutMs, naming field and value', async () => {
+      const { safeguards } = setup();
+      let ran = 0;
+      const op = async () => {
+        ran++;
+      };
+      await expect(safeguards.run(op, { deadline: Number.NaN })).rejects.toThrow(
+        new TypeError('Expected context.deadline to be a finite number, got NaN (number)'),
+      );
+      await expect(safeguards.run(op, { deadline: Number.POSITIVE_INFINITY })).rejects.toThrow(
+        /context.deadline.*Infinity/,
+      );
+      await expect(safeguards.run(op, { timeoutMs: Number.NaN })).rejects.toThrow(
+        new TypeError('Expected context.timeoutMs to be a finite number >= 0, got NaN (number)'),
+      );
+      await expect(safeguards.run(op, { timeoutMs: -5 })).rejects.toThrow(/context.timeoutMs.*got -5/);
+      expect(() => safeguards.withContext({ timeoutMs: Number.NaN }, () => 1)).toThrow(TypeError);
+      expect(ran).toBe(0);
     });
 
     it('always rejects with a SafeguardError carrying the original as cause', async () => {

@@ -39,7 +39,8 @@ export interface Admission {
  * limits, degradation and health. Every database operation of the process goes through {@link run}.
  *
  * Composition order of `run` (work that cannot succeed is refused before it waits or holds a slot):
- *  1. nested call on a held slot → runs at once on that slot (re-entrancy);
+ *  1. nested call on a held slot → runs on that slot (re-entrancy), taking turns with the other nested
+ *     calls on it; its own signal, deadline and the read-only check still apply;
  *  2. closed, or the caller's signal already aborted → refused;
  *  3. read-only mode → writes refused;
  *  4. rate limit (when a policy is given; CRITICAL bypasses) → RATE_LIMIT;
@@ -118,7 +119,8 @@ export class Safeguards {
 
   /** The scope of the operation holding a slot in the current async context, if any (for driver wrappers). */
   currentScope(): OperationScope | undefined {
-    return this.pipeline.ownStore()?.heldScope;
+    const slot = this.pipeline.ownStore()?.slot;
+    return slot?.holdsSlot ? slot : undefined;
   }
 
   /** The context `run` would use here for `context` (inheritance and defaults applied). */
@@ -172,6 +174,8 @@ export class Safeguards {
         await this.run(healthOptions.probe, {
           operationType: 'critical',
           priority: Priority.CRITICAL,
+          // A probe (`select 1`) is safe to repeat; 'critical' alone no longer implies that.
+          idempotent: true,
           timeoutMs: healthOptions.probeTimeoutMs,
           label: 'health-probe',
         });

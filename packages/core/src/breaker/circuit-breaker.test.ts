@@ -2,7 +2,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../testing/manual-clock.js';
 import { BreakerRegistry } from './breaker-registry.js';
-import { type BreakerState, type BreakerStateChange, CircuitBreaker } from './circuit-breaker.js';
+import {
+  type BreakerState,
+  type BreakerStateChange,
+  type BreakerTransitionReason,
+  CircuitBreaker,
+} from './circuit-breaker.js';
 
 function fail(breaker: CircuitBreaker, times = 1) {
   for (let i = 0; i < times; i++) {
@@ -230,23 +235,46 @@ describe('CircuitBreaker transitions (property-based)', () => {
     'OPEN>CLOSED',
     'HALF_OPEN>CLOSED',
   ]);
-  const action = fc.constantFrom(
-    'acquire',
-    'success',
-    'failure',
-    'release',
-    'advance',
-    'forceOpen',
-    'reset',
-    'isolate',
-    'endIsolation',
+  // A step, and which outstanding permit it settles (any of them: the newest is usually current).
+  // Calls and time are frequent, manual controls rare, so failures and probes really decide states.
+  const step = fc.oneof(
+    { weight: 6, arbitrary: fc.constant('acquire') },
+    { weight: 3, arbitrary: fc.constant('success') },
+    { weight: 5, arbitrary: fc.constant('failure') },
+    { weight: 1, arbitrary: fc.constant('release') },
+    { weight: 3, arbitrary: fc.constant('advance') },
+    { weight: 1, arbitrary: fc.constantFrom('forceOpen', 'reset', 'isolate', 'endIsolation') },
   );
+  const action = fc.tuple(step, fc.nat());
+
+  const transitionsByReason: Record<BreakerTransitionReason, string[]> = {
+    failures: ['CLOSED>OPEN'],
+    'failure-rate': ['CLOSED>OPEN'],
+    'probe-failed': ['HALF_OPEN>OPEN'],
+    'probes-succeeded': ['HALF_OPEN>CLOSED'],
+    'open-duration-elapsed': ['OPEN>HALF_OPEN'],
+    'forced-open': ['CLOSED>OPEN', 'HALF_OPEN>OPEN'],
+    reset: ['OPEN>CLOSED', 'HALF_OPEN>CLOSED', 'ISOLATED>CLOSED'],
+    isolated: ['CLOSED>ISOLATED', 'OPEN>ISOLATED', 'HALF_OPEN>ISOLATED'],
+    'isolation-ended': ['ISOLATED>CLOSED'],
+  };
+  const reasonsByStep = (mode: 'consecutive' | 'ratio'): Record<string, BreakerTransitionReason[]> => ({
+    acquire: [],
+    success: ['probes-succeeded'],
+    failure: [mode === 'consecutive' ? 'failures' : 'failure-rate', 'probe-failed'],
+    release: [],
+    advance: [],
+    forceOpen: ['forced-open'],
+    reset: ['reset'],
+    isolate: ['isolated'],
+    endIsolation: ['isolation-ended'],
+  });
 
   it('only ever makes legal transitions, with matching reasons', () => {
     fc.assert(
       fc.property(
         fc.constantFrom<'consecutive' | 'ratio'>('consecutive', 'ratio'),
-        fc.array(action, { maxLength: 200 }),
+        fc.array(action, { minLength: 20, maxLength: 200, size: 'max' }),
         (mode, actions) => {
           const clock = new ManualClock();
           const breaker = new CircuitBreaker(
@@ -266,7 +294,8 @@ describe('CircuitBreaker transitions (property-based)', () => {
           const permits: NonNullable<ReturnType<CircuitBreaker['tryAcquire']>>[] = [];
           const isolations: Array<{ dispose(): void }> = [];
           let previous: BreakerState = 'CLOSED';
-          for (const step of actions) {
+          const take = (pick: number) => permits.splice(pick % permits.length, 1)[0]!;
+          for (const [step, pick] of actions) {
             switch (step) {
               case 'acquire': {
                 const permit = breaker.tryAcquire();
@@ -274,13 +303,13 @@ describe('CircuitBreaker transitions (property-based)', () => {
                 break;
               }
               case 'success':
-                if (permits.length) breaker.recordSuccess(permits.shift()!);
+                if (permits.length) breaker.recordSuccess(take(pick));
                 break;
               case 'failure':
-                if (permits.length) breaker.recordFailure(permits.shift()!);
+                if (permits.length) breaker.recordFailure(take(pick));
                 break;
               case 'release':
-                if (permits.length) breaker.release(permits.shift()!);
+                if (permits.length) breaker.release(take(pick));
                 break;
               case 'advance':
                 clock.set(clock.now() + 60);
@@ -300,8 +329,15 @@ describe('CircuitBreaker transitions (property-based)', () => {
             }
             const state = breaker.state;
             for (const change of changes.splice(0)) {
-              expect(legal.has(`${change.from}>${change.to}`)).toBe(true);
+              const transition = `${change.from}>${change.to}`;
+              expect(legal.has(transition)).toBe(true);
               expect(change.from).toBe(previous);
+              // The reason fits the transition, and the step that caused it (half-opening happens lazily,
+              // whenever the breaker is consulted after its open duration).
+              expect(transitionsByReason[change.reason]).toContain(transition);
+              if (change.reason !== 'open-duration-elapsed') {
+                expect(reasonsByStep(mode)[step]).toContain(change.reason);
+              }
               previous = change.to;
             }
             expect(state).toBe(previous);

@@ -59,7 +59,8 @@ export interface BreakerStats {
 /**
  * A circuit breaker. It only hears about outcomes the pipeline reports: the classifier decides which
  * failures are infrastructure failures (connection, transient database, timeouts) and those alone are
- * recorded as failures; a unique violation or a validation error is the database working, a success.
+ * recorded as failures; a unique violation or a validation error is the database working, a success;
+ * an error that says nothing about the database is neither (the permit is released).
  * Open→half-open happens lazily when the breaker is next consulted, so no timer runs.
  */
 export class CircuitBreaker {
@@ -110,6 +111,16 @@ export class CircuitBreaker {
     }
     this.totals.rejected++;
     return undefined;
+  }
+
+  /**
+   * Whether `permit` still belongs to the breaker's current state. A call that waited (for a slot)
+   * after its permit was granted checks this before touching the database: a state change since,
+   * such as the breaker opening, makes the permit stale.
+   */
+  isCurrent(permit: BreakerPermit): boolean {
+    this.checkOpenElapsed();
+    return permit.generation === this.generation;
   }
 
   /** The error a refused call gets: CIRCUIT_BREAKER with the time until probes are admitted. */

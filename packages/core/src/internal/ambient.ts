@@ -8,24 +8,51 @@ export interface AmbientStorage<T> {
   run<R, A extends unknown[]>(store: T, callback: (...args: A) => R, ...args: A): R;
 }
 
-type AsyncLocalStorageConstructor = new <T>() => AmbientStorage<T>;
+/** The shape of `AsyncLocalStorage` from `node:async_hooks`. */
+export type AsyncLocalStorageConstructor = new <T>() => AmbientStorage<T>;
+
+let registered: AsyncLocalStorageConstructor | undefined;
+let warned = false;
+
+/**
+ * Called by the package's `node` entry (the `node` export condition) with `node:async_hooks`'
+ * AsyncLocalStorage, so Node versions without `process.getBuiltinModule` (20.0 to 20.15) get it too.
+ * Storages are created on first use, after every entry module has run.
+ */
+export function registerAsyncLocalStorage(storageClass: AsyncLocalStorageConstructor): void {
+  registered = storageClass;
+}
 
 /**
  * Finds an AsyncLocalStorage without importing a Node module, so the main entry loads on every runtime:
- * `process.getBuiltinModule` exists on Node >= 20.16, Bun and Deno; Cloudflare Workers with
- * nodejs_compat expose the class globally. Elsewhere there is no ambient context and callers pass the
- * scope explicitly (see `OperationScope.run`).
+ * the one the `node` entry registered; else `process.getBuiltinModule` (Node >= 20.16, Bun, Deno);
+ * else a global one (Cloudflare Workers with nodejs_compat). Elsewhere there is no ambient context and
+ * callers pass the scope explicitly (see `OperationScope.run`); on Node that means the runtime-agnostic
+ * entry was loaded on an old Node, which is worth a warning: nested calls would queue for a second slot.
  */
 export function createAmbientStorage<T>(): AmbientStorage<T> | undefined {
   const g = globalThis as {
     AsyncLocalStorage?: AsyncLocalStorageConstructor;
-    process?: { getBuiltinModule?: (id: string) => { AsyncLocalStorage?: AsyncLocalStorageConstructor } };
+    process?: {
+      versions?: { node?: string };
+      getBuiltinModule?: (id: string) => { AsyncLocalStorage?: AsyncLocalStorageConstructor };
+    };
   };
-  let Storage: AsyncLocalStorageConstructor | undefined;
-  try {
-    Storage = g.process?.getBuiltinModule?.('node:async_hooks')?.AsyncLocalStorage ?? g.AsyncLocalStorage;
-  } catch {
-    Storage = g.AsyncLocalStorage;
+  let Storage = registered;
+  if (Storage === undefined) {
+    try {
+      Storage = g.process?.getBuiltinModule?.('node:async_hooks')?.AsyncLocalStorage ?? g.AsyncLocalStorage;
+    } catch {
+      Storage = g.AsyncLocalStorage;
+    }
+  }
+  if (Storage === undefined && g.process?.versions?.node !== undefined && !warned) {
+    warned = true;
+    console.warn(
+      `[db-safeguards] no AsyncLocalStorage on Node ${g.process.versions.node}: nested safeguards.run calls ` +
+        'will not find the slot of the operation around them. Import @db-safeguards/core through its ' +
+        '"node" export condition (plain Node does), or use scope.run explicitly.',
+    );
   }
   return Storage ? new Storage<T>() : undefined;
 }

@@ -1,5 +1,8 @@
 import type { Clock, TimerHandle } from './clock.js';
 
+/** The longest delay setTimeout takes (2^31 - 1 ms, about 24.8 days). */
+export const maxTimerDelayMs = 2_147_483_647;
+
 /** Something that must happen at `dueAt` unless it is cancelled first. Entries link themselves in. */
 export interface DueEntry {
   dueAt: number;
@@ -48,7 +51,10 @@ export class DueTimers {
   private arm(at: number): void {
     if (this.handle !== undefined) this.clock.clearTimeout(this.handle);
     this.armedAt = at;
-    this.handle = this.clock.setTimeout(() => this.fire(), Math.max(0, at - this.clock.now()));
+    // Longer delays overflow setTimeout, which then fires after 1 ms, again and again. A clamped timer
+    // fires early with nothing due and re-arms for what is left.
+    const delay = Math.min(maxTimerDelayMs, Math.max(0, at - this.clock.now()));
+    this.handle = this.clock.setTimeout(() => this.fire(), delay);
   }
 
   private fire(): void {

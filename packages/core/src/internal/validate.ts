@@ -33,6 +33,14 @@ export function assertNumber(
   }
 }
 
+/** A finite number (not NaN, not ±Infinity), at least `min` when given. */
+export function assertFiniteNumber(name: string, value: unknown, min?: number): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || (min !== undefined && value < min)) {
+    const range = min === undefined ? '' : ` >= ${min}`;
+    throw new TypeError(`Expected ${name} to be a finite number${range}, got ${describe(value)}`);
+  }
+}
+
 export function assertOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): void {
   if (typeof value !== 'string' || !allowed.includes(value as T)) {
     throw new TypeError(`Expected ${name} to be one of ${allowed.join(', ')}, got ${describe(value)}`);

@@ -2,70 +2,50 @@ import type { BreakerPermit, CircuitBreaker } from '../breaker/circuit-breaker.j
 import { classifyError } from '../errors/classify-error.js';
 import type { SafeguardError } from '../errors/safeguard-error.js';
 import { sleep } from '../internal/clock.js';
-import type { DueEntry } from '../internal/due-timers.js';
 import type { RunContext } from '../operation-context.js';
 import { Priority } from '../priority.js';
 import type { Lease } from '../queue/connection-queue.js';
 import type { RateLimitResult } from '../rate-limit/rate-limiter.js';
 import { backoffDelay } from '../retry/backoff.js';
-import { isInfrastructureFailure, isRetryAllowed } from './failure-policy.js';
-import type { AmbientStore, ExecutionView, Operation, Pipeline } from './pipeline.js';
+import { AttemptScope } from './attempt-scope.js';
+import { breakerVerdict, isRetryAllowed } from './failure-policy.js';
+import type { ExecutionView, Operation, Pipeline } from './pipeline.js';
 import { type InheritedContext, type ResolvedContext, toInherited } from './resolved-context.js';
-
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
-}
 
 /**
  * One call of `run`, from admission to its last attempt, as a small state machine driven by callbacks
  * rather than `async`/`await`: on the common path (a free slot, an operation that succeeds) it costs
- * one promise of its own and two clock reads. The object is also the operation's scope and the
- * ambient store its nested calls find, so one allocation serves all three roles.
+ * one promise of its own, one {@link AttemptScope} and two clock reads.
  */
-export class Execution<T> implements ExecutionView, AmbientStore, DueEntry {
+export class Execution<T> implements ExecutionView {
   readonly promise: Promise<T>;
-  readonly owner: object;
   attempt = 0;
-  /** The slot of the current attempt. */
-  lease: Lease | undefined = undefined;
-  dueAt = 0;
-  dueNext: DueEntry | undefined = undefined;
-  duePrev: DueEntry | undefined = undefined;
-  dueListed = false;
 
   private resolvePromise!: (value: T) => void;
   private rejectPromise!: (error: SafeguardError) => void;
   private breaker: CircuitBreaker | undefined = undefined;
   private permit: BreakerPermit | undefined = undefined;
-  private attemptStartedAt = 0;
-  /** The current attempt has been answered (its operation may still be running, see `giveUp`). */
-  private attemptAnswered = true;
   private inheritedContext: InheritedContext | undefined = undefined;
   private controller: AbortController | undefined = undefined;
   private abortReason: unknown = undefined;
-  private abortListener: (() => void) | undefined = undefined;
   private isAborted = false;
+  /** The error of the attempt being retried, while its backoff runs. */
+  private lastError: SafeguardError | undefined = undefined;
 
   constructor(
     private readonly pipeline: Pipeline,
-    private readonly operation: Operation<T>,
+    readonly operation: Operation<T>,
     private readonly raw: RunContext,
     readonly context: ResolvedContext,
     private readonly startedAt: number,
   ) {
-    this.owner = pipeline.owner;
     this.promise = new Promise<T>((resolve, reject) => {
       this.resolvePromise = resolve;
       this.rejectPromise = reject;
     });
   }
 
-  // ---- OperationScope -------------------------------------------------------------------------
-
-  get deadline(): number {
-    return this.context.deadline;
-  }
-
+  /** The operation's signal (every attempt's scope hands out this one), created on first access. */
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();
@@ -74,23 +54,14 @@ export class Execution<T> implements ExecutionView, AmbientStore, DueEntry {
     return this.controller.signal;
   }
 
-  remainingMs(): number {
-    return Math.max(0, this.context.deadline - this.pipeline.clock.now());
-  }
-
-  run<R>(operation: Operation<R>): Promise<R> {
-    return this.pipeline.runOnScope(this, operation);
-  }
-
-  // ---- AmbientStore ---------------------------------------------------------------------------
-
-  get heldScope(): ExecutionView | undefined {
-    return this.lease !== undefined && !this.lease.isReleased ? this : undefined;
-  }
-
   get inherited(): InheritedContext {
     this.inheritedContext ??= toInherited(this.raw, this.context);
     return this.inheritedContext;
+  }
+
+  /** When `run` was called (epoch ms). */
+  get startTime(): number {
+    return this.startedAt;
   }
 
   // ---- Admission ------------------------------------------------------------------------------
@@ -161,7 +132,18 @@ export class Execution<T> implements ExecutionView, AmbientStore, DueEntry {
 
   // ---- Attempts -------------------------------------------------------------------------------
 
+  /**
+   * Starts an attempt: refused when its deadline has passed, then by the breaker, then a slot now or
+   * a place in the queue. `now` when the caller has just read the clock.
+   */
   private nextAttempt(now: number | undefined): void {
+    const at = now ?? this.pipeline.clock.now();
+    if (at >= this.context.deadline) {
+      // A retry whose backoff ended late ends with the error it was retrying: that is what happened.
+      if (this.lastError !== undefined) this.fail(this.lastError);
+      else this.refuse(this.pipeline.deadlineError(this.context), 'queue');
+      return;
+    }
     this.attempt++;
     const breaker = this.breaker!;
     const permit = breaker.tryAcquire();
@@ -170,21 +152,26 @@ export class Execution<T> implements ExecutionView, AmbientStore, DueEntry {
       return;
     }
     this.permit = permit;
-    const lease = this.pipeline.queue.tryAcquire(this.context.priority, now);
+    const lease = this.pipeline.queue.tryAcquire(this.context.priority, at);
     if (lease !== undefined) {
-      this.runOperation(lease, now ?? lease.acquiredAt);
+      this.runOperation(lease, at);
       return;
     }
     this.pipeline.queue
       .acquire(this.context.priority, { deadline: this.context.deadline, signal: this.context.signal })
       .then(
         (granted) => {
-          if (!permit.probe && breaker.state !== 'CLOSED') {
-            // The breaker opened while this operation waited: do not touch the database after all.
-            granted.release('success');
+          if (!breaker.isCurrent(permit)) {
+            // The breaker changed state while this operation waited (it opened, or the half-open round
+            // this probe belonged to ended): it is asked again, so nothing runs against an open one.
             breaker.release(permit);
-            this.refuse(breaker.rejection(), 'breaker');
-            return;
+            const fresh = breaker.tryAcquire();
+            if (fresh === undefined) {
+              granted.release('neutral');
+              this.refuse(breaker.rejection(), 'breaker');
+              return;
+            }
+            this.permit = fresh;
           }
           this.runOperation(granted, granted.acquiredAt);
         },
@@ -195,92 +182,46 @@ export class Execution<T> implements ExecutionView, AmbientStore, DueEntry {
       );
   }
 
-  private runOperation(lease: Lease, now: number): void {
-    this.lease = lease;
-    this.attemptAnswered = false;
-    this.attemptStartedAt = now;
-    const ambient = this.pipeline.ambient;
-    let result: T | PromiseLike<T>;
-    try {
-      result = ambient === undefined ? this.operation(this) : ambient.run(this, this.operation, this);
-    } catch (error) {
-      this.onError(error);
-      return;
-    }
-    if (!isThenable(result)) {
-      this.onValue(result);
-      return;
-    }
-    const context = this.context;
-    if (context.deadline !== Number.POSITIVE_INFINITY) {
-      this.dueAt = context.deadline;
-      this.pipeline.timers.add(this);
-    }
-    if (context.signal !== undefined) {
-      this.abortListener = () => this.giveUp(this.pipeline.abortError(context.signal?.reason), false);
-      context.signal.addEventListener('abort', this.abortListener, { once: true });
-    }
-    result.then(this.onValue, this.onError);
-  }
-
-  /** The deadline passed while the operation ran. */
-  onDue(): void {
-    this.giveUp(this.pipeline.deadlineError(this.context), true);
-  }
-
   /**
-   * Answers the caller now, while the operation may still run: its slot stays taken until it really
-   * ends (its connection is busy), or until the queue reclaims the slot as abandoned.
+   * The signal may have aborted after the slot was granted and before this runs (during an async
+   * rate-limit check, or between the grant and its callback): then nothing runs.
    */
-  private giveUp(error: SafeguardError, timedOut: boolean): void {
-    if (this.attemptAnswered) return;
-    this.attemptAnswered = true;
-    this.detachWatchers();
-    this.abortScope(error);
-    if (this.lease) this.pipeline.queue.abandonLater(this.lease);
-    this.attemptFailed(error, timedOut);
+  private runOperation(lease: Lease, now: number): void {
+    const signal = this.context.signal;
+    if (signal?.aborted) {
+      lease.release('neutral');
+      this.breaker!.release(this.permit!);
+      this.refuse(this.pipeline.abortError(signal.reason), 'queue');
+      return;
+    }
+    new AttemptScope(this.pipeline, this, lease, this.attempt, now).start();
   }
 
-  private readonly onValue = (value: T): void => {
-    this.releaseLease(true);
-    if (this.attemptAnswered) return;
-    this.attemptAnswered = true;
-    this.detachWatchers();
+  /** @internal The current attempt's operation succeeded. */
+  attemptSucceeded(value: T): void {
     this.breaker!.recordSuccess(this.permit!);
     this.pipeline.recordSuccess(this);
     this.resolvePromise(value);
-  };
-
-  private readonly onError = (error: unknown): void => {
-    this.releaseLease(false);
-    if (this.attemptAnswered) return;
-    this.attemptAnswered = true;
-    this.detachWatchers();
-    this.attemptFailed(classifyError(error), false);
-  };
-
-  private releaseLease(ok: boolean): void {
-    const lease = this.lease;
-    if (lease === undefined || lease.isReleased) return;
-    const pipeline = this.pipeline;
-    if (pipeline.shouldTimeAttempt()) pipeline.durations.record(pipeline.clock.now() - this.attemptStartedAt);
-    lease.release(ok ? 'success' : 'failure');
   }
 
-  private detachWatchers(): void {
-    if (this.dueListed) this.pipeline.timers.delete(this);
-    if (this.abortListener !== undefined) {
-      this.context.signal?.removeEventListener('abort', this.abortListener);
-      this.abortListener = undefined;
-    }
+  /** @internal The current attempt's operation failed. */
+  attemptFailedWith(error: unknown): void {
+    this.attemptFailed(classifyError(error), false);
+  }
+
+  /** @internal The current attempt passed its deadline or was aborted while its operation ran. */
+  attemptGaveUp(error: SafeguardError, timedOut: boolean): void {
+    this.abortScope(error);
+    this.attemptFailed(error, timedOut);
   }
 
   private attemptFailed(error: SafeguardError, timedOut: boolean): void {
     const breaker = this.breaker!;
     const permit = this.permit!;
-    if (timedOut || isInfrastructureFailure(error)) breaker.recordFailure(permit);
-    else if (error.reason === 'aborted') breaker.release(permit);
-    else breaker.recordSuccess(permit);
+    const verdict = breakerVerdict(error, timedOut);
+    if (verdict === 'failure') breaker.recordFailure(permit);
+    else if (verdict === 'success') breaker.recordSuccess(permit);
+    else breaker.release(permit);
 
     // A timed-out or aborted attempt is never retried: its operation may still be running.
     const pipeline = this.pipeline;
@@ -295,6 +236,7 @@ export class Execution<T> implements ExecutionView, AmbientStore, DueEntry {
         (pipeline.retryBudget?.tryWithdraw() ?? true)
       ) {
         pipeline.recordRetry(this, error, delayMs);
+        this.lastError = error;
         this.waitThenRetry(delayMs);
         return;
       }
@@ -302,10 +244,14 @@ export class Execution<T> implements ExecutionView, AmbientStore, DueEntry {
     this.fail(error);
   }
 
-  /** Waits without holding a slot; an abort before or during the wait ends the operation. */
+  /**
+   * Waits without holding a slot; an abort before or during the wait ends the operation. The wait
+   * keeps the process alive: the caller is awaiting it, and often nothing else runs meanwhile (a
+   * script, a cron job), so an unref'd timer would let the process exit with the operation unsettled.
+   */
   private waitThenRetry(delayMs: number): void {
     const signal = this.context.signal;
-    sleep(this.pipeline.clock, delayMs, signal).then(
+    sleep(this.pipeline.clock, delayMs, signal, true).then(
       () => this.nextAttempt(undefined),
       () => this.fail(this.pipeline.abortError(signal?.reason)),
     );
@@ -330,10 +276,5 @@ export class Execution<T> implements ExecutionView, AmbientStore, DueEntry {
   private fail(error: SafeguardError): void {
     this.pipeline.recordFailure(this, error);
     this.rejectPromise(error);
-  }
-
-  /** When `run` was called (epoch ms). */
-  get startTime(): number {
-    return this.startedAt;
   }
 }

@@ -22,6 +22,32 @@ export function isInfrastructureFailure(error: SafeguardError): boolean {
   }
 }
 
+/** Refusals by the database, or by the app on top of it: the way to the database works. */
+const answered = new Set([
+  'CONFLICT',
+  'VALIDATION',
+  'AUTHORIZATION',
+  'NOT_FOUND',
+  'AUTHENTICATION',
+  'DATABASE',
+]);
+
+/** What a failed attempt tells its circuit breaker. */
+export type BreakerVerdict = 'failure' | 'success' | 'neutral';
+
+/**
+ * What a failed attempt tells its breaker: an infrastructure failure (or our own deadline) counts
+ * against it; an error that shows the database answered (it carries a SQLSTATE: a unique violation,
+ * a serialization failure, a syntax error) or an app-level refusal counts for it, so those never trip
+ * it; anything else says nothing about the database (an unrecognised error, an abort, shutting down,
+ * a refusal of ours from a nested call) and only releases the permit. A half-open probe that fails
+ * with `new Error('socket went away weirdly')` must not close the breaker.
+ */
+export function breakerVerdict(error: SafeguardError, timedOut: boolean): BreakerVerdict {
+  if (timedOut || isInfrastructureFailure(error)) return 'failure';
+  return answered.has(error.type) || error.sqlState !== undefined ? 'success' : 'neutral';
+}
+
 /** Failures that count against the error rate of the health report (not the user's own mistakes). */
 export function isSystemFailure(error: SafeguardError): boolean {
   switch (error.type) {

@@ -15,8 +15,10 @@ export interface OperationScope {
   /** Milliseconds left before the deadline. */
   remainingMs(): number;
   /**
-   * Runs more work on this operation's slot without queueing again. AsyncLocalStorage does this
-   * automatically for nested `safeguards.run` calls; this is the explicit form for runtimes without it.
+   * Runs more work on this operation's slot without queueing for another one, after the nested calls
+   * already running or waiting on it (a slot is one connection: they take turns). AsyncLocalStorage
+   * does this automatically for nested `safeguards.run` calls; this is the explicit form for runtimes
+   * without it. Once the operation has ended, the work takes a slot of its own.
    */
   run<T>(operation: (scope: OperationScope) => T | Promise<T>): Promise<T>;
 }

@@ -1,3 +1,4 @@
+import { assertFiniteNumber } from '../internal/validate.js';
 import type { OperationType, RequestIdentity, RunContext } from '../operation-context.js';
 import { isPriority, Priority } from '../priority.js';
 
@@ -46,9 +47,10 @@ function combineSignals(a: AbortSignal | undefined, b: AbortSignal | undefined):
 }
 
 /**
- * Applies defaults and inheritance. Explicit fields win, except that the earlier deadline and both
- * signals always apply. Idempotence is never inherited: a procedure that is safe to repeat as a whole
- * does not make each of its statements safe to repeat.
+ * Applies defaults and inheritance, and validates (a TypeError names the bad field and value). Explicit
+ * fields win, except that the earlier deadline and both signals always apply. Idempotence is never
+ * inherited: a procedure that is safe to repeat as a whole does not make each of its statements safe
+ * to repeat.
  */
 export function resolveContext(
   context: RunContext,
@@ -64,6 +66,9 @@ export function resolveContext(
       `Expected context.operationType to be one of ${operationTypes.join(', ')}, got ${String(context.operationType)}`,
     );
   }
+  // NaN would switch off every timeout downstream (NaN < x is false), the queue timeout included.
+  if (context.deadline !== undefined) assertFiniteNumber('context.deadline', context.deadline);
+  if (context.timeoutMs !== undefined) assertFiniteNumber('context.timeoutMs', context.timeoutMs, 0);
   const operationType = context.operationType ?? inherited?.operationType ?? 'write';
   const priority =
     context.priority ??
@@ -82,7 +87,8 @@ export function resolveContext(
   return {
     priority,
     operationType,
-    idempotent: context.idempotent ?? (operationType === 'read' || operationType === 'critical'),
+    // Only reads: 'critical' is about priority and its breaker, not about being safe to run twice.
+    idempotent: context.idempotent ?? operationType === 'read',
     atomic: context.atomic ?? false,
     isWrite: operationType === 'write' || operationType === 'batch',
     policy: context.policy,

@@ -46,7 +46,7 @@ describe('ConnectionQueue invariants (property-based)', () => {
       fc.asyncProperty(
         fc.integer({ min: 1, max: 6 }),
         fc.integer({ min: 0, max: 8 }),
-        fc.array(commandArb, { minLength: 1, maxLength: 80 }),
+        fc.array(commandArb, { minLength: 1, maxLength: 80, size: 'max' }),
         async (budget, maxQueueSize, commands) => {
           const clock = new ManualClock();
           const queue = new ConnectionQueue(
@@ -136,7 +136,7 @@ describe('ConnectionQueue invariants (property-based)', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 4 }),
-        fc.array(priorityArb, { minLength: 1, maxLength: 40 }),
+        fc.array(priorityArb, { minLength: 1, maxLength: 40, size: 'max' }),
         async (budget, arrivals) => {
           const clock = new ManualClock();
           const queue = new ConnectionQueue(

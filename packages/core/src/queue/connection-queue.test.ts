@@ -124,6 +124,29 @@ describe('ConnectionQueue', () => {
     expect(queue.checkAdmission(Priority.NORMAL)).toBeUndefined();
   });
 
+  it('refuses an already-aborted signal or a passed deadline even when a slot is free', async () => {
+    const { queue, clock } = setup();
+    await expect(queue.acquire(Priority.NORMAL, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      type: 'TIMEOUT',
+      reason: 'aborted',
+    });
+    await expect(queue.acquire(Priority.NORMAL, { deadline: clock.now() })).rejects.toMatchObject({
+      type: 'TIMEOUT',
+      reason: 'deadline',
+    });
+    expect(queue.stats()).toMatchObject({ active: 0, peakActive: 0 });
+  });
+
+  it('rejects a NaN deadline, which would switch off the queue timeout of the waiter', async () => {
+    const { queue } = setup({ maxConcurrentConnections: 1, reservedForCritical: 0 });
+    const holder = queue.tryAcquire(Priority.NORMAL)!;
+    await expect(queue.acquire(Priority.NORMAL, { deadline: Number.NaN })).rejects.toThrow(
+      /options.deadline.*NaN/,
+    );
+    expect(queue.queued).toBe(0);
+    holder.release();
+  });
+
   it('removes a waiter at once when its signal aborts', async () => {
     const { queue } = setup({ maxConcurrentConnections: 1, reservedForCritical: 0 });
     queue.tryAcquire(Priority.NORMAL);
@@ -240,11 +263,21 @@ describe('ConnectionQueue', () => {
     expect(queue.active).toBe(1);
     await clock.advance(1);
     const next = await waiting;
-    expect(queue.stats().abandoned).toBe(1);
+    expect(queue.stats()).toMatchObject({ abandoned: 1, abandonedRunning: 1 });
+    // The abandoned operation finally ends: it is no longer counted as running, the slot stays given.
     lease.release();
+    expect(queue.stats()).toMatchObject({ abandoned: 1, abandonedRunning: 0, processed: 0 });
+    lease.release();
+    expect(queue.stats().abandonedRunning).toBe(0);
     expect(queue.active).toBe(1);
     next.release();
     expect(queue.active).toBe(0);
+  });
+
+  it('a neutral release frees the slot without counting it as processed or failed', () => {
+    const { queue } = setup();
+    queue.tryAcquire(Priority.NORMAL)!.release('neutral');
+    expect(queue.stats()).toMatchObject({ active: 0, processed: 0, failed: 0 });
   });
 
   it('ignores a second release of the same lease', () => {
@@ -267,6 +300,38 @@ describe('ConnectionQueue', () => {
     expect(stats.waitMs.max).toBe(100);
     expect(stats.waitMsByPriority.LOW.p99).toBe(100);
     expect(stats).toMatchObject({ processed: 1, failed: 1, active: 0, queued: 0 });
+  });
+
+  it('counts the waits of waiters that timed out, aborted or were displaced in the percentiles', async () => {
+    const { queue, clock } = setup({
+      maxConcurrentConnections: 1,
+      reservedForCritical: 0,
+      maxQueueSize: 3,
+      shedAt: { LOW: 1, BATCH: 1 },
+      starvationAfterMs: 0,
+    });
+    const holder = queue.tryAcquire(Priority.NORMAL)!;
+    const timingOut = queue.acquire(Priority.NORMAL, { deadline: clock.now() + 300 });
+    const controller = new AbortController();
+    const aborting = queue.acquire(Priority.LOW, { signal: controller.signal });
+    const displaced = queue.acquire(Priority.BATCH);
+    await clock.advance(100);
+    controller.abort();
+    await expect(aborting).rejects.toMatchObject({ reason: 'aborted' });
+    const filler = queue.acquire(Priority.LOW);
+    await clock.advance(100);
+    const newcomer = queue.acquire(Priority.HIGH);
+    await expect(displaced).rejects.toMatchObject({ reason: 'displaced' });
+    await clock.advance(100);
+    await expect(timingOut).rejects.toMatchObject({ reason: 'deadline' });
+    const stats = queue.stats();
+    // Holder 0 ms, aborted after 100, displaced after 200, timed out after 300: four waits, not one.
+    expect(stats.waitMs).toMatchObject({ count: 4, max: 300 });
+    expect(stats.waitMsByPriority.LOW).toMatchObject({ count: 1, max: 100 });
+    expect(stats.waitMsByPriority.BATCH).toMatchObject({ count: 1, max: 200 });
+    holder.release();
+    (await newcomer).release();
+    (await filler).release();
   });
 
   it('refuses waiters and arrivals once closed, and resolves onIdle when drained', async () => {

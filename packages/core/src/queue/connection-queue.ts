@@ -7,18 +7,26 @@ import { Priority, type PriorityName, priorities, priorityName } from '../priori
 import { type QueueOptions, resolveQueueOptions } from './queue-options.js';
 import { type LaneEntry, WaiterLane } from './waiter-lane.js';
 
-/** A held slot of the budget. Release it exactly once; later calls do nothing. */
+/** How a released slot is counted: `processed`, `failed`, or (`neutral`) neither, for work that never ran. */
+export type LeaseOutcome = 'success' | 'failure' | 'neutral';
+
+/**
+ * A held slot of the budget. Release it exactly once, when the work on it has ended; later calls do
+ * nothing. If the queue reclaimed the slot as abandoned meanwhile (see `abandonAfterMs`), that release
+ * tells it the work has finally ended (`abandonedRunning` goes down).
+ */
 export interface Lease {
   readonly priority: Priority;
   readonly acquiredAt: number;
+  /** True once released, or reclaimed as abandoned. */
   readonly isReleased: boolean;
-  /** Gives the slot back. `outcome` feeds the processed/failed counters. */
-  release(outcome?: 'success' | 'failure'): void;
+  /** Gives the slot back. `outcome` feeds the processed/failed counters; default 'success'. */
+  release(outcome?: LeaseOutcome): void;
 }
 
 /** Options of one `acquire`. */
 export interface AcquireOptions {
-  /** Absolute deadline (epoch ms); the waiter leaves with TIMEOUT when it passes. */
+  /** Absolute deadline (epoch ms; not NaN); the waiter leaves with TIMEOUT when it passes. */
   deadline?: number | undefined;
   /** Aborting removes the waiter at once. */
   signal?: AbortSignal | undefined;
@@ -58,6 +66,7 @@ export interface QueueStats {
   utilization: number;
   /** queued / maxQueueSize (0 when the queue size is 0). */
   queueFill: number;
+  /** Time waited for a slot, by waiters granted one and by those that timed out, aborted or were displaced. */
   waitMs: Percentiles;
   waitMsByPriority: Record<PriorityName, Percentiles>;
   processed: number;
@@ -65,7 +74,14 @@ export interface QueueStats {
   shed: number;
   timedOut: number;
   aborted: number;
+  /** Slots reclaimed from operations still running `abandonAfterMs` after their deadline, ever. */
   abandoned: number;
+  /**
+   * Of those, the operations that still run: their slot is free again but their connection may still
+   * be busy, so real connections in use can exceed `active` by up to this many (the driver's own pool,
+   * sized to the budget, still caps them). Goes down when such an operation finally settles.
+   */
+  abandonedRunning: number;
   paused: PriorityName[];
   closed: boolean;
 }
@@ -93,12 +109,16 @@ class Waiter implements LaneEntry, DueEntry {
   }
 }
 
+const held = 0;
+const released = 1;
+const abandoned = 2;
+
 class QueueLease implements Lease, DueEntry {
-  isReleased = false;
   dueAt = 0;
   dueNext: DueEntry | undefined = undefined;
   duePrev: DueEntry | undefined = undefined;
   dueListed = false;
+  private state: typeof held | typeof released | typeof abandoned = held;
 
   constructor(
     readonly priority: Priority,
@@ -106,16 +126,22 @@ class QueueLease implements Lease, DueEntry {
     private readonly queue: ConnectionQueue,
   ) {}
 
-  release(outcome: 'success' | 'failure' = 'success'): void {
-    if (this.isReleased) return;
-    this.isReleased = true;
-    this.queue.settleLease(this, outcome);
+  get isReleased(): boolean {
+    return this.state !== held;
+  }
+
+  release(outcome: LeaseOutcome = 'success'): void {
+    if (this.state === released) return;
+    const wasAbandoned = this.state === abandoned;
+    this.state = released;
+    if (wasAbandoned) this.queue.abandonedWorkEnded();
+    else this.queue.settleLease(this, outcome);
   }
 
   /** Fired `abandonAfterMs` after the operation's deadline if it still holds the slot. */
   onDue(): void {
-    if (this.isReleased) return;
-    this.isReleased = true;
+    if (this.state !== held) return;
+    this.state = abandoned;
     this.queue.settleLease(this, 'abandoned');
   }
 }
@@ -154,7 +180,15 @@ export class ConnectionQueue {
   private activeCount = 0;
   private queuedCount = 0;
   private peak = 0;
-  private counters = { processed: 0, failed: 0, shed: 0, timedOut: 0, aborted: 0, abandoned: 0 };
+  private counters = {
+    processed: 0,
+    failed: 0,
+    shed: 0,
+    timedOut: 0,
+    aborted: 0,
+    abandoned: 0,
+    abandonedRunning: 0,
+  };
 
   private readonly shedEmitter = new EventEmitter<ShedEvent>();
   private readonly timeoutEmitter = new EventEmitter<QueueTimeoutEvent>();
@@ -163,7 +197,7 @@ export class ConnectionQueue {
   readonly onShed: Event<ShedEvent> = this.shedEmitter.event;
   /** A waiter gave up waiting (queue timeout or its deadline). */
   readonly onTimeout: Event<QueueTimeoutEvent> = this.timeoutEmitter.event;
-  /** A slot was reclaimed from an operation that never settled after its deadline. */
+  /** A slot was reclaimed from an operation still running `abandonAfterMs` after its deadline. */
   readonly onAbandon: Event<AbandonEvent> = this.abandonEmitter.event;
 
   constructor(options: Partial<QueueOptions> = {}, clock: Clock = systemClock) {
@@ -209,11 +243,20 @@ export class ConnectionQueue {
    * (queue timeout or deadline; reason `queue-timeout`, `deadline` or `aborted`) or CONNECTION (closed).
    */
   acquire(priority: Priority, options: AcquireOptions = {}): Promise<Lease> {
-    const immediate = this.tryAcquire(priority);
+    // An aborted signal or a passed deadline is refused even when a slot is free.
+    if (options.signal?.aborted) return Promise.reject(this.abortError(priority, options.signal));
+    const now = this.clock.now();
+    const deadline = options.deadline;
+    if (deadline !== undefined && Number.isNaN(deadline)) {
+      return Promise.reject(new TypeError('Expected options.deadline to be a number (epoch ms), got NaN'));
+    }
+    if (deadline !== undefined && now >= deadline) {
+      return Promise.reject(this.waitTimeoutError(priority, 'deadline', 0));
+    }
+    const immediate = this.tryAcquire(priority, now);
     if (immediate) return Promise.resolve(immediate);
     const refusal = this.checkAdmission(priority);
     if (refusal) return Promise.reject(refusal);
-    if (options.signal?.aborted) return Promise.reject(this.abortError(priority, options.signal));
     return new Promise<Lease>((resolve, reject) => this.enqueue(priority, options, resolve, reject));
   }
 
@@ -298,23 +341,25 @@ export class ConnectionQueue {
   }
 
   /**
-   * Starts the abandonment countdown of a lease whose operation missed its deadline: if it still holds
-   * the slot after `abandonAfterMs`, the slot is reclaimed. Called by the pipeline.
+   * Starts the abandonment countdown of a lease whose operation missed its deadline (or ended while
+   * work it started still runs on the slot): if it still holds the slot `abandonAfterMs` after `from`
+   * (default now), the slot is reclaimed. A countdown already running is kept. Called by the pipeline.
    */
-  abandonLater(lease: Lease): void {
-    if (!(lease instanceof QueueLease) || lease.isReleased) return;
-    lease.dueAt = this.clock.now() + this.options.abandonAfterMs;
+  abandonLater(lease: Lease, from = this.clock.now()): void {
+    if (!(lease instanceof QueueLease) || lease.isReleased || lease.dueListed) return;
+    lease.dueAt = from + this.options.abandonAfterMs;
     this.timers.add(lease);
   }
 
   /** @internal Called by a lease when it is released or abandoned. */
-  settleLease(lease: QueueLease, outcome: 'success' | 'failure' | 'abandoned'): void {
+  settleLease(lease: QueueLease, outcome: LeaseOutcome | 'abandoned'): void {
     this.timers.delete(lease);
     this.activeCount--;
     if (outcome === 'success') this.counters.processed++;
     else if (outcome === 'failure') this.counters.failed++;
-    else {
+    else if (outcome === 'abandoned') {
       this.counters.abandoned++;
+      this.counters.abandonedRunning++;
       if (this.abandonEmitter.hasListeners) {
         this.abandonEmitter.emit({ priority: lease.priority, heldMs: this.clock.now() - lease.acquiredAt });
       }
@@ -323,25 +368,40 @@ export class ConnectionQueue {
     else if (this.activeCount === 0) this.notifyIdle();
   }
 
+  /** @internal The operation of an abandoned lease has finally settled. */
+  abandonedWorkEnded(): void {
+    this.counters.abandonedRunning--;
+  }
+
   /** @internal Called when a waiter's queue timeout or deadline passes. */
   expire(waiter: Waiter): void {
     if (waiter.settled) return;
     this.removeWaiting(waiter);
     const reason = waiter.expiresByDeadline ? 'deadline' : 'queue-timeout';
     const waitedMs = this.clock.now() - waiter.enqueuedAt;
+    this.recordWait(waiter.priority, waitedMs);
     this.counters.timedOut++;
     if (this.timeoutEmitter.hasListeners)
       this.timeoutEmitter.emit({ priority: waiter.priority, waitedMs, reason });
-    waiter.reject(
-      new SafeguardError({
-        type: 'TIMEOUT',
-        reason,
-        retryable: true,
-        notApplied: true,
-        retryAfterMs: 1000,
-        internalMessage: `waited ${waitedMs} ms for a connection slot (${priorityName(waiter.priority)})`,
-      }),
-    );
+    waiter.reject(this.waitTimeoutError(waiter.priority, reason, waitedMs));
+  }
+
+  private waitTimeoutError(
+    priority: Priority,
+    reason: QueueTimeoutEvent['reason'],
+    waitedMs: number,
+  ): SafeguardError {
+    return new SafeguardError({
+      type: 'TIMEOUT',
+      reason,
+      retryable: true,
+      notApplied: true,
+      retryAfterMs: 1000,
+      internalMessage:
+        waitedMs === 0
+          ? `deadline passed before waiting for a connection slot (${priorityName(priority)})`
+          : `waited ${waitedMs} ms for a connection slot (${priorityName(priority)})`,
+    });
   }
 
   private canGrant(priority: Priority): boolean {
@@ -358,6 +418,11 @@ export class ConnectionQueue {
     return new QueueLease(priority, now, this);
   }
 
+  /**
+   * Every wait that ended is recorded, granted or not: leaving out the waiters that timed out, aborted
+   * or were displaced would make the percentiles look best exactly when the queue is overloaded. A
+   * refusal at arrival waited 0 and is not recorded.
+   */
   private recordWait(priority: Priority, waitedMs: number): void {
     this.waits.record(waitedMs);
     this.waitsByPriority[priority]!.record(waitedMs);
@@ -377,6 +442,7 @@ export class ConnectionQueue {
       }
       this.queuedCount--;
       this.settleWaiter(victim);
+      this.recordWait(victim.priority, this.clock.now() - victim.enqueuedAt);
       victim.reject(this.queueFullError(victim.priority, 'displaced'));
     }
     const now = this.clock.now();
@@ -397,6 +463,7 @@ export class ConnectionQueue {
       waiter.abortListener = () => {
         if (waiter.settled) return;
         this.removeWaiting(waiter);
+        this.recordWait(priority, this.clock.now() - waiter.enqueuedAt);
         this.counters.aborted++;
         waiter.reject(this.abortError(priority, signal));
       };

@@ -26,8 +26,11 @@ export interface QueueOptions {
   /**
    * After a deadline fires the caller is answered at once, but the slot stays taken while the
    * operation still runs (its connection is still busy). If it has not settled this long after the
-   * deadline, the slot is reclaimed and counted as abandoned, so a hung driver cannot leak the budget.
-   * Default 5 000.
+   * deadline, the slot is reclaimed and counted as abandoned, so a driver that hangs for ever (as
+   * postgres.js can after an ECONNRESET) cannot leak the budget for ever. The trade-off: the reclaimed
+   * slot can be granted while the abandoned operation still holds its connection, so real connections
+   * in use can exceed the budget by `stats().abandonedRunning` (counted until the operation settles);
+   * the driver's own pool, sized to the budget, still caps real connections. Default 5 000.
    */
   abandonAfterMs: number;
 }

@@ -79,28 +79,40 @@ export function safeguardNeonPool<P extends Pool>(
     );
   };
 
+  /** Checks a client out; `signal` cancels its running query; `onRelease` runs at its release(). */
+  const checkOut = async (signal: AbortSignal, onRelease: () => void): Promise<PoolClient> => {
+    const client = await pool.connect();
+    const detach = onAbort(signal, () => cancelRunningQuery(client, connectionString));
+    const release = client.release; // pg sets a fresh release() at every checkout
+    client.release = (error?: Error | boolean) => {
+      client.release = release;
+      detach();
+      try {
+        return release.call(client, error);
+      } finally {
+        onRelease();
+      }
+    };
+    return client;
+  };
+
   const connect = (): Promise<PoolClient> => {
     const misuse = misuseRejection(pool, 'pool.connect()');
     if (misuse) return misuse;
+    // Inside an operation that holds a slot (drizzle's db.transaction), the client is that slot's
+    // connection. Checked out as a nested call it would hold the slot's turn until release(), so the
+    // transaction's own nested calls, waiting for their turn behind it, would never run.
+    const scope = safeguards.currentScope();
+    if (scope !== undefined) return checkOut(scope.signal, () => {});
     return new Promise<PoolClient>((resolveClient, rejectClient) => {
       safeguards
-        .run(async (scope) => {
-          const client = await pool.connect();
-          const detach = onAbort(scope.signal, () => cancelRunningQuery(client, connectionString));
-          await new Promise<void>((released) => {
-            const release = client.release; // pg sets a fresh release() at every checkout
-            client.release = (error?: Error | boolean) => {
-              client.release = release;
-              detach();
-              try {
-                return release.call(client, error);
-              } finally {
-                released();
-              }
-            };
-            resolveClient(client);
-          });
-        }, transactionContext)
+        .run(
+          (scope) =>
+            new Promise<void>((released, failed) => {
+              checkOut(scope.signal, released).then(resolveClient, failed);
+            }),
+          transactionContext,
+        )
         .catch(rejectClient);
     });
   };
