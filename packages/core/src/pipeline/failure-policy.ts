@@ -58,7 +58,8 @@ export function isSystemFailure(error: SafeguardError): boolean {
     case 'INTERNAL':
       return true;
     case 'TIMEOUT':
-      return error.reason !== 'aborted';
+      // A caller that gave up, or a statement cancelled on request, says nothing of the system's health.
+      return error.reason !== 'aborted' && error.reason !== 'query-cancelled';
     default:
       return false;
   }
