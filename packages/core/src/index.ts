@@ -69,6 +69,7 @@ export type {
   AbandonEvent,
   AcquireOptions,
   Lease,
+  LeaseOutcome,
   QueueStats,
   QueueTimeoutEvent,
   ShedEvent,
