@@ -252,7 +252,11 @@ export class Safeguards {
     pipeline.closing = true;
     const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
     this.closed = (async () => {
-      await Promise.race([pipeline.queue.onIdle(), sleep(pipeline.clock, drainTimeoutMs)]);
+      // The caller awaits this drain, so its timer keeps the process alive; it is cleared once idle.
+      const drained = new AbortController();
+      const drainWindow = sleep(pipeline.clock, drainTimeoutMs, drained.signal, true).catch(() => {});
+      await Promise.race([pipeline.queue.onIdle(), drainWindow]);
+      drained.abort();
       pipeline.queue.close();
     })();
     return this.closed;

@@ -36,4 +36,23 @@ describe('process lifetime (built output)', () => {
       console.log(await sg.run(() => new Promise((resolve) => setTimeout(() => resolve('done'), 50))));`;
     expect(runNode(packageDir, script).trim()).toBe('done');
   });
+
+  it('close() keeps the process alive while it drains, and ends its drain timer once idle', () => {
+    // The operation never settles and holds no handle: only close()'s own drain wait is pending.
+    const hung = `
+      import { createSafeguards } from '@db-safeguards/core';
+      const sg = createSafeguards();
+      sg.run(() => new Promise(() => {}), { operationType: 'read' }).catch(() => {});
+      await sg.close({ drainTimeoutMs: 200 });
+      console.log('closed');`;
+    expect(runNode(packageDir, hung).trim()).toBe('closed');
+    // Idle at once: a drain timer left armed would hold the process for a minute (the test would time out).
+    const idle = `
+      import { createSafeguards } from '@db-safeguards/core';
+      const sg = createSafeguards();
+      await sg.run(async () => 1, { operationType: 'read' });
+      await sg.close({ drainTimeoutMs: 60_000 });
+      console.log('closed', process.uptime() < 30);`;
+    expect(runNode(packageDir, idle).trim()).toBe('closed true');
+  }, 40_000);
 });
