@@ -23,7 +23,12 @@ describe('loadEnv', () => {
       statementTimeoutMs: 30_000,
     });
     expect(defaultPgliteDataDir).toMatch(/apps\/vetmed\/\.data\/pglite$/);
-    expect(config.server).toMatchObject({ port: 3000, host: '127.0.0.1', adminToken: undefined });
+    expect(config.server).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      adminToken: undefined,
+      healthCacheMs: 1000,
+    });
     expect(config.nodeEnv).toBe('development');
     expect(config.safeguards).toEqual({});
   });
@@ -55,6 +60,7 @@ describe('loadEnv', () => {
       REQUEST_TIMEOUT_MS: '5000',
       BODY_LIMIT_BYTES: '65536',
       SHUTDOWN_DRAIN_MS: '0',
+      HEALTH_CACHE_MS: '250',
       QUEUE_MAX_CONNECTIONS: '5',
       PGLITE_DATA_DIR: 'memory://',
       TRUST_PROXY: '10.0.0.0/8, 192.168.1.1',
@@ -67,6 +73,7 @@ describe('loadEnv', () => {
       bodyLimitBytes: 65_536,
       shutdownDrainMs: 0,
       trustProxy: ['10.0.0.0/8', '192.168.1.1'],
+      healthCacheMs: 250,
     });
     expect(config.seedDemo).toBe(true);
     expect(config.isProduction).toBe(true);

@@ -60,6 +60,7 @@ export async function startVetmed(
     requestTimeoutMs: config.server.requestTimeoutMs,
     bodyLimitBytes: config.server.bodyLimitBytes,
     trustProxy: config.server.trustProxy,
+    healthCacheMs: config.server.healthCacheMs,
   });
   const open = database;
   let stopping: Promise<void> | undefined;

@@ -16,6 +16,7 @@ import { type AppRouter, appRouter } from '../routers/app-router.js';
 import { createContextFactory, type RequestContext } from '../trpc/context.js';
 import { registerGuard } from '../trpc/init.js';
 import { SessionCache } from '../trpc/session-cache.js';
+import { createHealthCache } from './health-cache.js';
 import { sendJson } from './json-response.js';
 import { createMetrics } from './metrics.js';
 import { errorBody, handleOperationalRoute, notFoundBody } from './operational-routes.js';
@@ -32,6 +33,8 @@ export interface AppServerOptions {
   /** Largest request body accepted (413 beyond). */
   bodyLimitBytes: number;
   trustProxy?: TrustProxy;
+  /** How long one health report (one database probe) answers every health check. Default 1000 ms. */
+  healthCacheMs?: number;
 }
 
 export interface AppServer {
@@ -62,6 +65,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
   const { safeguards, log } = options;
   const startedAt = Date.now();
   const metrics = createMetrics(safeguards);
+  const health = createHealthCache(safeguards, { maxAgeMs: options.healthCacheMs });
   const sessions = new SessionCache();
   registerGuard(
     safeguards,
@@ -120,6 +124,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
       }
       const handled = await handleOperationalRoute(req, res, url, {
         safeguards,
+        health,
         metrics,
         adminToken: options.adminToken,
         isDraining: () => draining,

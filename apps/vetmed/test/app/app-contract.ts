@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import type { ConnectionSampler } from '@db-safeguards/test-postgres';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +49,48 @@ async function rowCounts(app: RunningVetmed): Promise<Record<string, number>> {
   return counts;
 }
 
+/** Polls `check` every 50 ms until it holds or `timeoutMs` passes; resolves whether it held. */
+async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > until) return false;
+    await sleep(50);
+  }
+}
+
+/**
+ * `clients` loops fetching `url` back to back, on a worker thread; `stop()` ends them and resolves
+ * with the number of responses.
+ */
+function startHealthFlood(url: string, clients: number): { stop(): Promise<number> } {
+  const worker = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads');
+    let flooding = true;
+    let polls = 0;
+    parentPort.once('message', () => { flooding = false; });
+    const poll = async () => {
+      while (flooding) {
+        try { await (await fetch(workerData.url)).arrayBuffer(); polls++; } catch {}
+      }
+    };
+    Promise.all(Array.from({ length: workerData.clients }, poll)).then(() => parentPort.postMessage(polls));`,
+    { eval: true, workerData: { url, clients } },
+  );
+  const done = new Promise<number>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  return {
+    async stop() {
+      worker.postMessage('stop');
+      const polls = await done;
+      await worker.terminate();
+      return polls;
+    },
+  };
+}
+
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
@@ -92,11 +136,16 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       await app?.stop();
     });
 
+    const asAdmin = { headers: { authorization: `Bearer ${adminToken}` } };
+
     it('answers health (with the database probe), readiness, liveness and metrics', async () => {
       const health = await fetch(`${app.url}/api/health`);
       expect(health.status).toBe(200);
       expect(await health.json()).toMatchObject({ status: 'healthy', database: 'healthy', queue: 'healthy' });
-      const detailed = await fetch(`${app.url}/api/health?detailed=true`);
+      // The detailed report (error counts, breakers, load) is for operators only.
+      expect((await fetch(`${app.url}/api/health?detailed=true`)).status).toBe(401);
+      const detailed = await fetch(`${app.url}/api/health?detailed=true`, asAdmin);
+      expect(detailed.status).toBe(200);
       const report = (await detailed.json()) as {
         components: Record<string, unknown>;
         metrics: { queue: { maxConcurrentConnections: number } };
@@ -122,7 +171,10 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       expect(await paused.json()).toEqual({ paused: ['LOW', 'BATCH'] });
       expect(await (await admin('/api/admin/queue/resume')).json()).toEqual({ paused: [] });
       app.safeguards.breakers.get('primary').forceOpen();
-      expect((await fetch(`${app.url}/api/health`)).status).toBe(503);
+      // The health report is shared for up to a second: the open breaker shows once it is renewed.
+      expect(await eventually(async () => (await fetch(`${app.url}/api/health`)).status === 503, 3000)).toBe(
+        true,
+      );
       const reset = (await (await admin('/api/admin/circuit-breaker/reset')).json()) as {
         breakers: Record<string, { state: string }>;
       };
@@ -132,6 +184,39 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       expect(errors.status).toBe(200);
       expect(await errors.json()).toHaveProperty('errors');
       expect((await admin('/api/admin/errors?limit=abc', 'GET')).status).toBe(400);
+    });
+
+    it('a flood of health checks costs at most one probe per second and starves no user call', async () => {
+      const actor = await signUp(app.url, 'patient');
+      const { animal } = await createHouseholdWithAnimal(actor);
+      let probes = 0;
+      const counting = app.safeguards.onOperationEnd((event) => {
+        if (event.label === 'health-probe') probes++;
+      });
+      const started = performance.now();
+      // 150 clients polling as fast as they can, as in the incident; on a thread of their own, so their
+      // own work does not slow the user calls down.
+      const flood = startHealthFlood(`${app.url}/api/health`, 150);
+      let polls: number;
+      try {
+        await sleep(200);
+        const history = await Promise.all(
+          Array.from({ length: 80 }, () =>
+            outcome(actor.client.administrations.history.query({ animalId: animal.id, limit: 20 })),
+          ),
+        );
+        const failed = history.filter((call) => !call.ok);
+        expect(failed.map((call) => !call.ok && call.userFriendly?.type)).toEqual([]);
+        while (performance.now() - started < 1500) await sleep(50);
+      } finally {
+        polls = await flood.stop();
+        counting.dispose();
+      }
+      const elapsedMs = performance.now() - started;
+      expect(polls).toBeGreaterThan(300);
+      // The app's default: one report (one probe) answers every health check for 1 s.
+      expect(probes).toBeGreaterThan(0);
+      expect(probes).toBeLessThanOrEqual(Math.floor(elapsedMs / 1000) + 2);
     });
 
     describe('households are isolated', () => {
