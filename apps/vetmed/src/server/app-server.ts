@@ -20,6 +20,7 @@ import { createHealthCache } from './health-cache.js';
 import { sendJson } from './json-response.js';
 import { createMetrics } from './metrics.js';
 import { errorBody, handleOperationalRoute, notFoundBody } from './operational-routes.js';
+import { createRouteLabeller, otherRoute } from './route-label.js';
 
 export interface AppServerOptions {
   database: Database;
@@ -49,12 +50,8 @@ export interface AppServer {
 const trpcPrefix = '/api/trpc/';
 const requestIdPattern = /^[\w.:-]{1,100}$/;
 
-/** The route label for metrics and logs: the tRPC procedure path(s), or the fixed route. */
-function routeOf(url: URL): string {
-  if (url.pathname.startsWith(trpcPrefix))
-    return `trpc:${url.pathname.slice(trpcPrefix.length)}`.slice(0, 200);
-  return url.pathname.startsWith('/api/') || url.pathname === '/metrics' ? url.pathname : 'other';
-}
+// The router's procedures are fixed at start: only they (and the fixed routes) become metric labels.
+const routeOf = createRouteLabeller(trpcPrefix, Object.keys(appRouter._def.procedures));
 
 /**
  * The app's HTTP server: tRPC at `/api/trpc` (the standalone adapter, with the safeguards'
@@ -104,14 +101,20 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     res.setHeader('x-request-id', requestId);
     const requestLog = log.child({ requestId });
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = routeOf(url);
+    const route = routeOf(url.pathname);
     inFlight++;
     res.on('close', () => {
       inFlight--;
       const seconds = (performance.now() - started) / 1000;
       metrics.observeRequest(req.method ?? 'GET', route, res.statusCode, seconds);
       requestLog.info(
-        { method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) },
+        {
+          method: req.method,
+          route,
+          ...(route === otherRoute ? { path: url.pathname.slice(0, 200) } : {}),
+          status: res.statusCode,
+          ms: Math.round(seconds * 1000),
+        },
         'request',
       );
       if (draining && inFlight === 0) drained?.();

@@ -163,6 +163,38 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       expect(health.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     });
 
+    it('labels metrics by known route only: 1,000 junk URLs add no series', async () => {
+      /** The label sets of the HTTP metrics in one scrape. */
+      const httpSeries = async () => {
+        const text = await (await fetch(`${app.url}/metrics`)).text();
+        return new Set(
+          text
+            .split('\n')
+            .filter((line) => line.startsWith('http_'))
+            .map((line) => line.slice(0, line.lastIndexOf(' '))),
+        );
+      };
+      const junk = (i: number) => [
+        `/api/junk-${i}`,
+        `/api/trpc/junk.${i}`,
+        `/api/trpc/auth.me,junk.${i}`,
+        `/api/admin/junk-${i}`,
+        `/junk-${i}?q=${i}`,
+      ];
+      const send = async (paths: string[]) => {
+        for (const path of paths) await (await fetch(`${app.url}${path}`)).arrayBuffer();
+      };
+      await send(junk(0)); // the first of each kind creates its 'other' series, with its status
+      const before = await httpSeries();
+      expect([...before].some((series) => series.includes('route="other"'))).toBe(true);
+      for (let i = 1; i <= 200; i++) await send(junk(i));
+      const after = await httpSeries();
+      expect(
+        [...after].filter((series) => !before.has(series) && !series.includes('route="/metrics"')),
+      ).toEqual([]);
+      expect([...after].some((series) => series.includes('junk'))).toBe(false);
+    });
+
     it('admin endpoints need the admin token, and pause, resume, reset and list errors', async () => {
       expect((await fetch(`${app.url}/api/admin/queue/pause`, { method: 'POST' })).status).toBe(401);
       const admin = (path: string, method = 'POST') =>
