@@ -65,8 +65,13 @@ export {
 } from './schema/index.js';
 export type { SeedResult } from './seed.js';
 export { demoCredentials, demoIds, seedDemoData } from './seed.js';
-export type { DoseRegimen, RecordDoseInput, RecordDoseResult } from './services/administrations.js';
-export { listDoses, recordDose } from './services/administrations.js';
+export type {
+  DoseContent,
+  DoseRegimen,
+  RecordDoseInput,
+  RecordDoseResult,
+} from './services/administrations.js';
+export { idempotencyKeyReused, isSameDose, listDoses, recordDose } from './services/administrations.js';
 export { createHousehold, getMembershipRole, listHouseholdsOfUser } from './services/households.js';
 export type { PublicUser, SignInResult } from './services/users.js';
 export {

@@ -476,18 +476,16 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       expect(await rowCounts(app)).toEqual(before);
     });
 
-    it("a retried dose is recorded once, and its key cannot reveal another household's dose", async () => {
+    it('a retried dose is recorded once; the same key with another dose is a CONFLICT', async () => {
       const a = await signUp(app.url, 'retrier');
-      const b = await signUp(app.url, 'guesser');
-      const worldA = await createHouseholdWithAnimal(a);
-      const worldB = await createHouseholdWithAnimal(b);
+      const { regimen } = await createHouseholdWithAnimal(a);
       const key = randomUUID();
       const first = await a.client.administrations.record.mutate({
-        regimenId: worldA.regimen.id,
+        regimenId: regimen.id,
         idempotencyKey: key,
       });
       const again = await a.client.administrations.record.mutate({
-        regimenId: worldA.regimen.id,
+        regimenId: regimen.id,
         idempotencyKey: key,
       });
       expect([first.created, again.created, again.administration.id === first.administration.id]).toEqual([
@@ -495,11 +493,73 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         false,
         true,
       ]);
-      const stolen = await failure(
-        b.client.administrations.record.mutate({ regimenId: worldB.regimen.id, idempotencyKey: key }),
+      const before = await rowCounts(app);
+      const different = await failure(
+        a.client.administrations.record.mutate({ regimenId: regimen.id, idempotencyKey: key, doseAmount: 2 }),
       );
-      expect(stolen).toMatchObject({ status: 409, userFriendly: { type: 'CONFLICT' } });
+      expect(different).toMatchObject({
+        status: 409,
+        userFriendly: { type: 'CONFLICT', reason: 'idempotency-key-reused' },
+      });
+      expect(await rowCounts(app)).toEqual(before);
       expect((await countsByKey(app, [key])).get(key)).toBe(1);
+    });
+
+    it("one household's idempotency keys neither block nor reveal another's doses", async () => {
+      const a = await signUp(app.url, 'household-a');
+      const b = await signUp(app.url, 'household-b');
+      const worldA = await createHouseholdWithAnimal(a);
+      const worldB = await createHouseholdWithAnimal(b);
+      const recorded = randomUUID();
+      const imported = randomUUID();
+      const recordedAt = new Date(Date.now() - 3_600_000);
+      // B uses both keys first...
+      await b.client.administrations.record.mutate({
+        regimenId: worldB.regimen.id,
+        idempotencyKey: recorded,
+      });
+      await b.client.imports.administrations.mutate({
+        householdId: worldB.household.id,
+        rows: [{ regimenId: worldB.regimen.id, idempotencyKey: imported, recordedAt }],
+      });
+      // ...and A's writes with the same keys are A's own doses: written, not skipped nor refused.
+      const dose = await a.client.administrations.record.mutate({
+        regimenId: worldA.regimen.id,
+        idempotencyKey: recorded,
+      });
+      expect(dose.created).toBe(true);
+      expect(dose.administration.regimenId).toBe(worldA.regimen.id);
+      const row = { regimenId: worldA.regimen.id, idempotencyKey: imported, recordedAt };
+      expect(
+        await a.client.imports.administrations.mutate({ householdId: worldA.household.id, rows: [row] }),
+      ).toEqual({ received: 1, inserted: 1, skipped: 0 });
+      // A retried import skips it; the same key with another dose is refused and writes nothing.
+      expect(
+        await a.client.imports.administrations.mutate({ householdId: worldA.household.id, rows: [row] }),
+      ).toEqual({ received: 1, inserted: 0, skipped: 1 });
+      const before = await rowCounts(app);
+      const fresh = randomUUID();
+      const changed = await failure(
+        a.client.imports.administrations.mutate({
+          householdId: worldA.household.id,
+          rows: [
+            { regimenId: worldA.regimen.id, idempotencyKey: fresh, recordedAt },
+            { ...row, recordedAt: new Date(recordedAt.getTime() - 60_000) },
+          ],
+        }),
+      );
+      expect(changed).toMatchObject({
+        status: 409,
+        userFriendly: { type: 'CONFLICT', reason: 'idempotency-key-reused' },
+      });
+      expect(await rowCounts(app)).toEqual(before);
+      expect(Object.fromEntries(await countsByKey(app, [recorded, imported, fresh]))).toEqual({
+        [recorded]: 2,
+        [imported]: 2,
+        [fresh]: 0,
+      });
+      const history = await a.client.administrations.history.query({ animalId: worldA.animal.id });
+      expect(history.map((entry) => entry.idempotencyKey).sort()).toEqual([recorded, imported].sort());
     });
 
     it('under 200+ concurrent calls of mixed priorities: no connection error, the budget holds, HIGH goes first, every acknowledged dose exactly once', async () => {

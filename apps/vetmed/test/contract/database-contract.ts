@@ -165,7 +165,7 @@ export function describeDatabaseContract(
       const before = rowsOf<{ n: number }>(await db.execute(applied));
       await database.migrate();
       const after = rowsOf<{ n: number }>(await db.execute(applied));
-      expect(before).toEqual([{ n: 1 }]);
+      expect(before).toEqual([{ n: 2 }]);
       expect(after).toEqual(before);
       expect(migrationMs).toBeLessThan(20_000);
     });
@@ -215,7 +215,7 @@ export function describeDatabaseContract(
       expect(safeguards.queue.stats().active).toBe(0);
     });
 
-    it('reports a duplicate idempotency key as CONFLICT (cause 23505); ON CONFLICT DO NOTHING keeps one row', async () => {
+    it('reports a duplicate idempotency key of a regimen as CONFLICT (cause 23505); ON CONFLICT DO NOTHING keeps one row', async () => {
       const { db } = await open();
       const { animal, regimen } = await fixture(db);
       const idempotencyKey = `dose-${randomUUID()}`;
@@ -237,7 +237,7 @@ export function describeDatabaseContract(
       const again = await db
         .insert(administrations)
         .values(dose)
-        .onConflictDoNothing({ target: administrations.idempotencyKey })
+        .onConflictDoNothing({ target: [administrations.regimenId, administrations.idempotencyKey] })
         .returning();
       expect(again).toEqual([]);
       const rows = await db
@@ -245,6 +245,17 @@ export function describeDatabaseContract(
         .from(administrations)
         .where(eq(administrations.idempotencyKey, idempotencyKey));
       expect(rows[0]?.n).toBe(1);
+
+      // The key is unique per regimen: another household's regimen may use it too.
+      const other = await fixture(db);
+      await db
+        .insert(administrations)
+        .values({ ...dose, regimenId: other.regimen.id, animalId: other.animal.id });
+      const both = await db
+        .select({ n: count() })
+        .from(administrations)
+        .where(eq(administrations.idempotencyKey, idempotencyKey));
+      expect(both[0]?.n).toBe(2);
     });
 
     it(`completes ${budget} concurrent transactions on a budget of ${budget} (nested runs reuse the slot)`, async () => {

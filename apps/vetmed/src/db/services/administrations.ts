@@ -35,11 +35,13 @@ export interface RecordDoseResult {
 }
 
 /**
- * Records a dose exactly once per idempotency key, in one transaction: insert with
- * `ON CONFLICT (idempotency_key) DO NOTHING`; when the row is new, draw the household's stock of the
- * medication down by the dose (only when the stock is counted in the dose's unit; never below 0).
- * A retried request returns the first recording with `created: false`. An unknown regimen rejects
- * with a SafeguardError of type NOT_FOUND, reason `regimen-not-found`.
+ * Records a dose exactly once per idempotency key of its regimen, in one transaction: insert with
+ * `ON CONFLICT (regimen_id, idempotency_key) DO NOTHING`; when the row is new, draw the household's
+ * stock of the medication down by the dose (only when the stock is counted in the dose's unit; never
+ * below 0). A retried request returns the first recording with `created: false`. The same key with a
+ * different dose (amount, unit, notes, or a `recordedAt` that differs) is not a retry: it rejects with
+ * a SafeguardError of type CONFLICT, reason `idempotency-key-reused`, and changes nothing. An unknown
+ * regimen rejects with NOT_FOUND, reason `regimen-not-found`.
  *
  * `regimen`: the regimen row when the caller has just read it (the router's access check), so the
  * transaction does not read it again. Ignored unless its `id` is `input.regimenId`.
@@ -66,13 +68,20 @@ export function recordDose(
         notes: input.notes,
         idempotencyKey: input.idempotencyKey,
       })
-      .onConflictDoNothing({ target: administrations.idempotencyKey })
+      .onConflictDoNothing({ target: [administrations.regimenId, administrations.idempotencyKey] })
       .returning();
     if (!inserted) {
       const [existing] = await tx
         .select()
         .from(administrations)
-        .where(eq(administrations.idempotencyKey, input.idempotencyKey));
+        .where(
+          and(
+            eq(administrations.regimenId, known.id),
+            eq(administrations.idempotencyKey, input.idempotencyKey),
+          ),
+        );
+      const dose = { doseAmount, doseUnit, notes: input.notes, recordedAt: input.recordedAt };
+      if (!isSameDose(existing!, dose)) throw idempotencyKeyReused([input.idempotencyKey]);
       return { administration: existing!, created: false };
     }
     await tx
@@ -106,6 +115,42 @@ async function readRegimen(tx: AppDatabase, regimenId: string): Promise<DoseRegi
     .limit(1);
   if (!regimen) throw regimenNotFound(regimenId);
   return regimen;
+}
+
+/** What a request says about a dose; a field left out (`recordedAt`: "now") is not compared. */
+export interface DoseContent {
+  doseAmount: string;
+  doseUnit: string;
+  notes?: string | null | undefined;
+  recordedAt?: Date | undefined;
+}
+
+/**
+ * Whether `stored` is the dose `requested` describes, so that a request carrying its idempotency key
+ * is a retry of it. Amounts compare as numbers (the column keeps 4 decimals).
+ */
+export function isSameDose(stored: DoseContent, requested: DoseContent): boolean {
+  return (
+    Number(stored.doseAmount) === Number(requested.doseAmount) &&
+    stored.doseUnit === requested.doseUnit &&
+    (stored.notes ?? null) === (requested.notes ?? null) &&
+    (requested.recordedAt === undefined || stored.recordedAt?.getTime() === requested.recordedAt.getTime())
+  );
+}
+
+/** The keys were already used, in their regimens, for different doses: CONFLICT, nothing written. */
+export function idempotencyKeyReused(keys: readonly string[]): SafeguardError {
+  const shown = keys.slice(0, 3).join(', ');
+  return new SafeguardError({
+    type: 'CONFLICT',
+    reason: 'idempotency-key-reused',
+    userMessage:
+      keys.length === 1
+        ? `The idempotency key ${shown} was already used for a different dose of this schedule.`
+        : `${keys.length} idempotency keys were already used for different doses of their schedules: ${shown}${keys.length > 3 ? ', ...' : ''}.`,
+    suggestedActions: ['Use a new idempotency key for a new dose; reuse a key only to retry the same dose.'],
+    notApplied: true,
+  });
 }
 
 /** The most recent doses of an animal, newest first. One read. */
