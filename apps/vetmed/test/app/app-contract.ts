@@ -92,11 +92,6 @@ function startHealthFlood(url: string, clients: number): { stop(): Promise<numbe
   };
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-};
-
 /**
  * The sample app's contract, written once and run on every driver: real HTTP, real tRPC client,
  * superjson, the app's own configuration path (`loadEnv` → `startVetmed`).
@@ -574,8 +569,6 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       type Call = {
         priority: 'HIGH' | 'NORMAL' | 'LOW' | 'BATCH';
         user: number;
-        started: number;
-        ended: number;
         outcome: Outcome<unknown>;
         keys: string[];
       };
@@ -586,35 +579,13 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         keys: string[],
         call: () => Promise<unknown>,
       ) => {
-        const started = performance.now();
-        calls.push(
-          outcome(call()).then((result) => ({
-            priority,
-            user,
-            started,
-            ended: performance.now(),
-            outcome: result,
-            keys,
-          })),
-        );
+        calls.push(outcome(call()).then((result) => ({ priority, user, outcome: result, keys })));
       };
-      // 8 users × (12 dose recordings, 8 history reads, 4 reports, 4 bulk imports of 10 rows) = 224 calls at once.
+      // 8 users × (4 bulk imports of 10 rows, 4 reports, 8 history reads, 12 dose recordings) = 224 calls
+      // at once, the lowest priorities sent first: served in arrival order, the imports would finish
+      // first; only the priorities can put the recordings ahead.
       users.forEach((user, index) => {
         const world = worlds[index]!;
-        for (let i = 0; i < 12; i++) {
-          const key = randomUUID();
-          track('HIGH', index, [key], () =>
-            user.client.administrations.record.mutate({ regimenId: world.regimen.id, idempotencyKey: key }),
-          );
-        }
-        for (let i = 0; i < 8; i++)
-          track('NORMAL', index, [], () =>
-            user.client.administrations.history.query({ animalId: world.animal.id, limit: 20 }),
-          );
-        for (let i = 0; i < 4; i++)
-          track('LOW', index, [], () =>
-            user.client.reports.adherence.query({ householdId: world.household.id, days: 7 }),
-          );
         for (let i = 0; i < 4; i++) {
           const rows = Array.from({ length: 10 }, (_, row) => ({
             regimenId: world.regimen.id,
@@ -626,6 +597,20 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
             index,
             rows.map((row) => row.idempotencyKey),
             () => user.client.imports.administrations.mutate({ householdId: world.household.id, rows }),
+          );
+        }
+        for (let i = 0; i < 4; i++)
+          track('LOW', index, [], () =>
+            user.client.reports.adherence.query({ householdId: world.household.id, days: 7 }),
+          );
+        for (let i = 0; i < 8; i++)
+          track('NORMAL', index, [], () =>
+            user.client.administrations.history.query({ animalId: world.animal.id, limit: 20 }),
+          );
+        for (let i = 0; i < 12; i++) {
+          const key = randomUUID();
+          track('HIGH', index, [key], () =>
+            user.client.administrations.record.mutate({ regimenId: world.regimen.id, idempotencyKey: key }),
           );
         }
       });
@@ -653,15 +638,22 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         expect(connections.peak).toBeGreaterThan(0);
         expect(connections.peak).toBeLessThanOrEqual(target.server.connectionLimit);
       }
-      // 3. HIGH goes first: every dose recording succeeds, and they finish well ahead of the bulk imports.
-      const latency = (priority: Call['priority']) =>
-        results
-          .filter((call) => call.priority === priority && call.outcome.ok)
-          .map((call) => call.ended - call.started);
-      expect(latency('HIGH')).toHaveLength(users.length * 12);
-      const batch = latency('BATCH');
-      expect(batch.length).toBeGreaterThan(0);
-      expect(median(latency('HIGH'))).toBeLessThan(median(batch));
+      // 3. HIGH goes first: every dose recording succeeds, and the server grants its operations a slot
+      // ahead of the bulk imports'. Measured on the server, by the queue: the client's latencies depend
+      // on when this test's own busy event loop got round to sending each request and reading its
+      // answer. The imports were sent first, so served in arrival order they would wait the least.
+      const succeeded = (priority: Call['priority']) =>
+        results.filter((call) => call.priority === priority && call.outcome.ok);
+      expect(succeeded('HIGH')).toHaveLength(users.length * 12);
+      expect(succeeded('BATCH').length).toBeGreaterThan(0);
+      if (target.server) {
+        // (PGlite runs each statement on this thread's event loop: the requests are worked off one by
+        // one, the queue never fills, and there is no order to check.)
+        const waits = app.safeguards.queue.stats().waitMsByPriority;
+        expect(waits.HIGH.count).toBeGreaterThanOrEqual(users.length * 12);
+        expect(waits.BATCH.count).toBeGreaterThan(0);
+        expect(waits.BATCH.p95).toBeGreaterThan(2 * waits.HIGH.p95);
+      }
 
       // 4. Every acknowledged dose is in the database exactly once; refused imports wrote nothing.
       const acknowledged = results.filter((call) => call.outcome.ok).flatMap((call) => call.keys);
