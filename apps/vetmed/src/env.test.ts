@@ -79,6 +79,10 @@ describe('loadEnv', () => {
     expect(config.isProduction).toBe(true);
     expect(config.logLevel).toBe('warn');
     expect(config.safeguards.queue?.maxConcurrentConnections).toBe(5);
+    expect(config.safeguards.rateLimits?.policies?.token).toBeUndefined();
+    expect(
+      loadEnv({ RATE_LIMIT_TOKEN_MAX: '50', RATE_LIMIT_AUTH_MAX: '7' }).safeguards.rateLimits?.policies,
+    ).toEqual({ auth: { limit: 7, windowMs: 900_000 }, token: { limit: 50, windowMs: 900_000 } });
     expect(config.database.pgliteDataDir).toBe('memory://');
   });
 

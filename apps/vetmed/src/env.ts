@@ -18,6 +18,7 @@ import {
   resolveDatabaseConfig,
 } from './db/database-config.js';
 import { defaultHealthCacheMs } from './server/health-cache.js';
+import { defaultTokenPolicy, tokenPolicyName } from './trpc/token-policy.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -48,7 +49,10 @@ export interface AppConfig {
   seedDemo: boolean;
   /** For `createDatabase({ config: config.database, safeguards })`. */
   database: DatabaseConfig;
-  /** For `createSafeguards(config.safeguards)`: QUEUE_MAX_CONNECTIONS, CIRCUIT_*, DB_*, RATE_LIMIT_*. */
+  /**
+   * For `createSafeguards(config.safeguards)`: QUEUE_MAX_CONNECTIONS, CIRCUIT_*, DB_*, RATE_LIMIT_*
+   * (the app's own `token` policy from RATE_LIMIT_TOKEN_MAX).
+   */
   safeguards: SafeguardsOptions;
 }
 
@@ -110,6 +114,11 @@ const fields = {
   BODY_LIMIT_BYTES: field(integer(1, 100 * 1024 * 1024), 'an integer between 1 and 104857600', 1024 * 1024),
   SHUTDOWN_DRAIN_MS: field(integer(0, 600_000), 'an integer between 0 and 600000', 10_000),
   HEALTH_CACHE_MS: field(integer(0, 60_000), 'an integer between 0 and 60000', defaultHealthCacheMs),
+  RATE_LIMIT_TOKEN_MAX: field(
+    integer(1).transform((value): number | undefined => value),
+    'an integer >= 1',
+    undefined,
+  ),
   DB_DRIVER: field(
     z.enum(driverNames).transform((value): (typeof driverNames)[number] | undefined => value),
     driverNames.join(', '),
@@ -202,6 +211,19 @@ export function loadEnv(env: Env = process.env): AppConfig {
   } catch (error) {
     if (!(error instanceof SafeguardsConfigError)) throw error;
     problems.push({ variable: error.variable, value: error.value, message: error.message });
+  }
+
+  if (v.RATE_LIMIT_TOKEN_MAX !== undefined) {
+    safeguards = {
+      ...safeguards,
+      rateLimits: {
+        ...safeguards.rateLimits,
+        policies: {
+          ...safeguards.rateLimits?.policies,
+          [tokenPolicyName]: { ...defaultTokenPolicy, limit: v.RATE_LIMIT_TOKEN_MAX },
+        },
+      },
+    };
   }
 
   let database: DatabaseConfig | undefined;

@@ -1,10 +1,11 @@
-import { SafeguardError } from '@db-safeguards/core';
+import { Priority, SafeguardError } from '@db-safeguards/core';
 import { type SafeguardsMeta, safeguardsErrorFormatter } from '@db-safeguards/trpc';
 import type { TRPCMiddlewareFunction } from '@trpc/server';
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { authenticate } from '../db/index.js';
 import type { RequestContext } from './context.js';
+import { tokenPolicyName } from './token-policy.js';
 
 /**
  * The one tRPC instance. Errors always carry `data.userFriendly` and never a stack trace (the server
@@ -42,21 +43,23 @@ const safeguarded = t.middleware((opts) => {
 
 /**
  * Resolves the bearer token to a user. A verified token is cached for a few seconds so a busy client
- * costs one lookup, not one per call. Unknown tokens are charged to the caller's IP under the `auth`
- * policy (5 per 15 minutes): past it, that IP's unknown tokens are refused without a lookup, so
- * guessing tokens cannot spend the connection budget. It runs before `safeguarded` (whose per-user
- * rate limit needs the user), so the lookup runs outside the request's safeguards context: no request
- * deadline, abort signal, priority or identity, only the safeguards' defaults.
+ * costs one lookup, not one per call. Unknown tokens are charged to the caller's IP under their own
+ * policy, `token` (20 per 15 minutes), apart from sign-in's `auth`, so stale tokens never use up an
+ * IP's sign-ins. Past the limit an unknown token gets 429 instead of 401, and the IP's lookups run at
+ * BATCH priority, so a flood of guesses only uses slots no one else is waiting for; a valid token is
+ * still looked up and accepted, whatever other tokens the same IP (a shared NAT) sent. It runs before
+ * `safeguarded` (whose per-user rate limit needs the user).
  */
 const authenticated = t.middleware(async ({ ctx, next }) => {
   if (!ctx.token) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Please sign in to continue.' });
   let user = ctx.sessions.get(ctx.token);
   if (!user) {
-    const blockedForMs = ctx.sessions.isBlocked(ctx.ip);
-    if (blockedForMs !== undefined) throw tooManyBadTokens(blockedForMs);
-    user = await authenticate(ctx.db, ctx.token);
+    const guessing = ctx.sessions.isBlocked(ctx.ip) !== undefined;
+    user = guessing
+      ? await ctx.safeguards.withContext({ priority: Priority.BATCH }, () => authenticate(ctx.db, ctx.token!))
+      : await authenticate(ctx.db, ctx.token);
     if (!user) {
-      const charge = await ctx.safeguards.rateLimiter.check('auth', { ip: ctx.ip });
+      const charge = await ctx.safeguards.rateLimiter.check(tokenPolicyName, { ip: ctx.ip });
       if (!charge.allowed) {
         ctx.sessions.block(ctx.ip, Date.now() + charge.retryAfterMs);
         throw tooManyBadTokens(charge.retryAfterMs);
@@ -74,10 +77,10 @@ const authenticated = t.middleware(async ({ ctx, next }) => {
 function tooManyBadTokens(retryAfterMs: number): TRPCError {
   return new TRPCError({
     code: 'TOO_MANY_REQUESTS',
-    message: 'Too many failed sign-in attempts. Please wait before trying again.',
+    message: 'Too many unknown or expired sessions from your network. Please wait, then sign in again.',
     cause: new SafeguardError({
       type: 'RATE_LIMIT',
-      reason: 'rate-limit-auth',
+      reason: `rate-limit-${tokenPolicyName}`,
       retryAfterMs,
       notApplied: true,
     }),

@@ -13,6 +13,7 @@ import {
   type Actor,
   createHouseholdWithAnimal,
   failure,
+  nextIp,
   type Outcome,
   outcome,
   signUp,
@@ -362,17 +363,76 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         ).resolves.toMatchObject({ active: true });
       });
 
-      it('bad tokens get a typed 401, and a signed-out token stops working', async () => {
+      it('bad tokens get a typed 401 and change nothing, and a signed-out token stops working', async () => {
+        const before = await rowCounts(app);
         const anonymous = await failure(vetmedClient(app.url).households.list.query());
         expect(anonymous).toMatchObject({ status: 401, userFriendly: { type: 'AUTHENTICATION' } });
         const forged = await failure(
           vetmedClient(app.url, { token: 'x'.repeat(43) }).households.list.query(),
         );
         expect(forged).toMatchObject({ status: 401, userFriendly: { type: 'AUTHENTICATION' } });
+        const forgedWrite = await failure(
+          vetmedClient(app.url, { token: 'y'.repeat(43) }).animals.delete.mutate({
+            animalId: world.animal.id,
+          }),
+        );
+        expect(forgedWrite).toMatchObject({ status: 401, userFriendly: { type: 'AUTHENTICATION' } });
+        expect(await rowCounts(app)).toEqual(before);
         const leaving = await signUp(app.url, 'leaving');
         await leaving.client.auth.signOut.mutate();
         expect(await failure(leaving.client.households.list.query())).toMatchObject({ status: 401 });
       });
+    });
+
+    it('unknown tokens have their own limit: they never lock a valid token or sign-in out of the same IP', async () => {
+      const ip = nextIp();
+      const email = `shared-nat-${randomUUID().slice(0, 8)}@example.test`;
+      const password = 'correct horse battery';
+      const session = await vetmedClient(app.url, { ip }).auth.signUp.mutate({
+        email,
+        name: 'NAT',
+        password,
+      });
+      const before = await rowCounts(app);
+      const statuses: Array<number | undefined> = [];
+      for (let i = 0; i < 22; i++) {
+        const bad = await failure(
+          vetmedClient(app.url, { ip, token: `stale-token-${i}-${'x'.repeat(30)}` }).households.list.query(),
+        );
+        statuses.push(bad.status);
+        if (i === 21)
+          expect(bad.userFriendly).toMatchObject({ type: 'RATE_LIMIT', reason: 'rate-limit-token' });
+      }
+      // 20 per 15 minutes per IP (the `token` policy), then 429.
+      expect(statuses).toEqual([...Array(20).fill(401), 429, 429]);
+      expect(await rowCounts(app)).toEqual(before);
+      // A valid token this server has never seen (not in its session cache) still works...
+      await expect(
+        vetmedClient(app.url, { ip, token: session.token }).households.list.query(),
+      ).resolves.toEqual([]);
+      // ...and so does signing in: the bad tokens were not charged to the sign-in limit.
+      await expect(
+        vetmedClient(app.url, { ip }).auth.signIn.mutate({ email, password }),
+      ).resolves.toMatchObject({
+        user: { id: session.user.id },
+      });
+    });
+
+    it('limits sign-in attempts to 5 per 15 minutes per IP', async () => {
+      const client = vetmedClient(app.url, { ip: nextIp() });
+      const attempt = () =>
+        failure(
+          client.auth.signIn.mutate({ email: `nobody-${randomUUID()}@example.test`, password: 'guess' }),
+        );
+      for (let i = 0; i < 5; i++) expect((await attempt()).status).toBe(401);
+      const limited = await attempt();
+      expect(limited).toMatchObject({
+        status: 429,
+        userFriendly: { type: 'RATE_LIMIT', reason: 'rate-limit-auth' },
+      });
+      expect(limited.userFriendly!.retryAfterMs).toBeGreaterThan(0);
+      const headers = (limited.error as { meta?: { response?: Response } }).meta?.response?.headers;
+      expect(Number(headers?.get('retry-after'))).toBeGreaterThan(0);
     });
 
     it('bad input gets a clear typed error and changes nothing', async () => {
