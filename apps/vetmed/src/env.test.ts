@@ -45,6 +45,11 @@ describe('loadEnv', () => {
     }).database;
     expect(neon.driver).toBe('neon');
     expect(neon.unpooledUrl).toContain('ep-cool-123.eu-central-1');
+    expect(
+      problemsOf({ DATABASE_URL: 'postgres://app:pw@bouncer-pooler.internal/vetmed', DB_DRIVER: 'postgres' }),
+    ).toEqual([
+      'Invalid environment variable DATABASE_URL_UNPOOLED="": expected a direct URL for migrations, because DATABASE_URL is a pooled (-pooler) endpoint: migrations take a session-level advisory lock, which a PgBouncer (-pooler) endpoint in transaction mode cannot hold',
+    ]);
     expect(loadEnv({ DATABASE_URL: 'postgres://a@localhost/db', DB_DRIVER: 'neon' }).database.driver).toBe(
       'neon',
     );

@@ -13,6 +13,7 @@ export {
   DatabaseConfigError,
   defaultPgliteDataDir,
   defaultStatementTimeoutMs,
+  directNeonUrl,
   driverNames,
   inMemoryPglite,
   isNeonUrl,
