@@ -42,13 +42,22 @@ const tables = [
   'inventory',
 ];
 
-async function rowCounts(app: RunningVetmed): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
+/**
+ * Per table, its row count and an md5 of all its rows in a fixed order: "the database is unchanged"
+ * must also catch an update that was applied before the call failed, which leaves the counts alone.
+ */
+async function tableChecksums(app: RunningVetmed): Promise<Record<string, string>> {
+  const sums: Record<string, string> = {};
   for (const table of tables) {
-    const [row] = await queryRows<{ n: number }>(app, sql.raw(`select count(*)::int as n from ${table}`));
-    counts[table] = Number(row?.n);
+    const [row] = await queryRows<{ n: number; sum: string }>(
+      app,
+      sql.raw(
+        `select count(*)::int as n, md5(coalesce(string_agg(t::text, E'\n' order by t::text), '')) as sum from ${table} t`,
+      ),
+    );
+    sums[table] = `${row?.n} rows, md5 ${row?.sum}`;
   }
-  return counts;
+  return sums;
 }
 
 /** Polls `check` every 50 ms until it holds or `timeoutMs` passes; resolves whether it held. */
@@ -261,7 +270,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       });
 
       it("a user never reads or changes another household's data, and nothing changes", async () => {
-        const before = await rowCounts(app);
+        const before = await tableChecksums(app);
         const { household, animal, medication, regimen } = world;
         const s = stranger.client;
         const attempts: Array<[string, () => Promise<unknown>]> = [
@@ -337,7 +346,12 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
             type: 'NOT_FOUND',
           });
         }
-        expect(await rowCounts(app)).toEqual(before);
+        expect(await tableChecksums(app)).toEqual(before);
+        // The check sees changes that keep every count: the owner renaming the animal shows.
+        await owner.client.animals.update.mutate({ animalId: animal.id, name: 'Rex II' });
+        const renamed = await tableChecksums(app);
+        expect(renamed.animals).not.toBe(before.animals);
+        expect(renamed.animals!.split(',')[0]).toBe(before.animals!.split(',')[0]);
       });
 
       it('roles are enforced inside a household: a vet reads and prescribes but does not record doses', async () => {
@@ -364,7 +378,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       });
 
       it('bad tokens get a typed 401 and change nothing, and a signed-out token stops working', async () => {
-        const before = await rowCounts(app);
+        const before = await tableChecksums(app);
         const anonymous = await failure(vetmedClient(app.url).households.list.query());
         expect(anonymous).toMatchObject({ status: 401, userFriendly: { type: 'AUTHENTICATION' } });
         const forged = await failure(
@@ -377,7 +391,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
           }),
         );
         expect(forgedWrite).toMatchObject({ status: 401, userFriendly: { type: 'AUTHENTICATION' } });
-        expect(await rowCounts(app)).toEqual(before);
+        expect(await tableChecksums(app)).toEqual(before);
         const leaving = await signUp(app.url, 'leaving');
         await leaving.client.auth.signOut.mutate();
         expect(await failure(leaving.client.households.list.query())).toMatchObject({ status: 401 });
@@ -393,7 +407,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         name: 'NAT',
         password,
       });
-      const before = await rowCounts(app);
+      const before = await tableChecksums(app);
       const statuses: Array<number | undefined> = [];
       for (let i = 0; i < 22; i++) {
         const bad = await failure(
@@ -405,7 +419,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       }
       // 20 per 15 minutes per IP (the `token` policy), then 429.
       expect(statuses).toEqual([...Array(20).fill(401), 429, 429]);
-      expect(await rowCounts(app)).toEqual(before);
+      expect(await tableChecksums(app)).toEqual(before);
       // A valid token this server has never seen (not in its session cache) still works...
       await expect(
         vetmedClient(app.url, { ip, token: session.token }).households.list.query(),
@@ -438,7 +452,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
     it('bad input gets a clear typed error and changes nothing', async () => {
       const actor = await signUp(app.url, 'careless');
       const { household, regimen, animal } = await createHouseholdWithAnimal(actor);
-      const before = await rowCounts(app);
+      const before = await tableChecksums(app);
       const c = actor.client as unknown as Record<
         string,
         Record<string, { mutate(input: unknown): Promise<unknown>; query(input: unknown): Promise<unknown> }>
@@ -529,7 +543,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       const wrongRoute = await fetch(`${app.url}/api/nothing-here`);
       expect(wrongRoute.status).toBe(404);
 
-      expect(await rowCounts(app)).toEqual(before);
+      expect(await tableChecksums(app)).toEqual(before);
     });
 
     it('a retried dose is recorded once; the same key with another dose is a CONFLICT', async () => {
@@ -549,7 +563,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         false,
         true,
       ]);
-      const before = await rowCounts(app);
+      const before = await tableChecksums(app);
       const different = await failure(
         a.client.administrations.record.mutate({ regimenId: regimen.id, idempotencyKey: key, doseAmount: 2 }),
       );
@@ -557,7 +571,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         status: 409,
         userFriendly: { type: 'CONFLICT', reason: 'idempotency-key-reused' },
       });
-      expect(await rowCounts(app)).toEqual(before);
+      expect(await tableChecksums(app)).toEqual(before);
       expect((await countsByKey(app, [key])).get(key)).toBe(1);
     });
 
@@ -593,7 +607,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       expect(
         await a.client.imports.administrations.mutate({ householdId: worldA.household.id, rows: [row] }),
       ).toEqual({ received: 1, inserted: 0, skipped: 1 });
-      const before = await rowCounts(app);
+      const before = await tableChecksums(app);
       const fresh = randomUUID();
       const changed = await failure(
         a.client.imports.administrations.mutate({
@@ -608,7 +622,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         status: 409,
         userFriendly: { type: 'CONFLICT', reason: 'idempotency-key-reused' },
       });
-      expect(await rowCounts(app)).toEqual(before);
+      expect(await tableChecksums(app)).toEqual(before);
       expect(Object.fromEntries(await countsByKey(app, [recorded, imported, fresh]))).toEqual({
         [recorded]: 2,
         [imported]: 2,
