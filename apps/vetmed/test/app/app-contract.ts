@@ -546,6 +546,25 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       expect(await tableChecksums(app)).toEqual(before);
     });
 
+    it('adjusts stock in its own unit only: another unit is a CONFLICT and changes nothing', async () => {
+      const actor = await signUp(app.url, 'stock-keeper');
+      const { household, medication } = await createHouseholdWithAnimal(actor);
+      const adjust = (delta: number, unit: string) =>
+        actor.client.inventory.adjust.mutate({
+          householdId: household.id,
+          medicationId: medication.id,
+          delta,
+          unit,
+        });
+      const before = await tableChecksums(app);
+      const relabel = await failure(adjust(5, 'ml'));
+      expect(relabel).toMatchObject({ status: 409, userFriendly: { type: 'CONFLICT' } });
+      expect(relabel.userFriendly!.message).toContain('tablet');
+      expect(await tableChecksums(app)).toEqual(before);
+      const adjusted = await adjust(-4, 'tablet');
+      expect([adjusted.unit, Number(adjusted.quantityOnHand)]).toEqual(['tablet', 9996]);
+    });
+
     it('a retried dose is recorded once; the same key with another dose is a CONFLICT', async () => {
       const a = await signUp(app.url, 'retrier');
       const { regimen } = await createHouseholdWithAnimal(a);
