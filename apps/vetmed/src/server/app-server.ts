@@ -64,13 +64,13 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
   const metrics = createMetrics(safeguards);
   const health = createHealthCache(safeguards, { maxAgeMs: options.healthCacheMs });
   const sessions = new SessionCache();
-  registerGuard(
-    safeguards,
-    createSafeguardsMiddleware<RequestContext>(safeguards, {
+  registerGuard(safeguards, {
+    guard: createSafeguardsMiddleware<RequestContext>(safeguards, {
       identify: (ctx) => ({ userId: ctx.user?.id, ip: ctx.ip }),
       timeoutMs: options.requestTimeoutMs,
     }),
-  );
+    timeoutMs: options.requestTimeoutMs,
+  });
   const createContext = createContextFactory({
     database: options.database,
     safeguards,

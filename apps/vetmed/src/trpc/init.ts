@@ -1,5 +1,5 @@
-import { Priority, SafeguardError } from '@db-safeguards/core';
-import { type SafeguardsMeta, safeguardsErrorFormatter } from '@db-safeguards/trpc';
+import { Priority, type RunContext, SafeguardError } from '@db-safeguards/core';
+import { resolveProcedureSettings, type SafeguardsMeta, safeguardsErrorFormatter } from '@db-safeguards/trpc';
 import type { TRPCMiddlewareFunction } from '@trpc/server';
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
@@ -24,22 +24,35 @@ export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
 type Guard = TRPCMiddlewareFunction<RequestContext, SafeguardsMeta, object, object, unknown>;
-const guards = new WeakMap<object, Guard>();
 
-/**
- * Registers the safeguards middleware built for this server's safeguards instance. The procedures are
- * defined once at module level, so the middleware finds its instance through the context.
- */
-export function registerGuard(safeguards: object, guard: Guard): void {
-  guards.set(safeguards, guard);
+/** What a server registers for its safeguards instance. */
+export interface GuardRegistration {
+  /** The safeguards middleware built for the instance. */
+  guard: Guard;
+  /** The deadline of a call whose meta sets none (the middleware's `timeoutMs`). */
+  timeoutMs: number | undefined;
 }
 
-const safeguarded = t.middleware((opts) => {
-  const guard = guards.get(opts.ctx.safeguards);
-  if (!guard)
+const guards = new WeakMap<object, GuardRegistration>();
+
+/**
+ * Registers the safeguards middleware built for this server's safeguards instance, and its default
+ * deadline. The procedures are defined once at module level, so they find both through the context.
+ */
+export function registerGuard(safeguards: object, registration: GuardRegistration): void {
+  guards.set(safeguards, registration);
+}
+
+function registrationOf(safeguards: object): GuardRegistration {
+  const registration = guards.get(safeguards);
+  if (!registration)
     throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'safeguards middleware not registered' });
-  return guard(opts) as ReturnType<typeof opts.next>;
-});
+  return registration;
+}
+
+const safeguarded = t.middleware(
+  (opts) => registrationOf(opts.ctx.safeguards).guard(opts) as ReturnType<typeof opts.next>,
+);
 
 /**
  * Resolves the bearer token to a user. A verified token is cached for a few seconds so a busy client
@@ -48,16 +61,34 @@ const safeguarded = t.middleware((opts) => {
  * IP's sign-ins. Past the limit an unknown token gets 429 instead of 401, and the IP's lookups run at
  * BATCH priority, so a flood of guesses only uses slots no one else is waiting for; a valid token is
  * still looked up and accepted, whatever other tokens the same IP (a shared NAT) sent. It runs before
- * `safeguarded` (whose per-user rate limit needs the user).
+ * `safeguarded` (whose per-user rate limit needs the user), with the procedure's own settings.
  */
-const authenticated = t.middleware(async ({ ctx, next }) => {
+const authenticated = t.middleware(async ({ ctx, next, meta, type, signal, path }) => {
   if (!ctx.token) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Please sign in to continue.' });
-  let user = ctx.sessions.get(ctx.token);
-  if (!user) {
+  const token = ctx.token;
+  const cached = ctx.sessions.get(token);
+  if (cached) return next({ ctx: { user: cached } });
+  // The lookup is the call's first database work: it runs with the procedure's priority, deadline
+  // and abort signal, and so does the rest of the call, which inherits this deadline (the earlier one
+  // wins), so the lookup cannot add a second deadline's worth of time to the call.
+  const settings = resolveProcedureSettings(meta, type, {
+    rateLimit: false,
+    timeoutMs: registrationOf(ctx.safeguards).timeoutMs,
+  });
+  const context: RunContext = {
+    priority: settings.priority,
+    operationType: settings.operationType,
+    signal,
+    label: path,
+    ip: ctx.ip,
+    ...(settings.breaker === undefined ? {} : { breaker: settings.breaker }),
+    ...(settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs }),
+  };
+  return ctx.safeguards.withContext(context, async () => {
     const guessing = ctx.sessions.isBlocked(ctx.ip) !== undefined;
-    user = guessing
-      ? await ctx.safeguards.withContext({ priority: Priority.BATCH }, () => authenticate(ctx.db, ctx.token!))
-      : await authenticate(ctx.db, ctx.token);
+    const user = guessing
+      ? await ctx.safeguards.withContext({ priority: Priority.BATCH }, () => authenticate(ctx.db, token))
+      : await authenticate(ctx.db, token);
     if (!user) {
       const charge = await ctx.safeguards.rateLimiter.check(tokenPolicyName, { ip: ctx.ip });
       if (!charge.allowed) {
@@ -69,9 +100,9 @@ const authenticated = t.middleware(async ({ ctx, next }) => {
         message: 'Your session has expired. Please sign in again.',
       });
     }
-    ctx.sessions.set(ctx.token, user);
-  }
-  return next({ ctx: { user } });
+    ctx.sessions.set(token, user);
+    return next({ ctx: { user } });
+  });
 });
 
 function tooManyBadTokens(retryAfterMs: number): TRPCError {

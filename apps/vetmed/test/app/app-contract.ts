@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
+import { Priority } from '@db-safeguards/core';
 import type { ConnectionSampler } from '@db-safeguards/test-postgres';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,7 @@ import {
   type Outcome,
   outcome,
   signUp,
+  testPassword,
   vetmedClient,
 } from './app-client.js';
 
@@ -430,6 +432,36 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       ).resolves.toMatchObject({
         user: { id: session.user.id },
       });
+    });
+
+    it("looks a bearer token up inside the call's safeguards context (its priority, label and deadline)", async () => {
+      const actor = await signUp(app.url, 'first-call');
+      const { regimen } = await createHouseholdWithAnimal(actor);
+      // A second session of the same user: a token this server has not verified (nor cached) yet.
+      const session = await vetmedClient(app.url, { ip: actor.ip }).auth.signIn.mutate({
+        email: actor.email,
+        password: testPassword,
+      });
+      const client = vetmedClient(app.url, { ip: actor.ip, token: session.token });
+      const operations = async (call: () => Promise<unknown>) => {
+        const seen: Array<{ label: string | undefined; priority: number }> = [];
+        const listening = app.safeguards.onOperationEnd(({ label, priority }) =>
+          seen.push({ label, priority }),
+        );
+        try {
+          await call();
+        } finally {
+          listening.dispose();
+        }
+        return seen;
+      };
+      const record = () =>
+        client.administrations.record.mutate({ regimenId: regimen.id, idempotencyKey: randomUUID() });
+      const first = await operations(record);
+      const cached = await operations(record);
+      // The first call's one extra operation is the token lookup, and it ran in the call's context.
+      expect(first).toHaveLength(cached.length + 1);
+      expect(first).toEqual(first.map(() => ({ label: 'administrations.record', priority: Priority.HIGH })));
     });
 
     it('limits sign-in attempts to 5 per 15 minutes per IP', async () => {
