@@ -597,6 +597,53 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       expect([adjusted.unit, Number(adjusted.quantityOnHand)]).toEqual(['tablet', 9996]);
     });
 
+    it('takes no dose on a paused or ended regimen (CONFLICT), but still answers a retry', async () => {
+      const actor = await signUp(app.url, 'paused');
+      const { animal, medication, regimen } = await createHouseholdWithAnimal(actor);
+      const given = randomUUID();
+      await actor.client.administrations.record.mutate({ regimenId: regimen.id, idempotencyKey: given });
+      await actor.client.regimens.setActive.mutate({ regimenId: regimen.id, active: false });
+      const before = await tableChecksums(app);
+      const paused = await failure(
+        actor.client.administrations.record.mutate({ regimenId: regimen.id, idempotencyKey: randomUUID() }),
+      );
+      expect(paused).toMatchObject({
+        status: 409,
+        userFriendly: { type: 'CONFLICT', reason: 'regimen-inactive' },
+      });
+      const retried = await actor.client.administrations.record.mutate({
+        regimenId: regimen.id,
+        idempotencyKey: given,
+      });
+      expect(retried.created).toBe(false);
+      expect(await tableChecksums(app)).toEqual(before);
+
+      const day = 24 * 3_600_000;
+      const course = await actor.client.regimens.create.mutate({
+        animalId: animal.id,
+        medicationId: medication.id,
+        doseAmount: 1,
+        doseUnit: 'tablet',
+        schedule: { kind: 'times_per_day', timesPerDay: 1 },
+        startsAt: new Date(Date.now() - 3 * day),
+        endsAt: new Date(Date.now() - day),
+      });
+      const ended = await failure(
+        actor.client.administrations.record.mutate({ regimenId: course.id, idempotencyKey: randomUUID() }),
+      );
+      expect(ended).toMatchObject({
+        status: 409,
+        userFriendly: { type: 'CONFLICT', reason: 'regimen-ended' },
+      });
+      // A dose given while the course ran may still be recorded afterwards.
+      const late = await actor.client.administrations.record.mutate({
+        regimenId: course.id,
+        idempotencyKey: randomUUID(),
+        recordedAt: new Date(Date.now() - 2 * day),
+      });
+      expect(late.created).toBe(true);
+    });
+
     it('a retried dose is recorded once; the same key with another dose is a CONFLICT', async () => {
       const a = await signUp(app.url, 'retrier');
       const { regimen } = await createHouseholdWithAnimal(a);

@@ -24,7 +24,10 @@ export interface RecordDoseInput {
 }
 
 /** The regimen fields `recordDose` needs, with its animal's household. */
-export type DoseRegimen = Pick<Regimen, 'id' | 'animalId' | 'medicationId' | 'doseAmount' | 'doseUnit'> & {
+export type DoseRegimen = Pick<
+  Regimen,
+  'id' | 'animalId' | 'medicationId' | 'doseAmount' | 'doseUnit' | 'active' | 'endsAt'
+> & {
   householdId: string;
 };
 
@@ -40,8 +43,10 @@ export interface RecordDoseResult {
  * stock of the medication down by the dose (only when the stock is counted in the dose's unit; never
  * below 0). A retried request returns the first recording with `created: false`. The same key with a
  * different dose (amount, unit, notes, or a `recordedAt` that differs) is not a retry: it rejects with
- * a SafeguardError of type CONFLICT, reason `idempotency-key-reused`, and changes nothing. An unknown
- * regimen rejects with NOT_FOUND, reason `regimen-not-found`.
+ * a SafeguardError of type CONFLICT, reason `idempotency-key-reused`, and changes nothing. A regimen
+ * that is inactive, or ended by the time of the dose, takes no new dose: CONFLICT, reason
+ * `regimen-inactive` or `regimen-ended` (a retry of a dose recorded before still gets its first
+ * recording). An unknown regimen rejects with NOT_FOUND, reason `regimen-not-found`.
  *
  * `regimen`: the regimen row when the caller has just read it (the router's access check), so the
  * transaction does not read it again. Ignored unless its `id` is `input.regimenId`.
@@ -55,6 +60,13 @@ export function recordDose(
     const known = regimen?.id === input.regimenId ? regimen : await readRegimen(tx, input.regimenId);
     const doseAmount = input.doseAmount ?? known.doseAmount;
     const doseUnit = input.doseUnit ?? known.doseUnit;
+    const dose = { doseAmount, doseUnit, notes: input.notes, recordedAt: input.recordedAt };
+    const closed = closedReason(known, input.recordedAt ?? new Date());
+    if (closed) {
+      const existing = await findDose(tx, known.id, input.idempotencyKey);
+      if (existing && isSameDose(existing, dose)) return { administration: existing, created: false };
+      throw regimenClosed(closed);
+    }
 
     const [inserted] = await tx
       .insert(administrations)
@@ -71,18 +83,9 @@ export function recordDose(
       .onConflictDoNothing({ target: [administrations.regimenId, administrations.idempotencyKey] })
       .returning();
     if (!inserted) {
-      const [existing] = await tx
-        .select()
-        .from(administrations)
-        .where(
-          and(
-            eq(administrations.regimenId, known.id),
-            eq(administrations.idempotencyKey, input.idempotencyKey),
-          ),
-        );
-      const dose = { doseAmount, doseUnit, notes: input.notes, recordedAt: input.recordedAt };
-      if (!isSameDose(existing!, dose)) throw idempotencyKeyReused([input.idempotencyKey]);
-      return { administration: existing!, created: false };
+      const existing = (await findDose(tx, known.id, input.idempotencyKey))!;
+      if (!isSameDose(existing, dose)) throw idempotencyKeyReused([input.idempotencyKey]);
+      return { administration: existing, created: false };
     }
     await tx
       .update(inventory)
@@ -108,6 +111,8 @@ async function readRegimen(tx: AppDatabase, regimenId: string): Promise<DoseRegi
       householdId: animals.householdId,
       doseAmount: regimens.doseAmount,
       doseUnit: regimens.doseUnit,
+      active: regimens.active,
+      endsAt: regimens.endsAt,
     })
     .from(regimens)
     .innerJoin(animals, eq(animals.id, regimens.animalId))
@@ -149,6 +154,43 @@ export function idempotencyKeyReused(keys: readonly string[]): SafeguardError {
         ? `The idempotency key ${shown} was already used for a different dose of this schedule.`
         : `${keys.length} idempotency keys were already used for different doses of their schedules: ${shown}${keys.length > 3 ? ', ...' : ''}.`,
     suggestedActions: ['Use a new idempotency key for a new dose; reuse a key only to retry the same dose.'],
+    notApplied: true,
+  });
+}
+
+/** The dose recorded under `idempotencyKey` for the regimen, if any. */
+async function findDose(
+  tx: AppDatabase,
+  regimenId: string,
+  idempotencyKey: string,
+): Promise<Administration | undefined> {
+  const [dose] = await tx
+    .select()
+    .from(administrations)
+    .where(and(eq(administrations.regimenId, regimenId), eq(administrations.idempotencyKey, idempotencyKey)));
+  return dose;
+}
+
+/** Why the regimen takes no dose given at `at`, or undefined when it does. */
+function closedReason(
+  regimen: Pick<DoseRegimen, 'active' | 'endsAt'>,
+  at: Date,
+): 'inactive' | 'ended' | undefined {
+  if (!regimen.active) return 'inactive';
+  if (regimen.endsAt !== null && regimen.endsAt <= at) return 'ended';
+  return undefined;
+}
+
+/** A dose for a regimen that is paused or over: CONFLICT, nothing written. */
+function regimenClosed(reason: 'inactive' | 'ended'): SafeguardError {
+  return new SafeguardError({
+    type: 'CONFLICT',
+    reason: `regimen-${reason}`,
+    userMessage:
+      reason === 'inactive'
+        ? 'This medication schedule is paused: no dose can be recorded on it.'
+        : 'This medication schedule had ended by the time of this dose.',
+    suggestedActions: ['Check the schedule with the vet, or reactivate it first.'],
     notApplied: true,
   });
 }
