@@ -55,8 +55,9 @@ export async function createNeonDatabase(options: DriverOptions): Promise<Databa
         });
         migrator.on('error', () => {});
         const detach = onAbort(scope.signal, () => void migrator.end().catch(() => {}));
-        await migrator.connect();
         try {
+          // Inside the try: a failed connect must detach the listener and end the client too.
+          await migrator.connect();
           await migrator.query('select pg_advisory_lock($1::bigint)', [String(migrationLockKey)]);
           await applyMigrations(drizzle({ client: migrator }), {
             migrationsFolder: options.migrationsFolder,
