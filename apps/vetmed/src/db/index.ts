@@ -23,6 +23,7 @@ export {
 } from './database-config.js';
 export type { CreateDatabaseOptions, NeonSettings } from './driver-options.js';
 export { defaultMigrationsFolder } from './driver-options.js';
+export { isMigrationOrderError, MigrationOrderError } from './safeguarded/migration-order.js';
 export type { StatementKind } from './safeguarded/statement-kind.js';
 export { statementKind } from './safeguarded/statement-kind.js';
 export { isTransactionMisuseError, TransactionMisuseError } from './safeguarded/transaction-scope.js';

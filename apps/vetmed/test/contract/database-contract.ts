@@ -8,6 +8,7 @@ import {
   animals,
   type Database,
   households,
+  isMigrationOrderError,
   isTransactionMisuseError,
   medications,
   regimens,
@@ -149,6 +150,9 @@ export function describeDatabaseContract(
 
     it('applies the migrations, once (migrate() again is a no-op)', async () => {
       const { db } = await open();
+      // Migrations come first: this database has not served a query yet, the suite's beforeAll
+      // already migrated, so this run must apply nothing.
+      await database.migrate();
       const tables = await db.execute(
         sql`select table_name from information_schema.tables where table_schema = 'public' order by 1`,
       );
@@ -165,12 +169,19 @@ export function describeDatabaseContract(
         'users',
       ]);
       const applied = sql`select count(*)::int as n from drizzle.__drizzle_migrations`;
-      const before = rowsOf<{ n: number }>(await db.execute(applied));
-      await database.migrate();
-      const after = rowsOf<{ n: number }>(await db.execute(applied));
-      expect(before).toEqual([{ n: 2 }]);
-      expect(after).toEqual(before);
+      expect(rowsOf<{ n: number }>(await db.execute(applied))).toEqual([{ n: 2 }]);
       expect(migrationMs).toBeLessThan(20_000);
+    });
+
+    it('refuses migrate() once the database has served a query, opening no connection', async () => {
+      const { db } = await open();
+      await db.execute(sql`select 1`);
+      const backends = await database.countConnections?.();
+      const error = await rejectionOf(database.migrate());
+      expect(isMigrationOrderError(error)).toBe(true);
+      expect((error as Error).message).toMatch(/at start, before serving/);
+      if (backends !== undefined) expect(await database.countConnections?.()).toBe(backends);
+      expect(safeguards.queue.stats().active).toBe(0);
     });
 
     it('runs a select, an insert and a relational query as exactly one run each', async () => {
