@@ -644,6 +644,31 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       expect(late.created).toBe(true);
     });
 
+    it('exports the doses as JSON and as CSV, with formula-like text neutralised', async () => {
+      const actor = await signUp(app.url, 'exporter');
+      const { household, regimen } = await createHouseholdWithAnimal(actor);
+      const notes = ['=HYPERLINK("http://evil.example","click")', '+1+1', 'plain, with a comma'];
+      for (const note of notes)
+        await actor.client.administrations.record.mutate({
+          regimenId: regimen.id,
+          idempotencyKey: randomUUID(),
+          notes: note,
+        });
+      const json = await actor.client.reports.export.query({ householdId: household.id });
+      expect(json.format).toBe('json');
+      expect(json.format === 'json' && json.rows.map((row) => row.notes).sort()).toEqual([...notes].sort());
+      const csv = await actor.client.reports.export.query({ householdId: household.id, format: 'csv' });
+      expect(csv.format).toBe('csv');
+      const lines = csv.format === 'csv' ? csv.csv.split('\n') : [];
+      expect(lines[0]).toBe('recorded_at,animal,medication,dose_amount,dose_unit,notes,idempotency_key');
+      expect(lines).toHaveLength(4);
+      const body = lines.slice(1).join('\n');
+      expect(body).toContain('"\'=HYPERLINK(""http://evil.example"",""click"")"');
+      expect(body).toContain(",'+1+1,");
+      expect(body).toContain(',"plain, with a comma",');
+      expect(lines.slice(1).every((line) => !/(^|,)[=+\-@]/.test(line))).toBe(true);
+    });
+
     it('a retried dose is recorded once; the same key with another dose is a CONFLICT', async () => {
       const a = await signUp(app.url, 'retrier');
       const { regimen } = await createHouseholdWithAnimal(a);
