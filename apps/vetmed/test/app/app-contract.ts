@@ -62,6 +62,27 @@ async function tableChecksums(app: RunningVetmed): Promise<Record<string, string
   return sums;
 }
 
+interface LogLine {
+  msg: string;
+  requestId?: string;
+  [field: string]: unknown;
+}
+
+/** A log destination keeping the app's most recent JSON log lines, parsed. */
+function captureLogLines(keep = 20_000) {
+  const lines: LogLine[] = [];
+  return {
+    lines,
+    stream: {
+      write(chunk: string) {
+        for (const line of chunk.split('\n')) if (line) lines.push(JSON.parse(line) as LogLine);
+        if (lines.length > keep) lines.splice(0, lines.length - keep);
+        return true;
+      },
+    } as unknown as NodeJS.WritableStream,
+  };
+}
+
 /** Polls `check` every 50 ms until it holds or `timeoutMs` passes; resolves whether it held. */
 async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const until = Date.now() + timeoutMs;
@@ -112,6 +133,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
   describe(`VetMed over HTTP on ${name}`, () => {
     let app: RunningVetmed;
     let target: AppTarget;
+    const logs = captureLogLines();
 
     beforeAll(async () => {
       target = getTarget();
@@ -137,7 +159,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
           adaptive: false,
         },
       };
-      app = await startVetmed(config, { log: createLogger('silent'), ...target.startOptions });
+      app = await startVetmed(config, { log: createLogger('info', logs.stream), ...target.startOptions });
     }, 60_000);
 
     afterAll(async () => {
@@ -209,7 +231,12 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         fetch(`${app.url}${path}`, { method, headers: { authorization: `Bearer ${adminToken}` } });
       const paused = await admin('/api/admin/queue/pause?priorities=BATCH,LOW');
       expect(await paused.json()).toEqual({ paused: ['LOW', 'BATCH'] });
+      // Degraded (206): an admin action shows in the very next health check, shared report or not.
+      const degraded = await fetch(`${app.url}/api/health`);
+      expect(degraded.status).toBe(206);
+      expect(await degraded.json()).toMatchObject({ status: 'degraded', queue: 'degraded' });
       expect(await (await admin('/api/admin/queue/resume')).json()).toEqual({ paused: [] });
+      expect((await fetch(`${app.url}/api/health`)).status).toBe(200);
       app.safeguards.breakers.get('primary').forceOpen();
       // The health report is shared for up to a second: the open breaker shows once it is renewed.
       expect(await eventually(async () => (await fetch(`${app.url}/api/health`)).status === 503, 3000)).toBe(
@@ -259,6 +286,37 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       expect(probes).toBeLessThanOrEqual(Math.floor(elapsedMs / 1000) + 2);
     });
 
+    it("tags every log line of a request with its request ID (the client's when well-formed)", async () => {
+      const requestId = `test-${randomUUID()}`;
+      const response = await fetch(`${app.url}/api/trpc/households.list`, {
+        headers: { 'x-request-id': requestId },
+      });
+      expect(response.status).toBe(401);
+      expect(response.headers.get('x-request-id')).toBe(requestId);
+      const ofRequest = () => logs.lines.filter((line) => line.requestId === requestId);
+      expect(await eventually(async () => ofRequest().some((line) => line.msg === 'request'), 2000)).toBe(
+        true,
+      );
+      expect(ofRequest()).toEqual([
+        expect.objectContaining({ msg: 'procedure failed', path: 'households.list', code: 'UNAUTHORIZED' }),
+        expect.objectContaining({
+          msg: 'request',
+          route: 'trpc:households.list',
+          status: 401,
+          service: 'vetmed',
+        }),
+      ]);
+      const malformed = await fetch(`${app.url}/api/alive`, {
+        headers: { 'x-request-id': 'not a valid id!' },
+      });
+      const assigned = malformed.headers.get('x-request-id');
+      expect(assigned).toMatch(/^[0-9a-f-]{36}$/);
+      expect(await eventually(async () => logs.lines.some((line) => line.requestId === assigned), 2000)).toBe(
+        true,
+      );
+      expect(logs.lines.some((line) => line.requestId === 'not a valid id!')).toBe(false);
+    });
+
     describe('households are isolated', () => {
       let owner: Actor;
       let stranger: Actor;
@@ -277,6 +335,10 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         const s = stranger.client;
         const attempts: Array<[string, () => Promise<unknown>]> = [
           ['households.get', () => s.households.get.query({ householdId: household.id })],
+          [
+            'households.removeMember',
+            () => s.households.removeMember.mutate({ householdId: household.id, userId: owner.userId }),
+          ],
           [
             'households.addMember',
             () =>
@@ -642,6 +704,43 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         recordedAt: new Date(Date.now() - 2 * day),
       });
       expect(late.created).toBe(true);
+    });
+
+    it('deletes an animal with its whole history', async () => {
+      const owner = await signUp(app.url, 'deleter');
+      const { household, animal, regimen } = await createHouseholdWithAnimal(owner);
+      await owner.client.administrations.record.mutate({
+        regimenId: regimen.id,
+        idempotencyKey: randomUUID(),
+      });
+      await owner.client.imports.administrations.mutate({
+        householdId: household.id,
+        rows: [
+          {
+            regimenId: regimen.id,
+            idempotencyKey: randomUUID(),
+            recordedAt: new Date(Date.now() - 3_600_000),
+          },
+        ],
+      });
+      const other = await owner.client.animals.create.mutate({
+        householdId: household.id,
+        name: 'Stays',
+        species: 'cat',
+      });
+      expect(await owner.client.animals.delete.mutate({ animalId: animal.id })).toEqual({ deleted: 1 });
+      const left = await queryRows<{ regimens: number; doses: number }>(
+        app,
+        sql`select (select count(*)::int from regimens where animal_id = ${animal.id}) as regimens,
+                   (select count(*)::int from administrations where animal_id = ${animal.id}) as doses`,
+      );
+      expect(left).toEqual([{ regimens: 0, doses: 0 }]);
+      expect((await owner.client.animals.list.query({ householdId: household.id })).map((a) => a.id)).toEqual(
+        [other.id],
+      );
+      expect(await failure(owner.client.animals.get.query({ animalId: animal.id }))).toMatchObject({
+        status: 404,
+      });
     });
 
     it('exports the doses as JSON and as CSV, with formula-like text neutralised', async () => {

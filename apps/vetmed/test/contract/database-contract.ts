@@ -8,11 +8,14 @@ import {
   animals,
   type Database,
   households,
+  inventory,
   isMigrationOrderError,
   isTransactionMisuseError,
   medications,
+  recordDose,
   regimens,
   TransactionMisuseError,
+  users,
 } from '../../src/db/index.js';
 import { rowsOf } from '../../src/db/safeguarded/common-queries.js';
 import { watchConnectionRefusals } from '../support/connection-refusals.js';
@@ -270,6 +273,38 @@ export function describeDatabaseContract(
         .from(administrations)
         .where(eq(administrations.idempotencyKey, idempotencyKey));
       expect(both[0]?.n).toBe(2);
+    });
+
+    it('records concurrent retries of one dose once, drawing the stock down once', async () => {
+      const { db } = await open();
+      const { household, regimen } = await fixture(db);
+      const [user] = await db
+        .insert(users)
+        .values({ email: `u-${randomUUID()}@example.test`, name: 'U', passwordHash: 'not-a-real-hash' })
+        .returning();
+      await db
+        .insert(inventory)
+        .values({
+          householdId: household.id,
+          medicationId: regimen.medicationId,
+          unit: 'tablet',
+          quantityOnHand: '10',
+        });
+      const input = { regimenId: regimen.id, idempotencyKey: randomUUID(), recordedBy: user!.id };
+      // Five copies of the same request at once, each in its own transaction on its own connection.
+      const results = await Promise.all(Array.from({ length: 5 }, () => recordDose(db, input)));
+      expect(results.filter((result) => result.created)).toHaveLength(1);
+      expect(new Set(results.map((result) => result.administration.id)).size).toBe(1);
+      const [stock] = await db
+        .select({ quantity: inventory.quantityOnHand })
+        .from(inventory)
+        .where(eq(inventory.householdId, household.id));
+      expect(Number(stock?.quantity)).toBe(9);
+      const [stored] = await db
+        .select({ n: count() })
+        .from(administrations)
+        .where(eq(administrations.idempotencyKey, input.idempotencyKey));
+      expect(stored?.n).toBe(1);
     });
 
     it(`completes ${budget} concurrent transactions on a budget of ${budget} (nested runs reuse the slot)`, async () => {
