@@ -282,14 +282,12 @@ export function describeDatabaseContract(
         .insert(users)
         .values({ email: `u-${randomUUID()}@example.test`, name: 'U', passwordHash: 'not-a-real-hash' })
         .returning();
-      await db
-        .insert(inventory)
-        .values({
-          householdId: household.id,
-          medicationId: regimen.medicationId,
-          unit: 'tablet',
-          quantityOnHand: '10',
-        });
+      await db.insert(inventory).values({
+        householdId: household.id,
+        medicationId: regimen.medicationId,
+        unit: 'tablet',
+        quantityOnHand: '10',
+      });
       const input = { regimenId: regimen.id, idempotencyKey: randomUUID(), recordedBy: user!.id };
       // Five copies of the same request at once, each in its own transaction on its own connection.
       const results = await Promise.all(Array.from({ length: 5 }, () => recordDose(db, input)));
