@@ -23,7 +23,12 @@ describe('loadEnv', () => {
       statementTimeoutMs: 30_000,
     });
     expect(defaultPgliteDataDir).toMatch(/apps\/vetmed\/\.data\/pglite$/);
-    expect(config.server).toMatchObject({ port: 3000, host: '127.0.0.1', adminToken: undefined });
+    expect(config.server).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      adminToken: undefined,
+      healthCacheMs: 1000,
+    });
     expect(config.nodeEnv).toBe('development');
     expect(config.safeguards).toEqual({});
   });
@@ -40,6 +45,11 @@ describe('loadEnv', () => {
     }).database;
     expect(neon.driver).toBe('neon');
     expect(neon.unpooledUrl).toContain('ep-cool-123.eu-central-1');
+    expect(
+      problemsOf({ DATABASE_URL: 'postgres://app:pw@bouncer-pooler.internal/vetmed', DB_DRIVER: 'postgres' }),
+    ).toEqual([
+      'Invalid environment variable DATABASE_URL_UNPOOLED="": expected a direct URL for migrations, because DATABASE_URL is a pooled (-pooler) endpoint: migrations take a session-level advisory lock, which a PgBouncer (-pooler) endpoint in transaction mode cannot hold',
+    ]);
     expect(loadEnv({ DATABASE_URL: 'postgres://a@localhost/db', DB_DRIVER: 'neon' }).database.driver).toBe(
       'neon',
     );
@@ -55,6 +65,7 @@ describe('loadEnv', () => {
       REQUEST_TIMEOUT_MS: '5000',
       BODY_LIMIT_BYTES: '65536',
       SHUTDOWN_DRAIN_MS: '0',
+      HEALTH_CACHE_MS: '250',
       QUEUE_MAX_CONNECTIONS: '5',
       PGLITE_DATA_DIR: 'memory://',
       TRUST_PROXY: '10.0.0.0/8, 192.168.1.1',
@@ -67,11 +78,16 @@ describe('loadEnv', () => {
       bodyLimitBytes: 65_536,
       shutdownDrainMs: 0,
       trustProxy: ['10.0.0.0/8', '192.168.1.1'],
+      healthCacheMs: 250,
     });
     expect(config.seedDemo).toBe(true);
     expect(config.isProduction).toBe(true);
     expect(config.logLevel).toBe('warn');
     expect(config.safeguards.queue?.maxConcurrentConnections).toBe(5);
+    expect(config.safeguards.rateLimits?.policies?.token).toBeUndefined();
+    expect(
+      loadEnv({ RATE_LIMIT_TOKEN_MAX: '50', RATE_LIMIT_AUTH_MAX: '7' }).safeguards.rateLimits?.policies,
+    ).toEqual({ auth: { limit: 7, windowMs: 900_000 }, token: { limit: 50, windowMs: 900_000 } });
     expect(config.database.pgliteDataDir).toBe('memory://');
   });
 

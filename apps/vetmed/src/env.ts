@@ -17,6 +17,8 @@ import {
   redactUrl,
   resolveDatabaseConfig,
 } from './db/database-config.js';
+import { defaultHealthCacheMs } from './server/health-cache.js';
+import { defaultTokenPolicy, tokenPolicyName } from './trpc/token-policy.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -40,12 +42,17 @@ export interface AppConfig {
     shutdownDrainMs: number;
     /** Which proxies may set X-Forwarded-For (the rate-limit key is the client IP). Default: none. */
     trustProxy: TrustProxy;
+    /** How long one health report (one database probe) answers every `/api/health`. */
+    healthCacheMs: number;
   };
   /** Seed the demo household on start: `auto` does it on the embedded PGlite database only. */
   seedDemo: boolean;
   /** For `createDatabase({ config: config.database, safeguards })`. */
   database: DatabaseConfig;
-  /** For `createSafeguards(config.safeguards)`: QUEUE_MAX_CONNECTIONS, CIRCUIT_*, DB_*, RATE_LIMIT_*. */
+  /**
+   * For `createSafeguards(config.safeguards)`: QUEUE_MAX_CONNECTIONS, CIRCUIT_*, DB_*, RATE_LIMIT_*
+   * (the app's own `token` policy from RATE_LIMIT_TOKEN_MAX).
+   */
   safeguards: SafeguardsOptions;
 }
 
@@ -106,6 +113,12 @@ const fields = {
   REQUEST_TIMEOUT_MS: field(integer(1, 600_000), 'an integer between 1 and 600000', 10_000),
   BODY_LIMIT_BYTES: field(integer(1, 100 * 1024 * 1024), 'an integer between 1 and 104857600', 1024 * 1024),
   SHUTDOWN_DRAIN_MS: field(integer(0, 600_000), 'an integer between 0 and 600000', 10_000),
+  HEALTH_CACHE_MS: field(integer(0, 60_000), 'an integer between 0 and 60000', defaultHealthCacheMs),
+  RATE_LIMIT_TOKEN_MAX: field(
+    integer(1).transform((value): number | undefined => value),
+    'an integer >= 1',
+    undefined,
+  ),
   DB_DRIVER: field(
     z.enum(driverNames).transform((value): (typeof driverNames)[number] | undefined => value),
     driverNames.join(', '),
@@ -200,6 +213,19 @@ export function loadEnv(env: Env = process.env): AppConfig {
     problems.push({ variable: error.variable, value: error.value, message: error.message });
   }
 
+  if (v.RATE_LIMIT_TOKEN_MAX !== undefined) {
+    safeguards = {
+      ...safeguards,
+      rateLimits: {
+        ...safeguards.rateLimits,
+        policies: {
+          ...safeguards.rateLimits?.policies,
+          [tokenPolicyName]: { ...defaultTokenPolicy, limit: v.RATE_LIMIT_TOKEN_MAX },
+        },
+      },
+    };
+  }
+
   let database: DatabaseConfig | undefined;
   if (problems.length === 0) {
     try {
@@ -229,6 +255,7 @@ export function loadEnv(env: Env = process.env): AppConfig {
       bodyLimitBytes: v.BODY_LIMIT_BYTES,
       shutdownDrainMs: v.SHUTDOWN_DRAIN_MS,
       trustProxy: v.TRUST_PROXY,
+      healthCacheMs: v.HEALTH_CACHE_MS,
     },
     seedDemo: v.SEED_DEMO === 'true' || (v.SEED_DEMO === 'auto' && database.driver === 'pglite'),
     database,

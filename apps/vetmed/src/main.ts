@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `  VetMed is listening on ${url}  (database: ${running.database.driver}, budget: ${running.safeguards.queue.options.maxConcurrentConnections} connections)`,
-    `  health:  ${url}/api/health   (detailed: ${url}/api/health?detailed=true)`,
+    `  health:  ${url}/api/health   (detailed, with ADMIN_TOKEN: ${url}/api/health?detailed=true)`,
     `  API:     ${url}/api/trpc     metrics: ${url}/metrics`,
   ];
   if (config.seedDemo)

@@ -5,6 +5,7 @@ import type { AppConfig } from './env.js';
 import { type AppServer, startAppServer } from './server/app-server.js';
 import { installGracefulShutdown } from './server/graceful-shutdown.js';
 import { createLogger, logSafeguardEvents } from './server/logger.js';
+import { defaultTokenPolicy, tokenPolicyName } from './trpc/token-policy.js';
 
 export interface RunningVetmed {
   readonly url: string;
@@ -36,6 +37,10 @@ export async function startVetmed(
   let database: Database | undefined;
   const safeguards = createSafeguards({
     ...config.safeguards,
+    rateLimits: {
+      ...config.safeguards.rateLimits,
+      policies: { [tokenPolicyName]: defaultTokenPolicy, ...config.safeguards.rateLimits?.policies },
+    },
     health: { probe: (scope) => database!.probe(scope.signal) },
   });
   const unsubscribe = logSafeguardEvents(safeguards, log);
@@ -60,6 +65,7 @@ export async function startVetmed(
     requestTimeoutMs: config.server.requestTimeoutMs,
     bodyLimitBytes: config.server.bodyLimitBytes,
     trustProxy: config.server.trustProxy,
+    healthCacheMs: config.server.healthCacheMs,
   });
   const open = database;
   let stopping: Promise<void> | undefined;

@@ -15,21 +15,28 @@ import { vetmedClient } from './app/app-client.js';
 
 const appDir = resolve(import.meta.dirname, '..');
 
-/** Starts the built app (`node dist/main.js`, what `pnpm start` runs) and waits for its "listening" log line. */
+/**
+ * Starts the built app (`node dist/main.js`, what `pnpm start` runs) and waits for its "listening" log
+ * line. `env` is added to the app's environment (an undefined value removes a variable); `nodeArgs`
+ * go before the script.
+ */
 async function startProcess(
-  databaseUrl: string,
+  databaseUrl: string | undefined,
+  options: { env?: Record<string, string | undefined>; nodeArgs?: string[] } = {},
 ): Promise<{ child: ChildProcess; url: string; logs: string[] }> {
-  const child = spawn(process.execPath, ['dist/main.js'], {
+  const env: Record<string, string | undefined> = {
+    PATH: process.env.PATH,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl,
+    SEED_DEMO: 'true',
+    LOG_LEVEL: 'info',
+    SHUTDOWN_DRAIN_MS: '10000',
+    ...options.env,
+  };
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), 'dist/main.js'], {
     cwd: appDir,
-    env: {
-      PATH: process.env.PATH,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: databaseUrl,
-      SEED_DEMO: 'true',
-      LOG_LEVEL: 'info',
-      SHUTDOWN_DRAIN_MS: '10000',
-    },
+    env: Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined)),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
@@ -120,4 +127,35 @@ describe('graceful shutdown of the real process', () => {
       }
     }, 60_000);
   }
+});
+
+describe('process-level handlers of the real process', () => {
+  it('logs an unhandled promise rejection and keeps serving', async () => {
+    // Preloaded into the app's process: SIGUSR2 makes a promise rejection nobody handles.
+    const preload = `data:text/javascript,${encodeURIComponent(
+      "process.on('SIGUSR2', () => { Promise.reject(new Error('nobody handles this')); });",
+    )}`;
+    const { child, url, logs } = await startProcess(undefined, {
+      env: { PGLITE_DATA_DIR: 'memory://', SEED_DEMO: 'false' },
+      nodeArgs: ['--import', preload],
+    });
+    try {
+      const exited = once(child, 'exit');
+      child.kill('SIGUSR2');
+      const logged = () =>
+        logs
+          .map((line) => JSON.parse(line) as { msg: string; level: number; err?: { message?: string } })
+          .find((entry) => entry.msg === 'unhandled promise rejection');
+      for (let waited = 0; !logged() && waited < 5000; waited += 50) await sleep(50);
+      expect(logged()).toMatchObject({ level: 50, err: { message: 'nobody handles this' } });
+      // Still up and serving; then it shuts down as usual.
+      expect((await fetch(`${url}/api/alive`)).status).toBe(200);
+      expect(child.exitCode).toBeNull();
+      child.kill('SIGTERM');
+      const [code] = await exited;
+      expect(code).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 60_000);
 });

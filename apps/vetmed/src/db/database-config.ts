@@ -18,7 +18,11 @@ export interface DatabaseConfig {
   driver: DriverName;
   /** Connection URL for `postgres` and `neon`; undefined for `pglite`. */
   url: string | undefined;
-  /** Direct (non-pooled) URL used by `migrate()`; default `url`. */
+  /**
+   * Direct (non-pooled) URL used by `migrate()`, whose session-level advisory lock a PgBouncer
+   * endpoint in transaction mode cannot hold. Default: `url`, or for a Neon `-pooler` host the same
+   * URL on the endpoint's direct host (`-pooler` removed). Undefined: migrations use `url`.
+   */
   unpooledUrl: string | undefined;
   /** PGlite's directory, or `memory://`. */
   pgliteDataDir: string;
@@ -84,8 +88,47 @@ export function isPooledUrl(url: string): boolean {
 }
 
 /**
+ * The direct URL of a Neon pooled (`-pooler`) URL: the same URL with `-pooler` removed from the
+ * endpoint's host name (`ep-x-123-pooler.region.aws.neon.tech` → `ep-x-123.region.aws.neon.tech`),
+ * which is how Neon names the two hosts of one endpoint. Undefined when `url` is not one.
+ */
+export function directNeonUrl(url: string): string | undefined {
+  const parsed = new URL(url);
+  const [endpoint, ...domain] = parsed.hostname.split('.');
+  if (!isNeonUrl(url) || !endpoint?.endsWith('-pooler') || endpoint === '-pooler') return undefined;
+  parsed.hostname = [endpoint.slice(0, -'-pooler'.length), ...domain].join('.');
+  return parsed.toString();
+}
+
+/** The URL `migrate()` uses, or a DatabaseConfigError when only a pooled one is known. */
+function migrationUrlOf(url: string, unpooledUrl: string | undefined): string | undefined {
+  const why =
+    'migrations take a session-level advisory lock, which a PgBouncer (-pooler) endpoint in transaction mode cannot hold';
+  if (unpooledUrl !== undefined) {
+    if (isPooledUrl(unpooledUrl))
+      throw new DatabaseConfigError(
+        'unpooledUrl',
+        redactUrl(unpooledUrl),
+        `a direct (not -pooler) URL: ${why}`,
+      );
+    return unpooledUrl;
+  }
+  if (!isPooledUrl(url)) return undefined;
+  const direct = directNeonUrl(url);
+  if (direct === undefined)
+    throw new DatabaseConfigError(
+      'unpooledUrl',
+      '',
+      `a direct URL for migrations, because DATABASE_URL is a pooled (-pooler) endpoint: ${why}`,
+    );
+  return direct;
+}
+
+/**
  * Fills in defaults and picks the driver: an explicit `driver` wins; else no URL → `pglite`; a
- * `*.neon.tech` host → `neon`; any other URL → `postgres`. Throws {@link DatabaseConfigError}.
+ * `*.neon.tech` host → `neon`; any other URL → `postgres`. For a pooled (`-pooler`) URL without an
+ * unpooled one, migrations go to the Neon endpoint's direct host (see {@link directNeonUrl}); any other
+ * pooled host needs `unpooledUrl`. Throws {@link DatabaseConfigError}.
  */
 export function resolveDatabaseConfig(input: DatabaseConfigInput = {}): DatabaseConfig {
   const url = input.url?.trim() || undefined;
@@ -104,7 +147,7 @@ export function resolveDatabaseConfig(input: DatabaseConfigInput = {}): Database
   return {
     driver,
     url: driver === 'pglite' ? undefined : url,
-    unpooledUrl: driver === 'pglite' ? undefined : unpooledUrl,
+    unpooledUrl: driver === 'pglite' || !url ? undefined : migrationUrlOf(url, unpooledUrl),
     pgliteDataDir,
     statementTimeoutMs,
   };

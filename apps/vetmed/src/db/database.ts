@@ -25,7 +25,8 @@ export interface Database {
    * Applies pending migrations from `drizzle/` in one transaction, over the unpooled URL when one is
    * configured, holding one slot of the budget for the whole run (its own deadline: `migrationTimeoutMs`).
    * Concurrent callers (several instances starting at once) queue on an advisory lock. Call it at start,
-   * before serving: it opens one connection of its own.
+   * before the first query: it opens one connection of its own, which on top of a warm pool could
+   * exceed the budget, so once `db` has served a query it rejects with a `MigrationOrderError`.
    */
   migrate(): Promise<void>;
   /** `select 1` under the safeguards; rejects with a SafeguardError. For `health.probe`. */

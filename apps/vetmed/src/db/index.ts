@@ -13,6 +13,7 @@ export {
   DatabaseConfigError,
   defaultPgliteDataDir,
   defaultStatementTimeoutMs,
+  directNeonUrl,
   driverNames,
   inMemoryPglite,
   isNeonUrl,
@@ -22,6 +23,7 @@ export {
 } from './database-config.js';
 export type { CreateDatabaseOptions, NeonSettings } from './driver-options.js';
 export { defaultMigrationsFolder } from './driver-options.js';
+export { isMigrationOrderError, MigrationOrderError } from './safeguarded/migration-order.js';
 export type { StatementKind } from './safeguarded/statement-kind.js';
 export { statementKind } from './safeguarded/statement-kind.js';
 export { isTransactionMisuseError, TransactionMisuseError } from './safeguarded/transaction-scope.js';
@@ -65,8 +67,13 @@ export {
 } from './schema/index.js';
 export type { SeedResult } from './seed.js';
 export { demoCredentials, demoIds, seedDemoData } from './seed.js';
-export type { DoseRegimen, RecordDoseInput, RecordDoseResult } from './services/administrations.js';
-export { listDoses, recordDose } from './services/administrations.js';
+export type {
+  DoseContent,
+  DoseRegimen,
+  RecordDoseInput,
+  RecordDoseResult,
+} from './services/administrations.js';
+export { idempotencyKeyReused, isSameDose, listDoses, recordDose } from './services/administrations.js';
 export { createHousehold, getMembershipRole, listHouseholdsOfUser } from './services/households.js';
 export type { PublicUser, SignInResult } from './services/users.js';
 export {

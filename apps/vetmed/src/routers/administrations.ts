@@ -1,5 +1,4 @@
 import { Priority } from '@db-safeguards/core';
-import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { listDoses, recordDose } from '../db/index.js';
 import { can, requireAnimalAccess, requireRegimenAccess } from '../trpc/access.js';
@@ -10,7 +9,9 @@ export const administrationsRouter = router({
   /**
    * Records a given dose: the app's core action, so HIGH priority and the `recording` limit (30 per
    * minute). Idempotent by key: the client picks the key once and reuses it on every retry, and a
-   * retried record returns the first one (`created: false`) instead of doubling the dose.
+   * retried record returns the first one (`created: false`) instead of doubling the dose. Keys are
+   * per regimen: another household's keys never collide with this one's. The same key with a
+   * different dose is a CONFLICT.
    */
   record: protectedProcedure
     .meta({ priority: Priority.HIGH, rateLimit: 'recording', idempotent: true })
@@ -26,15 +27,7 @@ export const administrationsRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const regimen = await requireRegimenAccess(ctx.db, ctx.user.id, input.regimenId, can.care);
-      const result = await recordDose(ctx.db, { ...input, recordedBy: ctx.user.id }, regimen);
-      if (!result.created && result.administration.regimenId !== input.regimenId) {
-        // The key belongs to another dose: refuse rather than reveal it.
-        throw new TRPCError({
-          code: 'CONFLICT',
-          message: 'This idempotency key was already used for a different dose.',
-        });
-      }
-      return result;
+      return recordDose(ctx.db, { ...input, recordedBy: ctx.user.id }, regimen);
     }),
 
   history: protectedProcedure

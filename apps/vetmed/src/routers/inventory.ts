@@ -1,4 +1,5 @@
-import { asc, eq, sql } from 'drizzle-orm';
+import { TRPCError } from '@trpc/server';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { inventory, medications } from '../db/index.js';
 import { can, requireHouseholdRole, requireUsableMedication } from '../trpc/access.js';
@@ -23,7 +24,11 @@ export const inventoryRouter = router({
       .orderBy(asc(medications.name));
   }),
 
-  /** Adds (or, with a negative delta, removes) stock; never below zero. One statement. */
+  /**
+   * Adds (or, with a negative delta, removes) stock; never below zero. One statement. Stock is
+   * counted in one unit: a delta in another unit is a CONFLICT (it would relabel the stock, 10
+   * tablets becoming 10 ml), and changes nothing.
+   */
   adjust: protectedProcedure
     .input(
       householdInput.extend({
@@ -48,11 +53,23 @@ export const inventoryRouter = router({
           target: [inventory.householdId, inventory.medicationId],
           set: {
             quantityOnHand: sql`greatest(${inventory.quantityOnHand} + ${delta}::numeric, 0)`,
-            unit: input.unit,
             updatedAt: new Date(),
           },
+          setWhere: eq(inventory.unit, input.unit),
         })
         .returning();
-      return row!;
+      if (!row) {
+        const [stock] = await ctx.db
+          .select({ unit: inventory.unit })
+          .from(inventory)
+          .where(
+            and(eq(inventory.householdId, input.householdId), eq(inventory.medicationId, input.medicationId)),
+          );
+        throw new TRPCError({
+          code: 'CONFLICT',
+          message: `This stock is counted in ${stock?.unit ?? 'another unit'}, not ${input.unit}: adjust it in ${stock?.unit ?? 'that unit'}.`,
+        });
+      }
+      return row;
     }),
 });

@@ -4,16 +4,11 @@ import { z } from 'zod';
 import { administrations, animals, medications, regimens } from '../db/index.js';
 import { can, requireHouseholdRole } from '../trpc/access.js';
 import { protectedProcedure, router } from '../trpc/init.js';
+import { csvCell } from './csv-cell.js';
 import { householdInput } from './inputs.js';
 
 /** Reports are background work: LOW priority (shed first under load) and the `reports` limit (5 per minute). */
 const reportProcedure = protectedProcedure.meta({ priority: Priority.LOW, rateLimit: 'reports' });
-
-function csvCell(value: unknown): string {
-  const text =
-    value instanceof Date ? value.toISOString() : value === null || value === undefined ? '' : String(value);
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
 
 export const reportsRouter = router({
   /** Per active regimen over the last `days`: doses expected from its schedule and doses recorded. */

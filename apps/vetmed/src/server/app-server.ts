@@ -16,9 +16,11 @@ import { type AppRouter, appRouter } from '../routers/app-router.js';
 import { createContextFactory, type RequestContext } from '../trpc/context.js';
 import { registerGuard } from '../trpc/init.js';
 import { SessionCache } from '../trpc/session-cache.js';
+import { createHealthCache } from './health-cache.js';
 import { sendJson } from './json-response.js';
 import { createMetrics } from './metrics.js';
 import { errorBody, handleOperationalRoute, notFoundBody } from './operational-routes.js';
+import { createRouteLabeller, otherRoute } from './route-label.js';
 
 export interface AppServerOptions {
   database: Database;
@@ -32,6 +34,8 @@ export interface AppServerOptions {
   /** Largest request body accepted (413 beyond). */
   bodyLimitBytes: number;
   trustProxy?: TrustProxy;
+  /** How long one health report (one database probe) answers every health check. Default 1000 ms. */
+  healthCacheMs?: number;
 }
 
 export interface AppServer {
@@ -46,12 +50,8 @@ export interface AppServer {
 const trpcPrefix = '/api/trpc/';
 const requestIdPattern = /^[\w.:-]{1,100}$/;
 
-/** The route label for metrics and logs: the tRPC procedure path(s), or the fixed route. */
-function routeOf(url: URL): string {
-  if (url.pathname.startsWith(trpcPrefix))
-    return `trpc:${url.pathname.slice(trpcPrefix.length)}`.slice(0, 200);
-  return url.pathname.startsWith('/api/') || url.pathname === '/metrics' ? url.pathname : 'other';
-}
+// The router's procedures are fixed at start: only they (and the fixed routes) become metric labels.
+const routeOf = createRouteLabeller(trpcPrefix, Object.keys(appRouter._def.procedures));
 
 /**
  * The app's HTTP server: tRPC at `/api/trpc` (the standalone adapter, with the safeguards'
@@ -62,14 +62,15 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
   const { safeguards, log } = options;
   const startedAt = Date.now();
   const metrics = createMetrics(safeguards);
+  const health = createHealthCache(safeguards, { maxAgeMs: options.healthCacheMs });
   const sessions = new SessionCache();
-  registerGuard(
-    safeguards,
-    createSafeguardsMiddleware<RequestContext>(safeguards, {
+  registerGuard(safeguards, {
+    guard: createSafeguardsMiddleware<RequestContext>(safeguards, {
       identify: (ctx) => ({ userId: ctx.user?.id, ip: ctx.ip }),
       timeoutMs: options.requestTimeoutMs,
     }),
-  );
+    timeoutMs: options.requestTimeoutMs,
+  });
   const createContext = createContextFactory({
     database: options.database,
     safeguards,
@@ -100,14 +101,20 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     res.setHeader('x-request-id', requestId);
     const requestLog = log.child({ requestId });
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = routeOf(url);
+    const route = routeOf(url.pathname);
     inFlight++;
     res.on('close', () => {
       inFlight--;
       const seconds = (performance.now() - started) / 1000;
       metrics.observeRequest(req.method ?? 'GET', route, res.statusCode, seconds);
       requestLog.info(
-        { method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) },
+        {
+          method: req.method,
+          route,
+          ...(route === otherRoute ? { path: url.pathname.slice(0, 200) } : {}),
+          status: res.statusCode,
+          ms: Math.round(seconds * 1000),
+        },
         'request',
       );
       if (draining && inFlight === 0) drained?.();
@@ -120,6 +127,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
       }
       const handled = await handleOperationalRoute(req, res, url, {
         safeguards,
+        health,
         metrics,
         adminToken: options.adminToken,
         isDraining: () => draining,

@@ -9,11 +9,14 @@ import {
   type Safeguards,
   toUserFriendlyError,
 } from '@db-safeguards/core';
+import type { HealthCache } from './health-cache.js';
 import { sendJson } from './json-response.js';
 import type { AppMetrics } from './metrics.js';
 
 export interface OperationalRoutesOptions {
   safeguards: Safeguards;
+  /** The shared health report: a flood of health checks costs one database probe per interval. */
+  health: HealthCache;
   metrics: AppMetrics;
   /** Bearer token of the admin routes; undefined turns them off (404). */
   adminToken: string | undefined;
@@ -47,11 +50,27 @@ export async function handleOperationalRoute(
 ): Promise<boolean> {
   const { safeguards } = options;
   const method = req.method ?? 'GET';
+  const reply = (status: number, body: unknown, headers: Record<string, string> = {}): true => {
+    sendJson(res, status, body, headers);
+    return true;
+  };
+  /** The reply refusing a caller who is not the admin, or undefined for the admin. */
+  const refuseNonAdmin = (): true | undefined => {
+    if (options.adminToken === undefined)
+      return reply(404, { error: 'Admin endpoints are off: set ADMIN_TOKEN to turn them on.' });
+    if (!isAdmin(req, options.adminToken))
+      return reply(401, { error: 'An admin bearer token is required.' }, { 'www-authenticate': 'Bearer' });
+    return undefined;
+  };
   switch (url.pathname) {
     case '/api/health': {
-      // The probe runs on the CRITICAL reserve, so it answers even when every other slot is busy.
-      const report = await safeguards.health({ probe: true });
-      if (url.searchParams.get('detailed') === 'true') {
+      // The detailed report shows error counts, breaker states and load: for operators only.
+      const detailed = url.searchParams.get('detailed') === 'true';
+      if (detailed && refuseNonAdmin()) return true;
+      // The probe runs on the CRITICAL reserve, so it answers even when every other slot is busy; the
+      // report is shared, so health checks cannot take that reserve (and the budget) from the users.
+      const report = await options.health.report();
+      if (detailed) {
         sendJson(res, report.httpStatus, report);
       } else {
         sendJson(res, report.httpStatus, {
@@ -79,15 +98,7 @@ export async function handleOperationalRoute(
     }
   }
   if (!url.pathname.startsWith('/api/admin/')) return false;
-
-  const reply = (status: number, body: unknown, headers: Record<string, string> = {}): true => {
-    sendJson(res, status, body, headers);
-    return true;
-  };
-  if (options.adminToken === undefined)
-    return reply(404, { error: 'Admin endpoints are off: set ADMIN_TOKEN to turn them on.' });
-  if (!isAdmin(req, options.adminToken))
-    return reply(401, { error: 'An admin bearer token is required.' }, { 'www-authenticate': 'Bearer' });
+  if (refuseNonAdmin()) return true;
 
   const route = `${method} ${url.pathname}`;
   switch (route) {
@@ -97,6 +108,7 @@ export async function handleOperationalRoute(
         return reply(404, { error: `No breaker named "${name}".` });
       if (name === null) safeguards.breakers.resetAll();
       else safeguards.breakers.get(name).reset();
+      options.health.invalidate();
       return reply(200, { reset: name ?? 'all', breakers: safeguards.breakers.stats() });
     }
     case 'POST /api/admin/queue/pause':
@@ -109,6 +121,7 @@ export async function handleOperationalRoute(
       const pausing = url.pathname.endsWith('/pause');
       if (pausing) which ? safeguards.pause(which) : safeguards.pauseAll();
       else which ? safeguards.resume(which) : safeguards.resumeAll();
+      options.health.invalidate();
       return reply(200, { paused: safeguards.queue.stats().paused });
     }
     case 'GET /api/admin/errors': {

@@ -79,6 +79,7 @@ export async function requireRegimenAccess(
       doseAmount: regimens.doseAmount,
       doseUnit: regimens.doseUnit,
       active: regimens.active,
+      endsAt: regimens.endsAt,
     })
     .from(regimens)
     .innerJoin(animals, and(eq(animals.id, regimens.animalId)))

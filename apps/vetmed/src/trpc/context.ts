@@ -34,10 +34,8 @@ function bearerToken(header: string | string[] | undefined): string | undefined 
 /**
  * Builds the context of one HTTP request. No database call happens here: the token is verified later
  * by the `authenticated` middleware (`trpc/init.ts`), which runs BEFORE the safeguards middleware (the
- * per-user rate limit needs the user it finds). Its token lookup is therefore OUTSIDE the request's
- * safeguards context: it is still a safeguarded statement (a slot of the connection budget, the
- * breaker, the default timeout), but it does not get the request's deadline, abort signal, priority
- * or identity.
+ * per-user rate limit needs the user it finds) and gives its lookup the procedure's priority,
+ * deadline and abort signal.
  */
 export function createContextFactory(dependencies: ContextDependencies) {
   return (req: IncomingMessage, log: Logger): RequestContext =>

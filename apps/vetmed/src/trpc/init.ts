@@ -1,10 +1,11 @@
-import { SafeguardError } from '@db-safeguards/core';
-import { type SafeguardsMeta, safeguardsErrorFormatter } from '@db-safeguards/trpc';
+import { Priority, type RunContext, SafeguardError } from '@db-safeguards/core';
+import { resolveProcedureSettings, type SafeguardsMeta, safeguardsErrorFormatter } from '@db-safeguards/trpc';
 import type { TRPCMiddlewareFunction } from '@trpc/server';
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { authenticate } from '../db/index.js';
 import type { RequestContext } from './context.js';
+import { tokenPolicyName } from './token-policy.js';
 
 /**
  * The one tRPC instance. Errors always carry `data.userFriendly` and never a stack trace (the server
@@ -23,40 +24,73 @@ export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
 type Guard = TRPCMiddlewareFunction<RequestContext, SafeguardsMeta, object, object, unknown>;
-const guards = new WeakMap<object, Guard>();
 
-/**
- * Registers the safeguards middleware built for this server's safeguards instance. The procedures are
- * defined once at module level, so the middleware finds its instance through the context.
- */
-export function registerGuard(safeguards: object, guard: Guard): void {
-  guards.set(safeguards, guard);
+/** What a server registers for its safeguards instance. */
+export interface GuardRegistration {
+  /** The safeguards middleware built for the instance. */
+  guard: Guard;
+  /** The deadline of a call whose meta sets none (the middleware's `timeoutMs`). */
+  timeoutMs: number | undefined;
 }
 
-const safeguarded = t.middleware((opts) => {
-  const guard = guards.get(opts.ctx.safeguards);
-  if (!guard)
+const guards = new WeakMap<object, GuardRegistration>();
+
+/**
+ * Registers the safeguards middleware built for this server's safeguards instance, and its default
+ * deadline. The procedures are defined once at module level, so they find both through the context.
+ */
+export function registerGuard(safeguards: object, registration: GuardRegistration): void {
+  guards.set(safeguards, registration);
+}
+
+function registrationOf(safeguards: object): GuardRegistration {
+  const registration = guards.get(safeguards);
+  if (!registration)
     throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'safeguards middleware not registered' });
-  return guard(opts) as ReturnType<typeof opts.next>;
-});
+  return registration;
+}
+
+const safeguarded = t.middleware(
+  (opts) => registrationOf(opts.ctx.safeguards).guard(opts) as ReturnType<typeof opts.next>,
+);
 
 /**
  * Resolves the bearer token to a user. A verified token is cached for a few seconds so a busy client
- * costs one lookup, not one per call. Unknown tokens are charged to the caller's IP under the `auth`
- * policy (5 per 15 minutes): past it, that IP's unknown tokens are refused without a lookup, so
- * guessing tokens cannot spend the connection budget. It runs before `safeguarded` (whose per-user
- * rate limit needs the user), so the lookup runs outside the request's safeguards context: no request
- * deadline, abort signal, priority or identity, only the safeguards' defaults.
+ * costs one lookup, not one per call. Unknown tokens are charged to the caller's IP under their own
+ * policy, `token` (20 per 15 minutes), apart from sign-in's `auth`, so stale tokens never use up an
+ * IP's sign-ins. Past the limit an unknown token gets 429 instead of 401, and the IP's lookups run at
+ * BATCH priority, so a flood of guesses only uses slots no one else is waiting for; a valid token is
+ * still looked up and accepted, whatever other tokens the same IP (a shared NAT) sent. It runs before
+ * `safeguarded` (whose per-user rate limit needs the user), with the procedure's own settings.
  */
-const authenticated = t.middleware(async ({ ctx, next }) => {
+const authenticated = t.middleware(async ({ ctx, next, meta, type, signal, path }) => {
   if (!ctx.token) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Please sign in to continue.' });
-  let user = ctx.sessions.get(ctx.token);
-  if (!user) {
-    const blockedForMs = ctx.sessions.isBlocked(ctx.ip);
-    if (blockedForMs !== undefined) throw tooManyBadTokens(blockedForMs);
-    user = await authenticate(ctx.db, ctx.token);
+  const token = ctx.token;
+  const cached = ctx.sessions.get(token);
+  if (cached) return next({ ctx: { user: cached } });
+  // The lookup is the call's first database work: it runs with the procedure's priority, deadline
+  // and abort signal, and so does the rest of the call, which inherits this deadline (the earlier one
+  // wins), so the lookup cannot add a second deadline's worth of time to the call.
+  const settings = resolveProcedureSettings(meta, type, {
+    rateLimit: false,
+    timeoutMs: registrationOf(ctx.safeguards).timeoutMs,
+  });
+  const context: RunContext = {
+    priority: settings.priority,
+    operationType: settings.operationType,
+    signal,
+    label: path,
+    ip: ctx.ip,
+    ...(settings.breaker === undefined ? {} : { breaker: settings.breaker }),
+    ...(settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs }),
+  };
+  return ctx.safeguards.withContext(context, async () => {
+    const guessing = ctx.sessions.isBlocked(ctx.ip) !== undefined;
+    const user = guessing
+      ? await ctx.safeguards.withContext({ priority: Priority.BATCH }, () => authenticate(ctx.db, token))
+      : await authenticate(ctx.db, token);
     if (!user) {
-      const charge = await ctx.safeguards.rateLimiter.check('auth', { ip: ctx.ip });
+      const charge = await ctx.safeguards.rateLimiter.check(tokenPolicyName, { ip: ctx.ip });
       if (!charge.allowed) {
         ctx.sessions.block(ctx.ip, Date.now() + charge.retryAfterMs);
         throw tooManyBadTokens(charge.retryAfterMs);
@@ -66,18 +100,18 @@ const authenticated = t.middleware(async ({ ctx, next }) => {
         message: 'Your session has expired. Please sign in again.',
       });
     }
-    ctx.sessions.set(ctx.token, user);
-  }
-  return next({ ctx: { user } });
+    ctx.sessions.set(token, user);
+    return next({ ctx: { user } });
+  });
 });
 
 function tooManyBadTokens(retryAfterMs: number): TRPCError {
   return new TRPCError({
     code: 'TOO_MANY_REQUESTS',
-    message: 'Too many failed sign-in attempts. Please wait before trying again.',
+    message: 'Too many unknown or expired sessions from your network. Please wait, then sign in again.',
     cause: new SafeguardError({
       type: 'RATE_LIMIT',
-      reason: 'rate-limit-auth',
+      reason: `rate-limit-${tokenPolicyName}`,
       retryAfterMs,
       notApplied: true,
     }),

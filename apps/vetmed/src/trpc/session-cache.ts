@@ -35,7 +35,7 @@ export class SessionCache {
 
   private readonly blocked = new Map<string, number>();
 
-  /** True while `ip` may not try unknown tokens (it sent too many bad ones). */
+  /** While `ip` is over its limit of unknown tokens: the ms left, else undefined. */
   isBlocked(ip: string | undefined, now = Date.now()): number | undefined {
     if (ip === undefined) return undefined;
     const until = this.blocked.get(ip);
@@ -47,7 +47,7 @@ export class SessionCache {
     return until - now;
   }
 
-  /** Stops `ip` from costing token lookups until `until` (epoch ms). */
+  /** Marks `ip` as over its limit of unknown tokens until `until` (epoch ms). */
   block(ip: string | undefined, until: number): void {
     if (ip === undefined) return;
     this.blocked.set(ip, until);

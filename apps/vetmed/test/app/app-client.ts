@@ -52,8 +52,12 @@ export function nextIp(): string {
   return `198.51.${Math.floor(ipCounter / 250) % 250}.${(ipCounter % 250) + 1}`;
 }
 
+/** The password every test user signs up with. */
+export const testPassword = 'correct horse battery';
+
 export interface Actor {
   ip: string;
+  email: string;
   token: string;
   userId: string;
   client: VetmedClient;
@@ -66,10 +70,11 @@ export async function signUp(baseUrl: string, label: string): Promise<Actor> {
   const session = await vetmedClient(baseUrl, { ip }).auth.signUp.mutate({
     email,
     name: label,
-    password: 'correct horse battery',
+    password: testPassword,
   });
   return {
     ip,
+    email,
     token: session.token,
     userId: session.user.id,
     client: vetmedClient(baseUrl, { token: session.token, ip }),

@@ -8,12 +8,17 @@ import {
   animals,
   type Database,
   households,
+  inventory,
+  isMigrationOrderError,
   isTransactionMisuseError,
   medications,
+  recordDose,
   regimens,
   TransactionMisuseError,
+  users,
 } from '../../src/db/index.js';
 import { rowsOf } from '../../src/db/safeguarded/common-queries.js';
+import { watchConnectionRefusals } from '../support/connection-refusals.js';
 
 /** What a test file provides: how to open a database on its shared server (or PGlite instance). */
 export interface ContractTarget {
@@ -29,6 +34,8 @@ export interface ContractTarget {
     waitForConnections(count: number): Promise<void>;
     /** The role's CONNECTION LIMIT. */
     connectionLimit: number;
+    /** Opens `count` backends of the app role from another client; the function closes them. */
+    holdConnections(count: number): Promise<() => Promise<void>>;
   };
 }
 
@@ -146,6 +153,9 @@ export function describeDatabaseContract(
 
     it('applies the migrations, once (migrate() again is a no-op)', async () => {
       const { db } = await open();
+      // Migrations come first: this database has not served a query yet, the suite's beforeAll
+      // already migrated, so this run must apply nothing.
+      await database.migrate();
       const tables = await db.execute(
         sql`select table_name from information_schema.tables where table_schema = 'public' order by 1`,
       );
@@ -162,12 +172,19 @@ export function describeDatabaseContract(
         'users',
       ]);
       const applied = sql`select count(*)::int as n from drizzle.__drizzle_migrations`;
-      const before = rowsOf<{ n: number }>(await db.execute(applied));
-      await database.migrate();
-      const after = rowsOf<{ n: number }>(await db.execute(applied));
-      expect(before).toEqual([{ n: 1 }]);
-      expect(after).toEqual(before);
+      expect(rowsOf<{ n: number }>(await db.execute(applied))).toEqual([{ n: 2 }]);
       expect(migrationMs).toBeLessThan(20_000);
+    });
+
+    it('refuses migrate() once the database has served a query, opening no connection', async () => {
+      const { db } = await open();
+      await db.execute(sql`select 1`);
+      const backends = await database.countConnections?.();
+      const error = await rejectionOf(database.migrate());
+      expect(isMigrationOrderError(error)).toBe(true);
+      expect((error as Error).message).toMatch(/at start, before serving/);
+      if (backends !== undefined) expect(await database.countConnections?.()).toBe(backends);
+      expect(safeguards.queue.stats().active).toBe(0);
     });
 
     it('runs a select, an insert and a relational query as exactly one run each', async () => {
@@ -215,7 +232,7 @@ export function describeDatabaseContract(
       expect(safeguards.queue.stats().active).toBe(0);
     });
 
-    it('reports a duplicate idempotency key as CONFLICT (cause 23505); ON CONFLICT DO NOTHING keeps one row', async () => {
+    it('reports a duplicate idempotency key of a regimen as CONFLICT (cause 23505); ON CONFLICT DO NOTHING keeps one row', async () => {
       const { db } = await open();
       const { animal, regimen } = await fixture(db);
       const idempotencyKey = `dose-${randomUUID()}`;
@@ -237,7 +254,7 @@ export function describeDatabaseContract(
       const again = await db
         .insert(administrations)
         .values(dose)
-        .onConflictDoNothing({ target: administrations.idempotencyKey })
+        .onConflictDoNothing({ target: [administrations.regimenId, administrations.idempotencyKey] })
         .returning();
       expect(again).toEqual([]);
       const rows = await db
@@ -245,6 +262,47 @@ export function describeDatabaseContract(
         .from(administrations)
         .where(eq(administrations.idempotencyKey, idempotencyKey));
       expect(rows[0]?.n).toBe(1);
+
+      // The key is unique per regimen: another household's regimen may use it too.
+      const other = await fixture(db);
+      await db
+        .insert(administrations)
+        .values({ ...dose, regimenId: other.regimen.id, animalId: other.animal.id });
+      const both = await db
+        .select({ n: count() })
+        .from(administrations)
+        .where(eq(administrations.idempotencyKey, idempotencyKey));
+      expect(both[0]?.n).toBe(2);
+    });
+
+    it('records concurrent retries of one dose once, drawing the stock down once', async () => {
+      const { db } = await open();
+      const { household, regimen } = await fixture(db);
+      const [user] = await db
+        .insert(users)
+        .values({ email: `u-${randomUUID()}@example.test`, name: 'U', passwordHash: 'not-a-real-hash' })
+        .returning();
+      await db.insert(inventory).values({
+        householdId: household.id,
+        medicationId: regimen.medicationId,
+        unit: 'tablet',
+        quantityOnHand: '10',
+      });
+      const input = { regimenId: regimen.id, idempotencyKey: randomUUID(), recordedBy: user!.id };
+      // Five copies of the same request at once, each in its own transaction on its own connection.
+      const results = await Promise.all(Array.from({ length: 5 }, () => recordDose(db, input)));
+      expect(results.filter((result) => result.created)).toHaveLength(1);
+      expect(new Set(results.map((result) => result.administration.id)).size).toBe(1);
+      const [stock] = await db
+        .select({ quantity: inventory.quantityOnHand })
+        .from(inventory)
+        .where(eq(inventory.householdId, household.id));
+      expect(Number(stock?.quantity)).toBe(9);
+      const [stored] = await db
+        .select({ n: count() })
+        .from(administrations)
+        .where(eq(administrations.idempotencyKey, input.idempotencyKey));
+      expect(stored?.n).toBe(1);
     });
 
     it(`completes ${budget} concurrent transactions on a budget of ${budget} (nested runs reuse the slot)`, async () => {
@@ -366,15 +424,41 @@ export function describeDatabaseContract(
       const server = getTarget().server!;
       await server.waitForConnections(0);
       const sampler = server.sampleConnections();
+      const refusals = watchConnectionRefusals(safeguards);
       const results = await Promise.all(
         Array.from({ length: 30 }, (_, i) => db.execute(sql`select pg_sleep(0.05), ${i}::int as i`)),
       );
       const { peak } = await sampler.stop();
+      refusals.stop();
       expect(results).toHaveLength(30);
       expect(peak).toBeGreaterThan(1);
       expect(peak).toBeLessThanOrEqual(budget);
-      expect(peak).toBeLessThanOrEqual(server.connectionLimit);
+      // The role's limit is the budget, so the server never shows more than 8 backends whatever the
+      // pool does: a pool opening a 9th would only meet 53300, which the safeguards retry silently.
+      expect({ retried: refusals.retried, failed: refusals.failed }).toEqual({ retried: 0, failed: 0 });
       expect(safeguards.queue.stats().peakActive).toBeLessThanOrEqual(budget);
     });
+
+    serverIt(
+      'the refusal count sees what the role limit hides: 2 backends held elsewhere show up as 53300s',
+      async () => {
+        const { db } = await open({ retry: { baseDelayMs: 20, maxAttempts: 10 } });
+        const server = getTarget().server!;
+        await server.waitForConnections(0);
+        const release = await server.holdConnections(2);
+        const refusals = watchConnectionRefusals(safeguards);
+        try {
+          await Promise.allSettled(
+            Array.from({ length: 30 }, (_, i) => db.execute(sql`select pg_sleep(0.05), ${i}::int as i`)),
+          );
+        } finally {
+          refusals.stop();
+          await release();
+        }
+        // The same load as above: only the 2 backends taken from the role differ, so the pool's 7th and
+        // 8th connections are refused. The check above would fail exactly like this.
+        expect(refusals.retried + refusals.failed).toBeGreaterThan(0);
+      },
+    );
   });
 }

@@ -1,5 +1,5 @@
 import type { TestPostgres } from '@db-safeguards/test-postgres';
-import type postgres from 'postgres';
+import postgres from 'postgres';
 import type { ContractTarget } from '../contract/database-contract.js';
 
 /** The server-side checks of the contract, over one superuser connection (not counted against the role). */
@@ -18,5 +18,13 @@ export function serverChecks(
     },
     sampleConnections: () => server.sampleAppConnections(5),
     waitForConnections: (count) => server.waitForAppConnections(count, { timeoutMs: 10_000 }),
+    async holdConnections(count) {
+      const other = postgres(server.appUrl, { max: count, onnotice: () => {} });
+      const held = await Promise.all(Array.from({ length: count }, () => other.reserve()));
+      return async () => {
+        for (const connection of held) connection.release();
+        await other.end({ timeout: 1 });
+      };
+    },
   };
 }

@@ -8,6 +8,7 @@ import { type DriverOptions, migrationLockKey } from '../driver-options.js';
 import { countRoleConnections, probeDatabase } from '../safeguarded/common-queries.js';
 import { guardDrizzle } from '../safeguarded/guard-drizzle.js';
 import { migrationContext } from '../safeguarded/migration-context.js';
+import { migrationOrder } from '../safeguarded/migration-order.js';
 import { onAbort } from '../safeguarded/run-context.js';
 import * as schema from '../schema/index.js';
 import { safeguardNeonPool } from './client.js';
@@ -37,9 +38,11 @@ export async function createNeonDatabase(options: DriverOptions): Promise<Databa
   // listener that would crash the process. The pool drops the client; the next query reconnects.
   pool.on('error', () => {});
   const client = safeguardNeonPool(pool, safeguards, url);
+  const order = migrationOrder();
   const db = guardDrizzle(drizzle({ client, schema }), {
     safeguards,
     owner: pool,
+    onUse: order.markUsed,
     transactionStatementTimeoutMs: timeout > 0 && pooled ? timeout : undefined,
   }) as unknown as AppDatabase;
 
@@ -48,25 +51,28 @@ export async function createNeonDatabase(options: DriverOptions): Promise<Databa
     driver: 'neon',
     safeguards,
     migrate: () =>
-      safeguards.run(async (scope) => {
-        const migrator = new Client({
-          connectionString: config.unpooledUrl ?? url,
-          application_name: `${options.applicationName}-migrate`,
-        });
-        migrator.on('error', () => {});
-        const detach = onAbort(scope.signal, () => void migrator.end().catch(() => {}));
-        await migrator.connect();
-        try {
-          await migrator.query('select pg_advisory_lock($1::bigint)', [String(migrationLockKey)]);
-          await applyMigrations(drizzle({ client: migrator }), {
-            migrationsFolder: options.migrationsFolder,
+      order.guard(() =>
+        safeguards.run(async (scope) => {
+          const migrator = new Client({
+            connectionString: config.unpooledUrl ?? url,
+            application_name: `${options.applicationName}-migrate`,
           });
-          await migrator.query('select pg_advisory_unlock($1::bigint)', [String(migrationLockKey)]);
-        } finally {
-          detach();
-          await migrator.end().catch(() => {});
-        }
-      }, migrationContext(options.migrationTimeoutMs)),
+          migrator.on('error', () => {});
+          const detach = onAbort(scope.signal, () => void migrator.end().catch(() => {}));
+          try {
+            // Inside the try: a failed connect must detach the listener and end the client too.
+            await migrator.connect();
+            await migrator.query('select pg_advisory_lock($1::bigint)', [String(migrationLockKey)]);
+            await applyMigrations(drizzle({ client: migrator }), {
+              migrationsFolder: options.migrationsFolder,
+            });
+            await migrator.query('select pg_advisory_unlock($1::bigint)', [String(migrationLockKey)]);
+          } finally {
+            detach();
+            await migrator.end().catch(() => {});
+          }
+        }, migrationContext(options.migrationTimeoutMs)),
+      ),
     probe: (signal) => probeDatabase(db, safeguards, signal),
     countConnections: () => countRoleConnections(db),
     close: () => pool.end(),

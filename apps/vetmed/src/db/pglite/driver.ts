@@ -8,6 +8,7 @@ import type { DriverOptions } from '../driver-options.js';
 import { probeDatabase } from '../safeguarded/common-queries.js';
 import { guardDrizzle } from '../safeguarded/guard-drizzle.js';
 import { migrationContext } from '../safeguarded/migration-context.js';
+import { migrationOrder } from '../safeguarded/migration-order.js';
 import * as schema from '../schema/index.js';
 import { safeguardPglite } from './client.js';
 
@@ -27,9 +28,11 @@ export async function createPgliteDatabase(options: DriverOptions): Promise<Data
   }
   const pglite = raw;
   const client = safeguardPglite(pglite, safeguards);
+  const order = migrationOrder();
   const db = guardDrizzle(drizzle({ client, schema }), {
     safeguards,
     owner: pglite,
+    onUse: order.markUsed,
   }) as unknown as AppDatabase;
 
   return {
@@ -37,9 +40,11 @@ export async function createPgliteDatabase(options: DriverOptions): Promise<Data
     driver: 'pglite',
     safeguards,
     migrate: () =>
-      safeguards.run(
-        () => applyMigrations(drizzle({ client: pglite }), { migrationsFolder: options.migrationsFolder }),
-        migrationContext(options.migrationTimeoutMs),
+      order.guard(() =>
+        safeguards.run(
+          () => applyMigrations(drizzle({ client: pglite }), { migrationsFolder: options.migrationsFolder }),
+          migrationContext(options.migrationTimeoutMs),
+        ),
       ),
     probe: (signal) => probeDatabase(db, safeguards, signal),
     close: async () => {

@@ -7,6 +7,7 @@ import { type DriverOptions, migrationLockKey } from '../driver-options.js';
 import { countRoleConnections, probeDatabase } from '../safeguarded/common-queries.js';
 import { guardDrizzle } from '../safeguarded/guard-drizzle.js';
 import { migrationContext } from '../safeguarded/migration-context.js';
+import { migrationOrder } from '../safeguarded/migration-order.js';
 import { onAbort } from '../safeguarded/run-context.js';
 import * as schema from '../schema/index.js';
 import { safeguardPostgresJs } from './client.js';
@@ -34,9 +35,11 @@ export async function createPostgresJsDatabase(options: DriverOptions): Promise<
     },
   });
   const client = safeguardPostgresJs(sql, safeguards);
+  const order = migrationOrder();
   const db = guardDrizzle(drizzle({ client, schema }), {
     safeguards,
     owner: sql,
+    onUse: order.markUsed,
     transactionStatementTimeoutMs: timeout > 0 && pooled ? timeout : undefined,
   }) as unknown as AppDatabase;
 
@@ -45,25 +48,27 @@ export async function createPostgresJsDatabase(options: DriverOptions): Promise<
     driver: 'postgres',
     safeguards,
     migrate: () =>
-      safeguards.run(async (scope) => {
-        // One connection of its own, over the direct URL: a session-level advisory lock needs one.
-        const migrator = postgres(config.unpooledUrl ?? url, {
-          max: 1,
-          onnotice: ignoreNotice,
-          connection: { application_name: `${options.applicationName}-migrate` },
-        });
-        const detach = onAbort(scope.signal, () => void migrator.end({ timeout: 0 }));
-        try {
-          await migrator`select pg_advisory_lock(${String(migrationLockKey)}::bigint)`;
-          await applyMigrations(drizzle({ client: migrator }), {
-            migrationsFolder: options.migrationsFolder,
+      order.guard(() =>
+        safeguards.run(async (scope) => {
+          // One connection of its own, over the direct URL: a session-level advisory lock needs one.
+          const migrator = postgres(config.unpooledUrl ?? url, {
+            max: 1,
+            onnotice: ignoreNotice,
+            connection: { application_name: `${options.applicationName}-migrate` },
           });
-          await migrator`select pg_advisory_unlock(${String(migrationLockKey)}::bigint)`;
-        } finally {
-          detach();
-          await migrator.end({ timeout: 5 });
-        }
-      }, migrationContext(options.migrationTimeoutMs)),
+          const detach = onAbort(scope.signal, () => void migrator.end({ timeout: 0 }));
+          try {
+            await migrator`select pg_advisory_lock(${String(migrationLockKey)}::bigint)`;
+            await applyMigrations(drizzle({ client: migrator }), {
+              migrationsFolder: options.migrationsFolder,
+            });
+            await migrator`select pg_advisory_unlock(${String(migrationLockKey)}::bigint)`;
+          } finally {
+            detach();
+            await migrator.end({ timeout: 5 });
+          }
+        }, migrationContext(options.migrationTimeoutMs)),
+      ),
     probe: (signal) => probeDatabase(db, safeguards, signal),
     countConnections: () => countRoleConnections(db),
     close: () => sql.end({ timeout: 5 }),

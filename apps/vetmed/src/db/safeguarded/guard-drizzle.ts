@@ -17,6 +17,8 @@ export interface GuardDrizzleOptions {
    * the deadline is nearer). For endpoints that refuse startup parameters (PgBouncer, Neon `-pooler`).
    */
   transactionStatementTimeoutMs?: number | undefined;
+  /** Called whenever a query or transaction starts (so `migrate()` can tell it is no longer first). */
+  onUse?: (() => void) | undefined;
 }
 
 /**
@@ -32,12 +34,13 @@ export interface GuardDrizzleOptions {
  *   whole rejects with a `SafeguardError`.
  */
 export function guardDrizzle<D extends AnyPgDatabase>(db: D, options: GuardDrizzleOptions): D {
-  surfaceSafeguardErrors(db);
-  const { safeguards, owner, transactionStatementTimeoutMs } = options;
+  const { safeguards, owner, transactionStatementTimeoutMs, onUse } = options;
+  surfaceSafeguardErrors(db, onUse);
   const transaction = db.transaction.bind(db);
   const guarded: AnyPgDatabase['transaction'] = (callback, config) => {
     const misuse = misuseRejection(owner, 'db.transaction()');
     if (misuse) return misuse;
+    onUse?.();
     const context = config?.accessMode === 'read only' ? contextOf('read') : transactionContext;
     return safeguards
       .run(
@@ -72,8 +75,11 @@ interface PreparedQueryLike {
   all(...args: unknown[]): Promise<unknown>;
 }
 
-/** Unwraps `DrizzleQueryError(cause: SafeguardError | TransactionMisuseError)` on top-level queries. */
-function surfaceSafeguardErrors(db: AnyPgDatabase): void {
+/**
+ * Unwraps `DrizzleQueryError(cause: SafeguardError | TransactionMisuseError)` on top-level queries,
+ * and reports each query run to `onUse`.
+ */
+function surfaceSafeguardErrors(db: AnyPgDatabase, onUse: (() => void) | undefined): void {
   const session = db._.session as unknown as {
     prepareQuery?: (...args: unknown[]) => PreparedQueryLike;
   };
@@ -84,8 +90,14 @@ function surfaceSafeguardErrors(db: AnyPgDatabase): void {
   session.prepareQuery = function prepareGuardedQuery(this: unknown, ...args: unknown[]) {
     const prepared = prepareQuery.apply(this, args);
     const { execute, all } = prepared;
-    prepared.execute = (...a) => execute.apply(prepared, a).catch(surface);
-    prepared.all = (...a) => all.apply(prepared, a).catch(surface);
+    prepared.execute = (...a) => {
+      onUse?.();
+      return execute.apply(prepared, a).catch(surface);
+    };
+    prepared.all = (...a) => {
+      onUse?.();
+      return all.apply(prepared, a).catch(surface);
+    };
     return prepared;
   };
 }

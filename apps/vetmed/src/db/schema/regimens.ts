@@ -76,6 +76,10 @@ export const regimens = pgTable(
 /**
  * A dose that was given. `idempotencyKey` is chosen by the client once per dose (e.g. a UUID made when
  * the caregiver taps "given"): a retried request inserts nothing new, so a dose is never doubled.
+ *
+ * The key is unique per regimen, not across the whole database: a retry always names the same
+ * regimen, so that is enough to never double a dose, and a regimen belongs to one household, so one
+ * household's keys can neither block another's writes nor reveal that they exist.
  */
 export const administrations = pgTable(
   'administrations',
@@ -95,7 +99,7 @@ export const administrations = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
-    unique('administrations_idempotency_key_unique').on(t.idempotencyKey),
+    unique('administrations_regimen_id_idempotency_key_unique').on(t.regimenId, t.idempotencyKey),
     // Dose history outlives a regimen's end: deactivate a regimen instead of deleting it.
     foreignKey({
       name: 'administrations_regimen_animal_fk',

@@ -24,7 +24,10 @@ export interface RecordDoseInput {
 }
 
 /** The regimen fields `recordDose` needs, with its animal's household. */
-export type DoseRegimen = Pick<Regimen, 'id' | 'animalId' | 'medicationId' | 'doseAmount' | 'doseUnit'> & {
+export type DoseRegimen = Pick<
+  Regimen,
+  'id' | 'animalId' | 'medicationId' | 'doseAmount' | 'doseUnit' | 'active' | 'endsAt'
+> & {
   householdId: string;
 };
 
@@ -35,11 +38,15 @@ export interface RecordDoseResult {
 }
 
 /**
- * Records a dose exactly once per idempotency key, in one transaction: insert with
- * `ON CONFLICT (idempotency_key) DO NOTHING`; when the row is new, draw the household's stock of the
- * medication down by the dose (only when the stock is counted in the dose's unit; never below 0).
- * A retried request returns the first recording with `created: false`. An unknown regimen rejects
- * with a SafeguardError of type NOT_FOUND, reason `regimen-not-found`.
+ * Records a dose exactly once per idempotency key of its regimen, in one transaction: insert with
+ * `ON CONFLICT (regimen_id, idempotency_key) DO NOTHING`; when the row is new, draw the household's
+ * stock of the medication down by the dose (only when the stock is counted in the dose's unit; never
+ * below 0). A retried request returns the first recording with `created: false`. The same key with a
+ * different dose (amount, unit, notes, or a `recordedAt` that differs) is not a retry: it rejects with
+ * a SafeguardError of type CONFLICT, reason `idempotency-key-reused`, and changes nothing. A regimen
+ * that is inactive, or ended by the time of the dose, takes no new dose: CONFLICT, reason
+ * `regimen-inactive` or `regimen-ended` (a retry of a dose recorded before still gets its first
+ * recording). An unknown regimen rejects with NOT_FOUND, reason `regimen-not-found`.
  *
  * `regimen`: the regimen row when the caller has just read it (the router's access check), so the
  * transaction does not read it again. Ignored unless its `id` is `input.regimenId`.
@@ -53,6 +60,13 @@ export function recordDose(
     const known = regimen?.id === input.regimenId ? regimen : await readRegimen(tx, input.regimenId);
     const doseAmount = input.doseAmount ?? known.doseAmount;
     const doseUnit = input.doseUnit ?? known.doseUnit;
+    const dose = { doseAmount, doseUnit, notes: input.notes, recordedAt: input.recordedAt };
+    const closed = closedReason(known, input.recordedAt ?? new Date());
+    if (closed) {
+      const existing = await findDose(tx, known.id, input.idempotencyKey);
+      if (existing && isSameDose(existing, dose)) return { administration: existing, created: false };
+      throw regimenClosed(closed);
+    }
 
     const [inserted] = await tx
       .insert(administrations)
@@ -66,14 +80,12 @@ export function recordDose(
         notes: input.notes,
         idempotencyKey: input.idempotencyKey,
       })
-      .onConflictDoNothing({ target: administrations.idempotencyKey })
+      .onConflictDoNothing({ target: [administrations.regimenId, administrations.idempotencyKey] })
       .returning();
     if (!inserted) {
-      const [existing] = await tx
-        .select()
-        .from(administrations)
-        .where(eq(administrations.idempotencyKey, input.idempotencyKey));
-      return { administration: existing!, created: false };
+      const existing = (await findDose(tx, known.id, input.idempotencyKey))!;
+      if (!isSameDose(existing, dose)) throw idempotencyKeyReused([input.idempotencyKey]);
+      return { administration: existing, created: false };
     }
     await tx
       .update(inventory)
@@ -99,6 +111,8 @@ async function readRegimen(tx: AppDatabase, regimenId: string): Promise<DoseRegi
       householdId: animals.householdId,
       doseAmount: regimens.doseAmount,
       doseUnit: regimens.doseUnit,
+      active: regimens.active,
+      endsAt: regimens.endsAt,
     })
     .from(regimens)
     .innerJoin(animals, eq(animals.id, regimens.animalId))
@@ -106,6 +120,79 @@ async function readRegimen(tx: AppDatabase, regimenId: string): Promise<DoseRegi
     .limit(1);
   if (!regimen) throw regimenNotFound(regimenId);
   return regimen;
+}
+
+/** What a request says about a dose; a field left out (`recordedAt`: "now") is not compared. */
+export interface DoseContent {
+  doseAmount: string;
+  doseUnit: string;
+  notes?: string | null | undefined;
+  recordedAt?: Date | undefined;
+}
+
+/**
+ * Whether `stored` is the dose `requested` describes, so that a request carrying its idempotency key
+ * is a retry of it. Amounts compare as numbers (the column keeps 4 decimals).
+ */
+export function isSameDose(stored: DoseContent, requested: DoseContent): boolean {
+  return (
+    Number(stored.doseAmount) === Number(requested.doseAmount) &&
+    stored.doseUnit === requested.doseUnit &&
+    (stored.notes ?? null) === (requested.notes ?? null) &&
+    (requested.recordedAt === undefined || stored.recordedAt?.getTime() === requested.recordedAt.getTime())
+  );
+}
+
+/** The keys were already used, in their regimens, for different doses: CONFLICT, nothing written. */
+export function idempotencyKeyReused(keys: readonly string[]): SafeguardError {
+  const shown = keys.slice(0, 3).join(', ');
+  return new SafeguardError({
+    type: 'CONFLICT',
+    reason: 'idempotency-key-reused',
+    userMessage:
+      keys.length === 1
+        ? `The idempotency key ${shown} was already used for a different dose of this schedule.`
+        : `${keys.length} idempotency keys were already used for different doses of their schedules: ${shown}${keys.length > 3 ? ', ...' : ''}.`,
+    suggestedActions: ['Use a new idempotency key for a new dose; reuse a key only to retry the same dose.'],
+    notApplied: true,
+  });
+}
+
+/** The dose recorded under `idempotencyKey` for the regimen, if any. */
+async function findDose(
+  tx: AppDatabase,
+  regimenId: string,
+  idempotencyKey: string,
+): Promise<Administration | undefined> {
+  const [dose] = await tx
+    .select()
+    .from(administrations)
+    .where(and(eq(administrations.regimenId, regimenId), eq(administrations.idempotencyKey, idempotencyKey)));
+  return dose;
+}
+
+/** Why the regimen takes no dose given at `at`, or undefined when it does. */
+function closedReason(
+  regimen: Pick<DoseRegimen, 'active' | 'endsAt'>,
+  at: Date,
+): 'inactive' | 'ended' | undefined {
+  if (!regimen.active) return 'inactive';
+  if (regimen.endsAt !== null && regimen.endsAt <= at) return 'ended';
+  return undefined;
+}
+
+/** A dose for a regimen that is paused or over: CONFLICT, nothing written. */
+function regimenClosed(reason: 'inactive' | 'ended'): SafeguardError {
+  return new SafeguardError({
+    type: 'CONFLICT',
+    reason: `regimen-${reason}`,
+    userMessage:
+      reason === 'inactive'
+        ? 'This medication schedule is paused: no dose can be recorded on it.'
+        : 'This medication schedule had ended by the time of this dose.',
+    suggestedActions: ['Check the schedule with the vet, or reactivate it first.'],
+    notApplied: true,
+  });
 }
 
 /** The most recent doses of an animal, newest first. One read. */

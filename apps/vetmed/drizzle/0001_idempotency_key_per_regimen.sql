@@ -1,0 +1,2 @@
+ALTER TABLE "administrations" DROP CONSTRAINT "administrations_idempotency_key_unique";--> statement-breakpoint
+ALTER TABLE "administrations" ADD CONSTRAINT "administrations_regimen_id_idempotency_key_unique" UNIQUE("regimen_id","idempotency_key");

@@ -1,0 +1,11 @@
+/**
+ * One CSV cell. Text a spreadsheet would read as a formula (starting with = + - @, or a tab or
+ * carriage return before one) gets a leading apostrophe, so an exported note such as
+ * `=HYPERLINK(...)` shows as text instead of running when the file is opened.
+ */
+export function csvCell(value: unknown): string {
+  const raw =
+    value instanceof Date ? value.toISOString() : value === null || value === undefined ? '' : String(value);
+  const text = /^[=+\-@\t\r]/.test(raw) ? `'${raw}` : raw;
+  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
