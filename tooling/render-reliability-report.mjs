@@ -34,11 +34,11 @@ const lines = [
   '',
   `**Totals:** ${acknowledged} acknowledged writes, **${lost} lost, ${duplicated} duplicated**; longest recovery ${ms(recoveries.length ? Math.max(...recoveries) : null)}.`,
   '',
-  '| scenario | load | faults injected | requests | acknowledged writes | unacknowledged (reported failed) | lost writes | duplicated writes | recovery |',
-  '|---|---|---|---:|---:|---:|---:|---:|---:|',
+  '| scenario | load | faults injected | requests | acknowledged writes | unacknowledged (reported failed) | lost writes | duplicated writes | stock drawn / distinct doses | recovery |',
+  '|---|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ...results.map(
     (r) =>
-      `| ${r.scenario} | ${r.load} | ${r.faults} | ${cell(r.requests)} | ${r.acknowledgedWrites} | ${r.unacknowledgedWrites} | **${r.lostWrites}** | **${r.duplicatedWrites}** | ${ms(r.recoveryMs)} |`,
+      `| ${r.scenario} | ${r.load} | ${r.faults} | ${cell(r.requests)} | ${r.acknowledgedWrites} | ${r.unacknowledgedWrites} | **${r.lostWrites}** | **${r.duplicatedWrites}** | ${r.stockDrawn === null || r.stockDrawn === undefined ? 'n/a' : `${r.stockDrawn} / ${r.distinctDoses}`} | ${ms(r.recoveryMs)} |`,
   ),
   '',
   'Recovery: from the end of the fault (the server back, the stall over, the hog gone) to the end of the first call that then succeeded.',

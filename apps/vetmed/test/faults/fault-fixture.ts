@@ -18,7 +18,30 @@ export interface FaultTarget {
   app: RunningVetmed;
   /** A superuser connection straight to the server (not through the proxy, not counted against the role). */
   admin: postgres.Sql;
+  /**
+   * How many times the database executed and committed a dose insert, per idempotency key. Counted by
+   * a trigger this fixture adds (see {@link countDoseAttempts}): a write the server ran twice shows 2
+   * even though the unique key kept the second from storing a row.
+   */
+  committedAttempts(keys: readonly string[]): Promise<Map<string, number>>;
   stop(): Promise<void>;
+}
+
+/**
+ * Counts every committed execution of a dose insert, in a table of the test's own. A BEFORE INSERT row
+ * trigger fires for every row an INSERT proposes, ON CONFLICT DO NOTHING included, and its row commits
+ * or rolls back with the transaction: so a dose recording the server executed again after it had
+ * committed (a retry of a write whose outcome it did not know) leaves two rows for its key.
+ * `security definer`: the app role may not write the superuser's table itself.
+ */
+async function countDoseAttempts(admin: postgres.Sql): Promise<void> {
+  await admin.unsafe(`
+    create table fault_dose_attempts (idempotency_key text not null, at timestamptz not null default clock_timestamp());
+    create function fault_count_dose_attempt() returns trigger language plpgsql security definer as $$
+      begin insert into fault_dose_attempts (idempotency_key) values (new.idempotency_key); return new; end $$;
+    create trigger fault_count_dose_attempt before insert on administrations
+      for each row execute function fault_count_dose_attempt();
+  `);
 }
 
 /**
@@ -51,11 +74,22 @@ export async function startFaultTarget(env: Record<string, string> = {}): Promis
     ...env,
   });
   const app = await startVetmed(config, { log: createLogger('silent') });
+  await countDoseAttempts(admin);
   return {
     server,
     proxy,
     app,
     admin,
+    async committedAttempts(keys) {
+      const counts = new Map<string, number>(keys.map((key) => [key, 0]));
+      for (let start = 0; start < keys.length; start += 500) {
+        const rows = await admin<{ key: string; n: number }[]>`
+          select idempotency_key as key, count(*)::int as n from fault_dose_attempts
+          where idempotency_key in ${admin(keys.slice(start, start + 500))} group by idempotency_key`;
+        for (const row of rows) counts.set(row.key, row.n);
+      }
+      return counts;
+    },
     async stop() {
       proxy.resume();
       proxy.dropNewConnections(false);
@@ -78,6 +112,10 @@ export interface ScenarioFigures {
   unacknowledgedWrites: number;
   lostWrites: number;
   duplicatedWrites: number;
+  /** Doses' worth of stock drawn down in the users' households (null where the scenario writes nothing). */
+  stockDrawn: number | null;
+  /** Distinct doses acknowledged to their clients (after their retries); must equal `stockDrawn`. */
+  distinctDoses: number | null;
   /** Longest time from the end of a fault to the first success after it, in ms (null when not measured). */
   recoveryMs: number | null;
   notes: string[];

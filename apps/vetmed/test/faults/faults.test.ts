@@ -13,6 +13,7 @@ import {
   type LedgerCheck,
   type LoadUser,
   startSteadyLoad,
+  watchRetries,
 } from './steady-load.js';
 
 /** Every failure a client saw carries typed userFriendly data. */
@@ -24,19 +25,32 @@ function expectAllTyped(records: readonly CallRecord[]): void {
 }
 
 /**
- * How every load scenario ends: after the clients' retries, no acknowledged write is lost or doubled.
- * Then the scenario's figures are saved for docs/reliability.md; `notes` may quote the ledger.
+ * How every load scenario ends: after the clients' retries, no acknowledged write is lost or doubled,
+ * by key and by the stock each dose draws down, and the server never retried a write whose failed
+ * attempt may have been applied. Then the scenario's figures are saved for docs/reliability.md;
+ * `notes` may quote the ledger.
  */
 async function finishScenario(
   id: string,
-  run: { app: RunningVetmed; users: LoadUser[]; records: CallRecord[] },
+  run: {
+    app: RunningVetmed;
+    target: FaultTarget;
+    users: LoadUser[];
+    records: CallRecord[];
+    retries: ReturnType<typeof watchRetries>;
+  },
   described: Pick<ScenarioFigures, 'scenario' | 'load' | 'faults' | 'recoveryMs'> & {
     notes: (ledger: LedgerCheck) => string[];
   },
-): Promise<void> {
-  const ledger = await checkLedger(run.app, run.users, run.records);
+): Promise<LedgerCheck> {
+  const ledger = await checkLedger(run.app, run.users, run.records, run.target.committedAttempts);
+  run.retries.stop();
+  expect(ledger.stillUnacknowledged, 'every failed write is acknowledged once resent').toBe(0);
   expect(ledger.lost).toBe(0);
   expect(ledger.duplicated).toBe(0);
+  expect(ledger.stockMismatches, 'stock drawn down = distinct acknowledged doses, per user').toEqual([]);
+  expect(ledger.stockDrawn).toBe(ledger.distinctDoses);
+  expect(ledger.reExecuted, 'no write executed again by the server after it had been applied').toBe(0);
   recordScenario(id, {
     scenario: described.scenario,
     load: described.load,
@@ -46,9 +60,15 @@ async function finishScenario(
     unacknowledgedWrites: ledger.unacknowledged,
     lostWrites: ledger.lost,
     duplicatedWrites: ledger.duplicated,
+    stockDrawn: ledger.stockDrawn,
+    distinctDoses: ledger.distinctDoses,
     recoveryMs: described.recoveryMs,
-    notes: described.notes(ledger),
+    notes: [
+      ...described.notes(ledger),
+      `${run.retries.retries.length} server-side retries (${run.retries.inWriteProcedure().length} inside dose recordings); no dose was executed twice by the database (${ledger.reExecuted} re-executed, counted by a trigger), and the stock drawn down (${ledger.stockDrawn} doses) equals the distinct doses acknowledged (${ledger.distinctDoses})`,
+    ],
   });
+  return ledger;
 }
 
 const longest = (records: readonly CallRecord[]) =>
@@ -76,8 +96,10 @@ async function withTarget(
 
 describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)', () => {
   it('outage: the server stops for 10 s; breakers open, clients get typed 503s with retry-after and never hang, the app serves again within the breaker timeout + 2 s', async () => {
-    await withTarget({}, async ({ app, server }) => {
+    await withTarget({}, async (target) => {
+      const { app, server } = target;
       const users = await createLoadUsers(app, 4);
+      const retries = watchRetries(app);
       const transitions: Array<BreakerStateChange & { wallClock: number }> = [];
       app.safeguards.onBreakerStateChange((change) => transitions.push({ ...change, wallClock: Date.now() }));
       const load = startSteadyLoad(users, 20);
@@ -113,7 +135,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
 
       await finishScenario(
         '1-outage',
-        { app, users, records },
+        { app, target, users, records, retries },
         {
           scenario: 'Outage: the PostgreSQL server stops for 10 s, then starts again',
           load: '20 calls/s over HTTP (dose recordings and history reads), 4 users',
@@ -131,8 +153,10 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
   }, 90_000);
 
   it('killed backends (pg_terminate_backend mid-load): reads are retried and succeed, writes are never doubled, every acknowledged write is there exactly once', async () => {
-    await withTarget({ CIRCUIT_FAILURE_THRESHOLD: '50' }, async ({ app, server }) => {
+    await withTarget({ CIRCUIT_FAILURE_THRESHOLD: '50' }, async (target) => {
+      const { app, server } = target;
       const users = await createLoadUsers(app, 4);
+      const retries = watchRetries(app);
       const load = startSteadyLoad(users, 30);
       const killedAt: number[] = [];
       let killed = 0;
@@ -152,7 +176,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
       expect(killed).toBeGreaterThan(10);
       await finishScenario(
         '2-killed-backends',
-        { app, users, records },
+        { app, target, users, records, retries },
         {
           scenario: 'Killed backends: pg_terminate_backend on every app connection, 15 times in 6 s',
           load: '30 calls/s over HTTP (dose recordings and history reads), 4 users',
@@ -168,8 +192,10 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
   }, 90_000);
 
   it('network stall (proxy paused 5 s): deadlines fire, slots are released, and the active slots return to 0', async () => {
-    await withTarget({ REQUEST_TIMEOUT_MS: '2000' }, async ({ app, proxy }) => {
+    await withTarget({ REQUEST_TIMEOUT_MS: '2000' }, async (target) => {
+      const { app, proxy } = target;
       const users = await createLoadUsers(app, 4);
+      const retries = watchRetries(app);
       const load = startSteadyLoad(users, 20);
       await sleep(2000);
       const stallStarted = Date.now();
@@ -198,7 +224,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
       const stats = app.safeguards.queue.stats();
       await finishScenario(
         '3-network-stall',
-        { app, users, records },
+        { app, target, users, records, retries },
         {
           scenario: 'Network stall: the proxy between app and database holds every byte for 5 s',
           load: '20 calls/s over HTTP, 4 users, request deadline 2 s',
@@ -214,10 +240,10 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
   }, 90_000);
 
   it('connection hog: another client holds every connection the role may open; 53300 is CONNECTION, backoff applies, the retry budget holds', async () => {
-    await withTarget({ CIRCUIT_FAILURE_THRESHOLD: '1000' }, async ({ app, server }) => {
+    await withTarget({ CIRCUIT_FAILURE_THRESHOLD: '1000' }, async (target) => {
+      const { app, server } = target;
       const users = await createLoadUsers(app, 4);
-      const retries: Array<{ delayMs: number; reason: string }> = [];
-      app.safeguards.onRetry((event) => retries.push({ delayMs: event.delayMs, reason: event.error.reason }));
+      const retries = watchRetries(app);
       // Take the role's 8 connections before the app gets them back.
       await server.terminateAppBackends();
       const hog = postgres(server.appUrl, { max: 8, onnotice: () => undefined });
@@ -243,7 +269,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
             (r.userFriendly.retryAfterMs ?? 0) > 0,
         ),
       ).toBe(true);
-      const connectionRetries = retries.filter((r) => r.reason === 'too-many-connections');
+      const connectionRetries = retries.retries.filter((r) => r.reason === 'too-many-connections');
       expect(connectionRetries.length).toBeGreaterThan(0);
       // Backoff: 53300 asks for at least a second.
       expect(Math.min(...connectionRetries.map((r) => r.delayMs))).toBeGreaterThanOrEqual(1000);
@@ -255,7 +281,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
       expect(recovery).not.toBeNull();
       await finishScenario(
         '4-connection-hog',
-        { app, users, records },
+        { app, target, users, records, retries },
         {
           scenario: 'Connection hog: another client holds all 8 connections the role may open, for 5 s',
           load: '10 calls/s over HTTP, 4 users',
@@ -311,11 +337,43 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
         unacknowledgedWrites: 1,
         lostWrites: 0,
         duplicatedWrites: 0,
+        stockDrawn: null,
+        distinctDoses: null,
         recoveryMs: null,
         notes: [
           `57014 answered as a typed 504 TIMEOUT (statement-timeout, not retryable) after ${took} ms; no slot held afterwards; the retry with the same key recorded the dose once`,
         ],
       });
+    });
+  }, 60_000);
+});
+
+describe('the ledger check itself', () => {
+  it('sees a dose drawn from stock twice, a dose that went missing and a write executed twice (the key is unique, so counting rows alone cannot)', async () => {
+    await withTarget({}, async ({ app, admin, committedAttempts }) => {
+      const users = await createLoadUsers(app, 2);
+      const load = startSteadyLoad(users, 40);
+      await sleep(500);
+      const records = await load.stop();
+      const writes = records.filter((r) => r.kind === 'record' && r.ok);
+      expect(writes.length).toBeGreaterThanOrEqual(4);
+      const clean = await checkLedger(app, users, records, committedAttempts);
+      expect(clean).toMatchObject({ lost: 0, duplicated: 0, stockMismatches: [], reExecuted: 0 });
+
+      // What a doubled dose looks like from outside: the stock of user 0 drawn down once more.
+      await admin`update inventory set quantity_on_hand = quantity_on_hand - 1 where household_id = ${users[0]!.world.household.id}`;
+      // And a lost one: an acknowledged dose of user 1 gone, stock given back as if it never happened.
+      const gone = writes.find((r) => r.user === 1)!;
+      await admin`delete from administrations where idempotency_key = ${gone.key!}`;
+      await admin`update inventory set quantity_on_hand = quantity_on_hand + 1 where household_id = ${users[1]!.world.household.id}`;
+      // And a write the server ran a second time after it had committed: one more committed execution.
+      const twice = writes.find((r) => r.user === 0)!;
+      await admin`insert into fault_dose_attempts (idempotency_key) values (${twice.key!})`;
+      const broken = await checkLedger(app, users, records, committedAttempts);
+      expect(broken.duplicated).toBe(1);
+      expect(broken.lost).toBe(1);
+      expect(broken.stockMismatches.map((m) => m.user).sort()).toEqual([0, 1]);
+      expect(broken.reExecuted).toBe(1);
     });
   }, 60_000);
 });

@@ -168,6 +168,8 @@ describe('Neon-style errors at the driver boundary, classified as the shared fac
       unacknowledgedWrites: 0,
       lostWrites: 0,
       duplicatedWrites: 0,
+      stockDrawn: null,
+      distinctDoses: null,
       recoveryMs: recoveredAt! - back,
       notes: [
         ...seen,
