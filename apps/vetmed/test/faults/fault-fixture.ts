@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { resolve } from 'node:path';
 import {
   type FaultProxy,
@@ -119,16 +120,50 @@ export interface ScenarioFigures {
   /** Longest time from the end of a fault to the first success after it, in ms (null when not measured). */
   recoveryMs: number | null;
   notes: string[];
-  measuredAt: string;
 }
 
-const resultsDir = resolve(import.meta.dirname, '../../../../.reports/reliability');
+/** What the reliability report shows for one bad-input test. */
+export interface BadInputFigures {
+  title: string;
+  /** The test file, from the repository root. */
+  test: string;
+  /** Generated inputs the property was checked against. */
+  runs: number;
+  /** What the run found, from its own counts. */
+  findings: string[];
+}
 
-/** Saves a scenario's figures for `pnpm reliability:report`, which renders docs/reliability.md from the last run. */
-export function recordScenario(id: string, figures: Omit<ScenarioFigures, 'measuredAt'>): void {
+/**
+ * Where `pnpm reliability:report` collects the figures, and the run they belong to: the report's
+ * command sets both (RELIABILITY_RESULTS_DIR, RELIABILITY_RUN_ID) for the suite it starts. A run of the
+ * suite by other means (CI, a developer) records with no run id, which the report refuses to render.
+ */
+const resultsDir =
+  process.env.RELIABILITY_RESULTS_DIR ?? resolve(import.meta.dirname, '../../../../.reports/reliability');
+const runId = process.env.RELIABILITY_RUN_ID ?? null;
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown CPU',
+    node: process.version,
+    platform: `${os.platform()} ${os.arch()}`,
+  };
+}
+
+function save(id: string, kind: 'scenario' | 'bad-input', figures: object): void {
   mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(
-    resolve(resultsDir, `${id}.json`),
-    `${JSON.stringify({ ...figures, measuredAt: new Date().toISOString() }, null, 2)}\n`,
-  );
+  const record = { id, kind, runId, measuredAt: new Date().toISOString(), machine: machine(), ...figures };
+  writeFileSync(resolve(resultsDir, `${id}.json`), `${JSON.stringify(record, null, 2)}\n`);
+}
+
+/** Saves a scenario's figures for `pnpm reliability:report`, which renders docs/reliability.md from its own run. */
+export function recordScenario(id: string, figures: ScenarioFigures): void {
+  save(id, 'scenario', figures);
+}
+
+/** Saves a bad-input test's figures for the same report. */
+export function recordBadInput(id: string, figures: BadInputFigures): void {
+  save(id, 'bad-input', figures);
 }

@@ -4,7 +4,7 @@ import type { BreakerStateChange } from '@db-safeguards/core';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import type { RunningVetmed } from '../../src/start-vetmed.js';
-import { failure, outcome } from '../app/app-client.js';
+import { failure } from '../app/app-client.js';
 import { type FaultTarget, recordScenario, type ScenarioFigures, startFaultTarget } from './fault-fixture.js';
 import {
   type CallRecord,
@@ -376,76 +376,4 @@ describe('the ledger check itself', () => {
       expect(broken.reExecuted).toBe(1);
     });
   }, 60_000);
-});
-
-describe('bad input (property-based)', () => {
-  it('random and hostile input to the procedures gets a typed 4xx, never a 5xx, and the app stays up', async () => {
-    const fc = await import('fast-check');
-    await withTarget({}, async ({ app }) => {
-      const [user] = await createLoadUsers(app, 1);
-      const procedures = [
-        ['households.create', 'mutation'],
-        ['animals.create', 'mutation'],
-        ['animals.update', 'mutation'],
-        ['regimens.create', 'mutation'],
-        ['administrations.record', 'mutation'],
-        ['administrations.history', 'query'],
-        ['inventory.adjust', 'mutation'],
-        ['reports.adherence', 'query'],
-        ['imports.administrations', 'mutation'],
-        ['auth.signIn', 'mutation'],
-      ] as const;
-      const hostile = fc.oneof(
-        fc.anything(),
-        fc.record(
-          {
-            householdId: fc.oneof(fc.string(), fc.uuid()),
-            animalId: fc.string(),
-            regimenId: fc.uuid(),
-            name: fc.string({ maxLength: 5000 }),
-            idempotencyKey: fc.string(),
-          },
-          { requiredKeys: [] },
-        ),
-        fc.constantFrom(
-          "' or 1=1 --",
-          '{"$ne": null}',
-          '\u0000',
-          'x'.repeat(20_000),
-          -1,
-          1e308,
-          Number.NaN,
-          null,
-        ),
-      );
-      await fc.assert(
-        fc.asyncProperty(fc.constantFrom(...procedures), hostile, async ([path, type], input) => {
-          const body = JSON.stringify({ json: input });
-          const response =
-            type === 'query'
-              ? await fetch(`${app.url}/api/trpc/${path}?input=${encodeURIComponent(body)}`, {
-                  headers: { authorization: `Bearer ${user!.token}`, 'x-forwarded-for': user!.ip },
-                })
-              : await fetch(`${app.url}/api/trpc/${path}`, {
-                  method: 'POST',
-                  body,
-                  headers: {
-                    authorization: `Bearer ${user!.token}`,
-                    'content-type': 'application/json',
-                    'x-forwarded-for': user!.ip,
-                  },
-                });
-          const text = await response.text();
-          if (response.ok) return;
-          expect(response.status).toBeGreaterThanOrEqual(400);
-          expect(response.status).toBeLessThan(500);
-          expect(text).toContain('userFriendly');
-          expect(text).not.toMatch(/Failed query|params:|\n\s+at /);
-        }),
-        { numRuns: 150 },
-      );
-      expect((await fetch(`${app.url}/api/health`)).status).toBe(200);
-      expect((await outcome(user!.client.households.list.query())).ok).toBe(true);
-    });
-  }, 120_000);
 });
