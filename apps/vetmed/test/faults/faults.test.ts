@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BreakerStateChange } from '@db-safeguards/core';
+import type { BreakerState } from '@db-safeguards/core';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import type { RunningVetmed } from '../../src/start-vetmed.js';
@@ -82,6 +82,31 @@ function recoveryAfter(records: readonly CallRecord[], since: number): number | 
   return first ? first.endedAt - since : null;
 }
 
+/** A breaker's state changes, in order, with the time the test saw them and its failure count then. */
+type BreakerTimeline = Array<{ to: BreakerState; at: number; failures: number }>;
+
+/** The breaker's state for the whole of a call, or undefined when it changed while the call ran. */
+function stateThroughout(timeline: BreakerTimeline, call: CallRecord): BreakerState | undefined {
+  const before = timeline.filter((t) => t.at <= call.startedAt).at(-1);
+  const changedDuring = timeline.some((t) => t.at > call.startedAt && t.at <= call.endedAt);
+  return before && !changedDuring ? before.to : undefined;
+}
+
+/** "503 CIRCUIT_BREAKER ×12, 504 TIMEOUT ×1": how calls failed, from what their clients saw. */
+function describeFailures(records: readonly CallRecord[]): string {
+  const counts = new Map<string, number>();
+  for (const r of records.filter((record) => !record.ok)) {
+    const label = `${r.status} ${r.userFriendly?.type ?? 'untyped'}`;
+    counts.set(label, (counts.get(label) ?? 0) + 1);
+  }
+  return counts.size === 0
+    ? 'none'
+    : [...counts]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([label, n]) => `${label} ×${n}`)
+        .join(', ');
+}
+
 async function withTarget(
   env: Record<string, string>,
   body: (target: FaultTarget) => Promise<void>,
@@ -95,43 +120,66 @@ async function withTarget(
 }
 
 describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)', () => {
-  it('outage: the server stops for 10 s; breakers open, clients get typed 503s with retry-after and never hang, the app serves again within the breaker timeout + 2 s', async () => {
+  it('outage: the server stops for 10 s; the breaker opens after at most its threshold of failures, refusals while it is open are 503 CIRCUIT_BREAKER with retry-after, nothing hangs, the app serves again within the breaker timeout + 2 s', async () => {
     await withTarget({}, async (target) => {
       const { app, server } = target;
       const users = await createLoadUsers(app, 4);
       const retries = watchRetries(app);
-      const transitions: Array<BreakerStateChange & { wallClock: number }> = [];
-      app.safeguards.onBreakerStateChange((change) => transitions.push({ ...change, wallClock: Date.now() }));
+      const primary = app.safeguards.breakers.get('primary');
+      const { failureThreshold, openDurationMs } = primary.options;
+      const transitions: BreakerTimeline = [];
+      app.safeguards.onBreakerStateChange((change) => {
+        if (change.breaker === 'primary')
+          transitions.push({ to: change.to, at: Date.now(), failures: primary.stats().totalFailures });
+      });
       const load = startSteadyLoad(users, 20);
       await sleep(2000);
+      const failuresBefore = primary.stats().totalFailures;
       const outageStarted = Date.now();
       await server.stopServer();
       await sleep(10_000);
       await server.startServer();
       const serverBack = Date.now();
-      await sleep(9000);
+      await sleep(8000);
       const records = await load.stop();
 
-      const opened = transitions.find(
-        (t) => t.breaker === 'primary' && t.to === 'OPEN' && t.wallClock >= outageStarted,
-      );
-      expect(opened, 'the primary breaker opened during the outage').toBeDefined();
-      expect(opened!.wallClock - outageStarted).toBeLessThan(5000);
       expectAllTyped(records);
+      const opened = transitions.find((t) => t.to === 'OPEN' && t.at >= outageStarted);
+      expect(opened, 'the primary breaker opened during the outage').toBeDefined();
+      // Within its threshold: the breaker counted at most `failureThreshold` failures before it opened,
+      // and no more calls than that failed to their clients before it did.
+      const failuresToOpen = opened!.failures - failuresBefore;
+      expect(failuresToOpen).toBeGreaterThan(0);
+      expect(failuresToOpen).toBeLessThanOrEqual(failureThreshold);
+      const failedBeforeOpen = records.filter(
+        (r) => !r.ok && r.startedAt >= outageStarted - 1000 && r.endedAt < opened!.at,
+      );
+      expect(failedBeforeOpen.length).toBeLessThanOrEqual(failureThreshold);
+      // A call that began and ended while the breaker was open was refused by it: 503 CIRCUIT_BREAKER
+      // with the time until it half-opens.
+      const whileOpen = records.filter((r) => stateThroughout(transitions, r) === 'OPEN');
+      expect(whileOpen.length, 'calls refused while the breaker was open').toBeGreaterThan(20);
+      for (const refused of whileOpen) {
+        expect(refused.ok).toBe(false);
+        expect(refused.status).toBe(503);
+        expect(refused.userFriendly).toMatchObject({ type: 'CIRCUIT_BREAKER', retryable: true });
+        expect(refused.userFriendly!.retryAfterMs).toBeGreaterThan(0);
+        expect(refused.userFriendly!.retryAfterMs).toBeLessThanOrEqual(openDurationMs);
+      }
       const duringOutage = records.filter(
         (r) => r.startedAt >= outageStarted && r.endedAt <= serverBack && !r.ok,
       );
-      expect(duringOutage.length).toBeGreaterThan(20);
-      for (const failed of duringOutage) {
-        expect([503, 504]).toContain(failed.status);
-        if (failed.status === 503) expect(failed.userFriendly!.retryAfterMs).toBeGreaterThan(0);
-      }
+      const others = duringOutage.filter((r) => !whileOpen.includes(r));
+      // The rest are the calls that reached the database while it was going or gone (before the
+      // breaker opened, and its half-open probes): typed, and within the deadline.
+      for (const failed of others) expect([503, 504]).toContain(failed.status);
       // Never past the request deadline (3 s), give or take the scheduling of a busy test machine.
       expect(longest(records)).toBeLessThan(3000 + 1500);
       const recovery = recoveryAfter(records, serverBack);
       expect(recovery, 'served again after the server came back').not.toBeNull();
-      expect(recovery!).toBeLessThanOrEqual(5000 + 2000);
+      expect(recovery!).toBeLessThanOrEqual(openDurationMs + 2000);
       expect((await fetch(`${app.url}/api/health`)).status).toBe(200);
+      const retryAfters = whileOpen.map((r) => r.userFriendly!.retryAfterMs!);
 
       await finishScenario(
         '1-outage',
@@ -142,10 +190,11 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
           faults: 'server stopped (fast shutdown) for 10 s',
           recoveryMs: recovery,
           notes: () => [
-            `primary breaker opened ${opened!.wallClock - outageStarted} ms after the server stopped`,
-            `${duringOutage.length} calls refused during the outage, all typed (503 with retry-after, or 504)`,
+            `primary breaker opened ${opened!.at - outageStarted} ms after the server stopped, after ${failuresToOpen} failures (threshold ${failureThreshold}); ${failedBeforeOpen.length} calls had failed to their clients by then`,
+            `${whileOpen.length} calls made while it was open were refused at once with 503 CIRCUIT_BREAKER, retry-after ${Math.min(...retryAfters)}–${Math.max(...retryAfters)} ms`,
+            `${others.length} other calls failed during the outage (before the breaker opened, or as its half-open probes): ${describeFailures(others)}`,
             `longest call ${longest(records)} ms (deadline 3 000 ms)`,
-            `recovery measured from the server's return; breaker open time 5 000 ms (CIRCUIT_TIMEOUT_MS)`,
+            `recovery measured from the server's return; breaker open time ${openDurationMs} ms (CIRCUIT_TIMEOUT_MS)`,
           ],
         },
       );
