@@ -26,6 +26,7 @@ export const expectedScenarios = [
   '4-connection-hog',
   '5-slow-queries',
   '6-neon-errors',
+  '6b-neon-http',
 ];
 export const expectedBadInput = [
   'bad-input-procedures',

@@ -33,9 +33,12 @@ export interface FaultTarget {
  * trigger fires for every row an INSERT proposes, ON CONFLICT DO NOTHING included, and its row commits
  * or rolls back with the transaction: so a dose recording the server executed again after it had
  * committed (a retry of a write whose outcome it did not know) leaves two rows for its key.
- * `security definer`: the app role may not write the superuser's table itself.
+ * `security definer`: the app role may not write the superuser's table itself. `admin`: a superuser
+ * connection to the app's database, after its migrations. Resolves with the count per key.
  */
-async function countDoseAttempts(admin: postgres.Sql): Promise<void> {
+export async function countDoseAttempts(
+  admin: postgres.Sql,
+): Promise<(keys: readonly string[]) => Promise<Map<string, number>>> {
   await admin.unsafe(`
     create table fault_dose_attempts (idempotency_key text not null, at timestamptz not null default clock_timestamp());
     create function fault_count_dose_attempt() returns trigger language plpgsql security definer as $$
@@ -43,6 +46,16 @@ async function countDoseAttempts(admin: postgres.Sql): Promise<void> {
     create trigger fault_count_dose_attempt before insert on administrations
       for each row execute function fault_count_dose_attempt();
   `);
+  return async (keys) => {
+    const counts = new Map<string, number>(keys.map((key) => [key, 0]));
+    for (let start = 0; start < keys.length; start += 500) {
+      const rows = await admin<{ key: string; n: number }[]>`
+        select idempotency_key as key, count(*)::int as n from fault_dose_attempts
+        where idempotency_key in ${admin(keys.slice(start, start + 500))} group by idempotency_key`;
+      for (const row of rows) counts.set(row.key, row.n);
+    }
+    return counts;
+  };
 }
 
 /**
@@ -75,22 +88,13 @@ export async function startFaultTarget(env: Record<string, string> = {}): Promis
     ...env,
   });
   const app = await startVetmed(config, { log: createLogger('silent') });
-  await countDoseAttempts(admin);
+  const committedAttempts = await countDoseAttempts(admin);
   return {
     server,
     proxy,
     app,
     admin,
-    async committedAttempts(keys) {
-      const counts = new Map<string, number>(keys.map((key) => [key, 0]));
-      for (let start = 0; start < keys.length; start += 500) {
-        const rows = await admin<{ key: string; n: number }[]>`
-          select idempotency_key as key, count(*)::int as n from fault_dose_attempts
-          where idempotency_key in ${admin(keys.slice(start, start + 500))} group by idempotency_key`;
-        for (const row of rows) counts.set(row.key, row.n);
-      }
-      return counts;
-    },
+    committedAttempts,
     async stop() {
       proxy.resume();
       proxy.dropNewConnections(false);

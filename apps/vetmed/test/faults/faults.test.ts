@@ -1,109 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BreakerState } from '@db-safeguards/core';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import type { RunningVetmed } from '../../src/start-vetmed.js';
-import { type FaultTarget, recordScenario, type ScenarioFigures, startFaultTarget } from './fault-fixture.js';
+import { type FaultTarget, startFaultTarget } from './fault-fixture.js';
 import {
-  type CallRecord,
-  checkLedger,
-  createLoadUsers,
-  type LedgerCheck,
-  type LoadUser,
-  startSteadyLoad,
-  watchRetries,
-} from './steady-load.js';
-
-/** Every failure a client saw carries typed userFriendly data. */
-function expectAllTyped(records: readonly CallRecord[]): void {
-  for (const record of records.filter((r) => !r.ok)) {
-    expect(record.userFriendly, `untyped failure (status ${record.status})`).toBeDefined();
-    expect(record.status).toBeGreaterThanOrEqual(400);
-  }
-}
-
-/**
- * How every load scenario ends: after the clients' retries, no acknowledged write is lost or doubled,
- * by key and by the stock each dose draws down, and the server never retried a write whose failed
- * attempt may have been applied. Then the scenario's figures are saved for docs/reliability.md;
- * `notes` may quote the ledger.
- */
-async function finishScenario(
-  id: string,
-  run: {
-    app: RunningVetmed;
-    target: FaultTarget;
-    users: LoadUser[];
-    records: CallRecord[];
-    retries: ReturnType<typeof watchRetries>;
-  },
-  described: Pick<ScenarioFigures, 'scenario' | 'load' | 'faults' | 'recoveryMs'> & {
-    notes: (ledger: LedgerCheck) => string[];
-  },
-): Promise<LedgerCheck> {
-  const ledger = await checkLedger(run.app, run.users, run.records, run.target.committedAttempts);
-  run.retries.stop();
-  expect(ledger.stillUnacknowledged, 'every failed write is acknowledged once resent').toBe(0);
-  expect(ledger.lost).toBe(0);
-  expect(ledger.duplicated).toBe(0);
-  expect(ledger.stockMismatches, 'stock drawn down = distinct acknowledged doses, per user').toEqual([]);
-  expect(ledger.stockDrawn).toBe(ledger.distinctDoses);
-  expect(ledger.reExecuted, 'no write executed again by the server after it had been applied').toBe(0);
-  recordScenario(id, {
-    scenario: described.scenario,
-    load: described.load,
-    faults: described.faults,
-    requests: run.records.length,
-    acknowledgedWrites: ledger.acknowledged,
-    unacknowledgedWrites: ledger.unacknowledged,
-    lostWrites: ledger.lost,
-    duplicatedWrites: ledger.duplicated,
-    stockDrawn: ledger.stockDrawn,
-    distinctDoses: ledger.distinctDoses,
-    recoveryMs: described.recoveryMs,
-    notes: [
-      ...described.notes(ledger),
-      `${run.retries.retries.length} server-side retries (${run.retries.inWriteProcedure().length} inside dose recordings); no dose was executed twice by the database (${ledger.reExecuted} re-executed, counted by a trigger), and the stock drawn down (${ledger.stockDrawn} doses) equals the distinct doses acknowledged (${ledger.distinctDoses})`,
-    ],
-  });
-  return ledger;
-}
-
-const longest = (records: readonly CallRecord[]) =>
-  Math.max(0, ...records.map((record) => record.endedAt - record.startedAt));
-
-/** The first call that started after `since` and succeeded: how long after `since` it ended. */
-function recoveryAfter(records: readonly CallRecord[], since: number): number | null {
-  const first = records
-    .filter((record) => record.ok && record.startedAt >= since)
-    .sort((a, b) => a.endedAt - b.endedAt)[0];
-  return first ? first.endedAt - since : null;
-}
-
-/** A breaker's state changes, in order, with the time the test saw them and its failure count then. */
-type BreakerTimeline = Array<{ to: BreakerState; at: number; failures: number }>;
-
-/** The breaker's state for the whole of a call, or undefined when it changed while the call ran. */
-function stateThroughout(timeline: BreakerTimeline, call: CallRecord): BreakerState | undefined {
-  const before = timeline.filter((t) => t.at <= call.startedAt).at(-1);
-  const changedDuring = timeline.some((t) => t.at > call.startedAt && t.at <= call.endedAt);
-  return before && !changedDuring ? before.to : undefined;
-}
-
-/** "503 CIRCUIT_BREAKER ×12, 504 TIMEOUT ×1": how calls failed, from what their clients saw. */
-function describeFailures(records: readonly CallRecord[]): string {
-  const counts = new Map<string, number>();
-  for (const r of records.filter((record) => !record.ok)) {
-    const label = `${r.status} ${r.userFriendly?.type ?? 'untyped'}`;
-    counts.set(label, (counts.get(label) ?? 0) + 1);
-  }
-  return counts.size === 0
-    ? 'none'
-    : [...counts]
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([label, n]) => `${label} ×${n}`)
-        .join(', ');
-}
+  type BreakerTimeline,
+  describeFailures,
+  expectAllTyped,
+  finishScenario,
+  longest,
+  recoveryAfter,
+  stateThroughout,
+} from './scenario-checks.js';
+import { checkLedger, createLoadUsers, startSteadyLoad, watchRetries } from './steady-load.js';
 
 async function withTarget(
   env: Record<string, string>,
@@ -181,7 +89,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
 
       await finishScenario(
         '1-outage',
-        { app, target, users, records, retries },
+        { app, committedAttempts: target.committedAttempts, users, records, retries },
         {
           scenario: 'Outage: the PostgreSQL server stops for 10 s, then starts again',
           load: '20 calls/s over HTTP (dose recordings and history reads), 4 users',
@@ -278,7 +186,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
       expect(metrics.retries.recovered).toBeGreaterThan(0);
       await finishScenario(
         '2-killed-backends',
-        { app, target, users, records, retries },
+        { app, committedAttempts: target.committedAttempts, users, records, retries },
         {
           scenario: `Killed backends: pg_terminate_backend on every app connection, ${kills.length} times, each while a write transaction was open`,
           load: '16 calls/s over HTTP (dose recordings and history reads), 4 users, 5 ms proxy latency each way',
@@ -326,7 +234,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
       const stats = app.safeguards.queue.stats();
       await finishScenario(
         '3-network-stall',
-        { app, target, users, records, retries },
+        { app, committedAttempts: target.committedAttempts, users, records, retries },
         {
           scenario: 'Network stall: the proxy between app and database holds every byte for 5 s',
           load: '20 calls/s over HTTP, 4 users, request deadline 2 s',
@@ -383,7 +291,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
       expect(recovery).not.toBeNull();
       await finishScenario(
         '4-connection-hog',
-        { app, target, users, records, retries },
+        { app, committedAttempts: target.committedAttempts, users, records, retries },
         {
           scenario: 'Connection hog: another client holds all 8 connections the role may open, for 5 s',
           load: '10 calls/s over HTTP, 4 users',
@@ -451,7 +359,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
       const took = failed.map((r) => r.endedAt - r.startedAt);
       const ledger = await finishScenario(
         '5-slow-queries',
-        { app, target, users, records, retries },
+        { app, committedAttempts: target.committedAttempts, users, records, retries },
         {
           scenario:
             "Slow queries: one household's stock row locked by another session for 3 s, beyond the 300 ms statement timeout",
