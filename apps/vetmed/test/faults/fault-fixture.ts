@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { resolve } from 'node:path';
+import type { RetryOptions } from '@db-safeguards/core';
 import {
   type FaultProxy,
   startFaultProxy,
@@ -61,8 +62,12 @@ export async function countDoseAttempts(
 /**
  * Starts the target. Rate limits are out of the way (the faults are the subject), deadlines are short
  * so the scenarios are quick, and the breaker's open time is short (CIRCUIT_TIMEOUT_MS) for the same reason.
+ * `retry`: retry options with no environment variable (the retry budget), over the configured ones.
  */
-export async function startFaultTarget(env: Record<string, string> = {}): Promise<FaultTarget> {
+export async function startFaultTarget(
+  env: Record<string, string> = {},
+  retry: Partial<RetryOptions> = {},
+): Promise<FaultTarget> {
   const server = await startTestPostgres({
     appRoleConnectionLimit: 8,
     postgresFlags: ['-c', 'client_connection_check_interval=100ms'],
@@ -87,6 +92,7 @@ export async function startFaultTarget(env: Record<string, string> = {}): Promis
     ),
     ...env,
   });
+  config.safeguards = { ...config.safeguards, retry: { ...config.safeguards.retry, ...retry } };
   const app = await startVetmed(config, { log: createLogger('silent') });
   const committedAttempts = await countDoseAttempts(admin);
   return {
