@@ -27,6 +27,7 @@ export const expectedScenarios = [
   '5-slow-queries',
   '6-neon-errors',
   '6b-neon-http',
+  '7-reset-and-refused-connections',
 ];
 export const expectedBadInput = [
   'bad-input-procedures',

@@ -251,6 +251,71 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
     });
   }, 90_000);
 
+  it('reset and refused connections (proxy): every open connection reset mid-load, then new ones refused for 3 s; every failure typed, no acknowledged write lost or doubled, no slot leaked, the app serves again', async () => {
+    await withTarget({}, async (target) => {
+      const { app, proxy } = target;
+      const users = await createLoadUsers(app, 4);
+      const retries = watchRetries(app);
+      const { openDurationMs } = app.safeguards.breakers.get('primary').options;
+      // 5 ms each way, so the reset finds queries in flight on the connections it cuts.
+      proxy.setLatency(5);
+      const load = startSteadyLoad(users, 20);
+      await sleep(2000);
+      const faultStarted = Date.now();
+      proxy.dropNewConnections(true);
+      const reset = proxy.resetAll();
+      await sleep(3000);
+      proxy.dropNewConnections(false);
+      const faultEnded = Date.now();
+      await sleep(openDurationMs + 2500);
+      const records = await load.stop();
+      proxy.setLatency(0);
+      await expect.poll(() => app.safeguards.queue.active, { timeout: 10_000 }).toBe(0);
+
+      expect(reset, 'open connections the reset hit').toBeGreaterThan(0);
+      // The driver's errors were classified as connection failures (what clients saw first, or what the
+      // server retried before the breaker answered for them).
+      const connectionReasons = new Set([
+        ...retries.retries.filter((r) => r.type === 'CONNECTION').map((r) => r.reason),
+        ...app.safeguards.errorLog.recent({ type: 'CONNECTION' }).map((e) => e.reason),
+      ]);
+      expect(connectionReasons.size).toBeGreaterThan(0);
+      const refusedConnections = proxy.stats().droppedConnections;
+      expect(refusedConnections, 'connection attempts refused').toBeGreaterThan(0);
+      expectAllTyped(records);
+      const failed = records.filter((r) => !r.ok);
+      expect(failed.length).toBeGreaterThan(0);
+      for (const call of failed) {
+        // Reset or refused (CONNECTION), refused by the breaker those failures opened, or, for a call
+        // whose connection postgres.js did not notice was gone, its deadline.
+        expect(`${call.status} ${call.userFriendly?.type}`).toMatch(
+          /^(503 CONNECTION|503 CIRCUIT_BREAKER|504 TIMEOUT)$/,
+        );
+        expect(call.startedAt).toBeGreaterThanOrEqual(faultStarted - 3000);
+      }
+      expect(longest(records)).toBeLessThan(3000 + 1500);
+      const recovery = recoveryAfter(records, faultEnded);
+      expect(recovery, 'served again once new connections were accepted').not.toBeNull();
+      expect(recovery!).toBeLessThanOrEqual(openDurationMs + 2000);
+      await finishScenario(
+        '7-reset-and-refused-connections',
+        { app, committedAttempts: target.committedAttempts, users, records, retries },
+        {
+          scenario:
+            'Reset and refused connections: the proxy resets every open connection, then refuses new ones for 3 s',
+          load: '20 calls/s over HTTP (dose recordings and history reads), 4 users, 5 ms proxy latency each way',
+          faults: `${reset} open connections reset (TCP RST both ways), ${refusedConnections} new connections refused (reset after the handshake) for 3 s`,
+          recoveryMs: recovery,
+          notes: (ledger) => [
+            `${failed.length} calls failed, all typed: ${describeFailures(failed)}; longest call ${longest(records)} ms (deadline 3 000 ms); the driver's errors were classified as CONNECTION (${[...connectionReasons].sort().join(', ')})`,
+            `${ledger.unacknowledged} writes were reported failed to their client; ${ledger.appliedDespiteError} of them had been applied before the reset, and resent with their keys each was recorded once`,
+            `active slots back to 0 after the load; recovery measured from the end of the refusals (breaker open time ${openDurationMs} ms)`,
+          ],
+        },
+      );
+    });
+  }, 90_000);
+
   it('connection hog: another client holds every connection the role may open; 53300 is CONNECTION, backoff applies, the retry budget caps the retries at its share', async () => {
     // The budget allows `ratio` retries per operation in its window plus a floor of `minPerSecond` per
     // second. With the default floor (5/s: 50 per 10 s window) a few hundred operations would mostly

@@ -13,6 +13,7 @@ const scenarioIds = [
   '5-slow-queries',
   '6-neon-errors',
   '6b-neon-http',
+  '7-reset-and-refused-connections',
 ];
 const badInputIds = ['bad-input-procedures', 'bad-input-classify-error', 'bad-input-rate-limit-keys'];
 const machine = { cpus: 3, cpuModel: 'Test CPU 9000', node: 'v20.0.0-test', platform: 'testos x64' };
