@@ -36,6 +36,7 @@ async function withPools<T>(
   }
 }
 
+/** The closed-loop cases, each its median round. */
 export interface ThroughputCases {
   physicalLimit: WorkloadResult;
   oneAtATime: WorkloadResult;
@@ -43,11 +44,20 @@ export interface ThroughputCases {
   safeguards: WorkloadResult;
   safeguardsNoReserve: WorkloadResult;
   naive: WorkloadResult;
+  /** How many interleaved rounds each case ran. */
+  rounds: number;
+  /** Failures by classified type summed over every round, not only the median one shown. */
+  errorsByTypeAllRounds: Record<CaseName, Record<string, number>>;
 }
 
 const readOnly = { operationType: 'read' } as const;
 
-type CaseName = keyof ThroughputCases;
+type CaseName = 'physicalLimit' | 'oneAtATime' | 'poolOnly' | 'safeguards' | 'safeguardsNoReserve' | 'naive';
+
+/** Adds `from`'s counts into `into`. */
+export function addCounts(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
+  for (const [key, count] of Object.entries(from)) into[key] = (into[key] ?? 0) + count;
+}
 
 /** How each closed-loop case drives the database for `durationMs`, on pools of its own. */
 function throughputCaseRunners(
@@ -106,7 +116,16 @@ export async function throughputCases(
   const median = (runs: WorkloadResult[]) =>
     [...runs].sort((a, b) => a.throughput - b.throughput)[Math.floor(runs.length / 2)]!;
   const pick = (name: CaseName) => median(results.get(name)!);
+  const errorsByTypeAllRounds = Object.fromEntries(
+    names.map((name) => {
+      const total: Record<string, number> = {};
+      for (const run of results.get(name)!) addCounts(total, run.errorsByType);
+      return [name, total];
+    }),
+  ) as ThroughputCases['errorsByTypeAllRounds'];
   return {
+    rounds,
+    errorsByTypeAllRounds,
     physicalLimit: pick('physicalLimit'),
     oneAtATime: pick('oneAtATime'),
     poolOnly: pick('poolOnly'),
@@ -143,6 +162,8 @@ export const overloadMix = [
 /** One of the repeated db-safeguards overload runs: urgent p99s and the benchmark process's own lag. */
 export interface OverloadRun {
   p99Ms: { CRITICAL: number; HIGH: number };
+  /** Failures by classified type over every priority of the run. */
+  errorsByType: Record<string, number>;
   /** p99 event-loop delay of this process (load generator, safeguards and driver together) during the run. */
   eventLoopDelayP99Ms: number;
 }
@@ -237,10 +258,13 @@ async function guardedOverloadRun(
   );
   loopDelay.disable();
   await guarded.close();
+  const errorsByType: Record<string, number> = {};
+  for (const cls of Object.values(result.byClass)) addCounts(errorsByType, cls.errorsByType);
   return {
     result,
     run: {
       p99Ms: { CRITICAL: result.byClass.CRITICAL!.latencyMs.p99, HIGH: result.byClass.HIGH!.latencyMs.p99 },
+      errorsByType,
       eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
     },
   };

@@ -14,43 +14,15 @@ import { fileURLToPath } from 'node:url';
 import { startTestPostgres } from '@db-safeguards/test-postgres';
 import postgres from 'postgres';
 import type { LoadReport } from '../loadtest/load-report.js';
-import {
-  ceilingOf,
-  type OpenPool,
-  type OverloadCases,
-  overloadCases,
-  type Query,
-  type ThroughputCases,
-  throughputCases,
-} from './connection-cases.js';
+import { ceilingOf, type OpenPool, overloadCases, type Query, throughputCases } from './connection-cases.js';
 import { renderReport } from './render-report.js';
+import { type ReportData, reportSchemaVersion } from './report-data.js';
 
 const quick = process.argv.includes('--quick');
 const renderOnly = process.argv.includes('--render-only');
 const durationMs = quick ? 2000 : 5000;
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const docsDir = `${repoRoot}docs/`;
-
-export interface ReportData {
-  generatedAt: string;
-  command: string;
-  machine: {
-    cpus: number;
-    cpuModel: string;
-    memoryGiB: number;
-    node: string;
-    platform: string;
-    postgres: string;
-  };
-  durationMs: number;
-  queries: Record<string, { description: string; throughput: ThroughputCases }>;
-  overload: OverloadCases & { factor: number; query: string };
-  pipeline: {
-    results: Array<{ name: string; sequentialNs: number; concurrentNs: number }>;
-    headline: { sequentialVsCockatiel: number; concurrentVsCockatiel: number };
-  } | null;
-  loadtests: Array<{ label: string; command: string; report: LoadReport }>;
-}
 
 function runLoadtest(args: string[]): LoadReport {
   const out = `${os.tmpdir()}/db-safeguards-loadtest-${process.pid}-${Date.now()}.json`;
@@ -131,6 +103,7 @@ async function main(): Promise<void> {
     };
 
     const data: ReportData = {
+      schemaVersion: reportSchemaVersion,
       generatedAt: new Date().toISOString(),
       command: 'pnpm bench:report',
       machine: {

@@ -1,0 +1,28 @@
+import type { LoadReport } from '../loadtest/load-report.js';
+import type { OverloadCases, ThroughputCases } from './connection-cases.js';
+
+/** Bumped whenever the stored data changes shape: the renderer refuses data it cannot read. */
+export const reportSchemaVersion = 2;
+
+/** Everything one run of `pnpm bench:report` measured: docs/benchmarks.json, rendered into docs/benchmarks.md. */
+export interface ReportData {
+  schemaVersion: typeof reportSchemaVersion;
+  generatedAt: string;
+  command: string;
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    memoryGiB: number;
+    node: string;
+    platform: string;
+    postgres: string;
+  };
+  durationMs: number;
+  queries: Record<string, { description: string; throughput: ThroughputCases }>;
+  overload: OverloadCases & { factor: number; query: string };
+  pipeline: {
+    results: Array<{ name: string; sequentialNs: number; concurrentNs: number }>;
+    headline: { sequentialVsCockatiel: number; concurrentVsCockatiel: number };
+  } | null;
+  loadtests: Array<{ label: string; command: string; report: LoadReport }>;
+}
