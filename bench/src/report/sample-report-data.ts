@@ -82,7 +82,7 @@ function priorityReport(
   p99: number,
   errors: Record<string, number> = {},
 ): PriorityReport {
-  return { sent, ok, latencyMs: latency(p99 / 2, p99), errors };
+  return { sent, ok, latencyMs: latency(p99 / 2, p99), failedLatencyMs: latency(0, 0), errors };
 }
 
 /** A load-test report of the sample app: `ok` of `sent` served, HIGH p99 as given. */
@@ -98,10 +98,12 @@ export function loadReport(
     target: 'sample app on PostgreSQL (role limited to 8 connections, 5 ms per round trip)',
     ratePerSecond: rate,
     durationMs: 15_000,
+    elapsedMs: 15_200,
     users: 20,
     sent,
     ok,
     failed: sent - ok,
+    unfinished: 0,
     droppedByClient: 0,
     throughput,
     byPriority: {
