@@ -16,7 +16,7 @@ import postgres from 'postgres';
 import type { LoadReport } from '../loadtest/load-report.js';
 import { ceilingOf, type OpenPool, overloadCases, type Query, throughputCases } from './connection-cases.js';
 import { renderReport } from './render-report.js';
-import { type ReportData, reportSchemaVersion } from './report-data.js';
+import { type LoadtestId, type ReportData, reportSchemaVersion } from './report-data.js';
 
 const quick = process.argv.includes('--quick');
 const renderOnly = process.argv.includes('--render-only');
@@ -136,23 +136,25 @@ async function main(): Promise<void> {
     // The same users and duration everywhere; `--db-latency 5` runs put a 5 ms round trip in front of PostgreSQL.
     const overLatency = (rate: number) =>
       `--start postgres --db-latency 5 --users 20 --rate ${rate} --duration ${loadDuration} --unlimited --mix record=1,list=3,report=3,import=3`;
-    const runs: Array<[string, string[]]> = (
+    const runs: Array<[LoadtestId, string, string]> = [
       [
-        [
-          'PGlite, 50 req/s (comfortable)',
-          `--start pglite --users 20 --rate 50 --duration ${loadDuration} --unlimited`,
-        ],
-        ['PostgreSQL, 5 ms per round trip, 60 req/s (comfortable)', overLatency(60)],
-        ['PostgreSQL, 5 ms per round trip, 300 req/s (overload)', overLatency(300)],
-        [
-          'PostgreSQL, default rate limits, 200 req/s',
-          `--start postgres --users 20 --rate 200 --duration ${loadDuration}`,
-        ],
-      ] as const
-    ).map(([label, args]) => [label, args.split(' ')]);
-    for (const [label, args] of runs) {
+        'pglite',
+        'PGlite, 50 req/s (comfortable)',
+        `--start pglite --users 20 --rate 50 --duration ${loadDuration} --unlimited`,
+      ],
+      ['latency-comfortable', 'PostgreSQL, 5 ms per round trip, 60 req/s (comfortable)', overLatency(60)],
+      ['latency-overload', 'PostgreSQL, 5 ms per round trip, 300 req/s (overload)', overLatency(300)],
+      [
+        'default-limits',
+        'PostgreSQL, default rate limits, 200 req/s',
+        `--start postgres --users 20 --rate 200 --duration ${loadDuration}`,
+      ],
+    ];
+    for (const [id, label, argText] of runs) {
+      const args = argText.split(' ');
       console.error(`Load test: ${label}...`);
       data.loadtests.push({
+        id,
         label,
         command: `pnpm loadtest -- ${args.join(' ')}`,
         report: runLoadtest(args),

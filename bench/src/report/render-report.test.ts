@@ -42,3 +42,44 @@ describe('renderReport: data it cannot read', () => {
     expect(() => renderReport(old)).toThrow('schema version 1');
   });
 });
+
+describe('renderReport: the sample app under overload is judged', () => {
+  it('compares goodput and HIGH p99 of the overload run with the comfortable run, and says why they missed', () => {
+    const data = sampleReportData((d) => {
+      const overload = d.loadtests.find((run) => run.id === 'latency-overload')!.report;
+      overload.throughput = 40;
+      overload.ok = 600;
+      overload.failed = 3900;
+      overload.errorsByType = { TIMEOUT: 2500, QUEUE_FULL: 1400 };
+      overload.byPriority.HIGH.latencyMs = { ...overload.byPriority.HIGH.latencyMs, p99: 7706 };
+      overload.byPriority.HIGH.errors = { TIMEOUT: 120 };
+      overload.peakDbConnections = 8;
+      const comfortable = d.loadtests.find((run) => run.id === 'latency-comfortable')!.report;
+      comfortable.byPriority.HIGH.latencyMs = { ...comfortable.byPriority.HIGH.latencyMs, p99: 231 };
+    });
+    const report = renderReport(data);
+    const goodput = targetRow(report, 'sample app at 5.0× its comfortable rate (300 vs 60 req/s): goodput');
+    expect(goodput).toContain('| 40.0 vs 60.0 ok/s: 0.67× | **missed** |');
+    const high = targetRow(report, 'sample app at 5.0× its comfortable rate: HIGH p99');
+    expect(high).toContain('| 7,706 ms vs 231 ms: 33.4× | **missed** |');
+    expect(report).toContain(
+      '- **Sample app goodput under overload (0.67×).** At 300 req/s the app completed 40.0 requests a second',
+    );
+    expect(report).toContain('failed: 2,500 TIMEOUT, 1,400 QUEUE_FULL');
+    expect(report).toContain('Peak database connections: 8.');
+    expect(report).toContain(
+      '- **Sample app HIGH latency under overload (33.4×).** HIGH (dose recordings) p99 was 7,706 ms',
+    );
+  });
+
+  it('says met, and explains nothing, when the overload run holds up', () => {
+    const report = renderReport(sampleReportData());
+    expect(targetRow(report, 'sample app at 5.0× its comfortable rate (300 vs 60 req/s): goodput')).toContain(
+      '| 62.0 vs 60.0 ok/s: 1.03× | **met** |',
+    );
+    expect(targetRow(report, 'sample app at 5.0× its comfortable rate: HIGH p99')).toContain(
+      '2.3× | **met** |',
+    );
+    expect(report).not.toContain('Sample app goodput under overload');
+  });
+});

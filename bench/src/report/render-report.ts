@@ -1,5 +1,6 @@
 import { formatLoadReport } from '../loadtest/load-report.js';
 import { ceilingOf, type ThroughputCases } from './connection-cases.js';
+import { goodputTarget, highLatencyTarget, judgeSampleAppOverload } from './judge-sample-app-overload.js';
 import { type ReportData, reportSchemaVersion } from './report-data.js';
 import type { OpenLoopResult, WorkloadResult } from './workloads.js';
 
@@ -115,6 +116,7 @@ export function renderReport(data: ReportData): string {
   const naiveErrors = sleep.naive.tooManyConnections + overload.naive.tooManyConnections;
   const pipeline = data.pipeline;
   const ours = pipeline?.results.find((r) => r.name === 'db-safeguards run (read)');
+  const sampleApp = judgeSampleAppOverload(data);
   const m = data.machine;
 
   const lines: string[] = [
@@ -133,6 +135,14 @@ export function renderReport(data: ReportData): string {
     `| BATCH shed first | refused share BATCH ${n(shedOrder[0]! * 100)} %, LOW ${n(shedOrder[1]! * 100)} %, NORMAL ${n(shedOrder[2]! * 100)} %, HIGH ${n(shedOrder[3]! * 100)} %, CRITICAL ${n(shedOrder[4]! * 100)} % | ${verdict(shedInOrder)} |`,
     `| the naive pool of 20 shows the problem | ${n(naiveErrors)} requests failed with 53300 (too many connections) | for contrast |`,
   ];
+  if (sampleApp) {
+    const { comfortable, overload } = sampleApp;
+    const rates = `${n(overload.ratePerSecond)} vs ${n(comfortable.ratePerSecond)} req/s`;
+    lines.push(
+      `| sample app at ${n(sampleApp.factor, 1)}× its comfortable rate (${rates}): goodput ≥ ${goodputTarget} × the comfortable run's | ${n(overload.throughput, 1)} vs ${n(comfortable.throughput, 1)} ok/s: ${n(sampleApp.goodput, 2)}× | ${verdict(sampleApp.goodputMet)} |`,
+      `| sample app at ${n(sampleApp.factor, 1)}× its comfortable rate: HIGH p99 ≤ ${highLatencyTarget} × the comfortable run's | ${ms(overload.byPriority.HIGH.latencyMs.p99)} ms vs ${ms(comfortable.byPriority.HIGH.latencyMs.p99)} ms: ${n(sampleApp.highMultiple, 1)}× | ${verdict(sampleApp.highMet)} |`,
+    );
+  }
   if (pipeline && ours) {
     lines.push(
       `| pipeline overhead < cockatiel's retry + breaker + bulkhead | ${n(pipeline.headline.sequentialVsCockatiel, 2)}× sequential, ${n(pipeline.headline.concurrentVsCockatiel, 2)}× at 1000 concurrent | ${verdict(pipeline.headline.sequentialVsCockatiel < 1 && pipeline.headline.concurrentVsCockatiel < 1)} |`,
@@ -152,6 +162,14 @@ export function renderReport(data: ReportData): string {
     ...(criticalMultiple > 3 || highMultiple > 3
       ? [
           `- **Urgent latency under overload.** An urgent call never waits behind NORMAL, LOW or BATCH work, but it does wait for a slot to free (a 5 ms query holds it) and behind other urgent calls: CRITICAL and HIGH are 10 % of ${overload.factor}× the limit, half the capacity on their own, so they queue among themselves. On top of that the load generator, the safeguards and the driver share one Node process that starts ${n(overload.offeredPerSecond)} calls a second; its event loop was ${loopDelays.length > 0 ? `${loopDelays.map((delay) => n(delay, 1)).join(', ')} ms late at p99 in the runs` : 'late'}, which lands on every latency measured. A 5 s p99 moves from run to run on a shared machine; the table lists each run.`,
+        ]
+      : []),
+    ...(sampleApp && !sampleApp.goodputMet
+      ? [`- **Sample app goodput under overload (${n(sampleApp.goodput, 2)}×).** ${sampleApp.goodputWhy}`]
+      : []),
+    ...(sampleApp && !sampleApp.highMet
+      ? [
+          `- **Sample app HIGH latency under overload (${n(sampleApp.highMultiple, 1)}×).** ${sampleApp.highWhy}`,
         ]
       : []),
     ...(ours && ours.sequentialNs >= 1000

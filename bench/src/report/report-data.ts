@@ -4,6 +4,8 @@ import type { OverloadCases, ThroughputCases } from './connection-cases.js';
 /** Bumped whenever the stored data changes shape: the renderer refuses data it cannot read. */
 export const reportSchemaVersion = 2;
 
+export type LoadtestId = 'pglite' | 'latency-comfortable' | 'latency-overload' | 'default-limits';
+
 /** Everything one run of `pnpm bench:report` measured: docs/benchmarks.json, rendered into docs/benchmarks.md. */
 export interface ReportData {
   schemaVersion: typeof reportSchemaVersion;
@@ -24,5 +26,10 @@ export interface ReportData {
     results: Array<{ name: string; sequentialNs: number; concurrentNs: number }>;
     headline: { sequentialVsCockatiel: number; concurrentVsCockatiel: number };
   } | null;
-  loadtests: Array<{ label: string; command: string; report: LoadReport }>;
+  /**
+   * The sample app under load. `id` says what each run is for: `latency-comfortable` and
+   * `latency-overload` are the same workload at a rate it serves and far above it, judged against
+   * each other.
+   */
+  loadtests: Array<{ id: LoadtestId; label: string; command: string; report: LoadReport }>;
 }

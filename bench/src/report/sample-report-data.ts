@@ -200,21 +200,25 @@ export function sampleReportData(change: (data: ReportData) => void = () => unde
     },
     loadtests: [
       {
+        id: 'pglite',
         label: 'PGlite, 50 req/s (comfortable)',
         command: 'pnpm loadtest -- --start pglite --rate 50',
         report: loadReport(50, 50, 120, { target: 'sample app on PGlite' }),
       },
       {
+        id: 'latency-comfortable',
         label: 'PostgreSQL, 5 ms per round trip, 60 req/s (comfortable)',
         command: 'pnpm loadtest -- --start postgres --db-latency 5 --rate 60',
         report: loadReport(60, 60, 200),
       },
       {
+        id: 'latency-overload',
         label: 'PostgreSQL, 5 ms per round trip, 300 req/s (overload)',
         command: 'pnpm loadtest -- --start postgres --db-latency 5 --rate 300',
         report: loadReport(300, 62, 450),
       },
       {
+        id: 'default-limits',
         label: 'PostgreSQL, default rate limits, 200 req/s',
         command: 'pnpm loadtest -- --start postgres --rate 200',
         report: loadReport(200, 150, 90, { peakDbConnections: 3, rateLimited: 700 }),
