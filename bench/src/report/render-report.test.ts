@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { connectionErrorsThroughSafeguards, renderReport } from './render-report.js';
+import type { ReportData } from './report-data.js';
 import { sampleReportData } from './sample-report-data.js';
 
 /** The targets table row whose first cell starts with `target`. */
@@ -81,5 +82,75 @@ describe('renderReport: the sample app under overload is judged', () => {
       '2.3× | **met** |',
     );
     expect(report).not.toContain('Sample app goodput under overload');
+  });
+});
+
+describe('renderReport: the throughput prose follows the figures', () => {
+  /** Sets the no-reserve case and case 1b of one query, against a ceiling of 1000 ok/s (case 4). */
+  const shape = (d: ReportData, query: 'sleep' | 'app', noReserve: number, oneAtATime: number) => {
+    const cases = d.queries[query]!.throughput;
+    cases.physicalLimit.throughput = 990;
+    cases.poolOnly.throughput = 1000;
+    cases.oneAtATime.throughput = oneAtATime;
+    cases.safeguardsNoReserve.throughput = noReserve;
+  };
+
+  it('claims no overhead of its own only when db-safeguards matches one-at-a-time within 2 %', () => {
+    const matched = renderReport(
+      sampleReportData((d) => {
+        shape(d, 'sleep', 890, 900);
+        shape(d, 'app', 790, 800);
+      }),
+    );
+    expect(matched).toContain('what the budget costs is the pipelining, not overhead of its own');
+    const costly = renderReport(
+      sampleReportData((d) => {
+        shape(d, 'sleep', 810, 900);
+        shape(d, 'app', 790, 800);
+      }),
+    );
+    expect(costly).not.toContain('not overhead of its own');
+    expect(costly).toContain(
+      "Against case 1b db-safeguards reaches 0.90 on `pg_sleep` and 0.99 on the app's query",
+    );
+    expect(costly).toContain("db-safeguards' own work per operation costs 10 % on `pg_sleep`.");
+  });
+
+  it('compares the two queries the way the figures go', () => {
+    const narrower = renderReport(
+      sampleReportData((d) => {
+        shape(d, 'sleep', 800, 900);
+        shape(d, 'app', 900, 950);
+      }),
+    );
+    expect(narrower).toContain("narrower on the app's query (0.90) than on `pg_sleep` (0.80)");
+    expect(narrower).not.toContain('wider');
+    const wider = renderReport(
+      sampleReportData((d) => {
+        shape(d, 'sleep', 900, 950);
+        shape(d, 'app', 780, 900);
+      }),
+    );
+    expect(wider).toContain("wider on the app's query (0.78) than on `pg_sleep` (0.90)");
+  });
+
+  it('gives each query its own verdict, and explains a miss on either', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        shape(d, 'sleep', 980, 990);
+        shape(d, 'app', 800, 900);
+      }),
+    );
+    expect(targetRow(report, 'db-safeguards throughput')).toContain(
+      '**met** on `pg_sleep`, **missed** on the app query',
+    );
+    expect(report).toContain('- **Throughput against');
+    const met = renderReport(
+      sampleReportData((d) => {
+        shape(d, 'sleep', 980, 990);
+        shape(d, 'app', 960, 990);
+      }),
+    );
+    expect(met).not.toContain('- **Throughput against');
   });
 });
