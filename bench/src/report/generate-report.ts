@@ -11,6 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { defaultQueueOptions } from '@db-safeguards/core';
 import { startTestPostgres } from '@db-safeguards/test-postgres';
 import postgres from 'postgres';
 import type { LoadReport } from '../loadtest/load-report.js';
@@ -115,6 +116,10 @@ async function main(): Promise<void> {
         postgres: version!.version.split(' on ')[0]!,
       },
       durationMs,
+      budget: {
+        maxConcurrentConnections: defaultQueueOptions.maxConcurrentConnections,
+        reservedForCritical: defaultQueueOptions.reservedForCritical,
+      },
       queries: {},
       overload: undefined as unknown as ReportData['overload'],
       pipeline,

@@ -154,3 +154,35 @@ describe('renderReport: the throughput prose follows the figures', () => {
     expect(met).not.toContain('- **Throughput against');
   });
 });
+
+describe('renderReport: the cap the CRITICAL reserve puts on throughput', () => {
+  it('is computed from the budget the run used, and the measured ratio is judged against it', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        d.budget = { maxConcurrentConnections: 10, reservedForCritical: 2 };
+        const cases = d.queries.sleep!.throughput;
+        cases.poolOnly.throughput = 1000;
+        cases.physicalLimit.throughput = 1000;
+        cases.oneAtATime.throughput = 950;
+        cases.safeguards.throughput = 780;
+      }),
+    );
+    const row = targetRow(report, 'db-safeguards throughput');
+    expect(row).not.toContain('7/8');
+    expect(row).toContain('with the default reserve 0.78');
+    expect(row).toContain('that is 0.98 and');
+    expect(row).toContain('of its cap 8/10 = 0.800');
+    expect(row).toMatch(/with it, against its cap: \*\*met\*\*/);
+    expect(report).toContain('2 of the 10 slots are kept for CRITICAL work');
+    expect(report).toContain('2. db-safeguards, defaults (64 callers; 2 of 10 slots kept for CRITICAL)');
+  });
+
+  it('says nothing of a cap when no slot is reserved', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        d.budget = { maxConcurrentConnections: 8, reservedForCritical: 0 };
+      }),
+    );
+    expect(report).not.toContain('kept for CRITICAL work so a health check');
+  });
+});

@@ -15,7 +15,7 @@ function errorsOf(result: WorkloadResult): string {
   return entries.length === 0 ? '0' : entries.map(([reason, count]) => `${n(count)} ${reason}`).join(', ');
 }
 
-function throughputTable(cases: ThroughputCases): string {
+function throughputTable(cases: ThroughputCases, budget: ReportData['budget']): string {
   const ceiling = ceilingOf(cases).throughput;
   const rows: Array<[string, WorkloadResult]> = [
     [
@@ -23,7 +23,10 @@ function throughputTable(cases: ThroughputCases): string {
       cases.physicalLimit,
     ],
     ['1b. For context: 8 callers on 8 connections, one query each at a time', cases.oneAtATime],
-    ['2. db-safeguards, defaults (64 callers; 1 of 8 slots kept for CRITICAL)', cases.safeguards],
+    [
+      `2. db-safeguards, defaults (64 callers; ${budget.reservedForCritical} of ${budget.maxConcurrentConnections} slots kept for CRITICAL)`,
+      cases.safeguards,
+    ],
     ['2b. db-safeguards, no CRITICAL reserve (64 callers)', cases.safeguardsNoReserve],
     ['3. Naive: pool of 20, no safeguards (64 callers)', cases.naive],
     ['4. Pool only: postgres.js max 8, no safeguards (64 callers)', cases.poolOnly],
@@ -96,6 +99,11 @@ export function renderReport(data: ReportData): string {
   const app = data.queries.app!.throughput;
   const sleepCeiling = ceilingOf(sleep);
   const ratio = sleep.safeguards.throughput / sleepCeiling.throughput;
+  const ratioAppReserve = app.safeguards.throughput / ceilingOf(app).throughput;
+  const { maxConcurrentConnections: slots, reservedForCritical: reserved } = data.budget;
+  // With slots kept for CRITICAL, work without CRITICAL can use the rest only.
+  const cap = (slots - reserved) / slots;
+  const capText = `${slots - reserved}/${slots} = ${n(cap, 3)}`;
   const ratioNoReserve = compareThroughput(sleep).ratio;
   const ratioApp = compareThroughput(app).ratio;
   const throughputMet = (value: number) => value >= throughputTarget;
@@ -128,7 +136,7 @@ export function renderReport(data: ReportData): string {
     '',
     '| target | measured | verdict |',
     '|---|---|---|',
-    `| db-safeguards throughput ≥ ${throughputTarget} × the physical limit (the best unguarded case, see below) | without the CRITICAL reserve ${n(ratioNoReserve, 2)} on \`pg_sleep\`, ${n(ratioApp, 2)} on the app query; ${n(ratio, 2)} with the default reserve | ${verdict(throughputMet(ratioNoReserve))} on \`pg_sleep\`, ${verdict(throughputMet(ratioApp))} on the app query, without the reserve; with it, capped at 7/8 = 0.875 by design (see below) |`,
+    `| db-safeguards throughput ≥ ${throughputTarget} × the physical limit (the best unguarded case, see below) | without the CRITICAL reserve ${n(ratioNoReserve, 2)} on \`pg_sleep\`, ${n(ratioApp, 2)} on the app query; with the default reserve ${n(ratio, 2)} and ${n(ratioAppReserve, 2)}, that is ${n(ratio / cap, 2)} and ${n(ratioAppReserve / cap, 2)} of its cap ${capText} | ${verdict(throughputMet(ratioNoReserve))} on \`pg_sleep\`, ${verdict(throughputMet(ratioApp))} on the app query, without the reserve; with it, against its cap: ${verdict(throughputMet(ratio / cap))} and ${verdict(throughputMet(ratioAppReserve / cap))} |`,
     `| connection errors seen by clients through db-safeguards: 0 (every guarded case, overload run and load test) | ${n(clientConnectionErrors.total)}${clientConnectionErrors.parts.length > 0 ? ` (${clientConnectionErrors.parts.map((part) => `${n(part.count)} in ${part.where}`).join('; ')})` : ''} | ${verdict(clientConnectionErrors.total === 0)} |`,
     `| CRITICAL p99 at ${overload.factor}× overload ≤ 3 × unloaded p99 | ${ms(guarded.byClass.CRITICAL!.latencyMs.p99)} ms vs ${ms(overload.unloaded.CRITICAL)} ms: ${n(criticalMultiple, 1)}×${perRun('CRITICAL')} | ${verdict(criticalMultiple <= 3)} |`,
     `| HIGH p99 at ${overload.factor}× overload ≤ 3 × unloaded p99 | ${ms(guarded.byClass.HIGH!.latencyMs.p99)} ms vs ${ms(overload.unloaded.HIGH)} ms: ${n(highMultiple, 1)}×${perRun('HIGH')} | ${verdict(highMultiple <= 3)} |`,
@@ -158,7 +166,11 @@ export function renderReport(data: ReportData): string {
           `- **Throughput against the physical limit (${n(ratioNoReserve, 2)} on \`pg_sleep\`, ${n(ratioApp, 2)} on the app query).** ${explainThroughputGap(data)}`,
         ]
       : []),
-    `- **Throughput with the default reserve (${n(ratio, 2)}).** One of the 8 slots is kept for CRITICAL work so a health check always gets through; a workload with no CRITICAL work can only use 7, so its ceiling is 7/8 = 0.875 of the physical limit. Without the reserve (\`queue.reservedForCritical: 0\`) the same pipeline reaches ${n(ratioNoReserve, 2)}. The reserve is the right default for an app whose health checks decide whether it gets traffic; set it to 0 for a batch worker.`,
+    ...(reserved > 0
+      ? [
+          `- **Throughput with the default reserve (${n(ratio, 2)} on \`pg_sleep\`, ${n(ratioAppReserve, 2)} on the app query).** ${reserved} of the ${slots} slots ${reserved === 1 ? 'is' : 'are'} kept for CRITICAL work so a health check always gets through; a workload with no CRITICAL work can use ${slots - reserved}, so its cap is ${capText} of the ceiling, and it reached ${n(ratio / cap, 2)} and ${n(ratioAppReserve / cap, 2)} of that cap. Without the reserve (\`queue.reservedForCritical: 0\`) the same pipeline reaches ${n(ratioNoReserve, 2)} and ${n(ratioApp, 2)} of the ceiling. The reserve is the right default for an app whose health checks decide whether it gets traffic; set it to 0 for a batch worker.`,
+        ]
+      : []),
     ...(criticalMultiple > 3 || highMultiple > 3
       ? [
           `- **Urgent latency under overload.** An urgent call never waits behind NORMAL, LOW or BATCH work, but it does wait for a slot to free (a 5 ms query holds it) and behind other urgent calls: CRITICAL and HIGH are 10 % of ${overload.factor}× the limit, half the capacity on their own, so they queue among themselves. On top of that the load generator, the safeguards and the driver share one Node process that starts ${n(overload.offeredPerSecond)} calls a second; its event loop was ${loopDelays.length > 0 ? `${loopDelays.map((delay) => n(delay, 1)).join(', ')} ms late at p99 in the runs` : 'late'}, which lands on every latency measured. A 5 s p99 moves from run to run on a shared machine; the table lists each run.`,
@@ -182,11 +194,11 @@ export function renderReport(data: ReportData): string {
     '',
     `### ${data.queries.sleep!.description}`,
     '',
-    throughputTable(sleep),
+    throughputTable(sleep, data.budget),
     '',
     `### ${data.queries.app!.description}`,
     '',
-    throughputTable(app),
+    throughputTable(app, data.budget),
     '',
     'The naive pool opens up to 20 connections for a role allowed 8: every connection beyond the limit is refused with 53300 and the query that needed it fails (postgres.js does not retry). The pool of 8 alone keeps the limit but has no priorities, no deadlines and no refusals: under overload its queue grows without bound (below).',
     '',

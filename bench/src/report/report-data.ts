@@ -20,6 +20,8 @@ export interface ReportData {
     postgres: string;
   };
   durationMs: number;
+  /** The connection budget the guarded cases ran with (the core's defaults): the CRITICAL reserve caps what other work can use. */
+  budget: { maxConcurrentConnections: number; reservedForCritical: number };
   queries: Record<string, { description: string; throughput: ThroughputCases }>;
   overload: OverloadCases & { factor: number; query: string };
   pipeline: {

@@ -139,6 +139,7 @@ export function sampleReportData(change: (data: ReportData) => void = () => unde
       postgres: 'PostgreSQL 18.4',
     },
     durationMs: 5000,
+    budget: { maxConcurrentConnections: 8, reservedForCritical: 1 },
     queries: {
       sleep: {
         description: '`select pg_sleep(0.005)`: a fixed 5 ms of database work',
