@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { defaultQueueOptions } from '@db-safeguards/core';
 import { startTestPostgres } from '@db-safeguards/test-postgres';
 import postgres from 'postgres';
+import { describeDbLatency } from '../loadtest/describe-db-latency.js';
 import type { LoadReport } from '../loadtest/load-report.js';
 import { ceilingOf, type OpenPool, overloadCases, type Query, throughputCases } from './connection-cases.js';
 import { renderReport } from './render-report.js';
@@ -138,17 +139,26 @@ async function main(): Promise<void> {
     };
 
     const loadDuration = String(quick ? 5 : 15);
-    // The same users and duration everywhere; `--db-latency 5` runs put a 5 ms round trip in front of PostgreSQL.
+    // The same users and duration everywhere; the `--db-latency` runs delay each chunk that many ms each way.
+    const dbLatencyMs = 5;
     const overLatency = (rate: number) =>
-      `--start postgres --db-latency 5 --users 20 --rate ${rate} --duration ${loadDuration} --unlimited --mix record=1,list=3,report=3,import=3`;
+      `--start postgres --db-latency ${dbLatencyMs} --users 20 --rate ${rate} --duration ${loadDuration} --unlimited --mix record=1,list=3,report=3,import=3`;
     const runs: Array<[LoadtestId, string, string]> = [
       [
         'pglite',
         'PGlite, 50 req/s (comfortable)',
         `--start pglite --users 20 --rate 50 --duration ${loadDuration} --unlimited`,
       ],
-      ['latency-comfortable', 'PostgreSQL, 5 ms per round trip, 60 req/s (comfortable)', overLatency(60)],
-      ['latency-overload', 'PostgreSQL, 5 ms per round trip, 300 req/s (overload)', overLatency(300)],
+      [
+        'latency-comfortable',
+        `PostgreSQL, ${describeDbLatency(dbLatencyMs)}, 60 req/s (comfortable)`,
+        overLatency(60),
+      ],
+      [
+        'latency-overload',
+        `PostgreSQL, ${describeDbLatency(dbLatencyMs)}, 300 req/s (overload)`,
+        overLatency(300),
+      ],
       [
         'default-limits',
         'PostgreSQL, default rate limits, 200 req/s',

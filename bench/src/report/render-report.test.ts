@@ -186,3 +186,13 @@ describe('renderReport: the cap the CRITICAL reserve puts on throughput', () => 
     expect(report).not.toContain('kept for CRITICAL work so a health check');
   });
 });
+
+describe('renderReport: the database latency of the load tests', () => {
+  it('is described per direction, as the proxy applies it, not as a round trip', () => {
+    const report = renderReport(sampleReportData());
+    expect(report).toContain(
+      'delays every chunk MS ms in each direction, so each round trip takes 2 × MS ms longer',
+    );
+    expect(report).not.toContain('delays every round trip');
+  });
+});

@@ -234,7 +234,7 @@ export function renderReport(data: ReportData): string {
   lines.push(
     '## The sample app under load',
     '',
-    "The load tool (`pnpm loadtest`) drives the running sample app over HTTP with its tRPC client, open loop: record a dose (HIGH), read a dose history (NORMAL), an adherence report (LOW), a bulk import of 20 doses (BATCH). `--db-latency` puts a proxy of our own between the app and PostgreSQL that delays every round trip, as a remote database such as Neon does; without it the app server's CPU, shared with the load generator and the database, runs out before the connection budget does. `--unlimited` raises the rate limits so that what is measured is the budget.",
+    "The load tool (`pnpm loadtest`) drives the running sample app over HTTP with its tRPC client, open loop: record a dose (HIGH), read a dose history (NORMAL), an adherence report (LOW), a bulk import of 20 doses (BATCH). `--db-latency MS` puts a proxy of our own between the app and PostgreSQL that delays every chunk MS ms in each direction, so each round trip takes 2 × MS ms longer, as with a remote database such as Neon; without it the app server's CPU, shared with the load generator and the database, runs out before the connection budget does. `--unlimited` raises the rate limits so that what is measured is the budget.",
     '',
   );
   for (const run of data.loadtests) {

@@ -95,7 +95,7 @@ export function loadReport(
   const sent = rate * 15;
   const ok = Math.round(throughput * 15);
   return {
-    target: 'sample app on PostgreSQL (role limited to 8 connections, 5 ms per round trip)',
+    target: 'sample app on PostgreSQL (role limited to 8 connections, 5 ms each way (a 10 ms round trip))',
     ratePerSecond: rate,
     durationMs: 15_000,
     elapsedMs: 15_200,
@@ -208,13 +208,13 @@ export function sampleReportData(change: (data: ReportData) => void = () => unde
       },
       {
         id: 'latency-comfortable',
-        label: 'PostgreSQL, 5 ms per round trip, 60 req/s (comfortable)',
+        label: 'PostgreSQL, 5 ms each way (a 10 ms round trip), 60 req/s (comfortable)',
         command: 'pnpm loadtest -- --start postgres --db-latency 5 --rate 60',
         report: loadReport(60, 60, 200),
       },
       {
         id: 'latency-overload',
-        label: 'PostgreSQL, 5 ms per round trip, 300 req/s (overload)',
+        label: 'PostgreSQL, 5 ms each way (a 10 ms round trip), 300 req/s (overload)',
         command: 'pnpm loadtest -- --start postgres --db-latency 5 --rate 300',
         report: loadReport(300, 62, 450),
       },
