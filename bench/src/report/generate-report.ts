@@ -18,8 +18,10 @@ import { describeDbLatency } from '../loadtest/describe-db-latency.js';
 import type { LoadReport } from '../loadtest/load-report.js';
 import { ceilingOf, type OpenPool, overloadCases, type Query, throughputCases } from './connection-cases.js';
 import { renderReport } from './render-report.js';
+import { reportCommand } from './report-command.js';
 import { type LoadtestId, type ReportData, reportSchemaVersion } from './report-data.js';
 
+const command = reportCommand(process.argv.slice(2));
 const quick = process.argv.includes('--quick');
 const renderOnly = process.argv.includes('--render-only');
 const durationMs = quick ? 2000 : 5000;
@@ -60,7 +62,13 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'inherit', 'inherit'],
     },
   );
-  const pipeline = JSON.parse(readFileSync(pipelineJson, 'utf8')) as ReportData['pipeline'];
+  const pipeline = {
+    ...(JSON.parse(readFileSync(pipelineJson, 'utf8')) as Omit<
+      NonNullable<ReportData['pipeline']>,
+      'command'
+    >),
+    command: `node --expose-gc bench/src/pipeline-overhead.mjs${quick ? ' --quick' : ''}`,
+  };
 
   console.error('Starting PostgreSQL (embedded) with an app role limited to 8 connections...');
   const server = await startTestPostgres({ appRoleConnectionLimit: 8, maxConnections: 60 });
@@ -107,7 +115,7 @@ async function main(): Promise<void> {
     const data: ReportData = {
       schemaVersion: reportSchemaVersion,
       generatedAt: new Date().toISOString(),
-      command: 'pnpm bench:report',
+      command,
       machine: {
         cpus: os.cpus().length,
         cpuModel: os.cpus()[0]?.model ?? 'unknown',

@@ -223,7 +223,7 @@ export function renderReport(data: ReportData): string {
     lines.push(
       '## Pipeline overhead against cockatiel and p-queue',
       '',
-      'The full `run` pipeline (breaker, budget, deadline, retry bookkeeping, AsyncLocalStorage) on a no-op operation, against a bare call, cockatiel 3.2 (retry + circuit breaker + bulkhead; cockatiel 4 needs Node 22) and p-queue 9 (concurrency 8), median of interleaved rounds. Command: `pnpm bench` (`node --expose-gc bench/src/pipeline-overhead.mjs`).',
+      `The full \`run\` pipeline (breaker, budget, deadline, retry bookkeeping, AsyncLocalStorage) on a no-op operation, against a bare call, cockatiel 3.2 (retry + circuit breaker + bulkhead; cockatiel 4 needs Node 22) and p-queue 9 (concurrency 8), median of interleaved rounds. Run within \`${data.command}\` as \`${pipeline.command}\` (on its own: \`pnpm bench\`).`,
       '',
       '| case | sequential ns/op | 1000 concurrent ns/op |',
       '|---|---:|---:|',

@@ -25,6 +25,8 @@ export interface ReportData {
   queries: Record<string, { description: string; throughput: ThroughputCases }>;
   overload: OverloadCases & { factor: number; query: string };
   pipeline: {
+    /** How the micro-benchmark was run inside this report's run. */
+    command: string;
     results: Array<{ name: string; sequentialNs: number; concurrentNs: number }>;
     headline: { sequentialVsCockatiel: number; concurrentVsCockatiel: number };
   } | null;

@@ -193,6 +193,7 @@ export function sampleReportData(change: (data: ReportData) => void = () => unde
       },
     },
     pipeline: {
+      command: 'node --expose-gc bench/src/pipeline-overhead.mjs',
       results: [
         { name: 'bare call', sequentialNs: 50, concurrentNs: 60 },
         { name: 'db-safeguards run (read)', sequentialNs: 900, concurrentNs: 700 },
