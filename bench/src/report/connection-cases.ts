@@ -38,7 +38,7 @@ async function withPools<T>(
 
 /** The closed-loop cases, each its median round. */
 export interface ThroughputCases {
-  physicalLimit: WorkloadResult;
+  dedicated: WorkloadResult;
   oneAtATime: WorkloadResult;
   poolOnly: WorkloadResult;
   safeguards: WorkloadResult;
@@ -52,7 +52,7 @@ export interface ThroughputCases {
 
 const readOnly = { operationType: 'read' } as const;
 
-type CaseName = 'physicalLimit' | 'oneAtATime' | 'poolOnly' | 'safeguards' | 'safeguardsNoReserve' | 'naive';
+type CaseName = 'dedicated' | 'oneAtATime' | 'poolOnly' | 'safeguards' | 'safeguardsNoReserve' | 'naive';
 
 /** Adds `from`'s counts into `into`. */
 export function addCounts(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
@@ -73,7 +73,7 @@ function throughputCaseRunners(
       return result;
     });
   return {
-    physicalLimit: () =>
+    dedicated: () =>
       withPools(open, [1, 1, 1, 1, 1, 1, 1, 1], (...connections) => {
         let next = 0;
         return closedLoop(64, durationMs, () => query(connections[next++ % 8]!));
@@ -87,8 +87,8 @@ function throughputCaseRunners(
 }
 
 /**
- * Closed-loop throughput with 64 callers: the physical limit (8 dedicated connections, each kept full
- * by 8 callers whose queries postgres.js pipelines), then postgres.js's pool of 8 alone, db-safeguards
+ * Closed-loop throughput with 64 callers: 8 dedicated connections (case 1), each kept full
+ * by 8 callers whose queries postgres.js pipelines, then postgres.js's pool of 8 alone, db-safeguards
  * (default, and without the CRITICAL reserve) over a pool of 8, and a naive pool of 20. For context, 8
  * callers on 8 connections one query at a time (no pipelining).
  *
@@ -126,7 +126,7 @@ export async function throughputCases(
   return {
     rounds,
     errorsByTypeAllRounds,
-    physicalLimit: pick('physicalLimit'),
+    dedicated: pick('dedicated'),
     oneAtATime: pick('oneAtATime'),
     poolOnly: pick('poolOnly'),
     safeguards: pick('safeguards'),
@@ -143,7 +143,7 @@ export async function throughputCases(
  */
 export function ceilingOf(cases: ThroughputCases): { throughput: number; label: '1' | '1b' | '4' } {
   const candidates = [
-    { throughput: cases.physicalLimit.throughput, label: '1' as const },
+    { throughput: cases.dedicated.throughput, label: '1' as const },
     { throughput: cases.oneAtATime.throughput, label: '1b' as const },
     { throughput: cases.poolOnly.throughput, label: '4' as const },
   ];
@@ -180,7 +180,7 @@ export interface OverloadCases {
 }
 
 /**
- * Open-loop overload at `factor` × the physical limit, with the mix above: db-safeguards with its
+ * Open-loop overload at `factor` × the ceiling (the best of cases 1, 1b and 4), with the mix above: db-safeguards with its
  * priorities and shedding (`repeats` times; the median run is reported, every run is listed),
  * postgres.js with 8 connections and no safeguards, and the naive pool.
  */

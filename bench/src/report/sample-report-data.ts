@@ -26,12 +26,12 @@ export function workload(throughput: number, extra: Partial<WorkloadResult> = {}
 /** The six closed-loop cases, from their throughputs. */
 export function throughputCases(
   ok: Record<
-    'physicalLimit' | 'oneAtATime' | 'poolOnly' | 'safeguards' | 'safeguardsNoReserve' | 'naive',
+    'dedicated' | 'oneAtATime' | 'poolOnly' | 'safeguards' | 'safeguardsNoReserve' | 'naive',
     number
   >,
 ): ThroughputCases {
   return {
-    physicalLimit: workload(ok.physicalLimit),
+    dedicated: workload(ok.dedicated),
     oneAtATime: workload(ok.oneAtATime),
     poolOnly: workload(ok.poolOnly),
     safeguards: workload(ok.safeguards),
@@ -43,7 +43,7 @@ export function throughputCases(
     }),
     rounds: 3,
     errorsByTypeAllRounds: {
-      physicalLimit: {},
+      dedicated: {},
       oneAtATime: {},
       poolOnly: {},
       safeguards: {},
@@ -144,7 +144,7 @@ export function sampleReportData(change: (data: ReportData) => void = () => unde
       sleep: {
         description: '`select pg_sleep(0.005)`: a fixed 5 ms of database work',
         throughput: throughputCases({
-          physicalLimit: 1500,
+          dedicated: 1500,
           oneAtATime: 1450,
           poolOnly: 1500,
           safeguards: 1300,
@@ -155,7 +155,7 @@ export function sampleReportData(change: (data: ReportData) => void = () => unde
       app: {
         description: "the app's dose history page",
         throughput: throughputCases({
-          physicalLimit: 640,
+          dedicated: 640,
           oneAtATime: 620,
           poolOnly: 650,
           safeguards: 560,
