@@ -12,6 +12,14 @@ import {
 
 export type Query = (sql: postgres.Sql) => Promise<unknown>;
 
+/**
+ * The shape of every case: the app role's connection limit (what each pool of the budget's size
+ * opens), the callers of the closed loops, and the naive pool that ignores the limit. The report
+ * quotes these from the run's data.
+ */
+export const caseShape = { connections: 8, callers: 64, naivePoolSize: 20 } as const;
+const { connections, callers, naivePoolSize } = caseShape;
+
 /** Opens postgres.js pools on the app role's URL. */
 export type OpenPool = (max: number) => postgres.Sql;
 
@@ -28,7 +36,9 @@ async function withPools<T>(
   try {
     // Connect up to the role's limit first, so no case pays for connecting (the naive pool of 20 gets its 53300s here and later).
     await Promise.allSettled(
-      pools.flatMap((pool, i) => Array.from({ length: Math.min(sizes[i]!, 8) }, () => pool`select 1`)),
+      pools.flatMap((pool, i) =>
+        Array.from({ length: Math.min(sizes[i]!, connections) }, () => pool`select 1`),
+      ),
     );
     return await body(...pools);
   } finally {
@@ -66,23 +76,26 @@ function throughputCaseRunners(
   durationMs: number,
 ): Record<CaseName, () => Promise<WorkloadResult>> {
   const guardedRun = (options: Parameters<typeof createSafeguards>[0]) =>
-    withPools(open, [8], async (pool) => {
+    withPools(open, [connections], async (pool) => {
       const guarded = createSafeguards(options);
-      const result = await closedLoop(64, durationMs, () => guarded.run(() => query(pool!), readOnly));
+      const result = await closedLoop(callers, durationMs, () => guarded.run(() => query(pool!), readOnly));
       await guarded.close();
       return result;
     });
   return {
     dedicated: () =>
-      withPools(open, [1, 1, 1, 1, 1, 1, 1, 1], (...connections) => {
+      withPools(open, Array(connections).fill(1), (...dedicated) => {
         let next = 0;
-        return closedLoop(64, durationMs, () => query(connections[next++ % 8]!));
+        return closedLoop(callers, durationMs, () => query(dedicated[next++ % connections]!));
       }),
-    oneAtATime: () => withPools(open, [8], (pool) => closedLoop(8, durationMs, () => query(pool!))),
-    poolOnly: () => withPools(open, [8], (pool) => closedLoop(64, durationMs, () => query(pool!))),
+    oneAtATime: () =>
+      withPools(open, [connections], (pool) => closedLoop(connections, durationMs, () => query(pool!))),
+    poolOnly: () =>
+      withPools(open, [connections], (pool) => closedLoop(callers, durationMs, () => query(pool!))),
     safeguards: () => guardedRun(undefined),
     safeguardsNoReserve: () => guardedRun({ queue: { reservedForCritical: 0 } }),
-    naive: () => withPools(open, [20], (pool) => closedLoop(64, durationMs, () => query(pool!))),
+    naive: () =>
+      withPools(open, [naivePoolSize], (pool) => closedLoop(callers, durationMs, () => query(pool!))),
   };
 }
 
@@ -103,7 +116,9 @@ export async function throughputCases(
   rounds = 3,
 ): Promise<ThroughputCases> {
   // Warm up (plans, buffers, the JIT) so the first case measured does not pay for it.
-  await withPools(open, [8], (pool) => closedLoop(64, Math.min(2_000, durationMs), () => query(pool!)));
+  await withPools(open, [connections], (pool) =>
+    closedLoop(callers, Math.min(2_000, durationMs), () => query(pool!)),
+  );
   const runners = throughputCaseRunners(open, query, durationMs);
   const names = Object.keys(runners) as CaseName[];
   const results = new Map<CaseName, WorkloadResult[]>(names.map((name) => [name, []]));
@@ -192,7 +207,7 @@ export async function overloadCases(
   durationMs: number,
   repeats = 3,
 ): Promise<OverloadCases> {
-  const unloaded = await withPools(open, [8], async (pool) => {
+  const unloaded = await withPools(open, [connections], async (pool) => {
     const idle = createSafeguards();
     const critical = await unloadedLatency(400, () =>
       idle.run(() => query(pool!), { operationType: 'critical', priority: Priority.CRITICAL }),
@@ -206,7 +221,9 @@ export async function overloadCases(
   const rate = Math.round(ceilingPerSecond * factor);
   const runs: Array<{ result: OpenLoopResult; run: OverloadRun }> = [];
   for (let i = 0; i < repeats; i++) {
-    runs.push(await withPools(open, [8], (pool) => guardedOverloadRun(pool!, query, rate, durationMs)));
+    runs.push(
+      await withPools(open, [connections], (pool) => guardedOverloadRun(pool!, query, rate, durationMs)),
+    );
   }
   const worseMultiple = ({ run }: (typeof runs)[number]) =>
     Math.max(run.p99Ms.CRITICAL / unloaded.CRITICAL, run.p99Ms.HIGH / unloaded.HIGH);
@@ -219,8 +236,8 @@ export async function overloadCases(
         (cls): ArrivalClass => ({ name: cls.name, share: cls.share, operation: () => query(pool) }),
       ),
     );
-  const poolOnly = await withPools(open, [8], (pool) => direct(pool!));
-  const naive = await withPools(open, [20], (pool) => direct(pool!));
+  const poolOnly = await withPools(open, [connections], (pool) => direct(pool!));
+  const naive = await withPools(open, [naivePoolSize], (pool) => direct(pool!));
   return {
     offeredPerSecond: rate,
     unloaded,

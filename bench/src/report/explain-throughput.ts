@@ -47,7 +47,7 @@ export function explainThroughputGap(data: ReportData): string {
   ];
   if (Math.min(sleep.oneAtATimeShare, app.oneAtATimeShare) < noOwnOverheadAt) {
     sentences.push(
-      `Without pipelining, one query per connection at a time (case 1b) reached ${both((c) => c.oneAtATimeShare)} of the ceiling: postgres.js on its own sends the next query behind the current one on the same connection, the budget does not.`,
+      `Without pipelining, one query per connection at a time (case 1b) reached, as a share of the ceiling, ${both((c) => c.oneAtATimeShare)}: postgres.js on its own sends the next query behind the current one on the same connection, the budget does not.`,
     );
   } else {
     sentences.push(

@@ -220,8 +220,84 @@ describe('renderReport: one name for the reference throughput', () => {
     );
     expect(report.toLowerCase()).not.toContain('physical limit');
     expect(targetRow(report, 'db-safeguards throughput ≥ 0.95 × the ceiling (best of 1/1b/4')).toBeDefined();
-    expect(report).toContain('- **Throughput against the ceiling (best of 1/1b/4)');
+    expect(report).toContain('- **Throughput against the ceiling, best of 1/1b/4 (');
     expect(report).toContain('## Overload: open loop at 5× the ceiling (best of 1/1b/4)');
     expect(report).toContain('(the ceiling, best of 1/1b/4, is 1,500/s: case 1)');
+  });
+});
+
+describe('renderReport: no sentence of fixed figures that can go stale', () => {
+  it('takes rounds, mix, queue defaults, query cost, shape and peers from the run', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        d.queries.sleep!.throughput.rounds = 5;
+        d.overload.mix = [
+          { name: 'CRITICAL', share: 5 },
+          { name: 'HIGH', share: 15 },
+          { name: 'NORMAL', share: 40 },
+          { name: 'LOW', share: 20 },
+          { name: 'BATCH', share: 20 },
+        ];
+        d.queue = { maxQueueSize: 500, shedAt: { BATCH: 0.25, LOW: 0.6 } };
+        d.queryCostMs = 2;
+        d.shape = { connections: 6, callers: 48, naivePoolSize: 15 };
+        d.pipeline!.peers = { cockatiel: '3.9.0', 'p-queue': '10.1.0' };
+        // A miss, so the urgent-latency explanation is rendered.
+        d.overload.safeguards.byClass.HIGH!.latencyMs.p99 = 60;
+        d.overload.safeguardsRuns[1]!.eventLoopDelayP99Ms = 33.3;
+      }),
+    );
+    expect(report).toContain('5 times interleaved with the others');
+    expect(report).not.toContain('three times');
+    expect(report).toContain('mixed 5 % CRITICAL, 15 % HIGH, 40 % NORMAL, 20 % LOW, 20 % BATCH');
+    expect(report).toContain('defaults: queue of 500, BATCH shed at a quarter full, LOW shed at 60 % full');
+    expect(report).toContain('`pg_sleep(0.002)`');
+    expect(report).toContain('(a 2 ms query holds it)');
+    expect(report).toContain('CRITICAL and HIGH are 20 % of 5× the ceiling, 1.00× the ceiling on their own');
+    expect(report).toContain('20.0, 33.3, 20.0 ms late at p99 in the 3 runs');
+    expect(report).toContain('The p99 of a 5 s run varies from run to run');
+    expect(report).toContain('`CONNECTION LIMIT 6`');
+    expect(report).toContain(
+      '1. Dedicated: 6 connections of their own, each kept full by 8 pipelining callers',
+    );
+    expect(report).toContain('3. Naive: pool of 15, no safeguards (48 callers)');
+    expect(report).toContain('the naive pool of 15 shows the problem');
+    expect(report).toContain('cockatiel 3.9.0 (retry + circuit breaker + bulkhead) and p-queue 10.1.0');
+    for (const stale of ['10 %', 'half the capacity', 'a 5 ms query', 'A 5 s p99', 'queue of 200'])
+      expect(report).not.toContain(stale);
+  });
+
+  it('quotes no figure it did not measure', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        d.pipeline!.results[1]!.sequentialNs = 1300;
+      }),
+    );
+    expect(report).toContain(
+      "- **Sequential overhead (1,300 ns).** Above the 1 µs target on this machine: a bare call measured 50 ns in the same rounds, cockatiel's retry + breaker + bulkhead 1,800 ns.",
+    );
+    expect(report).not.toMatch(/70-80 ns|~100 ns/);
+  });
+
+  it('states what the naive pool and the pool of 8 did from their own figures', () => {
+    const quiet = renderReport(
+      sampleReportData((d) => {
+        d.queries.sleep!.throughput.naive.tooManyConnections = 0;
+        d.queries.app!.throughput.naive.tooManyConnections = 0;
+        d.overload.poolOnly.byClass.HIGH!.ok = 700;
+      }),
+    );
+    expect(quiet).toContain("in this run's median rounds none of its queries was refused with 53300");
+    expect(quiet).toContain(
+      'under overload (below) 50 of its requests failed and every priority waited alike, p99 19,800 ms',
+    );
+    expect(quiet).not.toContain('grows without bound');
+    const loaded = renderReport(
+      sampleReportData((d) => {
+        d.loadtests.find((run) => run.id === 'default-limits')!.report.peakDbConnections = 5;
+      }),
+    );
+    expect(loaded).toContain("The run without it below peaked at 5 of the role's 8 database connections.");
+    expect(loaded).not.toContain('runs out before the connection budget does');
   });
 });

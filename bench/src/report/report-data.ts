@@ -1,3 +1,4 @@
+import type { PriorityName } from '@db-safeguards/core';
 import type { LoadReport } from '../loadtest/load-report.js';
 import type { OverloadCases, ThroughputCases } from './connection-cases.js';
 
@@ -22,11 +23,24 @@ export interface ReportData {
   durationMs: number;
   /** The connection budget the guarded cases ran with (the core's defaults): the CRITICAL reserve caps what other work can use. */
   budget: { maxConcurrentConnections: number; reservedForCritical: number };
+  /** The queue the guarded overload runs shed from (the core's defaults). */
+  queue: { maxQueueSize: number; shedAt: Partial<Record<PriorityName, number>> };
+  /** The role's connection limit, the closed loops' callers and the naive pool's size (`caseShape`). */
+  shape: { connections: number; callers: number; naivePoolSize: number };
+  /** Database time of the fixed-cost query, `pg_sleep`, in ms. */
+  queryCostMs: number;
   queries: Record<string, { description: string; throughput: ThroughputCases }>;
-  overload: OverloadCases & { factor: number; query: string };
+  /** `mix`: each priority's share of the arrivals (`overloadMix`). */
+  overload: OverloadCases & {
+    factor: number;
+    query: string;
+    mix: Array<{ name: PriorityName; share: number }>;
+  };
   pipeline: {
     /** How the micro-benchmark was run inside this report's run. */
     command: string;
+    /** The installed versions of the peers it compares with. */
+    peers: { cockatiel: string; 'p-queue': string };
     results: Array<{ name: string; sequentialNs: number; concurrentNs: number }>;
     headline: { sequentialVsCockatiel: number; concurrentVsCockatiel: number };
   } | null;

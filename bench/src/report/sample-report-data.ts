@@ -140,6 +140,9 @@ export function sampleReportData(change: (data: ReportData) => void = () => unde
     },
     durationMs: 5000,
     budget: { maxConcurrentConnections: 8, reservedForCritical: 1 },
+    queue: { maxQueueSize: 200, shedAt: { BATCH: 0.5, LOW: 0.75 } },
+    shape: { connections: 8, callers: 64, naivePoolSize: 20 },
+    queryCostMs: 5,
     queries: {
       sleep: {
         description: '`select pg_sleep(0.005)`: a fixed 5 ms of database work',
@@ -167,6 +170,13 @@ export function sampleReportData(change: (data: ReportData) => void = () => unde
     overload: {
       factor: 5,
       query: 'sleep',
+      mix: [
+        { name: 'CRITICAL', share: 2 },
+        { name: 'HIGH', share: 8 },
+        { name: 'NORMAL', share: 30 },
+        { name: 'LOW', share: 30 },
+        { name: 'BATCH', share: 30 },
+      ],
       offeredPerSecond: 7500,
       unloaded: { CRITICAL: 6, HIGH: 6 },
       safeguards: guardedOverload(),
@@ -194,9 +204,11 @@ export function sampleReportData(change: (data: ReportData) => void = () => unde
     },
     pipeline: {
       command: 'node --expose-gc bench/src/pipeline-overhead.mjs',
+      peers: { cockatiel: '3.2.1', 'p-queue': '9.3.5' },
       results: [
         { name: 'bare call', sequentialNs: 50, concurrentNs: 60 },
         { name: 'db-safeguards run (read)', sequentialNs: 900, concurrentNs: 700 },
+        { name: 'cockatiel retry+breaker+bulkhead', sequentialNs: 1800, concurrentNs: 1750 },
       ],
       headline: { sequentialVsCockatiel: 0.5, concurrentVsCockatiel: 0.4 },
     },
