@@ -186,13 +186,26 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
       expect(metrics.retries.exhausted).toBe(0);
       expect(failedReads.length).toBeLessThanOrEqual(Math.ceil(0.1 * reads.length));
       expect(metrics.retries.recovered).toBeGreaterThan(0);
+      // What postgres.js reported for the killed connections, as classified: on the failed calls and
+      // on the attempts the server retried.
+      const reasons = new Map<string, number>();
+      for (const reason of [
+        ...failedWrites.map((r) => r.userFriendly!.reason),
+        ...failedReads.map((r) => r.userFriendly!.reason),
+        ...retries.retries.map((r) => r.reason),
+      ])
+        reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+      const seenReasons = [...reasons]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([reason, count]) => `${reason} ×${count}`)
+        .join(', ');
       await finishScenario(
         '2-killed-backends',
         { app, committedAttempts: target.committedAttempts, users, records, retries },
         {
           scenario: `Killed backends: pg_terminate_backend on every app connection, ${kills.length} times, each while a write transaction was open`,
           load: '16 calls/s over HTTP (dose recordings and history reads), 4 users, 5 ms proxy latency each way',
-          faults: `${killed} backends terminated, ${writesHit} of them in a write transaction (postgres.js reports CONNECTION_CLOSED, ECONNRESET or 57P01 depending on timing; pg and Neon report 57P01)`,
+          faults: `${killed} backends terminated, ${writesHit} of them in a write transaction; the errors the app classified for them: ${seenReasons}`,
           recoveryMs: recoveryAfter(records, kills.at(-1)!.at),
           notes: (ledger) => [
             `${reads.length - failedReads.length} of ${reads.length} reads succeeded; ${metrics.retries.recovered} operations succeeded after a retry; ${failedReads.length === 0 ? 'no read failed' : `the ${failedReads.length} that failed did so after all 3 attempts met a killed or refused connection`}`,
