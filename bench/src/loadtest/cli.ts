@@ -6,8 +6,9 @@
  *
  * Options: --url URL | --start pglite|postgres, --users 20, --rate 100 (requests/s), --duration 20 (s),
  * --mix record=4,list=4,report=1,import=1, --max-in-flight 5000, --unlimited (with --start: rate limits
- * out of the way, to load the connection budget), --db-latency MS (with --start postgres: every round
- * trip to the database delayed, as a remote database such as Neon would), --pg-admin-url URL --pg-role
+ * out of the way, to load the connection budget), --db-latency MS (with --start postgres: a proxy delays
+ * every chunk MS ms in each direction, so each round trip to the database takes 2 × MS ms longer, as a
+ * remote database such as Neon would), --pg-admin-url URL --pg-role
  * ROLE (count the role's backends on a server you run), --out FILE.json, --svg FILE.svg.
  */
 
@@ -21,6 +22,7 @@ import {
   type TestPostgres,
 } from '@db-safeguards/test-postgres';
 import { type AppProcess, killOnExit, startAppProcess, stopChild } from './app-process.js';
+import { describeDbLatency } from './describe-db-latency.js';
 import { buildLoadReport, formatLoadReport, renderLatencySvg } from './load-report.js';
 import { runOpenLoop } from './open-loop.js';
 import { createVirtualUsers, type ScenarioName, scenarioNames } from './scenarios.js';
@@ -140,7 +142,7 @@ async function main(): Promise<void> {
     sampler = undefined;
     const report = buildLoadReport(result, {
       target: start
-        ? `sample app on ${start === 'postgres' ? `PostgreSQL (role limited to 8 connections${proxy ? `, ${option('db-latency')} ms per round trip` : ''})` : 'PGlite'}`
+        ? `sample app on ${start === 'postgres' ? `PostgreSQL (role limited to 8 connections${proxy ? `, ${describeDbLatency(Number(option('db-latency')))}` : ''})` : 'PGlite'}`
         : url,
       ratePerSecond: rate,
       users: userCount,

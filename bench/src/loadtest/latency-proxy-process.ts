@@ -1,5 +1,6 @@
 /**
- * A fault proxy that delays every chunk by `--latency` ms, in a process of its own so the load
+ * A fault proxy that delays every chunk by `--latency` ms in each direction (a round trip: twice
+ * that), in a process of its own so the load
  * generator's event loop cannot add delay of its own. Prints `port=N` when ready; exits on SIGTERM.
  *   tsx latency-proxy-process.ts --host 127.0.0.1 --port 5432 --latency 5
  */

@@ -6,28 +6,37 @@ const priorities = ['HIGH', 'NORMAL', 'LOW', 'BATCH'] as const;
 export interface PriorityReport {
   sent: number;
   ok: number;
-  /** Latency of successful requests. */
+  /** Latency of successful requests only. */
   latencyMs: Summary;
+  /** Latency of failed requests (UNFINISHED ones: until the tool stopped waiting). */
+  failedLatencyMs: Summary;
   errors: Record<string, number>;
 }
 
 export interface LoadReport {
   target: string;
   ratePerSecond: number;
+  /** The run window: arrivals were sent during it. */
   durationMs: number;
+  /** From the first arrival to the last answer (or the end of the drain window). */
+  elapsedMs: number;
   users: number;
+  /** Requests sent; every one is counted as ok, failed or unfinished. */
   sent: number;
   ok: number;
+  /** Failed requests, UNFINISHED ones included. */
   failed: number;
+  /** Requests with no answer by the end of the drain window (also in `failed`, as UNFINISHED). */
+  unfinished: number;
   droppedByClient: number;
-  /** Successful requests per second over the run. */
+  /** Successful requests per second that completed inside the run window (goodput). */
   throughput: number;
   byPriority: Record<(typeof priorities)[number], PriorityReport>;
   errorsByType: Record<string, number>;
   rateLimited: number;
   shed: number;
   peakDbConnections: number | null;
-  /** p95 latency (ms) of successful requests per priority, per second of the run. */
+  /** p95 latency (ms) of successful requests per priority, by the second they were sent in. */
   timeline: Array<{ second: number } & Partial<Record<(typeof priorities)[number], number>>>;
 }
 
@@ -49,6 +58,7 @@ export function buildLoadReport(
 ): LoadReport {
   const { records } = result;
   const ok = records.filter((record) => record.ok);
+  const okInWindow = ok.filter((record) => record.completedAtMs <= result.durationMs).length;
   const byPriority = Object.fromEntries(
     priorities.map((priority) => {
       const mine = records.filter((record) => record.priority === priority);
@@ -58,6 +68,7 @@ export function buildLoadReport(
           sent: mine.length,
           ok: mine.filter((record) => record.ok).length,
           latencyMs: summarize(mine.filter((record) => record.ok).map((record) => record.latencyMs)),
+          failedLatencyMs: summarize(mine.filter((record) => !record.ok).map((record) => record.latencyMs)),
           errors: count(mine, (record) => (record.ok ? undefined : record.errorType)),
         },
       ];
@@ -79,11 +90,13 @@ export function buildLoadReport(
   return {
     ...info,
     durationMs: result.durationMs,
+    elapsedMs: result.elapsedMs,
     sent: records.length,
     ok: ok.length,
     failed: records.length - ok.length,
+    unfinished: records.filter((record) => record.errorType === 'UNFINISHED').length,
     droppedByClient: result.droppedByClient,
-    throughput: ok.length / (result.durationMs / 1000),
+    throughput: okInWindow / (result.durationMs / 1000),
     byPriority,
     errorsByType: count(records, (record) => (record.ok ? undefined : record.errorType)),
     rateLimited: records.filter((record) => record.errorType === 'RATE_LIMIT').length,
@@ -97,11 +110,12 @@ const pad = (text: string | number, width: number) => String(text).padStart(widt
 /** The report as a terminal table. */
 export function formatLoadReport(report: LoadReport): string {
   const lines = [
-    `target ${report.target}: ${report.ratePerSecond} req/s for ${report.durationMs / 1000} s, ${report.users} users`,
-    `sent ${report.sent}, ok ${report.ok}, failed ${report.failed}, dropped by the client ${report.droppedByClient}; throughput ${report.throughput.toFixed(1)} ok/s`,
+    `target ${report.target}: ${report.ratePerSecond} req/s for ${report.durationMs / 1000} s (${(report.elapsedMs / 1000).toFixed(1)} s with the stragglers), ${report.users} users`,
+    `sent ${report.sent}, ok ${report.ok}, failed ${report.failed} (unfinished ${report.unfinished}), dropped by the client ${report.droppedByClient}; throughput ${report.throughput.toFixed(1)} ok/s completed within the ${report.durationMs / 1000} s`,
     `rate-limited ${report.rateLimited}, shed ${report.shed}, peak database connections ${report.peakDbConnections ?? 'n/a'}`,
     '',
-    `${'priority'.padEnd(9)}${pad('sent', 7)}${pad('ok', 7)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}  errors`,
+    `${''.padEnd(23)}${'ok only'.padEnd(27)}failed`,
+    `${'priority'.padEnd(9)}${pad('sent', 7)}${pad('ok', 7)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('p99 ms', 9)}  errors`,
   ];
   for (const [priority, row] of Object.entries(report.byPriority)) {
     const errors =
@@ -109,7 +123,7 @@ export function formatLoadReport(report: LoadReport): string {
         .map(([type, n]) => `${type} ${n}`)
         .join(', ') || '-';
     lines.push(
-      `${priority.padEnd(9)}${pad(row.sent, 7)}${pad(row.ok, 7)}${pad(row.latencyMs.p50.toFixed(0), 9)}${pad(row.latencyMs.p95.toFixed(0), 9)}${pad(row.latencyMs.p99.toFixed(0), 9)}  ${errors}`,
+      `${priority.padEnd(9)}${pad(row.sent, 7)}${pad(row.ok, 7)}${pad(row.latencyMs.p50.toFixed(0), 9)}${pad(row.latencyMs.p95.toFixed(0), 9)}${pad(row.latencyMs.p99.toFixed(0), 9)}${pad(row.failedLatencyMs.count === 0 ? '-' : row.failedLatencyMs.p99.toFixed(0), 9)}  ${errors}`,
     );
   }
   return lines.join('\n');

@@ -1,4 +1,4 @@
-import { getUserFriendlyError } from '@db-safeguards/trpc/client';
+import { describeFailure } from './describe-failure.js';
 import {
   runScenario,
   type ScenarioName,
@@ -13,9 +13,15 @@ export interface RequestRecord {
   priority: (typeof scenarioPriority)[ScenarioName];
   /** Milliseconds after the run started. */
   sentAtMs: number;
+  /** When it ended, milliseconds after the run started (for UNFINISHED: when the tool stopped waiting). */
+  completedAtMs: number;
   latencyMs: number;
   ok: boolean;
-  /** For failures: the error type the server reported (`userFriendly.type`), or NETWORK. */
+  /**
+   * For failures: the error type the server reported (`userFriendly.type`), `HTTP_<status>` for an
+   * answer without one, NETWORK when no answer came, UNFINISHED when none had come by the end of the
+   * drain window.
+   */
   errorType?: string;
   reason?: string;
   status?: number;
@@ -30,6 +36,8 @@ export interface OpenLoopOptions {
   mix: Record<ScenarioName, number>;
   /** Requests allowed in flight; arrivals beyond are counted as dropped by the client. */
   maxInFlight: number;
+  /** How long to wait for the requests still in flight after the run; those still open then count as UNFINISHED. Default 60 000. */
+  drainMs?: number;
   /** Called about once a second with a live snapshot. */
   onProgress?: (progress: Progress) => void;
 }
@@ -45,8 +53,11 @@ export interface Progress {
 }
 
 export interface OpenLoopResult {
+  /** One per request sent: answered, failed, or UNFINISHED. */
   records: RequestRecord[];
   durationMs: number;
+  /** From the first arrival to the end of the drain: what the run really took. */
+  elapsedMs: number;
   droppedByClient: number;
 }
 
@@ -69,12 +80,14 @@ function pickScenario(mix: Record<ScenarioName, number>): () => ScenarioName {
  */
 export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
   const records: RequestRecord[] = [];
-  const pending = new Set<Promise<void>>();
+  const pending = new Map<Promise<void>, Omit<RequestRecord, 'completedAtMs' | 'latencyMs' | 'ok'>>();
   const pick = pickScenario(options.mix);
   const started = performance.now();
   let sent = 0;
   let droppedByClient = 0;
   let nextUser = 0;
+  /** Set once the unanswered requests are counted as UNFINISHED: a late answer must not count twice. */
+  let counted = false;
 
   const send = () => {
     if (pending.size >= options.maxInFlight) {
@@ -84,34 +97,22 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
     const scenario = pick();
     const user = options.users[nextUser++ % options.users.length]!;
     const sentAt = performance.now();
-    const priority = scenarioPriority[scenario];
-    const request = runScenario(scenario, user).then(
-      () => {
-        records.push({
-          scenario,
-          priority,
-          sentAtMs: sentAt - started,
-          latencyMs: performance.now() - sentAt,
-          ok: true,
-        });
-      },
-      (error: unknown) => {
-        const friendly = getUserFriendlyError(error);
-        const status = (error as { data?: { httpStatus?: number } }).data?.httpStatus;
-        records.push({
-          scenario,
-          priority,
-          sentAtMs: sentAt - started,
-          latencyMs: performance.now() - sentAt,
-          ok: false,
-          errorType: friendly?.type ?? 'NETWORK',
-          ...(friendly ? { reason: friendly.reason } : {}),
-          ...(status === undefined ? {} : { status }),
-        });
-      },
-    );
-    const tracked = request.finally(() => pending.delete(tracked));
-    pending.add(tracked);
+    const request = { scenario, priority: scenarioPriority[scenario], sentAtMs: sentAt - started };
+    const ended = () => {
+      const now = performance.now();
+      return { completedAtMs: now - started, latencyMs: now - sentAt };
+    };
+    const tracked: Promise<void> = runScenario(scenario, user)
+      .then(
+        () => {
+          if (!counted) records.push({ ...request, ...ended(), ok: true });
+        },
+        (error: unknown) => {
+          if (!counted) records.push({ ...request, ...ended(), ok: false, ...describeFailure(error) });
+        },
+      )
+      .finally(() => pending.delete(tracked));
+    pending.set(tracked, request);
     sent++;
   };
 
@@ -143,9 +144,22 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
   // Wait for the stragglers, but not forever (and do not leave the timer holding the process open).
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
-    Promise.allSettled([...pending]),
-    new Promise((resolve) => (timer = setTimeout(resolve, 60_000))),
+    Promise.allSettled([...pending.keys()]),
+    new Promise((resolve) => (timer = setTimeout(resolve, options.drainMs ?? 60_000))),
   ]);
   clearTimeout(timer);
-  return { records, durationMs: options.durationMs, droppedByClient };
+  // Still no answer: counted, not dropped from the report.
+  counted = true;
+  const now = performance.now();
+  for (const request of pending.values()) {
+    records.push({
+      ...request,
+      completedAtMs: now - started,
+      latencyMs: now - started - request.sentAtMs,
+      ok: false,
+      errorType: 'UNFINISHED',
+    });
+  }
+  pending.clear();
+  return { records, durationMs: options.durationMs, elapsedMs: now - started, droppedByClient };
 }

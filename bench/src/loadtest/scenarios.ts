@@ -3,6 +3,7 @@ import type { PriorityName } from '@db-safeguards/core';
 import type { AppRouter } from '@db-safeguards/vetmed';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import superjson from 'superjson';
+import { fetchKeepingStatus } from './http-status-error.js';
 
 /** What a virtual user does, and the priority the app gives it. */
 export const scenarioPriority = {
@@ -28,9 +29,12 @@ export interface VirtualUser {
   regimenId: string;
 }
 
+/** A tRPC client of the sample app over HTTP, one request per call, keeping the status of non-tRPC answers. */
 export function createClient(baseUrl: string, headers: Record<string, string> = {}) {
   return createTRPCClient<AppRouter>({
-    links: [httpLink({ url: `${baseUrl}/api/trpc`, transformer: superjson, headers })],
+    links: [
+      httpLink({ url: `${baseUrl}/api/trpc`, transformer: superjson, headers, fetch: fetchKeepingStatus }),
+    ],
   });
 }
 

@@ -12,6 +12,14 @@ import {
 
 export type Query = (sql: postgres.Sql) => Promise<unknown>;
 
+/**
+ * The shape of every case: the app role's connection limit (what each pool of the budget's size
+ * opens), the callers of the closed loops, and the naive pool that ignores the limit. The report
+ * quotes these from the run's data.
+ */
+export const caseShape = { connections: 8, callers: 64, naivePoolSize: 20 } as const;
+const { connections, callers, naivePoolSize } = caseShape;
+
 /** Opens postgres.js pools on the app role's URL. */
 export type OpenPool = (max: number) => postgres.Sql;
 
@@ -28,7 +36,9 @@ async function withPools<T>(
   try {
     // Connect up to the role's limit first, so no case pays for connecting (the naive pool of 20 gets its 53300s here and later).
     await Promise.allSettled(
-      pools.flatMap((pool, i) => Array.from({ length: Math.min(sizes[i]!, 8) }, () => pool`select 1`)),
+      pools.flatMap((pool, i) =>
+        Array.from({ length: Math.min(sizes[i]!, connections) }, () => pool`select 1`),
+      ),
     );
     return await body(...pools);
   } finally {
@@ -36,18 +46,28 @@ async function withPools<T>(
   }
 }
 
+/** The closed-loop cases, each its median round. */
 export interface ThroughputCases {
-  physicalLimit: WorkloadResult;
+  dedicated: WorkloadResult;
   oneAtATime: WorkloadResult;
   poolOnly: WorkloadResult;
   safeguards: WorkloadResult;
   safeguardsNoReserve: WorkloadResult;
   naive: WorkloadResult;
+  /** How many interleaved rounds each case ran. */
+  rounds: number;
+  /** Failures by classified type summed over every round, not only the median one shown. */
+  errorsByTypeAllRounds: Record<CaseName, Record<string, number>>;
 }
 
 const readOnly = { operationType: 'read' } as const;
 
-type CaseName = keyof ThroughputCases;
+type CaseName = 'dedicated' | 'oneAtATime' | 'poolOnly' | 'safeguards' | 'safeguardsNoReserve' | 'naive';
+
+/** Adds `from`'s counts into `into`. */
+export function addCounts(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
+  for (const [key, count] of Object.entries(from)) into[key] = (into[key] ?? 0) + count;
+}
 
 /** How each closed-loop case drives the database for `durationMs`, on pools of its own. */
 function throughputCaseRunners(
@@ -56,29 +76,32 @@ function throughputCaseRunners(
   durationMs: number,
 ): Record<CaseName, () => Promise<WorkloadResult>> {
   const guardedRun = (options: Parameters<typeof createSafeguards>[0]) =>
-    withPools(open, [8], async (pool) => {
+    withPools(open, [connections], async (pool) => {
       const guarded = createSafeguards(options);
-      const result = await closedLoop(64, durationMs, () => guarded.run(() => query(pool!), readOnly));
+      const result = await closedLoop(callers, durationMs, () => guarded.run(() => query(pool!), readOnly));
       await guarded.close();
       return result;
     });
   return {
-    physicalLimit: () =>
-      withPools(open, [1, 1, 1, 1, 1, 1, 1, 1], (...connections) => {
+    dedicated: () =>
+      withPools(open, Array(connections).fill(1), (...dedicated) => {
         let next = 0;
-        return closedLoop(64, durationMs, () => query(connections[next++ % 8]!));
+        return closedLoop(callers, durationMs, () => query(dedicated[next++ % connections]!));
       }),
-    oneAtATime: () => withPools(open, [8], (pool) => closedLoop(8, durationMs, () => query(pool!))),
-    poolOnly: () => withPools(open, [8], (pool) => closedLoop(64, durationMs, () => query(pool!))),
+    oneAtATime: () =>
+      withPools(open, [connections], (pool) => closedLoop(connections, durationMs, () => query(pool!))),
+    poolOnly: () =>
+      withPools(open, [connections], (pool) => closedLoop(callers, durationMs, () => query(pool!))),
     safeguards: () => guardedRun(undefined),
     safeguardsNoReserve: () => guardedRun({ queue: { reservedForCritical: 0 } }),
-    naive: () => withPools(open, [20], (pool) => closedLoop(64, durationMs, () => query(pool!))),
+    naive: () =>
+      withPools(open, [naivePoolSize], (pool) => closedLoop(callers, durationMs, () => query(pool!))),
   };
 }
 
 /**
- * Closed-loop throughput with 64 callers: the physical limit (8 dedicated connections, each kept full
- * by 8 callers whose queries postgres.js pipelines), then postgres.js's pool of 8 alone, db-safeguards
+ * Closed-loop throughput with 64 callers: 8 dedicated connections (case 1), each kept full
+ * by 8 callers whose queries postgres.js pipelines, then postgres.js's pool of 8 alone, db-safeguards
  * (default, and without the CRITICAL reserve) over a pool of 8, and a naive pool of 20. For context, 8
  * callers on 8 connections one query at a time (no pipelining).
  *
@@ -93,7 +116,9 @@ export async function throughputCases(
   rounds = 3,
 ): Promise<ThroughputCases> {
   // Warm up (plans, buffers, the JIT) so the first case measured does not pay for it.
-  await withPools(open, [8], (pool) => closedLoop(64, Math.min(2_000, durationMs), () => query(pool!)));
+  await withPools(open, [connections], (pool) =>
+    closedLoop(callers, Math.min(2_000, durationMs), () => query(pool!)),
+  );
   const runners = throughputCaseRunners(open, query, durationMs);
   const names = Object.keys(runners) as CaseName[];
   const results = new Map<CaseName, WorkloadResult[]>(names.map((name) => [name, []]));
@@ -106,8 +131,17 @@ export async function throughputCases(
   const median = (runs: WorkloadResult[]) =>
     [...runs].sort((a, b) => a.throughput - b.throughput)[Math.floor(runs.length / 2)]!;
   const pick = (name: CaseName) => median(results.get(name)!);
+  const errorsByTypeAllRounds = Object.fromEntries(
+    names.map((name) => {
+      const total: Record<string, number> = {};
+      for (const run of results.get(name)!) addCounts(total, run.errorsByType);
+      return [name, total];
+    }),
+  ) as ThroughputCases['errorsByTypeAllRounds'];
   return {
-    physicalLimit: pick('physicalLimit'),
+    rounds,
+    errorsByTypeAllRounds,
+    dedicated: pick('dedicated'),
     oneAtATime: pick('oneAtATime'),
     poolOnly: pick('poolOnly'),
     safeguards: pick('safeguards'),
@@ -124,7 +158,7 @@ export async function throughputCases(
  */
 export function ceilingOf(cases: ThroughputCases): { throughput: number; label: '1' | '1b' | '4' } {
   const candidates = [
-    { throughput: cases.physicalLimit.throughput, label: '1' as const },
+    { throughput: cases.dedicated.throughput, label: '1' as const },
     { throughput: cases.oneAtATime.throughput, label: '1b' as const },
     { throughput: cases.poolOnly.throughput, label: '4' as const },
   ];
@@ -143,6 +177,8 @@ export const overloadMix = [
 /** One of the repeated db-safeguards overload runs: urgent p99s and the benchmark process's own lag. */
 export interface OverloadRun {
   p99Ms: { CRITICAL: number; HIGH: number };
+  /** Failures by classified type over every priority of the run. */
+  errorsByType: Record<string, number>;
   /** p99 event-loop delay of this process (load generator, safeguards and driver together) during the run. */
   eventLoopDelayP99Ms: number;
 }
@@ -159,7 +195,7 @@ export interface OverloadCases {
 }
 
 /**
- * Open-loop overload at `factor` × the physical limit, with the mix above: db-safeguards with its
+ * Open-loop overload at `factor` × the ceiling (the best of cases 1, 1b and 4), with the mix above: db-safeguards with its
  * priorities and shedding (`repeats` times; the median run is reported, every run is listed),
  * postgres.js with 8 connections and no safeguards, and the naive pool.
  */
@@ -171,7 +207,7 @@ export async function overloadCases(
   durationMs: number,
   repeats = 3,
 ): Promise<OverloadCases> {
-  const unloaded = await withPools(open, [8], async (pool) => {
+  const unloaded = await withPools(open, [connections], async (pool) => {
     const idle = createSafeguards();
     const critical = await unloadedLatency(400, () =>
       idle.run(() => query(pool!), { operationType: 'critical', priority: Priority.CRITICAL }),
@@ -185,7 +221,9 @@ export async function overloadCases(
   const rate = Math.round(ceilingPerSecond * factor);
   const runs: Array<{ result: OpenLoopResult; run: OverloadRun }> = [];
   for (let i = 0; i < repeats; i++) {
-    runs.push(await withPools(open, [8], (pool) => guardedOverloadRun(pool!, query, rate, durationMs)));
+    runs.push(
+      await withPools(open, [connections], (pool) => guardedOverloadRun(pool!, query, rate, durationMs)),
+    );
   }
   const worseMultiple = ({ run }: (typeof runs)[number]) =>
     Math.max(run.p99Ms.CRITICAL / unloaded.CRITICAL, run.p99Ms.HIGH / unloaded.HIGH);
@@ -198,8 +236,8 @@ export async function overloadCases(
         (cls): ArrivalClass => ({ name: cls.name, share: cls.share, operation: () => query(pool) }),
       ),
     );
-  const poolOnly = await withPools(open, [8], (pool) => direct(pool!));
-  const naive = await withPools(open, [20], (pool) => direct(pool!));
+  const poolOnly = await withPools(open, [connections], (pool) => direct(pool!));
+  const naive = await withPools(open, [naivePoolSize], (pool) => direct(pool!));
   return {
     offeredPerSecond: rate,
     unloaded,
@@ -237,10 +275,13 @@ async function guardedOverloadRun(
   );
   loopDelay.disable();
   await guarded.close();
+  const errorsByType: Record<string, number> = {};
+  for (const cls of Object.values(result.byClass)) addCounts(errorsByType, cls.errorsByType);
   return {
     result,
     run: {
       p99Ms: { CRITICAL: result.byClass.CRITICAL!.latencyMs.p99, HIGH: result.byClass.HIGH!.latencyMs.p99 },
+      errorsByType,
       eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
     },
   };

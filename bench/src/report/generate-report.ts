@@ -11,45 +11,42 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { defaultQueueOptions } from '@db-safeguards/core';
 import { startTestPostgres } from '@db-safeguards/test-postgres';
 import postgres from 'postgres';
+import { describeDbLatency } from '../loadtest/describe-db-latency.js';
 import type { LoadReport } from '../loadtest/load-report.js';
 import {
+  caseShape,
   ceilingOf,
   type OpenPool,
-  type OverloadCases,
   overloadCases,
+  overloadMix,
   type Query,
-  type ThroughputCases,
   throughputCases,
 } from './connection-cases.js';
 import { renderReport } from './render-report.js';
+import { reportCommand } from './report-command.js';
+import { type LoadtestId, type ReportData, reportSchemaVersion } from './report-data.js';
+import { n } from './report-tables.js';
 
+const command = reportCommand(process.argv.slice(2));
 const quick = process.argv.includes('--quick');
 const renderOnly = process.argv.includes('--render-only');
 const durationMs = quick ? 2000 : 5000;
+/** Database time of the fixed-cost query. */
+const queryCostMs = 5;
+/** Doses in the table the app's query reads. */
+const appRows = 20_000;
+/** The open-loop overload runs offer this multiple of the ceiling. */
+const overloadFactor = 5;
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const docsDir = `${repoRoot}docs/`;
 
-export interface ReportData {
-  generatedAt: string;
-  command: string;
-  machine: {
-    cpus: number;
-    cpuModel: string;
-    memoryGiB: number;
-    node: string;
-    platform: string;
-    postgres: string;
-  };
-  durationMs: number;
-  queries: Record<string, { description: string; throughput: ThroughputCases }>;
-  overload: OverloadCases & { factor: number; query: string };
-  pipeline: {
-    results: Array<{ name: string; sequentialNs: number; concurrentNs: number }>;
-    headline: { sequentialVsCockatiel: number; concurrentVsCockatiel: number };
-  } | null;
-  loadtests: Array<{ label: string; command: string; report: LoadReport }>;
+/** The version of a dependency as installed (its own package.json), for the report to quote. */
+function installedVersion(name: string): string {
+  const manifest = fileURLToPath(new URL(`../../node_modules/${name}/package.json`, import.meta.url));
+  return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
 }
 
 function runLoadtest(args: string[]): LoadReport {
@@ -86,10 +83,22 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'inherit', 'inherit'],
     },
   );
-  const pipeline = JSON.parse(readFileSync(pipelineJson, 'utf8')) as ReportData['pipeline'];
+  const pipeline = {
+    ...(JSON.parse(readFileSync(pipelineJson, 'utf8')) as Pick<
+      NonNullable<ReportData['pipeline']>,
+      'results' | 'headline'
+    >),
+    command: `node --expose-gc bench/src/pipeline-overhead.mjs${quick ? ' --quick' : ''}`,
+    peers: { cockatiel: installedVersion('cockatiel'), 'p-queue': installedVersion('p-queue') },
+  };
 
-  console.error('Starting PostgreSQL (embedded) with an app role limited to 8 connections...');
-  const server = await startTestPostgres({ appRoleConnectionLimit: 8, maxConnections: 60 });
+  console.error(
+    `Starting PostgreSQL (embedded) with an app role limited to ${caseShape.connections} connections...`,
+  );
+  const server = await startTestPostgres({
+    appRoleConnectionLimit: caseShape.connections,
+    maxConnections: 60,
+  });
   try {
     // The app's own schema and data, for the "real query" (a dose history page).
     const setup = postgres(server.appUrl, { max: 1, onnotice: () => undefined });
@@ -107,7 +116,7 @@ async function main(): Promise<void> {
            r as (insert into regimens (animal_id, medication_id, dose_amount, dose_unit, schedule_kind, times_per_day)
                  select a.id, m.id, 1, 'tablet', 'times_per_day', 2 from a, m returning id, animal_id)
       insert into administrations (regimen_id, animal_id, dose_amount, dose_unit, recorded_at, idempotency_key)
-      select r.id, r.animal_id, 1, 'tablet', now() - (g || ' hours')::interval, 'bench-dose-' || g from r, generate_series(1, 20000) g
+      select r.id, r.animal_id, 1, 'tablet', now() - (g || ' hours')::interval, 'bench-dose-' || g from r, generate_series(1, ${appRows}::int) g
       returning animal_id as animal`;
     const animalId = ids!.animal;
     // Fresh rows: set their hint bits and the planner's statistics now, not during the first case.
@@ -119,20 +128,20 @@ async function main(): Promise<void> {
       postgres(server.appUrl, { max, onnotice: () => undefined, connect_timeout: 5 });
     const queries: Record<string, { description: string; query: Query }> = {
       sleep: {
-        description: '`select pg_sleep(0.005)`: a fixed 5 ms of database work',
-        query: (sql) => sql`select pg_sleep(0.005)`,
+        description: `\`select pg_sleep(${queryCostMs / 1000})\`: a fixed ${queryCostMs} ms of database work`,
+        query: (sql) => sql`select pg_sleep(${queryCostMs / 1000})`,
       },
       app: {
-        description:
-          "the app's dose history page: `select * from administrations where animal_id = $1 order by recorded_at desc limit 50` over 20 000 rows",
+        description: `the app's dose history page: \`select * from administrations where animal_id = $1 order by recorded_at desc limit 50\` over ${n(appRows)} rows`,
         query: (sql) =>
           sql`select * from administrations where animal_id = ${animalId} order by recorded_at desc limit 50`,
       },
     };
 
     const data: ReportData = {
+      schemaVersion: reportSchemaVersion,
       generatedAt: new Date().toISOString(),
-      command: 'pnpm bench:report',
+      command,
       machine: {
         cpus: os.cpus().length,
         cpuModel: os.cpus()[0]?.model ?? 'unknown',
@@ -142,6 +151,13 @@ async function main(): Promise<void> {
         postgres: version!.version.split(' on ')[0]!,
       },
       durationMs,
+      budget: {
+        maxConcurrentConnections: defaultQueueOptions.maxConcurrentConnections,
+        reservedForCritical: defaultQueueOptions.reservedForCritical,
+      },
+      queue: { maxQueueSize: defaultQueueOptions.maxQueueSize, shedAt: { ...defaultQueueOptions.shedAt } },
+      shape: { ...caseShape },
+      queryCostMs,
       queries: {},
       overload: undefined as unknown as ReportData['overload'],
       pipeline,
@@ -152,34 +168,46 @@ async function main(): Promise<void> {
       data.queries[name] = { description, throughput: await throughputCases(open, query, durationMs) };
     }
     const ceiling = ceilingOf(data.queries.sleep!.throughput).throughput;
-    console.error(`Overload cases at 5 × ${ceiling.toFixed(0)}/s...`);
+    console.error(`Overload cases at ${overloadFactor} × ${ceiling.toFixed(0)}/s...`);
     data.overload = {
-      ...(await overloadCases(open, queries.sleep!.query, ceiling, 5, durationMs)),
-      factor: 5,
+      ...(await overloadCases(open, queries.sleep!.query, ceiling, overloadFactor, durationMs)),
+      factor: overloadFactor,
       query: 'sleep',
+      mix: overloadMix.map(({ name, share }) => ({ name, share })),
     };
 
     const loadDuration = String(quick ? 5 : 15);
-    // The same users and duration everywhere; `--db-latency 5` runs put a 5 ms round trip in front of PostgreSQL.
+    // The same users and duration everywhere; the `--db-latency` runs delay each chunk that many ms each way.
+    const dbLatencyMs = 5;
     const overLatency = (rate: number) =>
-      `--start postgres --db-latency 5 --users 20 --rate ${rate} --duration ${loadDuration} --unlimited --mix record=1,list=3,report=3,import=3`;
-    const runs: Array<[string, string[]]> = (
+      `--start postgres --db-latency ${dbLatencyMs} --users 20 --rate ${rate} --duration ${loadDuration} --unlimited --mix record=1,list=3,report=3,import=3`;
+    const runs: Array<[LoadtestId, string, string]> = [
       [
-        [
-          'PGlite, 50 req/s (comfortable)',
-          `--start pglite --users 20 --rate 50 --duration ${loadDuration} --unlimited`,
-        ],
-        ['PostgreSQL, 5 ms per round trip, 60 req/s (comfortable)', overLatency(60)],
-        ['PostgreSQL, 5 ms per round trip, 300 req/s (overload)', overLatency(300)],
-        [
-          'PostgreSQL, default rate limits, 200 req/s',
-          `--start postgres --users 20 --rate 200 --duration ${loadDuration}`,
-        ],
-      ] as const
-    ).map(([label, args]) => [label, args.split(' ')]);
-    for (const [label, args] of runs) {
+        'pglite',
+        'PGlite, 50 req/s (comfortable)',
+        `--start pglite --users 20 --rate 50 --duration ${loadDuration} --unlimited`,
+      ],
+      [
+        'latency-comfortable',
+        `PostgreSQL, ${describeDbLatency(dbLatencyMs)}, 60 req/s (comfortable)`,
+        overLatency(60),
+      ],
+      [
+        'latency-overload',
+        `PostgreSQL, ${describeDbLatency(dbLatencyMs)}, 300 req/s (overload)`,
+        overLatency(300),
+      ],
+      [
+        'default-limits',
+        'PostgreSQL, default rate limits, 200 req/s',
+        `--start postgres --users 20 --rate 200 --duration ${loadDuration}`,
+      ],
+    ];
+    for (const [id, label, argText] of runs) {
+      const args = argText.split(' ');
       console.error(`Load test: ${label}...`);
       data.loadtests.push({
+        id,
         label,
         command: `pnpm loadtest -- ${args.join(' ')}`,
         report: runLoadtest(args),

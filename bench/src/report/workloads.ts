@@ -7,15 +7,22 @@ export interface WorkloadResult {
   ok: number;
   /** Failures by classified reason (e.g. `too-many-connections`, `shed`). */
   errors: Record<string, number>;
+  /** Failures by classified type (`CONNECTION`, `QUEUE_FULL`, ...): what the connection-error target counts. */
+  errorsByType: Record<string, number>;
   /** Failures whose SQLSTATE is 53300: what a client of a naive app sees. */
   tooManyConnections: number;
   latencyMs: Summary;
   throughput: number;
 }
 
-function record(errors: Record<string, number>, error: unknown): boolean {
+/** Counts a failure by reason and by type; true when it was a refused connection (53300). */
+function record(
+  stat: { errors: Record<string, number>; errorsByType: Record<string, number> },
+  error: unknown,
+): boolean {
   const classified = classifyError(error);
-  errors[classified.reason] = (errors[classified.reason] ?? 0) + 1;
+  stat.errors[classified.reason] = (stat.errors[classified.reason] ?? 0) + 1;
+  stat.errorsByType[classified.type] = (stat.errorsByType[classified.type] ?? 0) + 1;
   return classified.reason === 'too-many-connections';
 }
 
@@ -26,7 +33,7 @@ export async function closedLoop(
   operation: () => Promise<unknown>,
 ): Promise<WorkloadResult> {
   const latencies: number[] = [];
-  const errors: Record<string, number> = {};
+  const counts = { errors: {} as Record<string, number>, errorsByType: {} as Record<string, number> };
   let tooManyConnections = 0;
   const started = performance.now();
   const end = started + durationMs;
@@ -37,7 +44,7 @@ export async function closedLoop(
         await operation();
         latencies.push(performance.now() - t);
       } catch (error) {
-        if (record(errors, error)) tooManyConnections++;
+        if (record(counts, error)) tooManyConnections++;
       }
     }
   };
@@ -46,7 +53,7 @@ export async function closedLoop(
   return {
     durationMs: elapsed,
     ok: latencies.length,
-    errors,
+    ...counts,
     tooManyConnections,
     latencyMs: summarize(latencies),
     throughput: latencies.length / (elapsed / 1000),
@@ -80,6 +87,7 @@ export async function openLoop(
     sent: 0,
     latencies: [] as number[],
     errors: {} as Record<string, number>,
+    errorsByType: {} as Record<string, number>,
     tooManyConnections: 0,
   }));
   const pending: Array<Promise<void>> = [];
@@ -109,7 +117,7 @@ export async function openLoop(
               stat.latencies.push(performance.now() - t);
             },
             (error: unknown) => {
-              if (record(stat.errors, error)) stat.tooManyConnections++;
+              if (record(stat, error)) stat.tooManyConnections++;
             },
           ),
         );
@@ -130,6 +138,7 @@ export async function openLoop(
       durationMs: elapsed,
       ok: stat.latencies.length,
       errors: stat.errors,
+      errorsByType: stat.errorsByType,
       tooManyConnections: stat.tooManyConnections,
       latencyMs: summarize(stat.latencies),
       throughput: stat.latencies.length / (elapsed / 1000),

@@ -37,7 +37,10 @@ export interface FaultProxy extends AsyncDisposable {
   pause(): void;
   /** Ends a stall: everything held is delivered in order. */
   resume(): void;
-  /** Delays every chunk by `ms` in each direction, from now on (0 turns it off). Order is kept. */
+  /**
+   * Delays every chunk by `ms` in each direction, from now on (0 turns it off): a round trip takes
+   * `2 × ms` more. Order is kept, closes and resets included.
+   */
   setLatency(ms: number): void;
   /** While on, new client connections are reset right after the TCP handshake. Open ones stay. */
   dropNewConnections(on: boolean): void;
@@ -53,30 +56,53 @@ interface ProxyState {
   latencyMs: number;
 }
 
-/** One direction of a connection: a FIFO of chunks, each released when due and not paused. */
+/** What travels one way through the proxy: bytes, or the end of that direction. */
+type Delivery =
+  | { kind: 'data'; chunk: Buffer; dueAt: number }
+  /** The source half-closed (FIN): half-close the target. */
+  | { kind: 'end'; dueAt: number }
+  /** The source closed: close the target once what it was sent is written. */
+  | { kind: 'close'; dueAt: number }
+  /** The source was reset or failed: reset the target once what it was sent is written. */
+  | { kind: 'reset'; dueAt: number };
+
+/**
+ * One direction of a connection: a FIFO of deliveries, each released when due and not paused. A
+ * close or a reset travels in the same line as the bytes, so with latency on, what the server sent
+ * before it closed or reset a connection still reaches the client first, as on a real network.
+ */
 class Relay {
-  private queue: { chunk: Buffer; dueAt: number }[] = [];
+  private queue: Delivery[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private sourceEnded = false;
+  private finished = false;
 
   constructor(
     source: Socket,
     private readonly target: Socket,
     private readonly state: ProxyState,
   ) {
-    source.on('data', (chunk: Buffer) => {
-      this.queue.push({ chunk, dueAt: Date.now() + this.state.latencyMs });
-      this.flush();
-    });
-    source.on('end', () => {
-      this.sourceEnded = true;
-      this.flush();
-    });
+    source.on('data', (chunk: Buffer) => this.push({ kind: 'data', chunk, dueAt: 0 }));
+    source.on('end', () => this.push({ kind: 'end', dueAt: 0 }));
+  }
+
+  /** The source is gone: pass it on, after what is already on its way. */
+  sourceClosed(hadError: boolean): void {
+    this.push({ kind: hadError ? 'reset' : 'close', dueAt: 0 });
+  }
+
+  private push(delivery: Delivery): void {
+    if (this.finished) return;
+    this.queue.push({ ...delivery, dueAt: Date.now() + this.state.latencyMs });
+    this.flush();
   }
 
   flush(): void {
-    if (this.state.isPaused || this.target.destroyed) return;
+    if (this.state.isPaused) return;
     while (this.queue.length > 0) {
+      if (this.target.destroyed) {
+        this.dispose();
+        return;
+      }
       const head = this.queue[0]!;
       const wait = head.dueAt - Date.now();
       if (wait > 0) {
@@ -87,31 +113,64 @@ class Relay {
         return;
       }
       this.queue.shift();
-      this.target.write(head.chunk);
+      this.deliver(head);
     }
-    if (this.sourceEnded) this.target.end();
+  }
+
+  private deliver(delivery: Delivery): void {
+    const target = this.target;
+    switch (delivery.kind) {
+      case 'data':
+        target.write(delivery.chunk);
+        return;
+      case 'end':
+        target.end();
+        return;
+      case 'close':
+        this.dispose();
+        whenFlushed(target, () => target.destroy());
+        return;
+      case 'reset':
+        this.dispose();
+        whenFlushed(target, () => reset(target));
+        return;
+    }
   }
 
   dispose(): void {
     clearTimeout(this.timer);
+    this.timer = undefined;
     this.queue = [];
+    this.finished = true;
   }
 }
 
 interface Pair {
   client: Socket;
   upstream: Socket;
+  /** Client to upstream, upstream to client. */
   relays: [Relay, Relay];
 }
 
 /** RST where the platform allows it, a plain destroy otherwise. */
 function reset(socket: Socket): void {
+  if (socket.destroyed) return;
   try {
     socket.resetAndDestroy();
   } catch {
     socket.destroy();
   }
 }
+
+/** Runs `action` once everything written to `socket` so far has been handed to the kernel. */
+function whenFlushed(socket: Socket, action: () => void): void {
+  if (socket.writableLength === 0) action();
+  else if (socket.writableEnded) socket.once('finish', action);
+  // A write's callback runs once every earlier write is flushed.
+  else socket.write(Buffer.alloc(0), () => action());
+}
+
+const isOpen = ({ client, upstream }: Pair) => !client.destroyed && !upstream.destroyed;
 
 /**
  * Starts a TCP proxy on 127.0.0.1 for fault injection: route an app's connections through
@@ -153,16 +212,18 @@ export function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy>
       client.pause();
       upstream.pause();
     }
-    // One side gone means the connection is gone: an error travels on as RST, a close as a close.
-    const onClose = (other: Socket) => (hadError: boolean) => {
-      pairs.delete(pair);
-      for (const relay of pair.relays) relay.dispose();
-      if (other.destroyed) return;
-      if (hadError) reset(other);
-      else other.destroy();
+    // One side gone means the connection is gone: an error travels on as RST, a close as a close,
+    // each behind the bytes already on their way (see Relay).
+    const [toUpstream, toClient] = pair.relays;
+    const onClose = (relay: Relay) => (hadError: boolean) => {
+      relay.sourceClosed(hadError);
+      if (client.destroyed && upstream.destroyed) {
+        pairs.delete(pair);
+        for (const each of pair.relays) each.dispose();
+      }
     };
-    client.on('close', onClose(upstream));
-    upstream.on('close', onClose(client));
+    client.on('close', onClose(toUpstream));
+    upstream.on('close', onClose(toClient));
   });
   server.on('error', () => undefined);
 
@@ -214,15 +275,17 @@ export function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy>
           dropping = on;
         },
         resetAll() {
-          const count = pairs.size;
-          for (const { client, upstream } of pairs) {
-            reset(client);
-            reset(upstream);
+          let count = 0;
+          for (const pair of pairs) {
+            if (isOpen(pair)) count++;
+            for (const relay of pair.relays) relay.dispose();
+            reset(pair.client);
+            reset(pair.upstream);
           }
           return count;
         },
         stats: () => ({
-          openConnections: pairs.size,
+          openConnections: [...pairs].filter(isOpen).length,
           acceptedConnections: accepted,
           droppedConnections: dropped,
           isPaused: state.isPaused,

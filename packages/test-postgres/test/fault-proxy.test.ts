@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy, startTestPostgres, type TestPostgres } from '../src/index.js';
@@ -117,5 +119,67 @@ describe('startFaultProxy', () => {
 
     proxy.dropNewConnections(false);
     expect(await proxiedClient()`select 3 as three`).toEqual([{ three: 3 }]);
+  });
+
+  it('with latency on, bytes the server sent before it reset the connection reach the client before the reset', async () => {
+    // A server that answers, then resets: what PostgreSQL does when it kills a backend that still had
+    // unread input (the FATAL 57P01 message, then a RST instead of a FIN).
+    const raw = createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.write('FATAL 57P01', () => setTimeout(() => socket.resetAndDestroy(), 50));
+    });
+    raw.listen(0, '127.0.0.1');
+    await once(raw, 'listening');
+    const slow = await startFaultProxy({
+      targetHost: '127.0.0.1',
+      targetPort: (raw.address() as AddressInfo).port,
+    });
+    slow.setLatency(300);
+    let client: Socket | undefined;
+    try {
+      client = connect({ host: '127.0.0.1', port: slow.port });
+      let received = '';
+      client.on('data', (chunk: Buffer) => {
+        received += chunk.toString();
+      });
+      const [error] = (await once(client, 'error').catch((e: unknown) => [e])) as [Error & { code?: string }];
+      expect(received).toBe('FATAL 57P01');
+      expect(error.code).toBe('ECONNRESET');
+      await expect.poll(() => slow.stats().openConnections).toBe(0);
+    } finally {
+      client?.destroy();
+      await slow.close();
+      await new Promise<void>((resolve) => raw.close(() => resolve()));
+    }
+  });
+
+  it('with latency on, a close travels behind the bytes sent before it', async () => {
+    const raw = createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.end('goodbye');
+    });
+    raw.listen(0, '127.0.0.1');
+    await once(raw, 'listening');
+    const slow = await startFaultProxy({
+      targetHost: '127.0.0.1',
+      targetPort: (raw.address() as AddressInfo).port,
+    });
+    slow.setLatency(200);
+    let client: Socket | undefined;
+    try {
+      client = connect({ host: '127.0.0.1', port: slow.port });
+      let received = '';
+      client.on('data', (chunk: Buffer) => {
+        received += chunk.toString();
+      });
+      const started = performance.now();
+      await once(client, 'end');
+      expect(received).toBe('goodbye');
+      expect(performance.now() - started).toBeGreaterThanOrEqual(190);
+    } finally {
+      client?.destroy();
+      await slow.close();
+      await new Promise<void>((resolve) => raw.close(() => resolve()));
+    }
   });
 });

@@ -1,5 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { resolve } from 'node:path';
+import type { RetryOptions } from '@db-safeguards/core';
 import {
   type FaultProxy,
   startFaultProxy,
@@ -18,14 +20,54 @@ export interface FaultTarget {
   app: RunningVetmed;
   /** A superuser connection straight to the server (not through the proxy, not counted against the role). */
   admin: postgres.Sql;
+  /**
+   * How many times the database executed and committed a dose insert, per idempotency key. Counted by
+   * a trigger this fixture adds (see {@link countDoseAttempts}): a write the server ran twice shows 2
+   * even though the unique key kept the second from storing a row.
+   */
+  committedAttempts(keys: readonly string[]): Promise<Map<string, number>>;
   stop(): Promise<void>;
+}
+
+/**
+ * Counts every committed execution of a dose insert, in a table of the test's own. A BEFORE INSERT row
+ * trigger fires for every row an INSERT proposes, ON CONFLICT DO NOTHING included, and its row commits
+ * or rolls back with the transaction: so a dose recording the server executed again after it had
+ * committed (a retry of a write whose outcome it did not know) leaves two rows for its key.
+ * `security definer`: the app role may not write the superuser's table itself. `admin`: a superuser
+ * connection to the app's database, after its migrations. Resolves with the count per key.
+ */
+export async function countDoseAttempts(
+  admin: postgres.Sql,
+): Promise<(keys: readonly string[]) => Promise<Map<string, number>>> {
+  await admin.unsafe(`
+    create table fault_dose_attempts (idempotency_key text not null, at timestamptz not null default clock_timestamp());
+    create function fault_count_dose_attempt() returns trigger language plpgsql security definer as $$
+      begin insert into fault_dose_attempts (idempotency_key) values (new.idempotency_key); return new; end $$;
+    create trigger fault_count_dose_attempt before insert on administrations
+      for each row execute function fault_count_dose_attempt();
+  `);
+  return async (keys) => {
+    const counts = new Map<string, number>(keys.map((key) => [key, 0]));
+    for (let start = 0; start < keys.length; start += 500) {
+      const rows = await admin<{ key: string; n: number }[]>`
+        select idempotency_key as key, count(*)::int as n from fault_dose_attempts
+        where idempotency_key in ${admin(keys.slice(start, start + 500))} group by idempotency_key`;
+      for (const row of rows) counts.set(row.key, row.n);
+    }
+    return counts;
+  };
 }
 
 /**
  * Starts the target. Rate limits are out of the way (the faults are the subject), deadlines are short
  * so the scenarios are quick, and the breaker's open time is short (CIRCUIT_TIMEOUT_MS) for the same reason.
+ * `retry`: retry options with no environment variable (the retry budget), over the configured ones.
  */
-export async function startFaultTarget(env: Record<string, string> = {}): Promise<FaultTarget> {
+export async function startFaultTarget(
+  env: Record<string, string> = {},
+  retry: Partial<RetryOptions> = {},
+): Promise<FaultTarget> {
   const server = await startTestPostgres({
     appRoleConnectionLimit: 8,
     postgresFlags: ['-c', 'client_connection_check_interval=100ms'],
@@ -50,12 +92,15 @@ export async function startFaultTarget(env: Record<string, string> = {}): Promis
     ),
     ...env,
   });
+  config.safeguards = { ...config.safeguards, retry: { ...config.safeguards.retry, ...retry } };
   const app = await startVetmed(config, { log: createLogger('silent') });
+  const committedAttempts = await countDoseAttempts(admin);
   return {
     server,
     proxy,
     app,
     admin,
+    committedAttempts,
     async stop() {
       proxy.resume();
       proxy.dropNewConnections(false);
@@ -78,19 +123,57 @@ export interface ScenarioFigures {
   unacknowledgedWrites: number;
   lostWrites: number;
   duplicatedWrites: number;
+  /** Doses' worth of stock drawn down in the users' households (null where the scenario writes nothing). */
+  stockDrawn: number | null;
+  /** Distinct doses acknowledged to their clients (after their retries); must equal `stockDrawn`. */
+  distinctDoses: number | null;
   /** Longest time from the end of a fault to the first success after it, in ms (null when not measured). */
   recoveryMs: number | null;
   notes: string[];
-  measuredAt: string;
 }
 
-const resultsDir = resolve(import.meta.dirname, '../../../../.reports/reliability');
+/** What the reliability report shows for one bad-input test. */
+export interface BadInputFigures {
+  title: string;
+  /** The test file, from the repository root. */
+  test: string;
+  /** Generated inputs the property was checked against. */
+  runs: number;
+  /** What the run found, from its own counts. */
+  findings: string[];
+}
 
-/** Saves a scenario's figures for `pnpm reliability:report`, which renders docs/reliability.md from the last run. */
-export function recordScenario(id: string, figures: Omit<ScenarioFigures, 'measuredAt'>): void {
+/**
+ * Where `pnpm reliability:report` collects the figures, and the run they belong to: the report's
+ * command sets both (RELIABILITY_RESULTS_DIR, RELIABILITY_RUN_ID) for the suite it starts. A run of the
+ * suite by other means (CI, a developer) records with no run id, which the report refuses to render.
+ */
+const resultsDir =
+  process.env.RELIABILITY_RESULTS_DIR ?? resolve(import.meta.dirname, '../../../../.reports/reliability');
+const runId = process.env.RELIABILITY_RUN_ID ?? null;
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown CPU',
+    node: process.version,
+    platform: `${os.platform()} ${os.arch()}`,
+  };
+}
+
+function save(id: string, kind: 'scenario' | 'bad-input', figures: object): void {
   mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(
-    resolve(resultsDir, `${id}.json`),
-    `${JSON.stringify({ ...figures, measuredAt: new Date().toISOString() }, null, 2)}\n`,
-  );
+  const record = { id, kind, runId, measuredAt: new Date().toISOString(), machine: machine(), ...figures };
+  writeFileSync(resolve(resultsDir, `${id}.json`), `${JSON.stringify(record, null, 2)}\n`);
+}
+
+/** Saves a scenario's figures for `pnpm reliability:report`, which renders docs/reliability.md from its own run. */
+export function recordScenario(id: string, figures: ScenarioFigures): void {
+  save(id, 'scenario', figures);
+}
+
+/** Saves a bad-input test's figures for the same report. */
+export function recordBadInput(id: string, figures: BadInputFigures): void {
+  save(id, 'bad-input', figures);
 }

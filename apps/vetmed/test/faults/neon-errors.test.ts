@@ -3,16 +3,18 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { classifyError, createSafeguards, SafeguardError } from '@db-safeguards/core';
+import { freePort } from '@db-safeguards/test-postgres';
 import { neon, neonConfig } from '@neondatabase/serverless';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { loadEnv } from '../../src/env.js';
 import { createLogger } from '../../src/server/logger.js';
 import { type RunningVetmed, startVetmed } from '../../src/start-vetmed.js';
-import { failure } from '../app/app-client.js';
 import { type NeonTestTarget, startNeonTestTarget } from '../support/neon-test-target.js';
-import { recordScenario } from './fault-fixture.js';
-import { createLoadUsers } from './steady-load.js';
+import { countDoseAttempts, recordScenario } from './fault-fixture.js';
+import { expectAllTyped, finishScenario, recoveryAfter } from './scenario-checks.js';
+import { type CallRecord, createLoadUsers, startSteadyLoad, watchRetries } from './steady-load.js';
 
 /** A PostgreSQL ErrorResponse message: what Neon's proxy sends when it refuses a connection. */
 function errorResponse(code: string, message: string): Buffer {
@@ -77,7 +79,14 @@ describe('Neon-style errors at the driver boundary, classified as the shared fac
       DATABASE_URL: database.server.appUrl,
       DB_DRIVER: 'neon',
       CIRCUIT_TIMEOUT_MS: '2000',
-      RATE_LIMIT_AUTH_MAX: '1000',
+      REQUEST_TIMEOUT_MS: '3000',
+      // The faults are the subject: rate limits out of the way of the steady load.
+      ...Object.fromEntries(
+        ['API', 'AUTH', 'HEAVY', 'RECORDING', 'REPORTS'].map((policy) => [
+          `RATE_LIMIT_${policy}_MAX`,
+          '1000000',
+        ]),
+      ),
     });
     app = await startVetmed(config, {
       log: createLogger('silent'),
@@ -91,90 +100,134 @@ describe('Neon-style errors at the driver boundary, classified as the shared fac
     await database?.stop();
   });
 
-  it("Neon's proxy refusing connections (XX000): typed 503s, retries only where Neon's message says so, the breaker opens, and the app recovers", async () => {
-    const [user] = await createLoadUsers(app, 1);
-    const retries: string[] = [];
-    app.safeguards.onRetry((event) => retries.push(event.error.reason));
+  it("Neon's proxy refusing connections (XX000) or unreachable (ErrorEvent), under load: typed 503s, retries only where Neon's message says so, the breaker opens, the app recovers, no write lost or doubled", async () => {
+    const users = await createLoadUsers(app, 4);
+    const retries = watchRetries(app);
+    const admin = postgres(database.server.adminUrl, { max: 1, onnotice: () => undefined });
+    const committedAttempts = await countDoseAttempts(admin);
+    const unreachablePort = await freePort();
+    // New connections from now on: every case below reaches the stand-in (or nothing) afresh.
     await database.server.terminateAppBackends();
-    proxyPort = refusing.port;
 
     const cases = [
-      ["Couldn't connect to compute node", 'neon-compute-unreachable', true],
-      ['Too many connections to this endpoint. Please try again later.', 'too-many-connections', true],
-      [
-        'The endpoint has been disabled. Enable it using Neon API and retry. (endpoint is disabled)',
-        'neon-endpoint-disabled',
-        false,
-      ],
-      [
-        'Your account or project has exceeded the compute time quota. Upgrade your plan to increase limits.',
-        'neon-quota-exceeded',
-        false,
-      ],
+      { message: "Couldn't connect to compute node", reason: 'neon-compute-unreachable', retried: true },
+      {
+        message: 'Too many connections to this endpoint. Please try again later.',
+        reason: 'too-many-connections',
+        retried: true,
+      },
+      {
+        message: 'The endpoint has been disabled. Enable it using Neon API and retry. (endpoint is disabled)',
+        reason: 'neon-endpoint-disabled',
+        retried: false,
+      },
+      {
+        message:
+          'Your account or project has exceeded the compute time quota. Upgrade your plan to increase limits.',
+        reason: 'neon-quota-exceeded',
+        retried: false,
+      },
+      // Nothing listening where the WebSocket should go: the driver rejects with an ErrorEvent.
+      { message: undefined, reason: 'connection-refused', retried: true },
     ] as const;
+    // What the driver itself rejected with, behind each retried error (the cause chain, unwrapped).
+    const driverErrors: unknown[] = [];
+    app.safeguards.onRetry((event) => {
+      let cause: unknown = event.error.cause;
+      while (cause instanceof Error && cause.cause !== undefined) cause = cause.cause;
+      driverErrors.push(cause);
+    });
+    const allRecords: CallRecord[] = [];
     const seen: string[] = [];
-    for (const [message, reason, retried] of cases) {
-      refusing.setMessage(message);
+    for (const { message, reason, retried } of cases) {
+      if (message === undefined) proxyPort = unreachablePort;
+      else {
+        refusing.setMessage(message);
+        proxyPort = refusing.port;
+      }
       app.safeguards.breakers.resetAll();
-      retries.length = 0;
-      const refused = await failure(
-        user!.client.administrations.history.query({ animalId: user!.world.animal.id }),
+      const mark = retries.retries.length;
+      const driverMark = driverErrors.length;
+      const caseStarted = Date.now();
+      const load = startSteadyLoad(users, 10);
+      await sleep(1500);
+      const records = await load.stop();
+      allRecords.push(...records);
+
+      expectAllTyped(records);
+      expect(records.length).toBeGreaterThanOrEqual(10);
+      // Nothing gets through a proxy that refuses everything: each call fails with Neon's reason, or,
+      // once those failures have opened the breaker, at once with CIRCUIT_BREAKER.
+      expect(records.filter((r) => r.ok)).toEqual([]);
+      for (const call of records) {
+        expect(call.status).toBe(503);
+        expect(
+          call.userFriendly?.type === 'CIRCUIT_BREAKER' ||
+            (call.userFriendly?.type === 'CONNECTION' && call.userFriendly.reason === reason),
+          `${call.userFriendly?.type} ${call.userFriendly?.reason}`,
+        ).toBe(true);
+      }
+      // Neon's reason reaches the clients, or, when retries and the breaker answer first, the error log
+      // and the retry events: either way each refusal is classified by its message.
+      const typed = records.filter((r) => r.userFriendly?.type === 'CONNECTION');
+      const caseRetries = retries.retries.slice(mark).filter((r) => r.reason === reason);
+      const logged = app.safeguards.errorLog
+        .recent({ type: 'CONNECTION' })
+        .filter((entry) => Date.parse(entry.at) >= caseStarted);
+      for (const entry of logged)
+        expect(entry).toMatchObject(message === undefined ? { reason } : { reason, sqlState: 'XX000' });
+      expect(typed.length + logged.length + caseRetries.length).toBeGreaterThan(0);
+      expect(caseRetries.length > 0).toBe(retried);
+      expect(retries.retries.slice(mark).filter((r) => r.reason !== reason)).toEqual([]);
+      if (message === undefined) {
+        // The driver's own rejection was a WebSocket ErrorEvent, not an Error.
+        const events = driverErrors.slice(driverMark);
+        expect(events.length).toBeGreaterThan(0);
+        for (const event of events) {
+          expect(event).not.toBeInstanceOf(Error);
+          expect((event as { type?: unknown }).type).toBe('error');
+        }
+      }
+      seen.push(
+        `${message === undefined ? `no proxy listening (the driver rejected with a WebSocket ErrorEvent, ${driverErrors.length - driverMark} times)` : `"${message.slice(0, 40)}…"`} → ${reason}: ${typed.length} of ${records.length} calls answered 503 CONNECTION ${reason}, the other ${records.length - typed.length} 503 CIRCUIT_BREAKER; ${logged.length} logged as ${reason}${message === undefined ? '' : ' (XX000)'}; ${caseRetries.length} server-side retries${retried ? '' : ' (never retried, as Neon says not to)'}`,
       );
-      expect(refused.status).toBe(503);
-      expect(refused.userFriendly).toMatchObject({ type: 'CONNECTION', reason });
-      expect(retries.includes(reason)).toBe(retried);
-      const logged = app.safeguards.errorLog.recent({ limit: 1, type: 'CONNECTION' })[0]!;
-      expect(logged).toMatchObject({ reason, sqlState: 'XX000' });
-      seen.push(`"${message.slice(0, 40)}…" → ${reason}${retried ? ', retried' : ', not retried'}`);
     }
-    // Enough of them open the breaker: then calls fail fast without touching the proxy.
+
+    // Refusals open the breaker; once the proxy is healthy the app serves again within its open time.
     refusing.setMessage("Couldn't connect to compute node");
+    proxyPort = refusing.port;
     app.safeguards.breakers.resetAll();
-    const breakerCalls = 7;
-    for (let i = 0; i < breakerCalls - 1; i++)
-      await failure(user!.client.administrations.history.query({ animalId: user!.world.animal.id }));
-    const open = await failure(
-      user!.client.administrations.history.query({ animalId: user!.world.animal.id }),
-    );
-    expect(open.userFriendly).toMatchObject({ type: 'CIRCUIT_BREAKER', retryable: true });
-    // The proxy is healthy again: within the breaker's open time the app serves.
+    const breaker = app.safeguards.breakers.get('primary');
+    const load = startSteadyLoad(users, 10);
+    await expect.poll(() => breaker.state, { timeout: 5000 }).toBe('OPEN');
     proxyPort = database.proxy.port;
     const back = Date.now();
-    let recoveredAt: number | undefined;
-    let recoveryCalls = 0;
-    while (Date.now() - back < 10_000) {
-      recoveryCalls++;
-      const attempt = await user!.client.administrations.history
-        .query({ animalId: user!.world.animal.id })
-        .then(
-          () => true,
-          () => false,
-        );
-      if (attempt) {
-        recoveredAt = Date.now();
-        break;
-      }
-      await sleep(200);
-    }
-    expect(recoveredAt).toBeDefined();
-    expect(recoveredAt! - back).toBeLessThanOrEqual(2000 + 2000);
-    recordScenario('6-neon-errors', {
-      scenario: "Neon's proxy refusing connections (XX000 with Neon's messages) and HTTP 500 bodies",
-      load: 'history reads over HTTP through the app on the Neon WebSocket driver',
-      faults:
-        'a stand-in Neon proxy answering the startup message with FATAL XX000; neon() HTTP 500 JSON (the ErrorEvent of an unreachable proxy: packages/core/test/driver-errors.test.ts)',
-      requests: cases.length + breakerCalls + recoveryCalls,
-      acknowledgedWrites: 0,
-      unacknowledgedWrites: 0,
-      lostWrites: 0,
-      duplicatedWrites: 0,
-      recoveryMs: recoveredAt! - back,
-      notes: [
-        ...seen,
-        'the breaker opened after repeated refusals and the app served again once the proxy was healthy',
-      ],
-    });
-  }, 60_000);
+    await sleep(breaker.options.openDurationMs + 2000);
+    const records = await load.stop();
+    allRecords.push(...records);
+    expectAllTyped(records);
+    const recovery = recoveryAfter(records, back);
+    expect(recovery, 'served again once the proxy was healthy').not.toBeNull();
+    expect(recovery!).toBeLessThanOrEqual(breaker.options.openDurationMs + 2000);
+
+    await finishScenario(
+      '6-neon-errors',
+      { app, committedAttempts, users, records: allRecords, retries },
+      {
+        scenario:
+          "Neon-style errors: Neon's proxy refusing connections (XX000 with Neon's messages) or not there at all, on the Neon WebSocket driver",
+        load: '10 calls/s over HTTP (dose recordings and history reads), 4 users, 1.5 s per refusal',
+        faults:
+          'a stand-in Neon proxy answering the startup message with FATAL XX000, four messages; then no proxy listening (ErrorEvent); then the real proxy back',
+        recoveryMs: recovery,
+        notes: () => [
+          ...seen,
+          `the breaker opened under the refusals and the app served again ${recovery} ms after the proxy was healthy (open time ${breaker.options.openDurationMs} ms)`,
+        ],
+      },
+    );
+    await admin.end({ timeout: 1 });
+  }, 90_000);
 
   it('Neon HTTP: `Server error (HTTP status 500): {json}` is classified from its JSON body, and retried for reads', async () => {
     let body = JSON.stringify({ message: "Couldn't connect to compute node" });
@@ -192,16 +245,19 @@ describe('Neon-style errors at the driver boundary, classified as the shared fac
       const sql = neon('postgres://app:secret@ep-test-123456.us-east-2.aws.neon.tech/db');
       const raw = await sql`select 1`.catch((error: unknown) => error);
       expect((raw as Error).message).toMatch(/^Server error \(HTTP status 500\): \{/);
-      expect(classifyError(raw)).toMatchObject({
+      const first = classifyError(raw);
+      expect(first).toMatchObject({
         type: 'CONNECTION',
         reason: 'neon-compute-unreachable',
         retryable: true,
       });
       body = JSON.stringify({ message: 'sorry, too many clients already', code: '53300' });
-      expect(classifyError(await sql`select 1`.catch((error: unknown) => error))).toMatchObject({
+      const second = classifyError(await sql`select 1`.catch((error: unknown) => error));
+      expect(second).toMatchObject({
         type: 'CONNECTION',
         reason: 'too-many-connections',
       });
+      const direct = requests;
 
       const safeguards = createSafeguards({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
       requests = 0;
@@ -210,8 +266,28 @@ describe('Neon-style errors at the driver boundary, classified as the shared fac
         .catch((error: unknown) => error);
       expect(failed).toBeInstanceOf(SafeguardError);
       expect(failed).toMatchObject({ type: 'CONNECTION', reason: 'too-many-connections' });
-      expect(requests).toBe(3);
+      const safeguardedRequests = requests;
+      const served = direct + safeguardedRequests;
+      expect(safeguardedRequests).toBe(3);
       expect(JSON.stringify(failed)).not.toContain('secret');
+      recordScenario('6b-neon-http', {
+        scenario: 'Neon HTTP driver: `Server error (HTTP status 500): {json}` from the SQL endpoint',
+        load: `${served} requests from \`neon()\`: two direct queries, then one read through the safeguards`,
+        faults: "a stand-in SQL endpoint answering HTTP 500 with a JSON body (Neon's message, then a 53300)",
+        requests: served,
+        acknowledgedWrites: 0,
+        unacknowledgedWrites: 0,
+        lostWrites: 0,
+        duplicatedWrites: 0,
+        stockDrawn: null,
+        distinctDoses: null,
+        recoveryMs: null,
+        notes: [
+          `"Couldn't connect to compute node" in the body → ${first.type} ${first.reason} (retryable: ${first.retryable})`,
+          `"sorry, too many clients already" with code 53300 in the body → ${second.type} ${second.reason}`,
+          `the safeguarded read was tried ${safeguardedRequests} times (3 attempts), then failed as ${(failed as SafeguardError).type} ${(failed as SafeguardError).reason}; the connection string's password appears nowhere in the error`,
+        ],
+      });
     } finally {
       neonConfig.fetchEndpoint = saved;
       await new Promise<void>((resolve) => http.close(() => resolve()));

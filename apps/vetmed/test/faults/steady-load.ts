@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { UserFriendlyErrorData } from '@db-safeguards/trpc';
+import { sql } from 'drizzle-orm';
 import type { RunningVetmed } from '../../src/start-vetmed.js';
 import { type Actor, createHouseholdWithAnimal, outcome, signUp } from '../app/app-client.js';
-import { countsByKey } from '../support/ledger.js';
+import { countsByKey, queryRows } from '../support/ledger.js';
 
 export interface LoadUser extends Actor {
   world: Awaited<ReturnType<typeof createHouseholdWithAnimal>>;
+  /** The household's stock of the regimen's medication once set up, before any load. */
+  stockBefore: number;
 }
 
 /** One call made during a scenario. */
@@ -22,18 +25,68 @@ export interface CallRecord {
   userFriendly: UserFriendlyErrorData | undefined;
 }
 
+/** The stock of the user's medication in its household right now (what a recorded dose draws down). */
+async function stockOf(app: RunningVetmed, user: Pick<LoadUser, 'world'>): Promise<number> {
+  const [row] = await queryRows<{ quantity: number }>(
+    app,
+    sql`select quantity_on_hand::float8 as quantity from inventory where household_id = ${user.world.household.id} and medication_id = ${user.world.medication.id}`,
+  );
+  return Number(row?.quantity ?? 0);
+}
+
 export async function createLoadUsers(app: RunningVetmed, count: number): Promise<LoadUser[]> {
   return Promise.all(
     Array.from({ length: count }, async (_, i) => {
       const actor = await signUp(app.url, `fault-${i}`);
-      return { ...actor, world: await createHouseholdWithAnimal(actor) };
+      const world = await createHouseholdWithAnimal(actor);
+      return { ...actor, world, stockBefore: await stockOf(app, { world }) };
     }),
   );
 }
 
+/** The procedure the steady load writes with. */
+const writeProcedure = 'administrations.record';
+
+/** A server-side retry the app's safeguards made. */
+export interface ObservedRetry {
+  /** The tRPC procedure the retried operation ran for. */
+  label: string | undefined;
+  reason: string;
+  type: string;
+  delayMs: number;
+  /** The failed attempt certainly did not reach the database (a refused connection, say). */
+  notApplied: boolean;
+}
+
+/**
+ * Records every retry the app's safeguards make from now on. A retry event names the procedure but
+ * not the operation: the reads a write procedure makes first (its access check) are retried under
+ * the same label. Whether the server ever ran a write again is settled at the database instead
+ * (`FaultTarget.committedAttempts`, checked by {@link checkLedger}).
+ */
+export function watchRetries(app: RunningVetmed) {
+  const retries: ObservedRetry[] = [];
+  const subscription = app.safeguards.onRetry((event) =>
+    retries.push({
+      label: event.label,
+      reason: event.error.reason,
+      type: event.error.type,
+      delayMs: event.delayMs,
+      notApplied: event.error.notApplied,
+    }),
+  );
+  return {
+    retries,
+    /** Retries made for the write procedure (its reads, or its write when the attempt was not applied). */
+    inWriteProcedure: () => retries.filter((retry) => retry.label === writeProcedure),
+    stop: () => subscription.dispose(),
+  };
+}
+
 /**
  * Calls at a steady rate (open loop: a stalled server does not slow the arrivals), alternating dose
- * recordings (each with a fresh idempotency key) and history reads, spread over the users.
+ * recordings (each with a fresh idempotency key) and history reads. Calls go to the users two at a
+ * time, so every user both records and reads whatever the number of users.
  */
 export function startSteadyLoad(users: readonly LoadUser[], ratePerSecond: number) {
   const records: CallRecord[] = [];
@@ -43,7 +96,7 @@ export function startSteadyLoad(users: readonly LoadUser[], ratePerSecond: numbe
   const timer = setInterval(() => {
     const due = Math.floor(((Date.now() - started) * ratePerSecond) / 1000);
     while (sent < due) {
-      const userIndex = sent % users.length;
+      const userIndex = Math.floor(sent / 2) % users.length;
       const user = users[userIndex]!;
       const kind: CallRecord['kind'] = sent % 2 === 0 ? 'record' : 'read';
       sent++;
@@ -73,6 +126,8 @@ export function startSteadyLoad(users: readonly LoadUser[], ratePerSecond: numbe
     }
   }, 5);
   return {
+    /** Calls in flight right now. */
+    inFlight: () => pending.size,
     /** Stops sending and waits for every call in flight. */
     async stop(): Promise<CallRecord[]> {
       clearInterval(timer);
@@ -85,29 +140,58 @@ export function startSteadyLoad(users: readonly LoadUser[], ratePerSecond: numbe
 export interface LedgerCheck {
   acknowledged: number;
   unacknowledged: number;
+  /** Doses missing from the administrations table after the clients' retries. */
   lost: number;
+  /** Doses stored more than once, by idempotency key or by stock drawn down beyond the doses acknowledged. */
   duplicated: number;
   /** Unacknowledged writes that were applied anyway (outcome unknown to the client), before its retry. */
   appliedDespiteError: number;
+  /** Failed writes still not acknowledged after the clients' retries. */
+  stillUnacknowledged: number;
+  /** Doses' worth of stock drawn down, over every user's household. */
+  stockDrawn: number;
+  /** Distinct doses acknowledged to their clients in the end, over every user. */
+  distinctDoses: number;
+  /** Users whose stock drawn down differs from their acknowledged doses. */
+  stockMismatches: Array<{ user: number; drawn: number; doses: number }>;
+  /**
+   * Doses the database executed and committed more than once before any client sent them again: the
+   * server retried a write whose first attempt had been applied.
+   */
+  reExecuted: number;
 }
+
+/** Committed executions of a dose insert per idempotency key, counted at the database. */
+export type CommittedAttempts = (keys: readonly string[]) => Promise<Map<string, number>>;
 
 /**
  * The exactly-once check: every acknowledged dose is in the database exactly once; then every
  * unacknowledged one is sent again with the same key (what a client does after an error) and every
  * dose ends up there exactly once.
+ *
+ * The idempotency key is unique in the schema, so counting rows per key cannot see a dose applied
+ * twice. Two independent checks can: each dose that is applied draws the household's stock down by
+ * its amount, so the stock drawn down must equal the distinct doses acknowledged, user by user; and
+ * the database's own count of committed executions per key (`committedAttempts`) shows a write the
+ * server ran again.
  */
 export async function checkLedger(
   app: RunningVetmed,
   users: readonly LoadUser[],
   records: readonly CallRecord[],
+  committedAttempts: CommittedAttempts,
 ): Promise<LedgerCheck> {
   const writes = records.filter((record) => record.kind === 'record');
   const acknowledged = writes.filter((record) => record.ok).map((record) => record.key!);
   const unacknowledged = writes.filter((record) => !record.ok).map((record) => record.key!);
+  // Each key was sent once so far: more than one committed execution is the server's doing.
+  const attempts = await committedAttempts([...acknowledged, ...unacknowledged]);
+  const reExecuted = [...attempts.values()].filter((n) => n > 1).length;
   const before = await countsByKey(app, unacknowledged);
   const appliedDespiteError = unacknowledged.filter((key) => (before.get(key) ?? 0) > 0).length;
 
   // Retry the failed ones with their keys, as a client would, until each is acknowledged.
+  const acknowledgedKeys = new Set(acknowledged);
   for (const record of writes.filter((r) => !r.ok)) {
     const user = users[record.user]!;
     for (let attempt = 0; attempt < 20; attempt++) {
@@ -117,19 +201,41 @@ export async function checkLedger(
           idempotencyKey: record.key!,
         }),
       );
-      if (retried.ok) break;
+      if (retried.ok) {
+        acknowledgedKeys.add(record.key!);
+        break;
+      }
       await sleep(250);
     }
   }
   // Nothing deletes doses, so one count afterwards settles both questions: a dose missing now was lost
   // (acknowledged ones are never resent; failed ones were resent until acknowledged), and a count above
   // 1 is a double whenever it happened.
-  const after = [...(await countsByKey(app, [...acknowledged, ...unacknowledged])).values()];
+  const after = await countsByKey(app, [...acknowledged, ...unacknowledged]);
+  const counts = [...after.values()];
+
+  const stockMismatches: LedgerCheck['stockMismatches'] = [];
+  let stockDrawn = 0;
+  let excessDraws = 0;
+  for (const [index, user] of users.entries()) {
+    const doses = new Set(
+      writes.filter((w) => w.user === index && acknowledgedKeys.has(w.key!)).map((w) => w.key!),
+    ).size;
+    const drawn = (user.stockBefore - (await stockOf(app, user))) / Number(user.world.regimen.doseAmount);
+    stockDrawn += drawn;
+    if (Math.abs(drawn - doses) > 1e-9) stockMismatches.push({ user: index, drawn, doses });
+    excessDraws += Math.max(0, Math.round(drawn - doses));
+  }
   return {
     acknowledged: acknowledged.length,
     unacknowledged: unacknowledged.length,
-    lost: after.filter((n) => n === 0).length,
-    duplicated: after.filter((n) => n > 1).length,
+    lost: counts.filter((n) => n === 0).length,
+    duplicated: Math.max(counts.filter((n) => n > 1).length, excessDraws),
     appliedDespiteError,
+    stillUnacknowledged: unacknowledged.filter((key) => !acknowledgedKeys.has(key)).length,
+    stockDrawn,
+    distinctDoses: acknowledgedKeys.size,
+    stockMismatches,
+    reExecuted,
   };
 }

@@ -1,0 +1,64 @@
+import type { LoadReport } from '../loadtest/load-report.js';
+import type { ReportData } from './report-data.js';
+
+/** Goodput under overload must stay this close to what the same app served comfortably. */
+export const goodputTarget = 0.95;
+/** HIGH p99 under overload may be at most this multiple of its comfortable p99 (the urgent-latency target). */
+export const highLatencyTarget = 3;
+
+/** The sample app at a rate it serves and far above it, judged against each other. */
+export interface SampleAppOverload {
+  comfortable: LoadReport;
+  overload: LoadReport;
+  /** Offered rate of the overload run over the comfortable one's. */
+  factor: number;
+  /** Overload goodput over comfortable goodput. */
+  goodput: number;
+  goodputMet: boolean;
+  /** Overload HIGH p99 over comfortable HIGH p99. */
+  highMultiple: number;
+  highMet: boolean;
+  /** Why a target was missed, in sentences built from the two runs' figures. */
+  goodputWhy: string;
+  highWhy: string;
+}
+
+const n = (value: number, digits = 0) =>
+  value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+/** "1,800 TIMEOUT, 900 QUEUE_FULL": counts by type, largest first. */
+export function countsByType(counts: Readonly<Record<string, number>>): string {
+  const entries = Object.entries(counts)
+    .filter(([, count]) => count > 0)
+    .sort(([a, x], [b, y]) => y - x || a.localeCompare(b));
+  return entries.length === 0 ? 'none' : entries.map(([type, count]) => `${n(count)} ${type}`).join(', ');
+}
+
+/**
+ * Judges the overload run of the sample app against its comfortable run, or returns undefined when
+ * the data has not both. Goodput: successes completed inside the run window per second.
+ */
+export function judgeSampleAppOverload(data: ReportData): SampleAppOverload | undefined {
+  const comfortable = data.loadtests.find((run) => run.id === 'latency-comfortable')?.report;
+  const overload = data.loadtests.find((run) => run.id === 'latency-overload')?.report;
+  if (!comfortable || !overload) return undefined;
+  const factor = overload.ratePerSecond / comfortable.ratePerSecond;
+  const goodput = comfortable.throughput === 0 ? 0 : overload.throughput / comfortable.throughput;
+  const comfortableHigh = comfortable.byPriority.HIGH.latencyMs.p99;
+  const overloadHigh = overload.byPriority.HIGH.latencyMs.p99;
+  const highMultiple = comfortableHigh === 0 ? Number.POSITIVE_INFINITY : overloadHigh / comfortableHigh;
+  const peak =
+    overload.peakDbConnections === null ? '' : ` Peak database connections: ${overload.peakDbConnections}.`;
+  const high = overload.byPriority.HIGH;
+  return {
+    comfortable,
+    overload,
+    factor,
+    goodput,
+    goodputMet: goodput >= goodputTarget,
+    highMultiple,
+    highMet: highMultiple <= highLatencyTarget,
+    goodputWhy: `At ${n(overload.ratePerSecond)} req/s the app completed ${n(overload.throughput, 1)} requests a second inside the ${n(overload.durationMs / 1000)} s window, against ${n(comfortable.throughput, 1)} at ${n(comfortable.ratePerSecond)} req/s (${n(goodput, 2)}×). Of ${n(overload.sent)} requests ${n(overload.ok)} succeeded and ${n(overload.failed)} failed: ${countsByType(overload.errorsByType)}${overload.unfinished > 0 ? ` (${n(overload.unfinished)} had no answer when the tool stopped waiting)` : ''}.${peak}`,
+    highWhy: `HIGH (dose recordings) p99 was ${n(overloadHigh)} ms at ${n(overload.ratePerSecond)} req/s against ${n(comfortableHigh)} ms at ${n(comfortable.ratePerSecond)} req/s (${n(highMultiple, 1)}×); of ${n(high.sent)} HIGH requests ${n(high.ok)} succeeded, failures: ${countsByType(high.errors)}. The p99 covers successes only${high.failedLatencyMs.count > 0 ? `; the failed ones took up to ${n(high.failedLatencyMs.max)} ms (p99 ${n(high.failedLatencyMs.p99)} ms)` : ''}.`,
+  };
+}

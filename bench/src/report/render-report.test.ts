@@ -1,0 +1,303 @@
+import { describe, expect, it } from 'vitest';
+import { connectionErrorsThroughSafeguards, renderReport } from './render-report.js';
+import type { ReportData } from './report-data.js';
+import { sampleReportData } from './sample-report-data.js';
+
+/** The targets table row whose first cell starts with `target`. */
+function targetRow(report: string, target: string): string {
+  const row = report.split('\n').find((line) => line.startsWith(`| ${target}`));
+  if (!row) throw new Error(`no target row "${target}" in:\n${report}`);
+  return row;
+}
+
+describe('renderReport: the connection-error target', () => {
+  it('counts CONNECTION failures in every guarded case, every round, every overload run and every load test', () => {
+    const data = sampleReportData((d) => {
+      // A non-median round of the app query's no-reserve case, one overload run, one load test.
+      d.queries.app!.throughput.errorsByTypeAllRounds.safeguardsNoReserve = { CONNECTION: 2, QUEUE_FULL: 9 };
+      d.overload.safeguardsRuns[2]!.errorsByType = { CONNECTION: 1 };
+      d.loadtests[2]!.report.errorsByType = { CONNECTION: 4, TIMEOUT: 7 };
+      // Failures of the naive case are not db-safeguards' clients.
+      d.queries.sleep!.throughput.naive.errorsByType = { CONNECTION: 500 };
+    });
+    expect(connectionErrorsThroughSafeguards(data).total).toBe(7);
+    const row = targetRow(renderReport(data), 'connection errors seen by clients');
+    expect(row).toContain(
+      '| 7 (2 in closed loop, app, no CRITICAL reserve; 1 in overload run 3; 4 in load test',
+    );
+    expect(row).toMatch(/\*\*missed\*\* \|$/);
+  });
+
+  it('is met only at zero', () => {
+    const row = targetRow(renderReport(sampleReportData()), 'connection errors seen by clients');
+    expect(row).toContain('| 0 |');
+    expect(row).toMatch(/\*\*met\*\* \|$/);
+  });
+});
+
+describe('renderReport: data it cannot read', () => {
+  it('refuses data of another schema version instead of rendering wrong figures', () => {
+    const old = sampleReportData((d) => {
+      (d as { schemaVersion: number }).schemaVersion = 1;
+    });
+    expect(() => renderReport(old)).toThrow('schema version 1');
+  });
+});
+
+describe('renderReport: the sample app under overload is judged', () => {
+  it('compares goodput and HIGH p99 of the overload run with the comfortable run, and says why they missed', () => {
+    const data = sampleReportData((d) => {
+      const overload = d.loadtests.find((run) => run.id === 'latency-overload')!.report;
+      overload.throughput = 40;
+      overload.ok = 600;
+      overload.failed = 3900;
+      overload.errorsByType = { TIMEOUT: 2500, QUEUE_FULL: 1400 };
+      overload.byPriority.HIGH.latencyMs = { ...overload.byPriority.HIGH.latencyMs, p99: 7706 };
+      overload.byPriority.HIGH.errors = { TIMEOUT: 120 };
+      overload.peakDbConnections = 8;
+      const comfortable = d.loadtests.find((run) => run.id === 'latency-comfortable')!.report;
+      comfortable.byPriority.HIGH.latencyMs = { ...comfortable.byPriority.HIGH.latencyMs, p99: 231 };
+    });
+    const report = renderReport(data);
+    const goodput = targetRow(report, 'sample app at 5.0× its comfortable rate (300 vs 60 req/s): goodput');
+    expect(goodput).toContain('| 40.0 vs 60.0 ok/s: 0.67× | **missed** |');
+    const high = targetRow(report, 'sample app at 5.0× its comfortable rate: HIGH p99');
+    expect(high).toContain('| 7,706 ms vs 231 ms: 33.4× | **missed** |');
+    expect(report).toContain(
+      '- **Sample app goodput under overload (0.67×).** At 300 req/s the app completed 40.0 requests a second',
+    );
+    expect(report).toContain('failed: 2,500 TIMEOUT, 1,400 QUEUE_FULL');
+    expect(report).toContain('Peak database connections: 8.');
+    expect(report).toContain(
+      '- **Sample app HIGH latency under overload (33.4×).** HIGH (dose recordings) p99 was 7,706 ms',
+    );
+  });
+
+  it('says met, and explains nothing, when the overload run holds up', () => {
+    const report = renderReport(sampleReportData());
+    expect(targetRow(report, 'sample app at 5.0× its comfortable rate (300 vs 60 req/s): goodput')).toContain(
+      '| 62.0 vs 60.0 ok/s: 1.03× | **met** |',
+    );
+    expect(targetRow(report, 'sample app at 5.0× its comfortable rate: HIGH p99')).toContain(
+      '2.3× | **met** |',
+    );
+    expect(report).not.toContain('Sample app goodput under overload');
+  });
+});
+
+describe('renderReport: the throughput prose follows the figures', () => {
+  /** Sets the no-reserve case and case 1b of one query, against a ceiling of 1000 ok/s (case 4). */
+  const shape = (d: ReportData, query: 'sleep' | 'app', noReserve: number, oneAtATime: number) => {
+    const cases = d.queries[query]!.throughput;
+    cases.dedicated.throughput = 990;
+    cases.poolOnly.throughput = 1000;
+    cases.oneAtATime.throughput = oneAtATime;
+    cases.safeguardsNoReserve.throughput = noReserve;
+  };
+
+  it('claims no overhead of its own only when db-safeguards matches one-at-a-time within 2 %', () => {
+    const matched = renderReport(
+      sampleReportData((d) => {
+        shape(d, 'sleep', 890, 900);
+        shape(d, 'app', 790, 800);
+      }),
+    );
+    expect(matched).toContain('what the budget costs is the pipelining, not overhead of its own');
+    const costly = renderReport(
+      sampleReportData((d) => {
+        shape(d, 'sleep', 810, 900);
+        shape(d, 'app', 790, 800);
+      }),
+    );
+    expect(costly).not.toContain('not overhead of its own');
+    expect(costly).toContain(
+      "Against case 1b db-safeguards reaches 0.90 on `pg_sleep` and 0.99 on the app's query",
+    );
+    expect(costly).toContain("db-safeguards' own work per operation costs 10 % on `pg_sleep`.");
+  });
+
+  it('compares the two queries the way the figures go', () => {
+    const narrower = renderReport(
+      sampleReportData((d) => {
+        shape(d, 'sleep', 800, 900);
+        shape(d, 'app', 900, 950);
+      }),
+    );
+    expect(narrower).toContain("narrower on the app's query (0.90) than on `pg_sleep` (0.80)");
+    expect(narrower).not.toContain('wider');
+    const wider = renderReport(
+      sampleReportData((d) => {
+        shape(d, 'sleep', 900, 950);
+        shape(d, 'app', 780, 900);
+      }),
+    );
+    expect(wider).toContain("wider on the app's query (0.78) than on `pg_sleep` (0.90)");
+  });
+
+  it('gives each query its own verdict, and explains a miss on either', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        shape(d, 'sleep', 980, 990);
+        shape(d, 'app', 800, 900);
+      }),
+    );
+    expect(targetRow(report, 'db-safeguards throughput')).toContain(
+      '**met** on `pg_sleep`, **missed** on the app query',
+    );
+    expect(report).toContain('- **Throughput against');
+    const met = renderReport(
+      sampleReportData((d) => {
+        shape(d, 'sleep', 980, 990);
+        shape(d, 'app', 960, 990);
+      }),
+    );
+    expect(met).not.toContain('- **Throughput against');
+  });
+});
+
+describe('renderReport: the cap the CRITICAL reserve puts on throughput', () => {
+  it('is computed from the budget the run used, and the measured ratio is judged against it', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        d.budget = { maxConcurrentConnections: 10, reservedForCritical: 2 };
+        const cases = d.queries.sleep!.throughput;
+        cases.poolOnly.throughput = 1000;
+        cases.dedicated.throughput = 1000;
+        cases.oneAtATime.throughput = 950;
+        cases.safeguards.throughput = 780;
+      }),
+    );
+    const row = targetRow(report, 'db-safeguards throughput');
+    expect(row).not.toContain('7/8');
+    expect(row).toContain('with the default reserve 0.78');
+    expect(row).toContain('that is 0.98 and');
+    expect(row).toContain('of its cap 8/10 = 0.800');
+    expect(row).toMatch(/with it, against its cap: \*\*met\*\*/);
+    expect(report).toContain('2 of the 10 slots are kept for CRITICAL work');
+    expect(report).toContain('2. db-safeguards, defaults (64 callers; 2 of 10 slots kept for CRITICAL)');
+  });
+
+  it('says nothing of a cap when no slot is reserved', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        d.budget = { maxConcurrentConnections: 8, reservedForCritical: 0 };
+      }),
+    );
+    expect(report).not.toContain('kept for CRITICAL work so a health check');
+  });
+});
+
+describe('renderReport: the database latency of the load tests', () => {
+  it('is described per direction, as the proxy applies it, not as a round trip', () => {
+    const report = renderReport(sampleReportData());
+    expect(report).toContain(
+      'delays every chunk MS ms in each direction, so each round trip takes 2 × MS ms longer',
+    );
+    expect(report).not.toContain('delays every round trip');
+  });
+});
+
+describe('renderReport: the command quoted', () => {
+  it('is the one the run was made with, --quick included', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        d.command = 'pnpm bench:report -- --quick';
+        d.pipeline!.command = 'node --expose-gc bench/src/pipeline-overhead.mjs --quick';
+      }),
+    );
+    expect(report).toContain('Generated by `pnpm bench:report -- --quick`');
+    expect(report).toContain('as `node --expose-gc bench/src/pipeline-overhead.mjs --quick`');
+  });
+});
+
+describe('renderReport: one name for the reference throughput', () => {
+  it('calls it the ceiling (best of 1/1b/4) everywhere, never the physical limit', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        // A miss, so the explanation is rendered too.
+        d.queries.sleep!.throughput.safeguardsNoReserve.throughput = 1000;
+      }),
+    );
+    expect(report.toLowerCase()).not.toContain('physical limit');
+    expect(targetRow(report, 'db-safeguards throughput ≥ 0.95 × the ceiling (best of 1/1b/4')).toBeDefined();
+    expect(report).toContain('- **Throughput against the ceiling, best of 1/1b/4 (');
+    expect(report).toContain('## Overload: open loop at 5× the ceiling (best of 1/1b/4)');
+    expect(report).toContain('(the ceiling, best of 1/1b/4, is 1,500/s: case 1)');
+  });
+});
+
+describe('renderReport: no sentence of fixed figures that can go stale', () => {
+  it('takes rounds, mix, queue defaults, query cost, shape and peers from the run', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        d.queries.sleep!.throughput.rounds = 5;
+        d.overload.mix = [
+          { name: 'CRITICAL', share: 5 },
+          { name: 'HIGH', share: 15 },
+          { name: 'NORMAL', share: 40 },
+          { name: 'LOW', share: 20 },
+          { name: 'BATCH', share: 20 },
+        ];
+        d.queue = { maxQueueSize: 500, shedAt: { BATCH: 0.25, LOW: 0.6 } };
+        d.queryCostMs = 2;
+        d.shape = { connections: 6, callers: 48, naivePoolSize: 15 };
+        d.pipeline!.peers = { cockatiel: '3.9.0', 'p-queue': '10.1.0' };
+        // A miss, so the urgent-latency explanation is rendered.
+        d.overload.safeguards.byClass.HIGH!.latencyMs.p99 = 60;
+        d.overload.safeguardsRuns[1]!.eventLoopDelayP99Ms = 33.3;
+      }),
+    );
+    expect(report).toContain('5 times interleaved with the others');
+    expect(report).not.toContain('three times');
+    expect(report).toContain('mixed 5 % CRITICAL, 15 % HIGH, 40 % NORMAL, 20 % LOW, 20 % BATCH');
+    expect(report).toContain('defaults: queue of 500, BATCH shed at a quarter full, LOW shed at 60 % full');
+    expect(report).toContain('`pg_sleep(0.002)`');
+    expect(report).toContain('(a 2 ms query holds it)');
+    expect(report).toContain('CRITICAL and HIGH are 20 % of 5× the ceiling, 1.00× the ceiling on their own');
+    expect(report).toContain('20.0, 33.3, 20.0 ms late at p99 in the 3 runs');
+    expect(report).toContain('The p99 of a 5 s run varies from run to run');
+    expect(report).toContain('`CONNECTION LIMIT 6`');
+    expect(report).toContain(
+      '1. Dedicated: 6 connections of their own, each kept full by 8 pipelining callers',
+    );
+    expect(report).toContain('3. Naive: pool of 15, no safeguards (48 callers)');
+    expect(report).toContain('the naive pool of 15 shows the problem');
+    expect(report).toContain('cockatiel 3.9.0 (retry + circuit breaker + bulkhead) and p-queue 10.1.0');
+    for (const stale of ['10 %', 'half the capacity', 'a 5 ms query', 'A 5 s p99', 'queue of 200'])
+      expect(report).not.toContain(stale);
+  });
+
+  it('quotes no figure it did not measure', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        d.pipeline!.results[1]!.sequentialNs = 1300;
+      }),
+    );
+    expect(report).toContain(
+      "- **Sequential overhead (1,300 ns).** Above the 1 µs target on this machine: a bare call measured 50 ns in the same rounds, cockatiel's retry + breaker + bulkhead 1,800 ns.",
+    );
+    expect(report).not.toMatch(/70-80 ns|~100 ns/);
+  });
+
+  it('states what the naive pool and the pool of 8 did from their own figures', () => {
+    const quiet = renderReport(
+      sampleReportData((d) => {
+        d.queries.sleep!.throughput.naive.tooManyConnections = 0;
+        d.queries.app!.throughput.naive.tooManyConnections = 0;
+        d.overload.poolOnly.byClass.HIGH!.ok = 700;
+      }),
+    );
+    expect(quiet).toContain("in this run's median rounds none of its queries was refused with 53300");
+    expect(quiet).toContain(
+      'under overload (below) 50 of its requests failed and every priority waited alike, p99 19,800 ms',
+    );
+    expect(quiet).not.toContain('grows without bound');
+    const loaded = renderReport(
+      sampleReportData((d) => {
+        d.loadtests.find((run) => run.id === 'default-limits')!.report.peakDbConnections = 5;
+      }),
+    );
+    expect(loaded).toContain("The run without it below peaked at 5 of the role's 8 database connections.");
+    expect(loaded).not.toContain('runs out before the connection budget does');
+  });
+});
