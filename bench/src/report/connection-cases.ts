@@ -210,7 +210,12 @@ export async function overloadCases(
   const unloaded = await withPools(open, [connections], async (pool) => {
     const idle = createSafeguards();
     const critical = await unloadedLatency(400, () =>
-      idle.run(() => query(pool!), { operationType: 'critical', priority: Priority.CRITICAL }),
+      // A read, like a health check: safe to retry, as the read cases are.
+      idle.run(() => query(pool!), {
+        operationType: 'critical',
+        priority: Priority.CRITICAL,
+        idempotent: true,
+      }),
     );
     const high = await unloadedLatency(400, () =>
       idle.run(() => query(pool!), { ...readOnly, priority: Priority.HIGH }),
@@ -269,6 +274,8 @@ async function guardedOverloadRun(
           guarded.run(() => query(pool), {
             operationType: cls.priority === Priority.CRITICAL ? 'critical' : 'read',
             priority: cls.priority,
+            // Every class runs the same read: retryable alike ('critical' alone would not be).
+            idempotent: true,
           }),
       }),
     ),
