@@ -157,6 +157,23 @@ describe('CircuitBreaker', () => {
     expect(breaker.stats().failureRate).toBe(0.25);
   });
 
+  it('ratio mode counts a call at the time the caller stamps it with (when the call started)', () => {
+    const clock = new ManualClock();
+    const breaker = new CircuitBreaker(
+      'x',
+      { mode: 'ratio', failureRateThreshold: 0.5, minimumRequests: 1, windowMs: 1000 },
+      clock,
+    );
+    const startedLongAgo = clock.now();
+    clock.set(clock.now() + 5000);
+    // Stamped before the window: counted nowhere.
+    breaker.recordSuccess(breaker.tryAcquire()!, startedLongAgo);
+    expect(breaker.stats().failureRate).toBe(0);
+    breaker.recordSuccess(breaker.tryAcquire()!, clock.now() - 100);
+    breaker.recordFailure(breaker.tryAcquire()!, clock.now() - 100);
+    expect(breaker.stats().failureRate).toBe(0.5);
+  });
+
   it('forceOpen, reset and isolate, with state-change events', () => {
     const clock = new ManualClock();
     const breaker = new CircuitBreaker('x', { openDurationMs: 1000 }, clock);

@@ -147,13 +147,16 @@ export class CircuitBreaker {
     });
   }
 
-  /** The call succeeded, or failed in a way that shows the database is working. */
-  recordSuccess(permit: BreakerPermit): void {
+  /**
+   * The call succeeded, or failed in a way that shows the database is working. `at`: when the call
+   * started (epoch ms), if the caller already read the clock; the failure-rate window counts calls by it.
+   */
+  recordSuccess(permit: BreakerPermit, at?: number): void {
     this.totals.successes++;
     if (permit.generation !== this.generation) return;
     if (this.current === BreakerState.CLOSED) {
       this.consecutiveFailures = 0;
-      this.windowTotal.add();
+      this.windowTotal.add(1, at);
     } else if (this.current === BreakerState.HALF_OPEN && permit.probe) {
       this.probesInFlight--;
       this.halfOpenSuccesses++;
@@ -162,14 +165,14 @@ export class CircuitBreaker {
     }
   }
 
-  /** The call failed because of the infrastructure. */
-  recordFailure(permit: BreakerPermit): void {
+  /** The call failed because of the infrastructure. `at`: as for {@link recordSuccess}. */
+  recordFailure(permit: BreakerPermit, at?: number): void {
     this.totals.failures++;
     if (permit.generation !== this.generation) return;
     if (this.current === BreakerState.CLOSED) {
       this.consecutiveFailures++;
-      this.windowFailures.add();
-      this.windowTotal.add();
+      this.windowFailures.add(1, at);
+      this.windowTotal.add(1, at);
       if (this.options.mode === 'consecutive') {
         if (this.consecutiveFailures >= this.options.failureThreshold)
           this.transition(BreakerState.OPEN, 'failures');

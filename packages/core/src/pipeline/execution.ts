@@ -29,6 +29,8 @@ export class Execution<T> implements ExecutionView {
   private controller: AbortController | undefined = undefined;
   private abortReason: unknown = undefined;
   private isAborted = false;
+  /** When the current attempt got its slot (epoch ms): its outcome is stamped with it, no clock read. */
+  private attemptStartedAt = 0;
   /** The error of the attempt being retried, while its backoff runs. */
   private lastError: SafeguardError | undefined = undefined;
 
@@ -194,12 +196,13 @@ export class Execution<T> implements ExecutionView {
       this.refuse(this.pipeline.abortError(signal.reason), 'queue');
       return;
     }
+    this.attemptStartedAt = now;
     new AttemptScope(this.pipeline, this, lease, this.attempt, now).start();
   }
 
   /** @internal The current attempt's operation succeeded. */
   attemptSucceeded(value: T): void {
-    this.breaker!.recordSuccess(this.permit!);
+    this.breaker!.recordSuccess(this.permit!, this.attemptStartedAt);
     this.pipeline.recordSuccess(this);
     this.resolvePromise(value);
   }
@@ -219,8 +222,8 @@ export class Execution<T> implements ExecutionView {
     const breaker = this.breaker!;
     const permit = this.permit!;
     const verdict = breakerVerdict(error, timedOut);
-    if (verdict === 'failure') breaker.recordFailure(permit);
-    else if (verdict === 'success') breaker.recordSuccess(permit);
+    if (verdict === 'failure') breaker.recordFailure(permit, this.attemptStartedAt);
+    else if (verdict === 'success') breaker.recordSuccess(permit, this.attemptStartedAt);
     else breaker.release(permit);
 
     // A timed-out or aborted attempt is never retried: its operation may still be running.
