@@ -51,22 +51,46 @@ describe('safeguardsRetryLink (real server over HTTP)', () => {
   });
 
   it('never retries an unmarked mutation, even when the server says its error is retryable', async () => {
-    await using fixture = await startFixture();
+    await using fixture = await startFixture({
+      safeguards: { breakers: { 'shed-write': { openDurationMs: 50 } } },
+    });
+    fixture.safeguards.breakers.get('shed-write').forceOpen();
     const { client, retries } = clientWithRetries(fixture.url);
     const error = await client.shedWrite.mutate().catch((e: unknown) => e);
-    expect(getUserFriendlyError(error)).toMatchObject({ type: 'QUEUE_FULL', retryable: true });
-    expect(fixture.probes.calls.shedWrite).toBe(1);
+    // Refused before the body ran: nothing was written, so the server says a retry is safe.
+    expect(getUserFriendlyError(error)).toMatchObject({ type: 'CIRCUIT_BREAKER', retryable: true });
+    expect(fixture.probes.calls.shedWrite).toBeUndefined();
     expect(retries).toEqual([]);
   });
 
   it('retries the same mutation once it is marked idempotent', async () => {
-    await using fixture = await startFixture();
+    await using fixture = await startFixture({
+      safeguards: { breakers: { 'shed-write': { openDurationMs: 50 } } },
+    });
+    fixture.safeguards.breakers.get('shed-write').forceOpen();
     const { client, retries } = clientWithRetries(fixture.url);
     await expect(client.shedWrite.mutate(undefined, { context: { idempotent: true } })).resolves.toBe(
       'written',
     );
-    expect(fixture.probes.calls.shedWrite).toBe(2);
-    expect(retries).toEqual(['shedWrite:50']);
+    expect(fixture.probes.calls.shedWrite).toBe(1);
+    expect(retries).toHaveLength(1);
+    expect(retries[0]).toMatch(/^shedWrite:\d+$/);
+  });
+
+  it('a mutation refused inside its body is not retryable, even when that operation wrote nothing', async () => {
+    await using fixture = await startFixture();
+    const { client, retries } = clientWithRetries(fixture.url);
+    const error = await client.shedInBodyWrite
+      .mutate(undefined, { context: { idempotent: true } })
+      .catch((e: unknown) => e);
+    // The body may have written before the refused operation: only the procedure could say it is safe.
+    expect(getUserFriendlyError(error)).toMatchObject({
+      type: 'QUEUE_FULL',
+      retryable: false,
+      retryAfterMs: null,
+    });
+    expect(fixture.probes.calls.shedInBodyWrite).toBe(1);
+    expect(retries).toEqual([]);
   });
 
   it('retries a mutation marked idempotent (by the call or the link options)', async () => {

@@ -187,12 +187,17 @@ export function buildRouter(
       await lostConnectionWrite();
     }),
     auditedWrite: auditedProcedure.mutation(() => 'saved'),
-    // Refused before it wrote anything, so the server says it is retryable even though the
-    // mutation is not idempotent; succeeds from the second call on.
-    shedWrite: procedure.meta({ rateLimit: false }).mutation(() => {
-      if (count('shedWrite') < 2)
-        throw new SafeguardError({ type: 'QUEUE_FULL', reason: 'shed', retryAfterMs: 50, notApplied: true });
+    // Its own breaker: a test forces it open, so calls are refused before the body runs (nothing was
+    // written) and the server says retrying is safe although the mutation is not idempotent.
+    shedWrite: procedure.meta({ rateLimit: false, breaker: 'shed-write' }).mutation(() => {
+      count('shedWrite');
       return 'written';
+    }),
+    // Refused inside the body by its first database operation (a full queue). That operation wrote
+    // nothing, but the error says nothing of the body as a whole: not retryable for a mutation.
+    shedInBodyWrite: procedure.meta({ rateLimit: false }).mutation(() => {
+      count('shedInBodyWrite');
+      throw new SafeguardError({ type: 'QUEUE_FULL', reason: 'shed', retryAfterMs: 50, notApplied: true });
     }),
     // Without the middleware: tRPC answers 500 whatever the error says.
     bareTooManyConnections: t.procedure.query(() => {

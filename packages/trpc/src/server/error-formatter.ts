@@ -1,7 +1,7 @@
 import { type SafeguardError, toUserFriendlyError } from '@db-safeguards/core';
 import type { TRPCDefaultErrorShape, TRPCError } from '@trpc/server';
 import type { UserFriendlyErrorData } from '../user-friendly-data.js';
-import { toSafeguardError } from './error-mapping.js';
+import { isProcedureRefusal, toSafeguardError } from './error-mapping.js';
 import { callFactsOf } from './request-state.js';
 
 /** What a formatter receives (the fields of tRPC's ErrorFormatterOptions that matter here). */
@@ -43,9 +43,11 @@ export interface UserFriendlyDataOptions {
 
 /**
  * The client-facing part of an error for the call that produced it. `retryable` is narrowed for
- * mutations: a write whose outcome is unknown is not worth retrying blindly unless the procedure is
- * idempotent, so a mutation is retryable only when it is idempotent or the error says the write
- * certainly was not applied.
+ * mutations: running one again is only safe when it is idempotent, or when the call as a whole
+ * certainly applied nothing: it was refused before its body ran (rate limit, breaker, load shedding),
+ * or the procedure itself refused it (a TRPCError with a 4xx code). An error of one database
+ * operation inside the body (a full queue, a serialization failure) says nothing of the writes the
+ * body made before it, so it does not make a mutation retryable.
  */
 export function userFriendlyData(
   error: unknown,
@@ -55,7 +57,9 @@ export function userFriendlyData(
   const facts = callFactsOf(classified);
   const mutation = (facts?.type ?? options.type) === 'mutation';
   const idempotent = facts?.idempotent ?? !mutation;
-  const retryable = classified.retryable && (!mutation || idempotent || classified.notApplied);
+  const callNotApplied =
+    classified.notApplied && (facts?.bodyRan === false || isProcedureRefusal(classified));
+  const retryable = classified.retryable && (!mutation || idempotent || callNotApplied);
   const friendly = toUserFriendlyError(classified, {
     degraded: facts?.degraded ?? classified.reason === 'read-only',
   });

@@ -78,6 +78,18 @@ function refusedBeforeWriting(error: TRPCError): boolean {
   return status >= 400 && status < 500;
 }
 
+/**
+ * SafeguardErrors made from a TRPCError a procedure threw on purpose with a 4xx code: the procedure as
+ * a whole refused the call, so none of its writes happened (unlike an error of one database operation
+ * inside it, which says nothing of the writes before it).
+ */
+const procedureRefusals = new WeakSet<SafeguardError>();
+
+/** Was this error a refusal of the whole procedure (see {@link toSafeguardError})? */
+export function isProcedureRefusal(error: SafeguardError): boolean {
+  return procedureRefusals.has(error);
+}
+
 // The same thrown value always maps to the same SafeguardError, so the error ID a client sees is the
 // one in the server's log, however many times the error is looked at (onError, formatter, headers).
 const classified = new WeakMap<object, SafeguardError>();
@@ -111,6 +123,7 @@ export function toSafeguardError(error: unknown): SafeguardError {
         internalMessage: `TRPCError ${error.code}${fromCause ? `: ${fromCause.internalMessage}` : ''}`,
         cause: error,
       });
+      if (result.notApplied) procedureRefusals.add(result);
     }
   } else {
     result = classifyError(error);

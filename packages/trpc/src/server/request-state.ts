@@ -51,6 +51,11 @@ export interface CallFacts {
   type: 'query' | 'mutation' | 'subscription';
   idempotent: boolean;
   degraded: boolean;
+  /**
+   * The procedure body started. Then an error that says its own operation was not applied (a query
+   * refused by a full queue, a serialization failure) says nothing of the writes made before it.
+   */
+  bodyRan: boolean;
 }
 
 const factsByError = new WeakMap<SafeguardError, CallFacts>();

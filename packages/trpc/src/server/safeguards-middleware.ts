@@ -63,7 +63,7 @@ async function guardCall<TResult extends { ok: boolean; error?: unknown }, TCont
     ...(settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs }),
   };
   const state = requestState(call.ctx);
-  const facts = { type: call.type, idempotent: settings.idempotent, degraded: false };
+  const facts = { type: call.type, idempotent: settings.idempotent, degraded: false, bodyRan: false };
   try {
     const admission = await safeguards.admit(
       settings.rateLimit === undefined ? context : { ...context, policy: settings.rateLimit },
@@ -81,6 +81,7 @@ async function guardCall<TResult extends { ok: boolean; error?: unknown }, TCont
   rememberCallFacts(failure, {
     ...facts,
     degraded: failure.reason === 'read-only' || safeguards.readOnly.status().active,
+    bodyRan: true,
   });
   throw toTRPCError(result.error);
 }
