@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { resolve } from 'node:path';
-import type { RetryOptions } from '@db-safeguards/core';
+import { defaultRateLimitPolicies, type RetryOptions } from '@db-safeguards/core';
 import {
   type FaultProxy,
   startFaultProxy,
@@ -12,6 +12,7 @@ import postgres from 'postgres';
 import { loadEnv } from '../../src/env.js';
 import { createLogger } from '../../src/server/logger.js';
 import { type RunningVetmed, startVetmed } from '../../src/start-vetmed.js';
+import { createTeardown, type Teardown } from './teardown.js';
 
 /** A real PostgreSQL, our fault proxy in front of it, and the app talking to it through the proxy. */
 export interface FaultTarget {
@@ -60,57 +61,90 @@ export async function countDoseAttempts(
 }
 
 /**
+ * Rate limits out of the way of a test's load (the faults are its subject): every default policy's
+ * limit raised to a million, as environment variables for `loadEnv`.
+ */
+export const rateLimitsOutOfTheWay: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.keys(defaultRateLimitPolicies).map((policy) => [
+    `RATE_LIMIT_${policy.toUpperCase()}_MAX`,
+    '1000000',
+  ]),
+);
+
+/**
  * Starts the target. Rate limits are out of the way (the faults are the subject), deadlines are short
  * so the scenarios are quick, and the breaker's open time is short (CIRCUIT_TIMEOUT_MS) for the same reason.
  * `retry`: retry options with no environment variable (the retry budget), over the configured ones.
+ * Everything started is registered on `teardown` as it comes up: when a step of the setup fails, what
+ * had started is closed before the error is rethrown, and the target's `stop()` closes every part even
+ * when one of them fails to close.
  */
 export async function startFaultTarget(
   env: Record<string, string> = {},
   retry: Partial<RetryOptions> = {},
+  teardown: Teardown = createTeardown(),
 ): Promise<FaultTarget> {
-  const server = await startTestPostgres({
-    appRoleConnectionLimit: 8,
-    postgresFlags: ['-c', 'client_connection_check_interval=100ms'],
-  });
-  const proxy = await startFaultProxy({ targetHost: server.host, targetPort: server.port });
-  const admin = postgres(server.adminUrl, { max: 2, onnotice: () => undefined });
-  const config = loadEnv({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'silent',
-    SEED_DEMO: 'false',
-    TRUST_PROXY: '127.0.0.1',
-    DATABASE_URL: proxy.proxyUrl(server.appUrl),
-    REQUEST_TIMEOUT_MS: '3000',
-    SHUTDOWN_DRAIN_MS: '1000',
-    CIRCUIT_TIMEOUT_MS: '5000',
-    ...Object.fromEntries(
-      ['API', 'AUTH', 'HEAVY', 'RECORDING', 'REPORTS'].map((policy) => [
-        `RATE_LIMIT_${policy}_MAX`,
-        '1000000',
-      ]),
-    ),
-    ...env,
-  });
-  config.safeguards = { ...config.safeguards, retry: { ...config.safeguards.retry, ...retry } };
-  const app = await startVetmed(config, { log: createLogger('silent') });
-  const committedAttempts = await countDoseAttempts(admin);
-  return {
-    server,
-    proxy,
-    app,
-    admin,
-    committedAttempts,
-    async stop() {
+  try {
+    const server = teardown.add(
+      'PostgreSQL',
+      await startTestPostgres({
+        appRoleConnectionLimit: 8,
+        postgresFlags: ['-c', 'client_connection_check_interval=100ms'],
+      }),
+      (started) => started.stop(),
+    );
+    const proxy = teardown.add(
+      'proxy',
+      await startFaultProxy({ targetHost: server.host, targetPort: server.port }),
+      (started) => started.close(),
+    );
+    const admin = teardown.add(
+      'admin connection',
+      postgres(server.adminUrl, { max: 2, onnotice: () => undefined }),
+      (sql) => sql.end({ timeout: 1 }),
+    );
+    const config = loadEnv({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      SEED_DEMO: 'false',
+      TRUST_PROXY: '127.0.0.1',
+      DATABASE_URL: proxy.proxyUrl(server.appUrl),
+      REQUEST_TIMEOUT_MS: '3000',
+      SHUTDOWN_DRAIN_MS: '1000',
+      CIRCUIT_TIMEOUT_MS: '5000',
+      ...rateLimitsOutOfTheWay,
+      ...env,
+    });
+    config.safeguards = { ...config.safeguards, retry: { ...config.safeguards.retry, ...retry } };
+    const app = teardown.add('app', await startVetmed(config, { log: createLogger('silent') }), (started) => {
+      // A fault a test left on would hold the app's drain until its deadline.
       proxy.resume();
       proxy.dropNewConnections(false);
       proxy.setLatency(0);
-      await app.stop();
-      await admin.end({ timeout: 1 });
-      await proxy.close();
-      await server.stop();
-    },
-  };
+      return started.stop();
+    });
+    const committedAttempts = await countDoseAttempts(admin);
+    return { server, proxy, app, admin, committedAttempts, stop: () => teardown.close() };
+  } catch (error) {
+    await closeAfterFailedSetup(teardown, error);
+    throw error;
+  }
+}
+
+/**
+ * Closes what a failed setup had started. The setup's error is what the caller must see; a failure to
+ * close as well is reported with it rather than instead of it.
+ */
+export async function closeAfterFailedSetup(teardown: Teardown, setupError: unknown): Promise<void> {
+  try {
+    await teardown.close();
+  } catch (closeError) {
+    throw new AggregateError(
+      [setupError, closeError],
+      `setup failed (${String((setupError as Error)?.message ?? setupError)}), and closing what it had started failed too`,
+    );
+  }
 }
 
 /** What the reliability report shows for one scenario. */
