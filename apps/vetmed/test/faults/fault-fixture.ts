@@ -12,6 +12,7 @@ import postgres from 'postgres';
 import { loadEnv } from '../../src/env.js';
 import { createLogger } from '../../src/server/logger.js';
 import { type RunningVetmed, startVetmed } from '../../src/start-vetmed.js';
+import { type CommittedAttempts, doseId } from './steady-load.js';
 import { createTeardown, type Teardown } from './teardown.js';
 
 /** A real PostgreSQL, our fault proxy in front of it, and the app talking to it through the proxy. */
@@ -22,11 +23,11 @@ export interface FaultTarget {
   /** A superuser connection straight to the server (not through the proxy, not counted against the role). */
   admin: postgres.Sql;
   /**
-   * How many times the database executed and committed a dose insert, per idempotency key. Counted by
-   * a trigger this fixture adds (see {@link countDoseAttempts}): a write the server ran twice shows 2
-   * even though the unique key kept the second from storing a row.
+   * How many times the database executed and committed a dose insert, per dose (regimen and
+   * idempotency key). Counted by a trigger this fixture adds (see {@link countDoseAttempts}): a write
+   * the server ran twice shows 2 even though the unique key kept the second from storing a row.
    */
-  committedAttempts(keys: readonly string[]): Promise<Map<string, number>>;
+  committedAttempts: CommittedAttempts;
   stop(): Promise<void>;
 }
 
@@ -34,29 +35,37 @@ export interface FaultTarget {
  * Counts every committed execution of a dose insert, in a table of the test's own. A BEFORE INSERT row
  * trigger fires for every row an INSERT proposes, ON CONFLICT DO NOTHING included, and its row commits
  * or rolls back with the transaction: so a dose recording the server executed again after it had
- * committed (a retry of a write whose outcome it did not know) leaves two rows for its key.
- * `security definer`: the app role may not write the superuser's table itself. `admin`: a superuser
- * connection to the app's database, after its migrations. Resolves with the count per key.
+ * committed (a retry of a write whose outcome it did not know) leaves two rows for its dose. A dose is
+ * its regimen and its idempotency key, the pair the schema keeps unique: the same key on two regimens
+ * is two doses. `security definer`: the app role may not write the superuser's table itself. `admin`:
+ * a superuser connection to the app's database, after its migrations. Resolves with the counter.
  */
-export async function countDoseAttempts(
-  admin: postgres.Sql,
-): Promise<(keys: readonly string[]) => Promise<Map<string, number>>> {
+export async function countDoseAttempts(admin: postgres.Sql): Promise<CommittedAttempts> {
   await admin.unsafe(`
-    create table fault_dose_attempts (idempotency_key text not null, at timestamptz not null default clock_timestamp());
+    create table fault_dose_attempts (
+      regimen_id uuid not null, idempotency_key text not null, at timestamptz not null default clock_timestamp());
     create function fault_count_dose_attempt() returns trigger language plpgsql security definer as $$
-      begin insert into fault_dose_attempts (idempotency_key) values (new.idempotency_key); return new; end $$;
+      begin
+        insert into fault_dose_attempts (regimen_id, idempotency_key) values (new.regimen_id, new.idempotency_key);
+        return new;
+      end $$;
     create trigger fault_count_dose_attempt before insert on administrations
       for each row execute function fault_count_dose_attempt();
   `);
-  return async (keys) => {
-    const counts = new Map<string, number>(keys.map((key) => [key, 0]));
-    for (let start = 0; start < keys.length; start += 500) {
-      const rows = await admin<{ key: string; n: number }[]>`
-        select idempotency_key as key, count(*)::int as n from fault_dose_attempts
-        where idempotency_key in ${admin(keys.slice(start, start + 500))} group by idempotency_key`;
-      for (const row of rows) counts.set(row.key, row.n);
+  return async (doses) => {
+    const counts = new Map<string, number>();
+    for (let start = 0; start < doses.length; start += 500) {
+      const chunk = doses.slice(start, start + 500);
+      const rows = await admin<{ regimen: string; key: string; n: number }[]>`
+        select a.regimen_id::text as regimen, a.idempotency_key as key, count(*)::int as n
+        from fault_dose_attempts a
+        join unnest(${chunk.map((dose) => dose.regimenId)}::uuid[], ${chunk.map((dose) => dose.idempotencyKey)}::text[])
+          as asked (regimen_id, idempotency_key)
+          on asked.regimen_id = a.regimen_id and asked.idempotency_key = a.idempotency_key
+        group by a.regimen_id, a.idempotency_key`;
+      for (const row of rows) counts.set(doseId({ regimenId: row.regimen, idempotencyKey: row.key }), row.n);
     }
-    return counts;
+    return doses.map((dose) => counts.get(doseId(dose)) ?? 0);
   };
 }
 

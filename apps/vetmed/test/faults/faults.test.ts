@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RetryOptions } from '@db-safeguards/core';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
+import { outcome } from '../app/app-client.js';
 import { type FaultTarget, startFaultTarget } from './fault-fixture.js';
 import {
   type BreakerTimeline,
@@ -477,7 +478,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
 });
 
 describe('the ledger check itself', () => {
-  it('sees a dose drawn from stock twice, a dose that went missing and a write executed twice (the key is unique, so counting rows alone cannot)', async () => {
+  it('sees a dose drawn from stock twice, a dose that went missing and a write executed twice (the regimen and key are unique together, so counting rows alone cannot)', async () => {
     await withTarget({}, async ({ app, admin, committedAttempts }) => {
       const users = await createLoadUsers(app, 2);
       const load = startSteadyLoad(users, 40);
@@ -492,16 +493,52 @@ describe('the ledger check itself', () => {
       await admin`update inventory set quantity_on_hand = quantity_on_hand - 1 where household_id = ${users[0]!.world.household.id}`;
       // And a lost one: an acknowledged dose of user 1 gone, stock given back as if it never happened.
       const gone = writes.find((r) => r.user === 1)!;
-      await admin`delete from administrations where idempotency_key = ${gone.key!}`;
+      await admin`delete from administrations where regimen_id = ${users[1]!.world.regimen.id} and idempotency_key = ${gone.key!}`;
       await admin`update inventory set quantity_on_hand = quantity_on_hand + 1 where household_id = ${users[1]!.world.household.id}`;
       // And a write the server ran a second time after it had committed: one more committed execution.
       const twice = writes.find((r) => r.user === 0)!;
-      await admin`insert into fault_dose_attempts (idempotency_key) values (${twice.key!})`;
+      await admin`insert into fault_dose_attempts (regimen_id, idempotency_key) values (${users[0]!.world.regimen.id}, ${twice.key!})`;
       const broken = await checkLedger(app, users, records, committedAttempts);
       expect(broken.duplicated).toBe(1);
       expect(broken.lost).toBe(1);
       expect(broken.stockMismatches.map((m) => m.user).sort()).toEqual([0, 1]);
       expect(broken.reExecuted).toBe(1);
+    });
+  }, 60_000);
+
+  it('counts a key used again on another regimen as another dose, not a double (keys are unique per regimen)', async () => {
+    await withTarget({}, async ({ app, committedAttempts }) => {
+      const users = await createLoadUsers(app, 2);
+      const load = startSteadyLoad(users, 40);
+      await sleep(500);
+      const records = await load.stop();
+      const first = records.find((r) => r.kind === 'record' && r.ok && r.user === 0)!;
+      expect(first).toBeDefined();
+      // User 1 records a dose of their own regimen under the key user 0 used for theirs.
+      const startedAt = Date.now();
+      const reused = await outcome(
+        users[1]!.client.administrations.record.mutate({
+          regimenId: users[1]!.world.regimen.id,
+          idempotencyKey: first.key!,
+        }),
+      );
+      expect(reused.ok).toBe(true);
+      records.push({
+        kind: 'record',
+        user: 1,
+        key: first.key,
+        startedAt,
+        endedAt: Date.now(),
+        ok: true,
+        status: 200,
+        userFriendly: undefined,
+      });
+      const acknowledged = records.filter((r) => r.kind === 'record' && r.ok).length;
+
+      const ledger = await checkLedger(app, users, records, committedAttempts);
+      expect(ledger).toMatchObject({ lost: 0, duplicated: 0, stockMismatches: [], reExecuted: 0 });
+      expect(ledger.distinctDoses).toBe(acknowledged);
+      expect(ledger.stockDrawn).toBe(acknowledged);
     });
   }, 60_000);
 });
