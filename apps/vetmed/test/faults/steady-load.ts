@@ -54,8 +54,6 @@ export interface ObservedRetry {
   reason: string;
   type: string;
   delayMs: number;
-  /** The failed attempt certainly did not reach the database (a refused connection, say). */
-  notApplied: boolean;
 }
 
 /**
@@ -72,7 +70,6 @@ export function watchRetries(app: RunningVetmed) {
       reason: event.error.reason,
       type: event.error.type,
       delayMs: event.delayMs,
-      notApplied: event.error.notApplied,
     }),
   );
   return {
@@ -126,8 +123,6 @@ export function startSteadyLoad(users: readonly LoadUser[], ratePerSecond: numbe
     }
   }, 5);
   return {
-    /** Calls in flight right now. */
-    inFlight: () => pending.size,
     /** Stops sending and waits for every call in flight. */
     async stop(): Promise<CallRecord[]> {
       clearInterval(timer);
