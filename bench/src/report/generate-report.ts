@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   const pipeline = {
     ...(JSON.parse(readFileSync(pipelineJson, 'utf8')) as Pick<
       NonNullable<ReportData['pipeline']>,
-      'results' | 'headline'
+      'results' | 'headline' | 'rounds' | 'concurrency'
     >),
     command: `node --expose-gc bench/src/pipeline-overhead.mjs${quick ? ' --quick' : ''}`,
     peers: { cockatiel: installedVersion('cockatiel'), 'p-queue': installedVersion('p-queue') },

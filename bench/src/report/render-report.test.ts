@@ -35,6 +35,91 @@ describe('renderReport: the connection-error target', () => {
   });
 });
 
+describe('renderReport: every missed target says why, from the run', () => {
+  /** The bullet under "Where a target is missed, and why" that starts with `title`. */
+  function why(report: string, title: string): string {
+    const line = report.split('\n').find((l) => l.startsWith(`- **${title}`));
+    if (!line) throw new Error(`no explanation "${title}" in:\n${report}`);
+    return line;
+  }
+
+  it('connection errors: how many of each reason, and where', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        d.queries.app!.throughput.errorsByTypeAllRounds.safeguardsNoReserve = {
+          CONNECTION: 2,
+          QUEUE_FULL: 9,
+        };
+        d.queries.app!.throughput.connectionReasonsAllRounds.safeguardsNoReserve = {
+          'too-many-connections': 2,
+        };
+        d.overload.safeguardsRuns[2]!.errorsByType = { CONNECTION: 3 };
+        d.overload.safeguardsRuns[2]!.connectionReasons = { 'connection-reset': 1, 'connection-lost': 2 };
+        d.loadtests[2]!.report.errorsByType = { CONNECTION: 4 };
+        d.loadtests[2]!.report.connectionReasons = { 'too-many-connections': 3 };
+      }),
+    );
+    expect(why(report, 'Connection errors through db-safeguards (9).')).toContain(
+      'Clients of db-safeguards saw 9 failures classified CONNECTION, by reason: 2 too-many-connections in closed loop, app, no CRITICAL reserve; 2 connection-lost, 1 connection-reset in overload run 3; 3 too-many-connections, 1 with no reason recorded in load test "PostgreSQL, 5 ms each way (a 10 ms round trip), 300 req/s (overload)".',
+    );
+  });
+
+  it('BATCH shed first: which priority was refused more than the one shed before it, and with what', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        const byClass = d.overload.safeguards.byClass;
+        byClass.BATCH = { ...byClass.BATCH!, sent: 1000, ok: 600, errors: { shed: 400 } };
+        byClass.LOW = { ...byClass.LOW!, sent: 1000, ok: 100, errors: { shed: 900 } };
+      }),
+    );
+    expect(targetRow(report, 'BATCH shed first')).toMatch(/\*\*missed\*\* \|$/);
+    expect(why(report, 'BATCH shed first.')).toContain(
+      'LOW was refused 90 % (900 of 1,000: 900 shed), more than BATCH, which is shed before it, at 40 % (400 of 1,000: 400 shed).',
+    );
+  });
+
+  it('BATCH shed first: says so when BATCH was refused nothing', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        const byClass = d.overload.safeguards.byClass;
+        byClass.BATCH = { ...byClass.BATCH!, sent: 1000, ok: 1000, errors: {} };
+      }),
+    );
+    expect(why(report, 'BATCH shed first.')).toContain(
+      'BATCH was refused nothing (1,000 sent, all served), while LOW was refused 100 % (11,248 of 11,250: 11,248 shed); NORMAL was refused 78 % (8,750 of 11,250: 8,750 queue-full).',
+    );
+    expect(report).not.toContain('more than BATCH');
+  });
+
+  it('the comparison with cockatiel: both costs per operation, the peers of the same rounds, and how each grew under concurrency', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        d.pipeline!.results[1]!.concurrentNs = 2600;
+        d.pipeline!.headline.concurrentVsCockatiel = 2600 / 1750;
+      }),
+    );
+    expect(targetRow(report, "pipeline overhead < cockatiel's")).toContain(
+      '1.49× at 1,000 concurrent | **missed** |',
+    );
+    const line = why(
+      report,
+      'Pipeline overhead against cockatiel (0.50× sequential, 1.49× at 1,000 concurrent).',
+    );
+    expect(line).toContain(
+      "With 1,000 operations at once db-safeguards took 2,600 ns per operation against cockatiel's 1,750 ns (1.49×); in the same rounds a bare call took 60 ns and p-queue 2,350 ns.",
+    );
+    expect(line).toContain("db-safeguards' cost per operation grew 2.9×, cockatiel's 1.0×.");
+    expect(line).toContain('Median of 7 interleaved rounds.');
+    expect(line).not.toContain('one operation at a time db-safeguards took');
+  });
+
+  it('explains nothing when every target is met', () => {
+    const report = renderReport(sampleReportData());
+    for (const title of ['Connection errors through', 'BATCH shed first.', 'Pipeline overhead against'])
+      expect(report).not.toContain(`- **${title}`);
+  });
+});
+
 describe('renderReport: data it cannot read', () => {
   it('refuses data of another schema version instead of rendering wrong figures', () => {
     const old = sampleReportData((d) => {
