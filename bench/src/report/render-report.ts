@@ -16,6 +16,13 @@ import { describeShedding, ms, n, overloadTable, throughputTable } from './repor
 
 const verdict = (met: boolean) => (met ? '**met**' : '**missed**');
 
+/** The middle value; the mean of the two middle ones for an even count. */
+export function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
 /**
  * Every failure classified CONNECTION that a client of db-safeguards saw anywhere in the run: each
  * guarded closed-loop case (with and without the reserve, every round, both queries), every guarded
@@ -76,13 +83,22 @@ export function renderReport(data: ReportData): string {
   const throughputMet = (value: number) => value >= throughputTarget;
   const overload = data.overload;
   const guarded = overload.safeguards;
-  const criticalMultiple = guarded.byClass.CRITICAL!.latencyMs.p99 / overload.unloaded.CRITICAL;
-  const highMultiple = guarded.byClass.HIGH!.latencyMs.p99 / overload.unloaded.HIGH;
   const runs = overload.safeguardsRuns ?? [];
+  // Each priority's own median over the runs: the run the overload table shows is the median by the
+  // worse of its two multiples, and its CRITICAL figure need not be the median CRITICAL figure.
+  const urgentP99 = (name: 'CRITICAL' | 'HIGH') =>
+    runs.length > 0 ? medianOf(runs.map((run) => run.p99Ms[name])) : guarded.byClass[name]!.latencyMs.p99;
+  const criticalMultiple = urgentP99('CRITICAL') / overload.unloaded.CRITICAL;
+  const highMultiple = urgentP99('HIGH') / overload.unloaded.HIGH;
   const perRun = (name: 'CRITICAL' | 'HIGH') =>
     runs.length > 1
       ? ` (median of ${runs.length} runs: ${runs.map((run) => `${n(run.p99Ms[name] / overload.unloaded[name], 1)}×`).join(', ')})`
       : '';
+  const shownRun = runs.findIndex(
+    (run) =>
+      run.p99Ms.CRITICAL === guarded.byClass.CRITICAL!.latencyMs.p99 &&
+      run.p99Ms.HIGH === guarded.byClass.HIGH!.latencyMs.p99,
+  );
   const loopDelays = runs.map((run) => run.eventLoopDelayP99Ms);
   const clientConnectionErrors = connectionErrorsThroughSafeguards(data);
   const shares = shedOrder.map((name) => refusedShare(guarded, name));
@@ -125,8 +141,8 @@ export function renderReport(data: ReportData): string {
     '|---|---|---|',
     `| db-safeguards throughput ≥ ${throughputTarget} × the ceiling (best of 1/1b/4: the best unguarded case, see below) | without the CRITICAL reserve ${n(ratioNoReserve, 2)} on \`pg_sleep\`, ${n(ratioApp, 2)} on the app query; with the default reserve ${n(ratio, 2)} and ${n(ratioAppReserve, 2)}, that is ${n(ratio / cap, 2)} and ${n(ratioAppReserve / cap, 2)} of its cap ${capText} | ${verdict(throughputMet(ratioNoReserve))} on \`pg_sleep\`, ${verdict(throughputMet(ratioApp))} on the app query, without the reserve; with it, against its cap: ${verdict(throughputMet(ratio / cap))} and ${verdict(throughputMet(ratioAppReserve / cap))} |`,
     `| connection errors seen by clients through db-safeguards: 0 (every guarded case, overload run and load test) | ${n(clientConnectionErrors.total)}${clientConnectionErrors.parts.length > 0 ? ` (${clientConnectionErrors.parts.map((part) => `${n(part.count)} in ${part.where}`).join('; ')})` : ''} | ${verdict(clientConnectionErrors.total === 0)} |`,
-    `| CRITICAL p99 at ${overload.factor}× overload ≤ 3 × unloaded p99 | ${ms(guarded.byClass.CRITICAL!.latencyMs.p99)} ms vs ${ms(overload.unloaded.CRITICAL)} ms: ${n(criticalMultiple, 1)}×${perRun('CRITICAL')} | ${verdict(criticalMultiple <= 3)} |`,
-    `| HIGH p99 at ${overload.factor}× overload ≤ 3 × unloaded p99 | ${ms(guarded.byClass.HIGH!.latencyMs.p99)} ms vs ${ms(overload.unloaded.HIGH)} ms: ${n(highMultiple, 1)}×${perRun('HIGH')} | ${verdict(highMultiple <= 3)} |`,
+    `| CRITICAL p99 at ${overload.factor}× overload ≤ 3 × unloaded p99 | ${ms(urgentP99('CRITICAL'))} ms vs ${ms(overload.unloaded.CRITICAL)} ms: ${n(criticalMultiple, 1)}×${perRun('CRITICAL')} | ${verdict(criticalMultiple <= 3)} |`,
+    `| HIGH p99 at ${overload.factor}× overload ≤ 3 × unloaded p99 | ${ms(urgentP99('HIGH'))} ms vs ${ms(overload.unloaded.HIGH)} ms: ${n(highMultiple, 1)}×${perRun('HIGH')} | ${verdict(highMultiple <= 3)} |`,
     `| BATCH shed first | refused share ${shedOrder.map((name, i) => `${name} ${n(shares[i]! * 100)} %`).join(', ')} | ${verdict(shedInOrder)} |`,
     `| the naive pool of ${naivePoolSize} shows the problem | ${n(naiveErrors)} requests failed with 53300 (too many connections) | for contrast |`,
   ];
@@ -202,7 +218,7 @@ export function renderReport(data: ReportData): string {
       sleep.naive.tooManyConnections + app.naive.tooManyConnections > 0
         ? `The naive pool opens up to ${naivePoolSize} connections for a role allowed ${connections}: each connection beyond the limit is refused with 53300 and the query that needed it fails, as postgres.js does not retry (${n(sleep.naive.tooManyConnections)} such failures on \`pg_sleep\` and ${n(app.naive.tooManyConnections)} on the app's query in the median rounds above).`
         : `The naive pool may open up to ${naivePoolSize} connections for a role allowed ${connections}; in this run's median rounds none of its queries was refused with 53300.`,
-      `The pool of ${connections} alone keeps the limit but has no priorities, no deadlines and no refusals: under overload (below) ${poolOnlyFailures === 0 ? 'it refused nothing' : `${n(poolOnlyFailures)} of its requests failed`} and every priority waited alike, p99 ${Math.min(...poolOnlyP99s) === Math.max(...poolOnlyP99s) ? ms(Math.min(...poolOnlyP99s)) : `${ms(Math.min(...poolOnlyP99s))}–${ms(Math.max(...poolOnlyP99s))}`} ms, against ${ms(guarded.byClass.HIGH!.latencyMs.p99)} ms for HIGH through db-safeguards.`,
+      `The pool of ${connections} alone keeps the limit but has no priorities, no deadlines and no refusals: under overload (below) ${poolOnlyFailures === 0 ? 'it refused nothing' : `${n(poolOnlyFailures)} of its requests failed`} and every priority waited alike, p99 ${Math.min(...poolOnlyP99s) === Math.max(...poolOnlyP99s) ? ms(Math.min(...poolOnlyP99s)) : `${ms(Math.min(...poolOnlyP99s))}–${ms(Math.max(...poolOnlyP99s))}`} ms, against ${ms(urgentP99('HIGH'))} ms for HIGH through db-safeguards${runs.length > 1 ? ` (its median p99 over ${runs.length} runs)` : ''}.`,
     ].join(' '),
     '',
     `## Overload: open loop at ${overload.factor}× the ceiling (best of 1/1b/4)`,
@@ -210,7 +226,7 @@ export function renderReport(data: ReportData): string {
     `${n(overload.offeredPerSecond)} requests/s offered for ${data.durationMs / 1000} s (the ceiling, best of 1/1b/4, is ${n(sleepCeiling.throughput)}/s: case ${sleepCeiling.label}), the query being \`pg_sleep(${data.queryCostMs / 1000})\`, mixed ${overload.mix.map((cls) => `${percentOf(cls.share)} ${cls.name}`).join(', ')}. Unloaded p99 through db-safeguards: CRITICAL ${ms(overload.unloaded.CRITICAL)} ms, HIGH ${ms(overload.unloaded.HIGH)} ms.`,
     '',
     overloadTable(
-      `db-safeguards (defaults: queue of ${data.queue.maxQueueSize}, ${describeShedding(data.queue)})`,
+      `db-safeguards (defaults: queue of ${data.queue.maxQueueSize}, ${describeShedding(data.queue)})${runs.length > 1 ? `: ${shownRun >= 0 ? `run ${shownRun + 1}` : 'the run'} of ${runs.length}, the median by the worse of its CRITICAL and HIGH p99 multiples` : ''}`,
       guarded,
     ),
     '',
