@@ -104,8 +104,9 @@ function throughputCaseRunners(
 /**
  * Closed-loop throughput with 64 callers: 8 dedicated connections (case 1), each kept full
  * by 8 callers whose queries postgres.js pipelines, then postgres.js's pool of 8 alone, db-safeguards
- * (default, and without the CRITICAL reserve) over a pool of 8, and a naive pool of 20. For context, 8
- * callers on 8 connections one query at a time (no pipelining).
+ * (default, and without the CRITICAL reserve) over a pool of 8, and a naive pool of 20. And 8 callers
+ * on 8 connections one query at a time, without pipelining (case 1b): one of the three unguarded
+ * cases the ceiling is the best of.
  *
  * Every case runs `rounds` times, interleaved (each round runs all cases, in a rotated order), and
  * reports its median round: on a shared 2-core machine one 5 s run can be 15 % off the next, and

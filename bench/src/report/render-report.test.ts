@@ -384,6 +384,22 @@ describe('renderReport: no sentence of fixed figures that can go stale', () => {
       expect(report).not.toContain(stale);
   });
 
+  it("takes the bulk import's size from the run, and does not call case 1b context when it can set the ceiling", () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        d.importRows = 35;
+        // Case 1b sets the ceiling of the app query.
+        d.queries.app!.throughput.oneAtATime.throughput = 700;
+      }),
+    );
+    expect(report).toContain('a bulk import of 35 doses (BATCH)');
+    expect(report).not.toContain('20 doses');
+    expect(report).toContain(
+      '| 1b. One at a time: 8 callers on 8 connections, one query each at a time (no pipelining) | 700 | 1.00 |',
+    );
+    expect(report).not.toContain('For context');
+  });
+
   it('quotes no figure it did not measure', () => {
     const report = renderReport(
       sampleReportData((d) => {

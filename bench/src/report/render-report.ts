@@ -253,7 +253,7 @@ export function renderReport(data: ReportData): string {
   lines.push(
     '## The sample app under load',
     '',
-    `The load tool (\`pnpm loadtest\`) drives the running sample app over HTTP with its tRPC client, open loop: record a dose (HIGH), read a dose history (NORMAL), an adherence report (LOW), a bulk import of 20 doses (BATCH). \`--db-latency MS\` puts a proxy of our own between the app and PostgreSQL that delays every chunk MS ms in each direction, so each round trip takes 2 × MS ms longer, as with a remote database such as Neon.${defaultLimits?.peakDbConnections != null ? ` The run without it below peaked at ${defaultLimits.peakDbConnections} of the role's ${connections} database connections.` : ''} \`--unlimited\` raises the rate limits so that what is measured is the budget. Latency percentiles are of successful requests; the failed ones have their own p99 column.`,
+    `The load tool (\`pnpm loadtest\`) drives the running sample app over HTTP with its tRPC client, open loop: record a dose (HIGH), read a dose history (NORMAL), an adherence report (LOW), a bulk import of ${n(data.importRows)} doses (BATCH). \`--db-latency MS\` puts a proxy of our own between the app and PostgreSQL that delays every chunk MS ms in each direction, so each round trip takes 2 × MS ms longer, as with a remote database such as Neon.${defaultLimits?.peakDbConnections != null ? ` The run without it below peaked at ${defaultLimits.peakDbConnections} of the role's ${connections} database connections.` : ''} \`--unlimited\` raises the rate limits so that what is measured is the budget. Latency percentiles are of successful requests; the failed ones have their own p99 column.`,
     '',
   );
   for (const run of data.loadtests) {

@@ -54,4 +54,6 @@ export interface ReportData {
    * each other.
    */
   loadtests: Array<{ id: LoadtestId; label: string; command: string; report: LoadReport }>;
+  /** Past doses in each bulk import the load tests sent (`importRows` of the load tool's scenarios). */
+  importRows: number;
 }

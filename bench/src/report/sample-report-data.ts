@@ -258,6 +258,7 @@ export function sampleReportData(change: (data: ReportData) => void = () => unde
         report: loadReport(200, 150, 90, { peakDbConnections: 3, rateLimited: 700 }),
       },
     ],
+    importRows: 20,
   };
   change(data);
   return data;
