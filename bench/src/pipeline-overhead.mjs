@@ -133,5 +133,5 @@ const jsonPath = option('--json', undefined);
 if (jsonPath)
   writeFileSync(
     jsonPath,
-    `${JSON.stringify({ machine, rounds, results, headline, at: new Date().toISOString() }, null, 2)}\n`,
+    `${JSON.stringify({ machine, rounds, concurrency: CONCURRENCY, results, headline, at: new Date().toISOString() }, null, 2)}\n`,
   );

@@ -46,4 +46,30 @@ describe('buildLoadReport', () => {
     expect(table).toMatch(/NORMAL\s+3\s+1\s+20\s+20\s+20\s+9000\s+TIMEOUT 1, UNFINISHED 1/);
     expect(table).toContain('failed 2 (unfinished 1)');
   });
+
+  it('counts the CONNECTION failures by the reason the server gave', () => {
+    const records = [
+      request({ sentAtMs: 0, completedAtMs: 20, ok: true }),
+      ...Array.from({ length: 2 }, () =>
+        request({
+          sentAtMs: 0,
+          completedAtMs: 30,
+          ok: false,
+          errorType: 'CONNECTION',
+          reason: 'too-many-connections',
+        }),
+      ),
+      request({
+        sentAtMs: 0,
+        completedAtMs: 30,
+        ok: false,
+        errorType: 'CONNECTION',
+        reason: 'connection-reset',
+      }),
+      request({ sentAtMs: 0, completedAtMs: 30, ok: false, errorType: 'TIMEOUT', reason: 'deadline' }),
+    ];
+    const report = buildLoadReport({ records, durationMs: 1000, elapsedMs: 1000, droppedByClient: 0 }, info);
+    expect(report.errorsByType).toEqual({ CONNECTION: 3, TIMEOUT: 1 });
+    expect(report.connectionReasons).toEqual({ 'too-many-connections': 2, 'connection-reset': 1 });
+  });
 });

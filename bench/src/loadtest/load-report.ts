@@ -33,6 +33,8 @@ export interface LoadReport {
   throughput: number;
   byPriority: Record<(typeof priorities)[number], PriorityReport>;
   errorsByType: Record<string, number>;
+  /** The failures the server typed CONNECTION, by their reason. */
+  connectionReasons: Record<string, number>;
   rateLimited: number;
   shed: number;
   peakDbConnections: number | null;
@@ -99,6 +101,9 @@ export function buildLoadReport(
     throughput: okInWindow / (result.durationMs / 1000),
     byPriority,
     errorsByType: count(records, (record) => (record.ok ? undefined : record.errorType)),
+    connectionReasons: count(records, (record) =>
+      !record.ok && record.errorType === 'CONNECTION' ? (record.reason ?? 'unknown') : undefined,
+    ),
     rateLimited: records.filter((record) => record.errorType === 'RATE_LIMIT').length,
     shed: records.filter((record) => record.errorType === 'QUEUE_FULL').length,
     timeline,

@@ -13,9 +13,12 @@ export const scenarioPriority = {
   list: 'NORMAL',
   /** An adherence report: `reports.adherence` (LOW, "reports" limit). */
   report: 'LOW',
-  /** A bulk import of 20 past doses: `imports.administrations` (BATCH, "heavy" limit). */
+  /** A bulk import of {@link importRows} past doses: `imports.administrations` (BATCH, "heavy" limit). */
   import: 'BATCH',
 } as const satisfies Record<string, PriorityName>;
+
+/** Past doses in one bulk import (the `import` scenario). */
+export const importRows = 20;
 
 export type ScenarioName = keyof typeof scenarioPriority;
 export const scenarioNames = Object.keys(scenarioPriority) as ScenarioName[];
@@ -52,7 +55,7 @@ export function runScenario(name: ScenarioName, user: VirtualUser): Promise<unkn
       return user.client.reports.adherence.query({ householdId: user.householdId, days: 30 });
     case 'import': {
       const now = Date.now();
-      const rows = Array.from({ length: 20 }, (_, i) => ({
+      const rows = Array.from({ length: importRows }, (_, i) => ({
         regimenId: user.regimenId,
         idempotencyKey: randomUUID(),
         recordedAt: new Date(now - (i + 1) * 3_600_000),

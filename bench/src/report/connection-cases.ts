@@ -58,6 +58,8 @@ export interface ThroughputCases {
   rounds: number;
   /** Failures by classified type summed over every round, not only the median one shown. */
   errorsByTypeAllRounds: Record<CaseName, Record<string, number>>;
+  /** The failures classified CONNECTION, by reason, summed over every round. */
+  connectionReasonsAllRounds: Record<CaseName, Record<string, number>>;
 }
 
 const readOnly = { operationType: 'read' } as const;
@@ -102,8 +104,9 @@ function throughputCaseRunners(
 /**
  * Closed-loop throughput with 64 callers: 8 dedicated connections (case 1), each kept full
  * by 8 callers whose queries postgres.js pipelines, then postgres.js's pool of 8 alone, db-safeguards
- * (default, and without the CRITICAL reserve) over a pool of 8, and a naive pool of 20. For context, 8
- * callers on 8 connections one query at a time (no pipelining).
+ * (default, and without the CRITICAL reserve) over a pool of 8, and a naive pool of 20. And 8 callers
+ * on 8 connections one query at a time, without pipelining (case 1b): one of the three unguarded
+ * cases the ceiling is the best of.
  *
  * Every case runs `rounds` times, interleaved (each round runs all cases, in a rotated order), and
  * reports its median round: on a shared 2-core machine one 5 s run can be 15 % off the next, and
@@ -131,16 +134,18 @@ export async function throughputCases(
   const median = (runs: WorkloadResult[]) =>
     [...runs].sort((a, b) => a.throughput - b.throughput)[Math.floor(runs.length / 2)]!;
   const pick = (name: CaseName) => median(results.get(name)!);
-  const errorsByTypeAllRounds = Object.fromEntries(
-    names.map((name) => {
-      const total: Record<string, number> = {};
-      for (const run of results.get(name)!) addCounts(total, run.errorsByType);
-      return [name, total];
-    }),
-  ) as ThroughputCases['errorsByTypeAllRounds'];
+  const allRounds = (field: 'errorsByType' | 'connectionReasons') =>
+    Object.fromEntries(
+      names.map((name) => {
+        const total: Record<string, number> = {};
+        for (const run of results.get(name)!) addCounts(total, run[field]);
+        return [name, total];
+      }),
+    ) as Record<CaseName, Record<string, number>>;
   return {
     rounds,
-    errorsByTypeAllRounds,
+    errorsByTypeAllRounds: allRounds('errorsByType'),
+    connectionReasonsAllRounds: allRounds('connectionReasons'),
     dedicated: pick('dedicated'),
     oneAtATime: pick('oneAtATime'),
     poolOnly: pick('poolOnly'),
@@ -179,6 +184,8 @@ export interface OverloadRun {
   p99Ms: { CRITICAL: number; HIGH: number };
   /** Failures by classified type over every priority of the run. */
   errorsByType: Record<string, number>;
+  /** Its failures classified CONNECTION, by reason, over every priority. */
+  connectionReasons: Record<string, number>;
   /** p99 event-loop delay of this process (load generator, safeguards and driver together) during the run. */
   eventLoopDelayP99Ms: number;
 }
@@ -283,12 +290,17 @@ async function guardedOverloadRun(
   loopDelay.disable();
   await guarded.close();
   const errorsByType: Record<string, number> = {};
-  for (const cls of Object.values(result.byClass)) addCounts(errorsByType, cls.errorsByType);
+  const connectionReasons: Record<string, number> = {};
+  for (const cls of Object.values(result.byClass)) {
+    addCounts(errorsByType, cls.errorsByType);
+    addCounts(connectionReasons, cls.connectionReasons);
+  }
   return {
     result,
     run: {
       p99Ms: { CRITICAL: result.byClass.CRITICAL!.latencyMs.p99, HIGH: result.byClass.HIGH!.latencyMs.p99 },
       errorsByType,
+      connectionReasons,
       eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
     },
   };

@@ -16,6 +16,8 @@ import { startTestPostgres } from '@db-safeguards/test-postgres';
 import postgres from 'postgres';
 import { describeDbLatency } from '../loadtest/describe-db-latency.js';
 import type { LoadReport } from '../loadtest/load-report.js';
+import { importRows } from '../loadtest/scenarios.js';
+import { applyAppMigrations } from './app-migrations.js';
 import {
   caseShape,
   ceilingOf,
@@ -86,7 +88,7 @@ async function main(): Promise<void> {
   const pipeline = {
     ...(JSON.parse(readFileSync(pipelineJson, 'utf8')) as Pick<
       NonNullable<ReportData['pipeline']>,
-      'results' | 'headline'
+      'results' | 'headline' | 'rounds' | 'concurrency'
     >),
     command: `node --expose-gc bench/src/pipeline-overhead.mjs${quick ? ' --quick' : ''}`,
     peers: { cockatiel: installedVersion('cockatiel'), 'p-queue': installedVersion('p-queue') },
@@ -100,14 +102,10 @@ async function main(): Promise<void> {
     maxConnections: 60,
   });
   try {
-    // The app's own schema and data, for the "real query" (a dose history page).
+    // The app's own schema (every migration, in its journal's order) and data, for the "real
+    // query" (a dose history page).
     const setup = postgres(server.appUrl, { max: 1, onnotice: () => undefined });
-    await setup.unsafe(
-      readFileSync(`${repoRoot}apps/vetmed/drizzle/0000_init.sql`, 'utf8').replaceAll(
-        '--> statement-breakpoint',
-        '',
-      ),
-    );
+    await applyAppMigrations(setup);
     const [ids] = await setup<[{ animal: string }]>`
       with u as (insert into users (email, name, password_hash) values ('bench@example.test', 'Bench', 'x') returning id),
            h as (insert into households (name) values ('Bench') returning id),
@@ -162,6 +160,7 @@ async function main(): Promise<void> {
       overload: undefined as unknown as ReportData['overload'],
       pipeline,
       loadtests: [],
+      importRows,
     };
     for (const [name, { description, query }] of Object.entries(queries)) {
       console.error(`Throughput cases with ${name}...`);

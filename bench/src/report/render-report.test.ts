@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectionErrorsThroughSafeguards, renderReport } from './render-report.js';
+import { connectionErrorsThroughSafeguards, medianOf, renderReport } from './render-report.js';
 import type { ReportData } from './report-data.js';
 import { sampleReportData } from './sample-report-data.js';
 
@@ -32,6 +32,123 @@ describe('renderReport: the connection-error target', () => {
     const row = targetRow(renderReport(sampleReportData()), 'connection errors seen by clients');
     expect(row).toContain('| 0 |');
     expect(row).toMatch(/\*\*met\*\* \|$/);
+  });
+});
+
+describe('renderReport: every missed target says why, from the run', () => {
+  /** The bullet under "Where a target is missed, and why" that starts with `title`. */
+  function why(report: string, title: string): string {
+    const line = report.split('\n').find((l) => l.startsWith(`- **${title}`));
+    if (!line) throw new Error(`no explanation "${title}" in:\n${report}`);
+    return line;
+  }
+
+  it('connection errors: how many of each reason, and where', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        d.queries.app!.throughput.errorsByTypeAllRounds.safeguardsNoReserve = {
+          CONNECTION: 2,
+          QUEUE_FULL: 9,
+        };
+        d.queries.app!.throughput.connectionReasonsAllRounds.safeguardsNoReserve = {
+          'too-many-connections': 2,
+        };
+        d.overload.safeguardsRuns[2]!.errorsByType = { CONNECTION: 3 };
+        d.overload.safeguardsRuns[2]!.connectionReasons = { 'connection-reset': 1, 'connection-lost': 2 };
+        d.loadtests[2]!.report.errorsByType = { CONNECTION: 4 };
+        d.loadtests[2]!.report.connectionReasons = { 'too-many-connections': 3 };
+      }),
+    );
+    expect(why(report, 'Connection errors through db-safeguards (9).')).toContain(
+      'Clients of db-safeguards saw 9 failures classified CONNECTION, by reason: 2 too-many-connections in closed loop, app, no CRITICAL reserve; 2 connection-lost, 1 connection-reset in overload run 3; 3 too-many-connections, 1 with no reason recorded in load test "PostgreSQL, 5 ms each way (a 10 ms round trip), 300 req/s (overload)".',
+    );
+  });
+
+  it('BATCH shed first: which priority was refused more than the one shed before it, and with what', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        const byClass = d.overload.safeguards.byClass;
+        byClass.BATCH = { ...byClass.BATCH!, sent: 1000, ok: 600, errors: { shed: 400 } };
+        byClass.LOW = { ...byClass.LOW!, sent: 1000, ok: 100, errors: { shed: 900 } };
+      }),
+    );
+    expect(targetRow(report, 'BATCH shed first')).toMatch(/\*\*missed\*\* \|$/);
+    expect(why(report, 'BATCH shed first.')).toContain(
+      'LOW was refused 90 % (900 of 1,000: 900 shed), more than BATCH, which is shed before it, at 40 % (400 of 1,000: 400 shed).',
+    );
+  });
+
+  it('BATCH shed first: says so when BATCH was refused nothing', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        const byClass = d.overload.safeguards.byClass;
+        byClass.BATCH = { ...byClass.BATCH!, sent: 1000, ok: 1000, errors: {} };
+      }),
+    );
+    expect(why(report, 'BATCH shed first.')).toContain(
+      'BATCH was refused nothing (1,000 sent, all served), while LOW was refused 100 % (11,248 of 11,250: 11,248 shed); NORMAL was refused 78 % (8,750 of 11,250: 8,750 queue-full).',
+    );
+    expect(report).not.toContain('more than BATCH');
+  });
+
+  it('the comparison with cockatiel: both costs per operation, the peers of the same rounds, and how each grew under concurrency', () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        d.pipeline!.results[1]!.concurrentNs = 2600;
+        d.pipeline!.headline.concurrentVsCockatiel = 2600 / 1750;
+      }),
+    );
+    expect(targetRow(report, "pipeline overhead < cockatiel's")).toContain(
+      '1.49× at 1,000 concurrent | **missed** |',
+    );
+    const line = why(
+      report,
+      'Pipeline overhead against cockatiel (0.50× sequential, 1.49× at 1,000 concurrent).',
+    );
+    expect(line).toContain(
+      "With 1,000 operations at once db-safeguards took 2,600 ns per operation against cockatiel's 1,750 ns (1.49×); in the same rounds a bare call took 60 ns and p-queue 2,350 ns.",
+    );
+    expect(line).toContain("db-safeguards' cost per operation grew 2.9×, cockatiel's 1.0×.");
+    expect(line).toContain('Median of 7 interleaved rounds.');
+    expect(line).not.toContain('one operation at a time db-safeguards took');
+  });
+
+  it('explains nothing when every target is met', () => {
+    const report = renderReport(sampleReportData());
+    for (const title of ['Connection errors through', 'BATCH shed first.', 'Pipeline overhead against'])
+      expect(report).not.toContain(`- **${title}`);
+  });
+});
+
+describe('renderReport: the urgent latency targets', () => {
+  it("judge each priority's own median over the runs, not the figures of the run shown", () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        d.overload.unloaded = { CRITICAL: 6, HIGH: 6 };
+        // Multiples: run 1 5.0× and 2.0×, run 2 2.0× and 5.0×, run 3 2.3× and 2.3×. By the worse of
+        // its two, run 1 is the median run, and the table shows it.
+        d.overload.safeguardsRuns[0]!.p99Ms = { CRITICAL: 30, HIGH: 12 };
+        d.overload.safeguardsRuns[1]!.p99Ms = { CRITICAL: 12, HIGH: 30 };
+        d.overload.safeguardsRuns[2]!.p99Ms = { CRITICAL: 14, HIGH: 14 };
+        d.overload.safeguards.byClass.CRITICAL!.latencyMs.p99 = 30;
+        d.overload.safeguards.byClass.HIGH!.latencyMs.p99 = 12;
+      }),
+    );
+    expect(targetRow(report, 'CRITICAL p99')).toContain(
+      '| 14.0 ms vs 6.0 ms: 2.3× (median of 3 runs: 5.0×, 2.0×, 2.3×) | **met** |',
+    );
+    expect(targetRow(report, 'HIGH p99')).toContain(
+      '| 14.0 ms vs 6.0 ms: 2.3× (median of 3 runs: 2.0×, 5.0×, 2.3×) | **met** |',
+    );
+    expect(report).toContain(
+      '**db-safeguards (defaults: queue of 200, BATCH shed at half full, LOW shed at three quarters full): run 1 of 3, the median by the worse of its CRITICAL and HIGH p99 multiples**',
+    );
+    expect(report).not.toContain('- **Urgent latency under overload.**');
+  });
+
+  it('takes the mean of the two middle runs for an even count', () => {
+    expect(medianOf([4, 1, 3, 2])).toBe(2.5);
+    expect(medianOf([3, 1, 2])).toBe(2);
   });
 });
 
@@ -242,8 +359,8 @@ describe('renderReport: no sentence of fixed figures that can go stale', () => {
         d.queryCostMs = 2;
         d.shape = { connections: 6, callers: 48, naivePoolSize: 15 };
         d.pipeline!.peers = { cockatiel: '3.9.0', 'p-queue': '10.1.0' };
-        // A miss, so the urgent-latency explanation is rendered.
-        d.overload.safeguards.byClass.HIGH!.latencyMs.p99 = 60;
+        // A miss, so the urgent-latency explanation is rendered (HIGH's median over the runs is judged).
+        for (const run of d.overload.safeguardsRuns) run.p99Ms.HIGH = 60;
         d.overload.safeguardsRuns[1]!.eventLoopDelayP99Ms = 33.3;
       }),
     );
@@ -265,6 +382,22 @@ describe('renderReport: no sentence of fixed figures that can go stale', () => {
     expect(report).toContain('cockatiel 3.9.0 (retry + circuit breaker + bulkhead) and p-queue 10.1.0');
     for (const stale of ['10 %', 'half the capacity', 'a 5 ms query', 'A 5 s p99', 'queue of 200'])
       expect(report).not.toContain(stale);
+  });
+
+  it("takes the bulk import's size from the run, and does not call case 1b context when it can set the ceiling", () => {
+    const report = renderReport(
+      sampleReportData((d) => {
+        d.importRows = 35;
+        // Case 1b sets the ceiling of the app query.
+        d.queries.app!.throughput.oneAtATime.throughput = 700;
+      }),
+    );
+    expect(report).toContain('a bulk import of 35 doses (BATCH)');
+    expect(report).not.toContain('20 doses');
+    expect(report).toContain(
+      '| 1b. One at a time: 8 callers on 8 connections, one query each at a time (no pipelining) | 700 | 1.00 |',
+    );
+    expect(report).not.toContain('For context');
   });
 
   it('quotes no figure it did not measure', () => {

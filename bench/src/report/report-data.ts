@@ -3,7 +3,7 @@ import type { LoadReport } from '../loadtest/load-report.js';
 import type { OverloadCases, ThroughputCases } from './connection-cases.js';
 
 /** Bumped whenever the stored data changes shape: the renderer refuses data it cannot read. */
-export const reportSchemaVersion = 2;
+export const reportSchemaVersion = 3;
 
 export type LoadtestId = 'pglite' | 'latency-comfortable' | 'latency-overload' | 'default-limits';
 
@@ -41,6 +41,10 @@ export interface ReportData {
     command: string;
     /** The installed versions of the peers it compares with. */
     peers: { cockatiel: string; 'p-queue': string };
+    /** Operations started at once in the concurrent measurement. */
+    concurrency: number;
+    /** Interleaved rounds each figure is the median of. */
+    rounds: number;
     results: Array<{ name: string; sequentialNs: number; concurrentNs: number }>;
     headline: { sequentialVsCockatiel: number; concurrentVsCockatiel: number };
   } | null;
@@ -50,4 +54,6 @@ export interface ReportData {
    * each other.
    */
   loadtests: Array<{ id: LoadtestId; label: string; command: string; report: LoadReport }>;
+  /** Past doses in each bulk import the load tests sent (`importRows` of the load tool's scenarios). */
+  importRows: number;
 }

@@ -25,7 +25,7 @@ export function throughputTable(cases: ThroughputCases, data: Pick<ReportData, '
       cases.dedicated,
     ],
     [
-      `1b. For context: ${connections} callers on ${connections} connections, one query each at a time`,
+      `1b. One at a time: ${connections} callers on ${connections} connections, one query each at a time (no pipelining)`,
       cases.oneAtATime,
     ],
     [

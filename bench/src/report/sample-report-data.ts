@@ -16,6 +16,7 @@ export function workload(throughput: number, extra: Partial<WorkloadResult> = {}
     ok: Math.round(throughput * 5),
     errors: {},
     errorsByType: {},
+    connectionReasons: {},
     tooManyConnections: 0,
     latencyMs: latency(40, 55),
     throughput,
@@ -39,6 +40,7 @@ export function throughputCases(
     naive: workload(ok.naive, {
       errors: { 'too-many-connections': 1000 },
       errorsByType: { CONNECTION: 1000 },
+      connectionReasons: { 'too-many-connections': 1000 },
       tooManyConnections: 1000,
     }),
     rounds: 3,
@@ -49,6 +51,14 @@ export function throughputCases(
       safeguards: {},
       safeguardsNoReserve: {},
       naive: { CONNECTION: 3000 },
+    },
+    connectionReasonsAllRounds: {
+      dedicated: {},
+      oneAtATime: {},
+      poolOnly: {},
+      safeguards: {},
+      safeguardsNoReserve: {},
+      naive: { 'too-many-connections': 3000 },
     },
   };
 }
@@ -73,7 +83,13 @@ export function guardedOverload(): OpenLoopResult {
 }
 
 function overloadRun(critical: number, high: number, extra: Partial<OverloadRun> = {}): OverloadRun {
-  return { p99Ms: { CRITICAL: critical, HIGH: high }, errorsByType: {}, eventLoopDelayP99Ms: 20, ...extra };
+  return {
+    p99Ms: { CRITICAL: critical, HIGH: high },
+    errorsByType: {},
+    connectionReasons: {},
+    eventLoopDelayP99Ms: 20,
+    ...extra,
+  };
 }
 
 function priorityReport(
@@ -113,6 +129,7 @@ export function loadReport(
       BATCH: priorityReport((3 * sent) / 10, (3 * sent) / 10, 140),
     },
     errorsByType: {},
+    connectionReasons: {},
     rateLimited: 0,
     shed: 0,
     peakDbConnections: 7,
@@ -127,7 +144,7 @@ export function loadReport(
  */
 export function sampleReportData(change: (data: ReportData) => void = () => undefined): ReportData {
   const data: ReportData = {
-    schemaVersion: 2,
+    schemaVersion: 3,
     generatedAt: '2030-01-02T03:04:05.000Z',
     command: 'pnpm bench:report',
     machine: {
@@ -205,10 +222,13 @@ export function sampleReportData(change: (data: ReportData) => void = () => unde
     pipeline: {
       command: 'node --expose-gc bench/src/pipeline-overhead.mjs',
       peers: { cockatiel: '3.2.1', 'p-queue': '9.3.5' },
+      concurrency: 1000,
+      rounds: 7,
       results: [
         { name: 'bare call', sequentialNs: 50, concurrentNs: 60 },
         { name: 'db-safeguards run (read)', sequentialNs: 900, concurrentNs: 700 },
         { name: 'cockatiel retry+breaker+bulkhead', sequentialNs: 1800, concurrentNs: 1750 },
+        { name: 'p-queue (concurrency 8)', sequentialNs: 2300, concurrentNs: 2350 },
       ],
       headline: { sequentialVsCockatiel: 0.5, concurrentVsCockatiel: 0.4 },
     },
@@ -238,6 +258,7 @@ export function sampleReportData(change: (data: ReportData) => void = () => unde
         report: loadReport(200, 150, 90, { peakDbConnections: 3, rateLimited: 700 }),
       },
     ],
+    importRows: 20,
   };
   change(data);
   return data;

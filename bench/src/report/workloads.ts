@@ -9,20 +9,25 @@ export interface WorkloadResult {
   errors: Record<string, number>;
   /** Failures by classified type (`CONNECTION`, `QUEUE_FULL`, ...): what the connection-error target counts. */
   errorsByType: Record<string, number>;
+  /** The failures classified CONNECTION, by reason: what the report quotes when that target is missed. */
+  connectionReasons: Record<string, number>;
   /** Failures whose SQLSTATE is 53300: what a client of a naive app sees. */
   tooManyConnections: number;
   latencyMs: Summary;
   throughput: number;
 }
 
+type FailureCounts = Pick<WorkloadResult, 'errors' | 'errorsByType' | 'connectionReasons'>;
+
+const noFailures = (): FailureCounts => ({ errors: {}, errorsByType: {}, connectionReasons: {} });
+
 /** Counts a failure by reason and by type; true when it was a refused connection (53300). */
-function record(
-  stat: { errors: Record<string, number>; errorsByType: Record<string, number> },
-  error: unknown,
-): boolean {
+function record(stat: FailureCounts, error: unknown): boolean {
   const classified = classifyError(error);
   stat.errors[classified.reason] = (stat.errors[classified.reason] ?? 0) + 1;
   stat.errorsByType[classified.type] = (stat.errorsByType[classified.type] ?? 0) + 1;
+  if (classified.type === 'CONNECTION')
+    stat.connectionReasons[classified.reason] = (stat.connectionReasons[classified.reason] ?? 0) + 1;
   return classified.reason === 'too-many-connections';
 }
 
@@ -33,7 +38,7 @@ export async function closedLoop(
   operation: () => Promise<unknown>,
 ): Promise<WorkloadResult> {
   const latencies: number[] = [];
-  const counts = { errors: {} as Record<string, number>, errorsByType: {} as Record<string, number> };
+  const counts = noFailures();
   let tooManyConnections = 0;
   const started = performance.now();
   const end = started + durationMs;
@@ -86,8 +91,7 @@ export async function openLoop(
   const stats = classes.map(() => ({
     sent: 0,
     latencies: [] as number[],
-    errors: {} as Record<string, number>,
-    errorsByType: {} as Record<string, number>,
+    ...noFailures(),
     tooManyConnections: 0,
   }));
   const pending: Array<Promise<void>> = [];
@@ -139,6 +143,7 @@ export async function openLoop(
       ok: stat.latencies.length,
       errors: stat.errors,
       errorsByType: stat.errorsByType,
+      connectionReasons: stat.connectionReasons,
       tooManyConnections: stat.tooManyConnections,
       latencyMs: summarize(stat.latencies),
       throughput: stat.latencies.length / (elapsed / 1000),

@@ -263,7 +263,8 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       const started = performance.now();
       // 150 clients polling as fast as they can, as in the incident; on a thread of their own, so their
       // own work does not slow the user calls down.
-      const flood = startHealthFlood(`${app.url}/api/health`, 150);
+      const clients = 150;
+      const flood = startHealthFlood(`${app.url}/api/health`, clients);
       let polls: number;
       try {
         await sleep(200);
@@ -280,7 +281,9 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         counting.dispose();
       }
       const elapsedMs = performance.now() - started;
-      expect(polls).toBeGreaterThan(300);
+      // A flood, whatever the machine's speed: as many checks answered as there are clients (each one
+      // at least once on average), against the handful of probes allowed below.
+      expect(polls).toBeGreaterThanOrEqual(clients);
       // The app's default: one report (one probe) answers every health check for 1 s.
       expect(probes).toBeGreaterThan(0);
       expect(probes).toBeLessThanOrEqual(Math.floor(elapsedMs / 1000) + 2);

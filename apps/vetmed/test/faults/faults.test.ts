@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RetryOptions } from '@db-safeguards/core';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
+import { outcome } from '../app/app-client.js';
 import { type FaultTarget, startFaultTarget } from './fault-fixture.js';
 import {
   type BreakerTimeline,
@@ -110,28 +111,30 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
   }, 90_000);
 
   it('killed backends (pg_terminate_backend mid-load, writes in flight): reads are retried to their last attempt, unacknowledged writes are reported failed and never retried by the server, every acknowledged write is there exactly once', async () => {
-    await withTarget({ CIRCUIT_FAILURE_THRESHOLD: '50', DB_MAX_ATTEMPTS: '3' }, async (target) => {
-      const { app, server, proxy, admin } = target;
-      const users = await createLoadUsers(app, 4);
-      const retries = watchRetries(app);
-      const failedReadOperations: Array<{ attempts: number; reason: string | undefined }> = [];
-      app.safeguards.onOperationEnd((end) => {
-        if (!end.ok && end.label === 'administrations.history')
-          failedReadOperations.push({ attempts: end.attempts, reason: end.error?.reason });
-      });
-      // 5 ms each way: a dose recording's transaction stays open for several round trips, so a kill can
-      // land in the middle of one. (Far more latency and this load would exceed what 8 connections can
-      // serve: then reads fail at their deadline in the queue, which is the overload scenario's subject.)
-      proxy.setLatency(5);
-      const load = startSteadyLoad(users, 16);
-      const kills: Array<{ at: number; backends: number; writesInFlight: number }> = [];
-      for (let round = 0; round < 8; round++) {
-        await sleep(700);
-        // Kill every app backend at a moment a write transaction is open (or after 300 ms without one):
-        // the check and the kill are one statement, one snapshot.
-        const deadline = Date.now() + 300;
-        for (;;) {
-          const [kill] = await admin<[{ backends: number; writes: number }]>`
+    await withTarget(
+      { CIRCUIT_FAILURE_THRESHOLD: '50', DB_MAX_ATTEMPTS: '3' },
+      async (target) => {
+        const { app, server, proxy, admin } = target;
+        const users = await createLoadUsers(app, 4);
+        const retries = watchRetries(app);
+        const failedReadOperations: Array<{ attempts: number; reason: string | undefined }> = [];
+        app.safeguards.onOperationEnd((end) => {
+          if (!end.ok && end.label === 'administrations.history')
+            failedReadOperations.push({ attempts: end.attempts, reason: end.error?.reason });
+        });
+        // 5 ms each way: a dose recording's transaction stays open for several round trips, so a kill can
+        // land in the middle of one. (Far more latency and this load would exceed what 8 connections can
+        // serve: then reads fail at their deadline in the queue, which is the overload scenario's subject.)
+        proxy.setLatency(5);
+        const load = startSteadyLoad(users, 16);
+        const kills: Array<{ at: number; backends: number; writesInFlight: number }> = [];
+        for (let round = 0; round < 8; round++) {
+          await sleep(700);
+          // Kill every app backend at a moment a write transaction is open (or after 300 ms without one):
+          // the check and the kill are one statement, one snapshot.
+          const deadline = Date.now() + 300;
+          for (;;) {
+            const [kill] = await admin<[{ backends: number; writes: number }]>`
             with app as (
               select pid, state, query from pg_stat_activity
               where usename = ${server.appRole} and backend_type = 'client backend'),
@@ -141,79 +144,90 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
             select (select n from writing) as writes,
                    (select count(pg_terminate_backend(pid))::int from app
                     where (select n from writing) > 0 or ${Date.now() >= deadline}) as backends`;
-          if (kill!.backends > 0 || Date.now() >= deadline + 100) {
-            kills.push({ at: Date.now(), backends: kill!.backends, writesInFlight: kill!.writes });
-            break;
+            if (kill!.backends > 0 || Date.now() >= deadline + 100) {
+              kills.push({ at: Date.now(), backends: kill!.backends, writesInFlight: kill!.writes });
+              break;
+            }
+            await sleep(5);
           }
-          await sleep(5);
         }
-      }
-      await sleep(2000);
-      proxy.setLatency(0);
-      const records = await load.stop();
-      const metrics = app.safeguards.metrics();
+        await sleep(2000);
+        proxy.setLatency(0);
+        const records = await load.stop();
+        const metrics = app.safeguards.metrics();
 
-      expectAllTyped(records);
-      const killed = kills.reduce((sum, k) => sum + k.backends, 0);
-      const writesHit = kills.reduce((sum, k) => sum + k.writesInFlight, 0);
-      expect(killed).toBeGreaterThan(8);
-      expect(writesHit, 'write transactions open at the moment of a kill').toBeGreaterThan(0);
-      const writes = records.filter((r) => r.kind === 'record');
-      const failedWrites = writes.filter((r) => !r.ok);
-      expect(
-        failedWrites.length,
-        'writes killed mid-transaction, reported failed to their client',
-      ).toBeGreaterThan(0);
-      for (const failed of failedWrites) {
-        expect(failed.status).toBe(503);
-        expect(failed.userFriendly?.type).toBe('CONNECTION');
-      }
-      // Reads are idempotent: the server retries them, 3 attempts in all. A kill fails the attempt in
-      // flight; the retry can land on a connection killed while idle that postgres.js has not noticed
-      // yet (it reports that 57P01 on the next query), or be refused with 53300 while the killed
-      // backends still count against the role's limit (then it waits a second or more). So a read can
-      // still meet a kill on each of its attempts: the bound is that no read fails before the server has
-      // spent every attempt on it (none is cut short by the retry budget, a deadline or the breaker),
-      // and that such reads stay rare.
-      const reads = records.filter((r) => r.kind === 'read');
-      const failedReads = reads.filter((r) => !r.ok);
-      for (const failed of failedReads) {
-        expect(failed.status).toBe(503);
-        expect(failed.userFriendly?.type).toBe('CONNECTION');
-      }
-      expect(failedReadOperations.length).toBeGreaterThanOrEqual(failedReads.length);
-      for (const operation of failedReadOperations) expect(operation.attempts).toBe(3);
-      expect(metrics.retries.exhausted).toBe(0);
-      expect(failedReads.length).toBeLessThanOrEqual(Math.ceil(0.1 * reads.length));
-      expect(metrics.retries.recovered).toBeGreaterThan(0);
-      // What postgres.js reported for the killed connections, as classified: on the failed calls and
-      // on the attempts the server retried.
-      const reasons = new Map<string, number>();
-      for (const reason of [
-        ...failedWrites.map((r) => r.userFriendly!.reason),
-        ...failedReads.map((r) => r.userFriendly!.reason),
-        ...retries.retries.map((r) => r.reason),
-      ])
-        reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
-      const seenReasons = [...reasons]
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([reason, count]) => `${reason} ×${count}`)
-        .join(', ');
-      await finishScenario(
-        '2-killed-backends',
-        { app, committedAttempts: target.committedAttempts, users, records, retries },
-        {
-          scenario: `Killed backends: pg_terminate_backend on every app connection, ${kills.length} times, each while a write transaction was open`,
-          load: '16 calls/s over HTTP (dose recordings and history reads), 4 users, 5 ms proxy latency each way',
-          faults: `${killed} backends terminated, ${writesHit} of them in a write transaction; the errors the app classified for them: ${seenReasons}`,
-          recoveryMs: recoveryAfter(records, kills.at(-1)!.at),
-          notes: (ledger) => [
-            `${reads.length - failedReads.length} of ${reads.length} reads succeeded; ${metrics.retries.recovered} operations succeeded after a retry; ${failedReads.length === 0 ? 'no read failed' : `the ${failedReads.length} that failed did so after all 3 attempts met a killed or refused connection`}`,
-            `${ledger.unacknowledged} of ${writes.length} writes were reported failed to their client (${describeFailures(failedWrites)}), outcome unknown, so not retried by the server; ${ledger.appliedDespiteError} of them had been applied before the connection died${ledger.appliedDespiteError > 0 ? ", and the client's retry with the same key found them instead of doubling them" : ''}`,
-          ],
-        },
-      );
-    });
+        expectAllTyped(records);
+        const killed = kills.reduce((sum, k) => sum + k.backends, 0);
+        const writesHit = kills.reduce((sum, k) => sum + k.writesInFlight, 0);
+        expect(killed).toBeGreaterThan(8);
+        expect(writesHit, 'write transactions open at the moment of a kill').toBeGreaterThan(0);
+        const writes = records.filter((r) => r.kind === 'record');
+        const failedWrites = writes.filter((r) => !r.ok);
+        expect(
+          failedWrites.length,
+          'writes killed mid-transaction, reported failed to their client',
+        ).toBeGreaterThan(0);
+        for (const failed of failedWrites) {
+          expect(failed.status).toBe(503);
+          expect(failed.userFriendly?.type).toBe('CONNECTION');
+        }
+        // Reads are idempotent: the server retries them, 3 attempts in all. A kill fails the attempt in
+        // flight; the retry can land on a connection killed while idle that postgres.js has not noticed
+        // yet (it reports that 57P01 on the next query), or be refused with 53300 while the killed
+        // backends still count against the role's limit (then it waits a second or more). So a read can
+        // still meet a kill on each of its attempts: the bound is that no read fails before the server has
+        // spent every attempt on it (none is cut short by a deadline or the breaker; the retry budget is
+        // off here, scenario 4 is its test), and that such reads stay rare.
+        const reads = records.filter((r) => r.kind === 'read');
+        const failedReads = reads.filter((r) => !r.ok);
+        for (const failed of failedReads) {
+          expect(failed.status).toBe(503);
+          expect(failed.userFriendly?.type).toBe('CONNECTION');
+        }
+        expect(failedReadOperations.length).toBeGreaterThanOrEqual(failedReads.length);
+        for (const operation of failedReadOperations) expect(operation.attempts).toBe(3);
+        // Rare, measured against what the test did rather than as a share of however many reads a
+        // loaded machine got through: an attempt fails here only on a backend the test terminated (each
+        // fails the query it runs, or the next one sent to it) or on a connection refused while
+        // terminated backends still counted (53300). A failed read spent 3 such failures.
+        const refusedConnections = [
+          ...retries.retries.map((r) => r.reason),
+          ...records.filter((r) => !r.ok).map((r) => r.userFriendly?.reason),
+        ].filter((reason) => reason === 'too-many-connections').length;
+        expect(3 * failedReadOperations.length).toBeLessThanOrEqual(killed + refusedConnections);
+        expect(metrics.retries.recovered).toBeGreaterThan(0);
+        // What postgres.js reported for the killed connections, as classified: on the failed calls and
+        // on the attempts the server retried.
+        const reasons = new Map<string, number>();
+        for (const reason of [
+          ...failedWrites.map((r) => r.userFriendly!.reason),
+          ...failedReads.map((r) => r.userFriendly!.reason),
+          ...retries.retries.map((r) => r.reason),
+        ])
+          reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+        const seenReasons = [...reasons]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([reason, count]) => `${reason} ×${count}`)
+          .join(', ');
+        await finishScenario(
+          '2-killed-backends',
+          { app, committedAttempts: target.committedAttempts, users, records, retries },
+          {
+            scenario: `Killed backends: pg_terminate_backend on every app connection, ${kills.length} times, each while a write transaction was open`,
+            load: '16 calls/s over HTTP (dose recordings and history reads), 4 users, 5 ms proxy latency each way; retry budget off',
+            faults: `${killed} backends terminated, ${writesHit} of them in a write transaction; the errors the app classified for them: ${seenReasons}`,
+            recoveryMs: recoveryAfter(records, kills.at(-1)!.at),
+            notes: (ledger) => [
+              `${reads.length - failedReads.length} of ${reads.length} reads succeeded; ${metrics.retries.recovered} operations succeeded after a retry; ${failedReads.length === 0 ? 'no read failed' : `the ${failedReads.length} that failed did so after all 3 attempts met a killed or refused connection`}`,
+              `${ledger.unacknowledged} of ${writes.length} writes were reported failed to their client (${describeFailures(failedWrites)}), outcome unknown, so not retried by the server; ${ledger.appliedDespiteError} of them had been applied before the connection died${ledger.appliedDespiteError > 0 ? ", and the client's retry with the same key found them instead of doubling them" : ''}`,
+            ],
+          },
+        );
+      },
+      // Out of the way: with the budget on, a loaded machine's extra retries could be refused and a read
+      // cut short of its last attempt. What the budget does is scenario 4's subject.
+      { budget: false },
+    );
   }, 90_000);
 
   it('network stall (proxy paused 5 s): deadlines fire, slots are released, and the active slots return to 0', async () => {
@@ -334,8 +348,9 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
     // second. With the default floor (5/s: 50 per 10 s window) a few hundred operations would mostly
     // test the floor; here it is 0.5/s (5 per window), so the 20 % share is what holds the retries.
     const budget = { ratio: 0.2, minPerSecond: 0.5, windowMs: 10_000 };
+    const maxAttempts = 3;
     await withTarget(
-      { CIRCUIT_FAILURE_THRESHOLD: '1000', DB_MAX_ATTEMPTS: '3' },
+      { CIRCUIT_FAILURE_THRESHOLD: '1000', DB_MAX_ATTEMPTS: String(maxAttempts) },
       async (target) => {
         const { app, server } = target;
         const users = await createLoadUsers(app, 4);
@@ -379,8 +394,10 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
           Math.floor(budget.ratio * after.operations.started + floor * windows),
         );
         expect(refusedByBudget, 'retries the budget refused').toBeGreaterThan(0);
+        // What the operations asked for, granted or refused: each may ask for at most
+        // maxAttempts - 1 retries (a refused one ends it), so the refusals counted are real ones.
         const wanted = retried + refusedByBudget;
-        expect(retried).toBeLessThan(wanted);
+        expect(wanted).toBeLessThanOrEqual((maxAttempts - 1) * operations);
         const recovery = recoveryAfter(records, releasedAt);
         expect(recovery).not.toBeNull();
         const percent = (value: number) => `${Math.round(value * 100)} %`;
@@ -477,7 +494,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
 });
 
 describe('the ledger check itself', () => {
-  it('sees a dose drawn from stock twice, a dose that went missing and a write executed twice (the key is unique, so counting rows alone cannot)', async () => {
+  it('sees a dose drawn from stock twice, a dose that went missing and a write executed twice (the regimen and key are unique together, so counting rows alone cannot)', async () => {
     await withTarget({}, async ({ app, admin, committedAttempts }) => {
       const users = await createLoadUsers(app, 2);
       const load = startSteadyLoad(users, 40);
@@ -492,16 +509,52 @@ describe('the ledger check itself', () => {
       await admin`update inventory set quantity_on_hand = quantity_on_hand - 1 where household_id = ${users[0]!.world.household.id}`;
       // And a lost one: an acknowledged dose of user 1 gone, stock given back as if it never happened.
       const gone = writes.find((r) => r.user === 1)!;
-      await admin`delete from administrations where idempotency_key = ${gone.key!}`;
+      await admin`delete from administrations where regimen_id = ${users[1]!.world.regimen.id} and idempotency_key = ${gone.key!}`;
       await admin`update inventory set quantity_on_hand = quantity_on_hand + 1 where household_id = ${users[1]!.world.household.id}`;
       // And a write the server ran a second time after it had committed: one more committed execution.
       const twice = writes.find((r) => r.user === 0)!;
-      await admin`insert into fault_dose_attempts (idempotency_key) values (${twice.key!})`;
+      await admin`insert into fault_dose_attempts (regimen_id, idempotency_key) values (${users[0]!.world.regimen.id}, ${twice.key!})`;
       const broken = await checkLedger(app, users, records, committedAttempts);
       expect(broken.duplicated).toBe(1);
       expect(broken.lost).toBe(1);
       expect(broken.stockMismatches.map((m) => m.user).sort()).toEqual([0, 1]);
       expect(broken.reExecuted).toBe(1);
+    });
+  }, 60_000);
+
+  it('counts a key used again on another regimen as another dose, not a double (keys are unique per regimen)', async () => {
+    await withTarget({}, async ({ app, committedAttempts }) => {
+      const users = await createLoadUsers(app, 2);
+      const load = startSteadyLoad(users, 40);
+      await sleep(500);
+      const records = await load.stop();
+      const first = records.find((r) => r.kind === 'record' && r.ok && r.user === 0)!;
+      expect(first).toBeDefined();
+      // User 1 records a dose of their own regimen under the key user 0 used for theirs.
+      const startedAt = Date.now();
+      const reused = await outcome(
+        users[1]!.client.administrations.record.mutate({
+          regimenId: users[1]!.world.regimen.id,
+          idempotencyKey: first.key!,
+        }),
+      );
+      expect(reused.ok).toBe(true);
+      records.push({
+        kind: 'record',
+        user: 1,
+        key: first.key,
+        startedAt,
+        endedAt: Date.now(),
+        ok: true,
+        status: 200,
+        userFriendly: undefined,
+      });
+      const acknowledged = records.filter((r) => r.kind === 'record' && r.ok).length;
+
+      const ledger = await checkLedger(app, users, records, committedAttempts);
+      expect(ledger).toMatchObject({ lost: 0, duplicated: 0, stockMismatches: [], reExecuted: 0 });
+      expect(ledger.distinctDoses).toBe(acknowledged);
+      expect(ledger.stockDrawn).toBe(acknowledged);
     });
   }, 60_000);
 });

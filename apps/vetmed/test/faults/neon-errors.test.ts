@@ -12,9 +12,10 @@ import { loadEnv } from '../../src/env.js';
 import { createLogger } from '../../src/server/logger.js';
 import { type RunningVetmed, startVetmed } from '../../src/start-vetmed.js';
 import { type NeonTestTarget, startNeonTestTarget } from '../support/neon-test-target.js';
-import { countDoseAttempts, recordScenario } from './fault-fixture.js';
+import { countDoseAttempts, rateLimitsOutOfTheWay, recordScenario } from './fault-fixture.js';
 import { expectAllTyped, finishScenario, recoveryAfter } from './scenario-checks.js';
 import { type CallRecord, createLoadUsers, startSteadyLoad, watchRetries } from './steady-load.js';
+import { createTeardown } from './teardown.js';
 
 /** A PostgreSQL ErrorResponse message: what Neon's proxy sends when it refuses a connection. */
 function errorResponse(code: string, message: string): Buffer {
@@ -64,9 +65,16 @@ describe('Neon-style errors at the driver boundary, classified as the shared fac
   /** Which proxy new connections of the app's Neon Pool go to. */
   let proxyPort: number;
 
+  /** What the suite has started, closed after it (or as far as it got, when its setup failed). */
+  const teardown = createTeardown();
+
   beforeAll(async () => {
-    database = await startNeonTestTarget();
-    refusing = await startRefusingNeonProxy();
+    database = teardown.add('PostgreSQL and its Neon proxy', await startNeonTestTarget(), (started) =>
+      started.stop(),
+    );
+    refusing = teardown.add('refusing Neon proxy', await startRefusingNeonProxy(), (started) =>
+      started.close(),
+    );
     proxyPort = database.proxy.port;
     const settings = database.neonConfig;
     settings.wsProxy = (host: string, port: number | string) =>
@@ -80,30 +88,28 @@ describe('Neon-style errors at the driver boundary, classified as the shared fac
       DB_DRIVER: 'neon',
       CIRCUIT_TIMEOUT_MS: '2000',
       REQUEST_TIMEOUT_MS: '3000',
-      // The faults are the subject: rate limits out of the way of the steady load.
-      ...Object.fromEntries(
-        ['API', 'AUTH', 'HEAVY', 'RECORDING', 'REPORTS'].map((policy) => [
-          `RATE_LIMIT_${policy}_MAX`,
-          '1000000',
-        ]),
-      ),
+      ...rateLimitsOutOfTheWay,
     });
-    app = await startVetmed(config, {
-      log: createLogger('silent'),
-      database: { neonConfig: settings, idleTimeoutSeconds: 0 },
-    });
+    app = teardown.add(
+      'app',
+      await startVetmed(config, {
+        log: createLogger('silent'),
+        database: { neonConfig: settings, idleTimeoutSeconds: 0 },
+      }),
+      (started) => started.stop(),
+    );
   }, 60_000);
 
-  afterAll(async () => {
-    await app?.stop();
-    await refusing?.close();
-    await database?.stop();
-  });
+  afterAll(() => teardown.close());
 
   it("Neon's proxy refusing connections (XX000) or unreachable (ErrorEvent), under load: typed 503s, retries only where Neon's message says so, the breaker opens, the app recovers, no write lost or doubled", async () => {
     const users = await createLoadUsers(app, 4);
     const retries = watchRetries(app);
-    const admin = postgres(database.server.adminUrl, { max: 1, onnotice: () => undefined });
+    const admin = teardown.add(
+      'admin connection',
+      postgres(database.server.adminUrl, { max: 1, onnotice: () => undefined }),
+      (sql) => sql.end({ timeout: 1 }),
+    );
     const committedAttempts = await countDoseAttempts(admin);
     const unreachablePort = await freePort();
     // New connections from now on: every case below reaches the stand-in (or nothing) afresh.
@@ -226,7 +232,6 @@ describe('Neon-style errors at the driver boundary, classified as the shared fac
         ],
       },
     );
-    await admin.end({ timeout: 1 });
   }, 90_000);
 
   it('Neon HTTP: `Server error (HTTP status 500): {json}` is classified from its JSON body, and retried for reads', async () => {
@@ -263,7 +268,8 @@ describe('Neon-style errors at the driver boundary, classified as the shared fac
       requests = 0;
       const failed = await safeguards
         .run(() => sql`select 1`, { operationType: 'read' })
-        .catch((error: unknown) => error);
+        .catch((error: unknown) => error)
+        .finally(() => safeguards.close());
       expect(failed).toBeInstanceOf(SafeguardError);
       expect(failed).toMatchObject({ type: 'CONNECTION', reason: 'too-many-connections' });
       const safeguardedRequests = requests;

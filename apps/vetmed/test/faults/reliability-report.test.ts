@@ -3,19 +3,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { expectedBadInput, expectedScenarios } from '../../../../tooling/render-reliability-report.mjs';
 
 const renderer = resolve(import.meta.dirname, '../../../../tooling/render-reliability-report.mjs');
-const scenarioIds = [
-  '1-outage',
-  '2-killed-backends',
-  '3-network-stall',
-  '4-connection-hog',
-  '5-slow-queries',
-  '6-neon-errors',
-  '6b-neon-http',
-  '7-reset-and-refused-connections',
-];
-const badInputIds = ['bad-input-procedures', 'bad-input-classify-error', 'bad-input-rate-limit-keys'];
+// The ids the renderer itself requires, so this test cannot drift from it.
+const scenarioIds = expectedScenarios;
+const badInputIds = expectedBadInput;
 const machine = { cpus: 3, cpuModel: 'Test CPU 9000', node: 'v20.0.0-test', platform: 'testos x64' };
 
 const dirs: string[] = [];

@@ -4,7 +4,7 @@ import type { UserFriendlyErrorData } from '@db-safeguards/trpc';
 import { sql } from 'drizzle-orm';
 import type { RunningVetmed } from '../../src/start-vetmed.js';
 import { type Actor, createHouseholdWithAnimal, outcome, signUp } from '../app/app-client.js';
-import { countsByKey, queryRows } from '../support/ledger.js';
+import { queryRows } from '../support/ledger.js';
 
 export interface LoadUser extends Actor {
   world: Awaited<ReturnType<typeof createHouseholdWithAnimal>>;
@@ -54,8 +54,6 @@ export interface ObservedRetry {
   reason: string;
   type: string;
   delayMs: number;
-  /** The failed attempt certainly did not reach the database (a refused connection, say). */
-  notApplied: boolean;
 }
 
 /**
@@ -72,7 +70,6 @@ export function watchRetries(app: RunningVetmed) {
       reason: event.error.reason,
       type: event.error.type,
       delayMs: event.delayMs,
-      notApplied: event.error.notApplied,
     }),
   );
   return {
@@ -126,8 +123,6 @@ export function startSteadyLoad(users: readonly LoadUser[], ratePerSecond: numbe
     }
   }, 5);
   return {
-    /** Calls in flight right now. */
-    inFlight: () => pending.size,
     /** Stops sending and waits for every call in flight. */
     async stop(): Promise<CallRecord[]> {
       clearInterval(timer);
@@ -142,7 +137,7 @@ export interface LedgerCheck {
   unacknowledged: number;
   /** Doses missing from the administrations table after the clients' retries. */
   lost: number;
-  /** Doses stored more than once, by idempotency key or by stock drawn down beyond the doses acknowledged. */
+  /** Doses stored more than once, by regimen and idempotency key or by stock drawn down beyond the doses acknowledged. */
   duplicated: number;
   /** Unacknowledged writes that were applied anyway (outcome unknown to the client), before its retry. */
   appliedDespiteError: number;
@@ -161,18 +156,48 @@ export interface LedgerCheck {
   reExecuted: number;
 }
 
-/** Committed executions of a dose insert per idempotency key, counted at the database. */
-export type CommittedAttempts = (keys: readonly string[]) => Promise<Map<string, number>>;
+/** A dose as the schema identifies it: its idempotency key is unique within its regimen only. */
+export interface DoseKey {
+  regimenId: string;
+  idempotencyKey: string;
+}
+
+/** Committed executions of a dose insert for each dose asked about, in the same order, counted at the database. */
+export type CommittedAttempts = (doses: readonly DoseKey[]) => Promise<number[]>;
+
+/** How many administrations are stored for each dose asked about, in the same order (0: none). */
+async function storedPerDose(app: RunningVetmed, doses: readonly DoseKey[]): Promise<number[]> {
+  const counts = new Map<string, number>();
+  for (let start = 0; start < doses.length; start += 500) {
+    const chunk = doses.slice(start, start + 500);
+    const rows = await queryRows<{ regimen: string; key: string; n: number }>(
+      app,
+      sql`select regimen_id::text as regimen, idempotency_key as key, count(*)::int as n from administrations
+          where (regimen_id, idempotency_key) in (${sql.join(
+            chunk.map((dose) => sql`(${dose.regimenId}::uuid, ${dose.idempotencyKey})`),
+            sql`, `,
+          )})
+          group by regimen_id, idempotency_key`,
+    );
+    for (const row of rows)
+      counts.set(doseId({ regimenId: row.regimen, idempotencyKey: row.key }), Number(row.n));
+  }
+  return doses.map((dose) => counts.get(doseId(dose)) ?? 0);
+}
+
+/** One string per dose, for sets and maps. */
+export const doseId = (dose: DoseKey) => `${dose.regimenId}/${dose.idempotencyKey}`;
 
 /**
  * The exactly-once check: every acknowledged dose is in the database exactly once; then every
  * unacknowledged one is sent again with the same key (what a client does after an error) and every
- * dose ends up there exactly once.
+ * dose ends up there exactly once. A dose is its regimen and its idempotency key, as in the schema:
+ * the same key on another regimen is another dose.
  *
- * The idempotency key is unique in the schema, so counting rows per key cannot see a dose applied
- * twice. Two independent checks can: each dose that is applied draws the household's stock down by
- * its amount, so the stock drawn down must equal the distinct doses acknowledged, user by user; and
- * the database's own count of committed executions per key (`committedAttempts`) shows a write the
+ * The pair is unique in the schema, so counting rows per dose cannot see a dose applied twice. Two
+ * independent checks can: each dose that is applied draws the household's stock down by its amount,
+ * so the stock drawn down must equal the distinct doses acknowledged, user by user; and the
+ * database's own count of committed executions per dose (`committedAttempts`) shows a write the
  * server ran again.
  */
 export async function checkLedger(
@@ -181,28 +206,33 @@ export async function checkLedger(
   records: readonly CallRecord[],
   committedAttempts: CommittedAttempts,
 ): Promise<LedgerCheck> {
-  const writes = records.filter((record) => record.kind === 'record');
-  const acknowledged = writes.filter((record) => record.ok).map((record) => record.key!);
-  const unacknowledged = writes.filter((record) => !record.ok).map((record) => record.key!);
-  // Each key was sent once so far: more than one committed execution is the server's doing.
+  const writes = records
+    .filter((record) => record.kind === 'record')
+    .map((record) => ({
+      record,
+      dose: { regimenId: users[record.user]!.world.regimen.id, idempotencyKey: record.key! },
+    }));
+  const acknowledged = writes.filter((w) => w.record.ok).map((w) => w.dose);
+  const unacknowledged = writes.filter((w) => !w.record.ok).map((w) => w.dose);
+  // Each dose was sent once so far: more than one committed execution is the server's doing.
   const attempts = await committedAttempts([...acknowledged, ...unacknowledged]);
-  const reExecuted = [...attempts.values()].filter((n) => n > 1).length;
-  const before = await countsByKey(app, unacknowledged);
-  const appliedDespiteError = unacknowledged.filter((key) => (before.get(key) ?? 0) > 0).length;
+  const reExecuted = attempts.filter((n) => n > 1).length;
+  const before = await storedPerDose(app, unacknowledged);
+  const appliedDespiteError = before.filter((n) => n > 0).length;
 
   // Retry the failed ones with their keys, as a client would, until each is acknowledged.
-  const acknowledgedKeys = new Set(acknowledged);
-  for (const record of writes.filter((r) => !r.ok)) {
+  const acknowledgedDoses = new Set(acknowledged.map(doseId));
+  for (const { record, dose } of writes.filter((w) => !w.record.ok)) {
     const user = users[record.user]!;
     for (let attempt = 0; attempt < 20; attempt++) {
       const retried = await outcome(
         user.client.administrations.record.mutate({
-          regimenId: user.world.regimen.id,
-          idempotencyKey: record.key!,
+          regimenId: dose.regimenId,
+          idempotencyKey: dose.idempotencyKey,
         }),
       );
       if (retried.ok) {
-        acknowledgedKeys.add(record.key!);
+        acknowledgedDoses.add(doseId(dose));
         break;
       }
       await sleep(250);
@@ -211,15 +241,16 @@ export async function checkLedger(
   // Nothing deletes doses, so one count afterwards settles both questions: a dose missing now was lost
   // (acknowledged ones are never resent; failed ones were resent until acknowledged), and a count above
   // 1 is a double whenever it happened.
-  const after = await countsByKey(app, [...acknowledged, ...unacknowledged]);
-  const counts = [...after.values()];
+  const counts = await storedPerDose(app, [...acknowledged, ...unacknowledged]);
 
   const stockMismatches: LedgerCheck['stockMismatches'] = [];
   let stockDrawn = 0;
   let excessDraws = 0;
   for (const [index, user] of users.entries()) {
     const doses = new Set(
-      writes.filter((w) => w.user === index && acknowledgedKeys.has(w.key!)).map((w) => w.key!),
+      writes
+        .filter((w) => w.record.user === index && acknowledgedDoses.has(doseId(w.dose)))
+        .map((w) => doseId(w.dose)),
     ).size;
     const drawn = (user.stockBefore - (await stockOf(app, user))) / Number(user.world.regimen.doseAmount);
     stockDrawn += drawn;
@@ -232,9 +263,9 @@ export async function checkLedger(
     lost: counts.filter((n) => n === 0).length,
     duplicated: Math.max(counts.filter((n) => n > 1).length, excessDraws),
     appliedDespiteError,
-    stillUnacknowledged: unacknowledged.filter((key) => !acknowledgedKeys.has(key)).length,
+    stillUnacknowledged: unacknowledged.filter((dose) => !acknowledgedDoses.has(doseId(dose))).length,
     stockDrawn,
-    distinctDoses: acknowledgedKeys.size,
+    distinctDoses: acknowledgedDoses.size,
     stockMismatches,
     reExecuted,
   };
