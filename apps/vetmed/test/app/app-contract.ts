@@ -797,6 +797,79 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       expect((await countsByKey(app, [key])).get(key)).toBe(1);
     });
 
+    it('keeps a dose amount as entered: 4 decimals are retried as one dose, 5 are a VALIDATION error that changes nothing', async () => {
+      const a = await signUp(app.url, 'decimals');
+      const { household, regimen } = await createHouseholdWithAnimal(a);
+      const key = randomUUID();
+      const first = await a.client.administrations.record.mutate({
+        regimenId: regimen.id,
+        idempotencyKey: key,
+        doseAmount: '0.3333',
+      });
+      const retried = await a.client.administrations.record.mutate({
+        regimenId: regimen.id,
+        idempotencyKey: key,
+        doseAmount: 0.3333,
+      });
+      expect([first.created, retried.created, first.administration.doseAmount]).toEqual([
+        true,
+        false,
+        '0.3333',
+      ]);
+      const row = {
+        regimenId: regimen.id,
+        idempotencyKey: randomUUID(),
+        recordedAt: new Date(Date.now() - 3_600_000),
+        doseAmount: '1.2340',
+      };
+      const rows = { householdId: household.id, rows: [row] };
+      expect(await a.client.imports.administrations.mutate(rows)).toEqual({
+        received: 1,
+        inserted: 1,
+        skipped: 0,
+      });
+      expect(
+        await a.client.imports.administrations.mutate({ ...rows, rows: [{ ...row, doseAmount: '1.234' }] }),
+      ).toEqual({ received: 1, inserted: 0, skipped: 1 });
+
+      const before = await tableChecksums(app);
+      const refusals = [
+        await failure(
+          a.client.administrations.record.mutate({
+            regimenId: regimen.id,
+            idempotencyKey: randomUUID(),
+            doseAmount: '0.33333',
+          }),
+        ),
+        await failure(
+          a.client.administrations.record.mutate({
+            regimenId: regimen.id,
+            idempotencyKey: key,
+            doseAmount: 0.33333,
+          }),
+        ),
+        await failure(
+          a.client.imports.administrations.mutate({
+            ...rows,
+            rows: [{ ...row, idempotencyKey: randomUUID(), doseAmount: '1.23456' }],
+          }),
+        ),
+      ];
+      expect(
+        refusals.map((refused) => ({
+          status: refused.status,
+          type: refused.userFriendly?.type,
+          issues: refused.userFriendly?.issues?.map((issue) => issue.path),
+        })),
+      ).toEqual([
+        { status: 400, type: 'VALIDATION', issues: ['doseAmount'] },
+        { status: 400, type: 'VALIDATION', issues: ['doseAmount'] },
+        { status: 400, type: 'VALIDATION', issues: ['rows.0.doseAmount'] },
+      ]);
+      expect(refusals[0]!.userFriendly!.issues![0]!.message).toMatch(/at most 4 decimal places/);
+      expect(await tableChecksums(app)).toEqual(before);
+    });
+
     it("one household's idempotency keys neither block nor reveal another's doses", async () => {
       const a = await signUp(app.url, 'household-a');
       const b = await signUp(app.url, 'household-b');

@@ -305,6 +305,27 @@ export function describeDatabaseContract(
       expect(stored?.n).toBe(1);
     });
 
+    it('takes a retried dose whose amount has more decimals than the column keeps as a retry', async () => {
+      const { db } = await open();
+      const { regimen } = await fixture(db);
+      // The column rounds 0.33335 to 0.3334 (half away from zero): the retry must match that, not 0.3333.
+      const [user] = await db
+        .insert(users)
+        .values({ email: `u-${randomUUID()}@example.test`, name: 'U', passwordHash: 'not-a-real-hash' })
+        .returning();
+      const input = { regimenId: regimen.id, idempotencyKey: randomUUID(), recordedBy: user!.id };
+      const first = await recordDose(db, { ...input, doseAmount: '0.33335' });
+      const retried = await recordDose(db, { ...input, doseAmount: '0.33335' });
+      expect([first.created, retried.created, retried.administration.id]).toEqual([
+        true,
+        false,
+        first.administration.id,
+      ]);
+      expect(first.administration.doseAmount).toBe('0.3334');
+      const other = await rejectionOf(recordDose(db, { ...input, doseAmount: '0.3333' }));
+      expect(other).toMatchObject({ type: 'CONFLICT', reason: 'idempotency-key-reused' });
+    });
+
     it(`completes ${budget} concurrent transactions on a budget of ${budget} (nested runs reuse the slot)`, async () => {
       const { db } = await open();
       const { household } = await fixture(db);
