@@ -3,7 +3,7 @@ import { resolveProcedureSettings, type SafeguardsMeta, safeguardsErrorFormatter
 import type { TRPCMiddlewareFunction } from '@trpc/server';
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
-import { authenticate } from '../db/index.js';
+import { authenticate, type PublicUser } from '../db/index.js';
 import type { RequestContext } from './context.js';
 import { tokenPolicyName } from './token-policy.js';
 
@@ -58,10 +58,13 @@ const safeguarded = t.middleware(
  * Resolves the bearer token to a user. A verified token is cached for a few seconds so a busy client
  * costs one lookup, not one per call. Unknown tokens are charged to the caller's IP under their own
  * policy, `token` (20 per 15 minutes), apart from sign-in's `auth`, so stale tokens never use up an
- * IP's sign-ins. Past the limit an unknown token gets 429 instead of 401, and the IP's lookups run at
- * BATCH priority, so a flood of guesses only uses slots no one else is waiting for; a valid token is
- * still looked up and accepted, whatever other tokens the same IP (a shared NAT) sent. It runs before
- * `safeguarded` (whose per-user rate limit needs the user), with the procedure's own settings.
+ * IP's sign-ins. Past the limit an unknown token gets 429 instead of 401, and the IP gets one lookup
+ * at a time, at BATCH priority: other uncached tokens from it meanwhile get the 429 at once, without
+ * a lookup, so a flood of guesses holds at most one waiter of the BATCH lane and cannot displace real
+ * imports or keep the queue busy (which would tighten the adaptive rate limits for everyone). A valid
+ * token from that IP (a shared NAT) is still accepted once its lookup gets the turn, and a cached one
+ * at once. It runs before `safeguarded` (whose per-user rate limit needs the user), with the
+ * procedure's own settings.
  */
 const authenticated = t.middleware(async ({ ctx, next, meta, type, signal, path }) => {
   if (!ctx.token) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Please sign in to continue.' });
@@ -85,10 +88,19 @@ const authenticated = t.middleware(async ({ ctx, next, meta, type, signal, path 
     ...(settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs }),
   };
   return ctx.safeguards.withContext(context, async () => {
-    const guessing = ctx.sessions.isBlocked(ctx.ip) !== undefined;
-    const user = guessing
-      ? await ctx.safeguards.withContext({ priority: Priority.BATCH }, () => authenticate(ctx.db, token))
-      : await authenticate(ctx.db, token);
+    const blockedMs = ctx.sessions.isBlocked(ctx.ip);
+    let user: PublicUser | undefined;
+    if (blockedMs === undefined) user = await authenticate(ctx.db, token);
+    else {
+      if (!ctx.sessions.beginBlockedLookup(ctx.ip)) throw tooManyBadTokens(blockedMs);
+      try {
+        user = await ctx.safeguards.withContext({ priority: Priority.BATCH }, () =>
+          authenticate(ctx.db, token),
+        );
+      } finally {
+        ctx.sessions.endBlockedLookup(ctx.ip);
+      }
+    }
     if (!user) {
       const charge = await ctx.safeguards.rateLimiter.check(tokenPolicyName, { ip: ctx.ip });
       if (!charge.allowed) {

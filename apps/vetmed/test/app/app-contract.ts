@@ -496,6 +496,70 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       });
     });
 
+    it('an IP over its token limit gets one lookup at a time: a flood of guesses neither fills the BATCH lane nor displaces an import', async () => {
+      const ip = nextIp();
+      const guess = (i: number) =>
+        outcome(vetmedClient(app.url, { ip, token: `guess-${i}-${'g'.repeat(30)}` }).households.list.query());
+      const statuses: Array<number | undefined> = [];
+      for (let i = 0; i < 21; i++) {
+        const result = await guess(i);
+        statuses.push(result.ok ? 200 : result.status);
+      }
+      expect(statuses).toEqual([...Array(20).fill(401), 429]);
+      const importer = await signUp(app.url, 'importer');
+      const { household, regimen } = await createHouseholdWithAnimal(importer);
+      // A session this server has never verified, to be sent from the blocked IP.
+      const valid = await vetmedClient(app.url, { ip: importer.ip }).auth.signIn.mutate({
+        email: importer.email,
+        password: testPassword,
+      });
+
+      // With the BATCH lane paused, a lookup allowed to run stays queued there, where it can be counted.
+      const shedBefore = app.safeguards.queue.stats().shed;
+      const flood = 150;
+      app.safeguards.pause([Priority.BATCH]);
+      let lookupsQueued = -1;
+      let answered = 0;
+      let guesses: Array<Promise<Outcome<unknown>>> = [];
+      let imported: Promise<Outcome<unknown>> | undefined;
+      try {
+        guesses = Array.from({ length: flood }, (_, i) =>
+          guess(100 + i).then((result) => {
+            answered++;
+            return result;
+          }),
+        );
+        // Every guess but the one whose lookup is queued is answered at once; without the single
+        // flight, each would queue a lookup, past the point (half the queue) where BATCH arrivals are shed.
+        await eventually(
+          async () => answered + app.safeguards.queue.stats().queuedByPriority.BATCH >= flood,
+          10_000,
+        );
+        lookupsQueued = app.safeguards.queue.stats().queuedByPriority.BATCH;
+        imported = outcome(
+          importer.client.imports.administrations.mutate({
+            householdId: household.id,
+            rows: [{ regimenId: regimen.id, idempotencyKey: randomUUID(), recordedAt: new Date() }],
+          }),
+        );
+        await eventually(
+          async () => app.safeguards.queue.stats().queuedByPriority.BATCH > lookupsQueued,
+          2000,
+        );
+      } finally {
+        app.safeguards.resume([Priority.BATCH]);
+      }
+      const results = await Promise.all(guesses);
+      expect(lookupsQueued).toBeLessThanOrEqual(1);
+      expect(results.map((result) => (result.ok ? 200 : result.status))).toEqual(Array(flood).fill(429));
+      expect(await imported).toMatchObject({ ok: true, value: { inserted: 1 } });
+      expect(app.safeguards.queue.stats().shed).toBe(shedBefore);
+      // A valid token from the blocked IP is looked up (its turn comes at once now) and accepted.
+      await expect(
+        vetmedClient(app.url, { ip, token: valid.token }).households.list.query(),
+      ).resolves.toEqual([expect.objectContaining({ id: household.id })]);
+    });
+
     it("looks a bearer token up inside the call's safeguards context (its priority, label and deadline)", async () => {
       const actor = await signUp(app.url, 'first-call');
       const { regimen } = await createHouseholdWithAnimal(actor);
