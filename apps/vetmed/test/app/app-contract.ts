@@ -9,7 +9,7 @@ import { loadEnv } from '../../src/env.js';
 import { createLogger } from '../../src/server/logger.js';
 import { type RunningVetmed, type StartVetmedOptions, startVetmed } from '../../src/start-vetmed.js';
 import { watchConnectionRefusals } from '../support/connection-refusals.js';
-import { countsByKey, queryRows } from '../support/ledger.js';
+import { countsByKey, queryRows, stockOf } from '../support/ledger.js';
 import {
   type Actor,
   createHouseholdWithAnimal,
@@ -994,6 +994,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
     it('under 200+ concurrent calls of mixed priorities: no connection error, the budget holds, HIGH goes first, every acknowledged dose exactly once', async () => {
       const users = await Promise.all(Array.from({ length: 8 }, (_, i) => signUp(app.url, `load-${i}`)));
       const worlds = await Promise.all(users.map((user) => createHouseholdWithAnimal(user)));
+      const stockBefore = await Promise.all(worlds.map((world) => stockOf(app, { world })));
       await Promise.all(users.map((user) => user.client.auth.me.query()));
       app.safeguards.queue.resetPeak();
       const sampler = target.server?.sampleConnections();
@@ -1094,6 +1095,25 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       const counts = await countsByKey(app, [...acknowledged, ...refused]);
       for (const key of acknowledged) expect(counts.get(key)).toBe(1);
       for (const key of refused) expect(counts.get(key)).toBe(0);
+      // No row count can exceed 1 (the key is unique per regimen), so "not doubled" is checked on the
+      // stock: each recorded dose draws its amount down once, so per user the stock drawn down is the
+      // number of distinct doses acknowledged (bulk imports record past doses and draw nothing).
+      const dosesDrawn = async () =>
+        Promise.all(
+          worlds.map(
+            async (world, user) =>
+              (stockBefore[user]! - (await stockOf(app, { world }))) / Number(world.regimen.doseAmount),
+          ),
+        );
+      const dosesAcknowledged = users.map(
+        (_, user) =>
+          new Set(
+            results
+              .filter((call) => call.priority === 'HIGH' && call.user === user && call.outcome.ok)
+              .flatMap((call) => call.keys),
+          ).size,
+      );
+      expect(await dosesDrawn()).toEqual(dosesAcknowledged);
       // Sending every recording again changes nothing.
       const recordings = results.filter((call) => call.priority === 'HIGH');
       const replays = await Promise.all(
@@ -1108,6 +1128,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       const recorded = recordings.map((call) => call.keys[0]!);
       const after = await countsByKey(app, recorded);
       for (const key of recorded) expect(after.get(key)).toBe(1);
+      expect(await dosesDrawn()).toEqual(dosesAcknowledged);
     });
   });
 }
