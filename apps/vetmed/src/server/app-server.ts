@@ -19,7 +19,12 @@ import { SessionCache } from '../trpc/session-cache.js';
 import { createHealthCache } from './health-cache.js';
 import { sendJson } from './json-response.js';
 import { createMetrics } from './metrics.js';
-import { errorBody, handleOperationalRoute, notFoundBody } from './operational-routes.js';
+import {
+  errorBody,
+  handleOperationalRoute,
+  notFoundBody,
+  operationalRoutePaths,
+} from './operational-routes.js';
 import { createRouteLabeller, otherRoute } from './route-label.js';
 
 export interface AppServerOptions {
@@ -50,8 +55,12 @@ export interface AppServer {
 const trpcPrefix = '/api/trpc/';
 const requestIdPattern = /^[\w.:-]{1,100}$/;
 
-// The router's procedures are fixed at start: only they (and the fixed routes) become metric labels.
-const routeOf = createRouteLabeller(trpcPrefix, Object.keys(appRouter._def.procedures));
+// The router's procedures and the operational routes are fixed at start: only they become metric labels.
+const routeOf = createRouteLabeller(
+  trpcPrefix,
+  Object.keys(appRouter._def.procedures),
+  operationalRoutePaths,
+);
 
 /**
  * The app's HTTP server: tRPC at `/api/trpc` (the standalone adapter, with the safeguards'
@@ -133,17 +142,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
         isDraining: () => draining,
         startedAt,
       });
-      if (handled) return;
-      if (url.pathname === '/') {
-        sendJson(res, 200, {
-          name: 'VetMed (db-safeguards sample app)',
-          api: '/api/trpc',
-          health: ['/api/health', '/api/health?detailed=true', '/api/ready', '/api/alive'],
-          metrics: '/metrics',
-        });
-        return;
-      }
-      sendJson(res, 404, notFoundBody(url.pathname));
+      if (!handled) sendJson(res, 404, notFoundBody(url.pathname));
     } catch (error) {
       requestLog.error({ err: error }, 'request handler failed');
       const body = errorBody(error);

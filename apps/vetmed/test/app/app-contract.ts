@@ -7,6 +7,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnv } from '../../src/env.js';
 import { createLogger } from '../../src/server/logger.js';
+import { operationalRoutePaths } from '../../src/server/operational-routes.js';
 import { type RunningVetmed, type StartVetmedOptions, startVetmed } from '../../src/start-vetmed.js';
 import { watchConnectionRefusals } from '../support/connection-refusals.js';
 import { countsByKey, queryRows, stockOf } from '../support/ledger.js';
@@ -223,6 +224,15 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         [...after].filter((series) => !before.has(series) && !series.includes('route="/metrics"')),
       ).toEqual([]);
       expect([...after].some((series) => series.includes('junk'))).toBe(false);
+      // Every route the server serves outside tRPC is labelled as itself (the admin ones answer 401
+      // here, with no token: nothing is paused or reset).
+      await send([...operationalRoutePaths]);
+      const served = await httpSeries();
+      expect(
+        operationalRoutePaths.filter(
+          (path) => ![...served].some((series) => series.includes(`route="${path}"`)),
+        ),
+      ).toEqual([]);
     });
 
     it('admin endpoints need the admin token, and pause, resume, reset and list errors', async () => {
