@@ -30,7 +30,10 @@ describe('loadEnv', () => {
       healthCacheMs: 1000,
     });
     expect(config.nodeEnv).toBe('development');
-    expect(config.safeguards).toEqual({});
+    // Nothing from the core's variables; the app's own `token` policy at its default.
+    expect(config.safeguards).toEqual({
+      rateLimits: { policies: { token: { limit: 20, windowMs: 900_000 } } },
+    });
   });
 
   it('picks postgres.js for a PostgreSQL URL and Neon for a neon.tech host', () => {
@@ -84,7 +87,8 @@ describe('loadEnv', () => {
     expect(config.isProduction).toBe(true);
     expect(config.logLevel).toBe('warn');
     expect(config.safeguards.queue?.maxConcurrentConnections).toBe(5);
-    expect(config.safeguards.rateLimits?.policies?.token).toBeUndefined();
+    // The app's own policy is always there, at its default unless RATE_LIMIT_TOKEN_MAX says otherwise.
+    expect(config.safeguards.rateLimits?.policies).toEqual({ token: { limit: 20, windowMs: 900_000 } });
     expect(
       loadEnv({ RATE_LIMIT_TOKEN_MAX: '50', RATE_LIMIT_AUTH_MAX: '7' }).safeguards.rateLimits?.policies,
     ).toEqual({ auth: { limit: 7, windowMs: 900_000 }, token: { limit: 50, windowMs: 900_000 } });

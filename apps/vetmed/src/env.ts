@@ -18,7 +18,7 @@ import {
   resolveDatabaseConfig,
 } from './db/database-config.js';
 import { defaultHealthCacheMs } from './server/health-cache.js';
-import { defaultTokenPolicy, tokenPolicyName } from './trpc/token-policy.js';
+import { withTokenPolicy } from './trpc/token-policy.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -50,8 +50,8 @@ export interface AppConfig {
   /** For `createDatabase({ config: config.database, safeguards })`. */
   database: DatabaseConfig;
   /**
-   * For `createSafeguards(config.safeguards)`: QUEUE_MAX_CONNECTIONS, CIRCUIT_*, DB_*, RATE_LIMIT_*
-   * (the app's own `token` policy from RATE_LIMIT_TOKEN_MAX).
+   * For `createSafeguards(config.safeguards)`: QUEUE_MAX_CONNECTIONS, CIRCUIT_*, DB_*, RATE_LIMIT_*,
+   * and always the app's own `token` policy (its limit from RATE_LIMIT_TOKEN_MAX, default 20).
    */
   safeguards: SafeguardsOptions;
 }
@@ -213,18 +213,8 @@ export function loadEnv(env: Env = process.env): AppConfig {
     problems.push({ variable: error.variable, value: error.value, message: error.message });
   }
 
-  if (v.RATE_LIMIT_TOKEN_MAX !== undefined) {
-    safeguards = {
-      ...safeguards,
-      rateLimits: {
-        ...safeguards.rateLimits,
-        policies: {
-          ...safeguards.rateLimits?.policies,
-          [tokenPolicyName]: { ...defaultTokenPolicy, limit: v.RATE_LIMIT_TOKEN_MAX },
-        },
-      },
-    };
-  }
+  // The one place the app's own policy joins the core's: every server needs it (trpc/init.ts checks).
+  safeguards = withTokenPolicy(safeguards, v.RATE_LIMIT_TOKEN_MAX);
 
   let database: DatabaseConfig | undefined;
   if (problems.length === 0) {

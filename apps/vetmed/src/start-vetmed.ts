@@ -5,7 +5,6 @@ import type { AppConfig } from './env.js';
 import { type AppServer, startAppServer } from './server/app-server.js';
 import { installGracefulShutdown } from './server/graceful-shutdown.js';
 import { createLogger, logSafeguardEvents } from './server/logger.js';
-import { defaultTokenPolicy, tokenPolicyName } from './trpc/token-policy.js';
 
 export interface RunningVetmed {
   readonly url: string;
@@ -37,10 +36,6 @@ export async function startVetmed(
   let database: Database | undefined;
   const safeguards = createSafeguards({
     ...config.safeguards,
-    rateLimits: {
-      ...config.safeguards.rateLimits,
-      policies: { [tokenPolicyName]: defaultTokenPolicy, ...config.safeguards.rateLimits?.policies },
-    },
     health: { probe: (scope) => database!.probe(scope.signal) },
   });
   const unsubscribe = logSafeguardEvents(safeguards, log);

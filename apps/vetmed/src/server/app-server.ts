@@ -8,7 +8,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SafeguardError, type Safeguards } from '@db-safeguards/core';
-import { createSafeguardsMiddleware, safeguardsResponseMeta, type TrustProxy } from '@db-safeguards/trpc';
+import { safeguardsResponseMeta, type TrustProxy } from '@db-safeguards/trpc';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Logger } from 'pino';
 import type { Database } from '../db/index.js';
@@ -29,6 +29,10 @@ import { createRouteLabeller, otherRoute } from './route-label.js';
 
 export interface AppServerOptions {
   database: Database;
+  /**
+   * The process's safeguards, with the app's `token` rate-limit policy (`loadEnv().safeguards` has it;
+   * else `createSafeguards(withTokenPolicy(options))`): `startAppServer` rejects without it.
+   */
   safeguards: Safeguards;
   log: Logger;
   port: number;
@@ -69,17 +73,12 @@ const routeOf = createRouteLabeller(
  */
 export async function startAppServer(options: AppServerOptions): Promise<AppServer> {
   const { safeguards, log } = options;
+  // First: it refuses safeguards the procedures cannot run on, before anything is started.
+  registerGuard(safeguards, { timeoutMs: options.requestTimeoutMs });
   const startedAt = Date.now();
   const metrics = createMetrics(safeguards);
   const health = createHealthCache(safeguards, { maxAgeMs: options.healthCacheMs });
   const sessions = new SessionCache();
-  registerGuard(safeguards, {
-    guard: createSafeguardsMiddleware<RequestContext>(safeguards, {
-      identify: (ctx) => ({ userId: ctx.user?.id, ip: ctx.ip }),
-      timeoutMs: options.requestTimeoutMs,
-    }),
-    timeoutMs: options.requestTimeoutMs,
-  });
   const createContext = createContextFactory({
     database: options.database,
     safeguards,

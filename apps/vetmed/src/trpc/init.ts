@@ -1,11 +1,16 @@
-import { Priority, type RunContext, SafeguardError } from '@db-safeguards/core';
-import { resolveProcedureSettings, type SafeguardsMeta, safeguardsErrorFormatter } from '@db-safeguards/trpc';
+import { Priority, type RunContext, SafeguardError, type Safeguards } from '@db-safeguards/core';
+import {
+  createSafeguardsMiddleware,
+  resolveProcedureSettings,
+  type SafeguardsMeta,
+  safeguardsErrorFormatter,
+} from '@db-safeguards/trpc';
 import type { TRPCMiddlewareFunction } from '@trpc/server';
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { authenticate, type PublicUser } from '../db/index.js';
 import type { RequestContext } from './context.js';
-import { tokenPolicyName } from './token-policy.js';
+import { assertTokenPolicy, tokenPolicyName } from './token-policy.js';
 
 /**
  * The one tRPC instance. Errors always carry `data.userFriendly` and never a stack trace (the server
@@ -26,21 +31,31 @@ export const createCallerFactory = t.createCallerFactory;
 type Guard = TRPCMiddlewareFunction<RequestContext, SafeguardsMeta, object, object, unknown>;
 
 /** What a server registers for its safeguards instance. */
-export interface GuardRegistration {
+interface GuardRegistration {
   /** The safeguards middleware built for the instance. */
   guard: Guard;
-  /** The deadline of a call whose meta sets none (the middleware's `timeoutMs`). */
-  timeoutMs: number | undefined;
+  /** The deadline of a call whose meta sets none. */
+  timeoutMs: number;
 }
 
 const guards = new WeakMap<object, GuardRegistration>();
 
 /**
- * Registers the safeguards middleware built for this server's safeguards instance, and its default
- * deadline. The procedures are defined once at module level, so they find both through the context.
+ * Builds and registers the safeguards middleware of this server's safeguards instance, with the
+ * deadline of a call whose meta sets none (which the token lookup uses too). The procedures are
+ * defined once at module level, so they find both through the context.
+ *
+ * @throws TypeError when the safeguards lack the app's `token` rate-limit policy (see `withTokenPolicy`).
  */
-export function registerGuard(safeguards: object, registration: GuardRegistration): void {
-  guards.set(safeguards, registration);
+export function registerGuard(safeguards: Safeguards, options: { timeoutMs: number }): void {
+  assertTokenPolicy(safeguards);
+  guards.set(safeguards, {
+    guard: createSafeguardsMiddleware<RequestContext>(safeguards, {
+      identify: (ctx) => ({ userId: ctx.user?.id, ip: ctx.ip }),
+      timeoutMs: options.timeoutMs,
+    }),
+    timeoutMs: options.timeoutMs,
+  });
 }
 
 function registrationOf(safeguards: object): GuardRegistration {

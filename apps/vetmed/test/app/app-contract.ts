@@ -152,6 +152,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         ...config.safeguards,
         rateLimits: {
           policies: {
+            ...config.safeguards.rateLimits?.policies,
             api: { limit: 100_000, windowMs: 60_000 },
             recording: { limit: 100_000, windowMs: 60_000 },
             reports: { limit: 100_000, windowMs: 60_000 },
