@@ -37,6 +37,8 @@ export interface AppConfig {
     host: string;
     /** Bearer token of the admin endpoints; undefined: admin endpoints are off. */
     adminToken: string | undefined;
+    /** Bearer token of `/metrics` (the admin token works too); with neither, `/metrics` is off. */
+    metricsToken: string | undefined;
     requestTimeoutMs: number;
     bodyLimitBytes: number;
     shutdownDrainMs: number;
@@ -102,6 +104,15 @@ const fields = {
   PORT: field(integer(0, 65_535), 'an integer between 0 and 65535', 3000),
   HOST: field(z.string().min(1), 'a host name or address', '127.0.0.1'),
   ADMIN_TOKEN: field(
+    z
+      .string()
+      .min(16)
+      .transform((value): string | undefined => value),
+    'a token of at least 16 characters',
+    undefined,
+    hidden,
+  ),
+  METRICS_TOKEN: field(
     z
       .string()
       .min(16)
@@ -241,6 +252,7 @@ export function loadEnv(env: Env = process.env): AppConfig {
       port: v.PORT,
       host: v.HOST,
       adminToken: v.ADMIN_TOKEN,
+      metricsToken: v.METRICS_TOKEN,
       requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
       bodyLimitBytes: v.BODY_LIMIT_BYTES,
       shutdownDrainMs: v.SHUTDOWN_DRAIN_MS,

@@ -57,6 +57,7 @@ export async function startVetmed(
     port: config.server.port,
     host: config.server.host,
     adminToken: config.server.adminToken,
+    metricsToken: config.server.metricsToken,
     requestTimeoutMs: config.server.requestTimeoutMs,
     bodyLimitBytes: config.server.bodyLimitBytes,
     trustProxy: config.server.trustProxy,

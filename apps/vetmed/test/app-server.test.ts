@@ -67,4 +67,22 @@ describe('startAppServer with its caller’s own safeguards', () => {
       expect(statuses).toEqual([...Array(limit).fill(401), 429]);
     }
   });
+
+  it('keeps /metrics off without a metrics or admin token, and serves it to the metrics token', async () => {
+    const off = await serve(createSafeguards(loadEnv({}).safeguards));
+    const refused = await fetch(`${off.url}/metrics`);
+    expect(refused.status).toBe(404);
+    expect(await refused.json()).toEqual({ error: expect.stringMatching(/set METRICS_TOKEN/) });
+    const token = 'scrape-token-0123456789';
+    const on = await serve(createSafeguards(loadEnv({}).safeguards), { metricsToken: token });
+    expect((await fetch(`${on.url}/metrics`)).status).toBe(401);
+    const scraped = await fetch(`${on.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toContain('db_safeguards_connections_max');
+    // Admin routes stay off: the metrics token is not an admin token.
+    expect(
+      (await fetch(`${on.url}/api/health?detailed=true`, { headers: { authorization: `Bearer ${token}` } }))
+        .status,
+    ).toBe(404);
+  });
 });

@@ -38,6 +38,8 @@ export interface AppServerOptions {
   port: number;
   host: string;
   adminToken: string | undefined;
+  /** Bearer token of `/metrics` besides the admin token; with neither, `/metrics` is off (404). */
+  metricsToken?: string | undefined;
   /** Deadline of each API call (its database work included). */
   requestTimeoutMs: number;
   /** Largest request body accepted (413 beyond). */
@@ -138,6 +140,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
         health,
         metrics,
         adminToken: options.adminToken,
+        metricsToken: options.metricsToken,
         isDraining: () => draining,
         startedAt,
       });

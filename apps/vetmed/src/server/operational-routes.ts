@@ -20,12 +20,18 @@ export interface OperationalRoutesOptions {
   metrics: AppMetrics;
   /** Bearer token of the admin routes; undefined turns them off (404). */
   adminToken: string | undefined;
+  /**
+   * Bearer token a scraper sends for `/metrics` (the admin token works too). With neither set,
+   * `/metrics` is off (404): it publishes the same figures as the admin-only detailed health report.
+   */
+  metricsToken?: string | undefined;
   /** True once the server is draining for shutdown: readiness fails so traffic moves elsewhere. */
   isDraining: () => boolean;
   startedAt: number;
 }
 
-function isAdmin(req: IncomingMessage, token: string): boolean {
+/** Whether the request carries `Authorization: Bearer <token>` (compared in constant time). */
+function hasBearer(req: IncomingMessage, token: string): boolean {
   const sent = /^Bearer\s+(.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
   const a = Buffer.from(sent);
   const b = Buffer.from(token);
@@ -53,7 +59,7 @@ type RouteHandler = (call: RouteCall) => true | Promise<true>;
 function refuseNonAdmin({ req, options, reply }: RouteCall): true | undefined {
   if (options.adminToken === undefined)
     return reply(404, { error: 'Admin endpoints are off: set ADMIN_TOKEN to turn them on.' });
-  if (!isAdmin(req, options.adminToken))
+  if (!hasBearer(req, options.adminToken))
     return reply(401, { error: 'An admin bearer token is required.' }, { 'www-authenticate': 'Bearer' });
   return undefined;
 }
@@ -88,7 +94,16 @@ const openRoutes: Readonly<Record<string, RouteHandler>> = {
       ? reply(503, { ready: false, reason: 'shutting down' })
       : reply(200, { ready: true }),
   '/api/alive': ({ options, reply }) => reply(200, { alive: true, uptime: Date.now() - options.startedAt }),
-  '/metrics': async ({ res, options }): Promise<true> => {
+  '/metrics': async ({ req, res, options, reply }): Promise<true> => {
+    // The same figures as the detailed health report (error counts, breaker states, load): for the
+    // operators' scraper, which sends its token as a bearer token (Prometheus: `authorization`).
+    const tokens = [options.metricsToken, options.adminToken].filter((token) => token !== undefined);
+    if (tokens.length === 0)
+      return reply(404, {
+        error: 'Metrics are off: set METRICS_TOKEN and scrape with it as a bearer token.',
+      });
+    if (!tokens.some((token) => hasBearer(req, token)))
+      return reply(401, { error: 'A metrics bearer token is required.' }, { 'www-authenticate': 'Bearer' });
     const body = await options.metrics.registry.metrics();
     res.writeHead(200, { 'content-type': options.metrics.registry.contentType });
     res.end(body);

@@ -33,6 +33,8 @@ export interface AppTarget {
 }
 
 export const adminToken = 'test-admin-token-0123456789';
+const metricsToken = 'test-metrics-token-0123456789';
+const asScraper = { headers: { authorization: `Bearer ${metricsToken}` } };
 const tables = [
   'users',
   'auth_tokens',
@@ -144,6 +146,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         LOG_LEVEL: 'silent',
         SEED_DEMO: 'false',
         ADMIN_TOKEN: adminToken,
+        METRICS_TOKEN: metricsToken,
         TRUST_PROXY: '127.0.0.1',
         ...target.env,
       });
@@ -189,7 +192,16 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       expect(report.metrics.queue.maxConcurrentConnections).toBe(8);
       expect((await fetch(`${app.url}/api/ready`)).status).toBe(200);
       expect((await fetch(`${app.url}/api/alive`)).status).toBe(200);
-      const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      // The metrics publish the same figures: a bearer token is needed, the scraper's or the admin's.
+      const refused = await fetch(`${app.url}/metrics`);
+      expect([refused.status, refused.headers.get('www-authenticate')]).toEqual([401, 'Bearer']);
+      expect((await fetch(`${app.url}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(
+        401,
+      );
+      expect((await fetch(`${app.url}/metrics`, asAdmin)).status).toBe(200);
+      // ...and the scraper's token opens nothing else.
+      expect((await fetch(`${app.url}/api/health?detailed=true`, asScraper)).status).toBe(401);
+      const metrics = await (await fetch(`${app.url}/metrics`, asScraper)).text();
       expect(metrics).toContain('db_safeguards_connections_max 8');
       expect(metrics).toContain('http_requests_total');
       expect(health.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
@@ -198,7 +210,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
     it('labels metrics by known route only: 1,000 junk URLs add no series', async () => {
       /** The label sets of the HTTP metrics in one scrape. */
       const httpSeries = async () => {
-        const text = await (await fetch(`${app.url}/metrics`)).text();
+        const text = await (await fetch(`${app.url}/metrics`, asScraper)).text();
         return new Set(
           text
             .split('\n')
