@@ -39,30 +39,35 @@ export async function startVetmed(
     health: { probe: (scope) => database!.probe(scope.signal) },
   });
   const unsubscribe = logSafeguardEvents(safeguards, log);
-  database = await createDatabase({ ...options.database, config: config.database, safeguards });
+  let app: AppServer;
+  // A start that fails part way (no database, a failed migration, a server that refuses these
+  // safeguards or cannot listen) closes what it had opened.
   try {
+    database = await createDatabase({ ...options.database, config: config.database, safeguards });
     await database.migrate();
     if (config.seedDemo) {
       const seeded = await seedDemoData(database.db);
       log.info({ createdUser: seeded.createdUser }, 'demo data ready');
     }
+    app = await startAppServer({
+      database,
+      safeguards,
+      log,
+      port: config.server.port,
+      host: config.server.host,
+      adminToken: config.server.adminToken,
+      metricsToken: config.server.metricsToken,
+      requestTimeoutMs: config.server.requestTimeoutMs,
+      bodyLimitBytes: config.server.bodyLimitBytes,
+      trustProxy: config.server.trustProxy,
+      healthCacheMs: config.server.healthCacheMs,
+    });
   } catch (error) {
-    await database.close();
+    await database?.close();
+    await safeguards.close();
+    unsubscribe();
     throw error;
   }
-  const app = await startAppServer({
-    database,
-    safeguards,
-    log,
-    port: config.server.port,
-    host: config.server.host,
-    adminToken: config.server.adminToken,
-    metricsToken: config.server.metricsToken,
-    requestTimeoutMs: config.server.requestTimeoutMs,
-    bodyLimitBytes: config.server.bodyLimitBytes,
-    trustProxy: config.server.trustProxy,
-    healthCacheMs: config.server.healthCacheMs,
-  });
   const open = database;
   let stopping: Promise<void> | undefined;
   const stop = () => {

@@ -5,6 +5,7 @@ import { createDatabase } from '../src/db/index.js';
 import { loadEnv } from '../src/env.js';
 import { type AppServerOptions, startAppServer } from '../src/server/app-server.js';
 import { createLogger } from '../src/server/logger.js';
+import { startVetmed } from '../src/start-vetmed.js';
 import { withTokenPolicy } from '../src/trpc/token-policy.js';
 import { failure, vetmedClient } from './app/app-client.js';
 
@@ -84,5 +85,15 @@ describe('startAppServer with its caller’s own safeguards', () => {
       (await fetch(`${on.url}/api/health?detailed=true`, { headers: { authorization: `Bearer ${token}` } }))
         .status,
     ).toBe(404);
+  });
+});
+
+describe('startVetmed', () => {
+  it('refuses a configuration whose safeguards lost the token policy, with the reason', async () => {
+    const config = loadEnv({ PORT: '0', PGLITE_DATA_DIR: 'memory://', SEED_DEMO: 'false' });
+    config.safeguards = { rateLimits: { adaptive: false } };
+    await expect(startVetmed(config, { log: createLogger('silent') })).rejects.toThrow(
+      /no "token" rate-limit policy/,
+    );
   });
 });
