@@ -27,10 +27,14 @@ describe('loadEnv', () => {
       port: 3000,
       host: '127.0.0.1',
       adminToken: undefined,
+      metricsToken: undefined,
       healthCacheMs: 1000,
     });
     expect(config.nodeEnv).toBe('development');
-    expect(config.safeguards).toEqual({});
+    // Nothing from the core's variables; the app's own `token` policy at its default.
+    expect(config.safeguards).toEqual({
+      rateLimits: { policies: { token: { limit: 20, windowMs: 900_000 } } },
+    });
   });
 
   it('picks postgres.js for a PostgreSQL URL and Neon for a neon.tech host', () => {
@@ -60,6 +64,7 @@ describe('loadEnv', () => {
       PORT: '8080',
       HOST: '0.0.0.0',
       ADMIN_TOKEN: 'a-long-enough-admin-token',
+      METRICS_TOKEN: 'a-long-enough-scrape-token',
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
       REQUEST_TIMEOUT_MS: '5000',
@@ -74,6 +79,7 @@ describe('loadEnv', () => {
       port: 8080,
       host: '0.0.0.0',
       adminToken: 'a-long-enough-admin-token',
+      metricsToken: 'a-long-enough-scrape-token',
       requestTimeoutMs: 5000,
       bodyLimitBytes: 65_536,
       shutdownDrainMs: 0,
@@ -84,7 +90,8 @@ describe('loadEnv', () => {
     expect(config.isProduction).toBe(true);
     expect(config.logLevel).toBe('warn');
     expect(config.safeguards.queue?.maxConcurrentConnections).toBe(5);
-    expect(config.safeguards.rateLimits?.policies?.token).toBeUndefined();
+    // The app's own policy is always there, at its default unless RATE_LIMIT_TOKEN_MAX says otherwise.
+    expect(config.safeguards.rateLimits?.policies).toEqual({ token: { limit: 20, windowMs: 900_000 } });
     expect(
       loadEnv({ RATE_LIMIT_TOKEN_MAX: '50', RATE_LIMIT_AUTH_MAX: '7' }).safeguards.rateLimits?.policies,
     ).toEqual({ auth: { limit: 7, windowMs: 900_000 }, token: { limit: 50, windowMs: 900_000 } });
@@ -108,11 +115,13 @@ describe('loadEnv', () => {
         DB_DRIVER: 'mysql',
         QUEUE_MAX_CONNECTIONS: 'abc',
         ADMIN_TOKEN: 'short',
+        METRICS_TOKEN: 'scrape',
         REQUEST_TIMEOUT_MS: '-1',
       }),
     ).toEqual([
       'Invalid environment variable PORT="eighty": expected an integer between 0 and 65535',
       'Invalid environment variable ADMIN_TOKEN="(hidden)": expected a token of at least 16 characters',
+      'Invalid environment variable METRICS_TOKEN="(hidden)": expected a token of at least 16 characters',
       'Invalid environment variable REQUEST_TIMEOUT_MS="-1": expected an integer between 1 and 600000',
       'Invalid environment variable DB_DRIVER="mysql": expected pglite, postgres, neon',
       'Invalid environment variable QUEUE_MAX_CONNECTIONS="abc": expected an integer >= 1',

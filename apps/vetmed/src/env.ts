@@ -18,7 +18,7 @@ import {
   resolveDatabaseConfig,
 } from './db/database-config.js';
 import { defaultHealthCacheMs } from './server/health-cache.js';
-import { defaultTokenPolicy, tokenPolicyName } from './trpc/token-policy.js';
+import { withTokenPolicy } from './trpc/token-policy.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -37,6 +37,8 @@ export interface AppConfig {
     host: string;
     /** Bearer token of the admin endpoints; undefined: admin endpoints are off. */
     adminToken: string | undefined;
+    /** Bearer token of `/metrics` (the admin token works too); with neither, `/metrics` is off. */
+    metricsToken: string | undefined;
     requestTimeoutMs: number;
     bodyLimitBytes: number;
     shutdownDrainMs: number;
@@ -50,8 +52,8 @@ export interface AppConfig {
   /** For `createDatabase({ config: config.database, safeguards })`. */
   database: DatabaseConfig;
   /**
-   * For `createSafeguards(config.safeguards)`: QUEUE_MAX_CONNECTIONS, CIRCUIT_*, DB_*, RATE_LIMIT_*
-   * (the app's own `token` policy from RATE_LIMIT_TOKEN_MAX).
+   * For `createSafeguards(config.safeguards)`: QUEUE_MAX_CONNECTIONS, CIRCUIT_*, DB_*, RATE_LIMIT_*,
+   * and always the app's own `token` policy (its limit from RATE_LIMIT_TOKEN_MAX, default 20).
    */
   safeguards: SafeguardsOptions;
 }
@@ -102,6 +104,15 @@ const fields = {
   PORT: field(integer(0, 65_535), 'an integer between 0 and 65535', 3000),
   HOST: field(z.string().min(1), 'a host name or address', '127.0.0.1'),
   ADMIN_TOKEN: field(
+    z
+      .string()
+      .min(16)
+      .transform((value): string | undefined => value),
+    'a token of at least 16 characters',
+    undefined,
+    hidden,
+  ),
+  METRICS_TOKEN: field(
     z
       .string()
       .min(16)
@@ -213,18 +224,8 @@ export function loadEnv(env: Env = process.env): AppConfig {
     problems.push({ variable: error.variable, value: error.value, message: error.message });
   }
 
-  if (v.RATE_LIMIT_TOKEN_MAX !== undefined) {
-    safeguards = {
-      ...safeguards,
-      rateLimits: {
-        ...safeguards.rateLimits,
-        policies: {
-          ...safeguards.rateLimits?.policies,
-          [tokenPolicyName]: { ...defaultTokenPolicy, limit: v.RATE_LIMIT_TOKEN_MAX },
-        },
-      },
-    };
-  }
+  // The one place the app's own policy joins the core's: every server needs it (trpc/init.ts checks).
+  safeguards = withTokenPolicy(safeguards, v.RATE_LIMIT_TOKEN_MAX);
 
   let database: DatabaseConfig | undefined;
   if (problems.length === 0) {
@@ -251,6 +252,7 @@ export function loadEnv(env: Env = process.env): AppConfig {
       port: v.PORT,
       host: v.HOST,
       adminToken: v.ADMIN_TOKEN,
+      metricsToken: v.METRICS_TOKEN,
       requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
       bodyLimitBytes: v.BODY_LIMIT_BYTES,
       shutdownDrainMs: v.SHUTDOWN_DRAIN_MS,

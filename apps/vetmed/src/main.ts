@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     '',
     `  VetMed is listening on ${url}  (database: ${running.database.driver}, budget: ${running.safeguards.queue.options.maxConcurrentConnections} connections)`,
     `  health:  ${url}/api/health   (detailed, with ADMIN_TOKEN: ${url}/api/health?detailed=true)`,
-    `  API:     ${url}/api/trpc     metrics: ${url}/metrics`,
+    `  API:     ${url}/api/trpc     metrics (bearer METRICS_TOKEN or ADMIN_TOKEN): ${url}/metrics`,
   ];
   if (config.seedDemo)
     lines.push(

@@ -5,7 +5,6 @@ import type { AppConfig } from './env.js';
 import { type AppServer, startAppServer } from './server/app-server.js';
 import { installGracefulShutdown } from './server/graceful-shutdown.js';
 import { createLogger, logSafeguardEvents } from './server/logger.js';
-import { defaultTokenPolicy, tokenPolicyName } from './trpc/token-policy.js';
 
 export interface RunningVetmed {
   readonly url: string;
@@ -37,36 +36,38 @@ export async function startVetmed(
   let database: Database | undefined;
   const safeguards = createSafeguards({
     ...config.safeguards,
-    rateLimits: {
-      ...config.safeguards.rateLimits,
-      policies: { [tokenPolicyName]: defaultTokenPolicy, ...config.safeguards.rateLimits?.policies },
-    },
     health: { probe: (scope) => database!.probe(scope.signal) },
   });
   const unsubscribe = logSafeguardEvents(safeguards, log);
-  database = await createDatabase({ ...options.database, config: config.database, safeguards });
+  let app: AppServer;
+  // A start that fails part way (no database, a failed migration, a server that refuses these
+  // safeguards or cannot listen) closes what it had opened.
   try {
+    database = await createDatabase({ ...options.database, config: config.database, safeguards });
     await database.migrate();
     if (config.seedDemo) {
       const seeded = await seedDemoData(database.db);
       log.info({ createdUser: seeded.createdUser }, 'demo data ready');
     }
+    app = await startAppServer({
+      database,
+      safeguards,
+      log,
+      port: config.server.port,
+      host: config.server.host,
+      adminToken: config.server.adminToken,
+      metricsToken: config.server.metricsToken,
+      requestTimeoutMs: config.server.requestTimeoutMs,
+      bodyLimitBytes: config.server.bodyLimitBytes,
+      trustProxy: config.server.trustProxy,
+      healthCacheMs: config.server.healthCacheMs,
+    });
   } catch (error) {
-    await database.close();
+    await database?.close();
+    await safeguards.close();
+    unsubscribe();
     throw error;
   }
-  const app = await startAppServer({
-    database,
-    safeguards,
-    log,
-    port: config.server.port,
-    host: config.server.host,
-    adminToken: config.server.adminToken,
-    requestTimeoutMs: config.server.requestTimeoutMs,
-    bodyLimitBytes: config.server.bodyLimitBytes,
-    trustProxy: config.server.trustProxy,
-    healthCacheMs: config.server.healthCacheMs,
-  });
   const open = database;
   let stopping: Promise<void> | undefined;
   const stop = () => {

@@ -32,6 +32,9 @@ async function startProcess(
     SEED_DEMO: 'true',
     LOG_LEVEL: 'info',
     SHUTDOWN_DRAIN_MS: '10000',
+    // One user sends 80+ calls within seconds: with the adaptive limits tightened by the queue those
+    // calls build (0.5 × 100 per minute), the last ones would get 429 instead of testing the shutdown.
+    RATE_LIMIT_API_MAX: '100000',
     ...options.env,
   };
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), 'dist/main.js'], {

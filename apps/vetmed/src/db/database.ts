@@ -25,8 +25,10 @@ export interface Database {
    * Applies pending migrations from `drizzle/` in one transaction, over the unpooled URL when one is
    * configured, holding one slot of the budget for the whole run (its own deadline: `migrationTimeoutMs`).
    * Concurrent callers (several instances starting at once) queue on an advisory lock. Call it at start,
-   * before the first query: it opens one connection of its own, which on top of a warm pool could
-   * exceed the budget, so once `db` has served a query it rejects with a `MigrationOrderError`.
+   * before the first query: on postgres.js and Neon it opens one connection of its own, which on top of
+   * a warm pool could exceed the budget, so once `db` has served a query it rejects with a
+   * `MigrationOrderError` (on PGlite too, whose one connection is not at stake: the order is the same
+   * on every driver).
    */
   migrate(): Promise<void>;
   /** `select 1` under the safeguards; rejects with a SafeguardError. For `health.probe`. */

@@ -55,6 +55,7 @@ export {
   administrations,
   animals,
   authTokens,
+  doseAmountScale,
   households,
   inventory,
   medicationForm,

@@ -3,14 +3,15 @@ import { z } from 'zod';
 import { animals, regimens } from '../db/index.js';
 import { can, requireAnimalAccess, requireHouseholdRole } from '../trpc/access.js';
 import { protectedProcedure, router } from '../trpc/init.js';
-import { animalInput, householdInput, isoDate, name, optionalText, positiveAmount } from './inputs.js';
+import { animalInput, householdInput, isoDate, name, optionalText, positiveDecimal } from './inputs.js';
 
 const animalFields = z.object({
   name,
   species: z.string().trim().min(1).max(60),
   breed: optionalText(80),
   birthDate: isoDate.optional(),
-  weightKg: positiveAmount.optional(),
+  /** `numeric(7, 3)`. */
+  weightKg: positiveDecimal(3, 9_999.999).optional(),
   notes: optionalText(2000),
 });
 

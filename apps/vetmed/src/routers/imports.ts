@@ -59,6 +59,10 @@ export const importsRouter = router({
    * carries its idempotency key, unique per regimen). A key already used for a different dose is a
    * CONFLICT (reason `idempotency-key-reused`), never a silent skip: found before writing, nothing is
    * written; found in a chunk (another request wrote the key meanwhile), that chunk is rolled back.
+   *
+   * The rows are past doses, taken as the log has them: unlike `administrations.record`, which refuses
+   * a new dose on a paused or ended regimen, the import does not check that (a regimen paused or ended
+   * since was running when they were given), and it draws no stock down.
    */
   administrations: protectedProcedure
     .meta({ priority: Priority.BATCH, rateLimit: 'heavy', idempotent: true })

@@ -8,7 +8,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SafeguardError, type Safeguards } from '@db-safeguards/core';
-import { createSafeguardsMiddleware, safeguardsResponseMeta, type TrustProxy } from '@db-safeguards/trpc';
+import { safeguardsResponseMeta, type TrustProxy } from '@db-safeguards/trpc';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Logger } from 'pino';
 import type { Database } from '../db/index.js';
@@ -19,16 +19,27 @@ import { SessionCache } from '../trpc/session-cache.js';
 import { createHealthCache } from './health-cache.js';
 import { sendJson } from './json-response.js';
 import { createMetrics } from './metrics.js';
-import { errorBody, handleOperationalRoute, notFoundBody } from './operational-routes.js';
+import {
+  errorBody,
+  handleOperationalRoute,
+  notFoundBody,
+  operationalRoutePaths,
+} from './operational-routes.js';
 import { createRouteLabeller, otherRoute } from './route-label.js';
 
 export interface AppServerOptions {
   database: Database;
+  /**
+   * The process's safeguards, with the app's `token` rate-limit policy (`loadEnv().safeguards` has it;
+   * else `createSafeguards(withTokenPolicy(options))`): `startAppServer` rejects without it.
+   */
   safeguards: Safeguards;
   log: Logger;
   port: number;
   host: string;
   adminToken: string | undefined;
+  /** Bearer token of `/metrics` besides the admin token; with neither, `/metrics` is off (404). */
+  metricsToken?: string | undefined;
   /** Deadline of each API call (its database work included). */
   requestTimeoutMs: number;
   /** Largest request body accepted (413 beyond). */
@@ -50,8 +61,12 @@ export interface AppServer {
 const trpcPrefix = '/api/trpc/';
 const requestIdPattern = /^[\w.:-]{1,100}$/;
 
-// The router's procedures are fixed at start: only they (and the fixed routes) become metric labels.
-const routeOf = createRouteLabeller(trpcPrefix, Object.keys(appRouter._def.procedures));
+// The router's procedures and the operational routes are fixed at start: only they become metric labels.
+const routeOf = createRouteLabeller(
+  trpcPrefix,
+  Object.keys(appRouter._def.procedures),
+  operationalRoutePaths,
+);
 
 /**
  * The app's HTTP server: tRPC at `/api/trpc` (the standalone adapter, with the safeguards'
@@ -60,17 +75,12 @@ const routeOf = createRouteLabeller(trpcPrefix, Object.keys(appRouter._def.proce
  */
 export async function startAppServer(options: AppServerOptions): Promise<AppServer> {
   const { safeguards, log } = options;
+  // First: it refuses safeguards the procedures cannot run on, before anything is started.
+  registerGuard(safeguards, { timeoutMs: options.requestTimeoutMs });
   const startedAt = Date.now();
   const metrics = createMetrics(safeguards);
   const health = createHealthCache(safeguards, { maxAgeMs: options.healthCacheMs });
   const sessions = new SessionCache();
-  registerGuard(safeguards, {
-    guard: createSafeguardsMiddleware<RequestContext>(safeguards, {
-      identify: (ctx) => ({ userId: ctx.user?.id, ip: ctx.ip }),
-      timeoutMs: options.requestTimeoutMs,
-    }),
-    timeoutMs: options.requestTimeoutMs,
-  });
   const createContext = createContextFactory({
     database: options.database,
     safeguards,
@@ -130,20 +140,11 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
         health,
         metrics,
         adminToken: options.adminToken,
+        metricsToken: options.metricsToken,
         isDraining: () => draining,
         startedAt,
       });
-      if (handled) return;
-      if (url.pathname === '/') {
-        sendJson(res, 200, {
-          name: 'VetMed (db-safeguards sample app)',
-          api: '/api/trpc',
-          health: ['/api/health', '/api/health?detailed=true', '/api/ready', '/api/alive'],
-          metrics: '/metrics',
-        });
-        return;
-      }
-      sendJson(res, 404, notFoundBody(url.pathname));
+      if (!handled) sendJson(res, 404, notFoundBody(url.pathname));
     } catch (error) {
       requestLog.error({ err: error }, 'request handler failed');
       const body = errorBody(error);

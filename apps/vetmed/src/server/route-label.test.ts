@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { operationalRoutePaths } from './operational-routes.js';
 import { createRouteLabeller } from './route-label.js';
 
 describe('createRouteLabeller', () => {
-  const routeOf = createRouteLabeller('/api/trpc/', ['auth.me', 'animals.list']);
+  const routeOf = createRouteLabeller('/api/trpc/', ['auth.me', 'animals.list'], operationalRoutePaths);
 
   it('names known procedures, batches of them and the fixed routes', () => {
     expect(routeOf('/api/trpc/auth.me')).toBe('trpc:auth.me');
@@ -11,6 +12,20 @@ describe('createRouteLabeller', () => {
     expect(routeOf('/api/admin/queue/pause')).toBe('/api/admin/queue/pause');
     expect(routeOf('/metrics')).toBe('/metrics');
     expect(routeOf('/')).toBe('/');
+  });
+
+  it('names every route the operational tables serve as itself', () => {
+    expect(operationalRoutePaths).toEqual(
+      expect.arrayContaining([
+        '/',
+        '/api/health',
+        '/api/ready',
+        '/api/alive',
+        '/metrics',
+        '/api/admin/errors',
+      ]),
+    );
+    for (const path of operationalRoutePaths) expect(routeOf(path)).toBe(path);
   });
 
   it('labels everything else "other"', () => {
@@ -25,5 +40,9 @@ describe('createRouteLabeller', () => {
       '/favicon.ico',
     ])
       expect(routeOf(path)).toBe('other');
+  });
+
+  it('labels only the fixed routes it is given', () => {
+    expect(createRouteLabeller('/api/trpc/', [], ['/only'])('/api/health')).toBe('other');
   });
 });

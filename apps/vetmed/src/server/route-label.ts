@@ -1,19 +1,6 @@
 /** The label of a request that matches no route the app serves. */
 export const otherRoute = 'other';
 
-/** Routes outside tRPC, labelled as themselves. */
-const fixedRoutes: ReadonlySet<string> = new Set([
-  '/',
-  '/api/health',
-  '/api/ready',
-  '/api/alive',
-  '/metrics',
-  '/api/admin/circuit-breaker/reset',
-  '/api/admin/queue/pause',
-  '/api/admin/queue/resume',
-  '/api/admin/errors',
-]);
-
 /**
  * Builds the function that names a request's route for metrics and logs: a fixed route as itself,
  * a tRPC call as `trpc:<procedure>` (`trpc:batch` for a batch of known procedures), anything else
@@ -23,18 +10,21 @@ const fixedRoutes: ReadonlySet<string> = new Set([
  *
  * @param trpcPrefix - where tRPC is mounted, e.g. `/api/trpc/`.
  * @param procedures - every procedure path of the router (`auth.signIn`, ...).
+ * @param fixedRoutes - every path served outside tRPC (`operationalRoutePaths`).
  */
 export function createRouteLabeller(
   trpcPrefix: string,
   procedures: readonly string[],
+  fixedRoutes: readonly string[],
 ): (pathname: string) => string {
   const known = new Set(procedures);
+  const fixed = new Set(fixedRoutes);
   return (pathname) => {
     if (pathname.startsWith(trpcPrefix)) {
       const paths = pathname.slice(trpcPrefix.length).split(',');
       if (!paths.every((path) => known.has(path))) return otherRoute;
       return paths.length === 1 ? `trpc:${paths[0]}` : 'trpc:batch';
     }
-    return fixedRoutes.has(pathname) ? pathname : otherRoute;
+    return fixed.has(pathname) ? pathname : otherRoute;
   };
 }

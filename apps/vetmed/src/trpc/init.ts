@@ -1,11 +1,16 @@
-import { Priority, type RunContext, SafeguardError } from '@db-safeguards/core';
-import { resolveProcedureSettings, type SafeguardsMeta, safeguardsErrorFormatter } from '@db-safeguards/trpc';
+import { Priority, type RunContext, SafeguardError, type Safeguards } from '@db-safeguards/core';
+import {
+  createSafeguardsMiddleware,
+  resolveProcedureSettings,
+  type SafeguardsMeta,
+  safeguardsErrorFormatter,
+} from '@db-safeguards/trpc';
 import type { TRPCMiddlewareFunction } from '@trpc/server';
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
-import { authenticate } from '../db/index.js';
+import { authenticate, type PublicUser } from '../db/index.js';
 import type { RequestContext } from './context.js';
-import { tokenPolicyName } from './token-policy.js';
+import { assertTokenPolicy, tokenPolicyName } from './token-policy.js';
 
 /**
  * The one tRPC instance. Errors always carry `data.userFriendly` and never a stack trace (the server
@@ -26,21 +31,31 @@ export const createCallerFactory = t.createCallerFactory;
 type Guard = TRPCMiddlewareFunction<RequestContext, SafeguardsMeta, object, object, unknown>;
 
 /** What a server registers for its safeguards instance. */
-export interface GuardRegistration {
+interface GuardRegistration {
   /** The safeguards middleware built for the instance. */
   guard: Guard;
-  /** The deadline of a call whose meta sets none (the middleware's `timeoutMs`). */
-  timeoutMs: number | undefined;
+  /** The deadline of a call whose meta sets none. */
+  timeoutMs: number;
 }
 
 const guards = new WeakMap<object, GuardRegistration>();
 
 /**
- * Registers the safeguards middleware built for this server's safeguards instance, and its default
- * deadline. The procedures are defined once at module level, so they find both through the context.
+ * Builds and registers the safeguards middleware of this server's safeguards instance, with the
+ * deadline of a call whose meta sets none (which the token lookup uses too). The procedures are
+ * defined once at module level, so they find both through the context.
+ *
+ * @throws TypeError when the safeguards lack the app's `token` rate-limit policy (see `withTokenPolicy`).
  */
-export function registerGuard(safeguards: object, registration: GuardRegistration): void {
-  guards.set(safeguards, registration);
+export function registerGuard(safeguards: Safeguards, options: { timeoutMs: number }): void {
+  assertTokenPolicy(safeguards);
+  guards.set(safeguards, {
+    guard: createSafeguardsMiddleware<RequestContext>(safeguards, {
+      identify: (ctx) => ({ userId: ctx.user?.id, ip: ctx.ip }),
+      timeoutMs: options.timeoutMs,
+    }),
+    timeoutMs: options.timeoutMs,
+  });
 }
 
 function registrationOf(safeguards: object): GuardRegistration {
@@ -58,10 +73,13 @@ const safeguarded = t.middleware(
  * Resolves the bearer token to a user. A verified token is cached for a few seconds so a busy client
  * costs one lookup, not one per call. Unknown tokens are charged to the caller's IP under their own
  * policy, `token` (20 per 15 minutes), apart from sign-in's `auth`, so stale tokens never use up an
- * IP's sign-ins. Past the limit an unknown token gets 429 instead of 401, and the IP's lookups run at
- * BATCH priority, so a flood of guesses only uses slots no one else is waiting for; a valid token is
- * still looked up and accepted, whatever other tokens the same IP (a shared NAT) sent. It runs before
- * `safeguarded` (whose per-user rate limit needs the user), with the procedure's own settings.
+ * IP's sign-ins. Past the limit an unknown token gets 429 instead of 401, and the IP gets one lookup
+ * at a time, at BATCH priority: other uncached tokens from it meanwhile get the 429 at once, without
+ * a lookup, so a flood of guesses holds at most one waiter of the BATCH lane and cannot displace real
+ * imports or keep the queue busy (which would tighten the adaptive rate limits for everyone). A valid
+ * token from that IP (a shared NAT) is still accepted once its lookup gets the turn, and a cached one
+ * at once. It runs before `safeguarded` (whose per-user rate limit needs the user), with the
+ * procedure's own settings.
  */
 const authenticated = t.middleware(async ({ ctx, next, meta, type, signal, path }) => {
   if (!ctx.token) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Please sign in to continue.' });
@@ -85,10 +103,19 @@ const authenticated = t.middleware(async ({ ctx, next, meta, type, signal, path 
     ...(settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs }),
   };
   return ctx.safeguards.withContext(context, async () => {
-    const guessing = ctx.sessions.isBlocked(ctx.ip) !== undefined;
-    const user = guessing
-      ? await ctx.safeguards.withContext({ priority: Priority.BATCH }, () => authenticate(ctx.db, token))
-      : await authenticate(ctx.db, token);
+    const blockedMs = ctx.sessions.isBlocked(ctx.ip);
+    let user: PublicUser | undefined;
+    if (blockedMs === undefined) user = await authenticate(ctx.db, token);
+    else {
+      if (!ctx.sessions.beginBlockedLookup(ctx.ip)) throw tooManyBadTokens(blockedMs);
+      try {
+        user = await ctx.safeguards.withContext({ priority: Priority.BATCH }, () =>
+          authenticate(ctx.db, token),
+        );
+      } finally {
+        ctx.sessions.endBlockedLookup(ctx.ip);
+      }
+    }
     if (!user) {
       const charge = await ctx.safeguards.rateLimiter.check(tokenPolicyName, { ip: ctx.ip });
       if (!charge.allowed) {

@@ -53,4 +53,22 @@ export class SessionCache {
     this.blocked.set(ip, until);
     if (this.blocked.size > this.maxEntries) this.blocked.delete(this.blocked.keys().next().value as string);
   }
+
+  /** Blocked IPs with a token lookup running now. */
+  private readonly lookingUp = new Set<string>();
+
+  /**
+   * Claims the one token lookup a blocked `ip` may have running; false while another is running.
+   * Pair a true with {@link endBlockedLookup}.
+   */
+  beginBlockedLookup(ip: string | undefined): boolean {
+    if (ip === undefined) return true;
+    if (this.lookingUp.has(ip)) return false;
+    this.lookingUp.add(ip);
+    return true;
+  }
+
+  endBlockedLookup(ip: string | undefined): void {
+    if (ip !== undefined) this.lookingUp.delete(ip);
+  }
 }

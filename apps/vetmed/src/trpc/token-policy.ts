@@ -1,4 +1,4 @@
-import type { RateLimitPolicy } from '@db-safeguards/core';
+import type { RateLimitPolicy, Safeguards, SafeguardsOptions } from '@db-safeguards/core';
 
 /** The rate-limit policy that bearer tokens no user holds are charged to, per client IP. */
 export const tokenPolicyName = 'token';
@@ -9,3 +9,33 @@ export const tokenPolicyName = 'token';
  * stale token must not use up its IP's sign-ins, which would lock it out of signing in again.
  */
 export const defaultTokenPolicy: RateLimitPolicy = { limit: 20, windowMs: 15 * 60_000 };
+
+/**
+ * `options` with the app's `token` policy added (`limit` per 15 minutes, default 20), for
+ * `createSafeguards`. `loadEnv().safeguards` already has it; a server built on other options needs it
+ * too, since every protected procedure may charge it.
+ */
+export function withTokenPolicy(
+  options: SafeguardsOptions,
+  limit = defaultTokenPolicy.limit,
+): SafeguardsOptions {
+  return {
+    ...options,
+    rateLimits: {
+      ...options.rateLimits,
+      policies: { ...options.rateLimits?.policies, [tokenPolicyName]: { ...defaultTokenPolicy, limit } },
+    },
+  };
+}
+
+/**
+ * Throws a TypeError, at start, when `safeguards` lack the `token` policy: otherwise the first unknown
+ * token would fail with "Unknown rate-limit policy", a 500, instead of its 401.
+ */
+export function assertTokenPolicy(safeguards: Pick<Safeguards, 'rateLimiter'>): void {
+  if (Object.hasOwn(safeguards.rateLimiter.policies, tokenPolicyName)) return;
+  throw new TypeError(
+    `The safeguards have no "${tokenPolicyName}" rate-limit policy, which the app charges unknown bearer ` +
+      'tokens to: create them from loadEnv().safeguards, or with createSafeguards(withTokenPolicy(options)).',
+  );
+}

@@ -7,9 +7,10 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnv } from '../../src/env.js';
 import { createLogger } from '../../src/server/logger.js';
+import { operationalRoutePaths } from '../../src/server/operational-routes.js';
 import { type RunningVetmed, type StartVetmedOptions, startVetmed } from '../../src/start-vetmed.js';
 import { watchConnectionRefusals } from '../support/connection-refusals.js';
-import { countsByKey, queryRows } from '../support/ledger.js';
+import { countsByKey, queryRows, stockOf } from '../support/ledger.js';
 import {
   type Actor,
   createHouseholdWithAnimal,
@@ -32,6 +33,8 @@ export interface AppTarget {
 }
 
 export const adminToken = 'test-admin-token-0123456789';
+const metricsToken = 'test-metrics-token-0123456789';
+const asScraper = { headers: { authorization: `Bearer ${metricsToken}` } };
 const tables = [
   'users',
   'auth_tokens',
@@ -143,6 +146,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         LOG_LEVEL: 'silent',
         SEED_DEMO: 'false',
         ADMIN_TOKEN: adminToken,
+        METRICS_TOKEN: metricsToken,
         TRUST_PROXY: '127.0.0.1',
         ...target.env,
       });
@@ -151,6 +155,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         ...config.safeguards,
         rateLimits: {
           policies: {
+            ...config.safeguards.rateLimits?.policies,
             api: { limit: 100_000, windowMs: 60_000 },
             recording: { limit: 100_000, windowMs: 60_000 },
             reports: { limit: 100_000, windowMs: 60_000 },
@@ -187,7 +192,16 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       expect(report.metrics.queue.maxConcurrentConnections).toBe(8);
       expect((await fetch(`${app.url}/api/ready`)).status).toBe(200);
       expect((await fetch(`${app.url}/api/alive`)).status).toBe(200);
-      const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      // The metrics publish the same figures: a bearer token is needed, the scraper's or the admin's.
+      const refused = await fetch(`${app.url}/metrics`);
+      expect([refused.status, refused.headers.get('www-authenticate')]).toEqual([401, 'Bearer']);
+      expect((await fetch(`${app.url}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(
+        401,
+      );
+      expect((await fetch(`${app.url}/metrics`, asAdmin)).status).toBe(200);
+      // ...and the scraper's token opens nothing else.
+      expect((await fetch(`${app.url}/api/health?detailed=true`, asScraper)).status).toBe(401);
+      const metrics = await (await fetch(`${app.url}/metrics`, asScraper)).text();
       expect(metrics).toContain('db_safeguards_connections_max 8');
       expect(metrics).toContain('http_requests_total');
       expect(health.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
@@ -196,7 +210,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
     it('labels metrics by known route only: 1,000 junk URLs add no series', async () => {
       /** The label sets of the HTTP metrics in one scrape. */
       const httpSeries = async () => {
-        const text = await (await fetch(`${app.url}/metrics`)).text();
+        const text = await (await fetch(`${app.url}/metrics`, asScraper)).text();
         return new Set(
           text
             .split('\n')
@@ -223,6 +237,15 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         [...after].filter((series) => !before.has(series) && !series.includes('route="/metrics"')),
       ).toEqual([]);
       expect([...after].some((series) => series.includes('junk'))).toBe(false);
+      // Every route the server serves outside tRPC is labelled as itself (the admin ones answer 401
+      // here, with no token: nothing is paused or reset).
+      await send([...operationalRoutePaths]);
+      const served = await httpSeries();
+      expect(
+        operationalRoutePaths.filter(
+          (path) => ![...served].some((series) => series.includes(`route="${path}"`)),
+        ),
+      ).toEqual([]);
     });
 
     it('admin endpoints need the admin token, and pause, resume, reset and list errors', async () => {
@@ -497,6 +520,70 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       ).resolves.toMatchObject({
         user: { id: session.user.id },
       });
+    });
+
+    it('an IP over its token limit gets one lookup at a time: a flood of guesses neither fills the BATCH lane nor displaces an import', async () => {
+      const ip = nextIp();
+      const guess = (i: number) =>
+        outcome(vetmedClient(app.url, { ip, token: `guess-${i}-${'g'.repeat(30)}` }).households.list.query());
+      const statuses: Array<number | undefined> = [];
+      for (let i = 0; i < 21; i++) {
+        const result = await guess(i);
+        statuses.push(result.ok ? 200 : result.status);
+      }
+      expect(statuses).toEqual([...Array(20).fill(401), 429]);
+      const importer = await signUp(app.url, 'importer');
+      const { household, regimen } = await createHouseholdWithAnimal(importer);
+      // A session this server has never verified, to be sent from the blocked IP.
+      const valid = await vetmedClient(app.url, { ip: importer.ip }).auth.signIn.mutate({
+        email: importer.email,
+        password: testPassword,
+      });
+
+      // With the BATCH lane paused, a lookup allowed to run stays queued there, where it can be counted.
+      const shedBefore = app.safeguards.queue.stats().shed;
+      const flood = 150;
+      app.safeguards.pause([Priority.BATCH]);
+      let lookupsQueued = -1;
+      let answered = 0;
+      let guesses: Array<Promise<Outcome<unknown>>> = [];
+      let imported: Promise<Outcome<unknown>> | undefined;
+      try {
+        guesses = Array.from({ length: flood }, (_, i) =>
+          guess(100 + i).then((result) => {
+            answered++;
+            return result;
+          }),
+        );
+        // Every guess but the one whose lookup is queued is answered at once; without the single
+        // flight, each would queue a lookup, past the point (half the queue) where BATCH arrivals are shed.
+        await eventually(
+          async () => answered + app.safeguards.queue.stats().queuedByPriority.BATCH >= flood,
+          10_000,
+        );
+        lookupsQueued = app.safeguards.queue.stats().queuedByPriority.BATCH;
+        imported = outcome(
+          importer.client.imports.administrations.mutate({
+            householdId: household.id,
+            rows: [{ regimenId: regimen.id, idempotencyKey: randomUUID(), recordedAt: new Date() }],
+          }),
+        );
+        await eventually(
+          async () => app.safeguards.queue.stats().queuedByPriority.BATCH > lookupsQueued,
+          2000,
+        );
+      } finally {
+        app.safeguards.resume([Priority.BATCH]);
+      }
+      const results = await Promise.all(guesses);
+      expect(lookupsQueued).toBeLessThanOrEqual(1);
+      expect(results.map((result) => (result.ok ? 200 : result.status))).toEqual(Array(flood).fill(429));
+      expect(await imported).toMatchObject({ ok: true, value: { inserted: 1 } });
+      expect(app.safeguards.queue.stats().shed).toBe(shedBefore);
+      // A valid token from the blocked IP is looked up (its turn comes at once now) and accepted.
+      await expect(
+        vetmedClient(app.url, { ip, token: valid.token }).households.list.query(),
+      ).resolves.toEqual([expect.objectContaining({ id: household.id })]);
     });
 
     it("looks a bearer token up inside the call's safeguards context (its priority, label and deadline)", async () => {
@@ -800,6 +887,79 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       expect((await countsByKey(app, [key])).get(key)).toBe(1);
     });
 
+    it('keeps a dose amount as entered: 4 decimals are retried as one dose, 5 are a VALIDATION error that changes nothing', async () => {
+      const a = await signUp(app.url, 'decimals');
+      const { household, regimen } = await createHouseholdWithAnimal(a);
+      const key = randomUUID();
+      const first = await a.client.administrations.record.mutate({
+        regimenId: regimen.id,
+        idempotencyKey: key,
+        doseAmount: '0.3333',
+      });
+      const retried = await a.client.administrations.record.mutate({
+        regimenId: regimen.id,
+        idempotencyKey: key,
+        doseAmount: 0.3333,
+      });
+      expect([first.created, retried.created, first.administration.doseAmount]).toEqual([
+        true,
+        false,
+        '0.3333',
+      ]);
+      const row = {
+        regimenId: regimen.id,
+        idempotencyKey: randomUUID(),
+        recordedAt: new Date(Date.now() - 3_600_000),
+        doseAmount: '1.2340',
+      };
+      const rows = { householdId: household.id, rows: [row] };
+      expect(await a.client.imports.administrations.mutate(rows)).toEqual({
+        received: 1,
+        inserted: 1,
+        skipped: 0,
+      });
+      expect(
+        await a.client.imports.administrations.mutate({ ...rows, rows: [{ ...row, doseAmount: '1.234' }] }),
+      ).toEqual({ received: 1, inserted: 0, skipped: 1 });
+
+      const before = await tableChecksums(app);
+      const refusals = [
+        await failure(
+          a.client.administrations.record.mutate({
+            regimenId: regimen.id,
+            idempotencyKey: randomUUID(),
+            doseAmount: '0.33333',
+          }),
+        ),
+        await failure(
+          a.client.administrations.record.mutate({
+            regimenId: regimen.id,
+            idempotencyKey: key,
+            doseAmount: 0.33333,
+          }),
+        ),
+        await failure(
+          a.client.imports.administrations.mutate({
+            ...rows,
+            rows: [{ ...row, idempotencyKey: randomUUID(), doseAmount: '1.23456' }],
+          }),
+        ),
+      ];
+      expect(
+        refusals.map((refused) => ({
+          status: refused.status,
+          type: refused.userFriendly?.type,
+          issues: refused.userFriendly?.issues?.map((issue) => issue.path),
+        })),
+      ).toEqual([
+        { status: 400, type: 'VALIDATION', issues: ['doseAmount'] },
+        { status: 400, type: 'VALIDATION', issues: ['doseAmount'] },
+        { status: 400, type: 'VALIDATION', issues: ['rows.0.doseAmount'] },
+      ]);
+      expect(refusals[0]!.userFriendly!.issues![0]!.message).toMatch(/at most 4 decimal places/);
+      expect(await tableChecksums(app)).toEqual(before);
+    });
+
     it("one household's idempotency keys neither block nor reveal another's doses", async () => {
       const a = await signUp(app.url, 'household-a');
       const b = await signUp(app.url, 'household-b');
@@ -860,6 +1020,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
     it('under 200+ concurrent calls of mixed priorities: no connection error, the budget holds, HIGH goes first, every acknowledged dose exactly once', async () => {
       const users = await Promise.all(Array.from({ length: 8 }, (_, i) => signUp(app.url, `load-${i}`)));
       const worlds = await Promise.all(users.map((user) => createHouseholdWithAnimal(user)));
+      const stockBefore = await Promise.all(worlds.map((world) => stockOf(app, { world })));
       await Promise.all(users.map((user) => user.client.auth.me.query()));
       app.safeguards.queue.resetPeak();
       const sampler = target.server?.sampleConnections();
@@ -960,6 +1121,25 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       const counts = await countsByKey(app, [...acknowledged, ...refused]);
       for (const key of acknowledged) expect(counts.get(key)).toBe(1);
       for (const key of refused) expect(counts.get(key)).toBe(0);
+      // No row count can exceed 1 (the key is unique per regimen), so "not doubled" is checked on the
+      // stock: each recorded dose draws its amount down once, so per user the stock drawn down is the
+      // number of distinct doses acknowledged (bulk imports record past doses and draw nothing).
+      const dosesDrawn = async () =>
+        Promise.all(
+          worlds.map(
+            async (world, user) =>
+              (stockBefore[user]! - (await stockOf(app, { world }))) / Number(world.regimen.doseAmount),
+          ),
+        );
+      const dosesAcknowledged = users.map(
+        (_, user) =>
+          new Set(
+            results
+              .filter((call) => call.priority === 'HIGH' && call.user === user && call.outcome.ok)
+              .flatMap((call) => call.keys),
+          ).size,
+      );
+      expect(await dosesDrawn()).toEqual(dosesAcknowledged);
       // Sending every recording again changes nothing.
       const recordings = results.filter((call) => call.priority === 'HIGH');
       const replays = await Promise.all(
@@ -974,6 +1154,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       const recorded = recordings.map((call) => call.keys[0]!);
       const after = await countsByKey(app, recorded);
       for (const key of recorded) expect(after.get(key)).toBe(1);
+      expect(await dosesDrawn()).toEqual(dosesAcknowledged);
     });
   });
 }

@@ -183,6 +183,13 @@ export function describeDatabaseContract(
       const error = await rejectionOf(database.migrate());
       expect(isMigrationOrderError(error)).toBe(true);
       expect((error as Error).message).toMatch(/at start, before serving/);
+      // The reason given is true for the driver: only the servers' drivers open a connection for it.
+      expect((error as Error).message).toMatch(
+        database.driver === 'pglite'
+          ? /PGlite runs it on its one connection.*refused on every driver/
+          : /its own connection, on top of the pool, could exceed the connection budget/,
+      );
+      expect(error).toMatchObject({ driver: database.driver });
       if (backends !== undefined) expect(await database.countConnections?.()).toBe(backends);
       expect(safeguards.queue.stats().active).toBe(0);
     });
@@ -303,6 +310,27 @@ export function describeDatabaseContract(
         .from(administrations)
         .where(eq(administrations.idempotencyKey, input.idempotencyKey));
       expect(stored?.n).toBe(1);
+    });
+
+    it('takes a retried dose whose amount has more decimals than the column keeps as a retry', async () => {
+      const { db } = await open();
+      const { regimen } = await fixture(db);
+      // The column rounds 0.33335 to 0.3334 (half away from zero): the retry must match that, not 0.3333.
+      const [user] = await db
+        .insert(users)
+        .values({ email: `u-${randomUUID()}@example.test`, name: 'U', passwordHash: 'not-a-real-hash' })
+        .returning();
+      const input = { regimenId: regimen.id, idempotencyKey: randomUUID(), recordedBy: user!.id };
+      const first = await recordDose(db, { ...input, doseAmount: '0.33335' });
+      const retried = await recordDose(db, { ...input, doseAmount: '0.33335' });
+      expect([first.created, retried.created, retried.administration.id]).toEqual([
+        true,
+        false,
+        first.administration.id,
+      ]);
+      expect(first.administration.doseAmount).toBe('0.3334');
+      const other = await rejectionOf(recordDose(db, { ...input, doseAmount: '0.3333' }));
+      expect(other).toMatchObject({ type: 'CONFLICT', reason: 'idempotency-key-reused' });
     });
 
     it(`completes ${budget} concurrent transactions on a budget of ${budget} (nested runs reuse the slot)`, async () => {

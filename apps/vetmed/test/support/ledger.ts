@@ -27,3 +27,19 @@ export async function countsByKey(app: RunningVetmed, keys: readonly string[]): 
   }
   return counts;
 }
+
+/**
+ * The stock of the user's medication in its household right now: what each dose applied draws down
+ * by its amount. Rows per idempotency key cannot show a dose applied twice (the key is unique per
+ * regimen); the stock can, so "stock drawn down = distinct doses acknowledged" is the doubled-dose check.
+ */
+export async function stockOf(
+  app: RunningVetmed,
+  user: { world: { household: { id: string }; medication: { id: string } } },
+): Promise<number> {
+  const [row] = await queryRows<{ quantity: number }>(
+    app,
+    sql`select quantity_on_hand::float8 as quantity from inventory where household_id = ${user.world.household.id} and medication_id = ${user.world.medication.id}`,
+  );
+  return Number(row?.quantity ?? 0);
+}

@@ -38,7 +38,7 @@ export async function createNeonDatabase(options: DriverOptions): Promise<Databa
   // listener that would crash the process. The pool drops the client; the next query reconnects.
   pool.on('error', () => {});
   const client = safeguardNeonPool(pool, safeguards, url);
-  const order = migrationOrder();
+  const order = migrationOrder('neon');
   const db = guardDrizzle(drizzle({ client, schema }), {
     safeguards,
     owner: pool,

@@ -28,7 +28,7 @@ export async function createPgliteDatabase(options: DriverOptions): Promise<Data
   }
   const pglite = raw;
   const client = safeguardPglite(pglite, safeguards);
-  const order = migrationOrder();
+  const order = migrationOrder('pglite');
   const db = guardDrizzle(drizzle({ client, schema }), {
     safeguards,
     owner: pglite,

@@ -35,7 +35,7 @@ export async function createPostgresJsDatabase(options: DriverOptions): Promise<
     },
   });
   const client = safeguardPostgresJs(sql, safeguards);
-  const order = migrationOrder();
+  const order = migrationOrder('postgres');
   const db = guardDrizzle(drizzle({ client, schema }), {
     safeguards,
     owner: sql,

@@ -25,6 +25,9 @@ import { users } from './users.js';
 export const scheduleKind = pgEnum('schedule_kind', ['times_per_day', 'interval_hours', 'cron', 'as_needed']);
 export type ScheduleKind = (typeof scheduleKind.enumValues)[number];
 
+/** Decimal places a dose amount is stored with (`numeric(12, 4)`): what a retry is compared at. */
+export const doseAmountScale = 4;
+
 /** A prescription: give `doseAmount doseUnit` of a medication to an animal on a schedule. */
 export const regimens = pgTable(
   'regimens',
@@ -36,7 +39,7 @@ export const regimens = pgTable(
     medicationId: uuid('medication_id')
       .notNull()
       .references(() => medications.id, { onDelete: 'restrict' }),
-    doseAmount: numeric('dose_amount', { precision: 12, scale: 4 }).notNull(),
+    doseAmount: numeric('dose_amount', { precision: 12, scale: doseAmountScale }).notNull(),
     /** 'tablet', 'ml', 'mg', 'drop', ... */
     doseUnit: text('dose_unit').notNull(),
     scheduleKind: scheduleKind('schedule_kind').notNull(),
@@ -89,7 +92,7 @@ export const administrations = pgTable(
     animalId: uuid('animal_id')
       .notNull()
       .references(() => animals.id, { onDelete: 'cascade' }),
-    doseAmount: numeric('dose_amount', { precision: 12, scale: 4 }).notNull(),
+    doseAmount: numeric('dose_amount', { precision: 12, scale: doseAmountScale }).notNull(),
     doseUnit: text('dose_unit').notNull(),
     recordedBy: uuid('recorded_by').references(() => users.id, { onDelete: 'set null' }),
     /** When the dose was given (may be back-dated); `createdAt` is when it was recorded. */

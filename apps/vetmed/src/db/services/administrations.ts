@@ -5,6 +5,7 @@ import {
   type Administration,
   administrations,
   animals,
+  doseAmountScale,
   inventory,
   type Regimen,
   regimens,
@@ -131,12 +132,30 @@ export interface DoseContent {
 }
 
 /**
+ * An amount as the `dose_amount` column keeps it, in units of its last decimal: rounded half away
+ * from zero to {@link doseAmountScale} decimals, as PostgreSQL rounds a numeric. Done on the digits,
+ * since a binary float cannot hold 0.33335 to round it the same way.
+ */
+function atColumnScale(amount: string): bigint {
+  const plain = /^(\d*)(?:\.(\d*))?$/.exec(amount.trim());
+  if (plain && `${plain[1]}${plain[2] ?? ''}` !== '') {
+    const fraction = (plain[2] ?? '').padEnd(doseAmountScale + 1, '0').slice(0, doseAmountScale + 1);
+    return (BigInt(`${plain[1]}${fraction}`) + 5n) / 10n;
+  }
+  // Exponent notation (`1e-3`), which PostgreSQL also reads: close enough through a float.
+  const number = Number(amount);
+  return Number.isFinite(number) ? BigInt(Math.round(number * 10 ** doseAmountScale)) : -1n;
+}
+
+/**
  * Whether `stored` is the dose `requested` describes, so that a request carrying its idempotency key
- * is a retry of it. Amounts compare as numbers (the column keeps 4 decimals).
+ * is a retry of it. Amounts compare at the column's scale: the stored one was rounded to it on insert
+ * (the API refuses amounts with more decimals, but a caller of `recordDose` may send them), so a
+ * retry of `0.33333` matches the `0.3333` its first attempt stored.
  */
 export function isSameDose(stored: DoseContent, requested: DoseContent): boolean {
   return (
-    Number(stored.doseAmount) === Number(requested.doseAmount) &&
+    atColumnScale(stored.doseAmount) === atColumnScale(requested.doseAmount) &&
     stored.doseUnit === requested.doseUnit &&
     (stored.notes ?? null) === (requested.notes ?? null) &&
     (requested.recordedAt === undefined || stored.recordedAt?.getTime() === requested.recordedAt.getTime())

@@ -1,0 +1,99 @@
+import { createSafeguards, type Safeguards } from '@db-safeguards/core';
+import { PGlite } from '@electric-sql/pglite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase } from '../src/db/index.js';
+import { loadEnv } from '../src/env.js';
+import { type AppServerOptions, startAppServer } from '../src/server/app-server.js';
+import { createLogger } from '../src/server/logger.js';
+import { startVetmed } from '../src/start-vetmed.js';
+import { withTokenPolicy } from '../src/trpc/token-policy.js';
+import { failure, vetmedClient } from './app/app-client.js';
+
+// startAppServer called directly, with safeguards its caller made: the path that skips startVetmed.
+// One in-memory PGlite for the file; each server gets its own safeguards and a database bound to them.
+let pglite: PGlite;
+const opened: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  pglite = await PGlite.create();
+  const safeguards = createSafeguards();
+  const database = await createDatabase({ config: { driver: 'pglite' }, pglite, safeguards });
+  await database.migrate();
+  await database.close();
+  await safeguards.close();
+}, 60_000);
+
+afterAll(async () => {
+  for (const close of opened.reverse()) await close();
+  await pglite?.close();
+});
+
+/** Starts a server on `safeguards` and a database bound to them; both are closed after the file. */
+async function serve(safeguards: Safeguards, options: Partial<AppServerOptions> = {}) {
+  opened.push(() => safeguards.close());
+  const database = await createDatabase({ config: { driver: 'pglite' }, pglite, safeguards });
+  opened.push(() => database.close());
+  const app = await startAppServer({
+    database,
+    safeguards,
+    log: createLogger('silent'),
+    port: 0,
+    host: '127.0.0.1',
+    adminToken: undefined,
+    requestTimeoutMs: 5000,
+    bodyLimitBytes: 65_536,
+    ...options,
+  });
+  opened.push(() => app.drain(0));
+  return app;
+}
+
+describe('startAppServer with its caller’s own safeguards', () => {
+  it('refuses, at start, safeguards without the token policy the sign-in middleware charges', async () => {
+    await expect(serve(createSafeguards())).rejects.toThrow(/no "token" rate-limit policy.*withTokenPolicy/);
+  });
+
+  it('answers unknown tokens with 401, then 429 past the limit, on safeguards made from loadEnv or withTokenPolicy', async () => {
+    const cases = [
+      { options: loadEnv({}).safeguards, limit: 20 },
+      { options: withTokenPolicy({ rateLimits: { adaptive: false } }, 2), limit: 2 },
+    ];
+    for (const { options, limit } of cases) {
+      const app = await serve(createSafeguards(options));
+      const statuses: Array<number | undefined> = [];
+      for (let i = 0; i <= limit; i++) {
+        const client = vetmedClient(app.url, { token: `unknown-${i}-${'u'.repeat(30)}` });
+        statuses.push((await failure(client.auth.me.query())).status);
+      }
+      expect(statuses).toEqual([...Array(limit).fill(401), 429]);
+    }
+  });
+
+  it('keeps /metrics off without a metrics or admin token, and serves it to the metrics token', async () => {
+    const off = await serve(createSafeguards(loadEnv({}).safeguards));
+    const refused = await fetch(`${off.url}/metrics`);
+    expect(refused.status).toBe(404);
+    expect(await refused.json()).toEqual({ error: expect.stringMatching(/set METRICS_TOKEN/) });
+    const token = 'scrape-token-0123456789';
+    const on = await serve(createSafeguards(loadEnv({}).safeguards), { metricsToken: token });
+    expect((await fetch(`${on.url}/metrics`)).status).toBe(401);
+    const scraped = await fetch(`${on.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toContain('db_safeguards_connections_max');
+    // Admin routes stay off: the metrics token is not an admin token.
+    expect(
+      (await fetch(`${on.url}/api/health?detailed=true`, { headers: { authorization: `Bearer ${token}` } }))
+        .status,
+    ).toBe(404);
+  });
+});
+
+describe('startVetmed', () => {
+  it('refuses a configuration whose safeguards lost the token policy, with the reason', async () => {
+    const config = loadEnv({ PORT: '0', PGLITE_DATA_DIR: 'memory://', SEED_DEMO: 'false' });
+    config.safeguards = { rateLimits: { adaptive: false } };
+    await expect(startVetmed(config, { log: createLogger('silent') })).rejects.toThrow(
+      /no "token" rate-limit policy/,
+    );
+  });
+});
