@@ -64,6 +64,7 @@ export {
   memberships,
   regimens,
   scheduleKind,
+  stockScale,
   users,
 } from './schema/index.js';
 export type { SeedResult } from './seed.js';

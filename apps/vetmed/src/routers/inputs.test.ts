@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { positiveAmount, positiveDecimal } from './inputs.js';
+import { doseAmountScale, stockScale } from '../db/index.js';
+import { positiveAmount, positiveDecimal, signedDecimal } from './inputs.js';
 
 describe('positiveAmount', () => {
   const parse = (value: unknown) => positiveAmount.safeParse(value);
@@ -41,5 +42,24 @@ describe('positiveAmount', () => {
     expect(weight.safeParse('21.125').data).toBe('21.125');
     expect(weight.safeParse('21.1255').success).toBe(false);
     expect(weight.safeParse(10_000).success).toBe(false);
+  });
+});
+
+describe('signedDecimal (a stock adjustment)', () => {
+  const delta = signedDecimal(stockScale, 1_000_000);
+
+  it('accepts additions and removals with up to the stock scale of decimals', () => {
+    expect([5, -2.5, 0.3333, -0.0001].map((v) => delta.safeParse(v).data)).toEqual([
+      5, -2.5, 0.3333, -0.0001,
+    ]);
+  });
+
+  it('refuses more decimals than stock keeps, and out-of-range or non-finite numbers', () => {
+    for (const value of [0.33333, -1e-7, 0.1 + 0.2, 1_000_001, Number.NaN, Number.POSITIVE_INFINITY])
+      expect(delta.safeParse(value).success, String(value)).toBe(false);
+  });
+
+  it('stock keeps at least the decimals of a dose, so a dose draws exactly its amount', () => {
+    expect(stockScale).toBeGreaterThanOrEqual(doseAmountScale);
   });
 });

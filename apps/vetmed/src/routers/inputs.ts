@@ -47,6 +47,19 @@ export const positiveDecimal = (scale: number, max: number) =>
     }
     return String(number);
   });
+/**
+ * A change of an amount (negative to take away), as a number, for a `numeric(p, scale)` column, at most
+ * `maxAbs` either way; more than `scale` decimals is refused, as for {@link positiveDecimal}.
+ */
+export const signedDecimal = (scale: number, maxAbs: number) =>
+  z
+    .number()
+    .finite()
+    .min(-maxAbs)
+    .max(maxAbs)
+    .refine((value) => (decimalPlaces(String(value)) ?? Number.POSITIVE_INFINITY) <= scale, {
+      message: `Expected at most ${scale} decimal places: the amount is stored with ${scale}`,
+    });
 /** A dose or strength: `numeric(12, 4)`. */
 export const positiveAmount = positiveDecimal(doseAmountScale, 1_000_000);
 export const unit = z.string().trim().min(1).max(20);

@@ -1,10 +1,10 @@
 import { TRPCError } from '@trpc/server';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { inventory, medications } from '../db/index.js';
+import { inventory, medications, stockScale } from '../db/index.js';
 import { can, requireHouseholdRole, requireUsableMedication } from '../trpc/access.js';
 import { protectedProcedure, router } from '../trpc/init.js';
-import { householdInput, id, unit } from './inputs.js';
+import { householdInput, id, signedDecimal, unit } from './inputs.js';
 
 export const inventoryRouter = router({
   list: protectedProcedure.input(householdInput).query(async ({ ctx, input }) => {
@@ -33,7 +33,7 @@ export const inventoryRouter = router({
     .input(
       householdInput.extend({
         medicationId: id,
-        delta: z.number().finite().min(-1_000_000).max(1_000_000),
+        delta: signedDecimal(stockScale, 1_000_000),
         unit,
       }),
     )

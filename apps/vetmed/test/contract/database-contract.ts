@@ -312,6 +312,35 @@ export function describeDatabaseContract(
       expect(stored?.n).toBe(1);
     });
 
+    it('draws exactly the dose from stock, however many decimals it has (stock keeps as many)', async () => {
+      const { db } = await open();
+      const { household, regimen } = await fixture(db);
+      const [user] = await db
+        .insert(users)
+        .values({ email: `u-${randomUUID()}@example.test`, name: 'U', passwordHash: 'not-a-real-hash' })
+        .returning();
+      await db.insert(inventory).values({
+        householdId: household.id,
+        medicationId: regimen.medicationId,
+        unit: 'tablet',
+        quantityOnHand: '1',
+      });
+      for (let i = 0; i < 3; i++) {
+        await recordDose(db, {
+          regimenId: regimen.id,
+          idempotencyKey: randomUUID(),
+          recordedBy: user!.id,
+          doseAmount: '0.3333',
+        });
+      }
+      const [stock] = await db
+        .select({ quantity: inventory.quantityOnHand })
+        .from(inventory)
+        .where(eq(inventory.householdId, household.id));
+      // Three thirds of a tablet, as entered: 1 - 3 x 0.3333, not three doses rounded to 0.333.
+      expect(stock?.quantity).toBe('0.0001');
+    });
+
     it('takes a retried dose whose amount has more decimals than the column keeps as a retry', async () => {
       const { db } = await open();
       const { regimen } = await fixture(db);

@@ -4,7 +4,7 @@ import type { UserFriendlyErrorData } from '@db-safeguards/trpc';
 import { sql } from 'drizzle-orm';
 import type { RunningVetmed } from '../../src/start-vetmed.js';
 import { type Actor, createHouseholdWithAnimal, outcome, signUp } from '../app/app-client.js';
-import { queryRows } from '../support/ledger.js';
+import { queryRows, stockOf } from '../support/ledger.js';
 
 export interface LoadUser extends Actor {
   world: Awaited<ReturnType<typeof createHouseholdWithAnimal>>;
@@ -23,15 +23,6 @@ export interface CallRecord {
   ok: boolean;
   status: number | undefined;
   userFriendly: UserFriendlyErrorData | undefined;
-}
-
-/** The stock of the user's medication in its household right now (what a recorded dose draws down). */
-async function stockOf(app: RunningVetmed, user: Pick<LoadUser, 'world'>): Promise<number> {
-  const [row] = await queryRows<{ quantity: number }>(
-    app,
-    sql`select quantity_on_hand::float8 as quantity from inventory where household_id = ${user.world.household.id} and medication_id = ${user.world.medication.id}`,
-  );
-  return Number(row?.quantity ?? 0);
 }
 
 export async function createLoadUsers(app: RunningVetmed, count: number): Promise<LoadUser[]> {

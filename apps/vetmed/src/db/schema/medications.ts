@@ -54,6 +54,12 @@ export const medications = pgTable(
   ],
 );
 
+/**
+ * Decimal places stock is counted with: at least a dose's (`doseAmountScale`), so that a recorded dose
+ * draws exactly its amount and repeated doses add up without rounding.
+ */
+export const stockScale = 4;
+
 /** Stock of one medication in one household. */
 export const inventory = pgTable(
   'inventory',
@@ -64,11 +70,11 @@ export const inventory = pgTable(
     medicationId: uuid('medication_id')
       .notNull()
       .references(() => medications.id, { onDelete: 'cascade' }),
-    quantityOnHand: numeric('quantity_on_hand', { precision: 12, scale: 3 }).notNull().default('0'),
+    quantityOnHand: numeric('quantity_on_hand', { precision: 13, scale: stockScale }).notNull().default('0'),
     /** Unit the stock is counted in ('tablet', 'ml', ...); a recorded dose in the same unit draws it down. */
     unit: text('unit').notNull(),
     /** Below this, the app may warn that stock runs low. */
-    lowStockThreshold: numeric('low_stock_threshold', { precision: 12, scale: 3 }),
+    lowStockThreshold: numeric('low_stock_threshold', { precision: 13, scale: stockScale }),
     updatedAt: timestamp('updated_at', { withTimezone: true })
       .notNull()
       .defaultNow()
