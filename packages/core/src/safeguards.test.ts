@@ -305,6 +305,30 @@ describe('Safeguards.run', () => {
       });
     });
 
+    it('ratio mode opens when calls time out after more than its window (failures count when they happen)', async () => {
+      const { safeguards, clock } = setup({
+        retry: { maxAttempts: 1 },
+        queue: { maxConcurrentConnections: 8, reservedForCritical: 0 },
+        breakers: {
+          primary: { mode: 'ratio', windowMs: 10_000, minimumRequests: 8, failureRateThreshold: 0.5 },
+        },
+      });
+      const g = gate();
+      const reads = Array.from({ length: 8 }, () =>
+        safeguards.run(g.op, { operationType: 'read', timeoutMs: 15_000 }).catch((error: unknown) => error),
+      );
+      await clock.advance(15_000);
+      for (const outcome of await Promise.all(reads)) {
+        expect(outcome).toMatchObject({ type: 'TIMEOUT', reason: 'deadline' });
+      }
+      expect(safeguards.breakers.get('primary').stats()).toMatchObject({
+        state: 'OPEN',
+        failureRate: 1,
+        totalFailures: 8,
+      });
+      g.releaseAll();
+    });
+
     it('routes CRITICAL work to the critical breaker and BATCH work to the batch breaker', async () => {
       const { safeguards } = setup({ retry: { maxAttempts: 1 } });
       for (let i = 0; i < 3; i++) {

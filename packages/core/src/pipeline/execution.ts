@@ -29,7 +29,10 @@ export class Execution<T> implements ExecutionView {
   private controller: AbortController | undefined = undefined;
   private abortReason: unknown = undefined;
   private isAborted = false;
-  /** When the current attempt got its slot (epoch ms): its outcome is stamped with it, no clock read. */
+  /**
+   * When the current attempt got its slot (epoch ms): a success is stamped with it, saving a clock
+   * read on the fast path (a failure is stamped by the breaker when it happens).
+   */
   private attemptStartedAt = 0;
   /** The error of the attempt being retried, while its backoff runs. */
   private lastError: SafeguardError | undefined = undefined;
@@ -222,7 +225,7 @@ export class Execution<T> implements ExecutionView {
     const breaker = this.breaker!;
     const permit = this.permit!;
     const verdict = breakerVerdict(error, timedOut);
-    if (verdict === 'failure') breaker.recordFailure(permit, this.attemptStartedAt);
+    if (verdict === 'failure') breaker.recordFailure(permit);
     else if (verdict === 'success') breaker.recordSuccess(permit, this.attemptStartedAt);
     else breaker.release(permit);
 
