@@ -305,6 +305,27 @@ describe('Safeguards.run', () => {
       });
     });
 
+    it('a statement cancelled on request (57014, user request) does not close a half-open breaker', async () => {
+      const { safeguards, clock } = setup({
+        retry: { maxAttempts: 1 },
+        breakers: {
+          primary: { failureThreshold: 1, successThreshold: 1, openDurationMs: 1000, halfOpenMaxProbes: 1 },
+        },
+      });
+      const breaker = safeguards.breakers.get('primary');
+      await safeguards.run(() => Promise.reject(pgError('08006')), { operationType: 'read' }).catch(() => 0);
+      await clock.advance(1000);
+      expect(breaker.state).toBe('HALF_OPEN');
+      await expect(
+        safeguards.run(() => Promise.reject(pgError('57014', 'canceling statement due to user request')), {
+          operationType: 'read',
+        }),
+      ).rejects.toMatchObject({ type: 'TIMEOUT', reason: 'query-cancelled' });
+      expect(breaker.stats()).toMatchObject({ state: 'HALF_OPEN', totalSuccesses: 0 });
+      // Its probe place was given back.
+      expect(breaker.tryAcquire()).toBeDefined();
+    });
+
     it('ratio mode opens when calls time out after more than its window (failures count when they happen)', async () => {
       const { safeguards, clock } = setup({
         retry: { maxAttempts: 1 },
