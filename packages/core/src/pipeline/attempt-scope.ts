@@ -52,6 +52,10 @@ export class AttemptScope<T> extends SlotScope implements DueEntry {
     return !this.operationEnded && !this.lease.isReleased;
   }
 
+  protected get parentScope(): undefined {
+    return undefined;
+  }
+
   /** Runs the operation with this scope as the ambient store (a lazy thenable is started in it too). */
   start(): void {
     const ambient = this.pipeline.ambient;

@@ -107,6 +107,66 @@ describe('nested calls on a held slot', () => {
     expect(leaves.peak).toBe(1);
   });
 
+  it("the outer scope's run, called inside a nested call on it (at any depth), runs as that call's child", async () => {
+    const { safeguards, clock } = setup({ queue: { maxConcurrentConnections: 1, reservedForCritical: 0 } });
+    const leaves = leafCounter();
+    let result: unknown;
+    const outer = safeguards
+      .run(
+        (tx) =>
+          tx.run(async () => {
+            const a = await tx.run(leaves.query('a'));
+            const b = await tx.run(() => tx.run(() => tx.run(leaves.query('b'))));
+            const rest = await Promise.all([tx.run(leaves.query('c')), tx.run(leaves.query('d'))]);
+            return [a, b, ...rest];
+          }),
+        { timeoutMs: 10_000 },
+      )
+      .then((value) => {
+        result = value;
+      });
+    for (let i = 0; i < 10 && result === undefined; i++) await tick();
+    // Lined up on `tx` behind the call waiting for them, they would only end at the deadline.
+    expect(result).toEqual(['a', 'b', 'c', 'd']);
+    expect(leaves.peak).toBe(1);
+    expect(safeguards.metrics().operations.started).toBe(1);
+    await clock.advance(10_000);
+    await outer;
+  });
+
+  it("the outer scope's run from the operation itself still takes turns behind a running nested call", async () => {
+    const safeguards = createSafeguards({ queue: { maxConcurrentConnections: 1, reservedForCritical: 0 } });
+    const leaves = leafCounter();
+    await safeguards.run((tx) =>
+      Promise.all([
+        tx.run(() => Promise.all([safeguards.run(leaves.query('a.1')), safeguards.run(leaves.query('a.2'))])),
+        tx.run(leaves.query('b')),
+      ]),
+    );
+    expect(leaves.peak).toBe(1);
+    expect(leaves.order).toEqual(['a.1', 'a.2', 'b']);
+  });
+
+  it('without AsyncLocalStorage, work made on the scope a nested call was handed runs as its child', async () => {
+    const safeguards = createSafeguards({
+      queue: { maxConcurrentConnections: 1, reservedForCritical: 0 },
+      ambientStorage: false,
+    });
+    const leaves = leafCounter();
+    const result = await safeguards.run((tx) =>
+      Promise.all([
+        tx.run(async (inner) => [
+          await inner.run(leaves.query('a.1')),
+          await inner.run((deeper) => deeper.run(leaves.query('a.2'))),
+        ]),
+        tx.run(leaves.query('b')),
+      ]),
+    );
+    expect(result).toEqual([['a.1', 'a.2'], 'b']);
+    expect(leaves.peak).toBe(1);
+    expect(leaves.order).toEqual(['a.1', 'a.2', 'b']);
+  });
+
   it('keeps the slot while a nested call started before its operation settled still runs', async () => {
     const safeguards = createSafeguards({ queue: { maxConcurrentConnections: 1, reservedForCritical: 0 } });
     const second = deferred<string>();

@@ -58,6 +58,10 @@ export class NestedCall<T> extends SlotScope implements DueEntry, WaitingCall {
     return !this.waiting && !this.operationEnded && this.parent.holdsSlot;
   }
 
+  protected get parentScope(): SlotScope {
+    return this.parent;
+  }
+
   /** @internal Answered (aborted or past its deadline) before its turn came: skipped in the line. */
   get hasLeft(): boolean {
     return this.waiting && this.answered;

@@ -19,6 +19,11 @@ export interface OperationScope {
    * already running or waiting on it (a slot is one connection: they take turns). AsyncLocalStorage
    * does this automatically for nested `safeguards.run` calls; this is the explicit form for runtimes
    * without it. Once the operation has ended, the work takes a slot of its own.
+   *
+   * Called from inside a nested call running on this scope (the scope was captured, e.g. by a
+   * transaction object), the work runs as that nested call's child, as an ambient `safeguards.run`
+   * would; this needs AsyncLocalStorage to see where the caller is, so without it call `run` on the
+   * scope your operation was handed.
    */
   run<T>(operation: (scope: OperationScope) => T | Promise<T>): Promise<T>;
 }

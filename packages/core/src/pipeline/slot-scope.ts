@@ -56,6 +56,8 @@ export abstract class SlotScope implements OperationScope, AmbientStore {
   abstract get inherited(): InheritedContext;
   /** True while this scope's operation runs on a slot its attempt still holds. Read live, never cached. */
   abstract get holdsSlot(): boolean;
+  /** The scope this one is a nested call on; undefined for an attempt (the root of the tree). */
+  protected abstract get parentScope(): SlotScope | undefined;
   /** Called once, when this scope's operation and the nested call running on it have both ended. */
   protected abstract finished(): void;
 
@@ -75,8 +77,27 @@ export abstract class SlotScope implements OperationScope, AmbientStore {
     return Math.max(0, this.context.deadline - this.pipeline.clock.now());
   }
 
+  /**
+   * Called from inside a nested call running on this scope (at any depth), the work is that call's
+   * child: lined up on this scope it would wait for the very call that waits for it, a deadlock until
+   * the deadline. Only the ambient storage can tell where the caller is; without it, pass the scope
+   * your operation was handed.
+   */
   run<R>(operation: Operation<R>): Promise<R> {
+    const store = this.pipeline.ownStore();
+    const inner = store?.slot;
+    if (inner !== undefined && inner !== this && inner.holdsSlot && inner.descendsFrom(this)) {
+      return this.pipeline.runOn(inner, operation, noContext, store!.inherited);
+    }
     return this.pipeline.runOn(this, operation, noContext, this.inherited);
+  }
+
+  /** Whether this scope is a nested call on `ancestor`, directly or through other nested calls. */
+  private descendsFrom(ancestor: SlotScope): boolean {
+    for (let scope = this.parentScope; scope !== undefined; scope = scope.parentScope) {
+      if (scope === ancestor) return true;
+    }
+    return false;
   }
 
   /** Whether a nested call runs on this scope right now. */
