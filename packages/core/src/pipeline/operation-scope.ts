@@ -24,6 +24,11 @@ export interface OperationScope {
    * transaction object), the work runs as that nested call's child, as an ambient `safeguards.run`
    * would; this needs AsyncLocalStorage to see where the caller is, so without it call `run` on the
    * scope your operation was handed.
+   *
+   * A nested operation must never wait for a call made after it on the same scope (a later sibling):
+   * that call's turn comes only once the nested operation has ended, so both wait until the deadline.
+   * Work that lives until something later happens (a reserved or checked-out connection, held until
+   * `release()`) is not a nested call: inside an operation, use the operation's own slot directly.
    */
   run<T>(operation: (scope: OperationScope) => T | Promise<T>): Promise<T>;
 }
