@@ -110,6 +110,7 @@ export class AttemptScope<T> extends SlotScope implements DueEntry {
   private giveUp(error: SafeguardError, timedOut: boolean): void {
     if (this.answered) return;
     this.answered = true;
+    this.gaveUpWith = error;
     this.detachWatchers();
     this.pipeline.queue.abandonLater(this.lease);
     this.execution.attemptGaveUp(error, timedOut);

@@ -15,7 +15,9 @@ function invokeNested(call: { invoke(): void }): void {
  * A `run` made on a held slot: it takes no second slot, no breaker permit and no retry (the enclosing
  * operation owns those), and waits for its turn behind the other nested calls on the same scope. It
  * honours its own context: an aborted signal or a passed deadline answers it with TIMEOUT (the slot
- * stays with the enclosing operation), and a write is refused in read-only mode.
+ * stays with the enclosing operation), and a write is refused in read-only mode. Made on a scope that
+ * has already answered its caller with TIMEOUT (its operation runs on past its deadline or an abort),
+ * it is refused without running: nobody waits for its result any more.
  */
 export class NestedCall<T> extends SlotScope implements DueEntry, WaitingCall {
   readonly promise: Promise<T>;
@@ -81,9 +83,9 @@ export class NestedCall<T> extends SlotScope implements DueEntry, WaitingCall {
   }
 
   /**
-   * Refuses at once what cannot run, else waits for its turn. `now` is when it was called, when the
-   * call has a deadline of its own (else its inherited deadline is watched by the timer alone).
-   * Returns the promise the caller awaits.
+   * Refuses at once what cannot run, else waits for its turn. `now` is when it was called, read only
+   * when the call has a deadline of its own; else its deadline is the scope's, and the scope having
+   * given up says that it has passed. Returns the promise the caller awaits.
    */
   start(now: number | undefined): Promise<T> {
     const refusal = this.refusal(now);
@@ -155,6 +157,12 @@ export class NestedCall<T> extends SlotScope implements DueEntry, WaitingCall {
     const pipeline = this.pipeline;
     const context = this.context;
     if (context.signal?.aborted) return pipeline.abortError(context.signal.reason);
+    const gaveUp = this.parent.givenUpWith();
+    if (gaveUp !== undefined) {
+      return gaveUp.reason === 'deadline'
+        ? pipeline.deadlineError(context)
+        : pipeline.abortError(gaveUp.cause);
+    }
     if (now !== undefined && now >= context.deadline) return pipeline.deadlineError(context);
     return context.isWrite ? pipeline.readOnlyRefusal() : undefined;
   }
@@ -166,6 +174,7 @@ export class NestedCall<T> extends SlotScope implements DueEntry, WaitingCall {
   private giveUp(error: SafeguardError): void {
     if (this.answered) return;
     this.answered = true;
+    this.gaveUpWith = error;
     this.detachWatchers();
     this.abortReason = error;
     this.controller?.abort(error);

@@ -1,3 +1,4 @@
+import type { SafeguardError } from '../errors/safeguard-error.js';
 import type { RunContext } from '../operation-context.js';
 import type { OperationScope } from './operation-scope.js';
 import type { Operation, Pipeline } from './pipeline.js';
@@ -41,6 +42,11 @@ const noContext: RunContext = Object.freeze({});
 export abstract class SlotScope implements OperationScope, AmbientStore {
   /** This scope's own operation has settled. */
   protected operationEnded = false;
+  /**
+   * The error this scope answered its caller with at its deadline or an abort, while its operation
+   * may still run on the slot.
+   */
+  protected gaveUpWith: SafeguardError | undefined = undefined;
   private turnTaken = false;
   private lineHead: WaitingCall | undefined = undefined;
   private lineTail: WaitingCall | undefined = undefined;
@@ -90,6 +96,17 @@ export abstract class SlotScope implements OperationScope, AmbientStore {
       return this.pipeline.runOn(inner, operation, noContext, store!.inherited);
     }
     return this.pipeline.runOn(this, operation, noContext, this.inherited);
+  }
+
+  /**
+   * @internal The error this scope, or one it is nested in, has answered its caller with while its
+   * operation still runs: work started on it now comes too late (its caller has its answer).
+   */
+  givenUpWith(): SafeguardError | undefined {
+    for (let scope: SlotScope | undefined = this; scope !== undefined; scope = scope.parentScope) {
+      if (scope.gaveUpWith !== undefined) return scope.gaveUpWith;
+    }
+    return undefined;
   }
 
   /** Whether this scope is a nested call on `ancestor`, directly or through other nested calls. */
