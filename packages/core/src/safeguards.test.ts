@@ -710,6 +710,24 @@ describe('Safeguards.run', () => {
       expect(safeguards.metrics().retries.requests).toBe(3);
     });
 
+    it('a request already past its deadline is refused before it is charged a token', async () => {
+      const { safeguards, clock } = setup({
+        rateLimits: { policies: { reports: { limit: 1, windowMs: 60_000 } }, adaptive: false },
+      });
+      const identity = { userId: 'u1', policy: 'reports', operationType: 'read' as const };
+      const rejections: string[] = [];
+      safeguards.onRejection((event) => rejections.push(event.stage));
+      for (const late of [{ deadline: clock.now() - 1 }, { timeoutMs: 0 }]) {
+        await expect(safeguards.run(async () => 1, { ...identity, ...late })).rejects.toMatchObject({
+          type: 'TIMEOUT',
+          reason: 'deadline',
+        });
+      }
+      expect(rejections).toEqual(['queue', 'queue']);
+      // The one token of the window is still there.
+      await expect(safeguards.run(async () => 1, identity)).resolves.toBe(1);
+    });
+
     it('health checks (CRITICAL) bypass rate limits', async () => {
       const { safeguards } = setup({ rateLimits: { policies: { api: { limit: 1, windowMs: 60_000 } } } });
       for (let i = 0; i < 5; i++) {
@@ -772,6 +790,23 @@ describe('Safeguards.run', () => {
       await holder;
       g.releaseAll();
       await waiter;
+    });
+
+    it('admit refuses a request already aborted or past its deadline before charging the rate limit', async () => {
+      const { safeguards } = setup({
+        rateLimits: { policies: { api: { limit: 1, windowMs: 60_000 } }, adaptive: false },
+      });
+      const identity = { policy: 'api', userId: 'u', operationType: 'read' as const };
+      await expect(safeguards.admit({ ...identity, timeoutMs: 0 })).rejects.toMatchObject({
+        type: 'TIMEOUT',
+        reason: 'deadline',
+      });
+      await expect(safeguards.admit({ ...identity, signal: AbortSignal.abort() })).rejects.toMatchObject({
+        type: 'TIMEOUT',
+        reason: 'aborted',
+      });
+      const admission = await safeguards.admit(identity);
+      expect(admission.rateLimit).toMatchObject({ allowed: true, remaining: 0 });
     });
 
     it('withContext passes priority, deadline and identity down to every database call inside it', async () => {

@@ -111,12 +111,16 @@ export class Execution<T> implements ExecutionView {
     }
   }
 
-  /** A closed pipeline, an already-aborted signal or read-only mode refuse before anything is charged. */
+  /**
+   * A closed pipeline, an already-aborted signal, a deadline already passed or read-only mode refuse
+   * before anything is charged.
+   */
   private refusalBeforeRateLimit(): { error: SafeguardError; stage: 'read-only' | 'queue' } | undefined {
     const pipeline = this.pipeline;
     const context = this.context;
     if (pipeline.closing) return { error: pipeline.closedError(), stage: 'queue' };
     if (context.signal?.aborted) return { error: pipeline.abortError(context.signal.reason), stage: 'queue' };
+    if (this.startedAt >= context.deadline) return { error: pipeline.deadlineError(context), stage: 'queue' };
     if (context.isWrite) {
       const readOnly = pipeline.readOnlyRefusal();
       if (readOnly) return { error: readOnly, stage: 'read-only' };
