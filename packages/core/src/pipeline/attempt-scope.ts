@@ -77,10 +77,8 @@ export class AttemptScope<T> extends SlotScope implements DueEntry {
       return;
     }
     const context = this.context;
-    if (context.deadline !== Number.POSITIVE_INFINITY) {
-      this.dueAt = context.deadline;
-      this.pipeline.timers.add(this);
-    }
+    this.dueAt = context.deadline;
+    this.pipeline.timers.add(this);
     const signal = context.signal;
     if (signal !== undefined) {
       this.abortListener = () => this.giveUp(this.pipeline.abortError(signal.reason), false);

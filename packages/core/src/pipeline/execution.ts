@@ -15,7 +15,8 @@ import { type InheritedContext, type ResolvedContext, toInherited } from './reso
 /**
  * One call of `run`, from admission to its last attempt, as a small state machine driven by callbacks
  * rather than `async`/`await`: on the common path (a free slot, an operation that succeeds) it costs
- * one promise of its own, one {@link AttemptScope} and two clock reads.
+ * one promise of its own, one {@link AttemptScope} and one clock read (when `run` is called), plus a
+ * second for the one attempt in four whose duration is timed.
  */
 export class Execution<T> implements ExecutionView {
   readonly promise: Promise<T>;

@@ -96,7 +96,7 @@ export class NestedCall<T> extends SlotScope implements DueEntry, WaitingCall {
     }
     const pipeline = this.pipeline;
     const signal = this.context.signal;
-    if (this.dueAt !== Number.POSITIVE_INFINITY) pipeline.timers.add(this);
+    pipeline.timers.add(this);
     if (signal !== undefined) {
       this.abortListener = () => this.giveUp(pipeline.abortError(signal.reason));
       signal.addEventListener('abort', this.abortListener, { once: true });

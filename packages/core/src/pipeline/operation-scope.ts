@@ -7,7 +7,7 @@ export interface OperationScope {
    * query) so the connection is freed as soon as possible. Created on first access.
    */
   readonly signal: AbortSignal;
-  /** Absolute deadline in epoch ms (`Infinity` when none). */
+  /** Absolute deadline in epoch ms; always finite (`defaultTimeoutMs` after the start if none was set). */
   readonly deadline: number;
   /** 1 for the first attempt, 2 for the first retry, ... */
   readonly attempt: number;

@@ -43,8 +43,6 @@ export interface ExecutionView {
   readonly context: ResolvedContext;
 }
 
-export type { AmbientStore };
-
 export interface RetryEvent {
   /** The retry about to happen: 1 for the first retry. */
   retry: number;
