@@ -2,6 +2,7 @@ import type { BreakerPermit, CircuitBreaker } from '../breaker/circuit-breaker.j
 import { classifyError } from '../errors/classify-error.js';
 import type { SafeguardError } from '../errors/safeguard-error.js';
 import { sleep } from '../internal/clock.js';
+import { LazySignal } from '../internal/lazy-signal.js';
 import type { RunContext } from '../operation-context.js';
 import { Priority } from '../priority.js';
 import type { Lease } from '../queue/connection-queue.js';
@@ -27,9 +28,7 @@ export class Execution<T> implements ExecutionView {
   private breaker: CircuitBreaker | undefined = undefined;
   private permit: BreakerPermit | undefined = undefined;
   private inheritedContext: InheritedContext | undefined = undefined;
-  private controller: AbortController | undefined = undefined;
-  private abortReason: unknown = undefined;
-  private isAborted = false;
+  private lazySignal: LazySignal | undefined = undefined;
   /**
    * When the current attempt got its slot (epoch ms): a success is stamped with it, saving a clock
    * read on the fast path (a failure is stamped by the breaker when it happens).
@@ -53,11 +52,8 @@ export class Execution<T> implements ExecutionView {
 
   /** The operation's signal (every attempt's scope hands out this one), created on first access. */
   get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.isAborted) this.controller.abort(this.abortReason);
-    }
-    return this.controller.signal;
+    this.lazySignal ??= new LazySignal();
+    return this.lazySignal.signal;
   }
 
   get inherited(): InheritedContext {
@@ -222,7 +218,8 @@ export class Execution<T> implements ExecutionView {
 
   /** @internal The current attempt passed its deadline or was aborted while its operation ran. */
   attemptGaveUp(error: SafeguardError, timedOut: boolean): void {
-    this.abortScope(error);
+    this.lazySignal ??= new LazySignal();
+    this.lazySignal.abort(error);
     this.attemptFailed(error, timedOut);
   }
 
@@ -266,13 +263,6 @@ export class Execution<T> implements ExecutionView {
       () => this.nextAttempt(undefined),
       () => this.fail(this.pipeline.abortError(signal?.reason)),
     );
-  }
-
-  private abortScope(reason: unknown): void {
-    if (this.isAborted) return;
-    this.isAborted = true;
-    this.abortReason = reason;
-    this.controller?.abort(reason);
   }
 
   // ---- Endings --------------------------------------------------------------------------------
