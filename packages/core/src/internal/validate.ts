@@ -11,16 +11,28 @@ function describe(value: unknown): string {
 
 /**
  * A refused option: a TypeError whose message names the option and the value, and which carries the
- * option's path and what it expects as fields, so a caller that set the option from elsewhere (an
- * environment variable) can say where without parsing the message.
+ * option's path and what it expects, so a caller that set the option from elsewhere (an environment
+ * variable) can say where without parsing the message. Both are private fields behind getters, not
+ * own properties: to its users it stays the TypeError it always was (equal to one with its message).
  */
 export class OptionError extends TypeError {
-  constructor(
-    readonly option: string,
-    readonly expected: string,
-    value: unknown,
-  ) {
+  readonly #option: string;
+  readonly #expected: string;
+
+  constructor(option: string, expected: string, value: unknown) {
     super(`Expected ${option} to be ${expected}, got ${describe(value)}`);
+    this.#option = option;
+    this.#expected = expected;
+  }
+
+  /** The option's path, e.g. `queue.timeoutMs`. */
+  get option(): string {
+    return this.#option;
+  }
+
+  /** What the option must be, e.g. `an integer >= 1`. */
+  get expected(): string {
+    return this.#expected;
   }
 }
 
