@@ -119,10 +119,14 @@ export abstract class SlotScope<T = unknown> implements OperationScope, AmbientS
    * your operation was handed.
    */
   run<R>(operation: Operation<R>): Promise<R> {
-    const store = this.pipeline.ownStore();
-    const inner = store?.slot;
-    if (inner !== undefined && inner !== this && inner.holdsSlot && inner.descendsFrom(this)) {
-      return this.pipeline.runOn(inner, operation, noContext, store!.inherited);
+    // A caller inside a running nested call on this scope means one of its calls holds the turn, so
+    // the ambient store is looked up only then.
+    if (this.turnTaken) {
+      const store = this.pipeline.ownStore();
+      const inner = store?.slot;
+      if (inner !== undefined && inner !== this && inner.holdsSlot && inner.descendsFrom(this)) {
+        return this.pipeline.runOn(inner, operation, noContext, store!.inherited);
+      }
     }
     return this.pipeline.runOn(this, operation, noContext, this.inherited);
   }
