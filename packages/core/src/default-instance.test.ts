@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SafeguardsConfigError } from './config/env-config.js';
 import { getDefaultSafeguards, setDefaultSafeguards, withDatabaseSafeguards } from './default-instance.js';
+import { isSafeguardError } from './errors/safeguard-error.js';
 
 const variable = 'QUEUE_MAX_CONNECTIONS';
 const saved = process.env[variable];
@@ -21,6 +22,11 @@ describe('the default instance', () => {
     }).not.toThrow();
     expect(returned).toBeInstanceOf(Promise);
     await expect(returned).rejects.toThrow(new SafeguardsConfigError(variable, 'abc', 'an integer >= 1'));
+    // A configuration error, not a database one: nothing a client should be shown or may retry.
+    const error = await returned?.catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(SafeguardsConfigError);
+    expect(isSafeguardError(error)).toBe(false);
+    expect((error as Error).message).toMatch(/QUEUE_MAX_CONNECTIONS="abc"/);
   });
 
   it('getDefaultSafeguards is the start-up check: it fails at once on bad configuration', () => {

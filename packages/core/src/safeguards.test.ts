@@ -305,6 +305,51 @@ describe('Safeguards.run', () => {
       });
     });
 
+    it('a statement cancelled on request (57014, user request) does not close a half-open breaker', async () => {
+      const { safeguards, clock } = setup({
+        retry: { maxAttempts: 1 },
+        breakers: {
+          primary: { failureThreshold: 1, successThreshold: 1, openDurationMs: 1000, halfOpenMaxProbes: 1 },
+        },
+      });
+      const breaker = safeguards.breakers.get('primary');
+      await safeguards.run(() => Promise.reject(pgError('08006')), { operationType: 'read' }).catch(() => 0);
+      await clock.advance(1000);
+      expect(breaker.state).toBe('HALF_OPEN');
+      await expect(
+        safeguards.run(() => Promise.reject(pgError('57014', 'canceling statement due to user request')), {
+          operationType: 'read',
+        }),
+      ).rejects.toMatchObject({ type: 'TIMEOUT', reason: 'query-cancelled' });
+      expect(breaker.stats()).toMatchObject({ state: 'HALF_OPEN', totalSuccesses: 0 });
+      // Its probe place was given back.
+      expect(breaker.tryAcquire()).toBeDefined();
+    });
+
+    it('ratio mode opens when calls time out after more than its window (failures count when they happen)', async () => {
+      const { safeguards, clock } = setup({
+        retry: { maxAttempts: 1 },
+        queue: { maxConcurrentConnections: 8, reservedForCritical: 0 },
+        breakers: {
+          primary: { mode: 'ratio', windowMs: 10_000, minimumRequests: 8, failureRateThreshold: 0.5 },
+        },
+      });
+      const g = gate();
+      const reads = Array.from({ length: 8 }, () =>
+        safeguards.run(g.op, { operationType: 'read', timeoutMs: 15_000 }).catch((error: unknown) => error),
+      );
+      await clock.advance(15_000);
+      for (const outcome of await Promise.all(reads)) {
+        expect(outcome).toMatchObject({ type: 'TIMEOUT', reason: 'deadline' });
+      }
+      expect(safeguards.breakers.get('primary').stats()).toMatchObject({
+        state: 'OPEN',
+        failureRate: 1,
+        totalFailures: 8,
+      });
+      g.releaseAll();
+    });
+
     it('routes CRITICAL work to the critical breaker and BATCH work to the batch breaker', async () => {
       const { safeguards } = setup({ retry: { maxAttempts: 1 } });
       for (let i = 0; i < 3; i++) {
@@ -665,6 +710,24 @@ describe('Safeguards.run', () => {
       expect(safeguards.metrics().retries.requests).toBe(3);
     });
 
+    it('a request already past its deadline is refused before it is charged a token', async () => {
+      const { safeguards, clock } = setup({
+        rateLimits: { policies: { reports: { limit: 1, windowMs: 60_000 } }, adaptive: false },
+      });
+      const identity = { userId: 'u1', policy: 'reports', operationType: 'read' as const };
+      const rejections: string[] = [];
+      safeguards.onRejection((event) => rejections.push(event.stage));
+      for (const late of [{ deadline: clock.now() - 1 }, { timeoutMs: 0 }]) {
+        await expect(safeguards.run(async () => 1, { ...identity, ...late })).rejects.toMatchObject({
+          type: 'TIMEOUT',
+          reason: 'deadline',
+        });
+      }
+      expect(rejections).toEqual(['queue', 'queue']);
+      // The one token of the window is still there.
+      await expect(safeguards.run(async () => 1, identity)).resolves.toBe(1);
+    });
+
     it('health checks (CRITICAL) bypass rate limits', async () => {
       const { safeguards } = setup({ rateLimits: { policies: { api: { limit: 1, windowMs: 60_000 } } } });
       for (let i = 0; i < 5; i++) {
@@ -727,6 +790,23 @@ describe('Safeguards.run', () => {
       await holder;
       g.releaseAll();
       await waiter;
+    });
+
+    it('admit refuses a request already aborted or past its deadline before charging the rate limit', async () => {
+      const { safeguards } = setup({
+        rateLimits: { policies: { api: { limit: 1, windowMs: 60_000 } }, adaptive: false },
+      });
+      const identity = { policy: 'api', userId: 'u', operationType: 'read' as const };
+      await expect(safeguards.admit({ ...identity, timeoutMs: 0 })).rejects.toMatchObject({
+        type: 'TIMEOUT',
+        reason: 'deadline',
+      });
+      await expect(safeguards.admit({ ...identity, signal: AbortSignal.abort() })).rejects.toMatchObject({
+        type: 'TIMEOUT',
+        reason: 'aborted',
+      });
+      const admission = await safeguards.admit(identity);
+      expect(admission.rateLimit).toMatchObject({ allowed: true, remaining: 0 });
     });
 
     it('withContext passes priority, deadline and identity down to every database call inside it', async () => {

@@ -135,12 +135,13 @@ export class Safeguards {
 
   /**
    * The checks of `run` that need no slot, for adapters that refuse a request before doing any work:
-   * closed, read-only (writes), rate limit (charged here, once per request), circuit breaker and load
-   * shedding. Rejects with the SafeguardError the request would get.
+   * closed, aborted or past its deadline, read-only (writes), rate limit (charged here, once per
+   * request), circuit breaker and load shedding. Rejects with the SafeguardError the request would get.
    */
   async admit(context: RunContext = {}): Promise<Admission> {
     const pipeline = this.pipeline;
-    const resolved = this.resolveContext(context);
+    const now = pipeline.clock.now();
+    const resolved = resolveContext(context, pipeline.ownStore()?.inherited, now, pipeline.defaultTimeoutMs);
     const refuse = (error: SafeguardError, stage: RejectionEvent['stage']) => {
       pipeline.counts.rejected++;
       if (pipeline.rejectionEmitter.hasListeners)
@@ -148,13 +149,16 @@ export class Safeguards {
       return error;
     };
     if (pipeline.closing) throw refuse(pipeline.closedError(), 'queue');
+    // A caller that has gone, or a request already past its deadline, must not spend a token.
+    if (resolved.signal?.aborted) throw refuse(pipeline.abortError(resolved.signal.reason), 'queue');
+    if (now >= resolved.deadline) throw refuse(pipeline.deadlineError(resolved), 'queue');
     if (resolved.isWrite) {
       const readOnly = pipeline.readOnlyRefusal();
       if (readOnly) throw refuse(readOnly, 'read-only');
     }
     let rateLimit: RateLimitResult | undefined;
     if (resolved.policy !== undefined && resolved.priority !== Priority.CRITICAL) {
-      rateLimit = await pipeline.checkRateLimit(resolved, pipeline.clock.now());
+      rateLimit = await pipeline.checkRateLimit(resolved, now);
       if (!rateLimit.allowed) throw refuse(pipeline.rateLimitError(rateLimit), 'rate-limit');
     }
     const breaker = pipeline.breakers.get(resolved.breaker);

@@ -157,20 +157,23 @@ describe('CircuitBreaker', () => {
     expect(breaker.stats().failureRate).toBe(0.25);
   });
 
-  it('ratio mode counts a call at the time the caller stamps it with (when the call started)', () => {
+  it('ratio mode counts a success at the time the caller stamps it with (when the call started)', () => {
     const clock = new ManualClock();
     const breaker = new CircuitBreaker(
       'x',
-      { mode: 'ratio', failureRateThreshold: 0.5, minimumRequests: 1, windowMs: 1000 },
+      { mode: 'ratio', failureRateThreshold: 0.5, minimumRequests: 3, windowMs: 1000 },
       clock,
     );
     const startedLongAgo = clock.now();
     clock.set(clock.now() + 5000);
-    // Stamped before the window: counted nowhere.
+    breaker.recordFailure(breaker.tryAcquire()!);
+    // Stamped before the window, but reported now: counted, in the oldest bucket of the window.
     breaker.recordSuccess(breaker.tryAcquire()!, startedLongAgo);
-    expect(breaker.stats().failureRate).toBe(0);
+    expect(breaker.stats().failureRate).toBe(0.5);
     breaker.recordSuccess(breaker.tryAcquire()!, clock.now() - 100);
-    breaker.recordFailure(breaker.tryAcquire()!, clock.now() - 100);
+    expect(breaker.stats().failureRate).toBeCloseTo(1 / 3);
+    // One bucket (100 ms) later the oldest bucket, holding the long call, has left the window.
+    clock.set(clock.now() + 100);
     expect(breaker.stats().failureRate).toBe(0.5);
   });
 

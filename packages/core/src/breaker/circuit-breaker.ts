@@ -149,7 +149,9 @@ export class CircuitBreaker {
 
   /**
    * The call succeeded, or failed in a way that shows the database is working. `at`: when the call
-   * started (epoch ms), if the caller already read the clock; the failure-rate window counts calls by it.
+   * started (epoch ms), if the caller already read the clock, which saves a clock read per call; the
+   * failure-rate window counts the call by it (one that started before the window counts as one of
+   * its oldest).
    */
   recordSuccess(permit: BreakerPermit, at?: number): void {
     this.totals.successes++;
@@ -165,14 +167,18 @@ export class CircuitBreaker {
     }
   }
 
-  /** The call failed because of the infrastructure. `at`: as for {@link recordSuccess}. */
-  recordFailure(permit: BreakerPermit, at?: number): void {
+  /**
+   * The call failed because of the infrastructure. Counted when it is reported, not when the call
+   * started: a call that timed out after more than `windowMs` must still weigh in ratio mode.
+   */
+  recordFailure(permit: BreakerPermit): void {
     this.totals.failures++;
     if (permit.generation !== this.generation) return;
     if (this.current === BreakerState.CLOSED) {
       this.consecutiveFailures++;
-      this.windowFailures.add(1, at);
-      this.windowTotal.add(1, at);
+      const now = this.clock.now();
+      this.windowFailures.add(1, now);
+      this.windowTotal.add(1, now);
       if (this.options.mode === 'consecutive') {
         if (this.consecutiveFailures >= this.options.failureThreshold)
           this.transition(BreakerState.OPEN, 'failures');

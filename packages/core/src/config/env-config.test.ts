@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { OptionError } from '../internal/validate.js';
 import { createSafeguards } from '../safeguards.js';
 import { ManualClock } from '../testing/manual-clock.js';
 import {
@@ -124,18 +125,17 @@ describe('safeguardsOptionsFromEnv checks what createSafeguards checks', () => {
   });
 });
 
-describe('toConfigError (the net under the ranges written in env-config)', () => {
+describe("toConfigError (a resolver's refusal, told as the variable's)", () => {
   it("names the variable of the option a resolver refused, with the resolver's range", () => {
-    const refusal = new TypeError('Expected queue.timeoutMs to be an integer >= 5, got 3 (number)');
+    const refusal = new OptionError('queue.timeoutMs', 'an integer >= 5', 3);
+    expect(refusal.message).toBe('Expected queue.timeoutMs to be an integer >= 5, got 3 (number)');
     const error = toConfigError({ QUEUE_TIMEOUT_MS: '3', DB_MAX_ATTEMPTS: '2' }, refusal);
     expect(error).toEqual(new SafeguardsConfigError('QUEUE_TIMEOUT_MS', '3', 'an integer >= 5'));
     expect(error.cause).toBe(refusal);
   });
 
   it('a rule across options names every variable set in that group, with its value', () => {
-    const refusal = new TypeError(
-      'Expected queue.reservedForCritical to be an integer between 0 and 1, got 1',
-    );
+    const refusal = new OptionError('queue.reservedForCritical', 'an integer between 0 and 1', 1);
     const error = toConfigError(
       { QUEUE_MAX_CONNECTIONS: '2', QUEUE_MAX_SIZE: '5', DB_MAX_ATTEMPTS: '2' },
       refusal,

@@ -1,11 +1,12 @@
 import { defaultBreakerDefinitions, resolveBreakerOptions } from '../breaker/breaker-options.js';
+import { OptionError } from '../internal/validate.js';
 import { resolveQueueOptions } from '../queue/queue-options.js';
 import {
   defaultRateLimitPolicies,
   type RateLimitPolicy,
   validatePolicy,
 } from '../rate-limit/rate-limit-policy.js';
-import { resolveRetryOptions, retryBounds } from '../retry/retry-options.js';
+import { resolveRetryOptions } from '../retry/retry-options.js';
 import type { SafeguardsOptions } from './safeguards-options.js';
 
 /** A configuration value that cannot be used; names the variable and the value. */
@@ -49,63 +50,39 @@ export const environmentVariables = {
 
 type Variable = keyof typeof environmentVariables;
 
-interface Bounds {
-  min: number;
-  max: number;
-}
-
-const atLeast = (min: number): Bounds => ({ min, max: Number.MAX_SAFE_INTEGER });
+/** The variable that sets each option: {@link environmentVariables} read the other way. */
+const variableOf: ReadonlyMap<string, Variable> = new Map(
+  (Object.keys(environmentVariables) as Variable[]).map((variable) => [
+    environmentVariables[variable],
+    variable,
+  ]),
+);
 
 /**
- * The range of each variable: the range of the option it sets. Retry bounds come from the retry
- * options themselves; every other option is checked again by its own resolver below, so a range
- * written here that drifted from the option would still fail at start, naming the variable.
+ * A variable as a number for its option, or undefined when unset or empty. Anything not written as an
+ * integer becomes NaN: it is not refused here but by the option's own rule, the one `createSafeguards`
+ * applies, so that rule alone decides, and says, what the variable may be.
  */
-const variableBounds: Readonly<Record<Variable, Bounds>> = {
-  QUEUE_MAX_CONNECTIONS: atLeast(1),
-  QUEUE_MAX_SIZE: atLeast(0),
-  QUEUE_TIMEOUT_MS: atLeast(1),
-  CIRCUIT_FAILURE_THRESHOLD: atLeast(1),
-  CIRCUIT_SUCCESS_THRESHOLD: atLeast(1),
-  CIRCUIT_TIMEOUT_MS: atLeast(0),
-  DB_RETRY_DELAY_MS: retryBounds.baseDelayMs,
-  DB_MAX_ATTEMPTS: retryBounds.maxAttempts,
-  RATE_LIMIT_API_MAX: atLeast(1),
-  RATE_LIMIT_AUTH_MAX: atLeast(1),
-  RATE_LIMIT_HEAVY_MAX: atLeast(1),
-  RATE_LIMIT_RECORDING_MAX: atLeast(1),
-  RATE_LIMIT_UPLOAD_MAX: atLeast(1),
-  RATE_LIMIT_REPORTS_MAX: atLeast(1),
-};
-
-function describeBounds({ min, max }: Bounds): string {
-  return max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer between ${min} and ${max}`;
-}
-
 function readInteger(env: Env, variable: Variable): number | undefined {
   const raw = env[variable];
   if (raw === undefined || raw.trim() === '') return undefined;
-  const bounds = variableBounds[variable];
   const trimmed = raw.trim();
-  const value = /^-?\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
-  if (!Number.isSafeInteger(value) || value < bounds.min || value > bounds.max)
-    throw new SafeguardsConfigError(variable, raw, describeBounds(bounds));
-  return value;
+  return /^-?\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
 }
 
 /**
- * Turns a resolver's refusal ("Expected <option> to be <range>, got <value>") into one that names
- * the variable that set the option, with its value as written. A rule across several options names
- * every variable of that option group that was set. Exported for tests only.
+ * Turns a resolver's refusal of an option into one that names the variable that set the option, with
+ * its value as written and the option's rule. A refusal of an option no variable sets (a rule across
+ * several options) names every variable of that option group that was set. Exported for tests only.
  */
 export function toConfigError(env: Env, error: TypeError): SafeguardsConfigError {
-  const option = /^Expected (\S+) /.exec(error.message)?.[1] ?? '';
-  const expected = /^Expected \S+ to be (.+), got /.exec(error.message)?.[1];
-  const set = (Object.keys(environmentVariables) as Variable[]).filter(
-    (variable) => (env[variable] ?? '').trim() !== '',
-  );
-  const named = set.find((variable) => environmentVariables[variable] === option);
-  if (named && expected) return new SafeguardsConfigError(named, env[named]!, expected, { cause: error });
+  const isSet = (variable: Variable) => (env[variable] ?? '').trim() !== '';
+  const option = error instanceof OptionError ? error.option : '';
+  const named = variableOf.get(option);
+  if (named !== undefined && isSet(named)) {
+    return new SafeguardsConfigError(named, env[named]!, (error as OptionError).expected, { cause: error });
+  }
+  const set = (Object.keys(environmentVariables) as Variable[]).filter(isSet);
   const group = option.slice(0, option.lastIndexOf('.') + 1);
   const related = set.filter((variable) => group !== '' && environmentVariables[variable].startsWith(group));
   const blamed = related.length > 0 ? related : set;
@@ -118,8 +95,8 @@ export function toConfigError(env: Env, error: TypeError): SafeguardsConfigError
 }
 
 /**
- * Runs the options read from the environment through the resolvers `createSafeguards` uses, so no
- * value passes here that would fail there.
+ * Runs the options read from the environment through the resolvers `createSafeguards` uses: the one
+ * check of every value, so no value passes here that would fail there.
  */
 function checkWithOptionRules(env: Env, options: SafeguardsOptions): void {
   try {

@@ -28,12 +28,16 @@ describe('RollingCounter', () => {
     expect(counter.total()).toBe(3);
   });
 
-  it('drops an event stamped before the window', async () => {
+  it('counts an event stamped before the window in its oldest bucket, the first to expire', async () => {
     const clock = new ManualClock(0);
     const counter = new RollingCounter(clock, 10_000, 10);
     await clock.advance(30_000);
     counter.add(1);
-    counter.add(5, 1_000);
+    counter.add(5, 1_000); // e.g. a call that started 29 s ago and ended now
+    expect(counter.total()).toBe(6);
+    await clock.advance(999);
+    expect(counter.total()).toBe(6);
+    await clock.advance(1);
     expect(counter.total()).toBe(1);
   });
 });

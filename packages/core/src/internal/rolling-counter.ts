@@ -21,12 +21,15 @@ export class RollingCounter {
   /**
    * Adds `amount` at `now` (pass it when the caller already read the clock). An event stamped before
    * the newest bucket (its time was read earlier, e.g. when an operation started) is counted in its own
-   * bucket while that is still in the window, and never moves the window back.
+   * bucket, or in the oldest bucket of the window when its stamp is older than that: it is reported
+   * now, so it did happen recently (a call that ran longer than the window still counts). It never
+   * moves the window back.
    */
   add(amount = 1, now = this.clock.now()): void {
-    const bucket = Math.floor(now / this.bucketMs);
+    let bucket = Math.floor(now / this.bucketMs);
     if (bucket < this.currentBucket) {
-      if (this.currentBucket - bucket >= this.bucketCount) return;
+      const oldest = this.currentBucket - this.bucketCount + 1;
+      if (bucket < oldest) bucket = oldest;
     } else {
       this.advanceTo(bucket);
     }

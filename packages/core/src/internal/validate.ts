@@ -9,6 +9,33 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
+/**
+ * A refused option: a TypeError whose message names the option and the value, and which carries the
+ * option's path and what it expects, so a caller that set the option from elsewhere (an environment
+ * variable) can say where without parsing the message. Both are private fields behind getters, not
+ * own properties: to its users it stays the TypeError it always was (equal to one with its message).
+ */
+export class OptionError extends TypeError {
+  readonly #option: string;
+  readonly #expected: string;
+
+  constructor(option: string, expected: string, value: unknown) {
+    super(`Expected ${option} to be ${expected}, got ${describe(value)}`);
+    this.#option = option;
+    this.#expected = expected;
+  }
+
+  /** The option's path, e.g. `queue.timeoutMs`. */
+  get option(): string {
+    return this.#option;
+  }
+
+  /** What the option must be, e.g. `an integer >= 1`. */
+  get expected(): string {
+    return this.#expected;
+  }
+}
+
 export function assertInteger(
   name: string,
   value: unknown,
@@ -17,7 +44,7 @@ export function assertInteger(
 ): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
-    throw new TypeError(`Expected ${name} to be an integer ${range}, got ${describe(value)}`);
+    throw new OptionError(name, `an integer ${range}`, value);
   }
 }
 
@@ -29,7 +56,7 @@ export function assertNumber(
 ): void {
   if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
     const range = max === Number.POSITIVE_INFINITY ? `>= ${min}` : `between ${min} and ${max}`;
-    throw new TypeError(`Expected ${name} to be a number ${range}, got ${describe(value)}`);
+    throw new OptionError(name, `a number ${range}`, value);
   }
 }
 
@@ -37,19 +64,16 @@ export function assertNumber(
 export function assertFiniteNumber(name: string, value: unknown, min?: number): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || (min !== undefined && value < min)) {
     const range = min === undefined ? '' : ` >= ${min}`;
-    throw new TypeError(`Expected ${name} to be a finite number${range}, got ${describe(value)}`);
+    throw new OptionError(name, `a finite number${range}`, value);
   }
 }
 
 export function assertOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): void {
   if (typeof value !== 'string' || !allowed.includes(value as T)) {
-    throw new TypeError(`Expected ${name} to be one of ${allowed.join(', ')}, got ${describe(value)}`);
+    throw new OptionError(name, `one of ${allowed.join(', ')}`, value);
   }
 }
 
 export function assertFunction(name: string, value: unknown): void {
-  if (typeof value !== 'function')
-    throw new TypeError(`Expected ${name} to be a function, got ${describe(value)}`);
+  if (typeof value !== 'function') throw new OptionError(name, 'a function', value);
 }
-
-export { describe as describeValue };

@@ -1,30 +1,17 @@
 import type { SafeguardError } from '../errors/safeguard-error.js';
-import type { DueEntry } from '../internal/due-timers.js';
-import { isThenable } from '../internal/is-thenable.js';
 import type { Lease } from '../queue/connection-queue.js';
 import type { Execution } from './execution.js';
 import type { Pipeline } from './pipeline.js';
 import type { InheritedContext, ResolvedContext } from './resolved-context.js';
 import { SlotScope } from './slot-scope.js';
 
-function invokeAttempt(scope: { invoke(): void }): void {
-  scope.invoke();
-}
-
 /**
  * One attempt of an operation on the slot it holds: the scope the operation receives, the ambient
  * store its nested calls find, and the watcher of its deadline and signal. A fresh one per attempt,
  * so work left over from a failed attempt never runs on the next attempt's slot.
  */
-export class AttemptScope<T> extends SlotScope implements DueEntry {
-  dueAt = 0;
-  dueNext: DueEntry | undefined = undefined;
-  duePrev: DueEntry | undefined = undefined;
-  dueListed = false;
-  /** The execution has this attempt's outcome (its operation may still run after a timeout). */
-  private answered = false;
+export class AttemptScope<T> extends SlotScope<T> {
   private succeeded = false;
-  private abortListener: (() => void) | undefined = undefined;
 
   constructor(
     pipeline: Pipeline,
@@ -33,7 +20,7 @@ export class AttemptScope<T> extends SlotScope implements DueEntry {
     readonly attempt: number,
     private readonly startedAt: number,
   ) {
-    super(pipeline);
+    super(pipeline, execution.operation);
   }
 
   get context(): ResolvedContext {
@@ -52,42 +39,13 @@ export class AttemptScope<T> extends SlotScope implements DueEntry {
     return !this.operationEnded && !this.lease.isReleased;
   }
 
-  /** Runs the operation with this scope as the ambient store (a lazy thenable is started in it too). */
+  protected get parentScope(): undefined {
+    return undefined;
+  }
+
+  /** Runs the operation on the slot. */
   start(): void {
-    const ambient = this.pipeline.ambient;
-    if (ambient === undefined) this.invoke();
-    else ambient.run(this, invokeAttempt, this);
-  }
-
-  /** @internal */
-  invoke(): void {
-    let result: T | PromiseLike<T>;
-    try {
-      result = this.execution.operation(this);
-    } catch (error) {
-      this.onError(error);
-      return;
-    }
-    if (!isThenable(result)) {
-      this.onValue(result);
-      return;
-    }
-    const context = this.context;
-    if (context.deadline !== Number.POSITIVE_INFINITY) {
-      this.dueAt = context.deadline;
-      this.pipeline.timers.add(this);
-    }
-    const signal = context.signal;
-    if (signal !== undefined) {
-      this.abortListener = () => this.giveUp(this.pipeline.abortError(signal.reason), false);
-      signal.addEventListener('abort', this.abortListener, { once: true });
-    }
-    result.then(this.onValue, this.onError);
-  }
-
-  /** The deadline passed while the operation ran. */
-  onDue(): void {
-    this.giveUp(this.pipeline.deadlineError(this.context), true);
+    this.startOperation();
   }
 
   protected finished(): void {
@@ -99,34 +57,30 @@ export class AttemptScope<T> extends SlotScope implements DueEntry {
     lease.release(this.succeeded ? 'success' : 'failure');
   }
 
+  /** A synchronous operation needs no watching: only one still running can pass its deadline. */
+  protected operationPending(): void {
+    this.watch();
+  }
+
+  protected operationSucceeded(value: T): void {
+    this.succeeded = true;
+    this.operationSettled();
+    if (this.answer()) this.execution.attemptSucceeded(value);
+  }
+
+  protected operationFailed(error: unknown): void {
+    this.operationSettled();
+    if (this.answer()) this.execution.attemptFailedWith(error);
+  }
+
   /**
    * Answers now, while the operation may still run: its slot stays taken until it really ends (its
    * connection is busy), or until the queue reclaims the slot as abandoned.
    */
-  private giveUp(error: SafeguardError, timedOut: boolean): void {
-    if (this.answered) return;
-    this.answered = true;
-    this.detachWatchers();
+  protected gaveUp(error: SafeguardError, timedOut: boolean): void {
     this.pipeline.queue.abandonLater(this.lease);
     this.execution.attemptGaveUp(error, timedOut);
   }
-
-  private readonly onValue = (value: T): void => {
-    this.succeeded = true;
-    this.operationSettled();
-    if (this.answered) return;
-    this.answered = true;
-    this.detachWatchers();
-    this.execution.attemptSucceeded(value);
-  };
-
-  private readonly onError = (error: unknown): void => {
-    this.operationSettled();
-    if (this.answered) return;
-    this.answered = true;
-    this.detachWatchers();
-    this.execution.attemptFailedWith(error);
-  };
 
   /**
    * The slot goes back now, or once the nested call still running on it ends (an operation can settle
@@ -140,14 +94,6 @@ export class AttemptScope<T> extends SlotScope implements DueEntry {
         this.lease,
         Math.max(this.pipeline.clock.now(), this.context.deadline),
       );
-    }
-  }
-
-  private detachWatchers(): void {
-    if (this.dueListed) this.pipeline.timers.delete(this);
-    if (this.abortListener !== undefined) {
-      this.context.signal?.removeEventListener('abort', this.abortListener);
-      this.abortListener = undefined;
     }
   }
 }

@@ -2,6 +2,7 @@ import type { BreakerPermit, CircuitBreaker } from '../breaker/circuit-breaker.j
 import { classifyError } from '../errors/classify-error.js';
 import type { SafeguardError } from '../errors/safeguard-error.js';
 import { sleep } from '../internal/clock.js';
+import { LazySignal } from '../internal/lazy-signal.js';
 import type { RunContext } from '../operation-context.js';
 import { Priority } from '../priority.js';
 import type { Lease } from '../queue/connection-queue.js';
@@ -15,7 +16,8 @@ import { type InheritedContext, type ResolvedContext, toInherited } from './reso
 /**
  * One call of `run`, from admission to its last attempt, as a small state machine driven by callbacks
  * rather than `async`/`await`: on the common path (a free slot, an operation that succeeds) it costs
- * one promise of its own, one {@link AttemptScope} and two clock reads.
+ * one promise of its own, one {@link AttemptScope} and one clock read (when `run` is called), plus a
+ * second for the one attempt in four whose duration is timed.
  */
 export class Execution<T> implements ExecutionView {
   readonly promise: Promise<T>;
@@ -26,10 +28,11 @@ export class Execution<T> implements ExecutionView {
   private breaker: CircuitBreaker | undefined = undefined;
   private permit: BreakerPermit | undefined = undefined;
   private inheritedContext: InheritedContext | undefined = undefined;
-  private controller: AbortController | undefined = undefined;
-  private abortReason: unknown = undefined;
-  private isAborted = false;
-  /** When the current attempt got its slot (epoch ms): its outcome is stamped with it, no clock read. */
+  private lazySignal: LazySignal | undefined = undefined;
+  /**
+   * When the current attempt got its slot (epoch ms): a success is stamped with it, saving a clock
+   * read on the fast path (a failure is stamped by the breaker when it happens).
+   */
   private attemptStartedAt = 0;
   /** The error of the attempt being retried, while its backoff runs. */
   private lastError: SafeguardError | undefined = undefined;
@@ -49,11 +52,8 @@ export class Execution<T> implements ExecutionView {
 
   /** The operation's signal (every attempt's scope hands out this one), created on first access. */
   get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.isAborted) this.controller.abort(this.abortReason);
-    }
-    return this.controller.signal;
+    this.lazySignal ??= new LazySignal();
+    return this.lazySignal.signal;
   }
 
   get inherited(): InheritedContext {
@@ -108,12 +108,16 @@ export class Execution<T> implements ExecutionView {
     }
   }
 
-  /** A closed pipeline, an already-aborted signal or read-only mode refuse before anything is charged. */
+  /**
+   * A closed pipeline, an already-aborted signal, a deadline already passed or read-only mode refuse
+   * before anything is charged.
+   */
   private refusalBeforeRateLimit(): { error: SafeguardError; stage: 'read-only' | 'queue' } | undefined {
     const pipeline = this.pipeline;
     const context = this.context;
     if (pipeline.closing) return { error: pipeline.closedError(), stage: 'queue' };
     if (context.signal?.aborted) return { error: pipeline.abortError(context.signal.reason), stage: 'queue' };
+    if (this.startedAt >= context.deadline) return { error: pipeline.deadlineError(context), stage: 'queue' };
     if (context.isWrite) {
       const readOnly = pipeline.readOnlyRefusal();
       if (readOnly) return { error: readOnly, stage: 'read-only' };
@@ -214,7 +218,8 @@ export class Execution<T> implements ExecutionView {
 
   /** @internal The current attempt passed its deadline or was aborted while its operation ran. */
   attemptGaveUp(error: SafeguardError, timedOut: boolean): void {
-    this.abortScope(error);
+    this.lazySignal ??= new LazySignal();
+    this.lazySignal.abort(error);
     this.attemptFailed(error, timedOut);
   }
 
@@ -222,7 +227,7 @@ export class Execution<T> implements ExecutionView {
     const breaker = this.breaker!;
     const permit = this.permit!;
     const verdict = breakerVerdict(error, timedOut);
-    if (verdict === 'failure') breaker.recordFailure(permit, this.attemptStartedAt);
+    if (verdict === 'failure') breaker.recordFailure(permit);
     else if (verdict === 'success') breaker.recordSuccess(permit, this.attemptStartedAt);
     else breaker.release(permit);
 
@@ -258,13 +263,6 @@ export class Execution<T> implements ExecutionView {
       () => this.nextAttempt(undefined),
       () => this.fail(this.pipeline.abortError(signal?.reason)),
     );
-  }
-
-  private abortScope(reason: unknown): void {
-    if (this.isAborted) return;
-    this.isAborted = true;
-    this.abortReason = reason;
-    this.controller?.abort(reason);
   }
 
   // ---- Endings --------------------------------------------------------------------------------

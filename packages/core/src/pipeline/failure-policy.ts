@@ -41,10 +41,13 @@ export type BreakerVerdict = 'failure' | 'success' | 'neutral';
  * a serialization failure, a syntax error) or an app-level refusal counts for it, so those never trip
  * it; anything else says nothing about the database (an unrecognised error, an abort, shutting down,
  * a refusal of ours from a nested call) and only releases the permit. A half-open probe that fails
- * with `new Error('socket went away weirdly')` must not close the breaker.
+ * with `new Error('socket went away weirdly')` must not close the breaker. Nor may a statement
+ * cancelled on request (57014 `due to user request`): it carries a SQLSTATE, but the cancel came
+ * from a caller that gave up, not from the database's health.
  */
 export function breakerVerdict(error: SafeguardError, timedOut: boolean): BreakerVerdict {
   if (timedOut || isInfrastructureFailure(error)) return 'failure';
+  if (error.type === 'TIMEOUT' && error.reason === 'query-cancelled') return 'neutral';
   return answered.has(error.type) || error.sqlState !== undefined ? 'success' : 'neutral';
 }
 

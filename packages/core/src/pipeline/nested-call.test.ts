@@ -107,6 +107,66 @@ describe('nested calls on a held slot', () => {
     expect(leaves.peak).toBe(1);
   });
 
+  it("the outer scope's run, called inside a nested call on it (at any depth), runs as that call's child", async () => {
+    const { safeguards, clock } = setup({ queue: { maxConcurrentConnections: 1, reservedForCritical: 0 } });
+    const leaves = leafCounter();
+    let result: unknown;
+    const outer = safeguards
+      .run(
+        (tx) =>
+          tx.run(async () => {
+            const a = await tx.run(leaves.query('a'));
+            const b = await tx.run(() => tx.run(() => tx.run(leaves.query('b'))));
+            const rest = await Promise.all([tx.run(leaves.query('c')), tx.run(leaves.query('d'))]);
+            return [a, b, ...rest];
+          }),
+        { timeoutMs: 10_000 },
+      )
+      .then((value) => {
+        result = value;
+      });
+    for (let i = 0; i < 10 && result === undefined; i++) await tick();
+    // Lined up on `tx` behind the call waiting for them, they would only end at the deadline.
+    expect(result).toEqual(['a', 'b', 'c', 'd']);
+    expect(leaves.peak).toBe(1);
+    expect(safeguards.metrics().operations.started).toBe(1);
+    await clock.advance(10_000);
+    await outer;
+  });
+
+  it("the outer scope's run from the operation itself still takes turns behind a running nested call", async () => {
+    const safeguards = createSafeguards({ queue: { maxConcurrentConnections: 1, reservedForCritical: 0 } });
+    const leaves = leafCounter();
+    await safeguards.run((tx) =>
+      Promise.all([
+        tx.run(() => Promise.all([safeguards.run(leaves.query('a.1')), safeguards.run(leaves.query('a.2'))])),
+        tx.run(leaves.query('b')),
+      ]),
+    );
+    expect(leaves.peak).toBe(1);
+    expect(leaves.order).toEqual(['a.1', 'a.2', 'b']);
+  });
+
+  it('without AsyncLocalStorage, work made on the scope a nested call was handed runs as its child', async () => {
+    const safeguards = createSafeguards({
+      queue: { maxConcurrentConnections: 1, reservedForCritical: 0 },
+      ambientStorage: false,
+    });
+    const leaves = leafCounter();
+    const result = await safeguards.run((tx) =>
+      Promise.all([
+        tx.run(async (inner) => [
+          await inner.run(leaves.query('a.1')),
+          await inner.run((deeper) => deeper.run(leaves.query('a.2'))),
+        ]),
+        tx.run(leaves.query('b')),
+      ]),
+    );
+    expect(result).toEqual([['a.1', 'a.2'], 'b']);
+    expect(leaves.peak).toBe(1);
+    expect(leaves.order).toEqual(['a.1', 'a.2', 'b']);
+  });
+
   it('keeps the slot while a nested call started before its operation settled still runs', async () => {
     const safeguards = createSafeguards({ queue: { maxConcurrentConnections: 1, reservedForCritical: 0 } });
     const second = deferred<string>();
@@ -263,6 +323,101 @@ describe('nested calls on a held slot', () => {
       await expect(next).resolves.toBe('next');
       await outer;
       expect(safeguards.queue.active).toBe(0);
+    });
+
+    it('calls made by an operation that already got TIMEOUT are refused without running', async () => {
+      const { safeguards, clock } = setup({ queue: { abandonAfterMs: 60_000 } });
+      const resume = deferred();
+      const ran: string[] = [];
+      const outcomes: unknown[] = [];
+      let scopeSignal: AbortSignal | undefined;
+      const outer = safeguards.run(
+        async (scope) => {
+          scopeSignal = scope.signal;
+          await resume.promise;
+          const query = (name: string) => async () => {
+            ran.push(name);
+            return name;
+          };
+          outcomes.push(await safeguards.run(query('ambient')).catch((error: unknown) => error));
+          outcomes.push(await scope.run(query('explicit')).catch((error: unknown) => error));
+          outcomes.push(
+            await safeguards
+              .withContext({ label: 'block' }, () => safeguards.run(query('in a block')))
+              .catch((error: unknown) => error),
+          );
+        },
+        { timeoutMs: 1000 },
+      );
+      outer.catch(() => undefined);
+      await clock.advance(1000);
+      await expect(outer).rejects.toMatchObject({ type: 'TIMEOUT', reason: 'deadline' });
+      expect(scopeSignal?.aborted).toBe(true);
+      expect(safeguards.queue.active).toBe(1); // the operation runs on, on its slot
+      resume.resolve();
+      await flushMicrotasks();
+      expect(ran).toEqual([]);
+      expect(outcomes).toHaveLength(3);
+      for (const outcome of outcomes) expect(outcome).toMatchObject({ type: 'TIMEOUT', reason: 'deadline' });
+    });
+
+    it('calls made by a nested call that already got TIMEOUT, or by an aborted operation, are refused', async () => {
+      const { safeguards, clock } = setup({ queue: { abandonAfterMs: 60_000 } });
+      const resumeNested = deferred();
+      const resumeOuter = deferred();
+      const controller = new AbortController();
+      const ran: string[] = [];
+      const query = (name: string) => async () => {
+        ran.push(name);
+        return name;
+      };
+      let fromNested: unknown;
+      let fromAborted: unknown;
+      const outer = safeguards.run(
+        async () => {
+          const nested = safeguards.run(
+            async () => {
+              await resumeNested.promise;
+              fromNested = await safeguards
+                .run(query('inside the nested call'))
+                .catch((error: unknown) => error);
+            },
+            { timeoutMs: 100 },
+          );
+          await expect(nested).rejects.toMatchObject({ type: 'TIMEOUT', reason: 'deadline' });
+          await resumeOuter.promise;
+          fromAborted = await safeguards.run(query('after the abort'), {}).catch((error: unknown) => error);
+        },
+        { signal: controller.signal },
+      );
+      outer.catch(() => undefined);
+      await clock.advance(100);
+      resumeNested.resolve();
+      await flushMicrotasks();
+      expect(fromNested).toMatchObject({ type: 'TIMEOUT', reason: 'deadline' });
+      controller.abort();
+      await expect(outer).rejects.toMatchObject({ type: 'TIMEOUT', reason: 'aborted' });
+      resumeOuter.resolve();
+      await flushMicrotasks();
+      expect(fromAborted).toMatchObject({ type: 'TIMEOUT', reason: 'aborted' });
+      expect(ran).toEqual([]);
+    });
+
+    it('a call inside a withContext block whose shorter deadline has passed is refused before the timer fires', async () => {
+      const { safeguards, clock } = setup();
+      let ran = false;
+      const outcome = await safeguards.run(async () =>
+        safeguards.withContext({ timeoutMs: 100 }, async () => {
+          clock.set(clock.now() + 100); // time passes; no timer has fired yet
+          return safeguards
+            .run(async () => {
+              ran = true;
+            })
+            .catch((error: unknown) => error);
+        }),
+      );
+      expect(outcome).toMatchObject({ type: 'TIMEOUT', reason: 'deadline' });
+      expect(ran).toBe(false);
     });
 
     it('a waiting nested call leaves the line at its deadline', async () => {

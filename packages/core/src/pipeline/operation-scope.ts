@@ -7,7 +7,7 @@ export interface OperationScope {
    * query) so the connection is freed as soon as possible. Created on first access.
    */
   readonly signal: AbortSignal;
-  /** Absolute deadline in epoch ms (`Infinity` when none). */
+  /** Absolute deadline in epoch ms; always finite (`defaultTimeoutMs` after the start if none was set). */
   readonly deadline: number;
   /** 1 for the first attempt, 2 for the first retry, ... */
   readonly attempt: number;
@@ -19,6 +19,16 @@ export interface OperationScope {
    * already running or waiting on it (a slot is one connection: they take turns). AsyncLocalStorage
    * does this automatically for nested `safeguards.run` calls; this is the explicit form for runtimes
    * without it. Once the operation has ended, the work takes a slot of its own.
+   *
+   * Called from inside a nested call running on this scope (the scope was captured, e.g. by a
+   * transaction object), the work runs as that nested call's child, as an ambient `safeguards.run`
+   * would; this needs AsyncLocalStorage to see where the caller is, so without it call `run` on the
+   * scope your operation was handed.
+   *
+   * A nested operation must never wait for a call made after it on the same scope (a later sibling):
+   * that call's turn comes only once the nested operation has ended, so both wait until the deadline.
+   * Work that lives until something later happens (a reserved or checked-out connection, held until
+   * `release()`) is not a nested call: inside an operation, use the operation's own slot directly.
    */
   run<T>(operation: (scope: OperationScope) => T | Promise<T>): Promise<T>;
 }

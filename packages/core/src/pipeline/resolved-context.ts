@@ -12,7 +12,10 @@ export interface ResolvedContext {
   readonly policy: string | undefined;
   readonly identity: RequestIdentity;
   readonly signal: AbortSignal | undefined;
-  /** Epoch ms; `Infinity` when there is none. */
+  /**
+   * Epoch ms; always finite: `defaultTimeoutMs` after the start when neither the call nor its context
+   * set one.
+   */
   readonly deadline: number;
   readonly breaker: string;
   readonly label: string | undefined;

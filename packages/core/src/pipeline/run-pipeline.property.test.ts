@@ -130,6 +130,13 @@ describe('Safeguards.run invariants (property-based, whole pipeline)', () => {
             if (outcome !== 'ok') throw errorFor(outcome);
             return 'done';
           };
+          /** Operation-end events by label: each call (top-level or nested) has a label of its own. */
+          const ends = new Map<string, number>();
+          safeguards.onOperationEnd((event) => {
+            const label = event.label ?? '(none)';
+            ends.set(label, (ends.get(label) ?? 0) + 1);
+          });
+          const topLevel: string[] = [];
           const settlements: number[] = [];
           const track = (promise: Promise<unknown>) => {
             const index = settlements.push(0) - 1;
@@ -143,19 +150,23 @@ describe('Safeguards.run invariants (property-based, whole pipeline)', () => {
               case 'submit': {
                 const controller = command.abortAfterMs === null ? undefined : new AbortController();
                 if (controller) clock.setTimeout(() => controller.abort(), command.abortAfterMs!);
+                const label = `call ${topLevel.length}`;
+                topLevel.push(label);
                 track(
                   safeguards.run(
                     (scope) => {
                       const onSlot: Slot = { queries: 0, settled: false };
                       if (command.nested === 0) return query(command, scope.signal, command.outcome, onSlot);
                       const calls = Array.from({ length: command.nested }, (_, i) => {
-                        const call = safeguards.run((inner) =>
-                          query(
-                            command,
-                            inner.signal,
-                            command.nestedFails && i === 0 ? 'transient' : 'ok',
-                            onSlot,
-                          ),
+                        const call = safeguards.run(
+                          (inner) =>
+                            query(
+                              command,
+                              inner.signal,
+                              command.nestedFails && i === 0 ? 'transient' : 'ok',
+                              onSlot,
+                            ),
+                          { label: `${label} attempt ${scope.attempt} nested ${i}` },
                         );
                         track(call);
                         return call;
@@ -176,6 +187,7 @@ describe('Safeguards.run invariants (property-based, whole pipeline)', () => {
                       priority: command.priority,
                       operationType: command.operationType,
                       signal: controller?.signal,
+                      label,
                       ...(command.timeoutMs === null ? {} : { timeoutMs: command.timeoutMs }),
                       ...(command.deadlinePassed ? { deadline: clock.now() - 1 } : {}),
                     },
@@ -207,7 +219,14 @@ describe('Safeguards.run invariants (property-based, whole pipeline)', () => {
           expect(running).toBe(0);
           expect(queue.stats()).toMatchObject({ active: 0, queued: 0, abandonedRunning: 0 });
           expect(queue.stats().peakActive).toBeLessThanOrEqual(budget);
-          expect(safeguards.metrics().operations.inFlight).toBe(0);
+          const operations = safeguards.metrics().operations;
+          expect(operations.inFlight).toBe(0);
+          // Every operation ended exactly one way, and told its listeners exactly once: each call made
+          // at the top level, and each nested call that ran as an operation of its own.
+          expect(operations.started).toBe(operations.succeeded + operations.failed + operations.rejected);
+          expect([...ends.entries()].filter(([, count]) => count !== 1)).toEqual([]);
+          expect(topLevel.filter((label) => !ends.has(label))).toEqual([]);
+          expect([...ends.values()].reduce((sum, count) => sum + count, 0)).toBe(operations.started);
         },
       ),
       { numRuns: 200 },

@@ -1,3 +1,6 @@
+import type { SafeguardError } from '../errors/safeguard-error.js';
+import type { DueEntry } from '../internal/due-timers.js';
+import { isThenable } from '../internal/is-thenable.js';
 import type { RunContext } from '../operation-context.js';
 import type { OperationScope } from './operation-scope.js';
 import type { Operation, Pipeline } from './pipeline.js';
@@ -28,6 +31,10 @@ export interface WaitingCall {
 
 const noContext: RunContext = Object.freeze({});
 
+function invokeOperation(scope: SlotScope): void {
+  scope.invoke();
+}
+
 /**
  * Work running on one held slot: an attempt of an operation (`AttemptScope`) or a call nested in
  * it (`NestedCall`), which is a scope in turn. A slot stands for ONE connection, so the nested
@@ -37,10 +44,27 @@ const noContext: RunContext = Object.freeze({});
  *
  * A scope is finished when its own operation has settled and the nested call running on it (if any)
  * has ended; calls still waiting when its operation settles run as operations of their own.
+ *
+ * Both kinds run their operation, and watch their deadline and signal, the same way (here); they
+ * differ in whom they answer (an `Execution`, or the caller of a nested `run`) and in when they start
+ * watching (an attempt once its operation turns out to be asynchronous, a nested call from the moment
+ * it is made, since it may wait for its turn).
  */
-export abstract class SlotScope implements OperationScope, AmbientStore {
+export abstract class SlotScope<T = unknown> implements OperationScope, AmbientStore, DueEntry {
+  dueAt = 0;
+  dueNext: DueEntry | undefined = undefined;
+  duePrev: DueEntry | undefined = undefined;
+  dueListed = false;
   /** This scope's own operation has settled. */
   protected operationEnded = false;
+  /** The caller has its answer: the operation's outcome, a refusal, a timeout or an abort. */
+  protected answered = false;
+  /**
+   * The error this scope answered its caller with at its deadline or an abort, while its operation
+   * may still run on the slot.
+   */
+  protected gaveUpWith: SafeguardError | undefined = undefined;
+  private abortListener: (() => void) | undefined = undefined;
   private turnTaken = false;
   private lineHead: WaitingCall | undefined = undefined;
   private lineTail: WaitingCall | undefined = undefined;
@@ -48,7 +72,10 @@ export abstract class SlotScope implements OperationScope, AmbientStore {
   private turnEndedWhileDraining = false;
   private isFinished = false;
 
-  constructor(protected readonly pipeline: Pipeline) {}
+  constructor(
+    protected readonly pipeline: Pipeline,
+    protected readonly operation: Operation<T>,
+  ) {}
 
   abstract get context(): ResolvedContext;
   abstract get attempt(): number;
@@ -56,8 +83,18 @@ export abstract class SlotScope implements OperationScope, AmbientStore {
   abstract get inherited(): InheritedContext;
   /** True while this scope's operation runs on a slot its attempt still holds. Read live, never cached. */
   abstract get holdsSlot(): boolean;
+  /** The scope this one is a nested call on; undefined for an attempt (the root of the tree). */
+  protected abstract get parentScope(): SlotScope | undefined;
   /** Called once, when this scope's operation and the nested call running on it have both ended. */
   protected abstract finished(): void;
+  /** The operation returned a thenable: it runs on (an attempt starts watching here). */
+  protected abstract operationPending(): void;
+  /** The operation returned or resolved `value`. */
+  protected abstract operationSucceeded(value: T): void;
+  /** The operation threw or rejected. */
+  protected abstract operationFailed(error: unknown): void;
+  /** Answered at the deadline or an abort (`timedOut`: the deadline), while the operation may run on. */
+  protected abstract gaveUp(error: SafeguardError, timedOut: boolean): void;
 
   get owner(): object {
     return this.pipeline.owner;
@@ -75,8 +112,104 @@ export abstract class SlotScope implements OperationScope, AmbientStore {
     return Math.max(0, this.context.deadline - this.pipeline.clock.now());
   }
 
+  /**
+   * Called from inside a nested call running on this scope (at any depth), the work is that call's
+   * child: lined up on this scope it would wait for the very call that waits for it, a deadlock until
+   * the deadline. Only the ambient storage can tell where the caller is; without it, pass the scope
+   * your operation was handed.
+   */
   run<R>(operation: Operation<R>): Promise<R> {
+    // A caller inside a running nested call on this scope means one of its calls holds the turn, so
+    // the ambient store is looked up only then.
+    if (this.turnTaken) {
+      const store = this.pipeline.ownStore();
+      const inner = store?.slot;
+      if (inner !== undefined && inner !== this && inner.holdsSlot && inner.descendsFrom(this)) {
+        return this.pipeline.runOn(inner, operation, noContext, store!.inherited);
+      }
+    }
     return this.pipeline.runOn(this, operation, noContext, this.inherited);
+  }
+
+  /**
+   * @internal The error this scope, or one it is nested in, has answered its caller with while its
+   * operation still runs: work started on it now comes too late (its caller has its answer).
+   */
+  givenUpWith(): SafeguardError | undefined {
+    for (let scope: SlotScope | undefined = this; scope !== undefined; scope = scope.parentScope) {
+      if (scope.gaveUpWith !== undefined) return scope.gaveUpWith;
+    }
+    return undefined;
+  }
+
+  /** Whether this scope is a nested call on `ancestor`, directly or through other nested calls. */
+  private descendsFrom(ancestor: SlotScope): boolean {
+    for (let scope = this.parentScope; scope !== undefined; scope = scope.parentScope) {
+      if (scope === ancestor) return true;
+    }
+    return false;
+  }
+
+  /** The deadline passed while this scope was watched. */
+  onDue(): void {
+    this.giveUp(this.pipeline.deadlineError(this.context), true);
+  }
+
+  /** @internal Runs the operation (through {@link startOperation}). */
+  invoke(): void {
+    let result: T | PromiseLike<T>;
+    try {
+      result = this.operation(this);
+    } catch (error) {
+      this.operationFailed(error);
+      return;
+    }
+    if (!isThenable(result)) {
+      this.operationSucceeded(result);
+      return;
+    }
+    this.operationPending();
+    result.then(
+      (value) => this.operationSucceeded(value),
+      (error: unknown) => this.operationFailed(error),
+    );
+  }
+
+  /** Runs the operation with this scope as the ambient store (a lazy thenable is started in it too). */
+  protected startOperation(): void {
+    const ambient = this.pipeline.ambient;
+    if (ambient === undefined) this.invoke();
+    else ambient.run(this, invokeOperation, this);
+  }
+
+  /** Watches the deadline and the context's signal: either answers the caller with TIMEOUT. */
+  protected watch(): void {
+    const context = this.context;
+    this.dueAt = context.deadline;
+    this.pipeline.timers.add(this);
+    const signal = context.signal;
+    if (signal !== undefined) {
+      this.abortListener = () => this.giveUp(this.pipeline.abortError(signal.reason), false);
+      signal.addEventListener('abort', this.abortListener, { once: true });
+    }
+  }
+
+  /** Marks the caller as answered and stops watching; false when it already had its answer. */
+  protected answer(): boolean {
+    if (this.answered) return false;
+    this.answered = true;
+    if (this.dueListed) this.pipeline.timers.delete(this);
+    if (this.abortListener !== undefined) {
+      this.context.signal?.removeEventListener('abort', this.abortListener);
+      this.abortListener = undefined;
+    }
+    return true;
+  }
+
+  private giveUp(error: SafeguardError, timedOut: boolean): void {
+    if (!this.answer()) return;
+    this.gaveUpWith = error;
+    this.gaveUp(error, timedOut);
   }
 
   /** Whether a nested call runs on this scope right now. */

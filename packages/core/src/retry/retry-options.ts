@@ -31,16 +31,6 @@ export const defaultRetryOptions: Readonly<RetryOptions> = {
   budget: { ratio: 0.2, minPerSecond: 5, windowMs: 10_000 },
 };
 
-/**
- * Bounds of the retry options, shared with the environment reader so `DB_MAX_ATTEMPTS` and
- * `DB_RETRY_DELAY_MS` are refused at start by the same rule that would refuse the option.
- */
-export const retryBounds = {
-  maxAttempts: { min: 1, max: 100 },
-  baseDelayMs: { min: 0, max: Number.MAX_SAFE_INTEGER },
-  maxDelayMs: { min: 0, max: Number.MAX_SAFE_INTEGER },
-} as const;
-
 export function resolveRetryOptions(options: Partial<RetryOptions> = {}): RetryOptions {
   const resolved: RetryOptions = {
     ...defaultRetryOptions,
@@ -50,10 +40,9 @@ export function resolveRetryOptions(options: Partial<RetryOptions> = {}): RetryO
         ? false
         : { ...(defaultRetryOptions.budget as RetryBudgetOptions), ...options.budget },
   };
-  const { maxAttempts, baseDelayMs, maxDelayMs } = retryBounds;
-  assertInteger('retry.maxAttempts', resolved.maxAttempts, maxAttempts.min, maxAttempts.max);
-  assertInteger('retry.baseDelayMs', resolved.baseDelayMs, baseDelayMs.min, baseDelayMs.max);
-  assertInteger('retry.maxDelayMs', resolved.maxDelayMs, maxDelayMs.min, maxDelayMs.max);
+  assertInteger('retry.maxAttempts', resolved.maxAttempts, 1, 100);
+  assertInteger('retry.baseDelayMs', resolved.baseDelayMs, 0);
+  assertInteger('retry.maxDelayMs', resolved.maxDelayMs, 0);
   assertOneOf('retry.jitter', resolved.jitter, ['equal', 'full', 'none']);
   if (resolved.budget) {
     assertNumber('retry.budget.ratio', resolved.budget.ratio, 0);

@@ -80,7 +80,9 @@ function queryText(query: LazyQuery): string {
  * Wraps a postgres.js `Sql` so that every top-level query is one `safeguards.run` (dispatched only
  * once it holds a slot, cancelled with `query.cancel()` when the scope's signal aborts) and every
  * `begin` / `reserve` holds one slot for its whole life. The caller's promise settles with what
- * `run` settles with: the rows, or a `SafeguardError` whose `cause` is the driver's error. Queries
+ * `run` settles with: the rows, or a `SafeguardError` whose `cause` is the driver's error. Inside an
+ * operation that already holds a slot, `reserve` takes no second one: the reserved connection is that
+ * slot's, its queries cancelled when the operation's signal aborts. Queries
  * on a transaction's own `sql` are not budgeted again (same connection, same slot) but are cancelled
  * when the transaction's deadline passes. `listen`/`subscribe` open their own connection, outside
  * the pool and the budget: do not use them on a budgeted app.
@@ -221,7 +223,17 @@ export function safeguardPostgresJs<S extends Sql>(sql: S, safeguards: Safeguard
         transactionContext,
       );
     },
-    reserve: () => misuseRejection(sql, 'sql.reserve()') ?? holdSlot(() => raw.reserve()),
+    reserve: () => {
+      const misuse = misuseRejection(sql, 'sql.reserve()');
+      if (misuse) return misuse;
+      // Inside an operation that holds a slot, the reserved connection is that slot's connection.
+      // Held as a nested call it would keep the slot's turn until release(), so the operation's own
+      // later calls (its queries) would wait behind it for ever: a nested call must never wait for
+      // a call made after it on the same slot.
+      const scope = safeguards.currentScope();
+      if (scope !== undefined) return raw.reserve().then((reserved) => cancelOnAbort(reserved, scope.signal));
+      return holdSlot(() => raw.reserve());
+    },
     notify: (...args: unknown[]) =>
       safeguards.run(() => (raw.notify as (...a: unknown[]) => unknown)(...args), transactionContext),
   };
