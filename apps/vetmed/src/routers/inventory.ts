@@ -1,6 +1,5 @@
 import { TRPCError } from '@trpc/server';
 import { and, asc, eq, sql } from 'drizzle-orm';
-import { z } from 'zod';
 import { inventory, medications, stockScale } from '../db/index.js';
 import { can, requireHouseholdRole, requireUsableMedication } from '../trpc/access.js';
 import { protectedProcedure, router } from '../trpc/init.js';
