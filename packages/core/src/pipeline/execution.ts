@@ -164,7 +164,11 @@ export class Execution<T> implements ExecutionView {
       return;
     }
     this.pipeline.queue
-      .acquire(this.context.priority, { deadline: this.context.deadline, signal: this.context.signal })
+      .acquire(this.context.priority, {
+        deadline: this.context.deadline,
+        signal: this.context.signal,
+        continuation: this.context.progress?.started === true,
+      })
       .then(
         (granted) => {
           if (!breaker.isCurrent(permit)) {
@@ -201,6 +205,9 @@ export class Execution<T> implements ExecutionView {
       return;
     }
     this.attemptStartedAt = now;
+    const progress = this.context.progress;
+    // The request has started: its later operations wait as continuations.
+    if (progress !== undefined) progress.started = true;
     new AttemptScope(this.pipeline, this, lease, this.attempt, now).start();
   }
 

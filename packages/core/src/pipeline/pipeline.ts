@@ -248,9 +248,11 @@ export class Pipeline {
     const store = this.ownStore();
     const resolved = resolveContext(context, store?.inherited, this.clock.now(), this.defaultTimeoutMs);
     // The slot is looked up live when a call is made: the block may outlive the work holding it.
+    // The outermost block is the request: blocks inside it share its progress.
+    const inherited = toInherited(context, resolved);
     const child: AmbientStore = {
       owner: this.owner,
-      inherited: toInherited(context, resolved),
+      inherited: inherited.progress ? inherited : { ...inherited, progress: { started: false } },
       slot: store?.slot,
     };
     return this.ambient.run(child, runAndStart, callback);

@@ -2,6 +2,15 @@ import { assertFiniteNumber } from '../internal/validate.js';
 import type { OperationType, RequestIdentity, RunContext } from '../operation-context.js';
 import { isPriority, Priority } from '../priority.js';
 
+/**
+ * Whether a request (a `withContext` block, e.g. one tRPC call) has had an operation start on a slot.
+ * Shared, and mutated, by every operation of the request: its later operations are continuations (see
+ * `AcquireOptions.continuation`).
+ */
+export interface RequestProgress {
+  started: boolean;
+}
+
 /** A run context with every default applied; what the pipeline works from. */
 export interface ResolvedContext {
   readonly priority: Priority;
@@ -19,6 +28,8 @@ export interface ResolvedContext {
   readonly deadline: number;
   readonly breaker: string;
   readonly label: string | undefined;
+  /** The request this operation belongs to, when it runs inside a `withContext` block. */
+  readonly progress: RequestProgress | undefined;
 }
 
 /**
@@ -100,6 +111,7 @@ export function resolveContext(
     deadline,
     breaker: context.breaker ?? inherited?.breaker ?? defaultBreaker(priority, operationType),
     label: context.label ?? inherited?.label,
+    progress: inherited?.progress,
   };
 }
 
@@ -114,5 +126,6 @@ export function toInherited(context: RunContext, resolved: ResolvedContext): Inh
     deadline: resolved.deadline,
     breaker: resolved.breaker,
     label: resolved.label,
+    progress: resolved.progress,
   };
 }

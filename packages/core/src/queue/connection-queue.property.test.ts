@@ -5,7 +5,13 @@ import { ManualClock } from '../testing/manual-clock.js';
 import { ConnectionQueue, type Lease } from './connection-queue.js';
 
 type Command =
-  | { kind: 'acquire'; priority: Priority; deadlineMs: number | null; abortable: boolean }
+  | {
+      kind: 'acquire';
+      priority: Priority;
+      deadlineMs: number | null;
+      abortable: boolean;
+      continuation: boolean;
+    }
   | { kind: 'release'; index: number }
   | { kind: 'abort'; index: number }
   | { kind: 'advance'; ms: number }
@@ -21,6 +27,7 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
       priority: priorityArb,
       deadlineMs: fc.option(fc.integer({ min: 1, max: 500 })),
       abortable: fc.boolean(),
+      continuation: fc.boolean(),
     }),
   },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('release' as const), index: fc.nat() }) },
@@ -79,6 +86,7 @@ describe('ConnectionQueue invariants (property-based)', () => {
                   .acquire(command.priority, {
                     deadline: command.deadlineMs === null ? undefined : clock.now() + command.deadlineMs,
                     signal: entry.controller?.signal,
+                    continuation: command.continuation,
                   })
                   .then(
                     (lease) => {
@@ -132,11 +140,15 @@ describe('ConnectionQueue invariants (property-based)', () => {
     );
   });
 
-  it('grants in priority order, first-come within a priority (no reserve, no pauses, no starvation relief)', async () => {
+  it('grants in priority order, continuations first within a priority, first-come within a lane (no reserve, no pauses, no starvation relief)', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 4 }),
-        fc.array(priorityArb, { minLength: 1, maxLength: 40, size: 'max' }),
+        fc.array(fc.record({ priority: priorityArb, continuation: fc.boolean() }), {
+          minLength: 1,
+          maxLength: 40,
+          size: 'max',
+        }),
         async (budget, arrivals) => {
           const clock = new ManualClock();
           const queue = new ConnectionQueue(
@@ -149,18 +161,21 @@ describe('ConnectionQueue invariants (property-based)', () => {
             clock,
           );
           const blockers = Array.from({ length: budget }, () => queue.tryAcquire(priorities[0]!)!);
-          const grants: Array<{ priority: Priority; seq: number }> = [];
-          const done = arrivals.map((priority, seq) =>
-            queue.acquire(priority).then((lease) => {
-              grants.push({ priority, seq });
+          const grants: Array<{ priority: Priority; continuation: boolean; seq: number }> = [];
+          const done = arrivals.map(({ priority, continuation }, seq) =>
+            queue.acquire(priority, { continuation }).then((lease) => {
+              grants.push({ priority, continuation, seq });
               lease.release();
             }),
           );
           for (const blocker of blockers) blocker.release();
           await Promise.all(done);
           const expected = arrivals
-            .map((priority, seq) => ({ priority, seq }))
-            .sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+            .map(({ priority, continuation }, seq) => ({ priority, continuation, seq }))
+            .sort(
+              (a, b) =>
+                b.priority - a.priority || Number(b.continuation) - Number(a.continuation) || a.seq - b.seq,
+            );
           expect(grants).toEqual(expected);
         },
       ),

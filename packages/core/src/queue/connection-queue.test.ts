@@ -124,6 +124,63 @@ describe('ConnectionQueue', () => {
     expect(queue.checkAdmission(Priority.NORMAL)).toBeUndefined();
   });
 
+  it('serves continuations of started requests ahead of new requests of their priority, never ahead of a higher one', async () => {
+    const { queue } = setup({ maxConcurrentConnections: 1, reservedForCritical: 0 });
+    const blocker = queue.tryAcquire(Priority.NORMAL)!;
+    const order: string[] = [];
+    const waiting = [
+      track(queue, Priority.NORMAL, 'normal-new-1', order),
+      track(queue, Priority.LOW, 'low-continuation', order, { continuation: true }),
+      track(queue, Priority.NORMAL, 'normal-continuation-1', order, { continuation: true }),
+      track(queue, Priority.NORMAL, 'normal-new-2', order),
+      track(queue, Priority.HIGH, 'high-new', order),
+      track(queue, Priority.NORMAL, 'normal-continuation-2', order, { continuation: true }),
+    ];
+    // Each grant is released at once, which hands the slot to the next waiter.
+    const finished = Promise.all(waiting.map((promise) => promise.then((lease) => lease.release())));
+    blocker.release();
+    await finished;
+    expect(order).toEqual([
+      'high-new',
+      'normal-continuation-1',
+      'normal-continuation-2',
+      'normal-new-1',
+      'normal-new-2',
+      'low-continuation',
+    ]);
+    expect(queue.stats().queuedByPriority.NORMAL).toBe(0);
+  });
+
+  it('never sheds a continuation by queue fill, and displaces new requests of a priority before its continuations', async () => {
+    const { queue } = setup({
+      maxConcurrentConnections: 1,
+      reservedForCritical: 0,
+      maxQueueSize: 2,
+      shedAt: { LOW: 0.5 },
+    });
+    queue.tryAcquire(Priority.NORMAL);
+    const normalNew = queue.acquire(Priority.NORMAL);
+    normalNew.catch(() => undefined);
+    // Half full: a new LOW request is shed, a LOW continuation (its request already ran work) waits.
+    expect(queue.checkAdmission(Priority.LOW)).toMatchObject({ type: 'QUEUE_FULL', reason: 'shed' });
+    expect(queue.checkAdmission(Priority.LOW, true)).toBeUndefined();
+    const lowContinuation = queue.acquire(Priority.LOW, { continuation: true });
+    lowContinuation.catch(() => undefined);
+    expect(queue.queued).toBe(2);
+    // Full: a NORMAL continuation displaces the LOW one (a lower priority goes first), then the new NORMAL.
+    const first = queue.acquire(Priority.NORMAL, { continuation: true });
+    first.catch(() => undefined);
+    await expect(lowContinuation).rejects.toMatchObject({ type: 'QUEUE_FULL', reason: 'displaced' });
+    const second = queue.acquire(Priority.NORMAL, { continuation: true });
+    second.catch(() => undefined);
+    await expect(normalNew).rejects.toMatchObject({ type: 'QUEUE_FULL', reason: 'displaced' });
+    // Only continuations of NORMAL are left: a third one has nobody below it to displace.
+    await expect(queue.acquire(Priority.NORMAL, { continuation: true })).rejects.toMatchObject({
+      reason: 'queue-full',
+    });
+    expect(queue.stats().queuedByPriority).toMatchObject({ NORMAL: 2, LOW: 0 });
+  });
+
   it('refuses an already-aborted signal or a passed deadline even when a slot is free', async () => {
     const { queue, clock } = setup();
     await expect(queue.acquire(Priority.NORMAL, { signal: AbortSignal.abort() })).rejects.toMatchObject({

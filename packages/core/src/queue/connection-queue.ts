@@ -30,6 +30,13 @@ export interface AcquireOptions {
   deadline?: number | undefined;
   /** Aborting removes the waiter at once. */
   signal?: AbortSignal | undefined;
+  /**
+   * The operation continues a request that already ran one (a later query of the same tRPC call): it
+   * waits ahead of the first operations of new requests of its priority, is never shed by queue fill
+   * (only refused by a full queue), and is displaced only after them. Under overload the budget then
+   * finishes the requests it has started, instead of spending slots on work that is refused half way.
+   */
+  continuation?: boolean | undefined;
 }
 
 /** Why a waiter was refused without running. */
@@ -86,6 +93,14 @@ export interface QueueStats {
   closed: boolean;
 }
 
+/**
+ * The lane of a waiter: two per priority, new requests below continuations, so the lane index orders
+ * everything (higher index first; displacement takes from the lowest).
+ */
+function laneOf(priority: Priority, continuation: boolean | undefined): number {
+  return priority * 2 + (continuation ? 1 : 0);
+}
+
 class Waiter implements LaneEntry, DueEntry {
   settled = false;
   dueNext: DueEntry | undefined = undefined;
@@ -95,6 +110,7 @@ class Waiter implements LaneEntry, DueEntry {
 
   constructor(
     readonly priority: Priority,
+    readonly lane: number,
     readonly enqueuedAt: number,
     readonly dueAt: number,
     readonly expiresByDeadline: boolean,
@@ -166,8 +182,8 @@ export class ConnectionQueue {
   readonly options: Readonly<QueueOptions>;
   private readonly clock: Clock;
   private readonly timers: DueTimers;
-  /** Indexed by priority value: lanes[Priority.HIGH] holds the HIGH waiters. */
-  private readonly lanes = Array.from({ length: 5 }, () => new WaiterLane<Waiter>());
+  /** Indexed by {@link laneOf}: lanes[2p] holds new requests of priority p, lanes[2p + 1] continuations. */
+  private readonly lanes = Array.from({ length: 10 }, () => new WaiterLane<Waiter>());
   private readonly pausedLanes = [false, false, false, false, false];
   private readonly shedFill: number[];
   private readonly rescueEvery: number;
@@ -255,7 +271,7 @@ export class ConnectionQueue {
     }
     const immediate = this.tryAcquire(priority, now);
     if (immediate) return Promise.resolve(immediate);
-    const refusal = this.checkAdmission(priority);
+    const refusal = this.checkAdmission(priority, options.continuation);
     if (refusal) return Promise.reject(refusal);
     return new Promise<Lease>((resolve, reject) => this.enqueue(priority, options, resolve, reject));
   }
@@ -263,17 +279,23 @@ export class ConnectionQueue {
   /**
    * Would an arrival of this priority be refused right now without waiting? Returns the error it would
    * get (closed, shed by load, or a full queue with nobody lower to displace), else undefined. Used by
-   * adapters to fail fast before doing any work.
+   * adapters to fail fast before doing any work. A `continuation` (see {@link AcquireOptions}) is
+   * not shed by queue fill.
    */
-  checkAdmission(priority: Priority): SafeguardError | undefined {
+  checkAdmission(priority: Priority, continuation = false): SafeguardError | undefined {
     if (this.isClosed) return this.closedError();
     if (!this.isSaturatedFor(priority)) return undefined;
     const size = this.options.maxQueueSize;
     const fill = size === 0 ? 1 : this.queuedCount / size;
-    if (priority !== Priority.CRITICAL && fill >= this.shedFill[priority]! && this.shedFill[priority]! < 1) {
+    if (
+      !continuation &&
+      priority !== Priority.CRITICAL &&
+      fill >= this.shedFill[priority]! &&
+      this.shedFill[priority]! < 1
+    ) {
       return this.queueFullError(priority, 'shed');
     }
-    if (this.queuedCount >= size && this.lowestBelow(priority) === undefined) {
+    if (this.queuedCount >= size && this.lowestBelow(laneOf(priority, continuation)) === undefined) {
       return this.queueFullError(priority, 'queue-full');
     }
     return undefined;
@@ -321,7 +343,10 @@ export class ConnectionQueue {
   }
 
   stats(): QueueStats {
-    const queuedByPriority = byPriority((name) => this.lanes[Priority[name]]!.size);
+    const queuedByPriority = byPriority(
+      (name) =>
+        this.lanes[laneOf(Priority[name], false)]!.size + this.lanes[laneOf(Priority[name], true)]!.size,
+    );
     return {
       maxConcurrentConnections: this.options.maxConcurrentConnections,
       reservedForCritical: this.options.reservedForCritical,
@@ -434,8 +459,9 @@ export class ConnectionQueue {
     resolve: (lease: Lease) => void,
     reject: (error: SafeguardError) => void,
   ): void {
+    const lane = laneOf(priority, options.continuation);
     if (this.queuedCount >= this.options.maxQueueSize) {
-      const victim = this.lowestBelow(priority)?.popNewest();
+      const victim = this.lowestBelow(lane)?.popNewest();
       if (!victim) {
         reject(this.queueFullError(priority, 'queue-full'));
         return;
@@ -450,6 +476,7 @@ export class ConnectionQueue {
     const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
     const waiter = new Waiter(
       priority,
+      lane,
       now,
       Math.min(queueExpiry, deadline),
       deadline <= queueExpiry,
@@ -469,20 +496,23 @@ export class ConnectionQueue {
       };
       signal.addEventListener('abort', waiter.abortListener, { once: true });
     }
-    this.lanes[priority]!.push(waiter);
+    this.lanes[lane]!.push(waiter);
     this.queuedCount++;
     this.timers.add(waiter);
   }
 
-  /** The lane to displace from: the lowest non-empty lane strictly below `priority`. */
-  private lowestBelow(priority: Priority): WaiterLane<Waiter> | undefined {
-    for (let p = 0; p < priority; p++) if (this.lanes[p]!.size > 0) return this.lanes[p];
+  /**
+   * The lane to displace from: the lowest non-empty lane strictly below `lane` (new requests of a
+   * priority go before its continuations, and both before anything of a higher priority).
+   */
+  private lowestBelow(lane: number): WaiterLane<Waiter> | undefined {
+    for (let l = 0; l < lane; l++) if (this.lanes[l]!.size > 0) return this.lanes[l];
     return undefined;
   }
 
   private removeWaiting(waiter: Waiter): void {
     this.settleWaiter(waiter);
-    this.lanes[waiter.priority]!.noteSettled();
+    this.lanes[waiter.lane]!.noteSettled();
     this.queuedCount--;
     if (this.queuedCount === 0 && this.activeCount === 0) this.notifyIdle();
   }
@@ -510,14 +540,20 @@ export class ConnectionQueue {
   }
 
   /**
-   * The lane whose oldest waiter goes next: normally the highest unpaused priority that may take the
-   * free slot; every `rescueEvery` grants, the oldest waiter below it that has starved long enough.
+   * The lane whose oldest waiter goes next: normally the highest unpaused lane that may take the free
+   * slot (the highest priority, its continuations first); every `rescueEvery` grants, the oldest waiter
+   * of a lower priority that has starved long enough.
    */
   private pickLane(nonReserveFree: boolean): WaiterLane<Waiter> | undefined {
     let top = -1;
-    for (let p = 4; p >= 0; p--) {
-      if (this.lanes[p]!.size > 0 && !this.pausedLanes[p] && (nonReserveFree || p === Priority.CRITICAL)) {
-        top = p;
+    for (let l = this.lanes.length - 1; l >= 0; l--) {
+      const priority = l >> 1;
+      if (
+        this.lanes[l]!.size > 0 &&
+        !this.pausedLanes[priority] &&
+        (nonReserveFree || priority === Priority.CRITICAL)
+      ) {
+        top = l;
         break;
       }
     }
@@ -526,11 +562,12 @@ export class ConnectionQueue {
       const starvedBefore = this.clock.now() - this.options.starvationAfterMs;
       let rescue: WaiterLane<Waiter> | undefined;
       let oldest = Number.POSITIVE_INFINITY;
-      for (let p = top - 1; p >= 0; p--) {
-        const head = this.pausedLanes[p] ? undefined : this.lanes[p]!.peekOldest();
+      // Only lower priorities are rescued: within a priority, continuations going first is the point.
+      for (let l = (top >> 1) * 2 - 1; l >= 0; l--) {
+        const head = this.pausedLanes[l >> 1] ? undefined : this.lanes[l]!.peekOldest();
         if (head && head.enqueuedAt <= starvedBefore && head.enqueuedAt < oldest) {
           oldest = head.enqueuedAt;
-          rescue = this.lanes[p];
+          rescue = this.lanes[l];
         }
       }
       if (rescue) {
