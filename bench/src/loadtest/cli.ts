@@ -9,10 +9,13 @@
  * out of the way, to load the connection budget), --db-latency MS (with --start postgres: a proxy delays
  * every chunk MS ms in each direction, so each round trip to the database takes 2 × MS ms longer, as a
  * remote database such as Neon would), --pg-admin-url URL --pg-role
- * ROLE (count the role's backends on a server you run), --out FILE.json, --svg FILE.svg.
+ * ROLE (count the role's backends on a server you run), --metrics-token TOKEN (the app's METRICS_TOKEN, to
+ * read its CPU and event-loop lag from /metrics during the run; with --start the tool sets one itself),
+ * --out FILE.json, --svg FILE.svg.
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
@@ -22,6 +25,7 @@ import {
   type TestPostgres,
 } from '@db-safeguards/test-postgres';
 import { type AppProcess, killOnExit, startAppProcess, stopChild } from './app-process.js';
+import { type AppProcessSampler, sampleAppProcess } from './app-process-sampler.js';
 import { describeDbLatency } from './describe-db-latency.js';
 import { buildLoadReport, formatLoadReport, renderLatencySvg } from './load-report.js';
 import { runOpenLoop } from './open-loop.js';
@@ -90,10 +94,14 @@ async function main(): Promise<void> {
   let proxy: ChildProcess | undefined;
   let sampler: ConnectionSampler | undefined;
   let url = option('url', 'http://127.0.0.1:3000')!;
+  let appSampler: AppProcessSampler | undefined;
+  const metricsToken = option('metrics-token', randomBytes(18).toString('hex'))!;
   try {
     if (start) {
       if (start !== 'pglite' && start !== 'postgres') throw new Error('--start must be pglite or postgres');
       const env: Record<string, string> = {
+        // The tool reads the app's own CPU and event-loop lag from /metrics during the run.
+        METRICS_TOKEN: metricsToken,
         TRUST_PROXY: '127.0.0.1',
         SEED_DEMO: 'false',
         ...(flag('unlimited') ? unlimitedEnv : {}),
@@ -125,6 +133,7 @@ async function main(): Promise<void> {
     const users = await createVirtualUsers(url, userCount);
     console.error(`Running ${rate} req/s for ${durationMs / 1000} s...`);
     const live = process.stderr.isTTY;
+    appSampler = sampleAppProcess(url, metricsToken);
     const result = await runOpenLoop({
       users,
       ratePerSecond: rate,
@@ -140,6 +149,7 @@ async function main(): Promise<void> {
     if (live) process.stderr.write('\n');
     const connections = sampler ? await sampler.stop() : undefined;
     sampler = undefined;
+    const appProcess = appSampler.stop() ?? null;
     const report = buildLoadReport(result, {
       target: start
         ? `sample app on ${start === 'postgres' ? `PostgreSQL (role limited to 8 connections${proxy ? `, ${describeDbLatency(Number(option('db-latency')))}` : ''})` : 'PGlite'}`
@@ -147,6 +157,7 @@ async function main(): Promise<void> {
       ratePerSecond: rate,
       users: userCount,
       peakDbConnections: connections?.peak ?? null,
+      appProcess,
     });
     console.log(formatLoadReport(report));
     const out = option('out');
@@ -154,6 +165,7 @@ async function main(): Promise<void> {
     const svg = option('svg');
     if (svg) writeFileSync(svg, renderLatencySvg(report));
   } finally {
+    appSampler?.stop();
     await sampler?.stop();
     await app?.stop();
     if (proxy) await stopChild(proxy, 5_000);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildLoadReport, formatLoadReport } from './load-report.js';
 import type { RequestRecord } from './open-loop.js';
 
-const info = { target: 'test', ratePerSecond: 10, users: 1, peakDbConnections: null };
+const info = { target: 'test', ratePerSecond: 10, users: 1, peakDbConnections: null, appProcess: null };
 
 function request(fields: Partial<RequestRecord> & Pick<RequestRecord, 'sentAtMs' | 'completedAtMs' | 'ok'>) {
   return {

@@ -1,3 +1,4 @@
+import type { AppProcessLoad } from './app-process-sampler.js';
 import type { OpenLoopResult, RequestRecord } from './open-loop.js';
 import { type Summary, summarize } from './stats.js';
 
@@ -38,6 +39,8 @@ export interface LoadReport {
   rateLimited: number;
   shed: number;
   peakDbConnections: number | null;
+  /** The app process's own CPU and event-loop lag during the run, when its metrics could be read. */
+  appProcess: AppProcessLoad | null;
   /** p95 latency (ms) of successful requests per priority, by the second they were sent in. */
   timeline: Array<{ second: number } & Partial<Record<(typeof priorities)[number], number>>>;
 }
@@ -56,7 +59,13 @@ function count(
 
 export function buildLoadReport(
   result: OpenLoopResult,
-  info: { target: string; ratePerSecond: number; users: number; peakDbConnections: number | null },
+  info: {
+    target: string;
+    ratePerSecond: number;
+    users: number;
+    peakDbConnections: number | null;
+    appProcess: AppProcessLoad | null;
+  },
 ): LoadReport {
   const { records } = result;
   const ok = records.filter((record) => record.ok);
@@ -118,6 +127,9 @@ export function formatLoadReport(report: LoadReport): string {
     `target ${report.target}: ${report.ratePerSecond} req/s for ${report.durationMs / 1000} s (${(report.elapsedMs / 1000).toFixed(1)} s with the stragglers), ${report.users} users`,
     `sent ${report.sent}, ok ${report.ok}, failed ${report.failed} (unfinished ${report.unfinished}), dropped by the client ${report.droppedByClient}; throughput ${report.throughput.toFixed(1)} ok/s completed within the ${report.durationMs / 1000} s`,
     `rate-limited ${report.rateLimited}, shed ${report.shed}, peak database connections ${report.peakDbConnections ?? 'n/a'}`,
+    report.appProcess
+      ? `app process: CPU ${report.appProcess.cpuCoresMean.toFixed(2)} cores on average (peak ${report.appProcess.cpuCoresPeak.toFixed(2)}), event-loop lag p99 up to ${report.appProcess.eventLoopLagP99MsPeak.toFixed(0)} ms`
+      : 'app process: n/a (its metrics were not readable)',
     '',
     `${''.padEnd(23)}${'ok only'.padEnd(27)}failed`,
     `${'priority'.padEnd(9)}${pad('sent', 7)}${pad('ok', 7)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('p99 ms', 9)}  errors`,

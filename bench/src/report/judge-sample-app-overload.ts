@@ -50,6 +50,7 @@ export function judgeSampleAppOverload(data: ReportData): SampleAppOverload | un
   const peak =
     overload.peakDbConnections === null ? '' : ` Peak database connections: ${overload.peakDbConnections}.`;
   const high = overload.byPriority.HIGH;
+  const bottleneck = appProcessBottleneck(comfortable, overload);
   return {
     comfortable,
     overload,
@@ -58,7 +59,26 @@ export function judgeSampleAppOverload(data: ReportData): SampleAppOverload | un
     goodputMet: goodput >= goodputTarget,
     highMultiple,
     highMet: highMultiple <= highLatencyTarget,
-    goodputWhy: `At ${n(overload.ratePerSecond)} req/s the app completed ${n(overload.throughput, 1)} requests a second inside the ${n(overload.durationMs / 1000)} s window, against ${n(comfortable.throughput, 1)} at ${n(comfortable.ratePerSecond)} req/s (${n(goodput, 2)}×). Of ${n(overload.sent)} requests ${n(overload.ok)} succeeded and ${n(overload.failed)} failed: ${countsByType(overload.errorsByType)}${overload.unfinished > 0 ? ` (${n(overload.unfinished)} had no answer when the tool stopped waiting)` : ''}.${peak}`,
-    highWhy: `HIGH (dose recordings) p99 was ${n(overloadHigh)} ms at ${n(overload.ratePerSecond)} req/s against ${n(comfortableHigh)} ms at ${n(comfortable.ratePerSecond)} req/s (${n(highMultiple, 1)}×); of ${n(high.sent)} HIGH requests ${n(high.ok)} succeeded, failures: ${countsByType(high.errors)}. The p99 covers successes only${high.failedLatencyMs.count > 0 ? `; the failed ones took up to ${n(high.failedLatencyMs.max)} ms (p99 ${n(high.failedLatencyMs.p99)} ms)` : ''}.`,
+    goodputWhy: `At ${n(overload.ratePerSecond)} req/s the app completed ${n(overload.throughput, 1)} requests a second inside the ${n(overload.durationMs / 1000)} s window, against ${n(comfortable.throughput, 1)} at ${n(comfortable.ratePerSecond)} req/s (${n(goodput, 2)}×). Of ${n(overload.sent)} requests ${n(overload.ok)} succeeded and ${n(overload.failed)} failed: ${countsByType(overload.errorsByType)}${overload.unfinished > 0 ? ` (${n(overload.unfinished)} had no answer when the tool stopped waiting)` : ''}.${peak}${bottleneck}`,
+    highWhy: `HIGH (dose recordings) p99 was ${n(overloadHigh)} ms at ${n(overload.ratePerSecond)} req/s against ${n(comfortableHigh)} ms at ${n(comfortable.ratePerSecond)} req/s (${n(highMultiple, 1)}×); of ${n(high.sent)} HIGH requests ${n(high.ok)} succeeded, failures: ${countsByType(high.errors)}. The p99 covers successes only${high.failedLatencyMs.count > 0 ? `; the failed ones took up to ${n(high.failedLatencyMs.max)} ms (p99 ${n(high.failedLatencyMs.p99)} ms)` : ''}.${bottleneck}`,
   };
+}
+
+/** A process whose CPU averages at least this many cores is taken as CPU-bound (Node runs JS on one). */
+export const cpuBoundCores = 0.85;
+
+/**
+ * What the app process's own CPU says about the overload run, as a sentence (empty when its metrics
+ * were not read): a single-threaded app near one core busy is limited by its event loop, which no
+ * connection budget can relieve, and every request waits on it, refusals included.
+ */
+function appProcessBottleneck(comfortable: LoadReport, overload: LoadReport): string {
+  const load = overload.appProcess;
+  if (!load) return '';
+  const before = comfortable.appProcess;
+  const usage = `The app process used ${n(load.cpuCoresMean, 2)} cores on average (peak ${n(load.cpuCoresPeak, 2)})${before ? `, against ${n(before.cpuCoresMean, 2)} in the comfortable run` : ''}, and its event loop lagged up to ${n(load.eventLoopLagP99MsPeak)} ms at p99`;
+  if (load.cpuCoresMean < cpuBoundCores) return ` ${usage}.`;
+  const connections =
+    overload.peakDbConnections === null ? '' : ` (peak database connections ${overload.peakDbConnections})`;
+  return ` ${usage}: the app's own CPU, not the connection budget${connections}, is the limit at this rate on this machine; its answers, refusals included, wait for the event loop.`;
 }

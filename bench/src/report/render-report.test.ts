@@ -190,6 +190,30 @@ describe('renderReport: the sample app under overload is judged', () => {
     );
   });
 
+  it("names the app's own CPU as the limit when the app process was busy, from its measured load", () => {
+    const missed = (cores: number) =>
+      renderReport(
+        sampleReportData((d) => {
+          const overload = d.loadtests.find((run) => run.id === 'latency-overload')!.report;
+          overload.throughput = 30;
+          overload.appProcess = {
+            samples: 15,
+            cpuCoresMean: cores,
+            cpuCoresPeak: 1.01,
+            eventLoopLagP99MsPeak: 740,
+          };
+        }),
+      );
+    const busy = missed(0.97);
+    expect(busy).toContain(
+      "The app process used 0.97 cores on average (peak 1.01), against 0.40 in the comfortable run, and its event loop lagged up to 740 ms at p99: the app's own CPU, not the connection budget (peak database connections 7), is the limit at this rate on this machine",
+    );
+    // Not near a core: the figures are given, the claim is not made.
+    const idle = missed(0.5);
+    expect(idle).toContain('The app process used 0.50 cores on average');
+    expect(idle).not.toContain("the app's own CPU, not the connection budget");
+  });
+
   it('says met, and explains nothing, when the overload run holds up', () => {
     const report = renderReport(sampleReportData());
     expect(targetRow(report, 'sample app at 5.0× its comfortable rate (300 vs 60 req/s): goodput')).toContain(
