@@ -66,6 +66,8 @@ export function judgeSampleAppOverload(data: ReportData): SampleAppOverload | un
 
 /** A process whose CPU averages at least this many cores is taken as CPU-bound (Node runs JS on one). */
 export const cpuBoundCores = 0.85;
+/** A one-second sample this high means the event loop was saturated during that second. */
+export const cpuSaturatedPeak = 0.95;
 
 /**
  * What the app process's own CPU says about the overload run, as a sentence (empty when its metrics
@@ -77,8 +79,11 @@ function appProcessBottleneck(comfortable: LoadReport, overload: LoadReport): st
   if (!load) return '';
   const before = comfortable.appProcess;
   const usage = `The app process used ${n(load.cpuCoresMean, 2)} cores on average (peak ${n(load.cpuCoresPeak, 2)})${before ? `, against ${n(before.cpuCoresMean, 2)} in the comfortable run` : ''}, and its event loop lagged up to ${n(load.eventLoopLagP99MsPeak)} ms at p99`;
-  if (load.cpuCoresMean < cpuBoundCores) return ` ${usage}.`;
   const connections =
     overload.peakDbConnections === null ? '' : ` (peak database connections ${overload.peakDbConnections})`;
-  return ` ${usage}: the app's own CPU, not the connection budget${connections}, is the limit at this rate on this machine; its answers, refusals included, wait for the event loop.`;
+  if (load.cpuCoresMean >= cpuBoundCores)
+    return ` ${usage}: the app's own CPU, not the connection budget${connections}, is the limit at this rate on this machine; its answers, refusals included, wait for the event loop, and a slot stays taken until the loop gets to the query's answer.`;
+  if (load.cpuCoresPeak >= cpuSaturatedPeak)
+    return ` ${usage}: it reached a full core at its peak, so for part of the run the app's own CPU${connections} was the limit, and a slot stays taken until the event loop gets to the query's answer.`;
+  return ` ${usage}.`;
 }

@@ -191,7 +191,7 @@ describe('renderReport: the sample app under overload is judged', () => {
   });
 
   it("names the app's own CPU as the limit when the app process was busy, from its measured load", () => {
-    const missed = (cores: number) =>
+    const missed = (cores: number, peak = 1.01) =>
       renderReport(
         sampleReportData((d) => {
           const overload = d.loadtests.find((run) => run.id === 'latency-overload')!.report;
@@ -199,7 +199,7 @@ describe('renderReport: the sample app under overload is judged', () => {
           overload.appProcess = {
             samples: 15,
             cpuCoresMean: cores,
-            cpuCoresPeak: 1.01,
+            cpuCoresPeak: peak,
             eventLoopLagP99MsPeak: 740,
           };
         }),
@@ -208,10 +208,14 @@ describe('renderReport: the sample app under overload is judged', () => {
     expect(busy).toContain(
       "The app process used 0.97 cores on average (peak 1.01), against 0.40 in the comfortable run, and its event loop lagged up to 740 ms at p99: the app's own CPU, not the connection budget (peak database connections 7), is the limit at this rate on this machine",
     );
-    // Not near a core: the figures are given, the claim is not made.
-    const idle = missed(0.5);
-    expect(idle).toContain('The app process used 0.50 cores on average');
-    expect(idle).not.toContain("the app's own CPU, not the connection budget");
+    // A full core at its peak only: said as such.
+    const peaked = missed(0.7);
+    expect(peaked).toContain('it reached a full core at its peak, so for part of the run the app');
+    expect(peaked).not.toContain("the app's own CPU, not the connection budget");
+    // Neither: the figures are given, no claim is made.
+    const idle = missed(0.5, 0.6);
+    expect(idle).toContain('The app process used 0.50 cores on average (peak 0.60)');
+    expect(idle).not.toContain('full core');
   });
 
   it('says met, and explains nothing, when the overload run holds up', () => {
