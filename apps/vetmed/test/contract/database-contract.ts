@@ -140,6 +140,28 @@ export function describeDatabaseContract(
         .returning();
       return { household: household!, animal: animal!, regimen: regimen! };
     };
+    /** A fixture with a user who records its doses and `quantity` tablets in stock; reads the stock back. */
+    const fixtureWithStock = async (db: Database['db'], quantity: string) => {
+      const world = await fixture(db);
+      const [user] = await db
+        .insert(users)
+        .values({ email: `u-${randomUUID()}@example.test`, name: 'U', passwordHash: 'not-a-real-hash' })
+        .returning();
+      await db.insert(inventory).values({
+        householdId: world.household.id,
+        medicationId: world.regimen.medicationId,
+        unit: 'tablet',
+        quantityOnHand: quantity,
+      });
+      const stock = async () => {
+        const [row] = await db
+          .select({ quantity: inventory.quantityOnHand })
+          .from(inventory)
+          .where(eq(inventory.householdId, world.household.id));
+        return row?.quantity;
+      };
+      return { ...world, user: user!, stock };
+    };
 
     beforeAll(async () => {
       const first = await open();
@@ -292,27 +314,13 @@ export function describeDatabaseContract(
 
     it('records concurrent retries of one dose once, drawing the stock down once', async () => {
       const { db } = await open();
-      const { household, regimen } = await fixture(db);
-      const [user] = await db
-        .insert(users)
-        .values({ email: `u-${randomUUID()}@example.test`, name: 'U', passwordHash: 'not-a-real-hash' })
-        .returning();
-      await db.insert(inventory).values({
-        householdId: household.id,
-        medicationId: regimen.medicationId,
-        unit: 'tablet',
-        quantityOnHand: '10',
-      });
-      const input = { regimenId: regimen.id, idempotencyKey: randomUUID(), recordedBy: user!.id };
+      const { regimen, user, stock } = await fixtureWithStock(db, '10');
+      const input = { regimenId: regimen.id, idempotencyKey: randomUUID(), recordedBy: user.id };
       // Five copies of the same request at once, each in its own transaction on its own connection.
       const results = await Promise.all(Array.from({ length: 5 }, () => recordDose(db, input)));
       expect(results.filter((result) => result.created)).toHaveLength(1);
       expect(new Set(results.map((result) => result.administration.id)).size).toBe(1);
-      const [stock] = await db
-        .select({ quantity: inventory.quantityOnHand })
-        .from(inventory)
-        .where(eq(inventory.householdId, household.id));
-      expect(Number(stock?.quantity)).toBe(9);
+      expect(Number(await stock())).toBe(9);
       const [stored] = await db
         .select({ n: count() })
         .from(administrations)
@@ -322,31 +330,17 @@ export function describeDatabaseContract(
 
     it('draws exactly the dose from stock, however many decimals it has (stock keeps as many)', async () => {
       const { db } = await open();
-      const { household, regimen } = await fixture(db);
-      const [user] = await db
-        .insert(users)
-        .values({ email: `u-${randomUUID()}@example.test`, name: 'U', passwordHash: 'not-a-real-hash' })
-        .returning();
-      await db.insert(inventory).values({
-        householdId: household.id,
-        medicationId: regimen.medicationId,
-        unit: 'tablet',
-        quantityOnHand: '1',
-      });
+      const { regimen, user, stock } = await fixtureWithStock(db, '1');
       for (let i = 0; i < 3; i++) {
         await recordDose(db, {
           regimenId: regimen.id,
           idempotencyKey: randomUUID(),
-          recordedBy: user!.id,
+          recordedBy: user.id,
           doseAmount: '0.3333',
         });
       }
-      const [stock] = await db
-        .select({ quantity: inventory.quantityOnHand })
-        .from(inventory)
-        .where(eq(inventory.householdId, household.id));
       // Three thirds of a tablet, as entered: 1 - 3 x 0.3333, not three doses rounded to 0.333.
-      expect(stock?.quantity).toBe('0.0001');
+      expect(await stock()).toBe('0.0001');
     });
 
     it('takes a retried dose whose amount has more decimals than the column keeps as a retry', async () => {
