@@ -9,7 +9,13 @@ export interface AmbientStorage<T> {
 }
 
 /** The shape of `AsyncLocalStorage` from `node:async_hooks`. */
-export type AsyncLocalStorageConstructor = new <T>() => AmbientStorage<T>;
+export type AsyncLocalStorageConstructor = (new <T>() => AmbientStorage<T>) & {
+  /** Captures the current async context (every storage's store); absent on some runtimes. */
+  snapshot?: () => AsyncContextSnapshot;
+};
+
+/** Runs a callback in the async context captured when the snapshot was taken. */
+export type AsyncContextSnapshot = <R>(callback: () => R) => R;
 
 let registered: AsyncLocalStorageConstructor | undefined;
 let warned = false;
@@ -31,6 +37,30 @@ export function registerAsyncLocalStorage(storageClass: AsyncLocalStorageConstru
  * entry was loaded on an old Node, which is worth a warning: nested calls would queue for a second slot.
  */
 export function createAmbientStorage<T>(): AmbientStorage<T> | undefined {
+  const Storage = findStorageClass();
+  return Storage ? new Storage<T>() : undefined;
+}
+
+/**
+ * Captures the caller's whole async context (its own storages too: a request-ID logger, a tracing
+ * span), for work that will be started later from somebody else's callback: a nested call that waits
+ * for its turn on a slot is started when the call before it ends, and would otherwise run in that
+ * call's context. Undefined where the runtime cannot capture one.
+ */
+export function snapshotAsyncContext(): AsyncContextSnapshot | undefined {
+  return findStorageClass()?.snapshot?.();
+}
+
+/** The runtime's AsyncLocalStorage as looked up once (an empty box: there is none). */
+let lookedUp: { Storage: AsyncLocalStorageConstructor | undefined } | undefined;
+
+function findStorageClass(): AsyncLocalStorageConstructor | undefined {
+  if (registered !== undefined) return registered;
+  lookedUp ??= { Storage: lookUpStorageClass() };
+  return lookedUp.Storage;
+}
+
+function lookUpStorageClass(): AsyncLocalStorageConstructor | undefined {
   const g = globalThis as {
     AsyncLocalStorage?: AsyncLocalStorageConstructor;
     process?: {
@@ -38,13 +68,11 @@ export function createAmbientStorage<T>(): AmbientStorage<T> | undefined {
       getBuiltinModule?: (id: string) => { AsyncLocalStorage?: AsyncLocalStorageConstructor };
     };
   };
-  let Storage = registered;
-  if (Storage === undefined) {
-    try {
-      Storage = g.process?.getBuiltinModule?.('node:async_hooks')?.AsyncLocalStorage ?? g.AsyncLocalStorage;
-    } catch {
-      Storage = g.AsyncLocalStorage;
-    }
+  let Storage: AsyncLocalStorageConstructor | undefined;
+  try {
+    Storage = g.process?.getBuiltinModule?.('node:async_hooks')?.AsyncLocalStorage ?? g.AsyncLocalStorage;
+  } catch {
+    Storage = g.AsyncLocalStorage;
   }
   if (Storage === undefined && g.process?.versions?.node !== undefined && !warned) {
     warned = true;
@@ -54,5 +82,5 @@ export function createAmbientStorage<T>(): AmbientStorage<T> | undefined {
         '"node" export condition (plain Node does), or use scope.run explicitly.',
     );
   }
-  return Storage ? new Storage<T>() : undefined;
+  return Storage;
 }

@@ -1,5 +1,6 @@
 import { classifyError } from '../errors/classify-error.js';
 import type { SafeguardError } from '../errors/safeguard-error.js';
+import { type AsyncContextSnapshot, snapshotAsyncContext } from '../internal/ambient.js';
 import { LazySignal } from '../internal/lazy-signal.js';
 import type { RunContext } from '../operation-context.js';
 import type { Operation, Pipeline } from './pipeline.js';
@@ -23,6 +24,8 @@ export class NestedCall<T> extends SlotScope<T> implements WaitingCall {
   private waiting = true;
   private lazySignal: LazySignal | undefined = undefined;
   private inheritedContext: InheritedContext | undefined = undefined;
+  /** The caller's async context, captured when the call had to wait for its turn. */
+  private callerContext: AsyncContextSnapshot | undefined = undefined;
 
   constructor(
     pipeline: Pipeline,
@@ -83,10 +86,20 @@ export class NestedCall<T> extends SlotScope<T> implements WaitingCall {
     return this.promise;
   }
 
+  /**
+   * @internal It waits in line. Its turn will come from the end of the call before it, in that call's
+   * async context; what the caller's context holds (a request-ID logger, a tracing span) must not
+   * become the previous call's, so it is captured now.
+   */
+  linedUp(): void {
+    this.callerContext = snapshotAsyncContext();
+  }
+
   /** @internal Its turn came: runs the operation with itself as the ambient store. */
   takeTurn(): void {
     this.waiting = false;
-    this.startOperation();
+    if (this.callerContext === undefined) this.startOperation();
+    else this.callerContext(() => this.startOperation());
   }
 
   /**
@@ -95,9 +108,9 @@ export class NestedCall<T> extends SlotScope<T> implements WaitingCall {
    */
   runWithoutSlot(): void {
     this.answer();
-    this.pipeline
-      .startExecution(this.operation, this.raw, this.context)
-      .then(this.resolvePromise, this.rejectPromise);
+    const execution = () => this.pipeline.startExecution(this.operation, this.raw, this.context);
+    const settled = this.callerContext === undefined ? execution() : this.callerContext(execution);
+    settled.then(this.resolvePromise, this.rejectPromise);
   }
 
   protected finished(): void {

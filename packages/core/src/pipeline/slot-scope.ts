@@ -23,6 +23,8 @@ export interface WaitingCall {
   nextInLine: WaitingCall | undefined;
   /** Answered (aborted or past its deadline) before its turn came: skipped. */
   readonly hasLeft: boolean;
+  /** It stands in line: its turn comes from another call's callback, so it keeps its caller's context. */
+  linedUp(): void;
   /** Its turn: runs its operation now. */
   takeTurn(): void;
   /** The scope lost its slot before the call's turn: it runs as an operation of its own. */
@@ -227,6 +229,7 @@ export abstract class SlotScope<T = unknown> implements OperationScope, AmbientS
     if (this.lineTail === undefined) this.lineHead = call;
     else this.lineTail.nextInLine = call;
     this.lineTail = call;
+    call.linedUp();
   }
 
   /**
