@@ -7,7 +7,7 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SafeguardError, type Safeguards } from '@db-safeguards/core';
+import { isSafeguardError, SafeguardError, type Safeguards } from '@db-safeguards/core';
 import { safeguardsResponseMeta, type TrustProxy } from '@db-safeguards/trpc';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Logger } from 'pino';
@@ -59,6 +59,10 @@ export interface AppServer {
 }
 
 const trpcPrefix = '/api/trpc/';
+const loadRefusals: ReadonlySet<string> = new Set(['RATE_LIMIT', 'QUEUE_FULL', 'CIRCUIT_BREAKER']);
+
+const isLoadRefusal = (error: unknown): error is SafeguardError =>
+  isSafeguardError(error) && loadRefusals.has(error.type) && error.cause === undefined;
 const requestIdPattern = /^[\w.:-]{1,100}$/;
 
 // The router's procedures and the operational routes are fixed at start: only they become metric labels.
@@ -96,7 +100,11 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     responseMeta: safeguardsResponseMeta(),
     onError: ({ error, path, ctx }) => {
       const status = error.code === 'INTERNAL_SERVER_ERROR' ? 'error' : 'warn';
-      (ctx?.log ?? log)[status]({ path, code: error.code, err: error.cause ?? error }, 'procedure failed');
+      const cause = error.cause ?? error;
+      // A refusal (rate limit, full queue, open breaker) is the app protecting itself: under overload
+      // there are thousands, all with the same stack of ours, so they are logged without one.
+      const detail = isLoadRefusal(cause) ? { error: cause.toLogObject() } : { err: cause };
+      (ctx?.log ?? log)[status]({ path, code: error.code, ...detail }, 'procedure failed');
     },
   });
 

@@ -488,6 +488,38 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       });
     });
 
+    it('logs a refusal by its type and error ID, without a stack; an application error keeps its stack', async () => {
+      const ip = nextIp();
+      const call = (i: number, requestId: string) =>
+        fetch(`${app.url}/api/trpc/households.list`, {
+          headers: {
+            authorization: `Bearer refused-${i}-${'r'.repeat(30)}`,
+            'x-forwarded-for': ip,
+            'x-request-id': requestId,
+          },
+        });
+      const ids = Array.from({ length: 21 }, (_, i) => `refusal-${i}-${randomUUID()}`);
+      const statuses: number[] = [];
+      for (let i = 0; i < ids.length; i++) statuses.push((await call(i, ids[i]!)).status);
+      // 20 unknown tokens per IP (the `token` policy), then the 21st is refused.
+      expect(statuses).toEqual([...Array(20).fill(401), 429]);
+      const failureOf = async (requestId: string) => {
+        await eventually(
+          async () => logs.lines.some((l) => l.requestId === requestId && l.msg === 'request'),
+          2000,
+        );
+        return logs.lines.find((l) => l.requestId === requestId && l.msg === 'procedure failed');
+      };
+      const refused = await failureOf(ids[20]!);
+      expect(refused).toMatchObject({
+        code: 'TOO_MANY_REQUESTS',
+        error: { type: 'RATE_LIMIT', errorId: expect.stringMatching(/^err_/) },
+      });
+      expect(refused).not.toHaveProperty('err');
+      const unauthorized = await failureOf(ids[0]!);
+      expect(unauthorized).toMatchObject({ code: 'UNAUTHORIZED', err: { stack: expect.any(String) } });
+    });
+
     it('unknown tokens have their own limit: they never lock a valid token or sign-in out of the same IP', async () => {
       const ip = nextIp();
       const email = `shared-nat-${randomUUID().slice(0, 8)}@example.test`;
