@@ -275,6 +275,48 @@ describe('Safeguards.run', () => {
       expect(safeguards.breakers.get('primary').stats()).toMatchObject({ state: 'OPEN', totalFailures: 5 });
     });
 
+    it('overload is not an outage: calls that waited out most of their deadline in the queue and then ran out of time do not open the breaker', async () => {
+      const { safeguards, clock } = setup({
+        queue: { maxConcurrentConnections: 1, reservedForCritical: 0, abandonAfterMs: 60_000 },
+        retry: { maxAttempts: 1 },
+      });
+      const slow = gate();
+      // One slot held for 9.9 s by work that succeeds; behind it, calls with a 10 s deadline.
+      const holder = safeguards.run(slow.op, { operationType: 'read', timeoutMs: 60_000 });
+      const late = Array.from({ length: 6 }, () =>
+        safeguards.run(() => new Promise<never>(() => undefined), {
+          operationType: 'read',
+          timeoutMs: 10_000,
+        }),
+      );
+      for (const call of late) call.catch(() => undefined);
+      await clock.advance(9_900);
+      slow.releaseAll();
+      await holder;
+      // The first late call gets the slot with 100 ms left and hangs past its deadline; the others
+      // time out in the queue. None of them says the database is unwell.
+      await clock.advance(200);
+      const outcomes = await Promise.allSettled(late);
+      expect(outcomes.map((outcome) => outcome.status === 'rejected' && outcome.reason.type)).toEqual(
+        Array(6).fill('TIMEOUT'),
+      );
+      expect(safeguards.breakers.get('primary').stats()).toMatchObject({ state: 'CLOSED', totalFailures: 0 });
+    });
+
+    it('a stall still opens the breaker: calls that got their slot at once and hung for their whole deadline count', async () => {
+      const { safeguards, clock } = setup({ queue: { abandonAfterMs: 60_000 }, retry: { maxAttempts: 1 } });
+      const hung = Array.from({ length: 5 }, () =>
+        safeguards.run(() => new Promise<never>(() => undefined), {
+          operationType: 'read',
+          timeoutMs: 1_000,
+        }),
+      );
+      for (const call of hung) call.catch(() => undefined);
+      await clock.advance(1_000);
+      await Promise.allSettled(hung);
+      expect(safeguards.breakers.get('primary').stats()).toMatchObject({ state: 'OPEN', totalFailures: 5 });
+    });
+
     it('an error that says nothing about the database neither closes a half-open breaker nor counts as a failure', async () => {
       const { safeguards, clock } = setup({
         retry: { maxAttempts: 1 },

@@ -9,7 +9,7 @@ import type { Lease } from '../queue/connection-queue.js';
 import type { RateLimitResult } from '../rate-limit/rate-limiter.js';
 import { backoffDelay } from '../retry/backoff.js';
 import { AttemptScope } from './attempt-scope.js';
-import { breakerVerdict, isRetryAllowed } from './failure-policy.js';
+import { breakerVerdict, hadTimeToRun, isRetryAllowed } from './failure-policy.js';
 import type { ExecutionView, Operation, Pipeline } from './pipeline.js';
 import { type InheritedContext, type ResolvedContext, toInherited } from './resolved-context.js';
 
@@ -233,7 +233,12 @@ export class Execution<T> implements ExecutionView {
   private attemptFailed(error: SafeguardError, timedOut: boolean): void {
     const breaker = this.breaker!;
     const permit = this.permit!;
-    const verdict = breakerVerdict(error, timedOut);
+    const now = this.pipeline.clock.now();
+    const verdict = breakerVerdict(
+      error,
+      timedOut,
+      hadTimeToRun(now - this.attemptStartedAt, this.context.deadline - this.startedAt),
+    );
     if (verdict === 'failure') breaker.recordFailure(permit);
     else if (verdict === 'success') breaker.recordSuccess(permit, this.attemptStartedAt);
     else breaker.release(permit);

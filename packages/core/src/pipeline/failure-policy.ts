@@ -43,12 +43,34 @@ export type BreakerVerdict = 'failure' | 'success' | 'neutral';
  * a refusal of ours from a nested call) and only releases the permit. A half-open probe that fails
  * with `new Error('socket went away weirdly')` must not close the breaker. Nor may a statement
  * cancelled on request (57014 `due to user request`): it carries a SQLSTATE, but the cancel came
- * from a caller that gave up, not from the database's health.
+ * from a caller that gave up, not from the database's health. Our own deadline passing counts only
+ * when the attempt `hadTimeToRun` (see {@link hadTimeToRun}); otherwise it is neutral.
  */
-export function breakerVerdict(error: SafeguardError, timedOut: boolean): BreakerVerdict {
+export function breakerVerdict(
+  error: SafeguardError,
+  timedOut: boolean,
+  hadTimeToRun = true,
+): BreakerVerdict {
+  const ourDeadline = timedOut || (error.type === 'TIMEOUT' && error.reason === 'deadline');
+  if (ourDeadline && !hadTimeToRun) return 'neutral';
   if (timedOut || isInfrastructureFailure(error)) return 'failure';
   if (error.type === 'TIMEOUT' && error.reason === 'query-cancelled') return 'neutral';
   return answered.has(error.type) || error.sqlState !== undefined ? 'success' : 'neutral';
+}
+
+/** A run this long that still missed its deadline is slow whatever its budget was. */
+const slowRunMs = 1_000;
+
+/**
+ * Did an attempt that ran out of time have a fair chance to run, so that its deadline passing says
+ * something about the database? Yes once it ran for half of its operation's time budget, or for 1 s.
+ * An operation that waited in the queue for nearly all of its budget and then ran out of time mid-query
+ * says the app is overloaded, not that the database is unwell: counted, the overload alone would open
+ * the breaker and refuse urgent work with the rest. A stalled database still opens it: the first calls
+ * into the stall get their slot at once and hang for their whole budget.
+ */
+export function hadTimeToRun(ranMs: number, budgetMs: number): boolean {
+  return ranMs >= Math.min(budgetMs / 2, slowRunMs);
 }
 
 /** Failures that count against the error rate of the health report (not the user's own mistakes). */
