@@ -27,6 +27,7 @@ import {
   type Query,
   throughputCases,
 } from './connection-cases.js';
+import { medianByHighP99 } from './judge-sample-app-overload.js';
 import { renderReport } from './render-report.js';
 import { reportCommand } from './report-command.js';
 import { type LoadtestId, type ReportData, reportSchemaVersion } from './report-data.js';
@@ -50,6 +51,9 @@ function installedVersion(name: string): string {
   const manifest = fileURLToPath(new URL(`../../node_modules/${name}/package.json`, import.meta.url));
   return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
 }
+
+/** How many times the sample app's overload run is repeated (its median is judged). */
+const sampleAppOverloadRepeats = 3;
 
 function runLoadtest(args: string[]): LoadReport {
   const out = `${os.tmpdir()}/db-safeguards-loadtest-${process.pid}-${Date.now()}.json`;
@@ -204,12 +208,19 @@ async function main(): Promise<void> {
     ];
     for (const [id, label, argText] of runs) {
       const args = argText.split(' ');
-      console.error(`Load test: ${label}...`);
+      // The overload run's p99 varies from run to run on a shared machine: it is judged on its median.
+      const repeats = id === 'latency-overload' && !quick ? sampleAppOverloadRepeats : 1;
+      const reports: LoadReport[] = [];
+      for (let i = 0; i < repeats; i++) {
+        console.error(`Load test: ${label}${repeats > 1 ? ` (run ${i + 1} of ${repeats})` : ''}...`);
+        reports.push(runLoadtest(args));
+      }
       data.loadtests.push({
         id,
         label,
         command: `pnpm loadtest -- ${args.join(' ')}`,
-        report: runLoadtest(args),
+        report: medianByHighP99(reports),
+        ...(repeats > 1 ? { runs: reports } : {}),
       });
     }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { medianByHighP99 } from './judge-sample-app-overload.js';
 import { connectionErrorsThroughSafeguards, medianOf, renderReport } from './render-report.js';
 import type { ReportData } from './report-data.js';
 import { sampleReportData } from './sample-report-data.js';
@@ -187,6 +188,34 @@ describe('renderReport: the sample app under overload is judged', () => {
     expect(report).toContain('Peak database connections: 8.');
     expect(report).toContain(
       '- **Sample app HIGH latency under overload (33.4×).** HIGH (dose recordings) p99 was 7,706 ms',
+    );
+  });
+
+  it('judges a repeated overload run on its median run and lists every run', () => {
+    const data = sampleReportData((d) => {
+      const entry = d.loadtests.find((run) => run.id === 'latency-overload')!;
+      const comfortable = d.loadtests.find((run) => run.id === 'latency-comfortable')!.report;
+      comfortable.throughput = 60;
+      comfortable.byPriority.HIGH.latencyMs = { ...comfortable.byPriority.HIGH.latencyMs, p99: 200 };
+      const run = (throughput: number, highP99: number) => {
+        const report = structuredClone(entry.report);
+        report.throughput = throughput;
+        report.byPriority.HIGH.latencyMs = { ...report.byPriority.HIGH.latencyMs, p99: highP99 };
+        return report;
+      };
+      entry.runs = [run(30, 2000), run(66, 500), run(72, 800)];
+      entry.report = medianByHighP99(entry.runs);
+      expect(entry.report).toBe(entry.runs[2]);
+    });
+    const report = renderReport(data);
+    expect(targetRow(report, 'sample app at 5.0× its comfortable rate (300 vs 60 req/s): goodput')).toContain(
+      '| 72.0 vs 60.0 ok/s: 1.20× (median run by HIGH p99 of 3: 0.50×, 1.10×, 1.20×) | **met** |',
+    );
+    expect(targetRow(report, 'sample app at 5.0× its comfortable rate: HIGH p99')).toContain(
+      '| 800 ms vs 200 ms: 4.0× (median run by HIGH p99 of 3: 10.0×, 2.5×, 4.0×) | **missed** |',
+    );
+    expect(report).toContain(
+      'Run 3 times; shown: the median run by HIGH p99. HIGH p99 of the runs: 2,000 ms, 500 ms, 800 ms; throughput 30.0, 66.0, 72.0 ok/s.',
     );
   });
 

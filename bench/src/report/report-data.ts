@@ -53,7 +53,15 @@ export interface ReportData {
    * `latency-overload` are the same workload at a rate it serves and far above it, judged against
    * each other.
    */
-  loadtests: Array<{ id: LoadtestId; label: string; command: string; report: LoadReport }>;
+  loadtests: Array<{
+    id: LoadtestId;
+    label: string;
+    command: string;
+    /** The run shown: the median by HIGH p99 when the configuration ran more than once. */
+    report: LoadReport;
+    /** Every run of this configuration, in the order run, when it ran more than once. */
+    runs?: LoadReport[];
+  }>;
   /** Past doses in each bulk import the load tests sent (`importRows` of the load tool's scenarios). */
   importRows: number;
 }
