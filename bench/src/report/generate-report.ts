@@ -8,7 +8,7 @@
  *                                                      for a change of wording, never of figures)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defaultQueueOptions } from '@db-safeguards/core';
@@ -63,7 +63,14 @@ function runLoadtest(args: string[]): LoadReport {
     timeout: 300_000,
   });
   if (result.status !== 0) throw new Error(`loadtest ${args.join(' ')} failed (${result.status})`);
-  return JSON.parse(readFileSync(out, 'utf8')) as LoadReport;
+  return readAndRemoveJson<LoadReport>(out);
+}
+
+/** Reads a JSON file a child process wrote for this run, and removes it: nothing is left in tmp. */
+function readAndRemoveJson<T>(path: string): T {
+  const value = JSON.parse(readFileSync(path, 'utf8')) as T;
+  rmSync(path, { force: true });
+  return value;
 }
 
 async function main(): Promise<void> {
@@ -90,10 +97,9 @@ async function main(): Promise<void> {
     },
   );
   const pipeline = {
-    ...(JSON.parse(readFileSync(pipelineJson, 'utf8')) as Pick<
-      NonNullable<ReportData['pipeline']>,
-      'results' | 'headline' | 'rounds' | 'concurrency'
-    >),
+    ...readAndRemoveJson<
+      Pick<NonNullable<ReportData['pipeline']>, 'results' | 'headline' | 'rounds' | 'concurrency'>
+    >(pipelineJson),
     command: `node --expose-gc bench/src/pipeline-overhead.mjs${quick ? ' --quick' : ''}`,
     peers: { cockatiel: installedVersion('cockatiel'), 'p-queue': installedVersion('p-queue') },
   };
