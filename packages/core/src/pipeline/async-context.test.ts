@@ -13,21 +13,23 @@ const requestId = new AsyncLocalStorage<string>();
 
 const oneSlot = () => createSafeguards({ queue: { maxConcurrentConnections: 1, reservedForCritical: 0 } });
 
+/** Three callers, each in its own request context, each reading the store from inside its call. */
+const callersInTheirOwnContexts = (safeguards: ReturnType<typeof oneSlot>) =>
+  Promise.all(
+    ['a', 'b', 'c'].map((id) =>
+      requestId.run(id, () =>
+        safeguards.run(async () => {
+          await tick();
+          return requestId.getStore();
+        }),
+      ),
+    ),
+  );
+
 describe("work started later runs in its caller's async context", () => {
   it('a nested call that waited for its turn on a slot sees its own caller’s store, not the previous call’s', async () => {
     const safeguards = oneSlot();
-    const seen = await safeguards.run(() =>
-      Promise.all(
-        ['a', 'b', 'c'].map((id) =>
-          requestId.run(id, () =>
-            safeguards.run(async () => {
-              await tick();
-              return requestId.getStore();
-            }),
-          ),
-        ),
-      ),
-    );
+    const seen = await safeguards.run(() => callersInTheirOwnContexts(safeguards));
     expect(seen).toEqual(['a', 'b', 'c']);
     expect(safeguards.metrics().operations.started).toBe(1);
   });
@@ -49,16 +51,7 @@ describe("work started later runs in its caller's async context", () => {
 
   it('an operation that queued for a slot sees its own caller’s store once a slot frees', async () => {
     const safeguards = oneSlot();
-    const seen = await Promise.all(
-      ['a', 'b', 'c'].map((id) =>
-        requestId.run(id, () =>
-          safeguards.run(async () => {
-            await tick();
-            return requestId.getStore();
-          }),
-        ),
-      ),
-    );
+    const seen = await callersInTheirOwnContexts(safeguards);
     expect(seen).toEqual(['a', 'b', 'c']);
     expect(safeguards.queue.stats()).toMatchObject({ peakActive: 1, processed: 3 });
   });
