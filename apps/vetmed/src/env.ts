@@ -98,29 +98,25 @@ function field<T>(
 
 const hidden = () => '(hidden)';
 
+/** An optional secret (admin or metrics bearer token): long enough not to be guessed, never logged. */
+const secretToken = () =>
+  field(
+    z
+      .string()
+      .min(16)
+      .transform((value): string | undefined => value),
+    'a token of at least 16 characters',
+    undefined,
+    hidden,
+  );
+
 const fields = {
   NODE_ENV: field(z.enum(nodeEnvironments), nodeEnvironments.join(', '), 'development' as NodeEnvironment),
   LOG_LEVEL: field(z.enum(logLevels), logLevels.join(', '), 'info' as LogLevel),
   PORT: field(integer(0, 65_535), 'an integer between 0 and 65535', 3000),
   HOST: field(z.string().min(1), 'a host name or address', '127.0.0.1'),
-  ADMIN_TOKEN: field(
-    z
-      .string()
-      .min(16)
-      .transform((value): string | undefined => value),
-    'a token of at least 16 characters',
-    undefined,
-    hidden,
-  ),
-  METRICS_TOKEN: field(
-    z
-      .string()
-      .min(16)
-      .transform((value): string | undefined => value),
-    'a token of at least 16 characters',
-    undefined,
-    hidden,
-  ),
+  ADMIN_TOKEN: secretToken(),
+  METRICS_TOKEN: secretToken(),
   REQUEST_TIMEOUT_MS: field(integer(1, 600_000), 'an integer between 1 and 600000', 10_000),
   BODY_LIMIT_BYTES: field(integer(1, 100 * 1024 * 1024), 'an integer between 1 and 104857600', 1024 * 1024),
   SHUTDOWN_DRAIN_MS: field(integer(0, 600_000), 'an integer between 0 and 600000', 10_000),

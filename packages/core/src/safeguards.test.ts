@@ -15,6 +15,21 @@ function setup(options: SafeguardsOptions = {}) {
 const pgError = (code: string, message = 'db error') =>
   Object.assign(new Error(message), { name: 'error', code });
 
+/** Safeguards whose primary breaker opened on one lost connection and is now half-open, one probe at a time. */
+async function halfOpenPrimary() {
+  const { safeguards, clock } = setup({
+    retry: { maxAttempts: 1 },
+    breakers: {
+      primary: { failureThreshold: 1, successThreshold: 1, openDurationMs: 1000, halfOpenMaxProbes: 1 },
+    },
+  });
+  const breaker = safeguards.breakers.get('primary');
+  await safeguards.run(() => Promise.reject(pgError('08006')), { operationType: 'read' }).catch(() => 0);
+  await clock.advance(1000);
+  expect(breaker.state).toBe('HALF_OPEN');
+  return { safeguards, clock, breaker };
+}
+
 /** An operation that waits until `release()` is called, counting how many run at once. */
 function gate() {
   let active = 0;
@@ -318,16 +333,7 @@ describe('Safeguards.run', () => {
     });
 
     it('an error that says nothing about the database neither closes a half-open breaker nor counts as a failure', async () => {
-      const { safeguards, clock } = setup({
-        retry: { maxAttempts: 1 },
-        breakers: {
-          primary: { failureThreshold: 1, successThreshold: 1, openDurationMs: 1000, halfOpenMaxProbes: 1 },
-        },
-      });
-      const breaker = safeguards.breakers.get('primary');
-      await safeguards.run(() => Promise.reject(pgError('08006')), { operationType: 'read' }).catch(() => 0);
-      await clock.advance(1000);
-      expect(breaker.state).toBe('HALF_OPEN');
+      const { safeguards, breaker } = await halfOpenPrimary();
       await expect(
         safeguards.run(() => Promise.reject(new Error('socket went away weirdly')), {
           operationType: 'read',
@@ -348,16 +354,7 @@ describe('Safeguards.run', () => {
     });
 
     it('a statement cancelled on request (57014, user request) does not close a half-open breaker', async () => {
-      const { safeguards, clock } = setup({
-        retry: { maxAttempts: 1 },
-        breakers: {
-          primary: { failureThreshold: 1, successThreshold: 1, openDurationMs: 1000, halfOpenMaxProbes: 1 },
-        },
-      });
-      const breaker = safeguards.breakers.get('primary');
-      await safeguards.run(() => Promise.reject(pgError('08006')), { operationType: 'read' }).catch(() => 0);
-      await clock.advance(1000);
-      expect(breaker.state).toBe('HALF_OPEN');
+      const { safeguards, breaker } = await halfOpenPrimary();
       await expect(
         safeguards.run(() => Promise.reject(pgError('57014', 'canceling statement due to user request')), {
           operationType: 'read',

@@ -1,7 +1,7 @@
-import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
+import { createTRPCClient, httpLink } from '@trpc/client';
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
-import { type AppRouter, type Fixture, startFixture } from './fixture.js';
+import { type AppRouter, type Fixture, failure, startFixture } from './fixture.js';
 
 /** One connection, and BATCH and LOW work shed as soon as it would have to wait. */
 const saturable = {
@@ -20,16 +20,6 @@ async function holdTheConnection(fixture: Fixture): Promise<() => Promise<void>>
     release();
     await held;
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof TRPCClientError))
-    throw new Error(`expected a TRPCClientError, got ${String(error)}`);
-  return error as TRPCClientError<AppRouter>;
 }
 
 const client = (url: string, user = 'someone') =>

@@ -8,6 +8,7 @@ import {
   type Safeguards,
   type SafeguardsOptions,
 } from '@db-safeguards/core';
+import { TRPCClientError } from '@trpc/client';
 import { type AnyTRPCRouter, type inferRouterContext, initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import superjson from 'superjson';
@@ -336,4 +337,15 @@ export async function startFixture(
     safeguards,
   );
   return { ...served, safeguards, probes };
+}
+
+/** The TRPCClientError a call to the fixture's router rejected with; throws if it did not reject so. */
+export async function failure(promise: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof TRPCClientError))
+    throw new Error(`expected a TRPCClientError, got ${String(error)}`);
+  return error as TRPCClientError<AppRouter>;
 }

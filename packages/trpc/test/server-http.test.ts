@@ -4,25 +4,15 @@ import {
   httpBatchLink,
   httpBatchStreamLink,
   httpLink,
-  TRPCClientError,
+  type TRPCClientError,
 } from '@trpc/client';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import type { UserFriendlyErrorData } from '../src/index.js';
-import { type AppRouter, type Fixture, startFixture } from './fixture.js';
+import { type AppRouter, type Fixture, failure, startFixture } from './fixture.js';
 
 const client = (url: string, headers: Record<string, string> = {}) =>
   createTRPCClient<AppRouter>({ links: [httpLink({ url, transformer: superjson, headers })] });
-
-async function failure(promise: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof TRPCClientError))
-    throw new Error(`expected a TRPCClientError, got ${String(error)}`);
-  return error as TRPCClientError<AppRouter>;
-}
 
 describe('tRPC server with the safeguards (real HTTP, superjson)', () => {
   let fixture: Fixture;
