@@ -109,6 +109,24 @@ describe('ConnectionQueue', () => {
     expect(queue.stats().shed).toBe(2);
   });
 
+  it('counts the slots held by each priority, abandoned ones given back', async () => {
+    const { clock, queue } = setup({
+      maxConcurrentConnections: 4,
+      reservedForCritical: 1,
+      abandonAfterMs: 100,
+    });
+    const high = queue.tryAcquire(Priority.HIGH)!;
+    const batch = queue.tryAcquire(Priority.BATCH)!;
+    const critical = queue.tryAcquire(Priority.CRITICAL)!;
+    expect(queue.stats().activeByPriority).toEqual({ CRITICAL: 1, HIGH: 1, NORMAL: 0, LOW: 0, BATCH: 1 });
+    high.release();
+    queue.abandonLater(batch);
+    await clock.advance(100);
+    expect(queue.stats().activeByPriority).toEqual({ CRITICAL: 1, HIGH: 0, NORMAL: 0, LOW: 0, BATCH: 0 });
+    critical.release('failure');
+    expect(queue.stats()).toMatchObject({ active: 0, activeByPriority: { CRITICAL: 0 } });
+  });
+
   it('sheds low priorities early when the queue fills (load shedding)', async () => {
     const { queue } = setup({
       maxConcurrentConnections: 1,

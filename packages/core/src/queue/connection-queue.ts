@@ -65,6 +65,8 @@ export interface QueueStats {
   reservedForCritical: number;
   maxQueueSize: number;
   active: number;
+  /** Slots held right now by operations of each priority; they add up to `active`. */
+  activeByPriority: Record<PriorityName, number>;
   /** The most slots ever held at once; never above `maxConcurrentConnections`. */
   peakActive: number;
   queued: number;
@@ -194,6 +196,7 @@ export class ConnectionQueue {
   private isClosed = false;
 
   private activeCount = 0;
+  private readonly activeOfPriority = [0, 0, 0, 0, 0];
   private queuedCount = 0;
   private peak = 0;
   private counters = {
@@ -352,6 +355,7 @@ export class ConnectionQueue {
       reservedForCritical: this.options.reservedForCritical,
       maxQueueSize: this.options.maxQueueSize,
       active: this.activeCount,
+      activeByPriority: byPriority((name) => this.activeOfPriority[Priority[name]]!),
       peakActive: this.peak,
       queued: this.queuedCount,
       queuedByPriority,
@@ -380,6 +384,7 @@ export class ConnectionQueue {
   settleLease(lease: QueueLease, outcome: LeaseOutcome | 'abandoned'): void {
     this.timers.delete(lease);
     this.activeCount--;
+    this.activeOfPriority[lease.priority]!--;
     if (outcome === 'success') this.counters.processed++;
     else if (outcome === 'failure') this.counters.failed++;
     else if (outcome === 'abandoned') {
@@ -439,6 +444,7 @@ export class ConnectionQueue {
 
   private grantSlot(priority: Priority, now: number): QueueLease {
     this.activeCount++;
+    this.activeOfPriority[priority]!++;
     if (this.activeCount > this.peak) this.peak = this.activeCount;
     return new QueueLease(priority, now, this);
   }
