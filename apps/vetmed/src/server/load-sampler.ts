@@ -24,7 +24,6 @@ export interface LoadSampler {
 
 /** Reasons are a closed list in practice (rate-limit policies, breaker states); past this, `other`. */
 const maxRefusalKinds = 64;
-const tickMs = 100;
 /**
  * How often the event-loop monitor's timer fires, in ms. Each recorded delay is the time between two
  * firings, so an idle loop reads this much: it is taken off to show the lag alone.
@@ -32,11 +31,11 @@ const tickMs = 100;
 const loopResolutionMs = 10;
 
 /**
- * Samples the safeguards' live readouts: every 100 ms the slots held and the waiters (two getters, so
- * the peak of a short burst is not missed between seconds), and once a second a sample with the
- * second's peaks, its refusals, the wait p99 and the event loop's delay. It reads the process's own
- * counters only: no database query, no connection, whoever watches the dashboard and however often.
- * Its timers are unref'd: they never keep the process alive.
+ * Samples the safeguards' live readouts once a second: the most slots held and waiters during the
+ * second (the queue's `takePeaks`, so a burst between two readings still shows), its refusals, the
+ * wait p99 and the event loop's delay. It reads the process's own counters only: no database query,
+ * no connection, whoever watches the dashboard and however often. Its timer is unref'd: it never
+ * keeps the process alive. It is the queue's one `takePeaks` reader.
  */
 export function createLoadSampler(safeguards: Safeguards, options: LoadSamplerOptions = {}): LoadSampler {
   const keep = options.keepSeconds ?? 300;
@@ -64,15 +63,11 @@ export function createLoadSampler(safeguards: Safeguards, options: LoadSamplerOp
   });
 
   const queue = safeguards.queue;
-  let peakActive = queue.active;
-  let peakQueued = queue.queued;
+  queue.takePeaks();
   let timedOutBefore = queue.stats().timedOut;
-  let ticks = 0;
 
   const tick = () => {
-    peakActive = Math.max(peakActive, queue.active);
-    peakQueued = Math.max(peakQueued, queue.queued);
-    if (++ticks % (1000 / tickMs) !== 0) return;
+    const peaks = queue.takePeaks();
     const stats = queue.stats();
     // Waiters that waited and gave up are refused too, later than the refusals counted above.
     const timedOut = stats.timedOut - timedOutBefore;
@@ -89,8 +84,8 @@ export function createLoadSampler(safeguards: Safeguards, options: LoadSamplerOp
     const backends = options.backends?.();
     samples.push({
       at: Date.now(),
-      active: peakActive,
-      queued: peakQueued,
+      active: peaks.active,
+      queued: peaks.queued,
       ...(effectiveLimit === undefined ? {} : { effectiveLimit }),
       refused: refusedThisSecond + timedOut,
       rateLimited: rateLimitedThisSecond,
@@ -99,12 +94,10 @@ export function createLoadSampler(safeguards: Safeguards, options: LoadSamplerOp
       ...(backends === undefined ? {} : { backends: backends.count }),
     });
     if (samples.length > keep) samples.splice(0, samples.length - keep);
-    peakActive = queue.active;
-    peakQueued = queue.queued;
     refusedThisSecond = 0;
     rateLimitedThisSecond = 0;
   };
-  const timer = setInterval(tick, tickMs);
+  const timer = setInterval(tick, 1000);
   timer.unref();
 
   return {

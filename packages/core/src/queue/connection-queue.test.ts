@@ -127,6 +127,28 @@ describe('ConnectionQueue', () => {
     expect(queue.stats()).toMatchObject({ active: 0, activeByPriority: { CRITICAL: 0 } });
   });
 
+  it('tells the peaks since the last reading, bursts between readings included', async () => {
+    const { queue } = setup({ maxConcurrentConnections: 3, reservedForCritical: 0 });
+    expect(queue.takePeaks()).toEqual({ active: 0, queued: 0 });
+    const leases = [
+      queue.tryAcquire(Priority.HIGH)!,
+      queue.tryAcquire(Priority.HIGH)!,
+      queue.tryAcquire(Priority.LOW)!,
+    ];
+    const waiting = [queue.acquire(Priority.NORMAL), queue.acquire(Priority.NORMAL)];
+    for (const lease of leases) lease.release();
+    for (const lease of await Promise.all(waiting)) lease.release();
+    // Everything is back: the burst shows in this reading only.
+    expect(queue.takePeaks()).toEqual({ active: 3, queued: 2 });
+    expect(queue.takePeaks()).toEqual({ active: 0, queued: 0 });
+    const held = queue.tryAcquire(Priority.HIGH)!;
+    expect(queue.takePeaks()).toEqual({ active: 1, queued: 0 });
+    // A reading starts from what is held now.
+    expect(queue.takePeaks()).toEqual({ active: 1, queued: 0 });
+    held.release();
+    expect(queue.stats().peakActive).toBe(3);
+  });
+
   it('sheds low priorities early when the queue fills (load shedding)', async () => {
     const { queue } = setup({
       maxConcurrentConnections: 1,

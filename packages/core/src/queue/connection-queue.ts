@@ -199,6 +199,8 @@ export class ConnectionQueue {
   private readonly activeOfPriority = [0, 0, 0, 0, 0];
   private queuedCount = 0;
   private peak = 0;
+  /** The most slots held, and waiters, since the last {@link takePeaks}. */
+  private recentPeaks = { active: 0, queued: 0 };
   private counters = {
     processed: 0,
     failed: 0,
@@ -324,6 +326,20 @@ export class ConnectionQueue {
     this.peak = this.activeCount;
   }
 
+  /**
+   * The most slots held at once, and the most waiters, since the previous call (since the queue was
+   * made, the first time); counting then starts again from what is held and waiting now. A sampler
+   * reading it once a second sees every burst, even one that took and gave back its slots between
+   * two of its readings (an in-process database such as PGlite answers within one turn of the event
+   * loop). One reader per queue: each call starts the count again for everyone. `peakActive` is
+   * unaffected.
+   */
+  takePeaks(): { active: number; queued: number } {
+    const peaks = this.recentPeaks;
+    this.recentPeaks = { active: this.activeCount, queued: this.queuedCount };
+    return peaks;
+  }
+
   /** Resolves when no slot is held and nobody waits. */
   onIdle(): Promise<void> {
     if (this.activeCount === 0 && this.queuedCount === 0) return Promise.resolve();
@@ -446,6 +462,7 @@ export class ConnectionQueue {
     this.activeCount++;
     this.activeOfPriority[priority]!++;
     if (this.activeCount > this.peak) this.peak = this.activeCount;
+    if (this.activeCount > this.recentPeaks.active) this.recentPeaks.active = this.activeCount;
     return new QueueLease(priority, now, this);
   }
 
@@ -504,6 +521,7 @@ export class ConnectionQueue {
     }
     this.lanes[lane]!.push(waiter);
     this.queuedCount++;
+    if (this.queuedCount > this.recentPeaks.queued) this.recentPeaks.queued = this.queuedCount;
     this.timers.add(waiter);
   }
 
