@@ -1,4 +1,5 @@
 import { computeRetryDelay } from '@db-safeguards/trpc/client';
+import { appStatus } from './app-status.js';
 import { toFriendlyError } from './friendly-error.js';
 
 /**
@@ -45,11 +46,13 @@ function plannedDelay(policy: RetryPolicy, failureCount: number, error: unknown)
 /**
  * TanStack Query's `retry` and `retryDelay` for `policy`. TanStack asks for the delay first, then
  * whether to retry, with the same failure: the delay is planned once and its time kept for the
- * countdown, and forgotten when there will be no retry.
+ * countdown, and forgotten when there will be no retry. Every failure also feeds the app-wide notice
+ * (read-only, recovering) at once, not only the last one.
  */
 export function retryOptions(policy: RetryPolicy) {
   return {
     retryDelay(failureCount: number, error: unknown): number {
+      appStatus.noteError(error);
       const delay = plannedDelay(policy, failureCount, error) ?? 0;
       if (typeof error === 'object' && error !== null) plannedRetries.set(error, Date.now() + delay);
       return delay;

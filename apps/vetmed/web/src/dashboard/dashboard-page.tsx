@@ -78,7 +78,7 @@ function Controls({ token, snapshot }: { token: string; snapshot: DashboardSnaps
   });
   const paused = snapshot.budget.paused;
   return (
-    <section aria-labelledby="controls" className="panel">
+    <section aria-labelledby="controls" className="panel panel-wide">
       <h2 id="controls">Emergency controls</h2>
       <p>{paused.length === 0 ? 'Every priority is running.' : `Paused: ${paused.join(', ')}.`}</p>
       <div className="button-row">
@@ -158,6 +158,7 @@ function Controls({ token, snapshot }: { token: string; snapshot: DashboardSnaps
 
 function Budget({ snapshot }: { snapshot: DashboardSnapshot }) {
   const { budget, history } = snapshot;
+  const lastSecond = history.at(-1);
   const times = history.map((sample) => sample.at);
   const hasEffective =
     budget.effectiveLimit !== undefined || history.some((s) => s.effectiveLimit !== undefined);
@@ -166,14 +167,19 @@ function Budget({ snapshot }: { snapshot: DashboardSnapshot }) {
     <section aria-labelledby="budget" className="panel panel-wide">
       <h2 id="budget">Connection budget</h2>
       <p className="headline">
-        <strong className="slots-in-use">{budget.active}</strong> of {budget.max} slots in use
+        <strong className="slots-in-use">{budget.active}</strong> of {budget.max} slots in use now,{' '}
+        <strong className="slots-peak">{lastSecond?.active ?? budget.active}</strong> at most in the last
+        second
         {budget.effectiveLimit !== undefined && (
           <>
             {' '}
             · effective limit <strong className="effective-limit">{budget.effectiveLimit}</strong>
           </>
-        )}{' '}
-        · <strong>{budget.queued}</strong> waiting (queue of {budget.maxQueueSize}) · most ever held:{' '}
+        )}
+      </p>
+      <p>
+        <strong>{budget.queued}</strong> waiting now (queue of {budget.maxQueueSize}),{' '}
+        {lastSecond?.queued ?? budget.queued} at most in the last second · most slots ever held at once:{' '}
         {budget.peakActive}
       </p>
       <meter min={0} max={budget.max} value={budget.active} aria-label="Slots in use" />

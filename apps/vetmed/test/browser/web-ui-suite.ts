@@ -1,0 +1,272 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { and, eq, sql } from 'drizzle-orm';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { administrations, demoCredentials } from '../../src/db/index.js';
+import { loadEnv } from '../../src/env.js';
+import { defaultWebRoot } from '../../src/server/app-server.js';
+import { createLogger } from '../../src/server/logger.js';
+import { type RunningVetmed, startVetmed } from '../../src/start-vetmed.js';
+import { vetmedClient } from '../app/app-client.js';
+import { launchChromium } from './chromium.js';
+
+/** Where the suite's app runs: the environment that picks its database. */
+export interface WebUiTarget {
+  env: Record<string, string>;
+  /**
+   * The fewest slots a burst of concurrent reads must be seen holding at once. PGlite runs each query
+   * inside the app's process within one turn of the event loop, and its one connection takes them one
+   * at a time: 1 there.
+   */
+  burstSlots: number;
+}
+
+export const adminToken = 'browser-tests-admin-token';
+/** How long a breaker the tests open stays open before it lets a probe through. */
+const breakerOpenMs = 3000;
+
+/** The built client must exist: `pnpm test` builds before testing (turbo's `test` depends on `build`). */
+function environment(target: WebUiTarget): Record<string, string> {
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    SEED_DEMO: 'true',
+    ADMIN_TOKEN: adminToken,
+    CIRCUIT_TIMEOUT_MS: String(breakerOpenMs),
+    // Every test signs in from 127.0.0.1, and the burst comes from one user: the limits are not under test.
+    RATE_LIMIT_AUTH_MAX: '10000',
+    RATE_LIMIT_API_MAX: '1000000',
+    RATE_LIMIT_RECORDING_MAX: '10000',
+    ...target.env,
+  };
+}
+
+/** The web UI in a real browser (Chromium through playwright-core) against the real app. */
+export function describeWebUi(name: string, getTarget: () => WebUiTarget): void {
+  describe(`the web UI in Chromium, VetMed on ${name}`, () => {
+    let app: RunningVetmed;
+    let browser: Browser;
+    let context: BrowserContext;
+
+    beforeAll(async () => {
+      if (!existsSync(join(defaultWebRoot, 'index.html')))
+        throw new Error(
+          `The web client is not built (no ${defaultWebRoot}index.html): \`pnpm test\` builds it first; alone, run \`pnpm --filter @db-safeguards/vetmed build\`.`,
+        );
+      [app, browser] = await Promise.all([
+        startVetmed(loadEnv(environment(getTarget())), { log: createLogger('silent') }),
+        launchChromium(),
+      ]);
+    }, 60_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      await app?.stop();
+    });
+
+    // A test that fails half way leaves no breaker open for the next.
+    afterEach(async () => {
+      await admin('/api/admin/circuit-breaker/reset');
+    });
+
+    /** The signed-in demo owner's storage (its session), from the first sign-in through the page. */
+    let signedInState: Awaited<ReturnType<BrowserContext['storageState']>> | undefined;
+
+    /**
+     * A fresh browser profile (no pending doses: sessionStorage is per profile), signed in as the demo
+     * owner: through the sign-in page the first time, then with the session that sign-in stored.
+     */
+    async function signedIn(): Promise<Page> {
+      await context?.close();
+      context = await browser.newContext({
+        viewport: { width: 1280, height: 900 },
+        ...(signedInState ? { storageState: signedInState } : {}),
+      });
+      const page = await context.newPage();
+      await page.goto(app.url);
+      if (!signedInState) {
+        await page.getByLabel('Email').fill(demoCredentials.email);
+        await page.getByLabel('Password').fill(demoCredentials.password);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+      }
+      await page.getByRole('heading', { name: 'Your households' }).waitFor();
+      signedInState ??= await context.storageState();
+      return page;
+    }
+
+    async function openBiscuit(page: Page): Promise<Locator> {
+      await page.getByRole('link', { name: 'Biscuit' }).first().click();
+      await page.getByRole('heading', { name: 'Dose history' }).waitFor();
+      const card = page.getByRole('listitem', { name: 'Carprofen 75 mg' });
+      await card.locator('.stock-quantity').waitFor();
+      await page.getByRole('table').or(page.getByText('No doses recorded yet.')).first().waitFor();
+      return card;
+    }
+
+    const stockOf = async (card: Locator) => Number(await card.locator('.stock-quantity').textContent());
+
+    /** Opens the regimen's form and fills its notes with `note`; returns the form's submit button. */
+    async function fillDose(card: Locator, note: string): Promise<Locator> {
+      await card.getByRole('button', { name: 'Record dose' }).click();
+      await card.getByLabel('Notes').fill(note);
+      return card.getByRole('button', { name: 'Record dose' });
+    }
+
+    /** Doses stored with this note, counted in the database itself. */
+    async function dosesWithNote(note: string): Promise<number> {
+      const [row] = await app.database.db
+        .select({ count: sql<number>`count(*)::int` })
+        .from(administrations)
+        .where(eq(administrations.notes, note));
+      return Number(row?.count ?? 0);
+    }
+
+    const admin = (path: string) =>
+      fetch(`${app.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } });
+
+    it('signs in with the demo account, records a dose, shows it in the history and the stock down by one', async () => {
+      const page = await signedIn();
+      const card = await openBiscuit(page);
+      const before = await stockOf(card);
+      const note = `given in the browser ${randomUUID().slice(0, 8)}`;
+      await (await fillDose(card, note)).click();
+      await expect.poll(() => card.getByRole('status').textContent()).toMatch(/^Recorded 1 tablet at /);
+      await page.getByRole('row', { name: new RegExp(note) }).waitFor();
+      await expect.poll(() => stockOf(card)).toBe(before - 1);
+      expect(await dosesWithNote(note)).toBe(1);
+    });
+
+    it('records one dose for a double click on Record dose', async () => {
+      const page = await signedIn();
+      const card = await openBiscuit(page);
+      const before = await stockOf(card);
+      const note = `double click ${randomUUID().slice(0, 8)}`;
+      await (await fillDose(card, note)).dblclick();
+      await expect.poll(() => card.getByRole('status').textContent()).toMatch(/^Recorded 1 tablet at /);
+      await page.getByRole('row', { name: new RegExp(note) }).waitFor();
+      await expect.poll(() => stockOf(card)).toBe(before - 1);
+      expect(await dosesWithNote(note)).toBe(1);
+      await expect.poll(() => page.getByRole('row', { name: new RegExp(note) }).count()).toBe(1);
+    });
+
+    it('keeps a dose’s key when its answer is lost and across a reload: one dose, however many sends', async () => {
+      const page = await signedIn();
+      const card = await openBiscuit(page);
+      const before = await stockOf(card);
+      const note = `answer lost ${randomUUID().slice(0, 8)}`;
+      const keys: string[] = [];
+      // The server records the dose, then the connection drops before the browser reads the answer.
+      await page.route('**/api/trpc/*administrations.record*', async (route) => {
+        keys.push(String(JSON.parse(route.request().postData() ?? '{}')['0']?.json?.idempotencyKey));
+        await route.fetch();
+        await route.abort('connectionreset');
+      });
+      await (await fillDose(card, note)).click();
+      await expect.poll(() => keys.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+      await expect.poll(() => dosesWithNote(note)).toBe(1);
+      // While no answer arrives, the page says it keeps trying, and how soon.
+      await expect
+        .poll(() => card.getByRole('alert').textContent())
+        .toMatch(/We couldn't reach VetMed\..*(Trying again in \d+ s|Trying again…)/);
+      await page.reload();
+      await page.unroute('**/api/trpc/*administrations.record*');
+      const reloaded = page.getByRole('listitem', { name: 'Carprofen 75 mg' });
+      await expect
+        .poll(() => reloaded.getByRole('status').textContent(), { timeout: 15_000 })
+        .toMatch(/^Recorded 1 tablet at /);
+      expect(new Set(keys).size).toBe(1);
+      expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+      const [row] = await app.database.db
+        .select({ key: administrations.idempotencyKey })
+        .from(administrations)
+        .where(and(eq(administrations.notes, note)));
+      expect(row?.key).toBe(keys[0]);
+      expect(await dosesWithNote(note)).toBe(1);
+      await expect.poll(() => stockOf(reloaded)).toBe(before - 1);
+    });
+
+    it('shows an invalid amount’s own message and the error ID, and records nothing', async () => {
+      const page = await signedIn();
+      const card = await openBiscuit(page);
+      const note = `too precise ${randomUUID().slice(0, 8)}`;
+      const submit = await fillDose(card, note);
+      await card.getByLabel('Amount (tablet)').fill('0.33333');
+      await submit.click();
+      const alert = card.getByRole('alert');
+      await expect.poll(() => alert.textContent()).toMatch(/at most 4 decimal places/);
+      expect(await alert.textContent()).toMatch(/Error ID: [\w-]+ \(quote it/);
+      expect(await dosesWithNote(note)).toBe(0);
+    });
+
+    it('shows the friendly message and a countdown while a breaker is open, then records the dose by itself', async () => {
+      const page = await signedIn();
+      const card = await openBiscuit(page);
+      const before = await stockOf(card);
+      const note = `during a breaker drill ${randomUUID().slice(0, 8)}`;
+      const submit = await fillDose(card, note);
+      expect((await admin('/api/admin/circuit-breaker/open?name=primary')).status).toBe(200);
+      const openedAt = Date.now();
+      await submit.click();
+      const alert = card.getByRole('alert');
+      await expect
+        .poll(() => alert.textContent())
+        .toMatch(/Changes are paused for a moment while we recover\..*Trying again in \d s/);
+      // The app-wide notice says so too, and nothing shows the server's own wording.
+      await expect.poll(() => page.locator('.banner').textContent()).toMatch(/paused|recovering/);
+      expect(await page.locator('body').textContent()).not.toMatch(/circuit breaker "|read-only mode \(/);
+      await expect
+        .poll(() => card.getByRole('status').textContent(), { timeout: 20_000 })
+        .toMatch(/^Recorded 1 tablet at /);
+      expect(Date.now() - openedAt).toBeGreaterThanOrEqual(breakerOpenMs - 500);
+      expect(await dosesWithNote(note)).toBe(1);
+      await expect.poll(() => stockOf(card)).toBe(before - 1);
+      await expect.poll(() => page.locator('.banner').count()).toBe(0);
+    });
+
+    it('shows the slots in use during a burst on the live dashboard', async () => {
+      await context?.close();
+      context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const page = await context.newPage();
+      await page.goto(`${app.url}/dashboard`);
+      await page.getByLabel('Admin token').fill(adminToken);
+      await page.getByRole('button', { name: 'Open dashboard' }).click();
+      await page.getByRole('heading', { name: 'Connection budget' }).waitFor();
+      // The most slots held during the last second (the sampler's reading), and those held now.
+      const peak = page.locator('.slots-peak');
+      const now = page.locator('.slots-in-use');
+      await expect.poll(() => peak.textContent()).toBe('0');
+
+      const { token } = await vetmedClient(app.url).auth.signIn.mutate(demoCredentials);
+      const client = vetmedClient(app.url, { token });
+      const animalId = '00000000-0000-4000-8000-000000000020';
+      let bursting = true;
+      const worker = async () => {
+        while (bursting)
+          await client.administrations.history.query({ animalId, limit: 50 }).catch(() => undefined);
+      };
+      const burst = Promise.all(Array.from({ length: 48 }, worker));
+      const seen: number[] = [];
+      try {
+        await expect
+          .poll(
+            async () => {
+              seen.push(Number(await peak.textContent()), Number(await now.textContent()));
+              return Math.max(...seen);
+            },
+            { timeout: 10_000, interval: 250 },
+          )
+          .toBeGreaterThanOrEqual(getTarget().burstSlots);
+      } finally {
+        bursting = false;
+        await burst;
+      }
+      expect(Math.max(...seen)).toBeLessThanOrEqual(8);
+      expect(await page.getByRole('row', { name: /^NORMAL/ }).count()).toBe(1);
+      // Once the burst is over, the next second's reading is back to none.
+      await expect.poll(() => peak.textContent(), { timeout: 5000 }).toBe('0');
+    });
+  });
+}
