@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 
 /**
- * The little this package needs from a Redis client: `evalsha` and `eval` as ioredis (5 and 6) has
- * them, a `Redis` or a `Cluster`. Typed structurally so ioredis stays an optional peer dependency.
+ * The little this package needs from a Redis client: `evalsha`, `eval` and `del` as ioredis (5 and 6)
+ * has them, a `Redis` or a `Cluster`. Typed structurally so ioredis stays an optional peer dependency.
  */
 export interface RedisScriptClient {
   evalsha(sha: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
   eval(script: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  del(...keys: string[]): Promise<unknown>;
 }
 
 /** A Lua script run by its SHA1 (one short request), loaded with EVAL on the first NOSCRIPT. */
