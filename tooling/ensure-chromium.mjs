@@ -46,12 +46,21 @@ export function ensureChromium(env = process.env) {
     );
   console.error('Chromium is missing: installing Debian\'s "chromium" package with apt-get (once)…');
   const aptEnv = { ...env, DEBIAN_FRONTEND: 'noninteractive' };
-  try {
-    execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'], env: aptEnv });
-    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], {
+  // Waits for another apt-get (another tool installing its own package) rather than failing on its lock.
+  const apt = (...args) =>
+    execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', ...args], {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: aptEnv,
     });
+  const install = () => apt('install', '-y', '-qq', '--no-install-recommends', 'chromium');
+  try {
+    try {
+      install();
+    } catch {
+      // The package lists may be missing or stale: fetch them, then try again.
+      apt('update', '-qq');
+      install();
+    }
   } catch (error) {
     throw new ChromiumUnavailableError(
       `apt-get could not install chromium (${error.message}). ${howToInstall}`,
