@@ -15,4 +15,6 @@ afterAll(async () => {
   await server?.stop();
 });
 
-describeWebUi('postgres.js on PostgreSQL (role limited to 8 connections)', () => target);
+describeWebUi('postgres.js on PostgreSQL (role limited to 8 connections)', () => target, {
+  clientTests: false,
+});

@@ -24,6 +24,27 @@ export function ImportPage({ householdId }: { householdId: string }) {
   const [reading, setReading] = useState(false);
   const [readFailure, setReadFailure] = useState<{ error: unknown; at: number } | null>(null);
 
+  // Idempotent (every row has its key): retried like a read, and a retry skips the rows already written.
+  const importRows = useMutation({
+    ...retryOptions(queryRetryPolicy),
+    mutationFn: async (rows: ParsedImport['rows']) => {
+      const total = { received: 0, inserted: 0, skipped: 0 };
+      for (let start = 0; start < rows.length; start += rowsPerCall) {
+        const result = await client.imports.administrations.mutate({
+          householdId,
+          rows: rows.slice(start, start + rowsPerCall),
+        });
+        total.received += result.received;
+        total.inserted += result.inserted;
+        total.skipped += result.skipped;
+      }
+      return total;
+    },
+    onSuccess() {
+      void queryClient.invalidateQueries({ queryKey: trpc.administrations.history.queryKey() });
+    },
+  });
+
   /** Every regimen of the household's animals, by animal and medication name. */
   const loadRegimens = async (): Promise<ImportableRegimen[]> => {
     const animals = await queryClient.fetchQuery(
@@ -46,6 +67,8 @@ export function ImportPage({ householdId }: { householdId: string }) {
 
   const onFile = async (event: ChangeEvent<HTMLInputElement>) => {
     const file = event.target.files?.[0];
+    // Emptied, so choosing the same file again (to import it again) is a change too.
+    event.target.value = '';
     setParsed(null);
     setReadFailure(null);
     importRows.reset();
@@ -60,27 +83,6 @@ export function ImportPage({ householdId }: { householdId: string }) {
       setReading(false);
     }
   };
-
-  // Idempotent (every row has its key): retried like a read, and a retry skips the rows already written.
-  const importRows = useMutation({
-    ...retryOptions(queryRetryPolicy),
-    mutationFn: async (rows: ParsedImport['rows']) => {
-      const total = { received: 0, inserted: 0, skipped: 0 };
-      for (let start = 0; start < rows.length; start += rowsPerCall) {
-        const result = await client.imports.administrations.mutate({
-          householdId,
-          rows: rows.slice(start, start + rowsPerCall),
-        });
-        total.received += result.received;
-        total.inserted += result.inserted;
-        total.skipped += result.skipped;
-      }
-      return total;
-    },
-    onSuccess() {
-      void queryClient.invalidateQueries({ queryKey: trpc.administrations.history.queryKey() });
-    },
-  });
 
   return (
     <section>
