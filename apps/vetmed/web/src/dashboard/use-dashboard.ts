@@ -30,9 +30,9 @@ export function useDashboard(token: string, live: boolean) {
     },
     refetchInterval: live ? 1000 : false,
     refetchIntervalInBackground: false,
-    // A wrong token is not worth retrying; a network blip is, by the next poll.
-    retry: (_count, error) =>
-      !(error instanceof AdminRequestError && error.status !== undefined) && _count < 1,
+    // A refused token is not worth retrying; a network blip is worth one retry, then the next poll.
+    retry: (failures, error) =>
+      failures < 1 && !(error instanceof AdminRequestError && error.status !== undefined),
     staleTime: 0,
     gcTime: 0,
   });
