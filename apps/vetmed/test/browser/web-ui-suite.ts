@@ -105,7 +105,7 @@ export function describeWebUi(name: string, getTarget: () => WebUiTarget, option
     let signedInState: Awaited<ReturnType<BrowserContext['storageState']>> | undefined;
 
     /**
-     * A fresh browser profile (no pending doses: sessionStorage is per profile), signed in as the demo
+     * A fresh browser profile (no pending doses: their localStorage is per profile), signed in as the demo
      * owner: through the sign-in page the first time, then with the session that sign-in stored.
      */
     async function signedIn(): Promise<Page> {

@@ -81,7 +81,7 @@ function SendPendingDose({ dose }: { dose: PendingDose }) {
 
 /**
  * Sends every pending dose: the ones just recorded, and the ones a reload interrupted (found in
- * sessionStorage). Mounted once, while signed in, so sends go on whatever page the person moves to.
+ * localStorage). Mounted once, while signed in, so sends go on whatever page the person moves to.
  */
 export function PendingDoseSender({ userId }: { userId: string }) {
   const doses = usePendingDoses().filter((dose) => dose.userId === userId);

@@ -38,7 +38,7 @@ const listeners = new Set<() => void>();
 
 function read(): PendingDose[] {
   try {
-    const parsed: unknown = JSON.parse(sessionStorage.getItem(storageKey) ?? '[]');
+    const parsed: unknown = JSON.parse(localStorage.getItem(storageKey) ?? '[]');
     return Array.isArray(parsed) ? (parsed as PendingDose[]) : [];
   } catch {
     return [];
@@ -47,18 +47,31 @@ function read(): PendingDose[] {
 
 let doses: readonly PendingDose[] = read();
 
-function write(next: readonly PendingDose[]): void {
-  doses = next;
-  // Written before anything is sent: a reload at any moment after this finds the dose and its key.
-  sessionStorage.setItem(storageKey, JSON.stringify(next));
+function notify(): void {
   for (const listener of listeners) listener();
 }
 
+function write(next: readonly PendingDose[]): void {
+  doses = next;
+  // Written before anything is sent: a reload, a closed tab or a crash at any moment after this
+  // leaves the dose and its key to be sent again.
+  localStorage.setItem(storageKey, JSON.stringify(next));
+  notify();
+}
+
+// Another tab recorded a dose, or heard the answer to one.
+window.addEventListener('storage', (event) => {
+  if (event.key !== storageKey) return;
+  doses = read();
+  notify();
+});
+
 /**
- * The doses waiting for the server's answer, in sessionStorage: they survive a reload of the tab (and
- * are sent again, with their keys, by `PendingDoseSender`), and nothing else sees them. One per
- * regimen at a time: recording a regimen's dose again while its last one is unanswered is refused,
- * which is also what makes a double click record one dose.
+ * The doses waiting for the server's answer, in localStorage: they survive a reload, a closed tab and
+ * a crashed browser, and are sent again, with their keys, by `PendingDoseSender` in every open tab
+ * of the person who recorded them (the server records a key once, so two tabs sending the same dose
+ * record it once). One per regimen at a time: recording a regimen's dose again while its last one is
+ * unanswered is refused, in every tab, which is also what makes a double click record one dose.
  */
 export const pendingDoses = {
   list: (): readonly PendingDose[] => doses,
