@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import { createSafeguards, Priority, type Safeguards } from '@db-safeguards/core';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +37,10 @@ beforeAll(async () => {
   mkdirSync(join(webRoot, 'assets'));
   writeFileSync(join(webRoot, 'index.html'), '<!doctype html><title>VetMed</title><div id="root"></div>');
   writeFileSync(join(webRoot, 'assets', 'index-Ab12Cd34.js'), script);
+  // The compressed copies the build writes (web/precompress-plugin.ts); the CSS file has none.
+  writeFileSync(join(webRoot, 'assets', 'index-Ab12Cd34.js.br'), brotliCompressSync(script));
+  writeFileSync(join(webRoot, 'assets', 'index-Ab12Cd34.js.gz'), gzipSync(script));
+  writeFileSync(join(webRoot, 'assets', 'index-Ef56Gh78.css'), `body{color:red}${' '.repeat(2000)}`);
   writeFileSync(join(webRoot, 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
 }, 60_000);
 
@@ -109,7 +113,7 @@ describe('the web client, served by the app', () => {
     }
   });
 
-  it('serves hashed assets for a year, compressed as the client accepts, with their content type', async () => {
+  it('serves hashed assets for a year, in the build’s compressed copies as the client accepts, with their content type', async () => {
     const url = `${app.url}/assets/index-Ab12Cd34.js`;
     const plain = await rawGet(url);
     expect(plain.status).toBe(200);
@@ -125,6 +129,11 @@ describe('the web client, served by the app', () => {
     const gzip = await rawGet(url, { 'accept-encoding': 'gzip;q=1, br;q=0' });
     expect(gzip.headers['content-encoding']).toBe('gzip');
     expect(gunzipSync(gzip.body).toString()).toBe(script);
+    // Without copies, the file as it is; the copies themselves are not files of the site.
+    const css = await rawGet(`${app.url}/assets/index-Ef56Gh78.css`, { 'accept-encoding': 'br, gzip' });
+    expect(css.headers['content-encoding']).toBeUndefined();
+    expect(css.headers['content-type']).toBe('text/css; charset=utf-8');
+    expect((await rawGet(`${app.url}/assets/index-Ab12Cd34.js.br`)).status).toBe(404);
     const svg = await rawGet(`${app.url}/favicon.svg`);
     expect(svg.headers['content-type']).toBe('image/svg+xml');
     expect(svg.headers['cache-control']).toBe('no-cache');
@@ -306,6 +315,21 @@ describe('GET /api/admin/dashboard', () => {
 });
 
 describe('the real build (dist/web)', () => {
+  it('has brotli and gzip copies of its larger text files, each the file itself', () => {
+    const files = readdirSync(defaultWebRoot, { recursive: true, encoding: 'utf8' }).filter((file) =>
+      /\.(js|css|html|svg)$/.test(file),
+    );
+    const large = files.filter((file) => statSync(join(defaultWebRoot, file)).size > 1024);
+    expect(large.some((file) => file.endsWith('.js'))).toBe(true);
+    for (const file of large) {
+      const body = readFileSync(join(defaultWebRoot, file));
+      expect(brotliDecompressSync(readFileSync(join(defaultWebRoot, `${file}.br`))).equals(body), file).toBe(
+        true,
+      );
+      expect(gunzipSync(readFileSync(join(defaultWebRoot, `${file}.gz`))).equals(body), file).toBe(true);
+    }
+  });
+
   it('has no inline script or style for the Content-Security-Policy to refuse, and every file it names', () => {
     const page = readFileSync(join(defaultWebRoot, 'index.html'), 'utf8');
     const scripts = [...page.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];

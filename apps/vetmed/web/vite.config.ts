@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
+import { precompress } from './precompress-plugin.js';
 
 const webDir = fileURLToPath(new URL('.', import.meta.url));
 
@@ -12,7 +13,7 @@ const webDir = fileURLToPath(new URL('.', import.meta.url));
  */
 export default defineConfig({
   root: webDir,
-  plugins: [react()],
+  plugins: [react(), precompress()],
   build: {
     outDir: fileURLToPath(new URL('../dist/web', import.meta.url)),
     emptyOutDir: true,

@@ -2,12 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, relative, sep } from 'node:path';
-import { promisify } from 'node:util';
-import { brotliCompress, gzip, constants as zlibConstants } from 'node:zlib';
 import { pageSecurityHeaders } from './page-security-headers.js';
-
-const brotli = promisify(brotliCompress);
-const gzipAsync = promisify(gzip);
 
 /** Content types of what a Vite build emits; anything else is served as bytes. */
 const contentTypes: Readonly<Record<string, string>> = {
@@ -26,18 +21,8 @@ const contentTypes: Readonly<Record<string, string>> = {
   '.webmanifest': 'application/manifest+json',
 };
 
-/** Worth compressing: text. Images and fonts are compressed already. */
-const compressible = new Set([
-  '.html',
-  '.js',
-  '.mjs',
-  '.css',
-  '.json',
-  '.map',
-  '.svg',
-  '.txt',
-  '.webmanifest',
-]);
+/** The compressed copies the build writes next to a file (`web/precompress-plugin.ts`), by encoding. */
+const encodedSuffixes = { '.br': 'brotli', '.gz': 'gzip' } as const;
 
 interface Asset {
   body: Buffer;
@@ -80,10 +65,11 @@ async function listFiles(dir: string): Promise<string[]> {
 }
 
 /**
- * Reads the built web client (`vite build`'s output) into memory, with gzip and brotli copies of its
- * text files made once here, so serving a file is a map lookup: no file system access, no path from
- * the URL ever reaches the disk. Returns undefined when `dir` has no `index.html` (the client was not
- * built).
+ * Reads the built web client (`vite build`'s output) into memory, with the brotli and gzip copies the
+ * build made of its text files (`name.br`, `name.gz`), so serving a file is a map lookup: no file
+ * system access, no path from the URL ever reaches the disk, no compression per request or at start.
+ * A file without copies is served as it is. Returns undefined when `dir` has no `index.html` (the
+ * client was not built).
  */
 export async function loadWebAssets(dir: string, options: WebAssetsOptions): Promise<WebAssets | undefined> {
   let files: string[];
@@ -94,28 +80,31 @@ export async function loadWebAssets(dir: string, options: WebAssetsOptions): Pro
     throw error;
   }
   const assets = new Map<string, Asset>();
+  const copies: Array<{ of: string; encoding: 'brotli' | 'gzip'; body: Buffer }> = [];
   await Promise.all(
     files.map(async (file) => {
       const urlPath = `/${relative(dir, file).split(sep).join('/')}`;
-      const extension = extname(file).toLowerCase();
       const body = await readFile(file);
-      const worthIt = compressible.has(extension) && body.length > 1024;
-      const [gzipped, brotlied] = worthIt
-        ? await Promise.all([
-            gzipAsync(body, { level: 9 }),
-            brotli(body, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 11 } }),
-          ])
-        : [undefined, undefined];
+      const suffix = extname(file).toLowerCase();
+      if (Object.hasOwn(encodedSuffixes, suffix)) {
+        const encoding = encodedSuffixes[suffix as keyof typeof encodedSuffixes];
+        copies.push({ of: urlPath.slice(0, -suffix.length), encoding, body });
+        return;
+      }
       assets.set(urlPath, {
         body,
-        gzip: gzipped,
-        brotli: brotlied,
-        contentType: contentTypes[extension] ?? 'application/octet-stream',
+        gzip: undefined,
+        brotli: undefined,
+        contentType: contentTypes[suffix] ?? 'application/octet-stream',
         etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
         cacheControl: urlPath.startsWith('/assets/') ? immutable : revalidate,
       });
     }),
   );
+  for (const copy of copies) {
+    const asset = assets.get(copy.of);
+    if (asset) asset[copy.encoding] = copy.body;
+  }
   const page = assets.get('/index.html');
   if (!page) return undefined;
 
