@@ -226,7 +226,7 @@ export function describeWebUi(name: string, getTarget: () => WebUiTarget, option
       await card.getByLabel('Amount (tablet)').fill('0.33333');
       await submit.click();
       const alert = card.getByRole('alert');
-      await expect.poll(() => alert.textContent()).toMatch(/at most 4 decimal places/);
+      await expect.poll(() => alert.textContent()).toMatch(/Amount: Expected at most 4 decimal places/);
       expect(await alert.textContent()).toMatch(/Error ID: [\w-]+ \(quote it/);
       expect(await dosesWithNote(note)).toBe(0);
     });

@@ -12,6 +12,8 @@ export interface ErrorNoticeProps {
   onRetry?: (() => void) | undefined;
   /** Retry by itself when the server's wait is over (reads and idempotent writes only). */
   autoRetry?: boolean;
+  /** How the form names the fields the server's validation issues point at (`doseAmount` → "Amount"). */
+  fieldNames?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -19,7 +21,13 @@ export interface ErrorNoticeProps {
  * the next try when there is one, field problems for invalid input, and the error ID to quote to
  * support. Never the raw error.
  */
-export function ErrorNotice({ error, receivedAt, onRetry, autoRetry = false }: ErrorNoticeProps) {
+export function ErrorNotice({
+  error,
+  receivedAt,
+  onRetry,
+  autoRetry = false,
+  fieldNames = {},
+}: ErrorNoticeProps) {
   const friendly = toFriendlyError(error);
   // A retry already planned by the query client, else the server's wait from when the error came.
   const planned = retryTimeOf(error);
@@ -48,7 +56,7 @@ export function ErrorNotice({ error, receivedAt, onRetry, autoRetry = false }: E
         <ul className="notice-issues">
           {friendly.issues.map((issue) => (
             <li key={`${issue.path}:${issue.message}`}>
-              {issue.path !== '' && <strong>{issue.path}: </strong>}
+              {issue.path !== '' && <strong>{fieldNames[issue.path] ?? issue.path}: </strong>}
               {issue.message}
             </li>
           ))}

@@ -8,6 +8,9 @@ import { pendingDoses, usePendingDoses } from './pending-doses.js';
 
 type Regimen = NonNullable<RouterOutputs['animals']['get']>['regimens'][number];
 
+/** The form's names for the fields a refused dose's validation issues point at. */
+const doseFieldNames = { doseAmount: 'Amount', doseUnit: 'Unit', notes: 'Notes', recordedAt: 'Time given' };
+
 export interface RecordDoseProps {
   regimen: Regimen;
   animalId: string;
@@ -88,7 +91,7 @@ export function RecordDose({ regimen, animalId, userId, label }: RecordDoseProps
         </p>
       )}
       {outcome?.status === 'refused' && !open && (
-        <ErrorNotice error={outcome.error} receivedAt={outcome.answeredAt} />
+        <ErrorNotice error={outcome.error} receivedAt={outcome.answeredAt} fieldNames={doseFieldNames} />
       )}
       {open ? (
         <form onSubmit={submit} className="form form-inline" aria-label={`Record a dose of ${label}`}>
