@@ -80,9 +80,11 @@ export function describeWebUi(name: string, getTarget: () => WebUiTarget, option
     /** What must not happen on the current test's pages (uncaught errors, CSP refusals). */
     let pageProblems: () => string[] = () => [];
 
-    // A test that fails half way leaves no breaker open for the next; no page may have had a problem.
+    // A test that fails half way leaves no breaker open and nothing paused for the next; no page may
+    // have had a problem.
     afterEach(async () => {
       await admin('/api/admin/circuit-breaker/reset');
+      await admin('/api/admin/queue/resume');
       expect(pageProblems()).toEqual([]);
     });
 
@@ -333,6 +335,41 @@ export function describeWebUi(name: string, getTarget: () => WebUiTarget, option
         }
       },
     );
+
+    clientIt('pauses and resumes priorities from the dashboard, each after a confirmation', async () => {
+      const page = await newPage();
+      await page.goto(`${app.url}/dashboard`);
+      await page.getByLabel('Admin token').fill(adminToken);
+      await page.getByRole('button', { name: 'Open dashboard' }).click();
+      const controls = page.getByRole('region', { name: 'Emergency controls' });
+      await controls.getByText('Every priority is running.').waitFor();
+
+      // Cancel changes nothing.
+      await controls.getByRole('button', { name: 'Pause everything' }).click();
+      const dialog = page.getByRole('dialog', { name: /Pause every priority\?/ });
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await expect.poll(() => dialog.isVisible()).toBe(false);
+      expect(app.safeguards.queue.stats().paused).toEqual([]);
+
+      await controls.getByRole('button', { name: 'Pause BATCH and LOW' }).click();
+      await page
+        .getByRole('dialog', { name: /Pause bulk imports and reports\?/ })
+        .getByRole('button', { name: 'Pause BATCH and LOW' })
+        .click();
+      await controls.getByText('Paused: LOW, BATCH.').waitFor();
+      expect(app.safeguards.queue.stats().paused).toEqual(['LOW', 'BATCH']);
+      await page.getByRole('row', { name: /^BATCH \(paused\)/ }).waitFor();
+
+      await controls.getByRole('button', { name: 'Resume all' }).click();
+      await page
+        .getByRole('dialog', { name: 'Resume every priority?' })
+        .getByRole('button', { name: 'Resume all' })
+        .click();
+      await controls.getByText('Every priority is running.').waitFor();
+      expect(app.safeguards.queue.stats().paused).toEqual([]);
+      // A closed breaker has nothing to reset.
+      expect(await controls.getByRole('button', { name: 'Reset primary' }).isDisabled()).toBe(true);
+    });
 
     it('shows the slots in use during a burst on the live dashboard', async () => {
       const page = await newPage();
