@@ -14,6 +14,8 @@ export interface DashboardSample {
   queued: number;
   /** The budget's effective limit at the end of the second, when the budget adapts (else absent). */
   effectiveLimit?: number;
+  /** Database operations that ran and gave their slot back during the second (done or failed). */
+  operations: number;
   /** Calls refused during the second (rate limit, breaker, read-only, shed), and queue timeouts. */
   refused: number;
   /** Of those, rate-limit refusals. */

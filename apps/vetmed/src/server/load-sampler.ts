@@ -32,8 +32,8 @@ const loopResolutionMs = 10;
 
 /**
  * Samples the safeguards' live readouts once a second: the most slots held and waiters during the
- * second (the queue's `takePeaks`, so a burst between two readings still shows), its refusals, the
- * wait p99 and the event loop's delay. It reads the process's own counters only: no database query,
+ * second (the queue's `takePeaks`, so a burst between two readings still shows), the operations done,
+ * the refusals, the wait p99 and the event loop's delay. It reads the process's own counters only: no database query,
  * no connection, whoever watches the dashboard and however often. Its timer is unref'd: it never
  * keeps the process alive. It is the queue's one `takePeaks` reader.
  */
@@ -64,7 +64,9 @@ export function createLoadSampler(safeguards: Safeguards, options: LoadSamplerOp
 
   const queue = safeguards.queue;
   queue.takePeaks();
-  let timedOutBefore = queue.stats().timedOut;
+  const initial = queue.stats();
+  let timedOutBefore = initial.timedOut;
+  let releasedBefore = initial.processed + initial.failed;
 
   const tick = () => {
     const peaks = queue.takePeaks();
@@ -72,6 +74,9 @@ export function createLoadSampler(safeguards: Safeguards, options: LoadSamplerOp
     // Waiters that waited and gave up are refused too, later than the refusals counted above.
     const timedOut = stats.timedOut - timedOutBefore;
     timedOutBefore = stats.timedOut;
+    const released = stats.processed + stats.failed;
+    const operations = released - releasedBefore;
+    releasedBefore = released;
     const toMs = (ns: number) =>
       Number.isFinite(ns) ? Math.max(0, Math.round((ns / 1e6 - loopResolutionMs) * 100) / 100) : 0;
     lastLoop = {
@@ -87,6 +92,7 @@ export function createLoadSampler(safeguards: Safeguards, options: LoadSamplerOp
       active: peaks.active,
       queued: peaks.queued,
       ...(effectiveLimit === undefined ? {} : { effectiveLimit }),
+      operations,
       refused: refusedThisSecond + timedOut,
       rateLimited: rateLimitedThisSecond,
       waitP99Ms: Math.round(stats.waitMs.p99 * 10) / 10,

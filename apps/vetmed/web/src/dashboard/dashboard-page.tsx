@@ -178,8 +178,9 @@ function Budget({ snapshot }: { snapshot: DashboardSnapshot }) {
         )}
       </p>
       <p>
-        <strong>{budget.queued}</strong> waiting now (queue of {budget.maxQueueSize}),{' '}
-        {lastSecond?.queued ?? budget.queued} at most in the last second · most slots ever held at once:{' '}
+        <strong className="operations-last-second">{lastSecond?.operations ?? 0}</strong> database operations
+        done in the last second · <strong>{budget.queued}</strong> waiting now (queue of {budget.maxQueueSize}
+        ), {lastSecond?.queued ?? budget.queued} at most in the last second · most slots ever held at once:{' '}
         {budget.peakActive}
       </p>
       <meter min={0} max={budget.max} value={budget.active} aria-label="Slots in use" />
@@ -260,10 +261,11 @@ function Refusals({ snapshot }: { snapshot: DashboardSnapshot }) {
     <section aria-labelledby="refusals" className="panel">
       <h2 id="refusals">Refused calls</h2>
       <TimeSeriesChart
-        title="Refused per second"
+        title="Database operations done and calls refused, per second"
         unit="per second"
         times={history.map((s) => s.at)}
         series={[
+          { label: 'done', color: colors.active, values: history.map((s) => s.operations) },
           { label: 'refused', color: colors.refused, values: history.map((s) => s.refused) },
           { label: 'rate limited', color: colors.rateLimited, values: history.map((s) => s.rateLimited) },
         ]}
