@@ -259,7 +259,7 @@ function Refusals({ snapshot }: { snapshot: DashboardSnapshot }) {
   const { history, outcomes, rateLimits } = snapshot;
   return (
     <section aria-labelledby="refusals" className="panel">
-      <h2 id="refusals">Refused calls</h2>
+      <h2 id="refusals">Operations and refusals</h2>
       <TimeSeriesChart
         title="Database operations done and calls refused, per second"
         unit="per second"
