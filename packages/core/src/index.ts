@@ -8,6 +8,7 @@ export type { BreakerMode, BreakerOptions } from './breaker/breaker-options.js';
 export { defaultBreakerDefinitions } from './breaker/breaker-options.js';
 export type { BreakerDefinitions } from './breaker/breaker-registry.js';
 export { BreakerRegistry } from './breaker/breaker-registry.js';
+export { BreakerState } from './breaker/breaker-state.js';
 export type {
   BreakerPermit,
   BreakerStateChange,
@@ -15,7 +16,7 @@ export type {
   BreakerTransitionReason,
 } from './breaker/circuit-breaker.js';
 // Circuit breakers
-export { BreakerState, CircuitBreaker } from './breaker/circuit-breaker.js';
+export { CircuitBreaker } from './breaker/circuit-breaker.js';
 export {
   environmentVariables,
   SafeguardsConfigError,
@@ -34,6 +35,7 @@ export { StaleCache } from './degradation/stale-cache.js';
 export type { DeferWrite, WriteOutcome } from './degradation/write-deferral.js';
 export { applyOrDefer } from './degradation/write-deferral.js';
 export { classifyError } from './errors/classify-error.js';
+export type { AppErrorReasons, ErrorReason } from './errors/error-reason.js';
 export type { ErrorTypeDefaults } from './errors/error-type.js';
 // Errors
 export { ErrorType, errorTypeDefaults, isUnavailableType, Severity } from './errors/error-type.js';

@@ -1,8 +1,10 @@
 import type { BreakerRegistry } from './breaker/breaker-registry.js';
-import { BreakerState, type BreakerStateChange, type CircuitBreaker } from './breaker/circuit-breaker.js';
+import { BreakerState } from './breaker/breaker-state.js';
+import type { BreakerStateChange, CircuitBreaker } from './breaker/circuit-breaker.js';
 import type { SafeguardsOptions } from './config/safeguards-options.js';
 import type { ReadOnlyMode } from './degradation/read-only-mode.js';
 import { classifyError } from './errors/classify-error.js';
+import { callerAborted, deadlinePassed, rateLimitRefusal, shuttingDown } from './errors/refusals.js';
 import type { SafeguardError } from './errors/safeguard-error.js';
 import type { ErrorLog } from './health/error-log.js';
 import { buildHealthReport, type HealthReport, type ProbeResult } from './health/health-report.js';
@@ -148,10 +150,10 @@ export class Safeguards {
         pipeline.rejectionEmitter.emit({ error, stage, priority: resolved.priority, label: resolved.label });
       return error;
     };
-    if (pipeline.closing) throw refuse(pipeline.closedError(), 'queue');
+    if (pipeline.closing) throw refuse(shuttingDown('safeguards are closed (shutting down)'), 'queue');
     // A caller that has gone, or a request already past its deadline, must not spend a token.
-    if (resolved.signal?.aborted) throw refuse(pipeline.abortError(resolved.signal.reason), 'queue');
-    if (now >= resolved.deadline) throw refuse(pipeline.deadlineError(resolved), 'queue');
+    if (resolved.signal?.aborted) throw refuse(callerAborted(resolved.signal.reason), 'queue');
+    if (now >= resolved.deadline) throw refuse(deadlinePassed(resolved.label), 'queue');
     if (resolved.isWrite) {
       const readOnly = pipeline.readOnlyRefusal();
       if (readOnly) throw refuse(readOnly, 'read-only');
@@ -159,7 +161,7 @@ export class Safeguards {
     let rateLimit: RateLimitResult | undefined;
     if (resolved.policy !== undefined && resolved.priority !== Priority.CRITICAL) {
       rateLimit = await pipeline.checkRateLimit(resolved, now);
-      if (!rateLimit.allowed) throw refuse(pipeline.rateLimitError(rateLimit), 'rate-limit');
+      if (!rateLimit.allowed) throw refuse(rateLimitRefusal(rateLimit), 'rate-limit');
     }
     const breaker = pipeline.breakers.get(resolved.breaker);
     if (!breakerWouldAdmit(breaker)) throw refuse(breaker.rejection(), 'breaker');

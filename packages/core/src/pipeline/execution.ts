@@ -1,5 +1,6 @@
 import type { BreakerPermit, CircuitBreaker } from '../breaker/circuit-breaker.js';
 import { classifyError } from '../errors/classify-error.js';
+import { callerAborted, deadlinePassed, rateLimitRefusal, shuttingDown } from '../errors/refusals.js';
 import type { SafeguardError } from '../errors/safeguard-error.js';
 import { sleep } from '../internal/clock.js';
 import { LazySignal } from '../internal/lazy-signal.js';
@@ -115,9 +116,10 @@ export class Execution<T> implements ExecutionView {
   private refusalBeforeRateLimit(): { error: SafeguardError; stage: 'read-only' | 'queue' } | undefined {
     const pipeline = this.pipeline;
     const context = this.context;
-    if (pipeline.closing) return { error: pipeline.closedError(), stage: 'queue' };
-    if (context.signal?.aborted) return { error: pipeline.abortError(context.signal.reason), stage: 'queue' };
-    if (this.startedAt >= context.deadline) return { error: pipeline.deadlineError(context), stage: 'queue' };
+    if (pipeline.closing)
+      return { error: shuttingDown('safeguards are closed (shutting down)'), stage: 'queue' };
+    if (context.signal?.aborted) return { error: callerAborted(context.signal.reason), stage: 'queue' };
+    if (this.startedAt >= context.deadline) return { error: deadlinePassed(context.label), stage: 'queue' };
     if (context.isWrite) {
       const readOnly = pipeline.readOnlyRefusal();
       if (readOnly) return { error: readOnly, stage: 'read-only' };
@@ -127,7 +129,7 @@ export class Execution<T> implements ExecutionView {
 
   private afterRateLimit(result: RateLimitResult): void {
     if (result.allowed) this.admitted(undefined);
-    else this.refuse(this.pipeline.rateLimitError(result), 'rate-limit');
+    else this.refuse(rateLimitRefusal(result), 'rate-limit');
   }
 
   /** Past the rate limit: the request counts toward the retry budget's base, then its first attempt. */
@@ -147,7 +149,7 @@ export class Execution<T> implements ExecutionView {
     if (at >= this.context.deadline) {
       // A retry whose backoff ended late ends with the error it was retrying: that is what happened.
       if (this.lastError !== undefined) this.fail(this.lastError);
-      else this.refuse(this.pipeline.deadlineError(this.context), 'queue');
+      else this.refuse(deadlinePassed(this.context.label), 'queue');
       return;
     }
     this.attempt++;
@@ -201,7 +203,7 @@ export class Execution<T> implements ExecutionView {
     if (signal?.aborted) {
       lease.release('neutral');
       this.breaker!.release(this.permit!);
-      this.refuse(this.pipeline.abortError(signal.reason), 'queue');
+      this.refuse(callerAborted(signal.reason), 'queue');
       return;
     }
     this.attemptStartedAt = now;
@@ -273,7 +275,7 @@ export class Execution<T> implements ExecutionView {
     const signal = this.context.signal;
     sleep(this.pipeline.clock, delayMs, signal, true).then(
       () => this.nextAttempt(undefined),
-      () => this.fail(this.pipeline.abortError(signal?.reason)),
+      () => this.fail(callerAborted(signal?.reason)),
     );
   }
 

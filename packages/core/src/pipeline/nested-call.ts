@@ -1,4 +1,5 @@
 import { classifyError } from '../errors/classify-error.js';
+import { callerAborted, deadlinePassed } from '../errors/refusals.js';
 import type { SafeguardError } from '../errors/safeguard-error.js';
 import { type AsyncContextSnapshot, snapshotAsyncContext } from '../internal/ambient.js';
 import { LazySignal } from '../internal/lazy-signal.js';
@@ -143,14 +144,12 @@ export class NestedCall<T> extends SlotScope<T> implements WaitingCall {
   private refusal(now: number | undefined): SafeguardError | undefined {
     const pipeline = this.pipeline;
     const context = this.context;
-    if (context.signal?.aborted) return pipeline.abortError(context.signal.reason);
+    if (context.signal?.aborted) return callerAborted(context.signal.reason);
     const gaveUp = this.parent.givenUpWith();
     if (gaveUp !== undefined) {
-      return gaveUp.reason === 'deadline'
-        ? pipeline.deadlineError(context)
-        : pipeline.abortError(gaveUp.cause);
+      return gaveUp.reason === 'deadline' ? deadlinePassed(context.label) : callerAborted(gaveUp.cause);
     }
-    if (now !== undefined && now >= context.deadline) return pipeline.deadlineError(context);
+    if (now !== undefined && now >= context.deadline) return deadlinePassed(context.label);
     return context.isWrite ? pipeline.readOnlyRefusal() : undefined;
   }
 }

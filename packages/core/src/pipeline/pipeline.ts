@@ -1,8 +1,9 @@
 import { BreakerRegistry } from '../breaker/breaker-registry.js';
-import { BreakerState } from '../breaker/circuit-breaker.js';
+import { BreakerState } from '../breaker/breaker-state.js';
 import type { SafeguardsOptions } from '../config/safeguards-options.js';
-import { ReadOnlyMode, readOnlyError } from '../degradation/read-only-mode.js';
-import { SafeguardError, shuttingDownError } from '../errors/safeguard-error.js';
+import { ReadOnlyMode } from '../degradation/read-only-mode.js';
+import { readOnlyRefusal } from '../errors/refusals.js';
+import type { SafeguardError } from '../errors/safeguard-error.js';
 import { ErrorLog } from '../health/error-log.js';
 import { type HealthOptions, resolveHealthOptions } from '../health/health-options.js';
 import { type AmbientStorage, createAmbientStorage } from '../internal/ambient.js';
@@ -266,7 +267,7 @@ export class Pipeline {
       const ms = breaker.msUntilHalfOpen();
       if (ms > 0) wait = Math.max(wait ?? 0, ms);
     }
-    return readOnlyError(status, wait);
+    return readOnlyRefusal(status, wait);
   }
 
   /** Charges the rate limit (adjusting adaptive limits first when due). May throw for an unknown policy. */
@@ -349,53 +350,5 @@ export class Pipeline {
       totalMs: this.clock.now() - execution.startTime,
       attempts: execution.attempt,
     });
-  }
-
-  // ---- Errors of the pipeline's own making ----------------------------------------------------
-
-  rateLimitError(result: RateLimitResult): SafeguardError {
-    const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
-    return new SafeguardError({
-      type: 'RATE_LIMIT',
-      reason: `rate-limit-${result.policy}`,
-      retryAfterMs: result.retryAfterMs,
-      notApplied: true,
-      suggestedActions: [`Wait ${seconds} second${seconds === 1 ? '' : 's'}, then try again.`],
-      internalMessage: `rate limit "${result.policy}" reached for ${result.key} (${result.limit} per window)`,
-      rateLimit: {
-        policy: result.policy,
-        limit: result.limit,
-        remaining: result.remaining,
-        resetAt: result.resetAt,
-        retryAfterMs: result.retryAfterMs,
-      },
-    });
-  }
-
-  deadlineError(context: ResolvedContext): SafeguardError {
-    return new SafeguardError({
-      type: 'TIMEOUT',
-      reason: 'deadline',
-      retryable: true,
-      notApplied: false,
-      retryAfterMs: 1000,
-      internalMessage: `operation${context.label ? ` "${context.label}"` : ''} passed its deadline`,
-    });
-  }
-
-  abortError(reason: unknown): SafeguardError {
-    const timeout = (reason as { name?: string } | undefined)?.name === 'TimeoutError';
-    return new SafeguardError({
-      type: 'TIMEOUT',
-      reason: timeout ? 'deadline' : 'aborted',
-      retryable: timeout,
-      notApplied: false,
-      internalMessage: timeout ? 'the caller timed out' : 'the caller aborted the operation',
-      cause: reason,
-    });
-  }
-
-  closedError(): SafeguardError {
-    return shuttingDownError('safeguards are closed (shutting down)');
   }
 }

@@ -1,3 +1,4 @@
+import { callerAborted, deadlinePassed } from '../errors/refusals.js';
 import type { SafeguardError } from '../errors/safeguard-error.js';
 import type { DueEntry } from '../internal/due-timers.js';
 import { isThenable } from '../internal/is-thenable.js';
@@ -154,7 +155,7 @@ export abstract class SlotScope<T = unknown> implements OperationScope, AmbientS
 
   /** The deadline passed while this scope was watched. */
   onDue(): void {
-    this.giveUp(this.pipeline.deadlineError(this.context), true);
+    this.giveUp(deadlinePassed(this.context.label), true);
   }
 
   /** @internal Runs the operation (through {@link startOperation}). */
@@ -191,7 +192,7 @@ export abstract class SlotScope<T = unknown> implements OperationScope, AmbientS
     this.pipeline.timers.add(this);
     const signal = context.signal;
     if (signal !== undefined) {
-      this.abortListener = () => this.giveUp(this.pipeline.abortError(signal.reason), false);
+      this.abortListener = () => this.giveUp(callerAborted(signal.reason), false);
       signal.addEventListener('abort', this.abortListener, { once: true });
     }
   }
