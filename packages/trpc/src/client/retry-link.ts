@@ -13,7 +13,7 @@ export interface SafeguardsRetryLinkOptions extends RetryDelayOptions {
    */
   maxTotalMs?: number;
   /**
-   * Mutations that may be retried (idempotent on the server, e.g. recording a dose with an idempotency
+   * Mutations that may be retried (idempotent on the server, e.g. a write carrying an idempotency
    * key). A mutation can also mark itself with `context: { idempotent: true }`. Others never are.
    */
   idempotentMutations?: readonly string[] | ((op: Operation) => boolean);

@@ -12,8 +12,8 @@ import { rememberCallFacts, requestState, toRateLimitInfo } from './request-stat
 
 export interface SafeguardsMiddlewareOptions<TContext> {
   /**
-   * Who is calling, from the context: the rate-limit key is the user, else the household, else the IP,
-   * else one anonymous key shared by every such caller. Only `userId`, `householdId` and `ip` are read
+   * Who is calling, from the context: the rate-limit key is the user, else the tenant, else the IP,
+   * else one anonymous key shared by every such caller. Only `userId`, `tenantId` and `ip` are read
    * from what it returns. When it gives no `ip` (or is omitted), the IP is read from `ctx.req` if the
    * context carries the request (`createContext: ({ req }) => ({ req, ... })`), as `trustProxy` says.
    */
