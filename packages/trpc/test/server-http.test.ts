@@ -1,4 +1,5 @@
-import { ErrorType, errorTypeDefaults, Priority } from '@db-safeguards/core';
+import { ErrorType, Priority } from '@db-safeguards/core';
+import { errorTypeDefaults } from '@db-safeguards/core/advanced';
 import {
   createTRPCClient,
   httpBatchLink,
