@@ -1,6 +1,7 @@
 import { runtimeEnv, safeguardsOptionsFromEnv } from './config/env-config.js';
 import type { RunContext } from './operation-context.js';
-import { createSafeguards, type Operation, type Safeguards } from './safeguards.js';
+import type { Operation } from './pipeline/operation.js';
+import { createSafeguards, type Safeguards } from './safeguards.js';
 
 let defaultInstance: Safeguards | undefined;
 

@@ -31,14 +31,9 @@ export { toUserFriendlyError } from './errors/user-friendly-error.js';
 export type { HealthReport, HealthStatus } from './health/health-report.js';
 export type { Disposable, Event } from './internal/events.js';
 export type { OperationType, RequestIdentity, RunContext } from './operation-context.js';
+export type { Operation, OperationEndEvent, RejectionEvent, RetryEvent } from './pipeline/operation.js';
 export type { OperationScope } from './pipeline/operation-scope.js';
-export type {
-  Operation,
-  OperationEndEvent,
-  RejectionEvent,
-  RetryEvent,
-  WithContextResult,
-} from './pipeline/pipeline.js';
+export type { WithContextResult } from './pipeline/pipeline.js';
 export type { ResolvedContext } from './pipeline/resolved-context.js';
 export type { PriorityName } from './priority.js';
 export { Priority, parsePriority, priorities, priorityName } from './priority.js';
