@@ -97,6 +97,12 @@ export class Safeguards {
   /**
    * Runs `operation` under every safeguard (see the class comment for the order). Resolves with its
    * value or rejects with a {@link SafeguardError} whose `cause` is the original error.
+   *
+   * @example
+   * const orders = await safeguards.run(
+   *   () => sql`select * from orders where customer_id = ${customerId}`,
+   *   { operationType: 'read', priority: Priority.HIGH, timeoutMs: 5_000, userId },
+   * );
    */
   run<T>(operation: Operation<T>, context: RunContext = {}): Promise<T> {
     return this.pipeline.run(operation, context);
@@ -108,6 +114,15 @@ export class Safeguards {
    * see {@link admit}. A lazy thenable the callback returns (a drizzle query) is started inside the
    * context and comes back as a promise. Without AsyncLocalStorage on the runtime, `callback` runs
    * without it.
+   *
+   * @example
+   * // One HTTP request: every query inside inherits its priority, deadline, signal and identity.
+   * app.get('/orders', (req, res) =>
+   *   safeguards.withContext(
+   *     { priority: Priority.HIGH, timeoutMs: 5_000, signal: req.signal, userId: req.user.id },
+   *     async () => res.json(await listOrders(req.user.id)),
+   *   ),
+   * );
    */
   withContext<R>(context: RunContext, callback: () => R): WithContextResult<R> {
     return this.pipeline.withContext(context, callback);
@@ -133,6 +148,10 @@ export class Safeguards {
    * The checks of `run` that need no slot, for adapters that refuse a request before doing any work:
    * closed, aborted or past its deadline, read-only (writes), rate limit (charged here, once per
    * request), circuit breaker and load shedding. Rejects with the SafeguardError the request would get.
+   *
+   * @example
+   * const { rateLimit } = await safeguards.admit({ policy: 'api', userId, operationType: 'write' });
+   * if (rateLimit) for (const [name, value] of Object.entries(rateLimitHeaders(rateLimit))) res.setHeader(name, value);
    */
   async admit(context: RunContext = {}): Promise<Admission> {
     const parts = this.parts;
@@ -252,7 +271,18 @@ export class Safeguards {
   }
 }
 
-/** Creates a {@link Safeguards} instance: one connection budget for the process. */
+/**
+ * Creates a {@link Safeguards} instance: one connection budget for the process. Create one per
+ * process (per database) and share it; every option is validated at once.
+ *
+ * @example
+ * import { createSafeguards } from '@db-safeguards/core';
+ *
+ * export const safeguards = createSafeguards({
+ *   queue: { maxConcurrentConnections: 8 }, // no more than the database allows this process
+ *   health: { probe: () => sql`select 1` },
+ * });
+ */
 export function createSafeguards(options: SafeguardsOptions = {}): Safeguards {
   return new Safeguards(options);
 }

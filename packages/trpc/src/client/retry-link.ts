@@ -45,7 +45,15 @@ function deadlineOf(op: Operation, startedAt: number, maxTotalMs: number): numbe
  * gives up at once and surfaces the error, since an earlier retry is certain to fail. It honours the
  * call's AbortSignal, bounds the whole call by its deadline (an attempt in flight is aborted when it
  * passes), and never retries a mutation that is not marked idempotent. Put it before the terminating
- * link: `links: [safeguardsRetryLink(), httpBatchLink({ url, transformer })]`.
+ * link.
+ *
+ * @example
+ * const client = createTRPCClient<AppRouter>({
+ *   links: [
+ *     safeguardsRetryLink({ idempotentMutations: ['orders.create'] }),
+ *     httpBatchLink({ url: '/trpc', transformer: superjson }),
+ *   ],
+ * });
  */
 export function safeguardsRetryLink<TRouter extends AnyTRPCRouter>(
   options: SafeguardsRetryLinkOptions = {},
