@@ -23,6 +23,13 @@ export {
   startNeonWsProxy,
 } from './neon-ws-proxy.js';
 export {
+  isProcessAlive,
+  type OrphanSweepSpec,
+  readPidFile,
+  sweepOrphanDirectories,
+  writeOwnerFile,
+} from './orphan-directories.js';
+export {
   isServerControlUnsupportedError,
   ServerControlUnsupportedError,
 } from './server-control-unsupported-error.js';

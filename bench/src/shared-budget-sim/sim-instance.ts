@@ -1,0 +1,183 @@
+import type { Clock, PriorityName } from '@db-safeguards/core';
+import { LeasedConnectionBudget } from '@db-safeguards/redis/allocation';
+import type { SimClock } from './sim-clock.js';
+import type { SimulatedRedis } from './simulated-redis.js';
+
+export const bandNames: readonly PriorityName[] = ['BATCH', 'LOW', 'NORMAL', 'HIGH', 'CRITICAL'];
+
+/**
+ * One instance's view of time: while it is frozen (a serverless function between invocations) its
+ * timers and incoming answers wait until it wakes, as in a frozen process; its clock keeps running.
+ */
+class InstanceClock implements Clock {
+  frozenUntil = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly sim: SimClock) {}
+
+  now(): number {
+    return this.sim.now();
+  }
+
+  setTimeout(callback: () => void, ms: number): unknown {
+    const handle: { inner: unknown; cancelled: boolean } = { inner: undefined, cancelled: false };
+    const fire = () => {
+      if (handle.cancelled) return;
+      if (this.sim.now() < this.frozenUntil) {
+        handle.inner = this.sim.setTimeout(fire, this.frozenUntil - this.sim.now());
+        return;
+      }
+      callback();
+    };
+    handle.inner = this.sim.setTimeout(fire, ms);
+    return handle;
+  }
+
+  clearTimeout(handle: unknown): void {
+    const timer = handle as { inner: unknown; cancelled: boolean } | undefined;
+    if (!timer) return;
+    timer.cancelled = true;
+    this.sim.clearTimeout(timer.inner);
+  }
+
+  deliver(resume: () => void): void {
+    if (this.sim.now() < this.frozenUntil)
+      this.sim.setTimeout(() => this.deliver(resume), this.frozenUntil - this.sim.now());
+    else resume();
+  }
+}
+
+export interface Operation {
+  band: number;
+  arrivedAt: number;
+  durationMs: number;
+  timedOut: boolean;
+}
+
+/** What every instance reports to the run's collector. */
+export interface InstanceObserver {
+  started(instance: SimInstance, op: Operation, waitedMs: number): void;
+  finished(instance: SimInstance, op: Operation): void;
+  timedOut(instance: SimInstance, op: Operation): void;
+  firstSlot(instance: SimInstance, kind: 'new' | 'woken', waitedMs: number): void;
+  demandChanged(delta: number): void;
+}
+
+export interface SimInstanceOptions {
+  id: string;
+  capacity: number;
+  leaseMs: number;
+  refreshMs: number;
+  queueTimeoutMs: number;
+}
+
+/**
+ * An instance of the app: the real `LeasedConnectionBudget` (talking to the simulated Redis) and a
+ * priority queue standing in for the core's connection queue: at most `budget.limit` operations run,
+ * highest priority first, first come first served within a priority, and every change is reported.
+ */
+export class SimInstance {
+  readonly budget: LeasedConnectionBudget;
+  readonly clock: InstanceClock;
+  private readonly lanes: Operation[][] = [[], [], [], [], []];
+  private readonly queued = [0, 0, 0, 0, 0];
+  private readonly running = [0, 0, 0, 0, 0];
+  inUse = 0;
+  offered = 0;
+  served = 0;
+  timedOutCount = 0;
+  private firstSlotPending: { kind: 'new' | 'woken'; since: number | undefined } | undefined;
+
+  constructor(
+    readonly options: SimInstanceOptions,
+    private readonly sim: SimClock,
+    redis: SimulatedRedis,
+    private readonly observer: InstanceObserver,
+  ) {
+    this.clock = new InstanceClock(sim);
+    this.firstSlotPending = { kind: 'new', since: undefined };
+    this.budget = new LeasedConnectionBudget(
+      {
+        capacity: options.capacity,
+        instanceId: options.id,
+        leaseMs: options.leaseMs,
+        refreshMs: options.refreshMs,
+        clock: this.clock,
+      },
+      redis.exchangeFor((resume) => this.clock.deliver(resume)),
+    );
+    this.budget.onLimitChange(() => this.dispatch());
+  }
+
+  get isFrozen(): boolean {
+    return this.sim.now() < this.clock.frozenUntil;
+  }
+
+  get isIdle(): boolean {
+    return this.inUse === 0 && this.queued.every((count) => count === 0);
+  }
+
+  /** Freezes the (idle) instance until `until`; its first operation after waking is timed. */
+  freeze(until: number): void {
+    this.clock.frozenUntil = until;
+    this.firstSlotPending = { kind: 'woken', since: undefined };
+  }
+
+  arrive(op: Operation): void {
+    this.offered += 1;
+    if (this.firstSlotPending && this.firstSlotPending.since === undefined)
+      this.firstSlotPending.since = op.arrivedAt;
+    this.lanes[op.band]!.push(op);
+    this.queued[op.band]! += 1;
+    this.observer.demandChanged(1);
+    this.sim.setTimeout(() => {
+      if (op.timedOut || !this.lanes[op.band]!.includes(op)) return;
+      op.timedOut = true;
+      this.queued[op.band]! -= 1;
+      this.timedOutCount += 1;
+      this.observer.demandChanged(-1);
+      this.observer.timedOut(this, op);
+      this.report();
+    }, this.options.queueTimeoutMs);
+    this.dispatch();
+    this.report();
+  }
+
+  private dispatch(): void {
+    while (this.inUse < this.budget.limit) {
+      let band = 4;
+      while (band >= 0 && this.queued[band] === 0) band--;
+      if (band < 0) break;
+      const lane = this.lanes[band]!;
+      let op = lane.shift();
+      while (op?.timedOut) op = lane.shift();
+      if (!op) break;
+      this.queued[band]! -= 1;
+      this.running[band]! += 1;
+      this.inUse += 1;
+      const now = this.sim.now();
+      this.observer.started(this, op, now - op.arrivedAt);
+      if (this.firstSlotPending?.since !== undefined) {
+        this.observer.firstSlot(this, this.firstSlotPending.kind, now - this.firstSlotPending.since);
+        this.firstSlotPending = undefined;
+      }
+      const started = op;
+      this.sim.setTimeout(() => this.finish(started), op.durationMs);
+    }
+    this.report();
+  }
+
+  private finish(op: Operation): void {
+    this.running[op.band]! -= 1;
+    this.inUse -= 1;
+    this.served += 1;
+    this.observer.demandChanged(-1);
+    this.observer.finished(this, op);
+    this.dispatch();
+  }
+
+  private report(): void {
+    const wanted: Partial<Record<PriorityName, number>> = {};
+    for (let band = 0; band < 5; band++) wanted[bandNames[band]!] = this.running[band]! + this.queued[band]!;
+    this.budget.reportDemand({ inUse: this.inUse, wanted });
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * `@db-safeguards/redis/allocation`: the building blocks under `createRedisBudget`, for simulations
+ * and for running the budget's allocation somewhere other than Redis. Not needed to use the budget.
+ */
+export {
+  type AllocationReply,
+  type AllocationRequest,
+  type AllocationStatus,
+  allocate,
+  type BudgetMeta,
+  type BudgetState,
+  bandCount,
+  emptyBudgetState,
+  fairTarget,
+  type LeaseRecord,
+  type RedisEnvironment,
+} from './budget/allocation.js';
+export { allocationLua, budgetKeys } from './budget/allocation-script.js';
+export { redisBudgetExchange } from './budget/create-redis-budget.js';
+export { type BudgetExchange, LeasedConnectionBudget } from './budget/leased-connection-budget.js';

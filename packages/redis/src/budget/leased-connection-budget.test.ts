@@ -1,0 +1,203 @@
+import { ManualClock } from '@db-safeguards/core/testing';
+import { describe, expect, it } from 'vitest';
+import type { SharedBudgetMode } from '../shared-connection-budget.js';
+import { type AllocationRequest, allocate, emptyBudgetState } from './allocation.js';
+import {
+  type BudgetExchange,
+  type LeasedBudgetOptions,
+  LeasedConnectionBudget,
+} from './leased-connection-budget.js';
+
+/** Redis as a function of the manual clock: `allocate` after `latencyMs`, or a failure while `down`. */
+function fakeRedis(clock: ManualClock, latencyMs = 1) {
+  const state = emptyBudgetState();
+  const calls: AllocationRequest[] = [];
+  const redis = {
+    state,
+    calls,
+    down: false,
+    hang: false,
+    exchange: ((request) =>
+      new Promise((resolve, reject) => {
+        calls.push(request);
+        if (redis.hang) return;
+        clock.setTimeout(() => {
+          if (redis.down) reject(new Error('connect ECONNREFUSED'));
+          else resolve(allocate(state, request, { now: clock.now(), runId: 'run', uptimeMs: 1e9 }));
+        }, latencyMs);
+      })) as BudgetExchange,
+  };
+  return redis;
+}
+
+function budget(clock: ManualClock, exchange: BudgetExchange, options: Partial<LeasedBudgetOptions> = {}) {
+  return new LeasedConnectionBudget(
+    { capacity: 8, clock, leaseMs: 5000, refreshMs: 500, ...options },
+    exchange,
+  );
+}
+
+describe('LeasedConnectionBudget', () => {
+  it('waits for its first grant with a limit of 0, then holds what it asked for', async () => {
+    const clock = new ManualClock();
+    const redis = fakeRedis(clock);
+    const shared = budget(clock, redis.exchange);
+    const changes: number[] = [];
+    shared.onLimitChange(({ limit }) => changes.push(limit));
+    expect(shared.mode).toBe('connecting');
+    expect(shared.limit).toBe(0);
+    shared.reportDemand({ inUse: 0, wanted: { HIGH: 3 } });
+    await clock.advance(30);
+    expect(shared.mode).toBe('shared');
+    expect(shared.limit).toBe(3);
+    expect(changes.at(-1)).toBe(3);
+  });
+
+  it('asks again within minRefreshMs when demand grows past the grant, and renews every refreshMs when idle', async () => {
+    const clock = new ManualClock();
+    const redis = fakeRedis(clock);
+    const shared = budget(clock, redis.exchange);
+    await clock.advance(10);
+    const before = redis.calls.length;
+    shared.reportDemand({ inUse: 0, wanted: { NORMAL: 5 } });
+    await clock.advance(25);
+    expect(shared.limit).toBe(5);
+    expect(redis.calls.length).toBe(before + 1);
+    const steady = redis.calls.length;
+    await clock.advance(5000);
+    // One renewal per refreshMs, no more, while nothing changes.
+    expect(redis.calls.length - steady).toBe(10);
+    expect(shared.limit).toBe(5);
+  });
+
+  it('keeps its grant while the lease lasts when Redis fails, then falls back to its share and rejoins', async () => {
+    const clock = new ManualClock();
+    const redis = fakeRedis(clock);
+    const a = budget(clock, redis.exchange, { instanceId: 'a' });
+    const b = budget(clock, redis.exchange, { instanceId: 'b' });
+    a.reportDemand({ inUse: 0, wanted: { NORMAL: 8 } });
+    b.reportDemand({ inUse: 0, wanted: { NORMAL: 8 } });
+    await clock.advance(1000);
+    expect(a.limit + b.limit).toBe(8);
+    const modes: SharedBudgetMode[] = [];
+    a.onModeChange(({ mode }) => modes.push(mode));
+    const grant = a.limit;
+    redis.down = true;
+    await clock.advance(3000);
+    expect(a.mode).toBe('shared');
+    expect(a.limit).toBe(grant);
+    expect(a.stats().consecutiveFailures).toBeGreaterThan(0);
+    await clock.advance(2500);
+    expect(a.mode).toBe('fallback');
+    expect(a.isDegraded).toBe(true);
+    // Two instances were live: each falls back to half the capacity, never to "no limit".
+    expect(a.limit).toBe(4);
+    expect(a.stats().lastError).toMatch(/ECONNREFUSED/);
+    redis.down = false;
+    await clock.advance(1000);
+    expect(a.mode).not.toBe('fallback');
+    expect(a.isDegraded).toBe(false);
+    expect(modes).toEqual(['fallback', 'shared']);
+  });
+
+  it('starts on fallbackLimit (or 1) when Redis is down from the start', async () => {
+    const clock = new ManualClock();
+    const redis = fakeRedis(clock);
+    redis.down = true;
+    const plain = budget(clock, redis.exchange);
+    const configured = budget(clock, redis.exchange, { fallbackLimit: 3 });
+    await clock.advance(10);
+    await plain.ready();
+    expect(plain.mode).toBe('fallback');
+    expect(plain.limit).toBe(1);
+    expect(configured.limit).toBe(3);
+  });
+
+  it('counts a call that hangs as failed after requestTimeoutMs, and ignores its late answer', async () => {
+    const clock = new ManualClock();
+    const redis = fakeRedis(clock);
+    redis.hang = true;
+    const shared = budget(clock, redis.exchange, { requestTimeoutMs: 300 });
+    await clock.advance(299);
+    expect(shared.mode).toBe('connecting');
+    await clock.advance(2);
+    expect(shared.mode).toBe('fallback');
+    expect(shared.stats().lastError).toMatch(/within 300 ms/);
+  });
+
+  it('a grant is never used past its lease: an answer slower than the lease is not applied', async () => {
+    const clock = new ManualClock();
+    const redis = fakeRedis(clock, 10);
+    const shared = budget(clock, redis.exchange, {
+      instanceId: 'frozen',
+      leaseMs: 1000,
+      refreshMs: 400,
+      requestTimeoutMs: 999,
+    });
+    shared.reportDemand({ inUse: 0, wanted: { HIGH: 2 } });
+    await clock.advance(50);
+    expect(shared.limit).toBe(2);
+    // Redis freezes: the lease (counted from the send, minus 1%) ends before Redis would reuse it.
+    redis.hang = true;
+    const redisExpiry = redis.state.leases.get('frozen')!.expiresAt;
+    let leftSharedAt = Number.POSITIVE_INFINITY;
+    shared.onModeChange(({ previous }) => {
+      if (previous === 'shared') leftSharedAt = clock.now();
+    });
+    await clock.advance(3000);
+    expect(shared.mode).toBe('fallback');
+    expect(leftSharedAt).toBeLessThan(redisExpiry);
+  });
+
+  it('gives its lease back on close', async () => {
+    const clock = new ManualClock();
+    const redis = fakeRedis(clock);
+    const shared = budget(clock, redis.exchange, { instanceId: 'leaver' });
+    shared.reportDemand({ inUse: 0, wanted: { NORMAL: 8 } });
+    await clock.advance(50);
+    expect(redis.state.leases.has('leaver')).toBe(true);
+    const closing = shared.close();
+    await clock.advance(10);
+    await closing;
+    expect(shared.mode).toBe('closed');
+    expect(shared.limit).toBe(0);
+    expect(redis.state.leases.has('leaver')).toBe(false);
+  });
+
+  it('hands a newcomer slots within about one renewal, by shrinking the instance that holds them all', async () => {
+    const clock = new ManualClock();
+    const redis = fakeRedis(clock);
+    const holder = budget(clock, redis.exchange, { instanceId: 'holder' });
+    holder.reportDemand({ inUse: 0, wanted: { NORMAL: 20 } });
+    await clock.advance(50);
+    expect(holder.limit).toBe(8);
+    holder.reportDemand({ inUse: 8, wanted: { NORMAL: 20 } });
+    // The holder releases operations as they finish, and starts new ones only below its limit.
+    let inUse = 8;
+    const work = () => {
+      inUse = Math.min(inUse, holder.limit);
+      holder.reportDemand({ inUse, wanted: { NORMAL: 20 } });
+    };
+    holder.onLimitChange(work);
+    const newcomer = budget(clock, redis.exchange, { instanceId: 'newcomer' });
+    newcomer.reportDemand({ inUse: 0, wanted: { HIGH: 2 } });
+    const startedAt = clock.now();
+    let firstSlotAt: number | undefined;
+    newcomer.onLimitChange(({ limit }) => {
+      if (limit > 0 && firstSlotAt === undefined) firstSlotAt = clock.now();
+    });
+    await clock.advance(2000);
+    expect(newcomer.limit).toBe(2);
+    expect(holder.limit).toBe(6);
+    expect(firstSlotAt! - startedAt).toBeLessThanOrEqual(500 + 100);
+  });
+
+  it('rejects bad options with a TypeError naming the option', () => {
+    const clock = new ManualClock();
+    const { exchange } = fakeRedis(clock);
+    expect(() => budget(clock, exchange, { capacity: 0 })).toThrow(/capacity/);
+    expect(() => budget(clock, exchange, { refreshMs: 4000 })).toThrow(/refreshMs/);
+    expect(() => budget(clock, exchange, { fallbackLimit: 9 })).toThrow(/fallbackLimit/);
+    expect(() => budget(clock, exchange, { instanceId: 'has space' })).toThrow(/instanceId/);
+  });
+});

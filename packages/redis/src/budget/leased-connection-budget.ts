@@ -1,0 +1,396 @@
+import { hostname } from 'node:os';
+import { type Clock, Priority, type PriorityName } from '@db-safeguards/core';
+import { EventEmitter } from '../internal/event-emitter.js';
+import { monotonicClock } from '../internal/monotonic-clock.js';
+import { assertInteger, assertString } from '../internal/validate.js';
+import type {
+  DemandSnapshot,
+  SharedBudgetLimitChange,
+  SharedBudgetMode,
+  SharedBudgetModeChange,
+  SharedBudgetStats,
+  SharedConnectionBudget,
+} from '../shared-connection-budget.js';
+import type { AllocationReply, AllocationRequest } from './allocation.js';
+
+/**
+ * One round trip to wherever the allocation runs: the Lua script on Redis in production
+ * (`redisBudgetExchange`), `allocate()` over simulated latency in the simulation.
+ */
+export type BudgetExchange = (request: AllocationRequest) => Promise<AllocationReply>;
+
+/** Timing and limits of a leased budget; every field but `capacity` has a default. */
+export interface LeasedBudgetOptions {
+  /** Connections all instances share (every instance must pass the same number). */
+  capacity: number;
+  /** This instance's name in the budget; unique per process. Default `<hostname>:<pid>:<random>`. */
+  instanceId?: string;
+  /**
+   * How long a grant stays valid without renewal. A crashed or frozen instance's slots return after at
+   * most this long; a live instance that cannot reach Redis keeps its grant this long before it falls
+   * back. Default 5 000 ms.
+   */
+  leaseMs?: number;
+  /** Renewal period while nothing changes. Default 500 ms; at most `leaseMs / 2`. */
+  refreshMs?: number;
+  /** The shortest gap between two calls of this instance (demand changes are batched). Default 20 ms. */
+  minRefreshMs?: number;
+  /** A call without an answer after this long counts as failed. Default 1 000 ms; below `leaseMs`. */
+  requestTimeoutMs?: number;
+  /**
+   * Slots this instance may use while Redis is unreachable. Default: the capacity divided by the number
+   * of instances Redis last reported (at least 1), so instances that all lose Redis together still
+   * stay near the capacity; 1 before Redis has ever answered. Never unlimited.
+   */
+  fallbackLimit?: number;
+  /** Time source for leases and timers. Default: this process's monotonic clock, timers unref'd. */
+  clock?: Clock;
+}
+
+const bandOf: Readonly<Record<PriorityName, number>> = Priority;
+
+function defaultInstanceId(): string {
+  return `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
+}
+
+/**
+ * The client side of the shared budget: holds this instance's lease, renews it in the background,
+ * asks early when demand grows past the grant, gives slots back early when others are waiting, and
+ * falls back to a local limit when Redis is unreachable. No Redis call is made on the path of a
+ * database operation: `limit` is a field read, `reportDemand` stores numbers and maybe moves a timer.
+ *
+ * Lease validity is counted on this process's clock from the moment the request was *sent*, which is
+ * never later than when Redis started the lease, minus a 1% margin for clock-rate differences: the
+ * instance always stops using a grant before Redis hands it to anyone else.
+ */
+export class LeasedConnectionBudget implements SharedConnectionBudget {
+  readonly capacity: number;
+  readonly instanceId: string;
+  private readonly leaseMs: number;
+  private readonly refreshMs: number;
+  private readonly minRefreshMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly configuredFallback: number | undefined;
+  private readonly clock: Clock;
+
+  private currentMode: SharedBudgetMode = 'connecting';
+  private grant = 0;
+  private validUntil = Number.NEGATIVE_INFINITY;
+  private learningEndsAt = Number.NEGATIVE_INFINITY;
+  private lastReply: AllocationReply | undefined;
+  private seq = 0;
+  private inFlight: Promise<void> | undefined;
+  private lastSentAt = Number.NEGATIVE_INFINITY;
+  private pollDelay: number;
+  private inUse = 0;
+  private wants: number[] = [0, 0, 0, 0, 0];
+  private wantsTotal = 0;
+  private reported: number[] = [0, 0, 0, 0, 0];
+  private timer: unknown;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private leaseTimer: unknown;
+  private lastLimit = 0;
+  private requests = 0;
+  private failedRequests = 0;
+  private consecutiveFailures = 0;
+  private lastError: string | undefined;
+  private readyWaiters: Array<() => void> = [];
+
+  private readonly limitEmitter = new EventEmitter<SharedBudgetLimitChange>();
+  private readonly modeEmitter = new EventEmitter<SharedBudgetModeChange>();
+  readonly onLimitChange = this.limitEmitter.event;
+  readonly onModeChange = this.modeEmitter.event;
+
+  constructor(
+    options: LeasedBudgetOptions,
+    private readonly exchange: BudgetExchange,
+  ) {
+    this.capacity = options.capacity;
+    this.instanceId = options.instanceId ?? defaultInstanceId();
+    this.leaseMs = options.leaseMs ?? 5000;
+    this.refreshMs = options.refreshMs ?? Math.min(500, Math.floor(this.leaseMs / 2));
+    this.minRefreshMs = options.minRefreshMs ?? Math.min(20, this.refreshMs);
+    this.requestTimeoutMs = options.requestTimeoutMs ?? Math.min(1000, this.leaseMs - 1);
+    this.configuredFallback = options.fallbackLimit;
+    this.clock = options.clock ?? monotonicClock;
+    assertInteger('capacity', this.capacity, 1, 1_000_000);
+    assertString('instanceId', this.instanceId, /^\S{1,200}$/, 'a name without spaces (1 to 200 characters)');
+    assertInteger('leaseMs', this.leaseMs, 100);
+    assertInteger('refreshMs', this.refreshMs, 1, Math.floor(this.leaseMs / 2));
+    assertInteger('minRefreshMs', this.minRefreshMs, 1, this.refreshMs);
+    assertInteger('requestTimeoutMs', this.requestTimeoutMs, 1, this.leaseMs - 1);
+    if (this.configuredFallback !== undefined)
+      assertInteger('fallbackLimit', this.configuredFallback, 1, this.capacity);
+    this.pollDelay = this.minRefreshMs;
+    this.refresh();
+  }
+
+  get mode(): SharedBudgetMode {
+    return this.currentMode;
+  }
+
+  get limit(): number {
+    switch (this.currentMode) {
+      case 'shared':
+      case 'learning':
+        return this.grant;
+      case 'fallback':
+        return this.fallbackLimit;
+      default:
+        return 0;
+    }
+  }
+
+  get isDegraded(): boolean {
+    return this.currentMode === 'fallback';
+  }
+
+  private get fallbackLimit(): number {
+    if (this.configuredFallback !== undefined) return this.configuredFallback;
+    if (this.lastReply === undefined) return 1;
+    return Math.max(1, Math.floor(this.capacity / Math.max(1, this.lastReply.instances)));
+  }
+
+  /** Resolves once the instance has a limit from Redis or has fallen back (or is closed). */
+  ready(): Promise<void> {
+    if (this.currentMode !== 'connecting' || this.lastReply !== undefined || this.consecutiveFailures > 0)
+      return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  reportDemand(demand: DemandSnapshot): void {
+    if (this.currentMode === 'closed') return;
+    this.inUse = Math.max(0, demand.inUse | 0);
+    let total = 0;
+    let grew = false;
+    for (const name of Object.keys(bandOf) as PriorityName[]) {
+      const band = bandOf[name];
+      const wanted = Math.min(this.capacity, Math.max(0, demand.wanted[name] ?? 0) | 0);
+      this.wants[band] = wanted;
+      total += wanted;
+      if (wanted > this.reported[band]!) grew = true;
+    }
+    this.wantsTotal = total;
+    if (grew && total > this.limit) this.pollDelay = this.minRefreshMs;
+    this.schedule();
+  }
+
+  stats(): SharedBudgetStats {
+    return {
+      mode: this.currentMode,
+      limit: this.limit,
+      capacity: this.capacity,
+      grant: this.grant,
+      fallbackLimit: this.fallbackLimit,
+      instances: this.lastReply?.instances ?? 0,
+      contended: this.isContended,
+      leaseRemainingMs: Math.max(0, this.validUntil - this.clock.now()),
+      requests: this.requests,
+      failedRequests: this.failedRequests,
+      consecutiveFailures: this.consecutiveFailures,
+      lastError: this.lastError,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.currentMode === 'closed') return;
+    this.cancelTimer();
+    if (this.leaseTimer !== undefined) this.clock.clearTimeout(this.leaseTimer);
+    this.setMode('closed', 'closed');
+    // A request still on its way could otherwise land after the release and re-create the lease.
+    await this.inFlight;
+    this.seq += 1;
+    const leaving: AllocationRequest = {
+      instanceId: this.instanceId,
+      seq: this.seq,
+      enforcing: 0,
+      inUse: 0,
+      wants: [0, 0, 0, 0, 0],
+      leaving: true,
+      capacity: this.capacity,
+      leaseMs: this.leaseMs,
+    };
+    this.requests += 1;
+    await this.withTimeout(this.exchange(leaving)).catch(() => {
+      // Best effort: an unreachable Redis lets the lease run out instead.
+      this.failedRequests += 1;
+    });
+  }
+
+  private get isContended(): boolean {
+    return this.lastReply !== undefined && this.lastReply.totalWants > this.capacity;
+  }
+
+  /** When the next call should go out, on this process's clock. */
+  private dueAt(): number {
+    const base = this.lastSentAt;
+    if (
+      this.currentMode === 'fallback' ||
+      (this.currentMode === 'connecting' && this.consecutiveFailures > 0)
+    ) {
+      return base + Math.min(this.refreshMs, this.minRefreshMs * 2 ** this.consecutiveFailures);
+    }
+    if (this.currentMode === 'connecting') return base + this.minRefreshMs;
+    let at = base + this.refreshMs;
+    if (this.currentMode === 'learning') {
+      at = Math.min(at, this.learningEndsAt);
+    } else if (this.wantsTotal > this.grant) {
+      const grew = this.wants.some((wanted, band) => wanted > this.reported[band]!);
+      at = Math.min(at, base + (grew ? this.minRefreshMs : this.pollDelay));
+    }
+    const reserved = this.lastReply?.reserved ?? 0;
+    if (this.isContended && (reserved > Math.max(this.grant, this.inUse) || this.wantsTotal < this.grant)) {
+      // Others wait: give back what this instance holds but does not need, now rather than at renewal.
+      at = Math.min(at, base + this.minRefreshMs);
+    }
+    return Math.max(at, base + this.minRefreshMs);
+  }
+
+  private schedule(): void {
+    if (this.currentMode === 'closed' || this.inFlight !== undefined) return;
+    const at = this.dueAt();
+    if (at >= this.timerAt) return;
+    this.cancelTimer();
+    this.timerAt = at;
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        this.refresh();
+      },
+      Math.max(0, at - this.clock.now()),
+    );
+  }
+
+  private cancelTimer(): void {
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  private refresh(): void {
+    if (this.currentMode === 'closed' || this.inFlight !== undefined) return;
+    this.cancelTimer();
+    this.seq += 1;
+    const sentAt = this.clock.now();
+    this.lastSentAt = sentAt;
+    this.reported = [...this.wants];
+    const request: AllocationRequest = {
+      instanceId: this.instanceId,
+      seq: this.seq,
+      enforcing: this.limit,
+      inUse: this.inUse,
+      wants: [...this.wants],
+      leaving: false,
+      capacity: this.capacity,
+      leaseMs: this.leaseMs,
+    };
+    this.requests += 1;
+    this.inFlight = (async () => {
+      try {
+        const reply = await this.withTimeout(this.exchange(request));
+        if (this.currentMode === 'closed') return;
+        if (reply.status !== 'granted') {
+          throw new Error(
+            `the budget answered "${reply.status}" to request ${request.seq}: is another process using instanceId "${this.instanceId}"?`,
+          );
+        }
+        this.apply(reply, sentAt);
+      } catch (error) {
+        if (this.currentMode !== 'closed') this.fail(error);
+      } finally {
+        this.inFlight = undefined;
+        this.schedule();
+      }
+    })();
+  }
+
+  private apply(reply: AllocationReply, sentAt: number): void {
+    const previousGrant = this.grant;
+    this.lastReply = reply;
+    this.consecutiveFailures = 0;
+    this.lastError = undefined;
+    this.grant = reply.grant;
+    // Counted from when the request left, minus 1% for clock-rate differences: never past Redis's expiry.
+    const validFor = Math.min(this.leaseMs, reply.expiresAt - reply.now);
+    this.validUntil = sentAt + validFor - Math.ceil(validFor / 100);
+    this.learningEndsAt = sentAt + Math.max(0, reply.learningUntil - reply.now);
+    if (this.wantsTotal > this.grant && this.grant <= previousGrant) {
+      this.pollDelay = Math.min(this.refreshMs, this.pollDelay * 2);
+    } else {
+      this.pollDelay = this.minRefreshMs;
+    }
+    if (this.validUntil <= this.clock.now()) {
+      // The answer came too late to be of use: ask again at once.
+      this.setMode('connecting', 'the answer from Redis arrived after its lease had run out');
+      return;
+    }
+    this.setMode(
+      reply.learning ? 'learning' : 'shared',
+      reply.learning ? 'Redis restarted: learning' : 'granted',
+    );
+    if (this.leaseTimer !== undefined) this.clock.clearTimeout(this.leaseTimer);
+    this.leaseTimer = this.clock.setTimeout(() => this.onLeaseEnd(), this.validUntil - this.clock.now());
+  }
+
+  private onLeaseEnd(): void {
+    this.leaseTimer = undefined;
+    if (this.currentMode !== 'shared' && this.currentMode !== 'learning') return;
+    if (this.clock.now() < this.validUntil) return;
+    if (this.consecutiveFailures > 0) {
+      // Redis is known to be failing: no point waiting on another attempt with a limit of 0.
+      this.setMode('fallback', `Redis unreachable: ${this.lastError}`);
+      this.schedule();
+      return;
+    }
+    // No failure seen (e.g. this process was frozen): the limit is 0 until Redis answers or fails.
+    this.setMode('connecting', 'the lease ran out before it could be renewed');
+    this.refresh();
+  }
+
+  private fail(error: unknown): void {
+    this.failedRequests += 1;
+    this.consecutiveFailures += 1;
+    this.lastError = error instanceof Error ? error.message : String(error);
+    const leaseValid = this.clock.now() < this.validUntil;
+    if (!leaseValid || this.currentMode === 'connecting') {
+      this.setMode('fallback', `Redis unreachable: ${this.lastError}`);
+    }
+  }
+
+  private setMode(mode: SharedBudgetMode, reason: string): void {
+    const previous = this.currentMode;
+    this.currentMode = mode;
+    if (previous !== mode) this.modeEmitter.emit({ mode, previous, reason });
+    const limit = this.limit;
+    if (limit !== this.lastLimit) {
+      const before = this.lastLimit;
+      this.lastLimit = limit;
+      this.limitEmitter.emit({ limit, previous: before, mode });
+    }
+    if (mode !== 'connecting' && this.readyWaiters.length > 0) {
+      const waiters = this.readyWaiters;
+      this.readyWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  private withTimeout<T>(promise: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.clock.setTimeout(
+        () => reject(new Error(`no answer from Redis within ${this.requestTimeoutMs} ms`)),
+        this.requestTimeoutMs,
+      );
+      promise.then(
+        (value) => {
+          this.clock.clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.clock.clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+}
