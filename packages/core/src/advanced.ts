@@ -22,7 +22,7 @@ export type { HealthOptions } from './health/health-options.js';
 export { defaultHealthOptions } from './health/health-options.js';
 export type { ComponentHealth, HealthAlert, ProbeResult } from './health/health-report.js';
 export type { AmbientStorage } from './internal/ambient.js';
-export type { Clock, TimerHandle } from './internal/clock.js';
+export type { TimerHandle } from './internal/clock.js';
 export { systemClock } from './internal/clock.js';
 export type { Percentiles } from './internal/sample-window.js';
 export { isInfrastructureFailure, isRetryAllowed } from './pipeline/failure-policy.js';

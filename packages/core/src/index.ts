@@ -29,6 +29,7 @@ export { isSafeguardError, SafeguardError } from './errors/safeguard-error.js';
 export type { UserFriendlyError } from './errors/user-friendly-error.js';
 export { toUserFriendlyError } from './errors/user-friendly-error.js';
 export type { HealthReport, HealthStatus } from './health/health-report.js';
+export type { Clock } from './internal/clock.js';
 export type { Disposable, Event } from './internal/events.js';
 export type { OperationType, RequestIdentity, RunContext } from './operation-context.js';
 export type { Operation, OperationEndEvent, RejectionEvent, RetryEvent } from './pipeline/operation.js';

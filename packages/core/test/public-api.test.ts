@@ -55,6 +55,7 @@ describe('the public entries', () => {
         'Admission',
         'AppErrorReasons',
         'BreakerStateChange',
+        'Clock',
         'Degradable',
         'DeferWrite',
         'Disposable',
