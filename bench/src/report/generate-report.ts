@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { defaultQueueOptions } from '@db-safeguards/core';
+import { defaultQueueOptions } from '@db-safeguards/core/advanced';
 import { startTestPostgres } from '@db-safeguards/test-postgres';
 import postgres from 'postgres';
 import { describeDbLatency } from '../loadtest/describe-db-latency.js';

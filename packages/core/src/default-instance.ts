@@ -1,6 +1,7 @@
 import { runtimeEnv, safeguardsOptionsFromEnv } from './config/env-config.js';
 import type { RunContext } from './operation-context.js';
-import { createSafeguards, type Operation, type Safeguards } from './safeguards.js';
+import type { Operation } from './pipeline/operation.js';
+import { createSafeguards, type Safeguards } from './safeguards.js';
 
 let defaultInstance: Safeguards | undefined;
 
@@ -23,6 +24,11 @@ export function setDefaultSafeguards(instance: Safeguards | undefined): void {
 /**
  * `getDefaultSafeguards().run(operation, context)`: every safeguard, on the process's one budget.
  * Always returns a promise: a configuration error rejects it rather than throwing at the call.
+ *
+ * @example
+ * const user = await withDatabaseSafeguards(() => sql`select * from users where id = ${id}`, {
+ *   operationType: 'read',
+ * });
  */
 export function withDatabaseSafeguards<T>(operation: Operation<T>, context: RunContext = {}): Promise<T> {
   try {

@@ -3,10 +3,14 @@ import type { Priority } from './priority.js';
 /** What an operation does to the database. It decides its defaults: priority, retries, breaker. */
 export type OperationType = 'read' | 'write' | 'critical' | 'batch';
 
-/** Who is asking: the parts a rate-limit key is built from, most specific first. */
+/**
+ * Who is asking: the parts a rate-limit key is built from, most specific first. `tenantId` is the
+ * account, organisation or workspace the caller acts for (whatever your app calls it): callers with
+ * no user of their own share the limits of their tenant.
+ */
 export interface RequestIdentity {
   userId?: string | number | undefined;
-  householdId?: string | number | undefined;
+  tenantId?: string | number | undefined;
   ip?: string | undefined;
 }
 

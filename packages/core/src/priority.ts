@@ -1,6 +1,6 @@
 /**
  * Priorities of the one connection budget, highest first. CRITICAL is for health checks and system
- * status (it may use the reserved slot), HIGH for what a user is waiting on (recording a dose), NORMAL
+ * status (it may use the reserved slot), HIGH for what a user is waiting on (saving a form), NORMAL
  * for ordinary calls, LOW for background work and reports, BATCH for bulk imports.
  */
 export const Priority = {

@@ -1,31 +1,24 @@
 import type { BreakerRegistry } from './breaker/breaker-registry.js';
-import { BreakerState, type BreakerStateChange, type CircuitBreaker } from './breaker/circuit-breaker.js';
+import type { BreakerStateChange } from './breaker/circuit-breaker.js';
 import type { SafeguardsOptions } from './config/safeguards-options.js';
 import type { ReadOnlyMode } from './degradation/read-only-mode.js';
 import { classifyError } from './errors/classify-error.js';
-import type { SafeguardError } from './errors/safeguard-error.js';
 import type { ErrorLog } from './health/error-log.js';
 import { buildHealthReport, type HealthReport, type ProbeResult } from './health/health-report.js';
 import { sleep } from './internal/clock.js';
 import type { Event } from './internal/events.js';
 import type { RunContext } from './operation-context.js';
+import { admission, Refusal, slotRefusal } from './pipeline/admission.js';
+import type { Operation, OperationEndEvent, RejectionEvent, RetryEvent } from './pipeline/operation.js';
 import type { OperationScope } from './pipeline/operation-scope.js';
-import {
-  type Operation,
-  type OperationEndEvent,
-  Pipeline,
-  type RejectionEvent,
-  type RetryEvent,
-  type WithContextResult,
-} from './pipeline/pipeline.js';
+import { Pipeline, type WithContextResult } from './pipeline/pipeline.js';
+import type { PipelineParts } from './pipeline/pipeline-parts.js';
 import { type ResolvedContext, resolveContext } from './pipeline/resolved-context.js';
 import { Priority, type Priority as PriorityValue } from './priority.js';
 import type { ConnectionQueue } from './queue/connection-queue.js';
 import type { LoadReading } from './rate-limit/adaptive-limits.js';
 import type { RateLimiter, RateLimitResult } from './rate-limit/rate-limiter.js';
 import type { SafeguardsMetrics } from './safeguards-metrics.js';
-
-export type { Operation, OperationEndEvent, RejectionEvent, RetryEvent, WithContextResult };
 
 /** What an adapter learns from {@link Safeguards.admit}. */
 export interface Admission {
@@ -51,8 +44,10 @@ export interface Admission {
  *     and go round from step 5 with the whole operation.
  */
 export class Safeguards {
-  /** @internal */
+  /** @internal How `run` works (see pipeline/pipeline.ts). */
   private readonly pipeline: Pipeline;
+  /** @internal What this instance is made of. */
+  private readonly parts: PipelineParts;
   /** A failed attempt is about to be retried. */
   readonly onRetry: Event<RetryEvent>;
   /** An operation was refused before it ran (read-only, rate limit, breaker, queue). */
@@ -65,32 +60,33 @@ export class Safeguards {
 
   constructor(options: SafeguardsOptions = {}) {
     this.pipeline = new Pipeline(this, options);
-    this.onRetry = this.pipeline.retryEmitter.event;
-    this.onRejection = this.pipeline.rejectionEmitter.event;
-    this.onOperationEnd = this.pipeline.endEmitter.event;
-    this.onBreakerStateChange = this.pipeline.breakers.onStateChange;
+    this.parts = this.pipeline.parts;
+    this.onRetry = this.parts.stats.onRetry;
+    this.onRejection = this.parts.stats.onRejection;
+    this.onOperationEnd = this.parts.stats.onOperationEnd;
+    this.onBreakerStateChange = this.parts.breakers.onStateChange;
   }
 
   /** The connection budget. */
   get queue(): ConnectionQueue {
-    return this.pipeline.queue;
+    return this.parts.queue;
   }
 
   get breakers(): BreakerRegistry {
-    return this.pipeline.breakers;
+    return this.parts.breakers;
   }
 
   get rateLimiter(): RateLimiter {
-    return this.pipeline.rateLimiter;
+    return this.parts.rateLimiter;
   }
 
   get readOnly(): ReadOnlyMode {
-    return this.pipeline.readOnly;
+    return this.parts.readOnly;
   }
 
   /** Recent classified errors. */
   get errorLog(): ErrorLog {
-    return this.pipeline.errorLog;
+    return this.parts.errorLog;
   }
 
   /** True once {@link close} has been called. */
@@ -101,6 +97,12 @@ export class Safeguards {
   /**
    * Runs `operation` under every safeguard (see the class comment for the order). Resolves with its
    * value or rejects with a {@link SafeguardError} whose `cause` is the original error.
+   *
+   * @example
+   * const orders = await safeguards.run(
+   *   () => sql`select * from orders where customer_id = ${customerId}`,
+   *   { operationType: 'read', priority: Priority.HIGH, timeoutMs: 5_000, userId },
+   * );
    */
   run<T>(operation: Operation<T>, context: RunContext = {}): Promise<T> {
     return this.pipeline.run(operation, context);
@@ -112,6 +114,15 @@ export class Safeguards {
    * see {@link admit}. A lazy thenable the callback returns (a drizzle query) is started inside the
    * context and comes back as a promise. Without AsyncLocalStorage on the runtime, `callback` runs
    * without it.
+   *
+   * @example
+   * // One HTTP request: every query inside inherits its priority, deadline, signal and identity.
+   * app.get('/orders', (req, res) =>
+   *   safeguards.withContext(
+   *     { priority: Priority.HIGH, timeoutMs: 5_000, signal: req.signal, userId: req.user.id },
+   *     async () => res.json(await listOrders(req.user.id)),
+   *   ),
+   * );
    */
   withContext<R>(context: RunContext, callback: () => R): WithContextResult<R> {
     return this.pipeline.withContext(context, callback);
@@ -128,8 +139,8 @@ export class Safeguards {
     return resolveContext(
       context,
       this.pipeline.ownStore()?.inherited,
-      this.pipeline.clock.now(),
-      this.pipeline.defaultTimeoutMs,
+      this.parts.clock.now(),
+      this.parts.defaultTimeoutMs,
     );
   }
 
@@ -137,40 +148,33 @@ export class Safeguards {
    * The checks of `run` that need no slot, for adapters that refuse a request before doing any work:
    * closed, aborted or past its deadline, read-only (writes), rate limit (charged here, once per
    * request), circuit breaker and load shedding. Rejects with the SafeguardError the request would get.
+   *
+   * @example
+   * const { rateLimit } = await safeguards.admit({ policy: 'api', userId, operationType: 'write' });
+   * if (rateLimit) for (const [name, value] of Object.entries(rateLimitHeaders(rateLimit))) res.setHeader(name, value);
    */
   async admit(context: RunContext = {}): Promise<Admission> {
-    const pipeline = this.pipeline;
-    const now = pipeline.clock.now();
-    const resolved = resolveContext(context, pipeline.ownStore()?.inherited, now, pipeline.defaultTimeoutMs);
-    const refuse = (error: SafeguardError, stage: RejectionEvent['stage']) => {
-      pipeline.counts.rejected++;
-      if (pipeline.rejectionEmitter.hasListeners)
-        pipeline.rejectionEmitter.emit({ error, stage, priority: resolved.priority, label: resolved.label });
-      return error;
-    };
-    if (pipeline.closing) throw refuse(pipeline.closedError(), 'queue');
-    // A caller that has gone, or a request already past its deadline, must not spend a token.
-    if (resolved.signal?.aborted) throw refuse(pipeline.abortError(resolved.signal.reason), 'queue');
-    if (now >= resolved.deadline) throw refuse(pipeline.deadlineError(resolved), 'queue');
-    if (resolved.isWrite) {
-      const readOnly = pipeline.readOnlyRefusal();
-      if (readOnly) throw refuse(readOnly, 'read-only');
+    const parts = this.parts;
+    const now = parts.clock.now();
+    const resolved = resolveContext(
+      context,
+      this.pipeline.ownStore()?.inherited,
+      now,
+      parts.defaultTimeoutMs,
+    );
+    let outcome = admission(parts, resolved, now);
+    if (outcome instanceof Promise) outcome = await outcome;
+    const refusal = outcome instanceof Refusal ? outcome : slotRefusal(parts, resolved);
+    if (refusal !== undefined) {
+      parts.stats.requestRefused(refusal.error, refusal.stage, resolved);
+      throw refusal.error;
     }
-    let rateLimit: RateLimitResult | undefined;
-    if (resolved.policy !== undefined && resolved.priority !== Priority.CRITICAL) {
-      rateLimit = await pipeline.checkRateLimit(resolved, now);
-      if (!rateLimit.allowed) throw refuse(pipeline.rateLimitError(rateLimit), 'rate-limit');
-    }
-    const breaker = pipeline.breakers.get(resolved.breaker);
-    if (!breakerWouldAdmit(breaker)) throw refuse(breaker.rejection(), 'breaker');
-    const shed = pipeline.queue.checkAdmission(resolved.priority);
-    if (shed) throw refuse(shed, 'queue');
-    return { context: resolved, rateLimit };
+    return { context: resolved, rateLimit: outcome as RateLimitResult | undefined };
   }
 
   /** Reports health from live readouts; with `probe: true` also runs the configured database probe. */
   async health(options: { probe?: boolean } = {}): Promise<HealthReport> {
-    const { clock, healthOptions } = this.pipeline;
+    const { clock, healthOptions } = this.parts;
     let probe: ProbeResult | undefined;
     if (options.probe && healthOptions.probe) {
       const started = clock.now();
@@ -197,53 +201,53 @@ export class Safeguards {
   }
 
   metrics(): SafeguardsMetrics {
-    const pipeline = this.pipeline;
-    const windowTotal = pipeline.windowTotal.total();
-    const windowFailed = pipeline.windowFailed.total();
-    const budget = pipeline.retryBudget?.stats() ?? { requests: 0, retries: 0, exhausted: 0 };
+    const parts = this.parts;
+    const counts = parts.stats.counts();
+    const window = parts.stats.window();
+    const budget = parts.retryBudget?.stats() ?? { requests: 0, retries: 0, exhausted: 0 };
     return {
-      uptimeMs: pipeline.clock.now() - pipeline.startedAt,
-      queue: pipeline.queue.stats(),
-      breakers: pipeline.breakers.stats(),
-      rateLimits: pipeline.rateLimiter.stats(),
-      retries: { ...budget, attempted: pipeline.counts.retries, recovered: pipeline.counts.recovered },
+      uptimeMs: parts.clock.now() - parts.startedAt,
+      queue: parts.queue.stats(),
+      breakers: parts.breakers.stats(),
+      rateLimits: parts.rateLimiter.stats(),
+      retries: { ...budget, attempted: counts.retries, recovered: counts.recovered },
       operations: {
-        started: pipeline.counts.started,
-        succeeded: pipeline.counts.succeeded,
-        failed: pipeline.counts.failed,
-        rejected: pipeline.counts.rejected,
-        inFlight: pipeline.counts.inFlight,
-        durationMs: pipeline.durations.percentiles(),
-        windowTotal,
-        windowFailed,
-        errorRate: windowTotal === 0 ? 0 : windowFailed / windowTotal,
+        started: counts.started,
+        succeeded: counts.succeeded,
+        failed: counts.failed,
+        rejected: counts.rejected,
+        inFlight: counts.inFlight,
+        durationMs: parts.stats.durationPercentiles(),
+        windowTotal: window.total,
+        windowFailed: window.failed,
+        errorRate: window.total === 0 ? 0 : window.failed / window.total,
       },
-      errors: pipeline.errorLog.counts(),
-      readOnly: pipeline.readOnly.status(),
+      errors: parts.errorLog.counts(),
+      readOnly: parts.readOnly.status(),
     };
   }
 
   /** Load readings in the units of `RateLimiter.adjustLimits`, from this instance's own metrics. */
   loadReading(): LoadReading {
-    return this.pipeline.loadReading();
+    return this.parts.loadReading();
   }
 
   /** Emergency stop: no new slot is granted to any priority until {@link resumeAll}. */
   pauseAll(): void {
-    this.pipeline.queue.pause();
+    this.parts.queue.pause();
   }
 
   resumeAll(): void {
-    this.pipeline.queue.resume();
+    this.parts.queue.resume();
   }
 
   /** Pauses only some priorities (e.g. BATCH during an incident). */
   pause(which: readonly PriorityValue[]): void {
-    this.pipeline.queue.pause(which);
+    this.parts.queue.pause(which);
   }
 
   resume(which: readonly PriorityValue[]): void {
-    this.pipeline.queue.resume(which);
+    this.parts.queue.resume(which);
   }
 
   /**
@@ -252,33 +256,33 @@ export class Safeguards {
    */
   close(options: { drainTimeoutMs?: number } = {}): Promise<void> {
     if (this.closed) return this.closed;
-    const pipeline = this.pipeline;
-    pipeline.closing = true;
+    const parts = this.parts;
+    parts.startClosing();
     const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
     this.closed = (async () => {
       // The caller awaits this drain, so its timer keeps the process alive; it is cleared once idle.
       const drained = new AbortController();
-      const drainWindow = sleep(pipeline.clock, drainTimeoutMs, drained.signal, true).catch(() => {});
-      await Promise.race([pipeline.queue.onIdle(), drainWindow]);
+      const drainWindow = sleep(parts.clock, drainTimeoutMs, drained.signal, true).catch(() => {});
+      await Promise.race([parts.queue.onIdle(), drainWindow]);
       drained.abort();
-      pipeline.queue.close();
+      parts.queue.close();
     })();
     return this.closed;
   }
 }
 
-/** Would the breaker let a call through now? (A half-open breaker is asked without keeping the probe.) */
-function breakerWouldAdmit(breaker: CircuitBreaker): boolean {
-  const state = breaker.state;
-  if (state === BreakerState.CLOSED) return true;
-  if (state !== BreakerState.HALF_OPEN) return false;
-  const permit = breaker.tryAcquire();
-  if (permit === undefined) return false;
-  breaker.release(permit);
-  return true;
-}
-
-/** Creates a {@link Safeguards} instance: one connection budget for the process. */
+/**
+ * Creates a {@link Safeguards} instance: one connection budget for the process. Create one per
+ * process (per database) and share it; every option is validated at once.
+ *
+ * @example
+ * import { createSafeguards } from '@db-safeguards/core';
+ *
+ * export const safeguards = createSafeguards({
+ *   queue: { maxConcurrentConnections: 8 }, // no more than the database allows this process
+ *   health: { probe: () => sql`select 1` },
+ * });
+ */
 export function createSafeguards(options: SafeguardsOptions = {}): Safeguards {
   return new Safeguards(options);
 }

@@ -16,6 +16,7 @@ describe('built entry points (turbo builds before tests)', () => {
       'classifyError',
       'toUserFriendlyError',
     ],
+    './advanced': ['ConnectionQueue', 'CircuitBreaker', 'RateLimiter', 'MemoryRateLimitStore', 'RetryBudget'],
     './testing': ['ManualClock', 'driverErrorSamples'],
   });
 

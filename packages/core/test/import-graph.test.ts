@@ -1,8 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importGraph } from '../../../tooling/built-entry-points.js';
+import { importCycles } from '../../../tooling/import-cycles.js';
 
 /**
  * The smoke test's scan of built imports. Regression: it only saw `import … from` and
@@ -64,5 +65,41 @@ describe('importGraph', () => {
 
   it('does not count imports that only appear in comments', () => {
     expect(importGraph(join(dir, 'comments.js')).external).toEqual([]);
+  });
+});
+
+/**
+ * No import cycle in the core's sources, type-only imports included: a cycle means two files that
+ * cannot be read, or changed, one without the other. Regression: `pipeline/` was five files that
+ * imported each other (mostly `import type`), held together by a shared `Pipeline` class.
+ */
+describe('importCycles (sources, type-only imports included)', () => {
+  let dir: string;
+  const write = (name: string, source: string) => writeFileSync(join(dir, name), source);
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'import-cycles-'));
+    mkdirSync(join(dir, 'inner'));
+    write('leaf.ts', 'export interface Leaf { n: number }');
+    write(
+      'a.ts',
+      "import type { B } from './inner/b.js';\nimport type { Leaf } from './leaf.js';\nexport class A { b?: B; leaf?: Leaf }",
+    );
+    write('inner/b.ts', "export type { A as B } from '../a.js';");
+    write('c.ts', "import { A } from './a.js';\nexport const c = new A();");
+    write('self.ts', "export type Self = import('./self.js').Other;\nexport type Other = number;");
+    write('a.test.ts', "import { c } from './c.js';\nexport { c };");
+  });
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('finds a cycle made only of type-only imports and re-exports, and a file that imports itself', () => {
+    expect(importCycles(dir).sort()).toEqual([['a.ts', join('inner', 'b.ts')], ['self.ts']]);
+  });
+
+  it('packages/core/src has none', () => {
+    expect(importCycles(resolve(import.meta.dirname, '../src'))).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import { RateLimiter } from '@db-safeguards/core';
+import { RateLimiter } from '@db-safeguards/core/advanced';
 import { startTestRedis, type TestRedis } from '@db-safeguards/test-redis';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -19,6 +19,6 @@ export type { ProcedureSettings, SafeguardsMeta } from './server/procedure-setti
 export { resolveProcedureSettings } from './server/procedure-settings.js';
 export { withSafeguardsContext } from './server/request-state.js';
 export { safeguardsHeaders, safeguardsResponseMeta } from './server/response-meta.js';
-export type { SafeguardsMiddlewareOptions } from './server/safeguards-middleware.js';
+export type { SafeguardsMiddlewareOptions, SafeguardsSource } from './server/safeguards-middleware.js';
 export { createSafeguardsMiddleware, createSafeguardsPlugin } from './server/safeguards-middleware.js';
 export type { UserFriendlyErrorData } from './user-friendly-data.js';

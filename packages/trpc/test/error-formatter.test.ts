@@ -1,4 +1,5 @@
-import { createSafeguards, errorTypeDefaults } from '@db-safeguards/core';
+import { createSafeguards } from '@db-safeguards/core';
+import { errorTypeDefaults } from '@db-safeguards/core/advanced';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';

@@ -58,7 +58,7 @@ async function start(
 }
 
 describe('who the middleware rate-limits (real HTTP, superjson)', () => {
-  it('reads only userId, householdId and ip from identify, even when it returns the whole context', async () => {
+  it('reads only userId, tenantId and ip from identify, even when it returns the whole context', async () => {
     await using server = await start(
       { identify: (ctx) => ctx },
       { userId: 'u-1', timeoutMs: 1, priority: Priority.CRITICAL, label: 'spoofed', breaker: 'critical' },

@@ -1,4 +1,5 @@
-import { ErrorType, errorTypeDefaults, Priority } from '@db-safeguards/core';
+import { ErrorType, Priority } from '@db-safeguards/core';
+import { errorTypeDefaults } from '@db-safeguards/core/advanced';
 import {
   createTRPCClient,
   httpBatchLink,
@@ -29,7 +30,7 @@ describe('tRPC server with the safeguards (real HTTP, superjson)', () => {
     expect(error.data?.httpStatus).toBe(429);
     expectTypeOf(error.data!.userFriendly).toEqualTypeOf<UserFriendlyErrorData>();
     const userFriendly = error.data!.userFriendly;
-    expect(userFriendly).toMatchObject({ type: 'RATE_LIMIT', retryable: true, reason: 'rate-limit-tiny' });
+    expect(userFriendly).toMatchObject({ type: 'RATE_LIMIT', retryable: true, reason: 'rate-limit' });
     expect(userFriendly.retryAfterMs).toBeGreaterThan(0);
     expect(userFriendly.suggestedActions[0]).toMatch(/^Wait \d+ seconds?/);
     const headers = (error.meta!.response as Response).headers;

@@ -12,6 +12,7 @@ import { isSafeguardError, SafeguardError, type Safeguards } from '@db-safeguard
 import { safeguardsResponseMeta, type TrustProxy } from '@db-safeguards/trpc';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Logger } from 'pino';
+import type {} from '../app-error-reasons.js';
 import type { Database } from '../db/index.js';
 import { type AppRouter, appRouter } from '../routers/app-router.js';
 import { createContextFactory, type RequestContext } from '../trpc/context.js';

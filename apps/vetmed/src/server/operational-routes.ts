@@ -9,6 +9,7 @@ import {
   type Safeguards,
   toUserFriendlyError,
 } from '@db-safeguards/core';
+import type {} from '../app-error-reasons.js';
 import { buildDashboardSnapshot, type DashboardSources } from './dashboard-snapshot.js';
 import type { HealthCache } from './health-cache.js';
 import { sendJson } from './json-response.js';

@@ -138,7 +138,7 @@ function tooManyBadTokens(retryAfterMs: number): TRPCError {
     message: 'Too many unknown or expired sessions from your network. Please wait, then sign in again.',
     cause: new SafeguardError({
       type: 'RATE_LIMIT',
-      reason: `rate-limit-${tokenPolicyName}`,
+      reason: 'rate-limit',
       retryAfterMs,
       notApplied: true,
     }),

@@ -536,8 +536,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
           vetmedClient(app.url, { ip, token: `stale-token-${i}-${'x'.repeat(30)}` }).households.list.query(),
         );
         statuses.push(bad.status);
-        if (i === 21)
-          expect(bad.userFriendly).toMatchObject({ type: 'RATE_LIMIT', reason: 'rate-limit-token' });
+        if (i === 21) expect(bad.userFriendly).toMatchObject({ type: 'RATE_LIMIT', reason: 'rate-limit' });
       }
       // 20 per 15 minutes per IP (the `token` policy), then 429.
       expect(statuses).toEqual([...Array(20).fill(401), 429, 429]);
@@ -658,7 +657,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       const limited = await attempt();
       expect(limited).toMatchObject({
         status: 429,
-        userFriendly: { type: 'RATE_LIMIT', reason: 'rate-limit-auth' },
+        userFriendly: { type: 'RATE_LIMIT', reason: 'rate-limit' },
       });
       expect(limited.userFriendly!.retryAfterMs).toBeGreaterThan(0);
       const headers = (limited.error as { meta?: { response?: Response } }).meta?.response?.headers;

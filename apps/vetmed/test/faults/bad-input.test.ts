@@ -1,4 +1,5 @@
-import { classifyError, ErrorType, isSafeguardError, RateLimiter, rateLimitKey } from '@db-safeguards/core';
+import { classifyError, ErrorType, isSafeguardError } from '@db-safeguards/core';
+import { RateLimiter, rateLimitKey } from '@db-safeguards/core/advanced';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { outcome } from '../app/app-client.js';

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { resolve } from 'node:path';
-import { defaultRateLimitPolicies, type RetryOptions } from '@db-safeguards/core';
+import { defaultRateLimitPolicies, type RetryOptions } from '@db-safeguards/core/advanced';
 import {
   type FaultProxy,
   startFaultProxy,

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RetryOptions } from '@db-safeguards/core';
+import type { RetryOptions } from '@db-safeguards/core/advanced';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { outcome } from '../app/app-client.js';

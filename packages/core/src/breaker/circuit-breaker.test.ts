@@ -2,12 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../testing/manual-clock.js';
 import { BreakerRegistry } from './breaker-registry.js';
-import {
-  type BreakerState,
-  type BreakerStateChange,
-  type BreakerTransitionReason,
-  CircuitBreaker,
-} from './circuit-breaker.js';
+import type { BreakerState } from './breaker-state.js';
+import { type BreakerStateChange, type BreakerTransitionReason, CircuitBreaker } from './circuit-breaker.js';
 
 function fail(breaker: CircuitBreaker, times = 1) {
   for (let i = 0; i < times; i++) {

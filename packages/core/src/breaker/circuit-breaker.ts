@@ -1,17 +1,10 @@
-import { SafeguardError } from '../errors/safeguard-error.js';
+import { breakerRefusal } from '../errors/refusals.js';
+import type { SafeguardError } from '../errors/safeguard-error.js';
 import { type Clock, systemClock } from '../internal/clock.js';
 import { type Disposable, type Event, EventEmitter } from '../internal/events.js';
 import { RollingCounter } from '../internal/rolling-counter.js';
 import { type BreakerOptions, defaultBreakerDefinitions, resolveBreakerOptions } from './breaker-options.js';
-
-/** The states of a breaker. ISOLATED is held open by hand until every isolation is disposed. */
-export const BreakerState = {
-  CLOSED: 'CLOSED',
-  OPEN: 'OPEN',
-  HALF_OPEN: 'HALF_OPEN',
-  ISOLATED: 'ISOLATED',
-} as const;
-export type BreakerState = (typeof BreakerState)[keyof typeof BreakerState];
+import { BreakerState } from './breaker-state.js';
 
 /** Why a breaker changed state. */
 export type BreakerTransitionReason =
@@ -132,19 +125,7 @@ export class CircuitBreaker {
         : state === BreakerState.HALF_OPEN
           ? 1000
           : this.options.openDurationMs;
-    return new SafeguardError({
-      type: 'CIRCUIT_BREAKER',
-      reason:
-        state === BreakerState.ISOLATED
-          ? 'circuit-isolated'
-          : state === BreakerState.HALF_OPEN
-            ? 'circuit-half-open'
-            : 'circuit-open',
-      retryable: true,
-      notApplied: true,
-      retryAfterMs: Math.max(1, retryAfterMs),
-      internalMessage: `circuit breaker "${this.name}" is ${state}`,
-    });
+    return breakerRefusal(this.name, state, retryAfterMs);
   }
 
   /**

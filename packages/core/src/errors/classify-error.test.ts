@@ -63,7 +63,7 @@ describe('classifyError', () => {
       driverErrorSamples.find((sample) => sample.name === 'ZodError')!.create(),
     );
     expect(classified.issues).toEqual([
-      { path: 'dose.amount', message: 'Too small: expected number to be >0' },
+      { path: 'item.amount', message: 'Too small: expected number to be >0' },
     ]);
   });
 

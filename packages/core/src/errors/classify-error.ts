@@ -169,6 +169,14 @@ function decide(nodes: ErrorNode[]): Decision {
  * a driver's: an app's own error that merely mentions a quota or a network stays INTERNAL. A
  * SafeguardError found anywhere in the chain is returned as it is. Never throws; the original value is
  * kept as `cause`.
+ *
+ * @example
+ * try {
+ *   await sql`insert into users (email) values (${email})`;
+ * } catch (error) {
+ *   const classified = classifyError(error); // CONFLICT, reason 'unique-violation', constraint, table
+ *   logger.warn(classified.toLogObject());
+ * }
  */
 export function classifyError(error: unknown): SafeguardError {
   try {

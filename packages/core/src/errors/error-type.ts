@@ -96,7 +96,7 @@ export const errorTypeDefaults: Readonly<Record<ErrorType, ErrorTypeDefaults>> =
     severity: 'medium',
     retryable: false,
     userMessage: "You don't have permission to do that.",
-    suggestedActions: ['Ask the owner of this household for access.'],
+    suggestedActions: ['Ask whoever manages access to it for permission.'],
   },
   NOT_FOUND: {
     httpStatus: 404,

@@ -1,3 +1,4 @@
+import type { ErrorReason } from './error-reason.js';
 import { type ErrorType, errorTypeDefaults, type Severity } from './error-type.js';
 
 const brand = Symbol.for('db-safeguards.SafeguardError');
@@ -18,13 +19,14 @@ export interface RateLimitInfo {
 }
 
 /** Everything needed to build a {@link SafeguardError}; only `type` is required. */
-export interface SafeguardErrorInit {
-  type: ErrorType;
+export interface SafeguardErrorInit<T extends ErrorType = ErrorType> {
+  type: T;
   /**
-   * A short machine-readable sub-kind, e.g. `too-many-connections`, `unique-violation`, `queue-timeout`,
-   * `displaced`, `read-only`. Stable: clients and alerts may switch on it.
+   * A short machine-readable sub-kind of `type`, e.g. `too-many-connections`, `unique-violation`,
+   * `queue-timeout`, `displaced`, `read-only`: one of the closed list {@link ErrorReason}. Default:
+   * the type in kebab case (`not-found`).
    */
-  reason?: string;
+  reason?: ErrorReason<T>;
   /** Technical summary for logs (may contain driver messages; never shown to clients). */
   internalMessage?: string;
   userMessage?: string;
@@ -68,12 +70,13 @@ export function createErrorId(): string {
 /**
  * The one error class of db-safeguards. Its `message` is the user-facing message, so an error that
  * escapes to a client by accident still shows nothing technical; the technical summary lives in
- * `internalMessage` and the original error in `cause`.
+ * `internalMessage` and the original error in `cause`. `T` narrows the type (and so the reason) of
+ * an error built by hand; an error of unknown origin is a `SafeguardError` of any type.
  */
-export class SafeguardError extends Error {
+export class SafeguardError<T extends ErrorType = ErrorType> extends Error {
   override readonly name = 'SafeguardError' as const;
-  readonly type: ErrorType;
-  readonly reason: string;
+  readonly type: T;
+  readonly reason: ErrorReason<T>;
   readonly severity: Severity;
   readonly userMessage: string;
   readonly suggestedActions: readonly string[];
@@ -90,12 +93,13 @@ export class SafeguardError extends Error {
   readonly issues: readonly ValidationIssue[] | undefined;
   readonly rateLimit: RateLimitInfo | undefined;
 
-  constructor(init: SafeguardErrorInit) {
+  constructor(init: SafeguardErrorInit<T>) {
     const defaults = errorTypeDefaults[init.type];
     const userMessage = init.userMessage ?? defaults.userMessage;
     super(userMessage, init.cause === undefined ? undefined : { cause: init.cause });
     this.type = init.type;
-    this.reason = init.reason ?? init.type.toLowerCase().replaceAll('_', '-');
+    // The default reason of every type is listed first in its ErrorReason union.
+    this.reason = init.reason ?? (init.type.toLowerCase().replaceAll('_', '-') as ErrorReason<T>);
     this.severity = init.severity ?? defaults.severity;
     this.userMessage = userMessage;
     this.suggestedActions = init.suggestedActions ?? defaults.suggestedActions;
@@ -139,7 +143,7 @@ export class SafeguardError extends Error {
     };
   }
 
-  private toInit(): SafeguardErrorInit {
+  private toInit(): SafeguardErrorInit<T> {
     return {
       type: this.type,
       reason: this.reason,
@@ -160,18 +164,6 @@ export class SafeguardError extends Error {
       errorId: this.errorId,
     };
   }
-}
-
-/** The error of work refused because the process is shutting down: retry elsewhere, nothing ran. */
-export function shuttingDownError(detail: string): SafeguardError {
-  return new SafeguardError({
-    type: 'CONNECTION',
-    reason: 'shutting-down',
-    retryable: true,
-    notApplied: true,
-    retryAfterMs: 1000,
-    internalMessage: detail,
-  });
 }
 
 /**

@@ -1,29 +1,45 @@
 import { classifyError } from './classify-error.js';
+import type { ErrorReason } from './error-reason.js';
 import type { ErrorType, Severity } from './error-type.js';
 import type { ValidationIssue } from './safeguard-error.js';
 
 /**
- * What a client may see of an error: plain JSON, no SQL, parameters, stack or connection string.
- * `degraded` is true when the server answered in a degraded mode (stale data, read-only).
+ * What a client may see of an error of type `T` (of any type when omitted): plain JSON, no SQL,
+ * parameters, stack or connection string. A union over the types, so checking `type` narrows
+ * `reason` to that type's closed list. `degraded` is true when the server answered in a degraded
+ * mode (stale data, read-only).
  */
-export interface UserFriendlyError {
-  type: ErrorType;
-  reason: string;
-  severity: Severity;
-  message: string;
-  suggestedActions: string[];
-  retryable: boolean;
-  retryAfterMs: number | null;
-  errorId: string;
-  httpStatus: number;
-  degraded: boolean;
-  issues?: ValidationIssue[];
-}
+export type UserFriendlyError<T extends ErrorType = ErrorType> = T extends ErrorType
+  ? {
+      type: T;
+      reason: ErrorReason<T>;
+      severity: Severity;
+      message: string;
+      suggestedActions: string[];
+      retryable: boolean;
+      retryAfterMs: number | null;
+      errorId: string;
+      httpStatus: number;
+      degraded: boolean;
+      issues?: ValidationIssue[];
+    }
+  : never;
 
-/** Classifies `error` and returns the part of it meant for the person using the app. */
+/**
+ * Classifies `error` and returns the part of it meant for the person using the app.
+ *
+ * @example
+ * try {
+ *   await safeguards.run(() => sql`select 1`, { operationType: 'read' });
+ * } catch (error) {
+ *   const friendly = toUserFriendlyError(error);
+ *   response.status(friendly.httpStatus).json(friendly);
+ * }
+ */
 export function toUserFriendlyError(error: unknown, options: { degraded?: boolean } = {}): UserFriendlyError {
   const classified = classifyError(error);
-  const friendly: UserFriendlyError = {
+  // A SafeguardError's reason belongs to its type, which the compiler cannot tell from two fields.
+  const friendly = {
     type: classified.type,
     reason: classified.reason,
     severity: classified.severity,
@@ -34,7 +50,7 @@ export function toUserFriendlyError(error: unknown, options: { degraded?: boolea
     errorId: classified.errorId,
     httpStatus: classified.httpStatus,
     degraded: options.degraded ?? false,
-  };
+  } as UserFriendlyError;
   if (classified.issues) friendly.issues = classified.issues.map((issue) => ({ ...issue }));
   return friendly;
 }

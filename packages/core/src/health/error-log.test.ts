@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import type { ErrorReason } from '../errors/error-reason.js';
 import { SafeguardError } from '../errors/safeguard-error.js';
 import { createSafeguards } from '../safeguards.js';
 import { ErrorLog } from './error-log.js';
 
-const failure = (reason: string) => new SafeguardError({ type: 'CONNECTION', reason });
+const failure = (reason: ErrorReason<'CONNECTION'>) => new SafeguardError({ type: 'CONNECTION', reason });
 
 describe('ErrorLog', () => {
   it('regression: a capacity that is not a positive integer fails at construction, naming errorLogSize', () => {
@@ -19,12 +20,13 @@ describe('ErrorLog', () => {
 
   it('keeps the newest `capacity` entries, newest first, and counts every one', () => {
     const log = new ErrorLog(2);
-    for (const reason of ['a', 'b', 'c']) log.record(failure(reason));
-    expect(log.recent().map((entry) => entry.reason)).toEqual(['c', 'b']);
+    const reasons = ['connection-lost', 'connection-reset', 'network-error'] as const;
+    for (const reason of reasons) log.record(failure(reason));
+    expect(log.recent().map((entry) => entry.reason)).toEqual(['network-error', 'connection-reset']);
     expect(log.counts()).toEqual({ total: 3, byType: { CONNECTION: 3 } });
     const single = new ErrorLog(1);
-    single.record(failure('x'));
-    single.record(failure('y'));
-    expect(single.recent().map((entry) => entry.reason)).toEqual(['y']);
+    single.record(failure('dns-failure'));
+    single.record(failure('host-unreachable'));
+    expect(single.recent().map((entry) => entry.reason)).toEqual(['host-unreachable']);
   });
 });

@@ -1,3 +1,4 @@
+import type { ErrorReason } from '../errors/error-reason.js';
 import type { ErrorType, Severity } from '../errors/error-type.js';
 import type { SafeguardError } from '../errors/safeguard-error.js';
 import { assertInteger } from '../internal/validate.js';
@@ -7,7 +8,7 @@ export interface ErrorLogEntry {
   errorId: string;
   at: string;
   type: ErrorType;
-  reason: string;
+  reason: ErrorReason;
   severity: Severity;
   message: string;
   sqlState: string | undefined;

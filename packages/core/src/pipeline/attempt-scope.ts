@@ -1,9 +1,28 @@
 import type { SafeguardError } from '../errors/safeguard-error.js';
 import type { Lease } from '../queue/connection-queue.js';
-import type { Execution } from './execution.js';
-import type { Pipeline } from './pipeline.js';
+import type { Operation } from './operation.js';
 import type { InheritedContext, ResolvedContext } from './resolved-context.js';
+import type { SlotHost } from './slot-host.js';
 import { SlotScope } from './slot-scope.js';
+
+/** What an attempt answers to and reports its slot to: the operation it is an attempt of (`Execution`). */
+export interface AttemptOwner<T> {
+  readonly operation: Operation<T>;
+  readonly context: ResolvedContext;
+  /** The operation's signal (every attempt's scope hands out this one). */
+  readonly signal: AbortSignal;
+  readonly inherited: InheritedContext;
+  /** The attempt's operation succeeded. */
+  attemptSucceeded(value: T): void;
+  /** The attempt's operation failed. */
+  attemptFailedWith(error: unknown): void;
+  /** The attempt passed its deadline or was aborted while its operation ran. */
+  attemptGaveUp(error: SafeguardError, timedOut: boolean): void;
+  /** The work on the slot has ended (`startedAt`: when the attempt got it): it goes back to the queue. */
+  releaseSlot(lease: Lease, succeeded: boolean, startedAt: number): void;
+  /** The slot is kept by work still running on it: reclaim it if that has not ended in time. */
+  abandonSlotLater(lease: Lease, from?: number): void;
+}
 
 /**
  * One attempt of an operation on the slot it holds: the scope the operation receives, the ambient
@@ -14,13 +33,13 @@ export class AttemptScope<T> extends SlotScope<T> {
   private succeeded = false;
 
   constructor(
-    pipeline: Pipeline,
-    private readonly execution: Execution<T>,
+    host: SlotHost,
+    private readonly execution: AttemptOwner<T>,
     readonly lease: Lease,
     readonly attempt: number,
     private readonly startedAt: number,
   ) {
-    super(pipeline, execution.operation);
+    super(host, execution.operation);
   }
 
   get context(): ResolvedContext {
@@ -39,7 +58,7 @@ export class AttemptScope<T> extends SlotScope<T> {
     return !this.operationEnded && !this.lease.isReleased;
   }
 
-  protected get parentScope(): undefined {
+  get parentSlot(): undefined {
     return undefined;
   }
 
@@ -49,12 +68,7 @@ export class AttemptScope<T> extends SlotScope<T> {
   }
 
   protected finished(): void {
-    const lease = this.lease;
-    const pipeline = this.pipeline;
-    if (!lease.isReleased && pipeline.shouldTimeAttempt()) {
-      pipeline.durations.record(pipeline.clock.now() - this.startedAt);
-    }
-    lease.release(this.succeeded ? 'success' : 'failure');
+    this.execution.releaseSlot(this.lease, this.succeeded, this.startedAt);
   }
 
   /** A synchronous operation needs no watching: only one still running can pass its deadline. */
@@ -78,7 +92,7 @@ export class AttemptScope<T> extends SlotScope<T> {
    * connection is busy), or until the queue reclaims the slot as abandoned.
    */
   protected gaveUp(error: SafeguardError, timedOut: boolean): void {
-    this.pipeline.queue.abandonLater(this.lease);
+    this.execution.abandonSlotLater(this.lease);
     this.execution.attemptGaveUp(error, timedOut);
   }
 
@@ -90,10 +104,7 @@ export class AttemptScope<T> extends SlotScope<T> {
   private operationSettled(): void {
     this.endOperation();
     if (this.hasRunningCall) {
-      this.pipeline.queue.abandonLater(
-        this.lease,
-        Math.max(this.pipeline.clock.now(), this.context.deadline),
-      );
+      this.execution.abandonSlotLater(this.lease, Math.max(this.host.clock.now(), this.context.deadline));
     }
   }
 }

@@ -1,17 +1,20 @@
 import type { BreakerPermit, CircuitBreaker } from '../breaker/circuit-breaker.js';
 import { classifyError } from '../errors/classify-error.js';
+import { callerAborted, deadlinePassed } from '../errors/refusals.js';
 import type { SafeguardError } from '../errors/safeguard-error.js';
 import { sleep } from '../internal/clock.js';
 import { LazySignal } from '../internal/lazy-signal.js';
 import type { RunContext } from '../operation-context.js';
-import { Priority } from '../priority.js';
 import type { Lease } from '../queue/connection-queue.js';
-import type { RateLimitResult } from '../rate-limit/rate-limiter.js';
 import { backoffDelay } from '../retry/backoff.js';
-import { AttemptScope } from './attempt-scope.js';
+import { type AdmissionOutcome, admission, Refusal } from './admission.js';
+import { type AttemptOwner, AttemptScope } from './attempt-scope.js';
 import { breakerVerdict, hadTimeToRun, isRetryAllowed } from './failure-policy.js';
-import type { ExecutionView, Operation, Pipeline } from './pipeline.js';
+import type { Operation, RefusalStage } from './operation.js';
+import type { ExecutionView } from './operation-stats.js';
+import type { PipelineParts } from './pipeline-parts.js';
 import { type InheritedContext, type ResolvedContext, toInherited } from './resolved-context.js';
+import type { SlotHost } from './slot-host.js';
 
 /**
  * One call of `run`, from admission to its last attempt, as a small state machine driven by callbacks
@@ -19,7 +22,7 @@ import { type InheritedContext, type ResolvedContext, toInherited } from './reso
  * one promise of its own, one {@link AttemptScope} and one clock read (when `run` is called), plus a
  * second for the one attempt in four whose duration is timed.
  */
-export class Execution<T> implements ExecutionView {
+export class Execution<T> implements ExecutionView, AttemptOwner<T> {
   readonly promise: Promise<T>;
   attempt = 0;
 
@@ -38,7 +41,8 @@ export class Execution<T> implements ExecutionView {
   private lastError: SafeguardError | undefined = undefined;
 
   constructor(
-    private readonly pipeline: Pipeline,
+    private readonly host: SlotHost,
+    private readonly parts: PipelineParts,
     readonly operation: Operation<T>,
     private readonly raw: RunContext,
     readonly context: ResolvedContext,
@@ -79,61 +83,35 @@ export class Execution<T> implements ExecutionView {
    * caller's (rejected) promise would make the derived promise reject unhandled.
    */
   private admit(): void {
-    const pipeline = this.pipeline;
-    const context = this.context;
-    const refusal = this.refusalBeforeRateLimit();
-    if (refusal !== undefined) {
-      this.refuse(refusal.error, refusal.stage);
-      return;
-    }
-    this.breaker = pipeline.breakers.get(context.breaker);
-    if (context.policy === undefined || context.priority === Priority.CRITICAL) {
-      this.admitted(this.startedAt);
-      return;
-    }
-    let pending: RateLimitResult | Promise<RateLimitResult>;
+    let outcome: AdmissionOutcome | Promise<AdmissionOutcome>;
     try {
-      pending = pipeline.checkRateLimit(context, this.startedAt);
+      outcome = admission(this.parts, this.context, this.startedAt);
     } catch (error) {
       this.fail(classifyError(error));
       return;
     }
-    if (pending instanceof Promise) {
-      pending.then(
-        (result) => this.afterRateLimit(result),
+    if (outcome instanceof Promise) {
+      outcome.then(
+        (settled) => this.admitted(settled),
         (error) => this.fail(classifyError(error)),
       );
     } else {
-      this.afterRateLimit(pending);
+      this.admitted(outcome);
     }
   }
 
   /**
-   * A closed pipeline, an already-aborted signal, a deadline already passed or read-only mode refuse
-   * before anything is charged.
+   * Past admission: the request counts toward the retry budget's base, then its first attempt. When
+   * no rate limit was charged, the clock read when `run` was called is still current.
    */
-  private refusalBeforeRateLimit(): { error: SafeguardError; stage: 'read-only' | 'queue' } | undefined {
-    const pipeline = this.pipeline;
-    const context = this.context;
-    if (pipeline.closing) return { error: pipeline.closedError(), stage: 'queue' };
-    if (context.signal?.aborted) return { error: pipeline.abortError(context.signal.reason), stage: 'queue' };
-    if (this.startedAt >= context.deadline) return { error: pipeline.deadlineError(context), stage: 'queue' };
-    if (context.isWrite) {
-      const readOnly = pipeline.readOnlyRefusal();
-      if (readOnly) return { error: readOnly, stage: 'read-only' };
+  private admitted(outcome: AdmissionOutcome): void {
+    if (outcome instanceof Refusal) {
+      this.refuse(outcome.error, outcome.stage);
+      return;
     }
-    return undefined;
-  }
-
-  private afterRateLimit(result: RateLimitResult): void {
-    if (result.allowed) this.admitted(undefined);
-    else this.refuse(this.pipeline.rateLimitError(result), 'rate-limit');
-  }
-
-  /** Past the rate limit: the request counts toward the retry budget's base, then its first attempt. */
-  private admitted(now: number | undefined): void {
-    this.pipeline.retryBudget?.recordRequest(this.startedAt);
-    this.nextAttempt(now);
+    this.breaker = this.parts.breakers.get(this.context.breaker);
+    this.parts.retryBudget?.recordRequest(this.startedAt);
+    this.nextAttempt(outcome === undefined ? this.startedAt : undefined);
   }
 
   // ---- Attempts -------------------------------------------------------------------------------
@@ -143,11 +121,11 @@ export class Execution<T> implements ExecutionView {
    * a place in the queue. `now` when the caller has just read the clock.
    */
   private nextAttempt(now: number | undefined): void {
-    const at = now ?? this.pipeline.clock.now();
+    const at = now ?? this.parts.clock.now();
     if (at >= this.context.deadline) {
       // A retry whose backoff ended late ends with the error it was retrying: that is what happened.
       if (this.lastError !== undefined) this.fail(this.lastError);
-      else this.refuse(this.pipeline.deadlineError(this.context), 'queue');
+      else this.refuse(deadlinePassed(this.context.label), 'queue');
       return;
     }
     this.attempt++;
@@ -158,12 +136,12 @@ export class Execution<T> implements ExecutionView {
       return;
     }
     this.permit = permit;
-    const lease = this.pipeline.queue.tryAcquire(this.context.priority, at);
+    const lease = this.parts.queue.tryAcquire(this.context.priority, at);
     if (lease !== undefined) {
       this.runOperation(lease, at);
       return;
     }
-    this.pipeline.queue
+    this.parts.queue
       .acquire(this.context.priority, {
         deadline: this.context.deadline,
         signal: this.context.signal,
@@ -201,29 +179,41 @@ export class Execution<T> implements ExecutionView {
     if (signal?.aborted) {
       lease.release('neutral');
       this.breaker!.release(this.permit!);
-      this.refuse(this.pipeline.abortError(signal.reason), 'queue');
+      this.refuse(callerAborted(signal.reason), 'queue');
       return;
     }
     this.attemptStartedAt = now;
     const progress = this.context.progress;
     // The request has started: its later operations wait as continuations.
     if (progress !== undefined) progress.started = true;
-    new AttemptScope(this.pipeline, this, lease, this.attempt, now).start();
+    new AttemptScope(this.host, this, lease, this.attempt, now).start();
   }
 
-  /** @internal The current attempt's operation succeeded. */
+  /** The current attempt's operation succeeded. */
   attemptSucceeded(value: T): void {
     this.breaker!.recordSuccess(this.permit!, this.attemptStartedAt);
-    this.pipeline.recordSuccess(this);
+    this.parts.stats.operationSucceeded(this);
     this.resolvePromise(value);
   }
 
-  /** @internal The current attempt's operation failed. */
+  /** The current attempt's operation failed. */
   attemptFailedWith(error: unknown): void {
     this.attemptFailed(classifyError(error), false);
   }
 
-  /** @internal The current attempt passed its deadline or was aborted while its operation ran. */
+  /** The current attempt's work on its slot has ended: one attempt in four is timed (see OperationStats). */
+  releaseSlot(lease: Lease, succeeded: boolean, startedAt: number): void {
+    const stats = this.parts.stats;
+    if (!lease.isReleased && stats.shouldTimeAttempt())
+      stats.attemptTimed(this.parts.clock.now() - startedAt);
+    lease.release(succeeded ? 'success' : 'failure');
+  }
+
+  abandonSlotLater(lease: Lease, from?: number): void {
+    this.parts.queue.abandonLater(lease, from);
+  }
+
+  /** The current attempt passed its deadline or was aborted while its operation ran. */
   attemptGaveUp(error: SafeguardError, timedOut: boolean): void {
     this.lazySignal ??= new LazySignal();
     this.lazySignal.abort(error);
@@ -233,7 +223,7 @@ export class Execution<T> implements ExecutionView {
   private attemptFailed(error: SafeguardError, timedOut: boolean): void {
     const breaker = this.breaker!;
     const permit = this.permit!;
-    const now = this.pipeline.clock.now();
+    const now = this.parts.clock.now();
     const verdict = breakerVerdict(
       error,
       timedOut,
@@ -244,18 +234,11 @@ export class Execution<T> implements ExecutionView {
     else breaker.release(permit);
 
     // A timed-out or aborted attempt is never retried: its operation may still be running.
-    const pipeline = this.pipeline;
-    if (
-      !timedOut &&
-      this.attempt < pipeline.retryOptions.maxAttempts &&
-      isRetryAllowed(error, this.context)
-    ) {
-      const delayMs = backoffDelay(this.attempt, pipeline.retryOptions, pipeline.random, error.retryAfterMs);
-      if (
-        pipeline.clock.now() + delayMs < this.context.deadline &&
-        (pipeline.retryBudget?.tryWithdraw() ?? true)
-      ) {
-        pipeline.recordRetry(this, error, delayMs);
+    const parts = this.parts;
+    if (!timedOut && this.attempt < parts.retryOptions.maxAttempts && isRetryAllowed(error, this.context)) {
+      const delayMs = backoffDelay(this.attempt, parts.retryOptions, parts.random, error.retryAfterMs);
+      if (parts.clock.now() + delayMs < this.context.deadline && (parts.retryBudget?.tryWithdraw() ?? true)) {
+        parts.stats.retrying(this, error, delayMs);
         this.lastError = error;
         this.waitThenRetry(delayMs);
         return;
@@ -271,23 +254,23 @@ export class Execution<T> implements ExecutionView {
    */
   private waitThenRetry(delayMs: number): void {
     const signal = this.context.signal;
-    sleep(this.pipeline.clock, delayMs, signal, true).then(
+    sleep(this.parts.clock, delayMs, signal, true).then(
       () => this.nextAttempt(undefined),
-      () => this.fail(this.pipeline.abortError(signal?.reason)),
+      () => this.fail(callerAborted(signal?.reason)),
     );
   }
 
   // ---- Endings --------------------------------------------------------------------------------
 
   /** Ends without running: refused by read-only mode, the rate limit, a breaker or the queue. */
-  private refuse(error: SafeguardError, stage: 'read-only' | 'rate-limit' | 'breaker' | 'queue'): void {
-    this.pipeline.recordRejection(this, error, stage);
+  private refuse(error: SafeguardError, stage: RefusalStage): void {
+    this.parts.stats.operationRefused(this, error, stage);
     this.rejectPromise(error);
   }
 
   /** Ends after running (or trying to): the last attempt's error. */
   private fail(error: SafeguardError): void {
-    this.pipeline.recordFailure(this, error);
+    this.parts.stats.operationFailed(this, error);
     this.rejectPromise(error);
   }
 }

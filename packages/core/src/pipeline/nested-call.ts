@@ -1,11 +1,13 @@
 import { classifyError } from '../errors/classify-error.js';
+import { callerAborted, deadlinePassed } from '../errors/refusals.js';
 import type { SafeguardError } from '../errors/safeguard-error.js';
 import { type AsyncContextSnapshot, snapshotAsyncContext } from '../internal/ambient.js';
 import { LazySignal } from '../internal/lazy-signal.js';
 import type { RunContext } from '../operation-context.js';
-import type { Operation, Pipeline } from './pipeline.js';
+import type { Operation } from './operation.js';
 import { type InheritedContext, type ResolvedContext, toInherited } from './resolved-context.js';
-import { SlotScope, type WaitingCall } from './slot-scope.js';
+import type { HeldSlot, SlotHost, WaitingCall } from './slot-host.js';
+import { SlotScope } from './slot-scope.js';
 
 /**
  * A `run` made on a held slot: it takes no second slot, no breaker permit and no retry (the enclosing
@@ -28,13 +30,13 @@ export class NestedCall<T> extends SlotScope<T> implements WaitingCall {
   private callerContext: AsyncContextSnapshot | undefined = undefined;
 
   constructor(
-    pipeline: Pipeline,
-    private readonly parent: SlotScope,
+    host: SlotHost,
+    private readonly parent: HeldSlot,
     operation: Operation<T>,
     private readonly raw: RunContext,
     readonly context: ResolvedContext,
   ) {
-    super(pipeline, operation);
+    super(host, operation);
     this.promise = new Promise<T>((resolve, reject) => {
       this.resolvePromise = resolve;
       this.rejectPromise = reject;
@@ -49,7 +51,7 @@ export class NestedCall<T> extends SlotScope<T> implements WaitingCall {
     return !this.waiting && !this.operationEnded && this.parent.holdsSlot;
   }
 
-  protected get parentScope(): SlotScope {
+  get parentSlot(): HeldSlot {
     return this.parent;
   }
 
@@ -108,7 +110,7 @@ export class NestedCall<T> extends SlotScope<T> implements WaitingCall {
    */
   runWithoutSlot(): void {
     this.answer();
-    const execution = () => this.pipeline.startExecution(this.operation, this.raw, this.context);
+    const execution = () => this.host.startExecution(this.operation, this.raw, this.context);
     const settled = this.callerContext === undefined ? execution() : this.callerContext(execution);
     settled.then(this.resolvePromise, this.rejectPromise);
   }
@@ -141,16 +143,13 @@ export class NestedCall<T> extends SlotScope<T> implements WaitingCall {
   }
 
   private refusal(now: number | undefined): SafeguardError | undefined {
-    const pipeline = this.pipeline;
     const context = this.context;
-    if (context.signal?.aborted) return pipeline.abortError(context.signal.reason);
+    if (context.signal?.aborted) return callerAborted(context.signal.reason);
     const gaveUp = this.parent.givenUpWith();
     if (gaveUp !== undefined) {
-      return gaveUp.reason === 'deadline'
-        ? pipeline.deadlineError(context)
-        : pipeline.abortError(gaveUp.cause);
+      return gaveUp.reason === 'deadline' ? deadlinePassed(context.label) : callerAborted(gaveUp.cause);
     }
-    if (now !== undefined && now >= context.deadline) return pipeline.deadlineError(context);
-    return context.isWrite ? pipeline.readOnlyRefusal() : undefined;
+    if (now !== undefined && now >= context.deadline) return deadlinePassed(context.label);
+    return context.isWrite ? this.host.readOnlyRefusal() : undefined;
   }
 }

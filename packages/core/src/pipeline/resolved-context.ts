@@ -95,8 +95,8 @@ export function resolveContext(
   );
   if (deadline === Number.POSITIVE_INFINITY) deadline = now + defaultTimeoutMs;
   const identity: RequestIdentity =
-    context.userId !== undefined || context.householdId !== undefined || context.ip !== undefined
-      ? { userId: context.userId, householdId: context.householdId, ip: context.ip }
+    context.userId !== undefined || context.tenantId !== undefined || context.ip !== undefined
+      ? { userId: context.userId, tenantId: context.tenantId, ip: context.ip }
       : (inherited?.identity ?? anonymous);
   return {
     priority,

@@ -1,40 +1,24 @@
+import { callerAborted, deadlinePassed } from '../errors/refusals.js';
 import type { SafeguardError } from '../errors/safeguard-error.js';
 import type { DueEntry } from '../internal/due-timers.js';
 import { isThenable } from '../internal/is-thenable.js';
 import type { RunContext } from '../operation-context.js';
-import type { OperationScope } from './operation-scope.js';
-import type { Operation, Pipeline } from './pipeline.js';
+import type { Operation } from './operation.js';
 import type { InheritedContext, ResolvedContext } from './resolved-context.js';
-
-/** What the ambient storage holds: whose context it is, what is inherited, and the work on a held slot. */
-export interface AmbientStore {
-  readonly owner: object;
-  readonly inherited: InheritedContext;
-  /**
-   * The work running on a held slot in this async context, if any. It may have ended since the store
-   * was made (a `withContext` block can outlive it): ask {@link SlotScope.holdsSlot} before using it.
-   */
-  readonly slot: SlotScope | undefined;
-}
-
-/** A nested call as the scope it waits on sees it (see `NestedCall`). */
-export interface WaitingCall {
-  /** @internal FIFO link of the line the call stands in. */
-  nextInLine: WaitingCall | undefined;
-  /** Answered (aborted or past its deadline) before its turn came: skipped. */
-  readonly hasLeft: boolean;
-  /** It stands in line: its turn comes from another call's callback, so it keeps its caller's context. */
-  linedUp(): void;
-  /** Its turn: runs its operation now. */
-  takeTurn(): void;
-  /** The scope lost its slot before the call's turn: it runs as an operation of its own. */
-  runWithoutSlot(): void;
-}
+import type { AmbientStore, HeldSlot, SlotHost, WaitingCall } from './slot-host.js';
 
 const noContext: RunContext = Object.freeze({});
 
 function invokeOperation(scope: SlotScope): void {
   scope.invoke();
+}
+
+/** Whether `slot` is a nested call on `ancestor`, directly or through other nested calls. */
+function descendsFrom(slot: HeldSlot, ancestor: HeldSlot): boolean {
+  for (let parent = slot.parentSlot; parent !== undefined; parent = parent.parentSlot) {
+    if (parent === ancestor) return true;
+  }
+  return false;
 }
 
 /**
@@ -52,7 +36,7 @@ function invokeOperation(scope: SlotScope): void {
  * watching (an attempt once its operation turns out to be asynchronous, a nested call from the moment
  * it is made, since it may wait for its turn).
  */
-export abstract class SlotScope<T = unknown> implements OperationScope, AmbientStore, DueEntry {
+export abstract class SlotScope<T = unknown> implements HeldSlot, AmbientStore, DueEntry {
   dueAt = 0;
   dueNext: DueEntry | undefined = undefined;
   duePrev: DueEntry | undefined = undefined;
@@ -75,7 +59,7 @@ export abstract class SlotScope<T = unknown> implements OperationScope, AmbientS
   private isFinished = false;
 
   constructor(
-    protected readonly pipeline: Pipeline,
+    protected readonly host: SlotHost,
     protected readonly operation: Operation<T>,
   ) {}
 
@@ -86,7 +70,7 @@ export abstract class SlotScope<T = unknown> implements OperationScope, AmbientS
   /** True while this scope's operation runs on a slot its attempt still holds. Read live, never cached. */
   abstract get holdsSlot(): boolean;
   /** The scope this one is a nested call on; undefined for an attempt (the root of the tree). */
-  protected abstract get parentScope(): SlotScope | undefined;
+  abstract get parentSlot(): HeldSlot | undefined;
   /** Called once, when this scope's operation and the nested call running on it have both ended. */
   protected abstract finished(): void;
   /** The operation returned a thenable: it runs on (an attempt starts watching here). */
@@ -99,10 +83,10 @@ export abstract class SlotScope<T = unknown> implements OperationScope, AmbientS
   protected abstract gaveUp(error: SafeguardError, timedOut: boolean): void;
 
   get owner(): object {
-    return this.pipeline.owner;
+    return this.host.owner;
   }
 
-  get slot(): SlotScope {
+  get slot(): HeldSlot {
     return this;
   }
 
@@ -111,7 +95,7 @@ export abstract class SlotScope<T = unknown> implements OperationScope, AmbientS
   }
 
   remainingMs(): number {
-    return Math.max(0, this.context.deadline - this.pipeline.clock.now());
+    return Math.max(0, this.context.deadline - this.host.clock.now());
   }
 
   /**
@@ -124,37 +108,26 @@ export abstract class SlotScope<T = unknown> implements OperationScope, AmbientS
     // A caller inside a running nested call on this scope means one of its calls holds the turn, so
     // the ambient store is looked up only then.
     if (this.turnTaken) {
-      const store = this.pipeline.ownStore();
+      const store = this.host.ownStore();
       const inner = store?.slot;
-      if (inner !== undefined && inner !== this && inner.holdsSlot && inner.descendsFrom(this)) {
-        return this.pipeline.runOn(inner, operation, noContext, store!.inherited);
+      if (inner !== undefined && inner !== this && inner.holdsSlot && descendsFrom(inner, this)) {
+        return this.host.runOn(inner, operation, noContext, store!.inherited);
       }
     }
-    return this.pipeline.runOn(this, operation, noContext, this.inherited);
+    return this.host.runOn(this, operation, noContext, this.inherited);
   }
 
   /**
-   * @internal The error this scope, or one it is nested in, has answered its caller with while its
-   * operation still runs: work started on it now comes too late (its caller has its answer).
+   * The error this scope, or one it is nested in, has answered its caller with while its operation
+   * still runs: work started on it now comes too late (its caller has its answer).
    */
   givenUpWith(): SafeguardError | undefined {
-    for (let scope: SlotScope | undefined = this; scope !== undefined; scope = scope.parentScope) {
-      if (scope.gaveUpWith !== undefined) return scope.gaveUpWith;
-    }
-    return undefined;
-  }
-
-  /** Whether this scope is a nested call on `ancestor`, directly or through other nested calls. */
-  private descendsFrom(ancestor: SlotScope): boolean {
-    for (let scope = this.parentScope; scope !== undefined; scope = scope.parentScope) {
-      if (scope === ancestor) return true;
-    }
-    return false;
+    return this.gaveUpWith ?? this.parentSlot?.givenUpWith();
   }
 
   /** The deadline passed while this scope was watched. */
   onDue(): void {
-    this.giveUp(this.pipeline.deadlineError(this.context), true);
+    this.giveUp(deadlinePassed(this.context.label), true);
   }
 
   /** @internal Runs the operation (through {@link startOperation}). */
@@ -179,7 +152,7 @@ export abstract class SlotScope<T = unknown> implements OperationScope, AmbientS
 
   /** Runs the operation with this scope as the ambient store (a lazy thenable is started in it too). */
   protected startOperation(): void {
-    const ambient = this.pipeline.ambient;
+    const ambient = this.host.ambient;
     if (ambient === undefined) this.invoke();
     else ambient.run(this, invokeOperation, this);
   }
@@ -188,10 +161,10 @@ export abstract class SlotScope<T = unknown> implements OperationScope, AmbientS
   protected watch(): void {
     const context = this.context;
     this.dueAt = context.deadline;
-    this.pipeline.timers.add(this);
+    this.host.timers.add(this);
     const signal = context.signal;
     if (signal !== undefined) {
-      this.abortListener = () => this.giveUp(this.pipeline.abortError(signal.reason), false);
+      this.abortListener = () => this.giveUp(callerAborted(signal.reason), false);
       signal.addEventListener('abort', this.abortListener, { once: true });
     }
   }
@@ -200,7 +173,7 @@ export abstract class SlotScope<T = unknown> implements OperationScope, AmbientS
   protected answer(): boolean {
     if (this.answered) return false;
     this.answered = true;
-    if (this.dueListed) this.pipeline.timers.delete(this);
+    if (this.dueListed) this.host.timers.delete(this);
     if (this.abortListener !== undefined) {
       this.context.signal?.removeEventListener('abort', this.abortListener);
       this.abortListener = undefined;
@@ -219,7 +192,7 @@ export abstract class SlotScope<T = unknown> implements OperationScope, AmbientS
     return this.turnTaken;
   }
 
-  /** @internal Runs `call` now if no other nested call runs on this scope, else lines it up. */
+  /** Runs `call` now if no other nested call runs on this scope, else lines it up. */
   enter(call: WaitingCall): void {
     if (!this.turnTaken) {
       this.turnTaken = true;
@@ -233,7 +206,7 @@ export abstract class SlotScope<T = unknown> implements OperationScope, AmbientS
   }
 
   /**
-   * @internal The nested call running on this scope has ended, with all the work on it: the next in
+   * The nested call running on this scope has ended, with all the work on it: the next in
    * line takes its turn. A loop rather than recursion, so a long line of calls that end synchronously
    * cannot overflow the stack.
    */

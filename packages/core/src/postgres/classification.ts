@@ -1,9 +1,10 @@
+import type { ErrorReason } from '../errors/error-reason.js';
 import type { ErrorType, Severity } from '../errors/error-type.js';
 
 /** What the classifier decided about one failure, before it becomes a `SafeguardError`. */
-export interface Classification {
-  type: ErrorType;
-  reason: string;
+export interface Classification<T extends ErrorType = ErrorType> {
+  type: T;
+  reason: ErrorReason<T>;
   /** Transient: the same operation may succeed if run again later. */
   retryable: boolean;
   /** The database certainly did not apply the failed statement or transaction. */
@@ -15,21 +16,21 @@ export interface Classification {
 }
 
 /** Shorthand used by the tables: a failure the database reported and rolled back. */
-export function rejected(
-  type: ErrorType,
-  reason: string,
-  extra: Partial<Classification> = {},
-): Classification {
+export function rejected<T extends ErrorType>(
+  type: T,
+  reason: ErrorReason<T>,
+  extra: Partial<Classification<T>> = {},
+): Classification<T> {
   return { type, reason, retryable: false, notApplied: true, ...extra };
 }
 
 /** Shorthand used by the tables: a transient failure worth retrying. */
-export function transient(
-  type: ErrorType,
-  reason: string,
+export function transient<T extends ErrorType>(
+  type: T,
+  reason: ErrorReason<T>,
   notApplied: boolean,
   retryAfterMs: number,
-  extra: Partial<Classification> = {},
-): Classification {
+  extra: Partial<Classification<T>> = {},
+): Classification<T> {
   return { type, reason, retryable: true, notApplied, retryAfterMs, ...extra };
 }

@@ -1,4 +1,5 @@
-import { SafeguardError, shuttingDownError } from '../errors/safeguard-error.js';
+import { abortedWhileQueued, queueRefusal, queueWaitTimeout, shuttingDown } from '../errors/refusals.js';
+import type { SafeguardError } from '../errors/safeguard-error.js';
 import { type Clock, systemClock } from '../internal/clock.js';
 import { type DueEntry, DueTimers } from '../internal/due-timers.js';
 import { type Event, EventEmitter } from '../internal/events.js';
@@ -265,14 +266,14 @@ export class ConnectionQueue {
    */
   acquire(priority: Priority, options: AcquireOptions = {}): Promise<Lease> {
     // An aborted signal or a passed deadline is refused even when a slot is free.
-    if (options.signal?.aborted) return Promise.reject(this.abortError(priority, options.signal));
+    if (options.signal?.aborted) return Promise.reject(abortedWhileQueued(priority, options.signal));
     const now = this.clock.now();
     const deadline = options.deadline;
     if (deadline !== undefined && Number.isNaN(deadline)) {
       return Promise.reject(new TypeError('Expected options.deadline to be a number (epoch ms), got NaN'));
     }
     if (deadline !== undefined && now >= deadline) {
-      return Promise.reject(this.waitTimeoutError(priority, 'deadline', 0));
+      return Promise.reject(queueWaitTimeout('deadline', priority, 0));
     }
     const immediate = this.tryAcquire(priority, now);
     if (immediate) return Promise.resolve(immediate);
@@ -429,25 +430,7 @@ export class ConnectionQueue {
     this.counters.timedOut++;
     if (this.timeoutEmitter.hasListeners)
       this.timeoutEmitter.emit({ priority: waiter.priority, waitedMs, reason });
-    waiter.reject(this.waitTimeoutError(waiter.priority, reason, waitedMs));
-  }
-
-  private waitTimeoutError(
-    priority: Priority,
-    reason: QueueTimeoutEvent['reason'],
-    waitedMs: number,
-  ): SafeguardError {
-    return new SafeguardError({
-      type: 'TIMEOUT',
-      reason,
-      retryable: true,
-      notApplied: true,
-      retryAfterMs: 1000,
-      internalMessage:
-        waitedMs === 0
-          ? `deadline passed before waiting for a connection slot (${priorityName(priority)})`
-          : `waited ${waitedMs} ms for a connection slot (${priorityName(priority)})`,
-    });
+    waiter.reject(queueWaitTimeout(reason, waiter.priority, waitedMs));
   }
 
   private canGrant(priority: Priority): boolean {
@@ -515,7 +498,7 @@ export class ConnectionQueue {
         this.removeWaiting(waiter);
         this.recordWait(priority, this.clock.now() - waiter.enqueuedAt);
         this.counters.aborted++;
-        waiter.reject(this.abortError(priority, signal));
+        waiter.reject(abortedWhileQueued(priority, signal));
       };
       signal.addEventListener('abort', waiter.abortListener, { once: true });
     }
@@ -613,29 +596,10 @@ export class ConnectionQueue {
   private queueFullError(priority: Priority, reason: Exclude<ShedReason, 'closed'>): SafeguardError {
     this.counters.shed++;
     if (this.shedEmitter.hasListeners) this.shedEmitter.emit({ priority, reason, queued: this.queuedCount });
-    return new SafeguardError({
-      type: 'QUEUE_FULL',
-      reason,
-      retryable: true,
-      notApplied: true,
-      retryAfterMs: priority >= Priority.NORMAL ? 1000 : 5000,
-      internalMessage: `${reason}: ${priorityName(priority)} refused with ${this.activeCount} active and ${this.queuedCount} queued`,
-    });
+    return queueRefusal(reason, priority, this.activeCount, this.queuedCount);
   }
 
   private closedError(): SafeguardError {
-    return shuttingDownError('the connection budget is closed');
-  }
-
-  private abortError(priority: Priority, signal: AbortSignal): SafeguardError {
-    const reason = signal.reason as { name?: string } | undefined;
-    return new SafeguardError({
-      type: 'TIMEOUT',
-      reason: reason?.name === 'TimeoutError' ? 'deadline' : 'aborted',
-      retryable: reason?.name === 'TimeoutError',
-      notApplied: true,
-      internalMessage: `aborted while waiting for a slot (${priorityName(priority)})`,
-      cause: signal.reason,
-    });
+    return shuttingDown('the connection budget is closed');
   }
 }

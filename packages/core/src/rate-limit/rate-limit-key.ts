@@ -21,14 +21,14 @@ function normalise(part: string | number): string {
 }
 
 /**
- * The rate-limit key for a request: the most specific identity wins (user, then household, then IP),
+ * The rate-limit key for a request: the most specific identity wins (user, then tenant, then IP),
  * and requests with none share one anonymous key. Keys are namespaced by policy.
  */
 export function rateLimitKey(policy: string, identity: RequestIdentity): string {
   if (identity.userId !== undefined && identity.userId !== '')
     return `${policy}|user:${normalise(identity.userId)}`;
-  if (identity.householdId !== undefined && identity.householdId !== '') {
-    return `${policy}|household:${normalise(identity.householdId)}`;
+  if (identity.tenantId !== undefined && identity.tenantId !== '') {
+    return `${policy}|tenant:${normalise(identity.tenantId)}`;
   }
   if (identity.ip !== undefined && identity.ip !== '') return `${policy}|ip:${normalise(identity.ip)}`;
   return `${policy}|anonymous`;

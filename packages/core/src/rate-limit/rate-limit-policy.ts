@@ -20,7 +20,7 @@ export const defaultRateLimitPolicies = {
   auth: { limit: 5, windowMs: 15 * minute },
   /** Database-heavy operations: 10 per minute. */
   heavy: { limit: 10, windowMs: minute },
-  /** Recording a dose, the core feature: 30 per minute. */
+  /** Recording the app's main event, the write users make most: 30 per minute. */
   recording: { limit: 30, windowMs: minute },
   /** File uploads: 10 per 5 minutes. */
   upload: { limit: 10, windowMs: 5 * minute },

@@ -32,9 +32,9 @@ describe('RateLimiter', () => {
     expect(limiter.stats()).toMatchObject({ checks: 7, limited: 1 });
   });
 
-  it('keys by user, then household, then IP, then anonymous', () => {
-    expect(rateLimitKey('api', { userId: 'u1', householdId: 'h1', ip: '1.1.1.1' })).toBe('api|user:u1');
-    expect(rateLimitKey('api', { householdId: 'h1', ip: '1.1.1.1' })).toBe('api|household:h1');
+  it('keys by user, then tenant, then IP, then anonymous', () => {
+    expect(rateLimitKey('api', { userId: 'u1', tenantId: 't1', ip: '1.1.1.1' })).toBe('api|user:u1');
+    expect(rateLimitKey('api', { tenantId: 't1', ip: '1.1.1.1' })).toBe('api|tenant:t1');
     expect(rateLimitKey('api', { ip: '1.1.1.1' })).toBe('api|ip:1.1.1.1');
     expect(rateLimitKey('api', {})).toBe('api|anonymous');
   });
@@ -124,7 +124,7 @@ describe('hostile rate-limit keys (property-based)', () => {
           fc.integer(),
           fc.constant(''),
         ),
-        householdId: fc.oneof(fc.string(), fc.constant('\u0000'.repeat(1000))),
+        tenantId: fc.oneof(fc.string(), fc.constant('\u0000'.repeat(1000))),
         ip: fc.oneof(fc.ipV4(), fc.ipV6(), fc.string({ maxLength: 10_000 })),
       },
       { requiredKeys: [] },

@@ -133,9 +133,9 @@ export const driverErrorSamples: readonly DriverErrorSample[] = [
   {
     name: 'pg foreign key violation',
     create: () =>
-      pgError('23503', 'insert or update on table "animals" violates foreign key constraint', {
-        constraint: 'animals_household_id_fkey',
-        table: 'animals',
+      pgError('23503', 'insert or update on table "orders" violates foreign key constraint', {
+        constraint: 'orders_customer_id_fkey',
+        table: 'orders',
       }),
     expected: { type: 'CONFLICT', reason: 'foreign-key-violation', retryable: false },
   },
@@ -151,12 +151,12 @@ export const driverErrorSamples: readonly DriverErrorSample[] = [
   },
   {
     name: 'pg insufficient privilege',
-    create: () => pgError('42501', 'permission denied for table animals'),
+    create: () => pgError('42501', 'permission denied for table orders'),
     expected: { type: 'AUTHORIZATION', reason: 'insufficient-privilege', retryable: false },
   },
   {
     name: 'pg undefined table',
-    create: () => pgError('42P01', 'relation "animalz" does not exist'),
+    create: () => pgError('42P01', 'relation "orderz" does not exist'),
     expected: { type: 'DATABASE', reason: 'invalid-statement', retryable: false },
   },
   {
@@ -239,7 +239,7 @@ export const driverErrorSamples: readonly DriverErrorSample[] = [
   {
     name: 'Neon HTTP 400 (code on the error)',
     create: () =>
-      Object.assign(new Error('relation "animalz" does not exist'), {
+      Object.assign(new Error('relation "orderz" does not exist'), {
         name: 'NeonDbError',
         code: '42P01',
         severity: 'ERROR',
@@ -279,7 +279,7 @@ export const driverErrorSamples: readonly DriverErrorSample[] = [
       Object.assign(new Error('[]'), {
         name: 'ZodError',
         issues: [
-          { code: 'too_small', path: ['dose', 'amount'], message: 'Too small: expected number to be >0' },
+          { code: 'too_small', path: ['item', 'amount'], message: 'Too small: expected number to be >0' },
         ],
       }),
     expected: { type: 'VALIDATION', reason: 'invalid-input', retryable: false },
@@ -307,7 +307,7 @@ export const driverErrorSamples: readonly DriverErrorSample[] = [
   },
   {
     name: 'pg dependent objects still exist (2BP01)',
-    create: () => pgError('2BP01', 'cannot drop table animals because other objects depend on it'),
+    create: () => pgError('2BP01', 'cannot drop table orders because other objects depend on it'),
     expected: { type: 'DATABASE', reason: 'dependent-objects-still-exist', retryable: false },
   },
   {

@@ -1,4 +1,5 @@
-import { MemoryRateLimitStore, type RateLimitDecision, type RateLimitStore } from '@db-safeguards/core';
+import type { RateLimitDecision, RateLimitStore } from '@db-safeguards/core';
+import { MemoryRateLimitStore } from '@db-safeguards/core/advanced';
 import { RedisScript, type RedisScriptClient } from '../internal/redis-script.js';
 import { assertInteger, assertString } from '../internal/validate.js';
 import { slidingWindowLua } from './sliding-window-script.js';

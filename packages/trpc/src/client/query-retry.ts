@@ -14,6 +14,11 @@ export interface ShouldRetryOptions {
  * server marked the error retryable, its retry-after is no longer than `maxDelayMs`, and fewer than
  * `maxRetries` retries were made. Use it for queries, and for mutations only where the procedure is
  * idempotent.
+ *
+ * @example
+ * const queryClient = new QueryClient({
+ *   defaultOptions: { queries: { retry: shouldRetry, retryDelay } },
+ * });
  */
 export function shouldRetry(failureCount: number, error: unknown, options: ShouldRetryOptions = {}): boolean {
   const userFriendly = getUserFriendlyError(error);
@@ -31,6 +36,9 @@ export function shouldRetry(failureCount: number, error: unknown, options: Shoul
  * For TanStack Query's `retryDelay`: the server's retry-after (with jitter and a cap), else
  * exponential. Never sooner than the server asked: when its wait is longer than `maxDelayMs`
  * (which {@link shouldRetry} refuses), that wait itself.
+ *
+ * @example
+ * useQuery({ ...trpc.orders.list.queryOptions(), retry: shouldRetry, retryDelay });
  */
 export function retryDelay(failureCount: number, error: unknown, options: RetryDelayOptions = {}): number {
   const userFriendly = getUserFriendlyError(error);

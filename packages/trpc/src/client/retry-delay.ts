@@ -17,6 +17,10 @@ export interface RetryDelayOptions {
  * How long to wait before retry number `retry` (1 for the first): the server's `retryAfterMs` when it
  * gave one, else exponential from `baseDelayMs`; plus jitter; capped at `maxDelayMs` but never below
  * the server's wait. `undefined` when the server's wait is longer than `maxDelayMs`: do not retry.
+ *
+ * @example
+ * const delayMs = computeRetryDelay(attempt, getUserFriendlyError(error), { maxDelayMs: 5_000 });
+ * if (delayMs !== undefined) setTimeout(retry, delayMs);
  */
 export function computeRetryDelay(
   retry: number,

@@ -13,7 +13,7 @@ export interface SafeguardsRetryLinkOptions extends RetryDelayOptions {
    */
   maxTotalMs?: number;
   /**
-   * Mutations that may be retried (idempotent on the server, e.g. recording a dose with an idempotency
+   * Mutations that may be retried (idempotent on the server, e.g. a write carrying an idempotency
    * key). A mutation can also mark itself with `context: { idempotent: true }`. Others never are.
    */
   idempotentMutations?: readonly string[] | ((op: Operation) => boolean);
@@ -45,7 +45,15 @@ function deadlineOf(op: Operation, startedAt: number, maxTotalMs: number): numbe
  * gives up at once and surfaces the error, since an earlier retry is certain to fail. It honours the
  * call's AbortSignal, bounds the whole call by its deadline (an attempt in flight is aborted when it
  * passes), and never retries a mutation that is not marked idempotent. Put it before the terminating
- * link: `links: [safeguardsRetryLink(), httpBatchLink({ url, transformer })]`.
+ * link.
+ *
+ * @example
+ * const client = createTRPCClient<AppRouter>({
+ *   links: [
+ *     safeguardsRetryLink({ idempotentMutations: ['orders.create'] }),
+ *     httpBatchLink({ url: '/trpc', transformer: superjson }),
+ *   ],
+ * });
  */
 export function safeguardsRetryLink<TRouter extends AnyTRPCRouter>(
   options: SafeguardsRetryLinkOptions = {},

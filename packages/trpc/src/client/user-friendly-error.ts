@@ -15,6 +15,14 @@ function isUserFriendly(value: unknown): value is UserFriendlyErrorData {
 /**
  * The `userFriendly` data of an error from a tRPC client call (a `TRPCClientError`), or undefined when
  * the error did not come from a server using `safeguardsErrorFormatter` (a network failure, say).
+ *
+ * @example
+ * try {
+ *   await client.orders.create.mutate(order);
+ * } catch (error) {
+ *   const userFriendly = getUserFriendlyError(error);
+ *   showToast(userFriendly?.message ?? 'No connection.', userFriendly?.suggestedActions);
+ * }
  */
 export function getUserFriendlyError(error: unknown): UserFriendlyErrorData | undefined {
   const holder = error as

@@ -106,6 +106,13 @@ function repeatsRawText(message: string, error: unknown, safe: string): boolean 
  * `data.userFriendly` (typed on the client through tRPC's inference), sets the message to the
  * user-facing one unless your `format` wrote its own, and drops stack traces in production. A message
  * of yours that repeats the error's raw text (a database message) is replaced all the same.
+ *
+ * @example
+ * const t = initTRPC.context<Context>().create({
+ *   transformer: superjson,
+ *   errorFormatter: safeguardsErrorFormatter(),
+ * });
+ * // On the client: error.data.userFriendly is UserFriendlyErrorData, switch on its type and reason.
  */
 export function safeguardsErrorFormatter<TShape extends TRPCDefaultErrorShape = TRPCDefaultErrorShape>(
   options: SafeguardsErrorFormatterOptions<TShape> = {},

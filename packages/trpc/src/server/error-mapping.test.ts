@@ -127,7 +127,7 @@ describe('createSafeguardsPlugin (the .concat() form)', () => {
       createSafeguardsPlugin(safeguards, { identify: (ctx: { userId: string }) => ({ userId: ctx.userId }) }),
     );
     expect(annotated).toBeDefined();
-    const withoutUser = initTRPC.context<{ householdId: string }>().meta<SafeguardsMeta>().create();
+    const withoutUser = initTRPC.context<{ tenantId: string }>().meta<SafeguardsMeta>().create();
     // @ts-expect-error the plugin needs a userId the router's context does not have
     withoutUser.procedure.concat(createSafeguardsPlugin<{ userId: string }>(safeguards));
     const router = t.router({ hello: procedure.input(z.string()).query(({ input }) => `hello ${input}`) });

@@ -1,4 +1,10 @@
-import { classifyError, type ErrorType, isSafeguardError, SafeguardError } from '@db-safeguards/core';
+import {
+  classifyError,
+  type ErrorReason,
+  type ErrorType,
+  isSafeguardError,
+  SafeguardError,
+} from '@db-safeguards/core';
 import { TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 
@@ -20,25 +26,35 @@ export const trpcCodeByErrorType: Readonly<Record<ErrorType, TRPCCode>> = {
   INTERNAL: 'INTERNAL_SERVER_ERROR',
 };
 
-/** How an error a procedure throws on purpose (`new TRPCError({ code })`) reads as an error type. */
-const errorTypeByTRPCCode: Partial<Record<TRPCCode, ErrorType>> = {
-  PARSE_ERROR: 'VALIDATION',
-  BAD_REQUEST: 'VALIDATION',
-  UNPROCESSABLE_CONTENT: 'VALIDATION',
-  PAYLOAD_TOO_LARGE: 'VALIDATION',
-  METHOD_NOT_SUPPORTED: 'VALIDATION',
-  UNSUPPORTED_MEDIA_TYPE: 'VALIDATION',
-  UNAUTHORIZED: 'AUTHENTICATION',
-  FORBIDDEN: 'AUTHORIZATION',
-  NOT_FOUND: 'NOT_FOUND',
-  CONFLICT: 'CONFLICT',
-  PRECONDITION_FAILED: 'CONFLICT',
-  TOO_MANY_REQUESTS: 'RATE_LIMIT',
-  TIMEOUT: 'TIMEOUT',
-  GATEWAY_TIMEOUT: 'TIMEOUT',
-  CLIENT_CLOSED_REQUEST: 'TIMEOUT',
-  SERVICE_UNAVAILABLE: 'CONNECTION',
-  BAD_GATEWAY: 'CONNECTION',
+/** An error type and one of its reasons. */
+type Meaning = { [T in ErrorType]: { type: T; reason: ErrorReason<T> } }[ErrorType];
+
+/**
+ * How an error a procedure throws on purpose (`new TRPCError({ code })`) reads as an error type, with
+ * the code in kebab case as its reason. Codes that say nothing of the kind are INTERNAL.
+ */
+const meaningOfTRPCCode: Readonly<Record<TRPCCode, Meaning>> = {
+  PARSE_ERROR: { type: 'VALIDATION', reason: 'parse-error' },
+  BAD_REQUEST: { type: 'VALIDATION', reason: 'bad-request' },
+  UNPROCESSABLE_CONTENT: { type: 'VALIDATION', reason: 'unprocessable-content' },
+  PAYLOAD_TOO_LARGE: { type: 'VALIDATION', reason: 'payload-too-large' },
+  METHOD_NOT_SUPPORTED: { type: 'VALIDATION', reason: 'method-not-supported' },
+  UNSUPPORTED_MEDIA_TYPE: { type: 'VALIDATION', reason: 'unsupported-media-type' },
+  UNAUTHORIZED: { type: 'AUTHENTICATION', reason: 'unauthorized' },
+  FORBIDDEN: { type: 'AUTHORIZATION', reason: 'forbidden' },
+  NOT_FOUND: { type: 'NOT_FOUND', reason: 'not-found' },
+  CONFLICT: { type: 'CONFLICT', reason: 'conflict' },
+  PRECONDITION_FAILED: { type: 'CONFLICT', reason: 'precondition-failed' },
+  TOO_MANY_REQUESTS: { type: 'RATE_LIMIT', reason: 'too-many-requests' },
+  TIMEOUT: { type: 'TIMEOUT', reason: 'timeout' },
+  GATEWAY_TIMEOUT: { type: 'TIMEOUT', reason: 'gateway-timeout' },
+  CLIENT_CLOSED_REQUEST: { type: 'TIMEOUT', reason: 'client-closed-request' },
+  SERVICE_UNAVAILABLE: { type: 'CONNECTION', reason: 'service-unavailable' },
+  BAD_GATEWAY: { type: 'CONNECTION', reason: 'bad-gateway' },
+  INTERNAL_SERVER_ERROR: { type: 'INTERNAL', reason: 'internal-server-error' },
+  NOT_IMPLEMENTED: { type: 'INTERNAL', reason: 'not-implemented' },
+  PAYMENT_REQUIRED: { type: 'INTERNAL', reason: 'payment-required' },
+  PRECONDITION_REQUIRED: { type: 'INTERNAL', reason: 'precondition-required' },
 };
 
 /** The tRPC code for a classified error. A caller that went away gets 499, not 504. */
@@ -112,12 +128,12 @@ export function toSafeguardError(error: unknown): SafeguardError {
     if (fromCause && (fromCause.type !== 'INTERNAL' || isSafeguardError(error.cause))) {
       result = fromCause;
     } else {
-      const type = errorTypeByTRPCCode[error.code] ?? 'INTERNAL';
+      // A code tRPC adds later than this table is INTERNAL, as an unknown error is.
+      const meaning = meaningOfTRPCCode[error.code] ?? meaningOfTRPCCode.INTERNAL_SERVER_ERROR;
       const deliberate = error.code !== 'INTERNAL_SERVER_ERROR';
       const written = deliberate ? developerMessage(error) : undefined;
-      result = new SafeguardError({
-        type,
-        reason: error.code.toLowerCase().replaceAll('_', '-'),
+      result = new SafeguardError<ErrorType>({
+        ...meaning,
         ...(written === undefined ? {} : { userMessage: written.slice(0, 500) }),
         notApplied: deliberate && refusedBeforeWriting(error),
         internalMessage: `TRPCError ${error.code}${fromCause ? `: ${fromCause.internalMessage}` : ''}`,

@@ -20,7 +20,7 @@ export interface ConnectionGuardOptions {
   /** Default: from `operationType`, as the core derives it (BATCH for 'batch', CRITICAL for 'critical', else NORMAL). */
   priority?: Priority;
   /**
-   * Who is calling: user, household, IP (only these three fields are read). A Fetch `Request` does not
+   * Who is calling: user, tenant, IP (only these three fields are read). A Fetch `Request` does not
    * carry the client's address: return `ip` here from your platform (Hono's `getConnInfo`, your host's
    * header), or set `trustProxy` to read X-Forwarded-For. Without an identity every caller shares one
    * anonymous rate-limit key.

@@ -26,7 +26,7 @@ function requestIp(request: unknown, trustProxy: TrustProxy): string | undefined
 }
 
 /**
- * @internal The identity to rate-limit by: only `userId`, `householdId` and `ip` of what `identify`
+ * @internal The identity to rate-limit by: only `userId`, `tenantId` and `ip` of what `identify`
  * returned (it may hand back more: the README's `identify: (ctx) => ctx` returns the whole context,
  * and a `deadline`, `priority`, `policy` or `signal` on it must not slip into the run context), and
  * the request's own client IP when `identify` gave none.
@@ -38,7 +38,7 @@ export function requestIdentity(
 ): RequestIdentity {
   const identity: RequestIdentity = {};
   if (given?.userId !== undefined) identity.userId = given.userId;
-  if (given?.householdId !== undefined) identity.householdId = given.householdId;
+  if (given?.tenantId !== undefined) identity.tenantId = given.tenantId;
   const ip = given?.ip ?? requestIp(request, trustProxy);
   if (ip !== undefined) identity.ip = ip;
   return identity;

@@ -46,6 +46,9 @@ export function safeguardsHeaders(
  * A `responseMeta` for tRPC's HTTP adapters (`createHTTPServer`, `fetchRequestHandler`, Next.js...):
  * adds the rate-limit and retry headers. Pass your own `responseMeta` to combine with it; its headers
  * win on conflict and its status is kept.
+ *
+ * @example
+ * createHTTPServer({ router: appRouter, createContext, responseMeta: safeguardsResponseMeta() });
  */
 export function safeguardsResponseMeta<TRouter extends AnyTRPCRouter>(
   inner?: ResponseMetaFn<TRouter>,

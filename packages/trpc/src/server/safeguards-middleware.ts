@@ -12,8 +12,8 @@ import { rememberCallFacts, requestState, toRateLimitInfo } from './request-stat
 
 export interface SafeguardsMiddlewareOptions<TContext> {
   /**
-   * Who is calling, from the context: the rate-limit key is the user, else the household, else the IP,
-   * else one anonymous key shared by every such caller. Only `userId`, `householdId` and `ip` are read
+   * Who is calling, from the context: the rate-limit key is the user, else the tenant, else the IP,
+   * else one anonymous key shared by every such caller. Only `userId`, `tenantId` and `ip` are read
    * from what it returns. When it gives no `ip` (or is omitted), the IP is read from `ctx.req` if the
    * context carries the request (`createContext: ({ req }) => ({ req, ... })`), as `trustProxy` says.
    */
@@ -30,6 +30,12 @@ export interface SafeguardsMiddlewareOptions<TContext> {
   timeoutMs?: number;
 }
 
+/**
+ * The safeguards instance of a middleware: the instance itself, or a function that finds it in the
+ * call's context (one router served by several instances, e.g. one per server in tests).
+ */
+export type SafeguardsSource<TContext> = Safeguards | ((ctx: TContext) => Safeguards);
+
 /** The parts of tRPC's middleware options the safeguards use. */
 interface MiddlewareCall<TMeta, TResult> {
   ctx: object;
@@ -42,11 +48,12 @@ interface MiddlewareCall<TMeta, TResult> {
 
 /** The body shared by the `.use()` and `.concat()` forms. */
 async function guardCall<TResult extends { ok: boolean; error?: unknown }, TContext extends object>(
-  safeguards: Safeguards,
+  source: SafeguardsSource<TContext>,
   options: SafeguardsMiddlewareOptions<TContext>,
   settingsFor: ProcedureSettingsResolver,
   call: MiddlewareCall<SafeguardsMeta, TResult>,
 ): Promise<TResult> {
+  const safeguards = typeof source === 'function' ? source(call.ctx as TContext) : source;
   const settings = settingsFor(call.meta, call.type);
   const identity = requestIdentity(
     options.identify?.(call.ctx as TContext),
@@ -93,13 +100,23 @@ async function guardCall<TResult extends { ok: boolean; error?: unknown }, TCont
  * (`safeguards.admit`), each failing fast with a typed error. The body then runs inside the
  * safeguards context: priority, breaker, identity, and a deadline from the request's AbortSignal and
  * the timeout, inherited by every database call inside it. Errors the body throws are translated so
- * a client never sees a raw database message.
+ * a client never sees a raw database message. `safeguards` is the instance, or a function of the
+ * call's context that returns it.
+ *
+ * @example
+ * const safeguards = createSafeguards();
+ * const t = initTRPC.context<{ userId?: string }>().meta<SafeguardsMeta>().create();
+ * const procedure = t.procedure.use(
+ *   createSafeguardsMiddleware(safeguards, { identify: (ctx) => ({ userId: ctx.userId }) }),
+ * );
+ * // or, when the context carries the instance:
+ * const fromContext = createSafeguardsMiddleware((ctx: { safeguards: Safeguards }) => ctx.safeguards);
  */
 export function createSafeguardsMiddleware<
   TContext extends object = object,
   TMeta extends SafeguardsMeta = SafeguardsMeta,
 >(
-  safeguards: Safeguards,
+  safeguards: SafeguardsSource<TContext>,
   options: SafeguardsMiddlewareOptions<TContext> = {},
 ): TRPCMiddlewareFunction<TContext, TMeta, object, object, unknown> {
   const settingsFor = procedureSettingsCache({
@@ -116,7 +133,7 @@ export function createSafeguardsMiddleware<
  * explicitly or annotate `identify`'s parameter. Your meta must extend {@link SafeguardsMeta}.
  */
 export function createSafeguardsPlugin<TContext extends object = object>(
-  safeguards: Safeguards,
+  safeguards: SafeguardsSource<TContext>,
   options: SafeguardsMiddlewareOptions<TContext> = {},
 ) {
   const settingsFor = procedureSettingsCache({

@@ -1,5 +1,6 @@
 import { SafeguardError } from '@db-safeguards/core';
 import { and, desc, eq, sql } from 'drizzle-orm';
+import type {} from '../../app-error-reasons.js';
 import type { AppDatabase } from '../database.js';
 import {
   type Administration,
