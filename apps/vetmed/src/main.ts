@@ -22,6 +22,10 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `  VetMed is listening on ${url}  (database: ${running.database.driver}, budget: ${running.safeguards.queue.options.maxConcurrentConnections} connections)`,
+    `  open:    ${url}   (the web client)`,
+    config.server.adminToken
+      ? `  dashboard: ${url}/dashboard   (asks for the ADMIN_TOKEN you set)`
+      : `  dashboard: ${url}/dashboard   (start with ADMIN_TOKEN set to open it)`,
     `  health:  ${url}/api/health   (detailed, with ADMIN_TOKEN: ${url}/api/health?detailed=true)`,
     `  API:     ${url}/api/trpc     metrics (bearer METRICS_TOKEN or ADMIN_TOKEN): ${url}/metrics`,
   ];

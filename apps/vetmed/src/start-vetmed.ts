@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { type CreateDatabaseOptions, createDatabase, type Database, seedDemoData } from './db/index.js';
 import type { AppConfig } from './env.js';
 import { type AppServer, startAppServer } from './server/app-server.js';
+import { type BackendCounter, createBackendCounter } from './server/backend-counter.js';
 import { installGracefulShutdown } from './server/graceful-shutdown.js';
 import { createLogger, logSafeguardEvents } from './server/logger.js';
 
@@ -34,9 +35,11 @@ export async function startVetmed(
 ): Promise<RunningVetmed> {
   const log = options.log ?? createLogger(config.logLevel);
   let database: Database | undefined;
+  let backends: BackendCounter | undefined;
   const safeguards = createSafeguards({
     ...config.safeguards,
-    health: { probe: (scope) => database!.probe(scope.signal) },
+    // The probe counts the app role's backends on the way, for the operator dashboard.
+    health: { probe: (scope) => backends!.probe(scope.signal) },
   });
   const unsubscribe = logSafeguardEvents(safeguards, log);
   let app: AppServer;
@@ -44,6 +47,7 @@ export async function startVetmed(
   // safeguards or cannot listen) closes what it had opened.
   try {
     database = await createDatabase({ ...options.database, config: config.database, safeguards });
+    backends = createBackendCounter(database);
     await database.migrate();
     if (config.seedDemo) {
       const seeded = await seedDemoData(database.db);
@@ -61,6 +65,8 @@ export async function startVetmed(
       bodyLimitBytes: config.server.bodyLimitBytes,
       trustProxy: config.server.trustProxy,
       healthCacheMs: config.server.healthCacheMs,
+      backends: backends.latest,
+      ...(backends.note === undefined ? {} : { backendsNote: backends.note }),
     });
   } catch (error) {
     await database?.close();

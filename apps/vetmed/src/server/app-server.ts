@@ -7,6 +7,7 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { isSafeguardError, SafeguardError, type Safeguards } from '@db-safeguards/core';
 import { safeguardsResponseMeta, type TrustProxy } from '@db-safeguards/trpc';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
@@ -19,14 +20,17 @@ import { registerGuard } from '../trpc/init.js';
 import { SessionCache } from '../trpc/session-cache.js';
 import { createHealthCache } from './health-cache.js';
 import { sendJson } from './json-response.js';
+import { createLoadSampler } from './load-sampler.js';
 import { createMetrics } from './metrics.js';
 import {
+  apiIndexBody,
   errorBody,
   handleOperationalRoute,
   notFoundBody,
   operationalRoutePaths,
 } from './operational-routes.js';
 import { createRouteLabeller, otherRoute } from './route-label.js';
+import { loadWebAssets } from './web-assets.js';
 
 export interface AppServerOptions {
   database: Database;
@@ -48,7 +52,22 @@ export interface AppServerOptions {
   trustProxy?: TrustProxy;
   /** How long one health report (one database probe) answers every health check. Default 1000 ms. */
   healthCacheMs?: number;
+  /**
+   * The built web client served at `/` (`vite build`'s output). Default: the package's `dist/web`.
+   * `false` serves none; without a build, `/` answers a JSON index of the API.
+   */
+  webRoot?: string | false;
+  /** The app role's backends as the health probe last counted them, for the dashboard (see `BackendCounter`). */
+  backends?: () => { count: number; countedAt: number } | undefined;
+  /** Why backends are not counted, when they are not. */
+  backendsNote?: string;
 }
+
+/** Where `vite build` puts the web client: `dist/web` of this package, from `src/server` or `dist/server`. */
+export const defaultWebRoot = fileURLToPath(new URL('../../dist/web/', import.meta.url));
+
+/** The metric and log label of every request the web client's files answer. */
+const webRoute = 'web';
 
 export interface AppServer {
   readonly server: Server;
@@ -60,6 +79,8 @@ export interface AppServer {
 }
 
 const trpcPrefix = '/api/trpc/';
+/** Paths the web client's page fallback never answers: they keep their typed JSON 404. */
+const apiPrefixes = ['/api', '/metrics'];
 const loadRefusals: ReadonlySet<string> = new Set(['RATE_LIMIT', 'QUEUE_FULL', 'CIRCUIT_BREAKER']);
 
 const isLoadRefusal = (error: unknown): error is SafeguardError =>
@@ -85,6 +106,17 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
   const startedAt = Date.now();
   const metrics = createMetrics(safeguards);
   const health = createHealthCache(safeguards, { maxAgeMs: options.healthCacheMs });
+  const web =
+    options.webRoot === false
+      ? undefined
+      : await loadWebAssets(options.webRoot ?? defaultWebRoot, { apiPrefixes });
+  const sampler = createLoadSampler(safeguards, { backends: options.backends });
+  const dashboard = {
+    sampler,
+    driver: options.database.driver,
+    backends: options.backends,
+    backendsNote: options.backendsNote,
+  };
   const sessions = new SessionCache();
   const createContext = createContextFactory({
     database: options.database,
@@ -120,7 +152,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     res.setHeader('x-request-id', requestId);
     const requestLog = log.child({ requestId });
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = routeOf(url.pathname);
+    let route = routeOf(url.pathname);
     inFlight++;
     res.on('close', () => {
       inFlight--;
@@ -152,8 +184,15 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
         metricsToken: options.metricsToken,
         isDraining: () => draining,
         startedAt,
+        dashboard,
       });
-      if (!handled) sendJson(res, 404, notFoundBody(url.pathname));
+      if (handled) return;
+      if (web?.serve(req, res, url.pathname)) {
+        route = webRoute;
+        return;
+      }
+      if (url.pathname === '/' && !web) sendJson(res, 200, apiIndexBody);
+      else sendJson(res, 404, notFoundBody(url.pathname));
     } catch (error) {
       requestLog.error({ err: error }, 'request handler failed');
       const body = errorBody(error);
@@ -197,10 +236,15 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
   server.requestTimeout = options.requestTimeoutMs + 5_000;
   server.headersTimeout = Math.min(server.requestTimeout, 30_000);
   server.keepAliveTimeout = 5_000;
+  server.on('close', () => sampler.stop());
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const fail = (error: Error) => {
+      sampler.stop();
+      reject(error);
+    };
+    server.once('error', fail);
     server.listen(options.port, options.host, () => {
-      server.off('error', reject);
+      server.off('error', fail);
       resolve();
     });
   });

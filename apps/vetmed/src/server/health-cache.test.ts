@@ -91,6 +91,22 @@ describe('createHealthCache', () => {
     expect(probe.runs).toBe(4);
   });
 
+  it('shows the kept report through latest() without probing, however old, until invalidate()', async () => {
+    const probe = probedSafeguards();
+    open = probe.safeguards;
+    let now = 5_000;
+    const cache = createHealthCache(probe.safeguards, { maxAgeMs: 1000, now: () => now });
+    expect(cache.latest()).toBeUndefined();
+    const made = cache.report();
+    await probe.answer();
+    const report = await made;
+    now += 60_000;
+    expect(cache.latest()).toEqual({ report, madeAt: 5_000 });
+    expect(probe.runs).toBe(1);
+    cache.invalidate();
+    expect(cache.latest()).toBeUndefined();
+  });
+
   it('refuses a bad maxAgeMs', () => {
     const probe = probedSafeguards();
     open = probe.safeguards;

@@ -18,6 +18,12 @@ export interface HealthCache {
    * runs and every caller arriving meanwhile waits for that same one.
    */
   report(): Promise<HealthReport>;
+  /**
+   * The kept report and when it was made, however old, without starting a probe (undefined before the
+   * first report and after {@link invalidate}). For readers that must answer at once even while the
+   * database is slow, such as the dashboard.
+   */
+  latest(): { report: HealthReport; madeAt: number } | undefined;
   /** Drops the kept report, so the next caller sees a change an operator has just made. */
   invalidate(): void;
   /** Reports made so far (each ran the database probe once). */
@@ -62,6 +68,9 @@ export function createHealthCache(safeguards: Safeguards, options: HealthCacheOp
     report() {
       if (kept && now() - kept.madeAt < maxAgeMs) return Promise.resolve(kept.report);
       return pending ?? start();
+    },
+    latest() {
+      return kept;
     },
     invalidate() {
       generation++;

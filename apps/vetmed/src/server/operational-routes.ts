@@ -10,6 +10,7 @@ import {
   toUserFriendlyError,
 } from '@db-safeguards/core';
 import type {} from '../app-error-reasons.js';
+import { buildDashboardSnapshot, type DashboardSources } from './dashboard-snapshot.js';
 import type { HealthCache } from './health-cache.js';
 import { sendJson } from './json-response.js';
 import type { AppMetrics } from './metrics.js';
@@ -29,6 +30,8 @@ export interface OperationalRoutesOptions {
   /** True once the server is draining for shutdown: readiness fails so traffic moves elsewhere. */
   isDraining: () => boolean;
   startedAt: number;
+  /** What the operator dashboard (`GET /api/admin/dashboard`) is made from. */
+  dashboard: Omit<DashboardSources, 'safeguards' | 'health'>;
 }
 
 /** Whether the request carries `Authorization: Bearer <token>` (compared in constant time). */
@@ -65,15 +68,20 @@ function refuseNonAdmin({ req, options, reply }: RouteCall): true | undefined {
   return undefined;
 }
 
+/**
+ * What `/` answers when the web client is not built (`pnpm --filter @db-safeguards/vetmed build`
+ * builds it): where the API and the operational routes are.
+ */
+export const apiIndexBody = {
+  name: 'VetMed (db-safeguards sample app)',
+  web: 'not built: run `pnpm build` (or `pnpm start`) to serve the web client here',
+  api: '/api/trpc',
+  health: ['/api/health', '/api/health?detailed=true', '/api/ready', '/api/alive'],
+  metrics: '/metrics',
+};
+
 /** Routes answered for any method; `/api/health?detailed=true` alone needs the admin token. */
 const openRoutes: Readonly<Record<string, RouteHandler>> = {
-  '/': ({ reply }) =>
-    reply(200, {
-      name: 'VetMed (db-safeguards sample app)',
-      api: '/api/trpc',
-      health: ['/api/health', '/api/health?detailed=true', '/api/ready', '/api/alive'],
-      metrics: '/metrics',
-    }),
   '/api/health': async (call) => {
     // The detailed report shows error counts, breaker states and load: for operators only.
     const detailed = call.url.searchParams.get('detailed') === 'true';
@@ -124,8 +132,25 @@ const adminRoutes: Readonly<Record<string, RouteHandler>> = {
     options.health.invalidate();
     return reply(200, { reset: name ?? 'all', breakers: safeguards.breakers.stats() });
   },
+  'POST /api/admin/circuit-breaker/open': ({ url, options, reply }) => {
+    // A drill: open a breaker to see what users see and that it recovers by itself (it half-opens
+    // after its open duration, like a breaker opened by failures).
+    const { safeguards } = options;
+    const name = url.searchParams.get('name') ?? 'primary';
+    if (!safeguards.breakers.has(name)) return reply(404, { error: `No breaker named "${name}".` });
+    safeguards.breakers.get(name).forceOpen();
+    options.health.invalidate();
+    return reply(200, { opened: name, breakers: safeguards.breakers.stats() });
+  },
   'POST /api/admin/queue/pause': (call) => pauseOrResume(call, 'pause'),
   'POST /api/admin/queue/resume': (call) => pauseOrResume(call, 'resume'),
+  'GET /api/admin/dashboard': ({ url, options, reply }) => {
+    const sinceText = url.searchParams.get('since');
+    if (sinceText !== null && !/^\d{1,15}$/.test(sinceText))
+      return reply(400, { error: 'since must be a time in epoch milliseconds' });
+    const sources = { ...options.dashboard, safeguards: options.safeguards, health: options.health };
+    return reply(200, buildDashboardSnapshot(sources, sinceText === null ? undefined : Number(sinceText)));
+  },
   'GET /api/admin/errors': ({ url, options, reply }) => {
     const limitText = url.searchParams.get('limit') ?? '50';
     const type = url.searchParams.get('type') ?? undefined;
@@ -165,8 +190,8 @@ export const operationalRoutePaths: readonly string[] = [
 ];
 
 /**
- * The index, health, readiness, liveness, metrics and the admin controls: everything outside
- * `/api/trpc`. Returns false when the path is not one of them.
+ * Health, readiness, liveness, metrics and the admin controls: everything outside `/api/trpc` and
+ * the web client. Returns false when the path is not one of them.
  */
 export async function handleOperationalRoute(
   req: IncomingMessage,

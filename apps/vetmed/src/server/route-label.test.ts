@@ -11,18 +11,19 @@ describe('createRouteLabeller', () => {
     expect(routeOf('/api/health')).toBe('/api/health');
     expect(routeOf('/api/admin/queue/pause')).toBe('/api/admin/queue/pause');
     expect(routeOf('/metrics')).toBe('/metrics');
-    expect(routeOf('/')).toBe('/');
+    expect(routeOf('/api/admin/dashboard')).toBe('/api/admin/dashboard');
   });
 
   it('names every route the operational tables serve as itself', () => {
     expect(operationalRoutePaths).toEqual(
       expect.arrayContaining([
-        '/',
         '/api/health',
         '/api/ready',
         '/api/alive',
         '/metrics',
         '/api/admin/errors',
+        '/api/admin/dashboard',
+        '/api/admin/circuit-breaker/open',
       ]),
     );
     for (const path of operationalRoutePaths) expect(routeOf(path)).toBe(path);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Priority, priorities } from '../priority.js';
+import { type Priority, priorities, priorityName } from '../priority.js';
 import { ManualClock } from '../testing/manual-clock.js';
 import { ConnectionQueue, type Lease } from './connection-queue.js';
 
@@ -71,6 +71,11 @@ describe('ConnectionQueue invariants (property-based)', () => {
           const check = () => {
             expect(queue.active).toBeLessThanOrEqual(budget);
             expect(queue.active).toBe(held.filter((lease) => !lease.isReleased).length);
+            const byPriority = queue.stats().activeByPriority;
+            for (const priority of priorities)
+              expect(byPriority[priorityName(priority)]).toBe(
+                held.filter((lease) => !lease.isReleased && lease.priority === priority).length,
+              );
           };
           for (const command of commands) {
             switch (command.kind) {

@@ -109,6 +109,46 @@ describe('ConnectionQueue', () => {
     expect(queue.stats().shed).toBe(2);
   });
 
+  it('counts the slots held by each priority, abandoned ones given back', async () => {
+    const { clock, queue } = setup({
+      maxConcurrentConnections: 4,
+      reservedForCritical: 1,
+      abandonAfterMs: 100,
+    });
+    const high = queue.tryAcquire(Priority.HIGH)!;
+    const batch = queue.tryAcquire(Priority.BATCH)!;
+    const critical = queue.tryAcquire(Priority.CRITICAL)!;
+    expect(queue.stats().activeByPriority).toEqual({ CRITICAL: 1, HIGH: 1, NORMAL: 0, LOW: 0, BATCH: 1 });
+    high.release();
+    queue.abandonLater(batch);
+    await clock.advance(100);
+    expect(queue.stats().activeByPriority).toEqual({ CRITICAL: 1, HIGH: 0, NORMAL: 0, LOW: 0, BATCH: 0 });
+    critical.release('failure');
+    expect(queue.stats()).toMatchObject({ active: 0, activeByPriority: { CRITICAL: 0 } });
+  });
+
+  it('tells the peaks since the last reading, bursts between readings included', async () => {
+    const { queue } = setup({ maxConcurrentConnections: 3, reservedForCritical: 0 });
+    expect(queue.takePeaks()).toEqual({ active: 0, queued: 0 });
+    const leases = [
+      queue.tryAcquire(Priority.HIGH)!,
+      queue.tryAcquire(Priority.HIGH)!,
+      queue.tryAcquire(Priority.LOW)!,
+    ];
+    const waiting = [queue.acquire(Priority.NORMAL), queue.acquire(Priority.NORMAL)];
+    for (const lease of leases) lease.release();
+    for (const lease of await Promise.all(waiting)) lease.release();
+    // Everything is back: the burst shows in this reading only.
+    expect(queue.takePeaks()).toEqual({ active: 3, queued: 2 });
+    expect(queue.takePeaks()).toEqual({ active: 0, queued: 0 });
+    const held = queue.tryAcquire(Priority.HIGH)!;
+    expect(queue.takePeaks()).toEqual({ active: 1, queued: 0 });
+    // A reading starts from what is held now.
+    expect(queue.takePeaks()).toEqual({ active: 1, queued: 0 });
+    held.release();
+    expect(queue.stats().peakActive).toBe(3);
+  });
+
   it('sheds low priorities early when the queue fills (load shedding)', async () => {
     const { queue } = setup({
       maxConcurrentConnections: 1,

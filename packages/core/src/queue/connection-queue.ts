@@ -66,6 +66,8 @@ export interface QueueStats {
   reservedForCritical: number;
   maxQueueSize: number;
   active: number;
+  /** Slots held right now by operations of each priority; they add up to `active`. */
+  activeByPriority: Record<PriorityName, number>;
   /** The most slots ever held at once; never above `maxConcurrentConnections`. */
   peakActive: number;
   queued: number;
@@ -195,8 +197,11 @@ export class ConnectionQueue {
   private isClosed = false;
 
   private activeCount = 0;
+  private readonly activeOfPriority = [0, 0, 0, 0, 0];
   private queuedCount = 0;
   private peak = 0;
+  /** The most slots held, and waiters, since the last {@link takePeaks}. */
+  private recentPeaks = { active: 0, queued: 0 };
   private counters = {
     processed: 0,
     failed: 0,
@@ -322,6 +327,20 @@ export class ConnectionQueue {
     this.peak = this.activeCount;
   }
 
+  /**
+   * The most slots held at once, and the most waiters, since the previous call (since the queue was
+   * made, the first time); counting then starts again from what is held and waiting now. A sampler
+   * reading it once a second sees every burst, even one that took and gave back its slots between
+   * two of its readings (an in-process database such as PGlite answers within one turn of the event
+   * loop). One reader per queue: each call starts the count again for everyone. `peakActive` is
+   * unaffected.
+   */
+  takePeaks(): { active: number; queued: number } {
+    const peaks = this.recentPeaks;
+    this.recentPeaks = { active: this.activeCount, queued: this.queuedCount };
+    return peaks;
+  }
+
   /** Resolves when no slot is held and nobody waits. */
   onIdle(): Promise<void> {
     if (this.activeCount === 0 && this.queuedCount === 0) return Promise.resolve();
@@ -353,6 +372,7 @@ export class ConnectionQueue {
       reservedForCritical: this.options.reservedForCritical,
       maxQueueSize: this.options.maxQueueSize,
       active: this.activeCount,
+      activeByPriority: byPriority((name) => this.activeOfPriority[Priority[name]]!),
       peakActive: this.peak,
       queued: this.queuedCount,
       queuedByPriority,
@@ -381,6 +401,7 @@ export class ConnectionQueue {
   settleLease(lease: QueueLease, outcome: LeaseOutcome | 'abandoned'): void {
     this.timers.delete(lease);
     this.activeCount--;
+    this.activeOfPriority[lease.priority]!--;
     if (outcome === 'success') this.counters.processed++;
     else if (outcome === 'failure') this.counters.failed++;
     else if (outcome === 'abandoned') {
@@ -422,7 +443,9 @@ export class ConnectionQueue {
 
   private grantSlot(priority: Priority, now: number): QueueLease {
     this.activeCount++;
+    this.activeOfPriority[priority]!++;
     if (this.activeCount > this.peak) this.peak = this.activeCount;
+    if (this.activeCount > this.recentPeaks.active) this.recentPeaks.active = this.activeCount;
     return new QueueLease(priority, now, this);
   }
 
@@ -481,6 +504,7 @@ export class ConnectionQueue {
     }
     this.lanes[lane]!.push(waiter);
     this.queuedCount++;
+    if (this.queuedCount > this.recentPeaks.queued) this.recentPeaks.queued = this.queuedCount;
     this.timers.add(waiter);
   }
 

@@ -1,0 +1,120 @@
+/**
+ * What `GET /api/admin/dashboard` answers: the operator dashboard's data. Types only, shared with the
+ * web client (`web/src/dashboard`), which imports them with `import type`.
+ */
+import type { BreakerState, HealthStatus, PriorityName } from '@db-safeguards/core';
+
+/** One second of the process's load, as the dashboard's charts plot it. */
+export interface DashboardSample {
+  /** The end of the second (epoch ms). */
+  at: number;
+  /** The most budget slots held at once during the second (read every 100 ms). */
+  active: number;
+  /** The most operations waiting for a slot at once during the second. */
+  queued: number;
+  /** The budget's effective limit at the end of the second, when the budget adapts (else absent). */
+  effectiveLimit?: number;
+  /** Database operations that ran and gave their slot back during the second (done or failed). */
+  operations: number;
+  /** Calls refused during the second (rate limit, breaker, read-only, shed), and queue timeouts. */
+  refused: number;
+  /** Of those, rate-limit refusals. */
+  rateLimited: number;
+  /** p99 of the wait for a slot over the recent waits, in ms. */
+  waitP99Ms: number;
+  /** p99 of the event loop's delay during the second, in ms. */
+  eventLoopP99Ms: number;
+  /** The app role's backends on the server, when counted (the health probe counts them). */
+  backends?: number;
+}
+
+/** One priority's share of the budget right now. */
+export interface DashboardPriority {
+  name: PriorityName;
+  /** Slots it holds. */
+  active: number;
+  /** Operations waiting for a slot. */
+  queued: number;
+  waitP50Ms: number;
+  waitP99Ms: number;
+  paused: boolean;
+}
+
+/** Refused calls of one kind since the process started. */
+export interface DashboardRefusal {
+  type: string;
+  reason: string;
+  count: number;
+}
+
+export interface DashboardBreaker {
+  name: string;
+  state: BreakerState;
+  /** Failure rate in the breaker's window (0..1). */
+  failureRate: number;
+  consecutiveFailures: number;
+  /** Calls it refused since the process started. */
+  rejected: number;
+  /** When an open breaker admits probes (epoch ms), else null. */
+  nextAttemptAt: number | null;
+}
+
+/** The operator dashboard's whole view, made without a database query (see `load-sampler.ts`). */
+export interface DashboardSnapshot {
+  /** When it was made (epoch ms, the server's clock). */
+  at: number;
+  uptimeMs: number;
+  /** `pglite`, `postgres` or `neon`. */
+  driver: string;
+  budget: {
+    /** The configured budget: the most slots ever held at once. */
+    max: number;
+    reservedForCritical: number;
+    /**
+     * The limit the budget applies right now, when it adapts to the database's answers (below `max`
+     * after "too many connections"); absent when the core does not report one.
+     */
+    effectiveLimit?: number;
+    active: number;
+    peakActive: number;
+    queued: number;
+    maxQueueSize: number;
+    paused: PriorityName[];
+  };
+  /** Highest first: CRITICAL, HIGH, NORMAL, LOW, BATCH. */
+  priorities: DashboardPriority[];
+  /** Released slots and refused waiters since the process started. */
+  outcomes: {
+    processed: number;
+    failed: number;
+    shed: number;
+    timedOut: number;
+    aborted: number;
+    abandoned: number;
+  };
+  /** Calls refused before they ran, by type and reason, most first. */
+  refusals: DashboardRefusal[];
+  breakers: DashboardBreaker[];
+  rateLimits: {
+    /** The adaptive multiplier every limit is scaled by (1: normal). */
+    multiplier: number;
+    checks: number;
+    limited: number;
+    byPolicy: Array<{ policy: string; checks: number; limited: number }>;
+  };
+  readOnly: { active: boolean; reason: string | null };
+  /** The event loop's delay over the last second, in ms. */
+  eventLoop: { p50Ms: number; p99Ms: number; maxMs: number };
+  database: {
+    /** From the last health report (shared with `/api/health`, one probe per second at most). */
+    health: HealthStatus | 'unknown';
+    /** The database part of that report: the probe's answer. */
+    probe: { status: HealthStatus; message: string; responseTimeMs: number; checkedAt: number } | null;
+    /** The app role's backends on the server, as the last probe counted them. */
+    backends: { count: number; countedAt: number } | null;
+    /** Why backends are not counted, when they are not. */
+    backendsNote?: string;
+  };
+  /** Samples newer than the request's `since` (all kept ones without it: the last 5 minutes). */
+  history: DashboardSample[];
+}
