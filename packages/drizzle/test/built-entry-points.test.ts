@@ -21,6 +21,7 @@ describe('built entry points (turbo builds before tests)', () => {
       'statementKind',
     ],
     './postgres-js': ['drizzle', 'safeguardClient', 'isSafeguardedClient', 'postgresJsRange'],
+    './node-postgres': ['drizzle', 'safeguardClient', 'isSafeguardedClient', 'nodePostgresRange'],
   });
 
   it.each(readEntryPoints(packageDir).entryPoints)(

@@ -4,6 +4,7 @@ import { DrizzleQueryError } from 'drizzle-orm/errors';
 import type { PgDatabase, PgQueryResultHKT, PgTransactionConfig } from 'drizzle-orm/pg-core';
 import { isTransactionMisuseError } from '../errors/transaction-misuse-error.js';
 import { UnsupportedDriverError } from '../errors/unsupported-driver-error.js';
+import type { ExclusiveUse } from './exclusive-use.js';
 import { contextOf, transactionContext } from './run-context.js';
 import { misuseRejection, runInTransactionCallback } from './transaction-scope.js';
 
@@ -22,6 +23,11 @@ export interface GuardDrizzleOptions {
    * the deadline is nearer). For endpoints that refuse startup parameters (PgBouncer, Neon `-pooler`).
    */
   transactionStatementTimeoutMs?: number | undefined;
+  /**
+   * Wraps each whole transaction (inside its slot): a driver whose client is one shared connection
+   * passes a lock here, so other callers' statements cannot run inside the transaction.
+   */
+  exclusive?: ExclusiveUse | undefined;
   /** Called whenever a query or transaction starts (so `migrate()` can tell it is no longer first). */
   onUse?: (() => void) | undefined;
 }
@@ -38,6 +44,7 @@ export interface GuardDrizzleOptions {
  */
 export function guardDrizzle<D extends AnyPgDatabase>(db: D, options: GuardDrizzleOptions): D {
   const { safeguards, owner, transactionStatementTimeoutMs, onUse } = options;
+  const claimTurn: ExclusiveUse = options.exclusive ?? (() => (work) => work());
   surfaceSafeguardErrors(db, onUse);
   const transaction = db.transaction.bind(db);
   const guarded: AnyPgDatabase['transaction'] = (callback, config) => {
@@ -45,21 +52,24 @@ export function guardDrizzle<D extends AnyPgDatabase>(db: D, options: GuardDrizz
     if (misuse) return misuse;
     onUse?.();
     const context = config?.accessMode === 'read only' ? contextOf('read') : transactionContext;
+    const exclusive = claimTurn();
     return safeguards
       .run(
         (scope) =>
-          transaction(
-            async (tx) => {
-              if (transactionStatementTimeoutMs !== undefined) {
-                const ms = Math.max(
-                  1,
-                  Math.min(transactionStatementTimeoutMs, Math.ceil(scope.remainingMs())),
-                );
-                await tx.execute(sql`select set_config('statement_timeout', ${String(ms)}, true)`);
-              }
-              return runInTransactionCallback(owner, () => callback(tx));
-            },
-            config as PgTransactionConfig | undefined,
+          exclusive(() =>
+            transaction(
+              async (tx) => {
+                if (transactionStatementTimeoutMs !== undefined) {
+                  const ms = Math.max(
+                    1,
+                    Math.min(transactionStatementTimeoutMs, Math.ceil(scope.remainingMs())),
+                  );
+                  await tx.execute(sql`select set_config('statement_timeout', ${String(ms)}, true)`);
+                }
+                return runInTransactionCallback(owner, () => callback(tx));
+              },
+              config as PgTransactionConfig | undefined,
+            ),
           ),
         context,
       )
