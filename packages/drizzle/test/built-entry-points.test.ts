@@ -12,6 +12,8 @@ const packageDir = resolve(import.meta.dirname, '..');
 describe('built entry points (turbo builds before tests)', () => {
   itImportsEveryBuiltEntryPoint(packageDir, {
     '.': [
+      'InteractiveTransactionUnsupportedError',
+      'isInteractiveTransactionUnsupportedError',
       'MigrationOrderError',
       'TransactionMisuseError',
       'UnsupportedDriverError',
@@ -22,6 +24,9 @@ describe('built entry points (turbo builds before tests)', () => {
     ],
     './postgres-js': ['drizzle', 'safeguardClient', 'isSafeguardedClient', 'postgresJsRange'],
     './node-postgres': ['drizzle', 'safeguardClient', 'isSafeguardedClient', 'nodePostgresRange'],
+    './neon-serverless': ['drizzle', 'safeguardClient', 'isSafeguardedClient', 'neonServerlessRange'],
+    './neon-http': ['drizzle', 'safeguardClient', 'isSafeguardedClient', 'neonHttpRange'],
+    './pglite': ['drizzle', 'safeguardClient', 'isSafeguardedClient', 'pgliteRange'],
   });
 
   it.each(readEntryPoints(packageDir).entryPoints)(

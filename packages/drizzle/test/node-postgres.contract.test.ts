@@ -11,6 +11,7 @@ runDriverContract({
   },
   catchesTopLevelQueryMisuse: true,
   usesServer: true,
+  statementTimeout: true,
   cancelsOnServer: true,
   interactiveTransactions: true,
 });
@@ -25,6 +26,7 @@ runDriverContract({
   },
   catchesTopLevelQueryMisuse: false,
   usesServer: true,
+  statementTimeout: true,
   cancelsOnServer: true,
   interactiveTransactions: true,
 });

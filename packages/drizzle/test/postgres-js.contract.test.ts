@@ -15,6 +15,7 @@ for (const line of postgresJsLines)
     },
     catchesTopLevelQueryMisuse: true,
     usesServer: true,
+    statementTimeout: true,
     cancelsOnServer: true,
     interactiveTransactions: true,
   });

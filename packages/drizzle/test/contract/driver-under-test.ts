@@ -10,6 +10,8 @@ export type AnyDb = PgDatabase<PgQueryResultHKT, { notes: typeof notes }, any>;
 export interface OpenDatabase {
   db: AnyDb;
   close(): Promise<void>;
+  /** Rows in `notes`, read around the safeguards; default: through the server's superuser. */
+  countNotes?(): Promise<number>;
 }
 
 /** One driver (or one way of using it) the contract suite runs on. */
@@ -21,6 +23,8 @@ export interface DriverUnderTest {
   catchesTopLevelQueryMisuse: boolean;
   /** Whether the driver holds server connections the role limit counts (PGlite does not). */
   usesServer: boolean;
+  /** Whether the entry sets `statement_timeout` on its connections (neon-http has none of its own). */
+  statementTimeout: boolean;
   /** Whether a deadline cancels a running statement on the server (PGlite cannot). */
   cancelsOnServer: boolean;
   /** Whether `db.transaction` is interactive (neon-http's is not). */
