@@ -10,4 +10,5 @@ export {
 export { isMigrationOrderError, MigrationOrderError } from './errors/migration-order-error.js';
 export { isTransactionMisuseError, TransactionMisuseError } from './errors/transaction-misuse-error.js';
 export { isUnsupportedDriverError, UnsupportedDriverError } from './errors/unsupported-driver-error.js';
+export type { SafeguardedMigrationConfig } from './internal/migration-run.js';
 export { type StatementKind, statementKind } from './internal/statement-kind.js';

@@ -22,11 +22,17 @@ describe('built entry points (turbo builds before tests)', () => {
       'isUnsupportedDriverError',
       'statementKind',
     ],
-    './postgres-js': ['drizzle', 'safeguardClient', 'isSafeguardedClient', 'postgresJsRange'],
-    './node-postgres': ['drizzle', 'safeguardClient', 'isSafeguardedClient', 'nodePostgresRange'],
-    './neon-serverless': ['drizzle', 'safeguardClient', 'isSafeguardedClient', 'neonServerlessRange'],
-    './neon-http': ['drizzle', 'safeguardClient', 'isSafeguardedClient', 'neonHttpRange'],
-    './pglite': ['drizzle', 'safeguardClient', 'isSafeguardedClient', 'pgliteRange'],
+    './postgres-js': ['drizzle', 'migrate', 'safeguardClient', 'isSafeguardedClient', 'postgresJsRange'],
+    './node-postgres': ['drizzle', 'migrate', 'safeguardClient', 'isSafeguardedClient', 'nodePostgresRange'],
+    './neon-serverless': [
+      'drizzle',
+      'migrate',
+      'safeguardClient',
+      'isSafeguardedClient',
+      'neonServerlessRange',
+    ],
+    './neon-http': ['drizzle', 'migrate', 'safeguardClient', 'isSafeguardedClient', 'neonHttpRange'],
+    './pglite': ['drizzle', 'migrate', 'safeguardClient', 'isSafeguardedClient', 'pgliteRange'],
   });
 
   it.each(readEntryPoints(packageDir).entryPoints)(

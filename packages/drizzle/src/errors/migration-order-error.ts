@@ -1,9 +1,8 @@
 /**
- * `migrate()` was called after the database had served queries. It holds one slot of the budget but
- * (except on PGlite) opens a connection of its own: with the pool already holding connections (up to
- * the whole budget) that one could be a connection beyond the budget, refused with 53300 at a role's
- * limit or taken from another instance's share. PGlite refuses too, so that an app developed on it keeps
- * the start-up order the servers need.
+ * `migrate()` was called after the database had served queries. Migrations run first, at start: a query
+ * served before them sees a half-migrated schema, and instances starting together must all have passed
+ * the migration lock before any serves. Refused on every driver, so that a start-up order that works on
+ * the embedded database (PGlite) works on a server too.
  */
 export class MigrationOrderError extends Error {
   override readonly name = 'MigrationOrderError';
@@ -13,8 +12,8 @@ export class MigrationOrderError extends Error {
     readonly driver: string,
   ) {
     super(
-      `migrate() was called after the ${driver} database served queries: its own connection, on top of ` +
-        'the pool, could exceed the connection budget. Run migrations at start, before serving.',
+      `migrate() was called after the ${driver} database served queries: run migrations at start, ` +
+        'before the first query, so no query sees a half-migrated schema.',
     );
   }
 }

@@ -3,7 +3,7 @@ import type { DrizzleConfig } from 'drizzle-orm';
 import { drizzle as drizzleNeonHttp, type NeonHttpDatabase } from 'drizzle-orm/neon-http';
 import { InteractiveTransactionUnsupportedError } from '../errors/interactive-transaction-unsupported-error.js';
 import { guardDrizzle } from '../internal/guard-drizzle.js';
-import { attachMigrationOrder, createMigrationOrder } from '../internal/migration-order.js';
+import { attachMigrationTarget, createMigrationOrder } from '../internal/migration-order.js';
 import { safeguardClient } from './session.js';
 
 /** `drizzle()`'s config for Neon's HTTP driver, plus the safeguards. */
@@ -54,6 +54,6 @@ export function drizzle<
       return batch(...args);
     },
   });
-  attachMigrationOrder(db, order);
+  attachMigrationTarget(db, { driver: 'neon-http', order, safeguards, client });
   return db as unknown as NeonHttpDatabase<TSchema> & { $client: TClient };
 }

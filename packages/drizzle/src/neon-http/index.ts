@@ -3,4 +3,5 @@
  * safeguards. The public API is this list.
  */
 export { drizzle, type SafeguardedNeonHttpConfig } from './driver.js';
+export { migrate } from './migrator.js';
 export { isSafeguardedClient, neonHttpRange, safeguardClient } from './session.js';

@@ -2,7 +2,7 @@ import type { Safeguards } from '@db-safeguards/core';
 import type { DrizzleConfig } from 'drizzle-orm';
 import { drizzle as drizzleNeonServerless, type NeonDatabase } from 'drizzle-orm/neon-serverless';
 import { guardDrizzle } from '../internal/guard-drizzle.js';
-import { attachMigrationOrder, createMigrationOrder } from '../internal/migration-order.js';
+import { attachMigrationTarget, createMigrationOrder } from '../internal/migration-order.js';
 import { assertPoolWithinBudget } from '../internal/pool-size.js';
 import { exclusiveUseOf, type SafeguardPgClientOptions } from '../node-postgres/session.js';
 import { safeguardClient } from './session.js';
@@ -51,6 +51,6 @@ export function drizzle<
     onUse: order.markUsed,
     transactionStatementTimeoutMs,
   });
-  attachMigrationOrder(db, order);
+  attachMigrationTarget(db, { driver: 'neon-serverless', order, safeguards, client });
   return db as unknown as NeonDatabase<TSchema> & { $client: TClient };
 }

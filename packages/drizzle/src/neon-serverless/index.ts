@@ -5,4 +5,5 @@
 
 export type { SafeguardPgClientOptions } from '../node-postgres/session.js';
 export { drizzle, type SafeguardedNeonServerlessConfig } from './driver.js';
+export { migrate } from './migrator.js';
 export { isSafeguardedClient, neonServerlessRange, safeguardClient } from './session.js';

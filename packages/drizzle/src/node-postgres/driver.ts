@@ -2,7 +2,7 @@ import type { Safeguards } from '@db-safeguards/core';
 import type { DrizzleConfig } from 'drizzle-orm';
 import { drizzle as drizzleNodePostgres, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { guardDrizzle } from '../internal/guard-drizzle.js';
-import { attachMigrationOrder, createMigrationOrder } from '../internal/migration-order.js';
+import { attachMigrationTarget, createMigrationOrder } from '../internal/migration-order.js';
 import { assertPoolWithinBudget } from '../internal/pool-size.js';
 import { exclusiveUseOf, type SafeguardPgClientOptions, safeguardClient } from './session.js';
 
@@ -54,6 +54,6 @@ export function drizzle<
     onUse: order.markUsed,
     transactionStatementTimeoutMs,
   });
-  attachMigrationOrder(db, order);
+  attachMigrationTarget(db, { driver: 'node-postgres', order, safeguards, client });
   return db as unknown as NodePgDatabase<TSchema> & { $client: TClient };
 }

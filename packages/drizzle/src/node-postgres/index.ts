@@ -3,5 +3,6 @@
  * safeguards. The public API is this list.
  */
 export { drizzle, type SafeguardedNodePgConfig } from './driver.js';
+export { migrate } from './migrator.js';
 export { nodePostgresRange } from './pg-internals.js';
 export { isSafeguardedClient, type SafeguardPgClientOptions, safeguardClient } from './session.js';

@@ -2,7 +2,7 @@ import type { Safeguards } from '@db-safeguards/core';
 import type { DrizzleConfig } from 'drizzle-orm';
 import { drizzle as drizzlePglite, type PgliteDatabase } from 'drizzle-orm/pglite';
 import { guardDrizzle } from '../internal/guard-drizzle.js';
-import { attachMigrationOrder, createMigrationOrder } from '../internal/migration-order.js';
+import { attachMigrationTarget, createMigrationOrder } from '../internal/migration-order.js';
 import { safeguardClient } from './session.js';
 
 /** `drizzle()`'s config for PGlite, plus the safeguards. */
@@ -37,6 +37,6 @@ export function drizzle<
     owner: client,
     onUse: order.markUsed,
   });
-  attachMigrationOrder(db, order);
+  attachMigrationTarget(db, { driver: 'pglite', order, safeguards, client });
   return db as unknown as PgliteDatabase<TSchema> & { $client: TClient };
 }

@@ -3,7 +3,7 @@ import type { DrizzleConfig } from 'drizzle-orm';
 import { drizzle as drizzlePostgresJs, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type { Sql } from 'postgres';
 import { guardDrizzle } from '../internal/guard-drizzle.js';
-import { attachMigrationOrder, createMigrationOrder } from '../internal/migration-order.js';
+import { attachMigrationTarget, createMigrationOrder } from '../internal/migration-order.js';
 import { assertPoolWithinBudget } from '../internal/pool-size.js';
 import { type SafeguardClientOptions, safeguardClient } from './session.js';
 
@@ -52,6 +52,6 @@ export function drizzle<
     onUse: order.markUsed,
     transactionStatementTimeoutMs,
   });
-  attachMigrationOrder(db, order);
+  attachMigrationTarget(db, { driver: 'postgres-js', order, safeguards, client });
   return db;
 }

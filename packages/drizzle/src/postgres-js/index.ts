@@ -3,5 +3,6 @@
  * The public API is this list.
  */
 export { drizzle, type SafeguardedPostgresJsConfig } from './driver.js';
+export { migrate } from './migrator.js';
 export { postgresJsRange } from './query-internals.js';
 export { isSafeguardedClient, type SafeguardClientOptions, safeguardClient } from './session.js';
