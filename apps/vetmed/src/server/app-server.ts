@@ -18,6 +18,7 @@ import {
   safeguardsResponseMeta,
   type TrustProxy,
 } from '@db-safeguards/trpc';
+import { TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Logger } from 'pino';
 import type {} from '../app-error-reasons.js';
@@ -37,6 +38,7 @@ import {
   notFoundBody,
   operationalRoutePaths,
 } from './operational-routes.js';
+import { bodyLimitFor, defaultCallBodyLimitBytes, guardRequestBody } from './request-body-guard.js';
 import { createRouteLabeller, otherRoute } from './route-label.js';
 import { loadWebAssets } from './web-assets.js';
 
@@ -55,8 +57,10 @@ export interface AppServerOptions {
   metricsToken?: string | undefined;
   /** Deadline of each API call (its database work included). */
   requestTimeoutMs: number;
-  /** Largest request body accepted (413 beyond). */
+  /** Largest request body accepted (413 beyond): the limit of the imports, the only large bodies. */
   bodyLimitBytes: number;
+  /** Largest body of every procedure but the imports. Default 64 KiB (never above `bodyLimitBytes`). */
+  callBodyLimitBytes?: number;
   /** Most calls one tRPC batch may hold (400 beyond). Default 25 (`defaultMaxBatchSize`). */
   maxBatchSize?: number;
   trustProxy?: TrustProxy;
@@ -137,6 +141,13 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     trustProxy: options.trustProxy ?? false,
   });
   const contexts = new WeakMap<IncomingMessage, RequestContext>();
+  /** Requests whose body was refused (too large for its procedures, or nested too deep). */
+  const bodyRefusals = new WeakMap<IncomingMessage, SafeguardError>();
+  const bodyLimits = {
+    largeBytes: options.bodyLimitBytes,
+    defaultBytes: options.callBodyLimitBytes ?? defaultCallBodyLimitBytes,
+    largePrefixes: ['imports.'],
+  };
   const maxBatchSize = options.maxBatchSize ?? defaultMaxBatchSize;
   /**
    * The context of a tRPC request. A caller not known yet (no token, or one not in the session cache)
@@ -160,7 +171,16 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     basePath: trpcPrefix,
     maxBodySize: options.bodyLimitBytes,
     maxBatchSize,
-    createContext: ({ req }) => contexts.get(req)!,
+    createContext: ({ req }) => {
+      const refused = bodyRefusals.get(req);
+      if (refused)
+        throw new TRPCError({
+          code: refused.httpStatus === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST',
+          message: refused.userMessage,
+          cause: refused,
+        });
+      return contexts.get(req)!;
+    },
     responseMeta: safeguardsResponseMeta(),
     onError: ({ error, path, ctx }) => {
       const status = error.code === 'INTERNAL_SERVER_ERROR' ? 'error' : 'warn';
@@ -220,6 +240,16 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     try {
       if (url.pathname.startsWith(trpcPrefix)) {
         contexts.set(req, await trpcContext(req, url, requestLog));
+        const refused = await guardRequestBody(
+          req,
+          url,
+          bodyLimitFor(requestCallPaths(url, trpcPrefix), bodyLimits),
+        );
+        if (refused) {
+          bodyRefusals.set(req, refused);
+          // The rest of the body stays unread: this connection cannot be reused.
+          res.setHeader('connection', 'close');
+        }
         await trpc(req, res);
         return;
       }
