@@ -8,6 +8,7 @@
 
 export { BreakerState } from './breaker/breaker-state.js';
 export type { BreakerStateChange } from './breaker/circuit-breaker.js';
+export type { LimitChange } from './capacity/effective-limit.js';
 export {
   environmentVariables,
   SafeguardsConfigError,

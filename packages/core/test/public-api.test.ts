@@ -63,6 +63,7 @@ describe('the public entries', () => {
         'Event',
         'HealthReport',
         'HealthStatus',
+        'LimitChange',
         'Operation',
         'OperationEndEvent',
         'OperationScope',
@@ -104,6 +105,9 @@ describe('the public entries', () => {
         'RetryBudget',
         'targetMultiplier',
         'isRetryAllowed',
+        'EffectiveLimit',
+        'AdaptiveConcurrency',
+        'isCapacitySignal',
       ]),
     );
     const mainNames = new Set([...Object.keys(main), ...exportedTypes('index.ts')]);

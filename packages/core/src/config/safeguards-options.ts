@@ -1,4 +1,5 @@
 import type { BreakerDefinitions } from '../breaker/breaker-registry.js';
+import type { CapacityOptions } from '../capacity/capacity-options.js';
 import type { HealthOptions } from '../health/health-options.js';
 import type { AmbientStorage } from '../internal/ambient.js';
 import type { Clock } from '../internal/clock.js';
@@ -10,6 +11,11 @@ import type { RetryOptions } from '../retry/retry-options.js';
 export interface SafeguardsOptions {
   /** The connection budget. */
   queue?: Partial<QueueOptions>;
+  /**
+   * How the effective limit adapts when the database says it is full (53300, Neon's "too many
+   * connections"): lowered at once, grown back while calls succeed, never above `queue`'s budget.
+   */
+  capacity?: Partial<CapacityOptions>;
   /** Circuit breakers by name; `primary`, `critical` and `batch` exist by default. */
   breakers?: BreakerDefinitions;
   /** Rate-limit policies, store and adaptive limits. */
