@@ -16,6 +16,7 @@ export { AdaptiveConcurrency } from './capacity/adaptive-concurrency.js';
 export type { CapacityOptions } from './capacity/capacity-options.js';
 export { defaultCapacityOptions } from './capacity/capacity-options.js';
 export { isCapacitySignal } from './capacity/capacity-signal.js';
+export { readConnectionLimit } from './capacity/connection-limit.js';
 export { EffectiveLimit } from './capacity/effective-limit.js';
 export type { ReadOnlyStatus } from './degradation/read-only-mode.js';
 export { ReadOnlyMode } from './degradation/read-only-mode.js';

@@ -26,6 +26,7 @@ describe('the public entries', () => {
     expect(Object.keys(main).sort()).toEqual(
       [
         'BreakerState',
+        'ConnectionLimitExceededError',
         'ErrorType',
         'Priority',
         'SafeguardError',
@@ -34,7 +35,9 @@ describe('the public entries', () => {
         'Severity',
         'StaleCache',
         'applyOrDefer',
+        'checkConnectionLimit',
         'classifyError',
+        'connectionLimitQuery',
         'createSafeguards',
         'environmentVariables',
         'gatherPartial',
@@ -56,6 +59,9 @@ describe('the public entries', () => {
         'AppErrorReasons',
         'BreakerStateChange',
         'Clock',
+        'ConnectionLimitCheckOptions',
+        'ConnectionLimitReading',
+        'ConnectionLimitWarning',
         'Degradable',
         'DeferWrite',
         'Disposable',
