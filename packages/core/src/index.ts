@@ -19,6 +19,14 @@ export {
   connectionLimitQuery,
 } from './capacity/connection-limit.js';
 export type { LimitChange } from './capacity/effective-limit.js';
+export type {
+  DemandSnapshot,
+  SharedBudgetLimitChange,
+  SharedBudgetMode,
+  SharedBudgetModeChange,
+  SharedBudgetStats,
+  SharedConnectionBudget,
+} from './capacity/shared-budget.js';
 export {
   environmentVariables,
   SafeguardsConfigError,

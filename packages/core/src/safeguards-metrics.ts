@@ -1,5 +1,6 @@
 import type { BreakerStats } from './breaker/circuit-breaker.js';
 import type { AdaptiveConcurrencyStats } from './capacity/adaptive-concurrency.js';
+import type { SharedBudgetStats } from './capacity/shared-budget.js';
 import type { ReadOnlyStatus } from './degradation/read-only-mode.js';
 import type { ErrorType } from './errors/error-type.js';
 import type { Percentiles } from './internal/sample-window.js';
@@ -19,6 +20,8 @@ export interface CapacityStats {
   inputs: Record<string, number>;
   /** The `database` input: how "too many connections" answers lowered the limit; undefined when off. */
   adaptive: AdaptiveConcurrencyStats | undefined;
+  /** The shared budget's readout (its mode: `shared`, or `fallback` while unreachable); undefined without one. */
+  shared: SharedBudgetStats | undefined;
 }
 
 /** A snapshot of everything a Safeguards instance measures. */

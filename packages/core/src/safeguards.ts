@@ -232,6 +232,7 @@ export class Safeguards {
         limitedBy: parts.limit.limitedBy,
         inputs: parts.limit.snapshot(),
         adaptive: parts.adaptive?.stats(),
+        shared: parts.shared?.budget.stats(),
       },
       breakers: parts.breakers.stats(),
       rateLimits: parts.rateLimiter.stats(),
@@ -291,6 +292,8 @@ export class Safeguards {
       await Promise.race([parts.queue.onIdle(), drainWindow]);
       drained.abort();
       parts.queue.close();
+      // Its slots go back to the other instances now, not when its lease runs out.
+      await parts.shared?.close();
     })();
     return this.closed;
   }

@@ -62,6 +62,12 @@ const percent = (share: number) => `${Math.round(share * 100)}%`;
  */
 function capacityHealth(metrics: SafeguardsMetrics): ComponentHealth {
   const { capacity } = metrics;
+  if (capacity.shared?.mode === 'fallback') {
+    return {
+      status: 'degraded',
+      message: `the shared budget is unreachable (${capacity.shared.lastError ?? 'no answer'}): running on the local fallback, ${capacity.effective} of ${capacity.configured} connections allowed now`,
+    };
+  }
   const why =
     capacity.limitedBy === undefined
       ? ''

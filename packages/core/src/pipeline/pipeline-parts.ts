@@ -3,6 +3,7 @@ import { BreakerState } from '../breaker/breaker-state.js';
 import { AdaptiveConcurrency } from '../capacity/adaptive-concurrency.js';
 import { type CapacityOptions, resolveCapacityOptions } from '../capacity/capacity-options.js';
 import { EffectiveLimit } from '../capacity/effective-limit.js';
+import { SharedBudgetLink } from '../capacity/shared-budget-link.js';
 import type { SafeguardsOptions } from '../config/safeguards-options.js';
 import { ReadOnlyMode } from '../degradation/read-only-mode.js';
 import { readOnlyRefusal } from '../errors/refusals.js';
@@ -33,6 +34,8 @@ export class PipelineParts {
   readonly capacityOptions: CapacityOptions;
   /** The `database` input of {@link limit}: lowered by "too many connections"; undefined when off. */
   readonly adaptive: AdaptiveConcurrency | undefined;
+  /** The `shared` input of {@link limit}, when a shared budget was given. */
+  readonly shared: SharedBudgetLink | undefined;
   readonly breakers: BreakerRegistry;
   readonly rateLimiter: RateLimiter;
   readonly readOnly: ReadOnlyMode;
@@ -63,6 +66,8 @@ export class PipelineParts {
           (n) => limit.set('database', n),
         )
       : undefined;
+    this.shared =
+      options.shared === undefined ? undefined : new SharedBudgetLink(options.shared, queue, limit);
     this.breakers = new BreakerRegistry(options.breakers, this.clock);
     this.rateLimiter = new RateLimiter(options.rateLimits, this.clock);
     this.retryOptions = resolveRetryOptions(options.retry);

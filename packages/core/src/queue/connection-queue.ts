@@ -198,6 +198,8 @@ export class ConnectionQueue {
   private readonly waits = new SampleWindow(2048);
   private readonly waitsByPriority = Array.from({ length: 5 }, () => new SampleWindow(512));
   private idleWaiters: Array<() => void> = [];
+  /** Told when slots are taken or released or waiters come and go (see {@link setDemandHook}). */
+  private demandHook: (() => void) | undefined = undefined;
   private grantsSinceRescue = 0;
   private isClosed = false;
 
@@ -355,6 +357,35 @@ export class ConnectionQueue {
     if (grew && this.queuedCount > 0) this.dispatch();
   }
 
+  /**
+   * Sets the one function told (synchronously, without arguments) whenever the demand may have
+   * changed: a slot taken or released, a waiter added or gone. A shared budget's link uses it to
+   * report {@link demand}; it must be cheap. `undefined` removes it.
+   */
+  setDemandHook(hook: (() => void) | undefined): void {
+    this.demandHook = hook;
+  }
+
+  /**
+   * Slots wanted now per priority, held plus waiting, capped at `maxConcurrentConnections` from the
+   * highest priority down: what this process would use if a shared budget granted it.
+   */
+  demand(): Record<PriorityName, number> {
+    let room = this.options.maxConcurrentConnections;
+    const wanted = byPriority(() => 0);
+    for (let p = Priority.CRITICAL; p >= Priority.BATCH && room > 0; p--) {
+      const priority = p as Priority;
+      const want =
+        this.activeOfPriority[priority]! +
+        this.lanes[laneOf(priority, false)]!.size +
+        this.lanes[laneOf(priority, true)]!.size;
+      const granted = Math.min(room, want);
+      wanted[priorityName(priority)] = granted;
+      room -= granted;
+    }
+    return wanted;
+  }
+
   /** Starts `peakActive` again from the slots held now (e.g. between test cases or load phases). */
   resetPeak(): void {
     this.peak = this.activeCount;
@@ -433,6 +464,7 @@ export class ConnectionQueue {
 
   /** @internal Called by a lease when it is released or abandoned. */
   settleLease(lease: QueueLease, outcome: LeaseOutcome | 'abandoned'): void {
+    this.demandHook?.();
     this.timers.delete(lease);
     this.activeCount--;
     this.activeOfPriority[lease.priority]!--;
@@ -472,6 +504,7 @@ export class ConnectionQueue {
   }
 
   private grantSlot(priority: Priority, now: number): QueueLease {
+    this.demandHook?.();
     this.activeCount++;
     this.activeOfPriority[priority]!++;
     if (this.activeCount > this.peak) this.peak = this.activeCount;
@@ -534,6 +567,7 @@ export class ConnectionQueue {
     }
     this.lanes[lane]!.push(waiter);
     this.queuedCount++;
+    this.demandHook?.();
     if (this.queuedCount > this.recentPeaks.queued) this.recentPeaks.queued = this.queuedCount;
     this.timers.add(waiter);
   }
@@ -548,6 +582,7 @@ export class ConnectionQueue {
   }
 
   private removeWaiting(waiter: Waiter): void {
+    this.demandHook?.();
     this.settleWaiter(waiter);
     this.lanes[waiter.lane]!.noteSettled();
     this.queuedCount--;
