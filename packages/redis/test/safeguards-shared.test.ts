@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSafeguards, Priority, type Safeguards } from '@db-safeguards/core';
-
-type PriorityValue = (typeof Priority)[keyof typeof Priority];
 import { startTestRedis, type TestRedis } from '@db-safeguards/test-redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisBudget } from '../src/index.js';
+
+type PriorityValue = (typeof Priority)[keyof typeof Priority];
 
 /**
  * `createSafeguards({ shared })` with the Redis budget, on a real redis-server: the instances' queues
