@@ -108,6 +108,12 @@ describe('loadEnv', () => {
     expect(() => loadEnv({ TRUST_PROXY: 'everyone' })).toThrow(/TRUST_PROXY="everyone"/);
   });
 
+  it('checks the budget against the database limit at start: warn by default, error or off on request', () => {
+    expect(loadEnv({}).connectionLimitCheck).toBe('warn');
+    expect(loadEnv({ CONNECTION_LIMIT_CHECK: 'error' }).connectionLimitCheck).toBe('error');
+    expect(() => loadEnv({ CONNECTION_LIMIT_CHECK: 'loud' })).toThrow(/CONNECTION_LIMIT_CHECK="loud"/);
+  });
+
   it('names every invalid variable and its value, hiding secrets', () => {
     expect(
       problemsOf({

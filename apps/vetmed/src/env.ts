@@ -17,6 +17,7 @@ import {
   redactUrl,
   resolveDatabaseConfig,
 } from './db/database-config.js';
+import { type ConnectionLimitCheck, connectionLimitChecks } from './server/connection-limit-check.js';
 import { defaultHealthCacheMs } from './server/health-cache.js';
 import { withTokenPolicy } from './trpc/token-policy.js';
 
@@ -51,6 +52,11 @@ export interface AppConfig {
   seedDemo: boolean;
   /** For `createDatabase({ config: config.database, safeguards })`. */
   database: DatabaseConfig;
+  /**
+   * At start, compare the budget with the role's CONNECTION LIMIT and max_connections: `warn` (a
+   * typed warning in the log), `error` (refuse to start) or `off`. Env CONNECTION_LIMIT_CHECK.
+   */
+  connectionLimitCheck: ConnectionLimitCheck;
   /**
    * For `createSafeguards(config.safeguards)`: QUEUE_MAX_CONNECTIONS, CIRCUIT_*, DB_*, RATE_LIMIT_*,
    * and always the app's own `token` policy (its limit from RATE_LIMIT_TOKEN_MAX, default 20).
@@ -152,6 +158,11 @@ const fields = {
     integer(0, 3_600_000),
     'an integer between 0 (off) and 3600000',
     defaultStatementTimeoutMs,
+  ),
+  CONNECTION_LIMIT_CHECK: field(
+    z.enum(connectionLimitChecks),
+    connectionLimitChecks.join(', '),
+    'warn' as ConnectionLimitCheck,
   ),
   SEED_DEMO: field(
     z.enum(['auto', 'true', 'false']),
@@ -257,6 +268,7 @@ export function loadEnv(env: Env = process.env): AppConfig {
     },
     seedDemo: v.SEED_DEMO === 'true' || (v.SEED_DEMO === 'auto' && database.driver === 'pglite'),
     database,
+    connectionLimitCheck: v.CONNECTION_LIMIT_CHECK,
     safeguards,
   };
 }
