@@ -1,6 +1,7 @@
 import type { ReadOnlyStatus } from '../degradation/read-only-mode.js';
 import type { SafeguardsMetrics } from '../safeguards-metrics.js';
 import type { HealthOptions } from './health-options.js';
+import { loadHealth } from './load-health.js';
 
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 
@@ -35,6 +36,8 @@ export interface HealthReport {
     rateLimit: ComponentHealth;
     errors: ComponentHealth;
     latency: ComponentHealth;
+    /** The process's own load: degraded while it sheds, never unhealthy. */
+    load: ComponentHealth;
     database?: ComponentHealth & { responseTimeMs: number };
   };
   metrics: SafeguardsMetrics;
@@ -116,6 +119,7 @@ export function buildHealthReport(
     rateLimit,
     errors,
     latency,
+    load: loadHealth(metrics.load),
   };
   if (probe) {
     components.database = {
@@ -144,6 +148,7 @@ export function buildHealthReport(
   consider('rateLimit', rateLimit);
   consider('errors', errors);
   consider('latency', latency);
+  consider('load', components.load);
   if (components.database) consider('database', components.database);
   if (metrics.readOnly.active) {
     alerts.push({

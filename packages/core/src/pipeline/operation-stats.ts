@@ -87,7 +87,9 @@ export class OperationStats {
   operationRefused(execution: ExecutionView, error: SafeguardError, stage: RefusalStage): void {
     this.rejected++;
     if (this.rejectionEmitter.hasListeners) this.emitRejection(error, stage, execution.context);
-    this.settleFailure(execution, error);
+    // The process being too loaded to take new work is load, not a failure: it must not raise the
+    // error rate (health, adaptive rate limits) on top of the shedding itself.
+    this.settleFailure(execution, error, stage !== 'load');
   }
 
   /** A request was refused by `Safeguards.admit`: no operation had started, so only the refusal counts. */
@@ -143,12 +145,12 @@ export class OperationStats {
     return { total: this.windowTotal.total(), failed: this.windowFailed.total() };
   }
 
-  private settleFailure(execution: ExecutionView, error: SafeguardError): void {
+  private settleFailure(execution: ExecutionView, error: SafeguardError, countsAsFailure = true): void {
     this.inFlight--;
     this.errorLog.record(error, execution.context.label);
     const now = this.clock.now();
     this.windowTotal.add(1, now);
-    if (isSystemFailure(error)) this.windowFailed.add(1, now);
+    if (countsAsFailure && isSystemFailure(error)) this.windowFailed.add(1, now);
     if (this.endEmitter.hasListeners) this.emitEnd(execution, error);
   }
 
