@@ -1,4 +1,4 @@
-import { describeCause, describeSample, type LoadStats } from '../load/load-monitor.js';
+import { describeSample, type LoadStats } from '../load/load-monitor.js';
 
 /**
  * The load component of the health report: degraded while new calls of some priority are refused
@@ -11,6 +11,6 @@ export function loadHealth(load: LoadStats): { status: 'healthy' | 'degraded'; m
   if (load.shedding.length === 0) return { status: 'healthy', message: readings };
   return {
     status: 'degraded',
-    message: `shedding new ${load.shedding.join(', ')} calls: ${describeCause(load.cause!)}`,
+    message: `shedding new ${load.shedding.join(', ')} calls: ${load.cause!.message}`,
   };
 }

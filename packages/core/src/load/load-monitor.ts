@@ -16,6 +16,8 @@ export interface LoadCause {
   signal: LoadSignal;
   value: number;
   mark: number;
+  /** In words, e.g. "event-loop delay p99 230 ms >= 200 ms". */
+  message: string;
 }
 
 /** A live readout of the load monitor (`SafeguardsMetrics.load`). */
@@ -46,9 +48,9 @@ const signalWords: Record<LoadSignal, [name: string, format: (value: number) => 
 };
 
 /** A reading against its mark, e.g. "event-loop delay p99 230 ms >= 200 ms". */
-export function describeCause(cause: LoadCause): string {
-  const [name, format] = signalWords[cause.signal];
-  return `${name} ${format(cause.value)} >= ${format(cause.mark)}`;
+function describeCause(signal: LoadSignal, value: number, mark: number): string {
+  const [name, format] = signalWords[signal];
+  return `${name} ${format(value)} >= ${format(mark)}`;
 }
 
 /** The latest readings in words, e.g. "event-loop delay p99 12 ms, event-loop utilisation 35%". */
@@ -100,7 +102,7 @@ export class LoadMonitor implements AdmissionGate {
     if (now >= this.nextSampleAt) this.update(now);
     if (priority > this.shedThrough) return undefined;
     this.shedCounts[priority]!++;
-    return overloadedRefusal(priority, describeCause(this.cause!));
+    return overloadedRefusal(priority, this.cause!.message);
   }
 
   stats(now = this.clock.now()): LoadStats {
@@ -137,7 +139,7 @@ export class LoadMonitor implements AdmissionGate {
     this.lastSample = sample;
     this.sampledAt = now;
     let through = -1;
-    let cause: LoadCause | undefined;
+    let cause: Omit<LoadCause, 'message'> | undefined;
     for (const [signal, marks] of this.marks) {
       const value = sample[signal];
       if (value === undefined || !(value >= 0)) continue;
@@ -151,6 +153,9 @@ export class LoadMonitor implements AdmissionGate {
       }
     }
     this.shedThrough = through;
-    this.cause = cause;
+    this.cause =
+      cause === undefined
+        ? undefined
+        : { ...cause, message: describeCause(cause.signal, cause.value, cause.mark) };
   }
 }

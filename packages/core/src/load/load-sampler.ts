@@ -4,10 +4,10 @@
  */
 export interface LoadSample {
   /**
-   * How late the event loop ran its timers recently, p99, in ms (the lag alone: the monitor's own
-   * timer interval is taken off). A sampler may cover more than the window since the previous sample
-   * (the process sampler covers two), never less. A loop busy with one long task, or with too many
-   * short ones, shows here first.
+   * How late the event loop gets to new work, in ms, over the window since the previous sample: the
+   * lag a request arriving at a random moment meets (the process sampler: the turn length 99 % of the
+   * time was spent in turns no longer than, minus its timer's interval). A loop busy with one long
+   * task, or with too many short ones, shows here first.
    */
   eventLoopDelayMs?: number;
   /** Share of the time since the previous sample the event loop was busy, 0 to 1. */
