@@ -1,8 +1,9 @@
 import { Priority } from '@db-safeguards/core';
 import { z } from 'zod';
 import { listDoses, recordDose } from '../db/index.js';
+import { fresh } from '../degradation/stale-reads.js';
 import { can, requireAnimalAccess, requireRegimenAccess } from '../trpc/access.js';
-import { protectedProcedure, router } from '../trpc/init.js';
+import { protectedProcedure, router, staleReadProcedure } from '../trpc/init.js';
 import { animalInput, id, idempotencyKey, optionalText, pageLimit, positiveAmount, unit } from './inputs.js';
 
 export const administrationsRouter = router({
@@ -30,10 +31,11 @@ export const administrationsRouter = router({
       return recordDose(ctx.db, { ...input, recordedBy: ctx.user.id }, regimen);
     }),
 
-  history: protectedProcedure
+  /** The animal's latest doses; its last good answer, marked stale, while the database is unavailable. */
+  history: staleReadProcedure
     .input(animalInput.extend({ limit: pageLimit }))
     .query(async ({ ctx, input }) => {
       await requireAnimalAccess(ctx.db, ctx.user.id, input.animalId, can.read);
-      return listDoses(ctx.db, input.animalId, input.limit);
+      return fresh(await listDoses(ctx.db, input.animalId, input.limit));
     }),
 });

@@ -14,6 +14,7 @@ import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Logger } from 'pino';
 import type {} from '../app-error-reasons.js';
 import type { Database } from '../db/index.js';
+import { StaleReads } from '../degradation/stale-reads.js';
 import { type AppRouter, appRouter } from '../routers/app-router.js';
 import { createContextFactory, type RequestContext } from '../trpc/context.js';
 import { registerGuard } from '../trpc/init.js';
@@ -122,6 +123,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     database: options.database,
     safeguards,
     sessions,
+    staleReads: new StaleReads(),
     trustProxy: options.trustProxy ?? false,
   });
   const contexts = new WeakMap<IncomingMessage, RequestContext>();

@@ -3,6 +3,7 @@ import type { Safeguards } from '@db-safeguards/core';
 import { clientIp, type TrustProxy, withSafeguardsContext } from '@db-safeguards/trpc';
 import type { Logger } from 'pino';
 import type { AppDatabase, Database, PublicUser } from '../db/index.js';
+import type { StaleReads } from '../degradation/stale-reads.js';
 import type { SessionCache } from './session-cache.js';
 
 /** What every procedure can reach: the database, the safeguards, the caller. */
@@ -14,6 +15,8 @@ export interface RequestContext {
   db: AppDatabase;
   safeguards: Safeguards;
   sessions: SessionCache;
+  /** The last good answers of the degradable reads (`staleReadProcedure`). */
+  staleReads: StaleReads;
   /** Set for procedures built on `protectedProcedure`. */
   user?: PublicUser;
 }
@@ -22,6 +25,7 @@ export interface ContextDependencies {
   database: Database;
   safeguards: Safeguards;
   sessions: SessionCache;
+  staleReads: StaleReads;
   trustProxy: TrustProxy;
 }
 
@@ -49,5 +53,6 @@ export function createContextFactory(dependencies: ContextDependencies) {
       db: dependencies.database.db,
       safeguards: dependencies.safeguards,
       sessions: dependencies.sessions,
+      staleReads: dependencies.staleReads,
     });
 }

@@ -10,6 +10,8 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { authenticate, type PublicUser } from '../db/index.js';
 import type { RequestContext } from './context.js';
+import { authenticateOrRemember } from './remembered-session.js';
+import { staleWhileUnavailable } from './stale-while-unavailable.js';
 import { assertTokenPolicy, tokenPolicyName } from './token-policy.js';
 
 /**
@@ -105,8 +107,11 @@ const authenticated = t.middleware(async ({ ctx, next, meta, type, signal, path 
   return ctx.safeguards.withContext(context, async () => {
     const blockedMs = ctx.sessions.isBlocked(ctx.ip);
     let user: PublicUser | undefined;
-    if (blockedMs === undefined) user = await authenticate(ctx.db, token);
-    else {
+    if (blockedMs === undefined) {
+      const verified = await authenticateOrRemember(ctx.db, ctx.sessions, token);
+      if (verified.remembered) return next({ ctx: { user: verified.user! } });
+      user = verified.user;
+    } else {
       if (!ctx.sessions.beginBlockedLookup(ctx.ip)) throw tooManyBadTokens(blockedMs);
       try {
         user = await ctx.safeguards.withContext({ priority: Priority.BATCH }, () =>
@@ -150,3 +155,10 @@ export const publicProcedure = t.procedure.use(safeguarded);
 
 /** For everything else: the caller is signed in (`ctx.user`) and rate limited per user. */
 export const protectedProcedure = t.procedure.use(authenticated).use(safeguarded);
+
+/**
+ * For reads that may answer their last good value while the database is unavailable
+ * (trpc/stale-while-unavailable.ts): signed in as {@link protectedProcedure}; the body returns
+ * `fresh(value)` and the client gets `MaybeStale<T>`.
+ */
+export const staleReadProcedure = t.procedure.use(authenticated).use(staleWhileUnavailable).use(safeguarded);

@@ -1045,7 +1045,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         [fresh]: 0,
       });
       const history = await a.client.administrations.history.query({ animalId: worldA.animal.id });
-      expect(history.map((entry) => entry.idempotencyKey).sort()).toEqual([recorded, imported].sort());
+      expect(history.value.map((entry) => entry.idempotencyKey).sort()).toEqual([recorded, imported].sort());
     });
 
     it('under 200+ concurrent calls of mixed priorities: no connection error, the budget holds, HIGH goes first, every acknowledged dose exactly once', async () => {
