@@ -67,6 +67,7 @@ try {
     idempotencyKey,
     notes: 'given with breakfast',
   });
+  if (first.status !== 'applied') throw new Error(`the dose was ${first.status}: is the database down?`);
   console.log(
     `  created: ${first.created}  id: ${first.administration.id}  at ${first.administration.recordedAt.toISOString()}`,
   );
@@ -77,6 +78,7 @@ try {
     idempotencyKey,
     notes: 'given with breakfast',
   });
+  if (again.status !== 'applied') throw new Error(`the dose was ${again.status}: is the database down?`);
   console.log(`  created: ${again.created}  same id: ${again.administration.id === first.administration.id}`);
 
   step('Check the history and the stock');

@@ -52,6 +52,11 @@ export interface AppConfig {
   /** For `createDatabase({ config: config.database, safeguards })`. */
   database: DatabaseConfig;
   /**
+   * REDIS_URL: where dose recordings wait while the database is unavailable (a durable BullMQ queue;
+   * see deferred/). Undefined: no deferral, a recording during an outage fails as before.
+   */
+  redisUrl: string | undefined;
+  /**
    * For `createSafeguards(config.safeguards)`: QUEUE_MAX_CONNECTIONS, CIRCUIT_*, DB_*, RATE_LIMIT_*,
    * and always the app's own `token` policy (its limit from RATE_LIMIT_TOKEN_MAX, default 20).
    */
@@ -134,6 +139,15 @@ const fields = {
   DATABASE_URL: field(
     z.string().transform((value): string | undefined => value),
     'a postgres:// URL',
+    undefined,
+    redactUrl,
+  ),
+  REDIS_URL: field(
+    z
+      .string()
+      .regex(/^rediss?:\/\//)
+      .transform((value): string | undefined => value),
+    'a redis:// or rediss:// URL',
     undefined,
     redactUrl,
   ),
@@ -257,6 +271,7 @@ export function loadEnv(env: Env = process.env): AppConfig {
     },
     seedDemo: v.SEED_DEMO === 'true' || (v.SEED_DEMO === 'auto' && database.driver === 'pglite'),
     database,
+    redisUrl: v.REDIS_URL,
     safeguards,
   };
 }

@@ -3,6 +3,7 @@ import type { Safeguards } from '@db-safeguards/core';
 import { clientIp, type TrustProxy, withSafeguardsContext } from '@db-safeguards/trpc';
 import type { Logger } from 'pino';
 import type { AppDatabase, Database, PublicUser } from '../db/index.js';
+import type { DeferredDoseQueue } from '../deferred/deferred-dose-queue.js';
 import type { StaleReads } from '../degradation/stale-reads.js';
 import type { SessionCache } from './session-cache.js';
 
@@ -17,6 +18,8 @@ export interface RequestContext {
   sessions: SessionCache;
   /** The last good answers of the degradable reads (`staleReadProcedure`). */
   staleReads: StaleReads;
+  /** Where dose recordings wait while the database is unavailable; undefined without REDIS_URL. */
+  deferredDoses: DeferredDoseQueue | undefined;
   /** Set for procedures built on `protectedProcedure`. */
   user?: PublicUser;
 }
@@ -26,6 +29,7 @@ export interface ContextDependencies {
   safeguards: Safeguards;
   sessions: SessionCache;
   staleReads: StaleReads;
+  deferredDoses?: DeferredDoseQueue | undefined;
   trustProxy: TrustProxy;
 }
 
@@ -54,5 +58,6 @@ export function createContextFactory(dependencies: ContextDependencies) {
       safeguards: dependencies.safeguards,
       sessions: dependencies.sessions,
       staleReads: dependencies.staleReads,
+      deferredDoses: dependencies.deferredDoses,
     });
 }

@@ -162,3 +162,13 @@ export const protectedProcedure = t.procedure.use(authenticated).use(safeguarded
  * `fresh(value)` and the client gets `MaybeStale<T>`.
  */
 export const staleReadProcedure = t.procedure.use(authenticated).use(staleWhileUnavailable).use(safeguarded);
+
+/**
+ * Signed in, without the safeguards middleware yet: for a procedure that puts its own middleware
+ * between its validated input and the safeguards (`administrations.record` and its deferral), then
+ * adds {@link safeguardsMiddleware} itself.
+ */
+export const authenticatedProcedure = t.procedure.use(authenticated);
+
+/** The safeguards middleware, for procedures built on {@link authenticatedProcedure}. */
+export const safeguardsMiddleware = safeguarded;
