@@ -28,6 +28,7 @@ export const expectedScenarios = [
   '6-neon-errors',
   '6b-neon-http',
   '7-reset-and-refused-connections',
+  '8-outage-deferred-writes',
 ];
 export const expectedBadInput = [
   'bad-input-procedures',
