@@ -16,6 +16,17 @@ export interface RequestContext {
   db: AppDatabase;
   safeguards: Safeguards;
   sessions: SessionCache;
+  /**
+   * The request's one session lookup, shared by every call of a batch: a batch of 25 calls with an
+   * unknown token costs one database lookup, not 25.
+   */
+  session: { lookup: Promise<PublicUser | undefined> | undefined };
+  /** The request's refused calls, logged as one line when it ends (set by the HTTP server). */
+  refusals?: {
+    count: number;
+    byKind: Record<string, number>;
+    first?: { path: string | undefined; code: string; error: object };
+  };
   /** The last good answers of the degradable reads (`staleReadProcedure`). */
   staleReads: StaleReads;
   /** Where dose recordings wait while the database is unavailable; undefined without REDIS_URL. */
@@ -57,6 +68,8 @@ export function createContextFactory(dependencies: ContextDependencies) {
       db: dependencies.database.db,
       safeguards: dependencies.safeguards,
       sessions: dependencies.sessions,
+      session: { lookup: undefined },
+      refusals: { count: 0, byKind: {} },
       staleReads: dependencies.staleReads,
       deferredDoses: dependencies.deferredDoses,
     });
