@@ -29,6 +29,7 @@ export const expectedScenarios = [
   '6b-neon-http',
   '7-reset-and-refused-connections',
   '8-outage-deferred-writes',
+  '9-outage-deferred-writes-app-killed',
 ];
 export const expectedBadInput = [
   'bad-input-procedures',
