@@ -109,6 +109,12 @@ describe('loadEnv', () => {
     expect(() => loadEnv({ TRUST_PROXY: 'everyone' })).toThrow(/TRUST_PROXY="everyone"/);
   });
 
+  it('checks the budget against the database limit at start: warn by default, error or off on request', () => {
+    expect(loadEnv({}).connectionLimitCheck).toBe('warn');
+    expect(loadEnv({ CONNECTION_LIMIT_CHECK: 'error' }).connectionLimitCheck).toBe('error');
+    expect(() => loadEnv({ CONNECTION_LIMIT_CHECK: 'loud' })).toThrow(/CONNECTION_LIMIT_CHECK="loud"/);
+  });
+
   it('sheds load by default except on the embedded database, with marks from LOAD_* (seed 002: heap under 1 GB)', () => {
     expect(loadEnv({}).loadShedding).toBe(false);
     expect(loadEnv({ DATABASE_URL: 'postgres://app:pw@db.example.com/app' }).loadShedding).toBe(true);

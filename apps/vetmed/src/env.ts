@@ -23,6 +23,7 @@ import {
   redactUrl,
   resolveDatabaseConfig,
 } from './db/database-config.js';
+import { type ConnectionLimitCheck, connectionLimitChecks } from './server/connection-limit-check.js';
 import { defaultHealthCacheMs } from './server/health-cache.js';
 import { parseLoadMarks } from './server/load-marks.js';
 import { withTokenPolicy } from './trpc/token-policy.js';
@@ -58,6 +59,11 @@ export interface AppConfig {
   seedDemo: boolean;
   /** For `createDatabase({ config: config.database, safeguards })`. */
   database: DatabaseConfig;
+  /**
+   * At start, compare the budget with the role's CONNECTION LIMIT and max_connections: `warn` (a
+   * typed warning in the log), `error` (refuse to start) or `off`. Env CONNECTION_LIMIT_CHECK.
+   */
+  connectionLimitCheck: ConnectionLimitCheck;
   /**
    * For `createSafeguards(config.safeguards)`: QUEUE_MAX_CONNECTIONS, CIRCUIT_*, DB_*, RATE_LIMIT_*,
    * and always the app's own `token` policy (its limit from RATE_LIMIT_TOKEN_MAX, default 20); the
@@ -180,6 +186,11 @@ const fields = {
     'an integer between 0 (off) and 3600000',
     defaultStatementTimeoutMs,
   ),
+  CONNECTION_LIMIT_CHECK: field(
+    z.enum(connectionLimitChecks),
+    connectionLimitChecks.join(', '),
+    'warn' as ConnectionLimitCheck,
+  ),
   LOAD_SHEDDING: field(z.enum(['auto', 'on', 'off']), 'auto, on or off', 'auto' as 'auto' | 'on' | 'off'),
   LOAD_EVENT_LOOP_DELAY_MS: loadMarks(1, 'LOW=50,NORMAL=200,HIGH=1000'),
   LOAD_EVENT_LOOP_UTILIZATION: loadMarks(1, 'LOW=0.95'),
@@ -299,6 +310,7 @@ export function loadEnv(env: Env = process.env): AppConfig {
     seedDemo: v.SEED_DEMO === 'true' || (v.SEED_DEMO === 'auto' && database.driver === 'pglite'),
     loadShedding: v.LOAD_SHEDDING === 'on' || (v.LOAD_SHEDDING === 'auto' && database.driver !== 'pglite'),
     database,
+    connectionLimitCheck: v.CONNECTION_LIMIT_CHECK,
     safeguards,
   };
 }

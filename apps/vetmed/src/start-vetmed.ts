@@ -4,6 +4,7 @@ import { type CreateDatabaseOptions, createDatabase, type Database, seedDemoData
 import type { AppConfig } from './env.js';
 import { type AppServer, startAppServer } from './server/app-server.js';
 import { type BackendCounter, createBackendCounter } from './server/backend-counter.js';
+import { checkDatabaseConnectionLimit } from './server/connection-limit-check.js';
 import { installGracefulShutdown } from './server/graceful-shutdown.js';
 import { createLogger, logSafeguardEvents } from './server/logger.js';
 import { createServingLoadSampler } from './server/serving-load-sampler.js';
@@ -53,6 +54,12 @@ export async function startVetmed(
     database = await createDatabase({ ...options.database, config: config.database, safeguards });
     backends = createBackendCounter(database);
     await database.migrate();
+    await checkDatabaseConnectionLimit(
+      database,
+      safeguards.queue.options.maxConcurrentConnections,
+      config.connectionLimitCheck,
+      log,
+    );
     if (config.seedDemo) {
       const seeded = await seedDemoData(database.db);
       log.info({ createdUser: seeded.createdUser }, 'demo data ready');

@@ -8,6 +8,25 @@
 
 export { BreakerState } from './breaker/breaker-state.js';
 export type { BreakerStateChange } from './breaker/circuit-breaker.js';
+export type {
+  ConnectionLimitCheckOptions,
+  ConnectionLimitReading,
+  ConnectionLimitWarning,
+} from './capacity/connection-limit.js';
+export {
+  ConnectionLimitExceededError,
+  checkConnectionLimit,
+  connectionLimitQuery,
+} from './capacity/connection-limit.js';
+export type { LimitChange } from './capacity/effective-limit.js';
+export type {
+  DemandSnapshot,
+  SharedBudgetLimitChange,
+  SharedBudgetMode,
+  SharedBudgetModeChange,
+  SharedBudgetStats,
+  SharedConnectionBudget,
+} from './capacity/shared-budget.js';
 export {
   environmentVariables,
   SafeguardsConfigError,

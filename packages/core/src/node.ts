@@ -13,7 +13,10 @@ registerAsyncLocalStorage(AsyncLocalStorage);
 export {
   applyOrDefer,
   BreakerState,
+  ConnectionLimitExceededError,
+  checkConnectionLimit,
   classifyError,
+  connectionLimitQuery,
   createProcessLoadSampler,
   createSafeguards,
   ErrorType,

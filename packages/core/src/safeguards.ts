@@ -1,5 +1,7 @@
 import type { BreakerRegistry } from './breaker/breaker-registry.js';
 import type { BreakerStateChange } from './breaker/circuit-breaker.js';
+import { isCapacitySignal } from './capacity/capacity-signal.js';
+import type { EffectiveLimit, LimitChange } from './capacity/effective-limit.js';
 import type { SafeguardsOptions } from './config/safeguards-options.js';
 import type { ReadOnlyMode } from './degradation/read-only-mode.js';
 import { classifyError } from './errors/classify-error.js';
@@ -58,6 +60,12 @@ export class Safeguards {
   readonly onOperationEnd: Event<OperationEndEvent>;
   /** A circuit breaker changed state. */
   readonly onBreakerStateChange: Event<BreakerStateChange>;
+  /**
+   * The effective connection limit changed (the database said it was full, a calm period gave a slot
+   * back, a shared budget's grant moved). A driver pool listens to close idle connections the limit
+   * no longer allows.
+   */
+  readonly onLimitChange: Event<LimitChange>;
   private closed: Promise<void> | undefined;
 
   constructor(options: SafeguardsOptions = {}) {
@@ -67,6 +75,7 @@ export class Safeguards {
     this.onRejection = this.parts.stats.onRejection;
     this.onOperationEnd = this.parts.stats.onOperationEnd;
     this.onBreakerStateChange = this.parts.breakers.onStateChange;
+    this.onLimitChange = this.parts.limit.onChange;
   }
 
   /** The connection budget. */
@@ -80,6 +89,14 @@ export class Safeguards {
 
   get rateLimiter(): RateLimiter {
     return this.parts.rateLimiter;
+  }
+
+  /**
+   * The effective connection limit: the budget lowered by load signals. Other signals (event-loop
+   * lag, memory, ...) feed it with `limit.set(name, slots)`; the smallest input wins.
+   */
+  get limit(): EffectiveLimit {
+    return this.parts.limit;
   }
 
   get readOnly(): ReadOnlyMode {
@@ -196,6 +213,7 @@ export class Safeguards {
           ok: false,
           responseTimeMs: clock.now() - started,
           error: `${classified.type}: ${classified.reason}`,
+          ...(isCapacitySignal(classified) ? { full: true } : {}),
         };
       }
     }
@@ -210,6 +228,14 @@ export class Safeguards {
     return {
       uptimeMs: parts.clock.now() - parts.startedAt,
       queue: parts.queue.stats(),
+      capacity: {
+        configured: parts.limit.configured,
+        effective: parts.limit.limit,
+        limitedBy: parts.limit.limitedBy,
+        inputs: parts.limit.snapshot(),
+        adaptive: parts.adaptive?.stats(),
+        shared: parts.shared?.budget.stats(),
+      },
       breakers: parts.breakers.stats(),
       rateLimits: parts.rateLimiter.stats(),
       retries: { ...budget, attempted: counts.retries, recovered: counts.recovered },
@@ -269,6 +295,8 @@ export class Safeguards {
       await Promise.race([parts.queue.onIdle(), drainWindow]);
       drained.abort();
       parts.queue.close();
+      // Its slots go back to the other instances now, not when its lease runs out.
+      await parts.shared?.close();
       parts.load.close();
     })();
     return this.closed;

@@ -74,6 +74,26 @@ export function createMetrics(safeguards: Safeguards) {
   gauge('db_safeguards_connections_max', 'The connection budget.', [], (g) =>
     g.set(read().queue.maxConcurrentConnections),
   );
+  gauge(
+    'db_safeguards_connections_limit',
+    'Slots the process may hold now: the budget, lowered while the database says it is full or by a shared budget.',
+    [],
+    (g) => g.set(read().capacity.effective),
+  );
+  gauge(
+    'db_safeguards_connections_limit_input',
+    'Each input of the effective limit (database: the adaptive limit after "too many connections"; shared: the grant).',
+    ['input'],
+    (g) => {
+      for (const [input, limit] of Object.entries(read().capacity.inputs)) g.set({ input }, limit);
+    },
+  );
+  counter(
+    'db_safeguards_capacity_refusals_total',
+    'Connection attempts the database refused as full (53300 and kin); capacity, not an outage.',
+    [],
+    () => [[{}, read().capacity.adaptive?.refusals ?? 0]],
+  );
   gauge('db_safeguards_queue_waiting', 'Operations waiting for a slot, by priority.', ['priority'], (g) => {
     const queued = read().queue.queuedByPriority;
     for (const priority of priorities)

@@ -83,19 +83,25 @@ export class OperationStats {
     this.settleFailure(execution, error);
   }
 
-  /** An operation was refused before it ran (`stage` of the composition order). */
+  /**
+   * An operation was refused before it ran (`stage` of the composition order). A refusal is the
+   * safeguards working, not a failure: it stays out of the health window's error rate (which also
+   * drives adaptive limits) and goes to the error log's refusal bursts, so one client's flood can
+   * neither mark the app unhealthy nor tighten the limits of everyone else.
+   */
   operationRefused(execution: ExecutionView, error: SafeguardError, stage: RefusalStage): void {
     this.rejected++;
+    this.inFlight--;
     if (this.rejectionEmitter.hasListeners) this.emitRejection(error, stage, execution.context);
-    // The process being too loaded to take new work is load, not a failure: it must not raise the
-    // error rate (health, adaptive rate limits) on top of the shedding itself.
-    this.settleFailure(execution, error, stage !== 'load');
+    this.errorLog.recordRefusal(error, execution.context.label, this.clock.now());
+    if (this.endEmitter.hasListeners) this.emitEnd(execution, error);
   }
 
   /** A request was refused by `Safeguards.admit`: no operation had started, so only the refusal counts. */
   requestRefused(error: SafeguardError, stage: RefusalStage, context: ResolvedContext): void {
     this.rejected++;
     if (this.rejectionEmitter.hasListeners) this.emitRejection(error, stage, context);
+    this.errorLog.recordRefusal(error, context.label, this.clock.now());
   }
 
   retrying(execution: ExecutionView, error: SafeguardError, delayMs: number): void {
@@ -145,12 +151,12 @@ export class OperationStats {
     return { total: this.windowTotal.total(), failed: this.windowFailed.total() };
   }
 
-  private settleFailure(execution: ExecutionView, error: SafeguardError, countsAsFailure = true): void {
+  private settleFailure(execution: ExecutionView, error: SafeguardError): void {
     this.inFlight--;
     this.errorLog.record(error, execution.context.label);
     const now = this.clock.now();
     this.windowTotal.add(1, now);
-    if (countsAsFailure && isSystemFailure(error)) this.windowFailed.add(1, now);
+    if (isSystemFailure(error)) this.windowFailed.add(1, now);
     if (this.endEmitter.hasListeners) this.emitEnd(execution, error);
   }
 
