@@ -113,54 +113,61 @@ describe('a HIGH call never waits behind continuations of lower work beyond one 
    * arrived, then the LOW one. Relief passes over a HIGH waiter only where a second ordinary slot will
    * free within the hold in progress.
    */
-  it('with one ordinary slot, starvation relief never hands the slot a HIGH call waits for to LOW work', async () => {
-    const clock = new ManualClock();
-    const queue = new ConnectionQueue(
-      {
-        maxConcurrentConnections: 2,
-        reservedForCritical: 1,
-        starvationAfterMs: 100,
-        starvationShare: 0.1,
-        maxQueueSize: 1000,
-        timeoutMs: 600_000,
-      },
-      clock,
-    );
-    const granted: string[] = [];
-    let holder: Lease = queue.tryAcquire(Priority.LOW)!;
-    const wait = (priority: Priority, name: string, continuation = false) => {
-      void queue.acquire(priority, { continuation }).then((lease) => {
-        granted.push(name);
-        holder = lease;
-      });
-    };
-    let normals = 0;
-    /** NORMAL work keeps the slot busy: one more waiter, then the holder's 20 ms hold ends. */
-    const normalGrant = async () => {
-      wait(Priority.NORMAL, `normal-${normals++}`);
+  it.each([
+    { budget: 2, limit: undefined, case: 'a budget of 2 with 1 reserved' },
+    { budget: 8, limit: 1, case: 'a budget of 8 whose effective limit a load signal lowered to 1' },
+  ])(
+    'with one ordinary slot ($case), starvation relief never hands the slot a HIGH call waits for to LOW work',
+    async ({ budget, limit }) => {
+      const clock = new ManualClock();
+      const queue = new ConnectionQueue(
+        {
+          maxConcurrentConnections: budget,
+          reservedForCritical: 1,
+          starvationAfterMs: 100,
+          starvationShare: 0.1,
+          maxQueueSize: 1000,
+          timeoutMs: 600_000,
+        },
+        clock,
+      );
+      if (limit !== undefined) queue.setLimit(limit);
+      const granted: string[] = [];
+      let holder: Lease = queue.tryAcquire(Priority.LOW)!;
+      const wait = (priority: Priority, name: string, continuation = false) => {
+        void queue.acquire(priority, { continuation }).then((lease) => {
+          granted.push(name);
+          holder = lease;
+        });
+      };
+      let normals = 0;
+      /** NORMAL work keeps the slot busy: one more waiter, then the holder's 20 ms hold ends. */
+      const normalGrant = async () => {
+        wait(Priority.NORMAL, `normal-${normals++}`);
+        await clock.advance(20);
+        holder.release();
+        await flushMicrotasks();
+      };
+      // A LOW request's next query waits (a continuation) until relief hands it a grant.
+      wait(Priority.LOW, 'low-1', true);
+      while (!granted.includes('low-1')) await normalGrant();
+      // Another LOW continuation waits through nine more grants: it starves, and relief is due again.
+      wait(Priority.LOW, 'low-2', true);
+      for (let i = 0; i < 9; i++) await normalGrant();
+      expect(granted).not.toContain('low-2');
+      // A HIGH call arrives while a NORMAL call holds the slot.
+      wait(Priority.HIGH, 'high');
       await clock.advance(20);
       holder.release();
       await flushMicrotasks();
-    };
-    // A LOW request's next query waits (a continuation) until relief hands it a grant.
-    wait(Priority.LOW, 'low-1', true);
-    while (!granted.includes('low-1')) await normalGrant();
-    // Another LOW continuation waits through nine more grants: it starves, and relief is due again.
-    wait(Priority.LOW, 'low-2', true);
-    for (let i = 0; i < 9; i++) await normalGrant();
-    expect(granted).not.toContain('low-2');
-    // A HIGH call arrives while a NORMAL call holds the slot.
-    wait(Priority.HIGH, 'high');
-    await clock.advance(20);
-    holder.release();
-    await flushMicrotasks();
-    // The hold in progress when HIGH arrived has ended: the slot is HIGH's, not the starving LOW's.
-    expect(granted.at(-1)).toBe('high');
-    holder.release();
-    await flushMicrotasks();
-    // LOW still gets its turn once no HIGH call waits (relief is still due, over the NORMAL waiter).
-    expect(granted.at(-1)).toBe('low-2');
-  });
+      // The hold in progress when HIGH arrived has ended: the slot is HIGH's, not the starving LOW's.
+      expect(granted.at(-1)).toBe('high');
+      holder.release();
+      await flushMicrotasks();
+      // LOW still gets its turn once no HIGH call waits (relief is still due, over the NORMAL waiter).
+      expect(granted.at(-1)).toBe('low-2');
+    },
+  );
 
   it('with two ordinary slots, relief may pass over a HIGH waiter once: the other slot frees within the hold', async () => {
     const clock = new ManualClock();
