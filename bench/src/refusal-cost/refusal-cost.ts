@@ -10,17 +10,19 @@
  * database. Each round sends the same number of history reads to each app, closed loop, interleaved,
  * and reads each app's own CPU time (`process_cpu_seconds_total` from its /metrics) before and after.
  *
- * Usage: pnpm bench:refusal-cost [-- --rounds 5 --calls 1000 --concurrency 8 --log-level warn]
+ * Usage: pnpm bench:refusal-cost [-- --rounds 5 --calls 1000 --concurrency 8 --log-level warn --json FILE]
  *
  * The machine is shared and noisy: every round is printed, and the ratio is taken within a round.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import { TRPCClientError } from '@trpc/client';
 import { type AppProcess, startAppProcess } from '../loadtest/app-process.js';
 import { metricValue } from '../loadtest/app-process-sampler.js';
 import { createClient, createVirtualUsers, type VirtualUser } from '../loadtest/scenarios.js';
+import type { RefusalCostData } from '../report/report-data.js';
 
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -36,6 +38,12 @@ const dosesPerUser = 50;
 /** The apps' LOG_LEVEL: at `warn` (the default here, as in the load test) each refusal is logged. */
 const logLevelIndex = process.argv.indexOf('--log-level');
 const logLevel = logLevelIndex >= 0 ? process.argv[logLevelIndex + 1]! : 'warn';
+const jsonIndex = process.argv.indexOf('--json');
+const jsonPath = jsonIndex >= 0 ? process.argv[jsonIndex + 1] : undefined;
+
+/** The middle value (the upper middle of an even count). */
+const median = (values: readonly number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const metricsToken = randomBytes(18).toString('hex');
 const unlimited = Object.fromEntries(
@@ -135,7 +143,7 @@ async function main(): Promise<void> {
       `${callsPerRound} calls per app per round, ${concurrency} at a time, closed loop, apps interleaved; LOG_LEVEL=${logLevel}.\n`,
     );
     console.log('round | served: CPU µs/call (ok) | refused: CPU µs/call (429) | refused / served');
-    const ratios: number[] = [];
+    const measured: RefusalCostData['rounds'] = [];
     for (let round = 1; round <= rounds; round++) {
       const measure = async (app: AppProcess, clients: VirtualUser[]) => {
         // The limit is 1 a minute per user (sliding): each user spends its call of the minute now, so
@@ -159,15 +167,24 @@ async function main(): Promise<void> {
       if (served.outcome.ok !== callsPerRound || refused.outcome.refused !== callsPerRound)
         throw new Error(`round ${round}: served ${served.outcome.ok}, refused ${refused.outcome.refused}`);
       const ratio = refused.perCallUs / served.perCallUs;
-      ratios.push(ratio);
+      measured.push({ servedCpuUs: served.perCallUs, refusedCpuUs: refused.perCallUs, ratio });
       console.log(
         `${String(round).padStart(5)} | ${served.perCallUs.toFixed(0).padStart(9)} (${served.outcome.ok}) | ${refused.perCallUs.toFixed(0).padStart(10)} (${refused.outcome.refused}) | ${ratio.toFixed(2)}`,
       );
     }
-    const sorted = [...ratios].sort((a, b) => a - b);
-    console.log(
-      `\nmedian refused / served: ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)} (target <= 0.2)`,
-    );
+    const medianRatio = median(measured.map((round) => round.ratio));
+    console.log(`\nmedian refused / served: ${medianRatio.toFixed(2)} (target <= 0.2)`);
+    if (jsonPath) {
+      const data: RefusalCostData = {
+        command: `pnpm bench:refusal-cost -- --rounds ${rounds} --calls ${callsPerRound} --concurrency ${concurrency} --log-level ${logLevel}`,
+        callsPerRound,
+        concurrency,
+        logLevel,
+        rounds: measured,
+        medianRatio,
+      };
+      writeFileSync(jsonPath, `${JSON.stringify(data, null, 2)}\n`);
+    }
   } finally {
     for (const app of apps) await app.stop();
     await server?.stop();

@@ -82,6 +82,9 @@ export function explainConnectionErrors(parts: readonly ConnectionErrorPart[]): 
 /** The pipeline's target against cockatiel's retry + breaker + bulkhead: at most this multiple of its cost. */
 export const cockatielTarget = 0.75;
 
+/** A refused call's CPU in the sample app: at most this multiple of a served history read's. */
+export const refusalCostTarget = 0.2;
+
 /**
  * Why the comparison with cockatiel was missed, for each way of running that missed: both
  * pipelines' cost per operation, with the bare call and p-queue of the same rounds, and how much

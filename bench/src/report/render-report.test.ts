@@ -466,6 +466,33 @@ describe('renderReport: no sentence of fixed figures that can go stale', () => {
     expect(report).not.toMatch(/70-80 ns|~100 ns/);
   });
 
+  it("a refused call's CPU against a served history read: target row, every round, and why when missed", () => {
+    const met = renderReport(sampleReportData());
+    expect(targetRow(met, 'a refused call costs ≤ 0.2 × the CPU of a served history read')).toContain(
+      '464 µs vs 3,000 µs (medians): 0.16× (median of 3 rounds: 0.15×, 0.18×, 0.16×) | **met** |',
+    );
+    expect(met).toContain('## The cost of a refused call');
+    expect(met).toContain('| 2 | 3,200 | 576 | 0.18× |');
+    expect(met).not.toContain("- **A refused call's CPU");
+    const missed = renderReport(
+      sampleReportData((d) => {
+        d.refusalCost!.rounds = [
+          { servedCpuUs: 3000, refusedCpuUs: 1200, ratio: 0.4 },
+          { servedCpuUs: 4000, refusedCpuUs: 1200, ratio: 0.3 },
+        ];
+        d.refusalCost!.medianRatio = 0.4;
+      }),
+    );
+    expect(targetRow(missed, 'a refused call costs ≤ 0.2')).toContain('| **missed** |');
+    const why = missed
+      .split('\n')
+      .find((line) => line.startsWith("- **A refused call's CPU (0.40× a served history read).**"));
+    expect(why).toContain('cost the app 1,200 µs of CPU (median of the rounds), a served one 4,000 µs');
+    // A run from before this benchmark renders without it.
+    const older = renderReport(sampleReportData((d) => delete d.refusalCost));
+    expect(older).not.toContain('refused call');
+  });
+
   it('keeps no absolute per-operation target: only the comparison with cockatiel, at 0.75 of its cost', () => {
     // 1,300 ns sequential against cockatiel's 1,800: 0.72×, within the target however many ns it is.
     const slow = renderReport(
