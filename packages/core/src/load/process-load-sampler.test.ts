@@ -56,8 +56,10 @@ describe('createProcessLoadSampler (the real event loop and memory of this proce
     const safeguards = createSafeguards({
       load: {
         sampler: createProcessLoadSampler(),
-        // Readings at most once a second: the checks below all see the one taken after the block.
+        // Readings at most once a second: the checks below all see the one taken after the block,
+        // which sheds at once.
         sampleIntervalMs: 1000,
+        sustainedReadings: 1,
         eventLoopDelayMs: { LOW: 100, NORMAL: 60_000 },
         eventLoopUtilization: false,
       },
