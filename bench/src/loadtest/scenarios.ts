@@ -73,7 +73,9 @@ export function runScenario(name: ScenarioName, user: VirtualUser): Promise<unkn
  * users at once (each sign-up hashes a password) can load the app enough that it sheds new calls.
  */
 async function patiently<T>(call: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
+  // A shared machine can keep the app busy for many seconds: keep at it for a minute.
+  const giveUpAt = Date.now() + 60_000;
+  for (;;) {
     try {
       return await call();
     } catch (error) {
@@ -83,7 +85,7 @@ async function patiently<T>(call: () => Promise<T>): Promise<T> {
         }
       ).data?.userFriendly;
       const refused = busy?.retryable === true && (busy.type === 'QUEUE_FULL' || busy.type === 'RATE_LIMIT');
-      if (!refused || attempt >= 10) throw error;
+      if (!refused || Date.now() >= giveUpAt) throw error;
       await new Promise((resolve) => setTimeout(resolve, Math.min(busy.retryAfterMs ?? 1000, 5000)));
     }
   }
