@@ -32,6 +32,7 @@ export type {
   Animal,
   AuthToken,
   Household,
+  HouseholdInvitation,
   InventoryItem,
   Medication,
   MedicationForm,
@@ -56,6 +57,7 @@ export {
   animals,
   authTokens,
   doseAmountScale,
+  householdInvitations,
   households,
   inventory,
   medicationForm,
@@ -80,6 +82,7 @@ export { createHousehold, getMembershipRole, listHouseholdsOfUser } from './serv
 export type { PublicUser, SignInResult } from './services/users.js';
 export {
   authenticate,
+  authenticateSession,
   createUser,
   defaultTokenTtlMs,
   deleteStaleTokens,

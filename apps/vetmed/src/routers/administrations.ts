@@ -3,7 +3,17 @@ import { z } from 'zod';
 import { listDoses, recordDose } from '../db/index.js';
 import { can, requireAnimalAccess, requireRegimenAccess } from '../trpc/access.js';
 import { protectedProcedure, router } from '../trpc/init.js';
-import { animalInput, id, idempotencyKey, optionalText, pageLimit, positiveAmount, unit } from './inputs.js';
+import {
+  animalInput,
+  beforeRegimenStart,
+  doseTime,
+  id,
+  idempotencyKey,
+  optionalText,
+  pageLimit,
+  positiveAmount,
+  unit,
+} from './inputs.js';
 
 export const administrationsRouter = router({
   /**
@@ -21,12 +31,14 @@ export const administrationsRouter = router({
         idempotencyKey,
         doseAmount: positiveAmount.optional(),
         doseUnit: unit.optional(),
-        recordedAt: z.date().optional(),
+        recordedAt: doseTime.optional(),
         notes: optionalText(2000),
       }),
     )
     .mutation(async ({ ctx, input }) => {
       const regimen = await requireRegimenAccess(ctx.db, ctx.user.id, input.regimenId, can.care);
+      const early = beforeRegimenStart(input.recordedAt, regimen.startsAt);
+      if (early) throw early;
       return recordDose(ctx.db, { ...input, recordedBy: ctx.user.id }, regimen);
     }),
 

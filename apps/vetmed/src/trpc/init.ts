@@ -11,7 +11,7 @@ import {
 import type { TRPCMiddlewareFunction } from '@trpc/server';
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
-import { authenticate, type PublicUser } from '../db/index.js';
+import { authenticateSession, type PublicUser } from '../db/index.js';
 import type { RequestContext } from './context.js';
 import { assertTokenPolicy, tokenPolicyName } from './token-policy.js';
 
@@ -138,19 +138,19 @@ async function lookUpSession(
   return ctx.safeguards.withContext(context, async () => {
     // The per-IP check for unknown tokens comes before the lookup.
     const blockedMs = ctx.sessions.isBlocked(ip);
-    let user: PublicUser | undefined;
-    if (blockedMs === undefined) user = await authenticate(ctx.db, token);
+    let session: Awaited<ReturnType<typeof authenticateSession>>;
+    if (blockedMs === undefined) session = await authenticateSession(ctx.db, token);
     else {
       if (!ctx.sessions.beginBlockedLookup(ip)) throw tooManyBadTokens(blockedMs);
       try {
-        user = await ctx.safeguards.withContext({ priority: Priority.BATCH }, () =>
-          authenticate(ctx.db, token),
+        session = await ctx.safeguards.withContext({ priority: Priority.BATCH }, () =>
+          authenticateSession(ctx.db, token),
         );
       } finally {
         ctx.sessions.endBlockedLookup(ip);
       }
     }
-    if (!user) {
+    if (!session) {
       const charge = await ctx.safeguards.rateLimiter.check(tokenPolicyName, { ip });
       if (!charge.allowed) {
         ctx.sessions.block(ip, Date.now() + charge.retryAfterMs);
@@ -158,8 +158,8 @@ async function lookUpSession(
       }
       return undefined;
     }
-    ctx.sessions.set(token, user);
-    return user;
+    ctx.sessions.set(token, session.user, Date.now(), session.expiresAt.getTime());
+    return session.user;
   });
 }
 

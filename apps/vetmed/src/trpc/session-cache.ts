@@ -2,8 +2,9 @@ import type { PublicUser } from '../db/index.js';
 
 /**
  * Verified bearer tokens, kept for a short time so a client making many calls does not cost one
- * database lookup per call. Sign-out removes the token at once on this instance; other instances
- * notice within `ttlMs`.
+ * database lookup per call. Every hit checks the token's own expiry too (a token past it is dropped
+ * at once, not `ttlMs` later); sign-out removes the token at once on this instance; other instances
+ * notice within `ttlMs` (until a shared store exists).
  */
 export class SessionCache {
   private readonly entries = new Map<string, { user: PublicUser; expiresAt: number }>();
@@ -23,9 +24,11 @@ export class SessionCache {
     return entry.user;
   }
 
-  set(token: string, user: PublicUser, now = Date.now()): void {
+  /** Caches a verified token until `ttlMs` from now, or until the token expires if sooner. */
+  set(token: string, user: PublicUser, now = Date.now(), tokenExpiresAt = Number.POSITIVE_INFINITY): void {
     this.entries.delete(token);
-    this.entries.set(token, { user, expiresAt: now + this.ttlMs });
+    if (tokenExpiresAt <= now) return;
+    this.entries.set(token, { user, expiresAt: Math.min(now + this.ttlMs, tokenExpiresAt) });
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
   }
 
