@@ -4,7 +4,13 @@
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SafeguardsConfigError, type SafeguardsOptions, safeguardsOptionsFromEnv } from '@db-safeguards/core';
+import {
+  type LoadMarks,
+  type LoadOptions,
+  SafeguardsConfigError,
+  type SafeguardsOptions,
+  safeguardsOptionsFromEnv,
+} from '@db-safeguards/core';
 import { isProxyRule, type TrustProxy } from '@db-safeguards/trpc';
 import { z } from 'zod';
 import {
@@ -17,7 +23,9 @@ import {
   redactUrl,
   resolveDatabaseConfig,
 } from './db/database-config.js';
+import { type ConnectionLimitCheck, connectionLimitChecks } from './server/connection-limit-check.js';
 import { defaultHealthCacheMs } from './server/health-cache.js';
+import { parseLoadMarks } from './server/load-marks.js';
 import { withTokenPolicy } from './trpc/token-policy.js';
 
 type Env = Record<string, string | undefined>;
@@ -52,10 +60,22 @@ export interface AppConfig {
   /** For `createDatabase({ config: config.database, safeguards })`. */
   database: DatabaseConfig;
   /**
+   * At start, compare the budget with the role's CONNECTION LIMIT and max_connections: `warn` (a
+   * typed warning in the log), `error` (refuse to start) or `off`. Env CONNECTION_LIMIT_CHECK.
+   */
+  connectionLimitCheck: ConnectionLimitCheck;
+  /**
    * For `createSafeguards(config.safeguards)`: QUEUE_MAX_CONNECTIONS, CIRCUIT_*, DB_*, RATE_LIMIT_*,
-   * and always the app's own `token` policy (its limit from RATE_LIMIT_TOKEN_MAX, default 20).
+   * and always the app's own `token` policy (its limit from RATE_LIMIT_TOKEN_MAX, default 20); the
+   * load marks (LOAD_*) in `load`, without a sampler: `startVetmed` adds one when `loadShedding`.
    */
   safeguards: SafeguardsOptions;
+  /**
+   * Refuse new calls by priority while this process's event loop lags or memory is past its marks
+   * (LOAD_SHEDDING). `auto`: on, except on the embedded PGlite database, whose queries run on the
+   * event loop itself, so lag there is the database working, which the connection budget governs.
+   */
+  loadShedding: boolean;
 }
 
 export interface EnvProblem {
@@ -97,6 +117,19 @@ function field<T>(
 }
 
 const hidden = () => '(hidden)';
+
+/** Load marks (`LOW=50,NORMAL=200,HIGH=1000` or `off`), each number times `scale`; `fallback` as written. */
+const loadMarks = (scale: number, fallback: string) =>
+  field(
+    z.string().transform((value, context): LoadMarks | false => {
+      const marks = parseLoadMarks(value, scale);
+      if (marks !== undefined) return marks;
+      context.addIssue({ code: 'custom', message: 'bad load marks' });
+      return z.NEVER;
+    }),
+    'off, or PRIORITY=number pairs separated by commas (BATCH, LOW, NORMAL, HIGH; numbers above 0 that do not fall as priority rises), e.g. LOW=50,NORMAL=200,HIGH=1000',
+    parseLoadMarks(fallback, scale) as LoadMarks | false,
+  );
 
 /** An optional secret (admin or metrics bearer token): long enough not to be guessed, never logged. */
 const secretToken = () =>
@@ -153,6 +186,18 @@ const fields = {
     'an integer between 0 (off) and 3600000',
     defaultStatementTimeoutMs,
   ),
+  CONNECTION_LIMIT_CHECK: field(
+    z.enum(connectionLimitChecks),
+    connectionLimitChecks.join(', '),
+    'warn' as ConnectionLimitCheck,
+  ),
+  LOAD_SHEDDING: field(z.enum(['auto', 'on', 'off']), 'auto, on or off', 'auto' as 'auto' | 'on' | 'off'),
+  LOAD_EVENT_LOOP_DELAY_MS: loadMarks(1, 'LOW=50,NORMAL=200,HIGH=1000'),
+  LOAD_EVENT_LOOP_UTILIZATION: loadMarks(1, 'LOW=0.95'),
+  // Seed 002's memory monitoring alerted past 1 GB: here the heap sheds before it gets there.
+  LOAD_HEAP_USED_MB: loadMarks(1024 * 1024, 'LOW=768,NORMAL=896,HIGH=1024'),
+  // Off by default: PGlite's database memory counts in the process's RSS.
+  LOAD_RSS_MB: loadMarks(1024 * 1024, 'off'),
   SEED_DEMO: field(
     z.enum(['auto', 'true', 'false']),
     'auto, true or false',
@@ -224,6 +269,13 @@ export function loadEnv(env: Env = process.env): AppConfig {
 
   // The one place the app's own policy joins the core's: every server needs it (trpc/init.ts checks).
   safeguards = withTokenPolicy(safeguards, v.RATE_LIMIT_TOKEN_MAX);
+  const load: Partial<LoadOptions> = {
+    eventLoopDelayMs: v.LOAD_EVENT_LOOP_DELAY_MS,
+    eventLoopUtilization: v.LOAD_EVENT_LOOP_UTILIZATION,
+    heapUsedBytes: v.LOAD_HEAP_USED_MB,
+    rssBytes: v.LOAD_RSS_MB,
+  };
+  safeguards = { ...safeguards, load };
 
   let database: DatabaseConfig | undefined;
   if (problems.length === 0) {
@@ -261,7 +313,9 @@ export function loadEnv(env: Env = process.env): AppConfig {
     seedDemo:
       v.SEED_DEMO === 'true' ||
       (v.SEED_DEMO === 'auto' && database.driver === 'pglite' && v.NODE_ENV !== 'production'),
+    loadShedding: v.LOAD_SHEDDING === 'on' || (v.LOAD_SHEDDING === 'auto' && database.driver !== 'pglite'),
     database,
+    connectionLimitCheck: v.CONNECTION_LIMIT_CHECK,
     safeguards,
   };
 }

@@ -4,8 +4,10 @@ import { type CreateDatabaseOptions, createDatabase, type Database, seedDemoData
 import type { AppConfig } from './env.js';
 import { type AppServer, startAppServer } from './server/app-server.js';
 import { type BackendCounter, createBackendCounter } from './server/backend-counter.js';
+import { checkDatabaseConnectionLimit } from './server/connection-limit-check.js';
 import { installGracefulShutdown } from './server/graceful-shutdown.js';
 import { createLogger, logSafeguardEvents } from './server/logger.js';
+import { createServingLoadSampler } from './server/serving-load-sampler.js';
 
 export interface RunningVetmed {
   readonly url: string;
@@ -36,8 +38,11 @@ export async function startVetmed(
   const log = options.log ?? createLogger(config.logLevel);
   let database: Database | undefined;
   let backends: BackendCounter | undefined;
+  // Load shedding reads the event loop and memory only once the server listens (see the sampler).
+  const loadSampler = config.loadShedding ? createServingLoadSampler() : undefined;
   const safeguards = createSafeguards({
     ...config.safeguards,
+    ...(loadSampler === undefined ? {} : { load: { ...config.safeguards.load, sampler: loadSampler } }),
     // The probe counts the app role's backends on the way, for the operator dashboard.
     health: { probe: (scope) => backends!.probe(scope.signal) },
   });
@@ -49,6 +54,12 @@ export async function startVetmed(
     database = await createDatabase({ ...options.database, config: config.database, safeguards });
     backends = createBackendCounter(database);
     await database.migrate();
+    await checkDatabaseConnectionLimit(
+      database,
+      safeguards.queue.options.maxConcurrentConnections,
+      config.connectionLimitCheck,
+      log,
+    );
     if (config.seedDemo) {
       const seeded = await seedDemoData(database.db);
       log.info({ createdUser: seeded.createdUser }, 'demo data ready');
@@ -74,6 +85,7 @@ export async function startVetmed(
     unsubscribe();
     throw error;
   }
+  loadSampler?.startServing();
   const open = database;
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -89,7 +101,12 @@ export async function startVetmed(
     installGracefulShutdown({ app, safeguards, database: open, log, drainMs: config.server.shutdownDrainMs });
   }
   log.info(
-    { url: app.url, driver: open.driver, budget: safeguards.queue.options.maxConcurrentConnections },
+    {
+      url: app.url,
+      driver: open.driver,
+      budget: safeguards.queue.options.maxConcurrentConnections,
+      loadShedding: config.loadShedding,
+    },
     'listening',
   );
   return { url: app.url, app, safeguards, database: open, log, stop };

@@ -79,7 +79,10 @@ describe('startAppServer with its caller’s own safeguards', () => {
     expect((await fetch(`${on.url}/metrics`)).status).toBe(401);
     const scraped = await fetch(`${on.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
     expect(scraped.status).toBe(200);
-    expect(await scraped.text()).toContain('db_safeguards_connections_max');
+    const text = await scraped.text();
+    expect(text).toContain('db_safeguards_connections_max');
+    // The effective limit (issue 14): the budget until a load signal lowers it.
+    expect(text).toContain('db_safeguards_connections_limit 8');
     // Admin routes stay off: the metrics token is not an admin token.
     expect(
       (await fetch(`${on.url}/api/health?detailed=true`, { headers: { authorization: `Bearer ${token}` } }))

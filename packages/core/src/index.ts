@@ -8,6 +8,25 @@
 
 export { BreakerState } from './breaker/breaker-state.js';
 export type { BreakerStateChange } from './breaker/circuit-breaker.js';
+export type {
+  ConnectionLimitCheckOptions,
+  ConnectionLimitReading,
+  ConnectionLimitWarning,
+} from './capacity/connection-limit.js';
+export {
+  ConnectionLimitExceededError,
+  checkConnectionLimit,
+  connectionLimitQuery,
+} from './capacity/connection-limit.js';
+export type { LimitChange } from './capacity/effective-limit.js';
+export type {
+  DemandSnapshot,
+  SharedBudgetLimitChange,
+  SharedBudgetMode,
+  SharedBudgetModeChange,
+  SharedBudgetStats,
+  SharedConnectionBudget,
+} from './capacity/shared-budget.js';
 export {
   environmentVariables,
   SafeguardsConfigError,
@@ -31,6 +50,11 @@ export { toUserFriendlyError } from './errors/user-friendly-error.js';
 export type { HealthReport, HealthStatus } from './health/health-report.js';
 export type { Clock } from './internal/clock.js';
 export type { Disposable, Event } from './internal/events.js';
+export type { LoadCause, LoadStats } from './load/load-monitor.js';
+export type { LoadMarks, LoadOptions, LoadSignal, SheddablePriorityName } from './load/load-options.js';
+export type { LoadSample, LoadSampler } from './load/load-sampler.js';
+export type { ProcessLoadSamplerOptions } from './load/process-load-sampler.js';
+export { createProcessLoadSampler } from './load/process-load-sampler.js';
 export type { OperationType, RequestIdentity, RunContext } from './operation-context.js';
 export type { Operation, OperationEndEvent, RejectionEvent, RetryEvent } from './pipeline/operation.js';
 export type { OperationScope } from './pipeline/operation-scope.js';

@@ -13,7 +13,11 @@ registerAsyncLocalStorage(AsyncLocalStorage);
 export {
   applyOrDefer,
   BreakerState,
+  ConnectionLimitExceededError,
+  checkConnectionLimit,
   classifyError,
+  connectionLimitQuery,
+  createProcessLoadSampler,
   createSafeguards,
   ErrorType,
   environmentVariables,

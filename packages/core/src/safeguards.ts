@@ -1,5 +1,7 @@
 import type { BreakerRegistry } from './breaker/breaker-registry.js';
 import type { BreakerStateChange } from './breaker/circuit-breaker.js';
+import { isCapacitySignal } from './capacity/capacity-signal.js';
+import type { EffectiveLimit, LimitChange } from './capacity/effective-limit.js';
 import type { SafeguardsOptions } from './config/safeguards-options.js';
 import type { ReadOnlyMode } from './degradation/read-only-mode.js';
 import { classifyError } from './errors/classify-error.js';
@@ -36,12 +38,14 @@ export interface Admission {
  *     calls on it; its own signal, deadline and the read-only check still apply;
  *  2. closed, or the caller's signal already aborted → refused;
  *  3. read-only mode → writes refused;
- *  4. rate limit (when a policy is given; CRITICAL bypasses) → RATE_LIMIT;
- *  5. circuit breaker → CIRCUIT_BREAKER, before queueing;
- *  6. connection budget → a slot, or QUEUE_FULL / TIMEOUT;
- *  7. the operation, bounded by the deadline;
- *  8. on a transient failure: release the slot, back off (within the retry budget and the deadline),
- *     and go round from step 5 with the whole operation.
+ *  4. the process's load (when a sampler is set; a request's first operation only) → QUEUE_FULL
+ *     `overloaded`, by priority: BATCH and LOW first, then NORMAL, HIGH past its own mark, never CRITICAL;
+ *  5. rate limit (when a policy is given; CRITICAL bypasses) → RATE_LIMIT;
+ *  6. circuit breaker → CIRCUIT_BREAKER, before queueing;
+ *  7. connection budget → a slot, or QUEUE_FULL / TIMEOUT;
+ *  8. the operation, bounded by the deadline;
+ *  9. on a transient failure: release the slot, back off (within the retry budget and the deadline),
+ *     and go round from step 6 with the whole operation.
  */
 export class Safeguards {
   /** @internal How `run` works (see pipeline/pipeline.ts). */
@@ -50,12 +54,18 @@ export class Safeguards {
   private readonly parts: PipelineParts;
   /** A failed attempt is about to be retried. */
   readonly onRetry: Event<RetryEvent>;
-  /** An operation was refused before it ran (read-only, rate limit, breaker, queue). */
+  /** An operation was refused before it ran (read-only, load, rate limit, breaker, queue). */
   readonly onRejection: Event<RejectionEvent>;
   /** An operation settled, successfully or not. */
   readonly onOperationEnd: Event<OperationEndEvent>;
   /** A circuit breaker changed state. */
   readonly onBreakerStateChange: Event<BreakerStateChange>;
+  /**
+   * The effective connection limit changed (the database said it was full, a calm period gave a slot
+   * back, a shared budget's grant moved). A driver pool listens to close idle connections the limit
+   * no longer allows.
+   */
+  readonly onLimitChange: Event<LimitChange>;
   private closed: Promise<void> | undefined;
 
   constructor(options: SafeguardsOptions = {}) {
@@ -65,6 +75,7 @@ export class Safeguards {
     this.onRejection = this.parts.stats.onRejection;
     this.onOperationEnd = this.parts.stats.onOperationEnd;
     this.onBreakerStateChange = this.parts.breakers.onStateChange;
+    this.onLimitChange = this.parts.limit.onChange;
   }
 
   /** The connection budget. */
@@ -78,6 +89,14 @@ export class Safeguards {
 
   get rateLimiter(): RateLimiter {
     return this.parts.rateLimiter;
+  }
+
+  /**
+   * The effective connection limit: the budget lowered by load signals. Other signals (event-loop
+   * lag, memory, ...) feed it with `limit.set(name, slots)`; the smallest input wins.
+   */
+  get limit(): EffectiveLimit {
+    return this.parts.limit;
   }
 
   get readOnly(): ReadOnlyMode {
@@ -146,7 +165,7 @@ export class Safeguards {
 
   /**
    * The checks of `run` that need no slot, for adapters that refuse a request before doing any work:
-   * closed, aborted or past its deadline, read-only (writes), rate limit (charged here, once per
+   * closed, aborted or past its deadline, read-only (writes), the process's load, rate limit (charged here, once per
    * request), circuit breaker and load shedding. Rejects with the SafeguardError the request would get.
    *
    * @example
@@ -194,6 +213,7 @@ export class Safeguards {
           ok: false,
           responseTimeMs: clock.now() - started,
           error: `${classified.type}: ${classified.reason}`,
+          ...(isCapacitySignal(classified) ? { full: true } : {}),
         };
       }
     }
@@ -208,6 +228,14 @@ export class Safeguards {
     return {
       uptimeMs: parts.clock.now() - parts.startedAt,
       queue: parts.queue.stats(),
+      capacity: {
+        configured: parts.limit.configured,
+        effective: parts.limit.limit,
+        limitedBy: parts.limit.limitedBy,
+        inputs: parts.limit.snapshot(),
+        adaptive: parts.adaptive?.stats(),
+        shared: parts.shared?.budget.stats(),
+      },
       breakers: parts.breakers.stats(),
       rateLimits: parts.rateLimiter.stats(),
       retries: { ...budget, attempted: counts.retries, recovered: counts.recovered },
@@ -224,6 +252,7 @@ export class Safeguards {
       },
       errors: parts.errorLog.counts(),
       readOnly: parts.readOnly.status(),
+      load: parts.load.stats(),
     };
   }
 
@@ -266,6 +295,9 @@ export class Safeguards {
       await Promise.race([parts.queue.onIdle(), drainWindow]);
       drained.abort();
       parts.queue.close();
+      // Its slots go back to the other instances now, not when its lease runs out.
+      await parts.shared?.close();
+      parts.load.close();
     })();
     return this.closed;
   }

@@ -28,6 +28,12 @@ export function logSafeguardEvents(safeguards: Safeguards, log: Logger): () => v
         'reclaimed the slot of an operation that never ended',
       ),
     ),
+    safeguards.onLimitChange((change) =>
+      log.info(
+        { limit: change.limit, previous: change.previous, limitedBy: change.limitedBy ?? 'budget' },
+        'effective connection limit changed',
+      ),
+    ),
     safeguards.onRetry((event) =>
       log.debug(
         { retry: event.retry, delayMs: event.delayMs, error: event.error.toLogObject(), label: event.label },

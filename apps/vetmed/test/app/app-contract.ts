@@ -148,6 +148,9 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         ADMIN_TOKEN: adminToken,
         METRICS_TOKEN: metricsToken,
         TRUST_PROXY: '127.0.0.1',
+        // The contract is the app's behaviour on each driver; load shedding, with the noise of a shared
+        // test machine, would refuse LOW calls at random. It has its own test (load-shedding.test.ts).
+        LOAD_SHEDDING: 'off',
         ...target.env,
       });
       // Generous rate limits for the user-level tests: the load test is about the connection budget.

@@ -185,7 +185,11 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
           expect(failed.userFriendly?.type).toBe('CONNECTION');
         }
         expect(failedReadOperations.length).toBeGreaterThanOrEqual(failedReads.length);
-        for (const operation of failedReadOperations) expect(operation.attempts).toBe(3);
+        // Three attempts each; refusals as full (53300) are retried apart from those three (issue 14).
+        for (const operation of failedReadOperations) {
+          if (operation.reason !== 'too-many-connections')
+            expect(operation.attempts).toBeGreaterThanOrEqual(3);
+        }
         // Rare, measured against what the test did rather than as a share of however many reads a
         // loaded machine got through: an attempt fails here only on a backend the test terminated (each
         // fails the query it runs, or the next one sent to it) or on a connection refused while
@@ -343,25 +347,33 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
     });
   }, 90_000);
 
-  it('connection hog: another client holds every connection the role may open; 53300 is CONNECTION, backoff applies, the retry budget caps the retries at its share', async () => {
-    // The budget allows `ratio` retries per operation in its window plus a floor of `minPerSecond` per
-    // second. With the default floor (5/s: 50 per 10 s window) a few hundred operations would mostly
-    // test the floor; here it is 0.5/s (5 per window), so the 20 % share is what holds the retries.
+  it('connection hog: another client holds every connection the role may open; 53300 is capacity, not an outage: no breaker opens, nothing goes read-only, the effective limit drops to 1, refused calls are retried until their deadline outside the retry budget, then typed 503 CONNECTION', async () => {
+    // A stingy retry budget (0.5/s floor) to show that retries of refusals as full do not draw on it.
     const budget = { ratio: 0.2, minPerSecond: 0.5, windowMs: 10_000 };
-    const maxAttempts = 3;
     await withTarget(
-      { CIRCUIT_FAILURE_THRESHOLD: '1000', DB_MAX_ATTEMPTS: String(maxAttempts) },
+      {},
       async (target) => {
         const { app, server } = target;
         const users = await createLoadUsers(app, 4);
         const retries = watchRetries(app);
+        const breakerChanges: string[] = [];
+        app.safeguards.onBreakerStateChange((change) =>
+          breakerChanges.push(`${change.breaker} ${change.to}`),
+        );
+        let lowestLimit = app.safeguards.metrics().capacity.effective;
+        app.safeguards.onLimitChange((change) => {
+          lowestLimit = Math.min(lowestLimit, change.limit);
+        });
         // Take the role's 8 connections before the app gets them back.
         await server.terminateAppBackends();
         const hog = postgres(server.appUrl, { max: 8, onnotice: () => undefined });
         const held = await Promise.all(Array.from({ length: 8 }, () => hog.reserve()));
         const before = app.safeguards.metrics();
         const load = startSteadyLoad(users, 20);
-        await sleep(5000);
+        await sleep(4000);
+        const healthDuringHog = await app.safeguards.health();
+        const readOnlyDuringHog = app.safeguards.readOnly.status().active;
+        await sleep(1000);
         const releasedAt = Date.now();
         for (const connection of held) connection.release();
         await hog.end({ timeout: 1 });
@@ -370,49 +382,49 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
         const after = app.safeguards.metrics();
 
         expectAllTyped(records);
+        expect(breakerChanges, 'no breaker changed state').toEqual([]);
+        expect(readOnlyDuringHog).toBe(false);
+        // Health: the breakers and the capacity stay healthy. (Calls that time out waiting for a slot
+        // under the lowered limit still count in the error rate: that is how queue timeouts count.)
+        expect(healthDuringHog.components.circuitBreakers.primary!.status).toBe('healthy');
+        expect(healthDuringHog.components.capacity.status).toBe('healthy');
+        expect(lowestLimit, 'the effective limit while the role was full').toBe(1);
         const refused = records.filter((r) => !r.ok && r.startedAt < releasedAt);
         expect(refused.length).toBeGreaterThan(20);
-        for (const call of refused) {
-          expect(call.status).toBe(503);
+        // Refused at their deadline: the database full (a typed 503 with retry-after), or, for a call
+        // that never got a slot under the lowered limit in time, a 504 TIMEOUT.
+        const full = refused.filter((r) => r.status === 503);
+        expect(full.length).toBeGreaterThan(10);
+        for (const call of full) {
           expect(call.userFriendly).toMatchObject({ type: 'CONNECTION', reason: 'too-many-connections' });
           expect(call.userFriendly!.retryAfterMs).toBeGreaterThan(0);
         }
+        for (const call of refused.filter((r) => r.status !== 503)) {
+          expect([call.status, call.userFriendly?.type]).toEqual([504, 'TIMEOUT']);
+        }
         const connectionRetries = retries.retries.filter((r) => r.reason === 'too-many-connections');
         expect(connectionRetries.length).toBeGreaterThan(0);
-        // Backoff: 53300 asks for at least a second.
-        expect(Math.min(...connectionRetries.map((r) => r.delayMs))).toBeGreaterThanOrEqual(1000);
-        // The budget. Without it each refused operation would be retried twice (3 attempts); with it,
-        // over any window, retries stay within 20 % of the operations started plus the floor. Summed
-        // over the windows since the app started, that bounds all retries by 20 % of all operations
-        // plus one floor per window. And the budget was hit: it refused retries.
-        const operations = after.operations.started - before.operations.started;
-        const retried = after.retries.attempted - before.retries.attempted;
-        const refusedByBudget = after.retries.exhausted - before.retries.exhausted;
-        const windows = Math.ceil(after.uptimeMs / budget.windowMs);
-        const floor = (budget.minPerSecond * budget.windowMs) / 1000;
-        expect(after.retries.attempted).toBeLessThanOrEqual(
-          Math.floor(budget.ratio * after.operations.started + floor * windows),
-        );
-        expect(refusedByBudget, 'retries the budget refused').toBeGreaterThan(0);
-        // What the operations asked for, granted or refused: each may ask for at most
-        // maxAttempts - 1 retries (a refused one ends it), so the refusals counted are real ones.
-        const wanted = retried + refusedByBudget;
-        expect(wanted).toBeLessThanOrEqual((maxAttempts - 1) * operations);
+        // Backoff: exponential, capped at 1 s, so a call asks again soon enough to take a freed slot.
+        expect(Math.max(...connectionRetries.map((r) => r.delayMs))).toBeLessThanOrEqual(1000);
+        // The retry budget is for a failing database: refusals as full never draw on it.
+        expect(after.retries.exhausted - before.retries.exhausted).toBe(0);
         const recovery = recoveryAfter(records, releasedAt);
         expect(recovery).not.toBeNull();
-        const percent = (value: number) => `${Math.round(value * 100)} %`;
+        // Room again: the limit grows back, one slot per second of successes.
+        expect(after.capacity.effective).toBeGreaterThan(1);
+        const operations = after.operations.started - before.operations.started;
         await finishScenario(
           '4-connection-hog',
           { app, committedAttempts: target.committedAttempts, users, records, retries },
           {
             scenario: 'Connection hog: another client holds all 8 connections the role may open, for 5 s',
-            load: '20 calls/s over HTTP (dose recordings and history reads), 4 users; retry budget 20 % + 0.5/s',
+            load: '20 calls/s over HTTP (dose recordings and history reads), 4 users, request deadline 3 s',
             faults: '8 reserved connections of the same role (every new app connection gets 53300)',
             recoveryMs: recovery,
             notes: () => [
-              `${refused.length} calls refused with a typed 503 CONNECTION (too-many-connections) and retry-after`,
-              `retry rate ${percent(retried / operations)}: ${retried} retries for ${operations} database operations, ${refusedByBudget} more refused by the budget (${wanted} wanted: ${percent(wanted / operations)}); budget 20 % of operations + ${floor} per ${budget.windowMs / 1000} s window`,
-              `shortest wait before a 53300 retry ${Math.min(...connectionRetries.map((r) => r.delayMs))} ms (53300 asks for at least 1 s)`,
+              `no breaker changed state, read-only mode stayed off; health during the hog: ${healthDuringHog.status} (breakers healthy, capacity: ${healthDuringHog.components.capacity.message}): the database was up, only full`,
+              `the effective limit dropped from ${before.capacity.effective} to ${lowestLimit} and was back at ${after.capacity.effective} 4 s after the hog left (one slot per second of successes)`,
+              `${connectionRetries.length} retries of refused calls for ${operations} database operations, each after at most 1 s, none drawn from the retry budget; ${refused.length} calls still refused at their deadline: ${full.length} a typed 503 CONNECTION (too-many-connections) with retry-after, ${refused.length - full.length} a 504 TIMEOUT waiting for a slot`,
             ],
           },
         );

@@ -1,6 +1,7 @@
 import type { ReadOnlyStatus } from '../degradation/read-only-mode.js';
 import type { SafeguardsMetrics } from '../safeguards-metrics.js';
 import type { HealthOptions } from './health-options.js';
+import { loadHealth } from './load-health.js';
 
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 
@@ -20,6 +21,8 @@ export interface ProbeResult {
   ok: boolean;
   responseTimeMs: number;
   error?: string;
+  /** The database refused the probe as full (53300 and kin): it is up, so this is not unhealthy. */
+  full?: boolean;
 }
 
 /** The health of one Safeguards instance, built from live readouts (and the probe, when asked for). */
@@ -35,6 +38,10 @@ export interface HealthReport {
     rateLimit: ComponentHealth;
     errors: ComponentHealth;
     latency: ComponentHealth;
+    /** The effective connection limit: lowered by load it is still healthy (see `capacityHealth`). */
+    capacity: ComponentHealth;
+    /** The process's own load: degraded while it sheds, never unhealthy. */
+    load: ComponentHealth;
     database?: ComponentHealth & { responseTimeMs: number };
   };
   metrics: SafeguardsMetrics;
@@ -50,6 +57,31 @@ function grade(value: number, degradedAt: number, unhealthyAt: number): HealthSt
 }
 
 const percent = (share: number) => `${Math.round(share * 100)}%`;
+
+/**
+ * The effective limit is load, not a fault: lowered by the database's "full" answers or by a shared
+ * budget's grant it stays healthy. Only running on a fallback because the shared budget cannot be
+ * reached is degraded (206), never unhealthy.
+ */
+function capacityHealth(metrics: SafeguardsMetrics): ComponentHealth {
+  const { capacity } = metrics;
+  if (capacity.shared?.mode === 'fallback') {
+    return {
+      status: 'degraded',
+      message: `the shared budget is unreachable (${capacity.shared.lastError ?? 'no answer'}): running on the local fallback, ${capacity.effective} of ${capacity.configured} connections allowed now`,
+    };
+  }
+  const why =
+    capacity.limitedBy === undefined
+      ? ''
+      : capacity.limitedBy === 'database'
+        ? ' (the database refused connections as full)'
+        : ` (limited by ${capacity.limitedBy})`;
+  return {
+    status: 'healthy',
+    message: `${capacity.effective} of ${capacity.configured} connections allowed now${why}`,
+  };
+}
 
 /** Grades every component against `options` and derives the overall status, HTTP status and alerts. */
 export function buildHealthReport(
@@ -121,15 +153,21 @@ export function buildHealthReport(
     rateLimit,
     errors,
     latency,
+    capacity: capacityHealth(metrics),
+    load: loadHealth(metrics.load),
   };
   if (probe) {
     components.database = {
       status: probe.ok
         ? grade(probe.responseTimeMs, options.latencyDegradedMs, options.latencyUnhealthyMs)
-        : 'unhealthy',
+        : probe.full
+          ? 'healthy'
+          : 'unhealthy',
       message: probe.ok
         ? `responded in ${Math.round(probe.responseTimeMs)} ms`
-        : `probe failed: ${probe.error ?? 'unknown error'}`,
+        : probe.full
+          ? `up, but at its connection limit: ${probe.error ?? 'too many connections'}`
+          : `probe failed: ${probe.error ?? 'unknown error'}`,
       responseTimeMs: probe.responseTimeMs,
     };
   }
@@ -149,6 +187,8 @@ export function buildHealthReport(
   consider('rateLimit', rateLimit);
   consider('errors', errors);
   consider('latency', latency);
+  consider('capacity', components.capacity);
+  consider('load', components.load);
   if (components.database) consider('database', components.database);
   if (metrics.readOnly.active) {
     alerts.push({

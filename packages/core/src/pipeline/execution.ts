@@ -1,4 +1,5 @@
 import type { BreakerPermit, CircuitBreaker } from '../breaker/circuit-breaker.js';
+import { isCapacitySignal } from '../capacity/capacity-signal.js';
 import { classifyError } from '../errors/classify-error.js';
 import { callerAborted, deadlinePassed } from '../errors/refusals.js';
 import type { SafeguardError } from '../errors/safeguard-error.js';
@@ -7,6 +8,7 @@ import { LazySignal } from '../internal/lazy-signal.js';
 import type { RunContext } from '../operation-context.js';
 import type { Lease } from '../queue/connection-queue.js';
 import { backoffDelay } from '../retry/backoff.js';
+import type { RetryOptions } from '../retry/retry-options.js';
 import { type AdmissionOutcome, admission, Refusal } from './admission.js';
 import { type AttemptOwner, AttemptScope } from './attempt-scope.js';
 import { breakerVerdict, hadTimeToRun, isRetryAllowed } from './failure-policy.js';
@@ -15,6 +17,14 @@ import type { ExecutionView } from './operation-stats.js';
 import type { PipelineParts } from './pipeline-parts.js';
 import { type InheritedContext, type ResolvedContext, toInherited } from './resolved-context.js';
 import type { SlotHost } from './slot-host.js';
+
+/**
+ * Backoff of a call the database refused as full: the usual one, but never above 1 s, so the call
+ * asks again often enough to take a slot that frees up before its deadline.
+ */
+function capacityBackoff(options: RetryOptions): RetryOptions {
+  return options.maxDelayMs <= 1000 ? options : { ...options, maxDelayMs: 1000 };
+}
 
 /**
  * One call of `run`, from admission to its last attempt, as a small state machine driven by callbacks
@@ -39,6 +49,8 @@ export class Execution<T> implements ExecutionView, AttemptOwner<T> {
   private attemptStartedAt = 0;
   /** The error of the attempt being retried, while its backoff runs. */
   private lastError: SafeguardError | undefined = undefined;
+  /** Attempts the database refused as full: retried apart from `maxAttempts` (see {@link attemptFailed}). */
+  private capacityRetries = 0;
 
   constructor(
     private readonly host: SlotHost,
@@ -165,7 +177,13 @@ export class Execution<T> implements ExecutionView, AttemptOwner<T> {
         },
         (error: SafeguardError) => {
           breaker.release(permit);
-          this.refuse(error, 'queue');
+          // A call the database refused as full that then ran out of time waiting for a slot under the
+          // lowered limit ends with what kept it out: the database being full.
+          if (this.lastError !== undefined && isCapacitySignal(this.lastError) && error.type === 'TIMEOUT') {
+            this.fail(this.lastError);
+          } else {
+            this.refuse(error, 'queue');
+          }
         },
       );
   }
@@ -192,6 +210,7 @@ export class Execution<T> implements ExecutionView, AttemptOwner<T> {
   /** The current attempt's operation succeeded. */
   attemptSucceeded(value: T): void {
     this.breaker!.recordSuccess(this.permit!, this.attemptStartedAt);
+    this.parts.adaptive?.succeeded(this.parts.clock.now());
     this.parts.stats.operationSucceeded(this);
     this.resolvePromise(value);
   }
@@ -233,9 +252,32 @@ export class Execution<T> implements ExecutionView, AttemptOwner<T> {
     else if (verdict === 'success') breaker.recordSuccess(permit, this.attemptStartedAt);
     else breaker.release(permit);
 
-    // A timed-out or aborted attempt is never retried: its operation may still be running.
     const parts = this.parts;
-    if (!timedOut && this.attempt < parts.retryOptions.maxAttempts && isRetryAllowed(error, this.context)) {
+    if (!timedOut && isCapacitySignal(error)) {
+      // The database is full: this process lowers its concurrency, and the call waits for a slot
+      // under the new limit after a short backoff. Nothing was applied, so it is retried until its
+      // deadline, apart from `maxAttempts` and the retry budget: the lowered limit is what paces
+      // these retries, and a later real failure keeps its own retries.
+      parts.adaptive?.refused(this.attemptStartedAt, parts.queue.active + 1, now);
+      if (parts.retryOptions.maxAttempts > 1 && isRetryAllowed(error, this.context)) {
+        this.capacityRetries++;
+        const delayMs = backoffDelay(this.capacityRetries, capacityBackoff(parts.retryOptions), parts.random);
+        if (now + delayMs < this.context.deadline) {
+          parts.stats.retrying(this, error, delayMs);
+          this.lastError = error;
+          this.waitThenRetry(delayMs);
+          return;
+        }
+      }
+      this.fail(error);
+      return;
+    }
+    // A timed-out or aborted attempt is never retried: its operation may still be running.
+    if (
+      !timedOut &&
+      this.attempt - this.capacityRetries < parts.retryOptions.maxAttempts &&
+      isRetryAllowed(error, this.context)
+    ) {
       const delayMs = backoffDelay(this.attempt, parts.retryOptions, parts.random, error.retryAfterMs);
       if (parts.clock.now() + delayMs < this.context.deadline && (parts.retryBudget?.tryWithdraw() ?? true)) {
         parts.stats.retrying(this, error, delayMs);

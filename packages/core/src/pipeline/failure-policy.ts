@@ -1,3 +1,4 @@
+import { isCapacitySignal } from '../capacity/capacity-signal.js';
 import type { SafeguardError } from '../errors/safeguard-error.js';
 import type { ResolvedContext } from './resolved-context.js';
 
@@ -12,7 +13,8 @@ const concurrencyConflicts = new Set(['serialization-failure', 'deadlock', 'lock
 export function isInfrastructureFailure(error: SafeguardError): boolean {
   switch (error.type) {
     case 'CONNECTION':
-      return error.reason !== 'shutting-down' && error.reason !== 'client-closed';
+      // A database refusing connections as full is up and answering: capacity, not an outage.
+      return error.reason !== 'shutting-down' && error.reason !== 'client-closed' && !isCapacitySignal(error);
     case 'TIMEOUT':
       return error.reason === 'deadline' || error.reason === 'statement-timeout';
     case 'DATABASE':
@@ -53,6 +55,8 @@ export function breakerVerdict(
 ): BreakerVerdict {
   const ourDeadline = timedOut || (error.type === 'TIMEOUT' && error.reason === 'deadline');
   if (ourDeadline && !hadTimeToRun) return 'neutral';
+  // "Full" says nothing of the database's health either way: it must neither open nor close a breaker.
+  if (!timedOut && isCapacitySignal(error)) return 'neutral';
   if (timedOut || isInfrastructureFailure(error)) return 'failure';
   if (error.type === 'TIMEOUT' && error.reason === 'query-cancelled') return 'neutral';
   return answered.has(error.type) || error.sqlState !== undefined ? 'success' : 'neutral';
@@ -77,6 +81,8 @@ export function hadTimeToRun(ranMs: number, budgetMs: number): boolean {
 export function isSystemFailure(error: SafeguardError): boolean {
   switch (error.type) {
     case 'CONNECTION':
+      // The database saying it is full is load, not a fault: it never makes health unhealthy.
+      return !isCapacitySignal(error);
     case 'CIRCUIT_BREAKER':
     case 'QUEUE_FULL':
     case 'DATABASE':

@@ -1,5 +1,9 @@
 import { BreakerRegistry } from '../breaker/breaker-registry.js';
 import { BreakerState } from '../breaker/breaker-state.js';
+import { AdaptiveConcurrency } from '../capacity/adaptive-concurrency.js';
+import { type CapacityOptions, resolveCapacityOptions } from '../capacity/capacity-options.js';
+import { EffectiveLimit } from '../capacity/effective-limit.js';
+import { SharedBudgetLink } from '../capacity/shared-budget-link.js';
 import type { SafeguardsOptions } from '../config/safeguards-options.js';
 import { ReadOnlyMode } from '../degradation/read-only-mode.js';
 import { readOnlyRefusal } from '../errors/refusals.js';
@@ -8,11 +12,14 @@ import { ErrorLog } from '../health/error-log.js';
 import { type HealthOptions, resolveHealthOptions } from '../health/health-options.js';
 import { type Clock, systemClock } from '../internal/clock.js';
 import { assertInteger } from '../internal/validate.js';
+import { LoadMonitor } from '../load/load-monitor.js';
+import { resolveLoadOptions } from '../load/load-options.js';
 import { ConnectionQueue } from '../queue/connection-queue.js';
 import type { LoadReading } from '../rate-limit/adaptive-limits.js';
 import { RateLimiter, type RateLimitResult } from '../rate-limit/rate-limiter.js';
 import { RetryBudget } from '../retry/retry-budget.js';
 import { type RetryOptions, resolveRetryOptions } from '../retry/retry-options.js';
+import type { AdmissionGate } from './admission-gate.js';
 import { OperationStats } from './operation-stats.js';
 import type { ResolvedContext } from './resolved-context.js';
 
@@ -25,6 +32,13 @@ export class PipelineParts {
   readonly clock: Clock;
   readonly random: () => number;
   readonly queue: ConnectionQueue;
+  /** The slots the queue may grant now: the budget lowered by load signals. */
+  readonly limit: EffectiveLimit;
+  readonly capacityOptions: CapacityOptions;
+  /** The `database` input of {@link limit}: lowered by "too many connections"; undefined when off. */
+  readonly adaptive: AdaptiveConcurrency | undefined;
+  /** The `shared` input of {@link limit}, when a shared budget was given. */
+  readonly shared: SharedBudgetLink | undefined;
   readonly breakers: BreakerRegistry;
   readonly rateLimiter: RateLimiter;
   readonly readOnly: ReadOnlyMode;
@@ -35,6 +49,10 @@ export class PipelineParts {
   readonly defaultTimeoutMs: number;
   readonly startedAt: number;
   readonly stats: OperationStats;
+  /** The process's own load (event loop, memory); it measures nothing without a sampler. */
+  readonly load: LoadMonitor;
+  /** The admission inputs asked for every new call (see {@link AdmissionGate}); the load monitor when it measures. */
+  readonly gates: readonly AdmissionGate[];
   private closing = false;
 
   constructor(options: SafeguardsOptions) {
@@ -43,6 +61,20 @@ export class PipelineParts {
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
     assertInteger('defaultTimeoutMs', this.defaultTimeoutMs, 1);
     this.queue = new ConnectionQueue(options.queue, this.clock);
+    const queue = this.queue;
+    this.limit = new EffectiveLimit(queue.options.maxConcurrentConnections, (limit) => queue.setLimit(limit));
+    this.capacityOptions = resolveCapacityOptions(options.capacity);
+    const limit = this.limit;
+    this.adaptive = this.capacityOptions.adaptive
+      ? new AdaptiveConcurrency(
+          queue.options.maxConcurrentConnections,
+          this.capacityOptions,
+          this.clock.now(),
+          (n) => limit.set('database', n),
+        )
+      : undefined;
+    this.shared =
+      options.shared === undefined ? undefined : new SharedBudgetLink(options.shared, queue, limit);
     this.breakers = new BreakerRegistry(options.breakers, this.clock);
     this.rateLimiter = new RateLimiter(options.rateLimits, this.clock);
     this.retryOptions = resolveRetryOptions(options.retry);
@@ -61,6 +93,9 @@ export class PipelineParts {
       }
       return undefined;
     });
+    const load = resolveLoadOptions(options.load);
+    this.load = new LoadMonitor(load, this.clock);
+    this.gates = load.sampler === undefined ? [] : [this.load];
     this.startedAt = this.clock.now();
   }
 

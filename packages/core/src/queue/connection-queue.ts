@@ -63,6 +63,11 @@ export interface AbandonEvent {
 /** A live readout of the budget. */
 export interface QueueStats {
   maxConcurrentConnections: number;
+  /**
+   * Slots that may be held now: `maxConcurrentConnections` unless a load signal lowered it (see
+   * {@link ConnectionQueue.setLimit}). `active` can exceed it for a while after it drops.
+   */
+  effectiveLimit: number;
   reservedForCritical: number;
   maxQueueSize: number;
   active: number;
@@ -193,10 +198,15 @@ export class ConnectionQueue {
   private readonly waits = new SampleWindow(2048);
   private readonly waitsByPriority = Array.from({ length: 5 }, () => new SampleWindow(512));
   private idleWaiters: Array<() => void> = [];
+  /** Told when slots are taken or released or waiters come and go (see {@link setDemandHook}). */
+  private demandHook: (() => void) | undefined = undefined;
   private grantsSinceRescue = 0;
   private isClosed = false;
 
   private activeCount = 0;
+  /** Slots any priority may hold now, and those other than CRITICAL may (see {@link setLimit}). */
+  private limitAll: number;
+  private limitShared: number;
   private readonly activeOfPriority = [0, 0, 0, 0, 0];
   private queuedCount = 0;
   private peak = 0;
@@ -230,6 +240,8 @@ export class ConnectionQueue {
       { length: 5 },
       (_, p) => this.options.shedAt[priorityName(p as Priority)] ?? 1,
     );
+    this.limitAll = this.options.maxConcurrentConnections;
+    this.limitShared = this.limitAll - this.options.reservedForCritical;
     this.rescueEvery =
       this.options.starvationShare > 0
         ? Math.max(1, Math.round(1 / this.options.starvationShare) - 1)
@@ -322,6 +334,58 @@ export class ConnectionQueue {
     return priority === undefined ? this.pausedLanes.every(Boolean) : this.pausedLanes[priority]!;
   }
 
+  /** Slots that may be held now (see {@link setLimit}). */
+  get limit(): number {
+    return this.limitAll;
+  }
+
+  /**
+   * Sets how many slots may be held from now on, from 0 to `maxConcurrentConnections`: the process's
+   * effective limit, lowered by load signals (the database saying it is full, a shared budget's
+   * grant). Slots already held are not taken back: while more are held than the limit allows, nothing
+   * new is granted. The CRITICAL reserve shrinks with the limit (`reservedForCritical × limit / budget`,
+   * rounded down), so a small limit is not spent on a reserve that leaves ordinary work one slot or none.
+   */
+  setLimit(limit: number): void {
+    const max = this.options.maxConcurrentConnections;
+    if (!Number.isInteger(limit) || limit < 0 || limit > max) {
+      throw new TypeError(`Expected a limit between 0 and ${max}, got ${String(limit)}`);
+    }
+    const grew = limit > this.limitAll;
+    this.limitAll = limit;
+    this.limitShared = limit - Math.floor((this.options.reservedForCritical * limit) / max);
+    if (grew && this.queuedCount > 0) this.dispatch();
+  }
+
+  /**
+   * Sets the one function told (synchronously, without arguments) whenever the demand may have
+   * changed: a slot taken or released, a waiter added or gone. A shared budget's link uses it to
+   * report {@link demand}; it must be cheap. `undefined` removes it.
+   */
+  setDemandHook(hook: (() => void) | undefined): void {
+    this.demandHook = hook;
+  }
+
+  /**
+   * Slots wanted now per priority, held plus waiting, capped at `maxConcurrentConnections` from the
+   * highest priority down: what this process would use if a shared budget granted it.
+   */
+  demand(): Record<PriorityName, number> {
+    let room = this.options.maxConcurrentConnections;
+    const wanted = byPriority(() => 0);
+    for (let p = Priority.CRITICAL; p >= Priority.BATCH && room > 0; p--) {
+      const priority = p as Priority;
+      const want =
+        this.activeOfPriority[priority]! +
+        this.lanes[laneOf(priority, false)]!.size +
+        this.lanes[laneOf(priority, true)]!.size;
+      const granted = Math.min(room, want);
+      wanted[priorityName(priority)] = granted;
+      room -= granted;
+    }
+    return wanted;
+  }
+
   /** Starts `peakActive` again from the slots held now (e.g. between test cases or load phases). */
   resetPeak(): void {
     this.peak = this.activeCount;
@@ -369,6 +433,7 @@ export class ConnectionQueue {
     );
     return {
       maxConcurrentConnections: this.options.maxConcurrentConnections,
+      effectiveLimit: this.limitAll,
       reservedForCritical: this.options.reservedForCritical,
       maxQueueSize: this.options.maxQueueSize,
       active: this.activeCount,
@@ -399,6 +464,7 @@ export class ConnectionQueue {
 
   /** @internal Called by a lease when it is released or abandoned. */
   settleLease(lease: QueueLease, outcome: LeaseOutcome | 'abandoned'): void {
+    this.demandHook?.();
     this.timers.delete(lease);
     this.activeCount--;
     this.activeOfPriority[lease.priority]!--;
@@ -434,14 +500,11 @@ export class ConnectionQueue {
   }
 
   private canGrant(priority: Priority): boolean {
-    const limit =
-      priority === Priority.CRITICAL
-        ? this.options.maxConcurrentConnections
-        : this.options.maxConcurrentConnections - this.options.reservedForCritical;
-    return this.activeCount < limit;
+    return this.activeCount < (priority === Priority.CRITICAL ? this.limitAll : this.limitShared);
   }
 
   private grantSlot(priority: Priority, now: number): QueueLease {
+    this.demandHook?.();
     this.activeCount++;
     this.activeOfPriority[priority]!++;
     if (this.activeCount > this.peak) this.peak = this.activeCount;
@@ -504,6 +567,7 @@ export class ConnectionQueue {
     }
     this.lanes[lane]!.push(waiter);
     this.queuedCount++;
+    this.demandHook?.();
     if (this.queuedCount > this.recentPeaks.queued) this.recentPeaks.queued = this.queuedCount;
     this.timers.add(waiter);
   }
@@ -518,6 +582,7 @@ export class ConnectionQueue {
   }
 
   private removeWaiting(waiter: Waiter): void {
+    this.demandHook?.();
     this.settleWaiter(waiter);
     this.lanes[waiter.lane]!.noteSettled();
     this.queuedCount--;

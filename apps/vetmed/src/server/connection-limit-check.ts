@@ -1,0 +1,38 @@
+import { checkConnectionLimit, connectionLimitQuery } from '@db-safeguards/core';
+import { sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Database } from '../db/index.js';
+
+/** What start-up does when the budget exceeds what the database allows (env CONNECTION_LIMIT_CHECK). */
+export const connectionLimitChecks = ['warn', 'error', 'off'] as const;
+export type ConnectionLimitCheck = (typeof connectionLimitChecks)[number];
+
+/**
+ * At start, reads the role's CONNECTION LIMIT and the server's max_connections (minus reserved slots)
+ * and compares `budget` with them: a typed warning in the log (`code: budget-exceeds-connection-limit`),
+ * or with `error` a `ConnectionLimitExceededError` that stops the start. PGlite has one in-process
+ * connection: nothing to check. A failed read is logged and start goes on: the check is advice.
+ */
+export async function checkDatabaseConnectionLimit(
+  database: Database,
+  budget: number,
+  mode: ConnectionLimitCheck,
+  log: Logger,
+): Promise<void> {
+  if (mode === 'off' || database.driver === 'pglite') return;
+  let row: Record<string, unknown> | undefined;
+  try {
+    const result = (await database.db.execute(sql.raw(connectionLimitQuery))) as unknown;
+    const rows = Array.isArray(result) ? result : (result as { rows: unknown[] }).rows;
+    row = rows[0] as Record<string, unknown> | undefined;
+  } catch (error) {
+    log.warn({ error: String(error) }, 'could not read the database connection limit');
+    return;
+  }
+  if (row === undefined) return;
+  checkConnectionLimit(budget, row, {
+    exceeded: mode,
+    onWarning: (warning) =>
+      log.warn({ code: warning.code, budget: warning.budget, ...warning.reading }, warning.message),
+  });
+}
