@@ -55,7 +55,11 @@ export class PipelineParts {
     assertInteger('defaultTimeoutMs', this.defaultTimeoutMs, 1);
     this.queue = new ConnectionQueue(options.queue, this.clock);
     const queue = this.queue;
-    this.limit = new EffectiveLimit(queue.options.maxConcurrentConnections, (limit) => queue.setLimit(limit));
+    this.limit = new EffectiveLimit(
+      queue.options.maxConcurrentConnections,
+      (limit) => queue.setLimit(limit),
+      () => queue.takeHeldPeak(),
+    );
     this.capacityOptions = resolveCapacityOptions(options.capacity);
     const limit = this.limit;
     this.adaptive = this.capacityOptions.adaptive

@@ -4,6 +4,7 @@ import postgres from 'postgres';
 import type { AppDatabase, Database } from '../database.js';
 import { isPooledUrl } from '../database-config.js';
 import { type DriverOptions, migrationLockKey } from '../driver-options.js';
+import { closeIdleConnectionsOnLimitDrop } from '../safeguarded/close-idle-connections.js';
 import { countRoleConnections, probeDatabase } from '../safeguarded/common-queries.js';
 import { guardDrizzle } from '../safeguarded/guard-drizzle.js';
 import { migrationContext } from '../safeguarded/migration-context.js';
@@ -35,6 +36,13 @@ export async function createPostgresJsDatabase(options: DriverOptions): Promise<
     },
   });
   const client = safeguardPostgresJs(sql, safeguards);
+  // postgres.js 3.4 has `close()` at run time (it ends every connection gracefully; the pool stays
+  // usable) but not in its type declarations. Without it, idle connections wait for `idle_timeout`.
+  const closeConnections = (sql as unknown as { close?: () => Promise<void> }).close;
+  const stopClosingIdle =
+    typeof closeConnections === 'function'
+      ? closeIdleConnectionsOnLimitDrop(safeguards, () => closeConnections())
+      : () => {};
   const order = migrationOrder('postgres');
   const db = guardDrizzle(drizzle({ client, schema }), {
     safeguards,
@@ -71,6 +79,9 @@ export async function createPostgresJsDatabase(options: DriverOptions): Promise<
       ),
     probe: (signal) => probeDatabase(db, safeguards, signal),
     countConnections: () => countRoleConnections(db),
-    close: () => sql.end({ timeout: 5 }),
+    close: () => {
+      stopClosingIdle();
+      return sql.end({ timeout: 5 });
+    },
   };
 }
