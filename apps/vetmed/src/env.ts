@@ -58,6 +58,19 @@ export interface AppConfig {
    */
   connectionLimitCheck: ConnectionLimitCheck;
   /**
+   * REDIS_URL switches on one connection budget and one set of rate limits for every instance;
+   * undefined: each instance keeps its own, as without Redis.
+   */
+  redis:
+    | {
+        url: string;
+        /** Every key the app writes starts with it (REDIS_KEY_PREFIX, default `vetmed:`). */
+        keyPrefix: string;
+        /** Connections all instances share (SHARED_BUDGET_CAPACITY); default: the budget. */
+        capacity: number | undefined;
+      }
+    | undefined;
+  /**
    * For `createSafeguards(config.safeguards)`: QUEUE_MAX_CONNECTIONS, CIRCUIT_*, DB_*, RATE_LIMIT_*,
    * and always the app's own `token` policy (its limit from RATE_LIMIT_TOKEN_MAX, default 20).
    */
@@ -164,6 +177,25 @@ const fields = {
     connectionLimitChecks.join(', '),
     'warn' as ConnectionLimitCheck,
   ),
+  REDIS_URL: field(
+    z
+      .string()
+      .regex(/^rediss?:\/\//)
+      .transform((value): string | undefined => value),
+    'a redis:// or rediss:// URL',
+    undefined,
+    redactUrl,
+  ),
+  REDIS_KEY_PREFIX: field(
+    z.string().regex(/^[^{}\s]{1,100}$/),
+    'a key prefix without braces or spaces',
+    'vetmed:',
+  ),
+  SHARED_BUDGET_CAPACITY: field(
+    integer(1, 1_000_000).transform((value): number | undefined => value),
+    'an integer between 1 and 1000000',
+    undefined,
+  ),
   SEED_DEMO: field(
     z.enum(['auto', 'true', 'false']),
     'auto, true or false',
@@ -269,6 +301,10 @@ export function loadEnv(env: Env = process.env): AppConfig {
     seedDemo: v.SEED_DEMO === 'true' || (v.SEED_DEMO === 'auto' && database.driver === 'pglite'),
     database,
     connectionLimitCheck: v.CONNECTION_LIMIT_CHECK,
+    redis:
+      v.REDIS_URL === undefined
+        ? undefined
+        : { url: v.REDIS_URL, keyPrefix: v.REDIS_KEY_PREFIX, capacity: v.SHARED_BUDGET_CAPACITY },
     safeguards,
   };
 }

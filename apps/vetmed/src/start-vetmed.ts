@@ -1,4 +1,5 @@
 import { createSafeguards, type Safeguards } from '@db-safeguards/core';
+import { defaultQueueOptions } from '@db-safeguards/core/advanced';
 import type { Logger } from 'pino';
 import { type CreateDatabaseOptions, createDatabase, type Database, seedDemoData } from './db/index.js';
 import type { AppConfig } from './env.js';
@@ -7,6 +8,7 @@ import { type BackendCounter, createBackendCounter } from './server/backend-coun
 import { checkDatabaseConnectionLimit } from './server/connection-limit-check.js';
 import { installGracefulShutdown } from './server/graceful-shutdown.js';
 import { createLogger, logSafeguardEvents } from './server/logger.js';
+import { openSharedCapacity } from './server/shared-capacity.js';
 
 export interface RunningVetmed {
   readonly url: string;
@@ -37,8 +39,16 @@ export async function startVetmed(
   const log = options.log ?? createLogger(config.logLevel);
   let database: Database | undefined;
   let backends: BackendCounter | undefined;
+  const budget =
+    config.safeguards.queue?.maxConcurrentConnections ?? defaultQueueOptions.maxConcurrentConnections;
+  // REDIS_URL: one budget and one set of rate limits for every instance; without it, as before.
+  const shared = config.redis ? await openSharedCapacity(config.redis, budget, log) : undefined;
   const safeguards = createSafeguards({
     ...config.safeguards,
+    ...(shared && {
+      shared: shared.budget,
+      rateLimits: { ...config.safeguards.rateLimits, store: shared.store },
+    }),
     // The probe counts the app role's backends on the way, for the operator dashboard.
     health: { probe: (scope) => backends!.probe(scope.signal) },
   });
@@ -52,7 +62,8 @@ export async function startVetmed(
     await database.migrate();
     await checkDatabaseConnectionLimit(
       database,
-      safeguards.queue.options.maxConcurrentConnections,
+      // With a shared budget, what all the instances together may open.
+      shared?.capacity ?? safeguards.queue.options.maxConcurrentConnections,
       config.connectionLimitCheck,
       log,
     );
@@ -78,6 +89,7 @@ export async function startVetmed(
   } catch (error) {
     await database?.close();
     await safeguards.close();
+    await shared?.close();
     unsubscribe();
     throw error;
   }
@@ -88,6 +100,7 @@ export async function startVetmed(
       await app.drain(config.server.shutdownDrainMs);
       await safeguards.close({ drainTimeoutMs: config.server.shutdownDrainMs });
       await open.close();
+      await shared?.close();
       unsubscribe();
     })();
     return stopping;
