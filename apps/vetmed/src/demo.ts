@@ -33,6 +33,8 @@ const client = createTRPCClient<AppRouter>({
     httpBatchLink({
       url: `${baseUrl}/api/trpc`,
       transformer: superjson,
+      // The server refuses batches of more than 25 calls (defaultMaxBatchSize).
+      maxItems: 25,
       headers: () => (token ? { authorization: `Bearer ${token}` } : {}),
     }),
   ],

@@ -23,7 +23,7 @@ export { ReadOnlyMode } from './degradation/read-only-mode.js';
 export type { ErrorTypeDefaults } from './errors/error-type.js';
 export { errorTypeDefaults, isUnavailableType } from './errors/error-type.js';
 export { createErrorId } from './errors/safeguard-error.js';
-export type { ErrorLogEntry } from './health/error-log.js';
+export type { ErrorLogEntry, RefusalBurst } from './health/error-log.js';
 export { ErrorLog } from './health/error-log.js';
 export type { HealthOptions } from './health/health-options.js';
 export { defaultHealthOptions } from './health/health-options.js';

@@ -3,6 +3,17 @@
  * `@db-safeguards/trpc/client`.
  */
 
+export { addressGroup } from './server/address-group.js';
+export type { AdmitCallsOptions, CallsAdmission } from './server/call-admission.js';
+export {
+  admitCalls,
+  anyAdmitted,
+  defaultMaxBatchSize,
+  prechargeCalls,
+  prechargedRefusal,
+  procedurePolicies,
+  requestCallPaths,
+} from './server/call-admission.js';
 export type { RequestAddressInfo, TrustProxy } from './server/client-ip.js';
 export { clientIp } from './server/client-ip.js';
 export type {

@@ -9,7 +9,16 @@ import {
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { isSafeguardError, SafeguardError, type Safeguards } from '@db-safeguards/core';
-import { safeguardsResponseMeta, type TrustProxy } from '@db-safeguards/trpc';
+import {
+  admitCalls,
+  defaultMaxBatchSize,
+  prechargeCalls,
+  procedurePolicies,
+  requestCallPaths,
+  safeguardsResponseMeta,
+  type TrustProxy,
+} from '@db-safeguards/trpc';
+import { TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Logger } from 'pino';
 import type {} from '../app-error-reasons.js';
@@ -29,6 +38,7 @@ import {
   notFoundBody,
   operationalRoutePaths,
 } from './operational-routes.js';
+import { bodyLimitFor, defaultCallBodyLimitBytes, guardRequestBody } from './request-body-guard.js';
 import { createRouteLabeller, otherRoute } from './route-label.js';
 import { loadWebAssets } from './web-assets.js';
 
@@ -47,8 +57,12 @@ export interface AppServerOptions {
   metricsToken?: string | undefined;
   /** Deadline of each API call (its database work included). */
   requestTimeoutMs: number;
-  /** Largest request body accepted (413 beyond). */
+  /** Largest request body accepted (413 beyond): the limit of the imports, the only large bodies. */
   bodyLimitBytes: number;
+  /** Largest body of every procedure but the imports. Default 64 KiB (never above `bodyLimitBytes`). */
+  callBodyLimitBytes?: number;
+  /** Most calls one tRPC batch may hold (400 beyond). Default 25 (`defaultMaxBatchSize`). */
+  maxBatchSize?: number;
   trustProxy?: TrustProxy;
   /** How long one health report (one database probe) answers every health check. Default 1000 ms. */
   healthCacheMs?: number;
@@ -93,6 +107,8 @@ const routeOf = createRouteLabeller(
   Object.keys(appRouter._def.procedures),
   operationalRoutePaths,
 );
+/** The rate-limit policy of each procedure, for the calls charged at the edge. */
+const policyOf = procedurePolicies(appRouter);
 
 /**
  * The app's HTTP server: tRPC at `/api/trpc` (the standalone adapter, with the safeguards'
@@ -125,17 +141,61 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     trustProxy: options.trustProxy ?? false,
   });
   const contexts = new WeakMap<IncomingMessage, RequestContext>();
+  /** Requests whose body was refused (too large for its procedures, or nested too deep). */
+  const bodyRefusals = new WeakMap<IncomingMessage, SafeguardError>();
+  const bodyLimits = {
+    largeBytes: options.bodyLimitBytes,
+    defaultBytes: options.callBodyLimitBytes ?? defaultCallBodyLimitBytes,
+    largePrefixes: ['imports.'],
+  };
+  const maxBatchSize = options.maxBatchSize ?? defaultMaxBatchSize;
+  /**
+   * The context of a tRPC request. A caller not known yet (no token, or one not in the session cache)
+   * has every call of its batch charged to its IP here, before any token is looked up: a batch of
+   * calls with a bogus token costs its IP what as many requests cost, and nothing more.
+   */
+  const trpcContext = async (req: IncomingMessage, url: URL, requestLog: Logger) => {
+    const context = createContext(req, requestLog);
+    if (context.token !== undefined && sessions.get(context.token) !== undefined) return context;
+    const paths = requestCallPaths(url, trpcPrefix);
+    // A batch over the limit is tRPC's own 400, before any context is made: charge nothing for it.
+    if (paths.length === 0 || paths.length > maxBatchSize) return context;
+    prechargeCalls(
+      context,
+      await admitCalls(safeguards, { paths, identity: { ip: context.ip }, policyOf, maxBatchSize }),
+    );
+    return context;
+  };
   const trpc = createHTTPHandler<AppRouter>({
     router: appRouter,
     basePath: trpcPrefix,
     maxBodySize: options.bodyLimitBytes,
-    createContext: ({ req }) => contexts.get(req)!,
+    maxBatchSize,
+    createContext: ({ req }) => {
+      const refused = bodyRefusals.get(req);
+      if (refused)
+        throw new TRPCError({
+          code: refused.httpStatus === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST',
+          message: refused.userMessage,
+          cause: refused,
+        });
+      return contexts.get(req)!;
+    },
     responseMeta: safeguardsResponseMeta(),
     onError: ({ error, path, ctx }) => {
       const status = error.code === 'INTERNAL_SERVER_ERROR' ? 'error' : 'warn';
       const cause = error.cause ?? error;
       // A refusal (rate limit, full queue, open breaker) is the app protecting itself: under overload
-      // there are thousands, all with the same stack of ours, so they are logged without one.
+      // there are thousands, so a request's refusals make one line when it ends (see `handle`), and a
+      // flood of them cannot bury the real errors.
+      if (isLoadRefusal(cause) && ctx?.refusals) {
+        const refusals = ctx.refusals;
+        const kind = `${cause.type}:${cause.reason}`;
+        refusals.byKind[kind] = (refusals.byKind[kind] ?? 0) + 1;
+        refusals.count++;
+        refusals.first ??= { path, code: error.code, error: cause.toLogObject() };
+        return;
+      }
       const detail = isLoadRefusal(cause) ? { error: cause.toLogObject() } : { err: cause };
       (ctx?.log ?? log)[status]({ path, code: error.code, ...detail }, 'procedure failed');
     },
@@ -156,6 +216,13 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     inFlight++;
     res.on('close', () => {
       inFlight--;
+      // One line for all the refused calls of the request: the first in full, the rest counted.
+      const refusals = contexts.get(req)?.refusals;
+      if (refusals?.first !== undefined)
+        requestLog.warn(
+          { ...refusals.first, refused: refusals.count, byKind: refusals.byKind },
+          'procedure failed',
+        );
       const seconds = (performance.now() - started) / 1000;
       metrics.observeRequest(req.method ?? 'GET', route, res.statusCode, seconds);
       requestLog.info(
@@ -172,7 +239,17 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     });
     try {
       if (url.pathname.startsWith(trpcPrefix)) {
-        contexts.set(req, createContext(req, requestLog));
+        contexts.set(req, await trpcContext(req, url, requestLog));
+        const refused = await guardRequestBody(
+          req,
+          url,
+          bodyLimitFor(requestCallPaths(url, trpcPrefix), bodyLimits),
+        );
+        if (refused) {
+          bodyRefusals.set(req, refused);
+          // The rest of the body stays unread: this connection cannot be reused.
+          res.setHeader('connection', 'close');
+        }
         await trpc(req, res);
         return;
       }

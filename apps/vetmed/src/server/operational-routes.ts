@@ -162,6 +162,9 @@ const adminRoutes: Readonly<Record<string, RouteHandler>> = {
     return reply(200, {
       errors: options.safeguards.errorLog.recent({ limit, type: type as ErrorType | undefined }),
       counts: options.safeguards.errorLog.counts(),
+      // Refusals (rate limit, shed, full queue, open breaker), one row per burst: kept apart so that a
+      // flood of them never pushes the real errors above out of the list.
+      refusals: options.safeguards.errorLog.refusals({ limit }),
     });
   },
 };

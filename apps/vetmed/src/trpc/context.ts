@@ -14,6 +14,17 @@ export interface RequestContext {
   db: AppDatabase;
   safeguards: Safeguards;
   sessions: SessionCache;
+  /**
+   * The request's one session lookup, shared by every call of a batch: a batch of 25 calls with an
+   * unknown token costs one database lookup, not 25.
+   */
+  session: { lookup: Promise<PublicUser | undefined> | undefined };
+  /** The request's refused calls, logged as one line when it ends (set by the HTTP server). */
+  refusals?: {
+    count: number;
+    byKind: Record<string, number>;
+    first?: { path: string | undefined; code: string; error: object };
+  };
   /** Set for procedures built on `protectedProcedure`. */
   user?: PublicUser;
 }
@@ -49,5 +60,7 @@ export function createContextFactory(dependencies: ContextDependencies) {
       db: dependencies.database.db,
       safeguards: dependencies.safeguards,
       sessions: dependencies.sessions,
+      session: { lookup: undefined },
+      refusals: { count: 0, byKind: {} },
     });
 }

@@ -1,9 +1,12 @@
 import { Priority, type RunContext, SafeguardError, type Safeguards } from '@db-safeguards/core';
 import {
+  addressGroup,
   createSafeguardsMiddleware,
+  prechargedRefusal,
   resolveProcedureSettings,
   type SafeguardsMeta,
   safeguardsErrorFormatter,
+  toTRPCError,
 } from '@db-safeguards/trpc';
 import type { TRPCMiddlewareFunction } from '@trpc/server';
 import { initTRPC, TRPCError } from '@trpc/server';
@@ -86,6 +89,36 @@ const authenticated = t.middleware(async ({ ctx, next, meta, type, signal, path 
   const token = ctx.token;
   const cached = ctx.sessions.get(token);
   if (cached) return next({ ctx: { user: cached } });
+  // Charged to the IP at the edge (the caller is not known yet) and refused there: no lookup at all.
+  const refused = prechargedRefusal(ctx, path);
+  if (refused) throw toTRPCError(refused);
+  // One lookup per request, whatever the number of calls in its batch.
+  ctx.session.lookup ??= lookUpSession(ctx, token, meta, type, signal, path);
+  let user: PublicUser | undefined;
+  try {
+    user = await ctx.session.lookup;
+  } catch (error) {
+    // A lookup shed by a full queue, or refused by an open breaker, is a typed 503 with Retry-After.
+    throw error instanceof TRPCError ? error : toTRPCError(error);
+  }
+  if (!user)
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Your session has expired. Please sign in again.' });
+  return next({ ctx: { user } });
+});
+
+/**
+ * The session lookup of one request: undefined for a token no user holds (charged to the IP's
+ * `token` limit, a 429 once over it).
+ */
+async function lookUpSession(
+  ctx: RequestContext,
+  token: string,
+  meta: SafeguardsMeta | undefined,
+  type: 'query' | 'mutation' | 'subscription',
+  signal: AbortSignal | undefined,
+  path: string,
+): Promise<PublicUser | undefined> {
+  const ip = ctx.ip === undefined ? undefined : addressGroup(ctx.ip);
   // The lookup is the call's first database work: it runs with the procedure's priority, deadline
   // and abort signal, and so does the rest of the call, which inherits this deadline (the earlier one
   // wins), so the lookup cannot add a second deadline's worth of time to the call.
@@ -98,39 +131,37 @@ const authenticated = t.middleware(async ({ ctx, next, meta, type, signal, path 
     operationType: settings.operationType,
     signal,
     label: path,
-    ip: ctx.ip,
+    ip,
     ...(settings.breaker === undefined ? {} : { breaker: settings.breaker }),
     ...(settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs }),
   };
   return ctx.safeguards.withContext(context, async () => {
-    const blockedMs = ctx.sessions.isBlocked(ctx.ip);
+    // The per-IP check for unknown tokens comes before the lookup.
+    const blockedMs = ctx.sessions.isBlocked(ip);
     let user: PublicUser | undefined;
     if (blockedMs === undefined) user = await authenticate(ctx.db, token);
     else {
-      if (!ctx.sessions.beginBlockedLookup(ctx.ip)) throw tooManyBadTokens(blockedMs);
+      if (!ctx.sessions.beginBlockedLookup(ip)) throw tooManyBadTokens(blockedMs);
       try {
         user = await ctx.safeguards.withContext({ priority: Priority.BATCH }, () =>
           authenticate(ctx.db, token),
         );
       } finally {
-        ctx.sessions.endBlockedLookup(ctx.ip);
+        ctx.sessions.endBlockedLookup(ip);
       }
     }
     if (!user) {
-      const charge = await ctx.safeguards.rateLimiter.check(tokenPolicyName, { ip: ctx.ip });
+      const charge = await ctx.safeguards.rateLimiter.check(tokenPolicyName, { ip });
       if (!charge.allowed) {
-        ctx.sessions.block(ctx.ip, Date.now() + charge.retryAfterMs);
+        ctx.sessions.block(ip, Date.now() + charge.retryAfterMs);
         throw tooManyBadTokens(charge.retryAfterMs);
       }
-      throw new TRPCError({
-        code: 'UNAUTHORIZED',
-        message: 'Your session has expired. Please sign in again.',
-      });
+      return undefined;
     }
     ctx.sessions.set(token, user);
-    return next({ ctx: { user } });
+    return user;
   });
-});
+}
 
 function tooManyBadTokens(retryAfterMs: number): TRPCError {
   return new TRPCError({

@@ -84,16 +84,25 @@ export class OperationStats {
   }
 
   /** An operation was refused before it ran (`stage` of the composition order). */
+  /**
+   * An operation was refused before it ran (`stage` of the composition order). A refusal is the
+   * safeguards working, not a failure: it stays out of the health window's error rate (which also
+   * drives adaptive limits) and goes to the error log's refusal bursts, so one client's flood can
+   * neither mark the app unhealthy nor tighten the limits of everyone else.
+   */
   operationRefused(execution: ExecutionView, error: SafeguardError, stage: RefusalStage): void {
     this.rejected++;
+    this.inFlight--;
     if (this.rejectionEmitter.hasListeners) this.emitRejection(error, stage, execution.context);
-    this.settleFailure(execution, error);
+    this.errorLog.recordRefusal(error, execution.context.label, this.clock.now());
+    if (this.endEmitter.hasListeners) this.emitEnd(execution, error);
   }
 
   /** A request was refused by `Safeguards.admit`: no operation had started, so only the refusal counts. */
   requestRefused(error: SafeguardError, stage: RefusalStage, context: ResolvedContext): void {
     this.rejected++;
     if (this.rejectionEmitter.hasListeners) this.emitRejection(error, stage, context);
+    this.errorLog.recordRefusal(error, context.label, this.clock.now());
   }
 
   retrying(execution: ExecutionView, error: SafeguardError, delayMs: number): void {

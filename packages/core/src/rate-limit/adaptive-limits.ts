@@ -17,12 +17,19 @@ export interface AdaptiveOptions {
   relaxStep: number;
   /** Minimum time between automatic adjustments. Default 1 000 ms. */
   intervalMs: number;
+  /**
+   * How long load must last before limits tighten. A burst (one client's flood filling the queue for
+   * a moment) is what the queue and the limits absorb; only lasting pressure tightens, and then only
+   * the clients above their fair share (see `ClientTightening`). Default 5 000 ms.
+   */
+  sustainMs: number;
 }
 
 export const defaultAdaptiveOptions: Readonly<AdaptiveOptions> = {
   minMultiplier: 0.25,
   relaxStep: 0.1,
   intervalMs: 1000,
+  sustainMs: 5000,
 };
 
 export function resolveAdaptiveOptions(options: Partial<AdaptiveOptions> = {}): AdaptiveOptions {
@@ -30,6 +37,7 @@ export function resolveAdaptiveOptions(options: Partial<AdaptiveOptions> = {}): 
   assertNumber('rateLimits.adaptive.minMultiplier', resolved.minMultiplier, Number.MIN_VALUE, 1);
   assertNumber('rateLimits.adaptive.relaxStep', resolved.relaxStep, Number.MIN_VALUE, 1);
   assertNumber('rateLimits.adaptive.intervalMs', resolved.intervalMs, 0);
+  assertNumber('rateLimits.adaptive.sustainMs', resolved.sustainMs, 0);
   return resolved;
 }
 

@@ -53,21 +53,59 @@ describe('RateLimiter', () => {
     );
   });
 
-  it('tightens limits at once under load and relaxes them gradually (adjustLimits)', () => {
+  it('under lasting load tightens only the clients above their fair share, and relaxes them gradually (adjustLimits)', () => {
     const clock = new ManualClock();
-    const limiter = new RateLimiter({}, clock);
+    const limiter = new RateLimiter({ adaptive: { sustainMs: 0 } }, clock);
+    const heavy = { userId: 'heavy' };
+    const light = { userId: 'light' };
+    for (let i = 0; i < 30; i++) limiter.check('api', heavy);
+    limiter.check('api', light);
+    limiter.check('api', { userId: 'other' });
     expect(limiter.adjustLimits({ connectionUsage: 85, responseTime: 3000, errorRate: 5 })).toBeCloseTo(
       0.75 ** 3,
     );
-    expect(limiter.effectiveLimit('api')).toBe(Math.floor(100 * 0.75 ** 3));
+    expect(limiter.effectiveLimit('api', heavy)).toBe(Math.floor(100 * 0.75 ** 3));
+    expect(limiter.effectiveLimit('api', light)).toBe(100);
+    expect(limiter.effectiveLimit('api')).toBe(100);
+    expect(limiter.stats()).toMatchObject({ tightenedClients: 1 });
+    for (let i = 0; i < 5; i++) limiter.check('api', heavy);
     expect(limiter.adjustLimits({ connectionUsage: 95, responseTime: 6000, errorRate: 20 })).toBe(0.25);
-    const relaxed = [1, 2, 3].map(() =>
-      limiter.adjustLimits({ connectionUsage: 10, responseTime: 50, errorRate: 0 }),
-    );
-    expect(relaxed[0]).toBeCloseTo(0.35);
-    expect(relaxed[2]).toBeCloseTo(0.55);
+    expect(limiter.effectiveLimit('api', heavy)).toBe(25);
+    const relaxed = [1, 2, 3].map(() => {
+      limiter.adjustLimits({ connectionUsage: 10, responseTime: 50, errorRate: 0 });
+      return limiter.effectiveLimit('api', heavy);
+    });
+    expect(relaxed).toEqual([35, 45, 55]);
     for (let i = 0; i < 10; i++) limiter.adjustLimits({});
     expect(limiter.multiplier).toBe(1);
+    expect(limiter.effectiveLimit('api', heavy)).toBe(100);
+    expect(limiter.stats()).toMatchObject({ tightenedClients: 0 });
+  });
+
+  it('a burst shorter than sustainMs tightens nobody; the same load lasting does', () => {
+    const clock = new ManualClock();
+    const limiter = new RateLimiter({ adaptive: { sustainMs: 5000 } }, clock);
+    const heavy = { ip: '203.0.113.9' };
+    const busy = () => {
+      for (let i = 0; i < 20; i++) limiter.check('api', heavy);
+      limiter.check('api', { userId: 'someone' });
+    };
+    busy();
+    expect(limiter.adjustLimits({ connectionUsage: 100 })).toBe(1);
+    clock.set(clock.now() + 4000);
+    busy();
+    expect(limiter.adjustLimits({ connectionUsage: 100 })).toBe(1);
+    // The load eased for a moment: the wait starts again.
+    clock.set(clock.now() + 1000);
+    expect(limiter.adjustLimits({ connectionUsage: 10 })).toBe(1);
+    clock.set(clock.now() + 1000);
+    busy();
+    limiter.adjustLimits({ connectionUsage: 100 });
+    clock.set(clock.now() + 5000);
+    busy();
+    expect(limiter.adjustLimits({ connectionUsage: 100 })).toBe(0.5);
+    expect(limiter.effectiveLimit('api', heavy)).toBe(50);
+    expect(limiter.effectiveLimit('api', { userId: 'someone' })).toBe(100);
   });
 
   it('adaptive off keeps the multiplier at 1', () => {

@@ -7,6 +7,7 @@ import {
   resolveAdaptiveOptions,
   targetMultiplier,
 } from './adaptive-limits.js';
+import { ClientTightening } from './client-tightening.js';
 import { MemoryRateLimitStore } from './memory-rate-limit-store.js';
 import { rateLimitKey } from './rate-limit-key.js';
 import { defaultRateLimitPolicies, type RateLimitPolicy, validatePolicy } from './rate-limit-policy.js';
@@ -28,7 +29,7 @@ export interface RateLimitResult {
   allowed: boolean;
   policy: string;
   key: string;
-  /** The limit in force (after the adaptive multiplier). */
+  /** The limit in force for this client (after its adaptive factor). */
   limit: number;
   remaining: number;
   /** When every hit now counted has left the window (epoch ms). */
@@ -38,7 +39,10 @@ export interface RateLimitResult {
 }
 
 export interface RateLimiterStats {
+  /** The factor applied to clients above their fair share while load lasts (1: none tightened). */
   multiplier: number;
+  /** Clients whose limits are tightened right now. */
+  tightenedClients: number;
   checks: number;
   limited: number;
   keys: number | undefined;
@@ -46,14 +50,17 @@ export interface RateLimiterStats {
 }
 
 /**
- * Sliding-window rate limits per key and named policy, with an adaptive multiplier that shrinks every
- * limit while the database is under pressure and grows it back gradually afterwards.
+ * Sliding-window rate limits per key and named policy, with adaptive limits: under lasting load (not a
+ * burst, and never because calls were refused) the limits of the clients above their fair share shrink
+ * by a multiplier, and grow back gradually afterwards. Clients within their share keep the full limit.
  */
 export class RateLimiter {
   readonly policies: Readonly<Record<string, RateLimitPolicy>>;
   readonly store: RateLimitStore;
   private readonly adaptive: AdaptiveOptions | undefined;
   private currentMultiplier = 1;
+  private pressureSince: number | undefined;
+  private readonly clients: ClientTightening;
   private lastAdjustedAt = Number.NEGATIVE_INFINITY;
   private readonly counts = new Map<string, { checks: number; limited: number }>();
 
@@ -65,17 +72,22 @@ export class RateLimiter {
     for (const [name, policy] of Object.entries(this.policies)) validatePolicy(name, policy);
     this.store = options.store ?? new MemoryRateLimitStore({ maxKeys: options.maxKeys ?? 10_000 });
     this.adaptive = options.adaptive === false ? undefined : resolveAdaptiveOptions(options.adaptive);
+    this.clients = new ClientTightening(options.maxKeys ?? 10_000);
     for (const name of Object.keys(this.policies)) this.counts.set(name, { checks: 0, limited: 0 });
   }
 
-  /** The factor (0..1] applied to every limit right now. */
+  /** The factor (0..1] applied to the clients above their fair share right now (1: none). */
   get multiplier(): number {
     return this.currentMultiplier;
   }
 
-  /** The limit of `policy` in force right now. */
-  effectiveLimit(policy: string): number {
-    return Math.max(1, Math.floor(this.requirePolicy(policy).limit * this.currentMultiplier));
+  /**
+   * The limit of `policy` in force right now for `identity`; without one, the limit of a client
+   * within its fair share (the policy's own).
+   */
+  effectiveLimit(policy: string, identity?: RequestIdentity): number {
+    const factor = identity === undefined ? 1 : this.clients.factor(rateLimitKey(policy, identity));
+    return Math.max(1, Math.floor(this.requirePolicy(policy).limit * factor));
   }
 
   /**
@@ -88,8 +100,13 @@ export class RateLimiter {
     now = this.clock.now(),
   ): RateLimitResult | Promise<RateLimitResult> {
     const found = this.requirePolicy(policy);
-    const limit = Math.max(1, Math.floor(found.limit * this.currentMultiplier));
     const key = rateLimitKey(policy, identity);
+    let factor = 1;
+    if (this.adaptive !== undefined) {
+      this.clients.count(key);
+      factor = this.clients.factor(key);
+    }
+    const limit = Math.max(1, Math.floor(found.limit * factor));
     const decision = this.store.hit(key, limit, found.windowMs, now);
     if (decision instanceof Promise)
       return decision.then((settled) => this.toResult(policy, key, limit, settled));
@@ -102,17 +119,26 @@ export class RateLimiter {
   }
 
   /**
-   * Adjusts the multiplier from load readings: tightens at once, relaxes gradually. Returns the new
-   * multiplier. With adaptive limits off, the multiplier stays 1.
+   * Adjusts the multiplier from load readings and ends the interval whose checks decide who is above
+   * their fair share. Load that has lasted `sustainMs` tightens at once (the clients above their fair
+   * share); once it eases the multiplier relaxes gradually. Returns the new multiplier. With adaptive
+   * limits off, the multiplier stays 1.
    */
   adjustLimits(reading: LoadReading): number {
     if (!this.adaptive) return this.currentMultiplier;
-    this.lastAdjustedAt = this.clock.now();
+    const now = this.clock.now();
+    this.lastAdjustedAt = now;
+    const target = targetMultiplier(reading, this.adaptive.minMultiplier);
+    if (target < 1) this.pressureSince ??= now;
+    else this.pressureSince = undefined;
+    const lasting = this.pressureSince !== undefined && now - this.pressureSince >= this.adaptive.sustainMs;
     this.currentMultiplier = nextMultiplier(
       this.currentMultiplier,
-      targetMultiplier(reading, this.adaptive.minMultiplier),
+      lasting ? target : 1,
       this.adaptive.relaxStep,
     );
+    // Only lasting load tightens anyone; while the multiplier relaxes, tightened clients relax with it.
+    this.clients.adjust(lasting ? this.currentMultiplier : 1, this.adaptive.relaxStep);
     return this.currentMultiplier;
   }
 
@@ -130,7 +156,14 @@ export class RateLimiter {
       checks += count.checks;
       limited += count.limited;
     }
-    return { multiplier: this.currentMultiplier, checks, limited, keys: this.store.size, byPolicy };
+    return {
+      multiplier: this.currentMultiplier,
+      tightenedClients: this.clients.size,
+      checks,
+      limited,
+      keys: this.store.size,
+      byPolicy,
+    };
   }
 
   private requirePolicy(policy: string): RateLimitPolicy {

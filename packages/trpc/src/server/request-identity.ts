@@ -1,4 +1,5 @@
 import type { RequestIdentity } from '@db-safeguards/core';
+import { addressGroup } from './address-group.js';
 import { clientIp, type RequestAddressInfo, type TrustProxy } from './client-ip.js';
 
 interface RequestLike {
@@ -40,6 +41,7 @@ export function requestIdentity(
   if (given?.userId !== undefined) identity.userId = given.userId;
   if (given?.tenantId !== undefined) identity.tenantId = given.tenantId;
   const ip = given?.ip ?? requestIp(request, trustProxy);
-  if (ip !== undefined) identity.ip = ip;
+  // IPv6 clients are limited per /64: one subscriber holds a whole /64 and could rotate addresses.
+  if (ip !== undefined) identity.ip = addressGroup(ip);
   return identity;
 }

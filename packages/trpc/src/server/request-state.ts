@@ -1,9 +1,17 @@
 import type { RateLimitInfo, RateLimitResult, SafeguardError } from '@db-safeguards/core';
 
+/** A call charged before it reached the middleware (see `admitCalls`): its refusal, or its figures. */
+export interface PrechargedCall {
+  refusal: SafeguardError | undefined;
+  rateLimit: RateLimitInfo | undefined;
+}
+
 /** What the middleware learned about one HTTP request, for the response headers. */
 export interface RequestState {
   /** Rate-limit results of the calls in the request (several in a batch). */
   rateLimits: RateLimitInfo[];
+  /** Calls already charged by `admitCalls`, by path, in batch order: the middleware takes them in turn. */
+  precharged: Map<string, PrechargedCall[]>;
 }
 
 const stateKey = Symbol.for('db-safeguards.trpc.requestState');
@@ -17,7 +25,7 @@ const byContext = new WeakMap<object, RequestState>();
 export function withSafeguardsContext<T extends object>(context: T): T {
   if (!(stateKey in context))
     Object.defineProperty(context, stateKey, {
-      value: { rateLimits: [] } satisfies RequestState,
+      value: { rateLimits: [], precharged: new Map() } satisfies RequestState,
       enumerable: true,
     });
   return context;
@@ -30,7 +38,7 @@ export function requestState(context: unknown): RequestState | undefined {
   if (held) return held;
   let state = byContext.get(context);
   if (!state) {
-    state = { rateLimits: [] };
+    state = { rateLimits: [], precharged: new Map() };
     byContext.set(context, state);
   }
   return state;

@@ -71,9 +71,16 @@ async function guardCall<TResult extends { ok: boolean; error?: unknown }, TCont
   };
   const state = requestState(call.ctx);
   const facts = { type: call.type, idempotent: settings.idempotent, degraded: false, bodyRan: false };
+  // Charged already at the edge (admitCalls): take that outcome instead of charging the call twice.
+  const precharged = state?.precharged.get(call.path)?.shift();
+  if (precharged?.rateLimit && state) state.rateLimits.push(precharged.rateLimit);
+  if (precharged?.refusal) {
+    rememberCallFacts(precharged.refusal, facts);
+    throw toTRPCError(precharged.refusal);
+  }
   try {
     const admission = await safeguards.admit(
-      settings.rateLimit === undefined ? context : { ...context, policy: settings.rateLimit },
+      settings.rateLimit === undefined || precharged ? context : { ...context, policy: settings.rateLimit },
     );
     if (admission.rateLimit && state) state.rateLimits.push(toRateLimitInfo(admission.rateLimit));
   } catch (error) {
