@@ -13,7 +13,10 @@ registerAsyncLocalStorage(AsyncLocalStorage);
 export {
   applyOrDefer,
   BreakerState,
+  ConnectionLimitExceededError,
+  checkConnectionLimit,
   classifyError,
+  connectionLimitQuery,
   createSafeguards,
   ErrorType,
   environmentVariables,
