@@ -44,7 +44,7 @@ describe('postgres.js pool under a dropping effective limit', () => {
 
       // The limit drops to 2 (as a shared grant or the database's "full" would): idle connections close.
       safeguards.limit.set('test', 2);
-      expect(await waitForBackends((n) => n === 0, 2000)).toBe(0);
+      expect(await waitForBackends((n) => n === 0, 4000)).toBe(0);
 
       // The pool is still usable, and opens no more than the limit allows.
       const sampler = server.sampleAppConnections(5);

@@ -27,6 +27,8 @@ export type VetmedClient = ReturnType<typeof createClient>;
 
 export interface VirtualUser {
   client: VetmedClient;
+  /** The user's request headers (bearer token, forwarded address): a client of another instance uses them too. */
+  headers: Record<string, string>;
   householdId: string;
   animalId: string;
   regimenId: string;
@@ -81,10 +83,8 @@ export async function createVirtualUsers(baseUrl: string, count: number): Promis
         name: `Load user ${index}`,
         password: 'load-test-password',
       });
-      const client = createClient(baseUrl, {
-        authorization: `Bearer ${session.token}`,
-        'x-forwarded-for': ip,
-      });
+      const headers = { authorization: `Bearer ${session.token}`, 'x-forwarded-for': ip };
+      const client = createClient(baseUrl, headers);
       const household = await client.households.create.mutate({ name: `Load household ${index}` });
       const animal = await client.animals.create.mutate({
         householdId: household.id,
@@ -109,7 +109,7 @@ export async function createVirtualUsers(baseUrl: string, count: number): Promis
         delta: 1_000_000,
         unit: 'tablet',
       });
-      return { client, householdId: household.id, animalId: animal.id, regimenId: regimen.id };
+      return { client, headers, householdId: household.id, animalId: animal.id, regimenId: regimen.id };
     });
     users.push(...(await Promise.all(batch)));
   }

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { RateLimitStore, SharedConnectionBudget } from '@db-safeguards/core';
 import { createRedisBudget, RedisRateLimitStore } from '@db-safeguards/redis';
 import type { Logger } from 'pino';
@@ -27,6 +29,9 @@ export async function openSharedCapacity(
   log: Logger,
 ): Promise<SharedCapacity> {
   const client = connectRedis(redis.url, log);
+  // Commands fail at once while the client is not connected (no offline queue): give it a moment to
+  // connect first, or the budget would start on its fallback although Redis is there.
+  await Promise.race([once(client, 'ready'), sleep(2000)]).catch(() => undefined);
   const capacity = redis.capacity ?? budget;
   const shared = createRedisBudget({ client, key: `${redis.keyPrefix}budget`, capacity });
   const subscription = shared.onModeChange((change) =>

@@ -71,7 +71,9 @@ export class PipelineParts {
         )
       : undefined;
     this.shared =
-      options.shared === undefined ? undefined : new SharedBudgetLink(options.shared, queue, limit);
+      options.shared === undefined
+        ? undefined
+        : new SharedBudgetLink(options.shared, queue, limit, this.clock);
     this.breakers = new BreakerRegistry(options.breakers, this.clock);
     this.rateLimiter = new RateLimiter(options.rateLimits, this.clock);
     this.retryOptions = resolveRetryOptions(options.retry);
