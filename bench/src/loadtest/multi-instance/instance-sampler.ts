@@ -9,6 +9,9 @@ export interface InstanceSample {
   readOnly: boolean;
   /** The effective connection limit. */
   limit: number | undefined;
+  /** The `database` input (the adaptive limit after "too many connections") and the `shared` input (the grant). */
+  databaseLimit?: number | undefined;
+  sharedLimit?: number | undefined;
   /** The shared budget's mode, with REDIS_URL. */
   sharedMode: string | undefined;
   /** The HTTP status of `/api/health` (200, 206 degraded, 503), when health was sampled. */
@@ -46,6 +49,8 @@ export function sampleInstances(
         breaker: metricValue(text, 'db_safeguards_circuit_state', { breaker: 'primary' }),
         readOnly: metricValue(text, 'db_safeguards_read_only') === 1,
         limit: metricValue(text, 'db_safeguards_connections_limit'),
+        databaseLimit: metricValue(text, 'db_safeguards_connections_limit_input', { input: 'database' }),
+        sharedLimit: metricValue(text, 'db_safeguards_connections_limit_input', { input: 'shared' }),
         sharedMode: modes.find(
           (mode) => metricValue(text, 'db_safeguards_shared_budget_mode', { mode }) === 1,
         ),

@@ -28,6 +28,11 @@ export interface PhaseSummary {
   tooManyConnections: number;
   /** The lowest effective limit any instance reported. */
   lowestLimit: number | null;
+  /**
+   * Per instance, the effective limit it reported over the phase, each change once, with what set
+   * it (`d`: the database's "full" answers, `s`: the shared grant), e.g. `8 → 4s → 8`.
+   */
+  limitTrace: Record<string, string>;
 }
 
 export function percentile(values: readonly number[], q: number): number | null {
@@ -73,7 +78,20 @@ export function summarisePhase(
     readOnly: samples.filter((s) => s.readOnly).length + count((key) => key === 'CIRCUIT_BREAKER/read-only'),
     tooManyConnections: count((key) => key === 'CONNECTION/too-many-connections'),
     lowestLimit: limits.length === 0 ? null : Math.min(...limits),
+    limitTrace: traceLimits(samples),
   };
+}
+
+function traceLimits(samples: readonly InstanceSample[]): Record<string, string> {
+  const traces: Record<string, string[]> = {};
+  for (const s of [...samples].sort((a, b) => a.atMs - b.atMs)) {
+    if (s.limit === undefined) continue;
+    const by = s.limit === s.databaseLimit ? 'd' : s.limit === s.sharedLimit ? 's' : '';
+    const step = `${s.limit}${by}`;
+    const trace = (traces[String(s.instance)] ??= []);
+    if (trace.at(-1) !== step) trace.push(step);
+  }
+  return Object.fromEntries(Object.entries(traces).map(([instance, steps]) => [instance, steps.join(' → ')]));
 }
 
 /**
