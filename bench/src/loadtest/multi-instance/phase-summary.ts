@@ -88,7 +88,8 @@ function traceLimits(samples: readonly InstanceSample[]): Record<string, string>
     if (s.limit === undefined) continue;
     const by = s.limit === s.databaseLimit ? 'd' : s.limit === s.sharedLimit ? 's' : '';
     const step = `${s.limit}${by}`;
-    const trace = (traces[String(s.instance)] ??= []);
+    const trace = traces[String(s.instance)] ?? [];
+    traces[String(s.instance)] = trace;
     if (trace.at(-1) !== step) trace.push(step);
   }
   return Object.fromEntries(Object.entries(traces).map(([instance, steps]) => [instance, steps.join(' → ')]));
