@@ -65,6 +65,11 @@ export interface AppConfig {
    */
   connectionLimitCheck: ConnectionLimitCheck;
   /**
+   * REDIS_URL: where dose recordings wait while the database is unavailable (a durable BullMQ queue;
+   * see deferred/). Undefined: no deferral, a recording during an outage fails as before.
+   */
+  redisUrl: string | undefined;
+  /**
    * For `createSafeguards(config.safeguards)`: QUEUE_MAX_CONNECTIONS, CIRCUIT_*, DB_*, RATE_LIMIT_*,
    * and always the app's own `token` policy (its limit from RATE_LIMIT_TOKEN_MAX, default 20); the
    * load marks (LOAD_*) in `load`, without a sampler: `startVetmed` adds one when `loadShedding`.
@@ -167,6 +172,15 @@ const fields = {
   DATABASE_URL: field(
     z.string().transform((value): string | undefined => value),
     'a postgres:// URL',
+    undefined,
+    redactUrl,
+  ),
+  REDIS_URL: field(
+    z
+      .string()
+      .regex(/^rediss?:\/\//)
+      .transform((value): string | undefined => value),
+    'a redis:// or rediss:// URL',
     undefined,
     redactUrl,
   ),
@@ -316,6 +330,7 @@ export function loadEnv(env: Env = process.env): AppConfig {
     loadShedding: v.LOAD_SHEDDING === 'on' || (v.LOAD_SHEDDING === 'auto' && database.driver !== 'pglite'),
     database,
     connectionLimitCheck: v.CONNECTION_LIMIT_CHECK,
+    redisUrl: v.REDIS_URL,
     safeguards,
   };
 }

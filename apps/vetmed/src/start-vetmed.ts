@@ -1,6 +1,8 @@
 import { createSafeguards, type Safeguards } from '@db-safeguards/core';
 import type { Logger } from 'pino';
 import { type CreateDatabaseOptions, createDatabase, type Database, seedDemoData } from './db/index.js';
+import { DeferredDoseQueue } from './deferred/deferred-dose-queue.js';
+import { startDeferredDoseWorker } from './deferred/deferred-dose-worker.js';
 import type { AppConfig } from './env.js';
 import { type AppServer, startAppServer } from './server/app-server.js';
 import { type BackendCounter, createBackendCounter } from './server/backend-counter.js';
@@ -15,6 +17,8 @@ export interface RunningVetmed {
   readonly safeguards: Safeguards;
   readonly database: Database;
   readonly log: Logger;
+  /** With REDIS_URL: the queue dose recordings wait in while the database is unavailable. */
+  readonly deferredDoses: DeferredDoseQueue | undefined;
   /** Drains and stops the server, the safeguards and the database (what SIGTERM does). */
   stop(): Promise<void>;
 }
@@ -40,6 +44,8 @@ export async function startVetmed(
   let backends: BackendCounter | undefined;
   // Load shedding reads the event loop and memory only once the server listens (see the sampler).
   const loadSampler = config.loadShedding ? createServingLoadSampler() : undefined;
+  let deferredDoses: DeferredDoseQueue | undefined;
+  let worker: ReturnType<typeof startDeferredDoseWorker> | undefined;
   const safeguards = createSafeguards({
     ...config.safeguards,
     ...(loadSampler === undefined ? {} : { load: { ...config.safeguards.load, sampler: loadSampler } }),
@@ -64,7 +70,19 @@ export async function startVetmed(
       const seeded = await seedDemoData(database.db);
       log.info({ createdUser: seeded.createdUser }, 'demo data ready');
     }
+    if (config.redisUrl) {
+      // Redis is not waited for: the app serves without it, and defers nothing while it is away.
+      deferredDoses = new DeferredDoseQueue(config.redisUrl, log);
+      worker = startDeferredDoseWorker({
+        redisUrl: config.redisUrl,
+        queue: deferredDoses.queue,
+        db: database.db,
+        safeguards,
+        log,
+      });
+    }
     app = await startAppServer({
+      deferredDoses,
       database,
       safeguards,
       log,
@@ -80,6 +98,8 @@ export async function startVetmed(
       ...(backends.note === undefined ? {} : { backendsNote: backends.note }),
     });
   } catch (error) {
+    await worker?.close();
+    await deferredDoses?.close();
     await database?.close();
     await safeguards.close();
     unsubscribe();
@@ -91,8 +111,11 @@ export async function startVetmed(
   const stop = () => {
     stopping ??= (async () => {
       await app.drain(config.server.shutdownDrainMs);
+      // The dose being applied finishes (or its lock lapses and another instance takes it).
+      await worker?.close();
       await safeguards.close({ drainTimeoutMs: config.server.shutdownDrainMs });
       await open.close();
+      await deferredDoses?.close();
       unsubscribe();
     })();
     return stopping;
@@ -109,5 +132,5 @@ export async function startVetmed(
     },
     'listening',
   );
-  return { url: app.url, app, safeguards, database: open, log, stop };
+  return { url: app.url, app, safeguards, database: open, log, deferredDoses, stop };
 }

@@ -14,6 +14,7 @@ import {
 } from '../db/index.js';
 import { can, requireHouseholdRole } from '../trpc/access.js';
 import { protectedProcedure, router } from '../trpc/init.js';
+import { householdOverview } from './household-overview.js';
 import { householdInput, id, name } from './inputs.js';
 import { invitationTtlMs, lastOwner } from './invitations.js';
 
@@ -36,6 +37,9 @@ export const householdsRouter = router({
       .orderBy(users.name);
     return { ...household!, role, members };
   }),
+
+  /** The household page's parts in one call; a part that fails leaves the rest (household-overview.ts). */
+  overview: householdOverview,
 
   /**
    * Owners invite an email address as owner, caregiver or vet; the person joins only by accepting
