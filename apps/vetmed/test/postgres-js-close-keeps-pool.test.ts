@@ -39,7 +39,8 @@ describe("postgres.js close() leaves the pool usable (this repository's patch)",
       expect(await answersWithin(sql`select 1 as one`, 5000)).toEqual([{ one: 1 }]);
 
       // A connection the server ended (as when it stops): closed, without a socket.
-      const [{ pid }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      const [backend] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      const pid = backend!.pid;
       const admin = postgres(server.adminUrl, { max: 1, onnotice: () => undefined });
       await admin`select pg_terminate_backend(${pid})`;
       await admin.end();
