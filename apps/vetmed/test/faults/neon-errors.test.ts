@@ -88,6 +88,8 @@ describe('Neon-style errors at the driver boundary, classified as the shared fac
       DB_DRIVER: 'neon',
       CIRCUIT_TIMEOUT_MS: '2000',
       REQUEST_TIMEOUT_MS: '3000',
+      // Neon's errors are the subject, not the machine's load: no 503s of load shedding (as in the fixture).
+      LOAD_SHEDDING: 'off',
       ...rateLimitsOutOfTheWay,
     });
     app = teardown.add(
