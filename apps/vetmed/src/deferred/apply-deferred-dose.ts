@@ -28,6 +28,10 @@ export async function applyDeferredDose(
     safeguards.withContext(
       {
         priority: Priority.BATCH,
+        // The live recordings' breaker, not the `batch` one: these are the same recordings, late, on
+        // the same database, and `batch` distrusts it for a minute after an outage (bulk jobs can
+        // wait; a caregiver's dose should be in the history soon after the database is back).
+        breaker: 'primary',
         operationType: 'write',
         label: 'administrations.record:deferred',
         timeoutMs: applyTimeoutMs,
