@@ -4,6 +4,8 @@
 export declare const expectedScenarios: readonly string[];
 /** The bad-input tests each run must record, in report order. */
 export declare const expectedBadInput: readonly string[];
+/** The abuse tests each run must record, in report order. */
+export declare const expectedAbuse: readonly string[];
 
 /** Thrown for a results folder the report must not be rendered from. */
 export declare class ReliabilityResultsError extends Error {
@@ -19,7 +21,7 @@ export interface ReliabilityRun {
 /** What each result file holds besides its figures. */
 export interface RecordedResult {
   id: string;
-  kind: 'scenario' | 'bad-input';
+  kind: 'scenario' | 'bad-input' | 'abuse';
   runId: string | null;
   measuredAt: string;
   machine: { cpus: number; cpuModel: string; node: string; platform: string };
@@ -32,6 +34,7 @@ export interface ReliabilityResults {
   machine: RecordedResult['machine'];
   scenarios: RecordedResult[];
   badInput: RecordedResult[];
+  abuse: RecordedResult[];
   lastMeasuredAt: string;
 }
 

@@ -37,6 +37,9 @@ export const expectedBadInput = [
   'bad-input-rate-limit-keys',
 ];
 
+/** The abuse tests: one client (or one request) trying to take the app down for everyone. */
+export const expectedAbuse = ['abuse-batch-flood', 'abuse-parsing', 'abuse-slow-clients'];
+
 /** Thrown for a results folder the report must not be rendered from. */
 export class ReliabilityResultsError extends Error {
   name = 'ReliabilityResultsError';
@@ -73,7 +76,7 @@ export function readRun(dir) {
     }
     byId.set(result.id, result);
   }
-  const missing = [...expectedScenarios, ...expectedBadInput].filter((id) => !byId.has(id));
+  const missing = [...expectedScenarios, ...expectedBadInput, ...expectedAbuse].filter((id) => !byId.has(id));
   if (missing.length > 0) {
     throw new ReliabilityResultsError(
       `run ${run.runId} has no figures for ${missing.join(', ')}: did its tests fail or not run?`,
@@ -87,6 +90,7 @@ export function readRun(dir) {
     machine: [...byId.values()][0].machine,
     scenarios: expectedScenarios.map((id) => byId.get(id)),
     badInput: expectedBadInput.map((id) => byId.get(id)),
+    abuse: expectedAbuse.map((id) => byId.get(id)),
     lastMeasuredAt: [...byId.values()]
       .map((result) => result.measuredAt)
       .sort()
@@ -99,7 +103,7 @@ const seconds = (value) => (value === null || value === undefined ? 'n/a' : `${(
 const minute = (iso) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
 
 /** The report's markdown. */
-export function renderReport({ run, machine, scenarios, badInput, lastMeasuredAt }) {
+export function renderReport({ run, machine, scenarios, badInput, abuse, lastMeasuredAt }) {
   const sum = (field) => scenarios.reduce((total, r) => total + r[field], 0);
   const recoveries = scenarios.map((r) => r.recoveryMs).filter((v) => v !== null && v !== undefined);
   const lines = [
@@ -129,6 +133,18 @@ export function renderReport({ run, machine, scenarios, badInput, lastMeasuredAt
       (r) => `- **${r.title}** (${r.runs} generated inputs, \`${r.test}\`): ${r.findings.join('; ')}.`,
     ),
     '',
+    '## Abuse',
+    '',
+    'One client, or one request, trying to take the app down for everyone else (issue 11): each attack is a test that also runs in `pnpm test:security`; the figures are its own measurements against the real server and PostgreSQL above.',
+    '',
+    ...abuse.flatMap((r) => [
+      `### ${r.title}`,
+      '',
+      `\`${r.test}\``,
+      '',
+      ...r.findings.map((finding) => `- ${finding}`),
+      '',
+    ]),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -165,7 +181,7 @@ function main(args) {
     const results = readRun(dir);
     writeFileSync(out, renderReport(results));
     console.log(
-      `Wrote ${out} from run ${results.run.runId} (${results.scenarios.length} scenarios, ${results.badInput.length} bad-input tests).`,
+      `Wrote ${out} from run ${results.run.runId} (${results.scenarios.length} scenarios, ${results.badInput.length} bad-input tests, ${results.abuse.length} abuse tests).`,
     );
     return 0;
   } catch (error) {

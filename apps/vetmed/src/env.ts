@@ -11,7 +11,7 @@ import {
   type SafeguardsOptions,
   safeguardsOptionsFromEnv,
 } from '@db-safeguards/core';
-import type { TrustProxy } from '@db-safeguards/trpc';
+import { isProxyRule, type TrustProxy } from '@db-safeguards/trpc';
 import { z } from 'zod';
 import {
   type DatabaseConfig,
@@ -223,7 +223,9 @@ const fields = {
       if (value === 'true') return true;
       if (/^\d{1,2}$/.test(value)) return Number(value);
       const addresses = value.split(',').map((part) => part.trim());
-      if (addresses.every((part) => /^[\d.:a-fA-F]+(\/\d{1,3})?$/.test(part))) return addresses;
+      // Each entry must be an address or CIDR range clientIp can match: a typo would otherwise
+      // silently trust nobody (or, worse, be read as a number of hops).
+      if (addresses.every((part) => isProxyRule(part))) return addresses;
       context.addIssue({ code: 'custom', message: 'bad TRUST_PROXY' });
       return z.NEVER;
     }),
@@ -321,7 +323,10 @@ export function loadEnv(env: Env = process.env): AppConfig {
       trustProxy: v.TRUST_PROXY,
       healthCacheMs: v.HEALTH_CACHE_MS,
     },
-    seedDemo: v.SEED_DEMO === 'true' || (v.SEED_DEMO === 'auto' && database.driver === 'pglite'),
+    // `auto` never seeds in production: the demo account's password is published in the README.
+    seedDemo:
+      v.SEED_DEMO === 'true' ||
+      (v.SEED_DEMO === 'auto' && database.driver === 'pglite' && v.NODE_ENV !== 'production'),
     loadShedding: v.LOAD_SHEDDING === 'on' || (v.LOAD_SHEDDING === 'auto' && database.driver !== 'pglite'),
     database,
     connectionLimitCheck: v.CONNECTION_LIMIT_CHECK,

@@ -135,6 +135,8 @@ export async function createVirtualUsers(baseUrl: string, count: number): Promis
           doseAmount: 1,
           doseUnit: 'tablet',
           schedule: { kind: 'times_per_day', timesPerDay: 2 },
+          // Started a month ago: the imports backfill doses of the past days, never before the start.
+          startsAt: new Date(Date.now() - 30 * 24 * 3_600_000),
         }),
       );
       await patiently(() =>

@@ -10,8 +10,10 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { isSafeguardError, SafeguardError, type Safeguards } from '@db-safeguards/core';
 import {
+  addressGroup,
   admitCalls,
   defaultMaxBatchSize,
+  isTrustedProxy,
   prechargeCalls,
   procedurePolicies,
   requestCallPaths,
@@ -65,6 +67,14 @@ export interface AppServerOptions {
   callBodyLimitBytes?: number;
   /** Most calls one tRPC batch may hold (400 beyond). Default 25 (`defaultMaxBatchSize`). */
   maxBatchSize?: number;
+  /** Open connections the server accepts at once; more are closed at once. Default 2 000. */
+  maxConnections?: number;
+  /**
+   * Open connections one client IP (an IPv6 /64) may hold; more are closed at once. Not applied to
+   * the proxies `trustProxy` names (all clients arrive through them), nor at all when `trustProxy`
+   * is `true` or a hop count (the peer is always the proxy then). Default 100.
+   */
+  maxConnectionsPerIp?: number;
   trustProxy?: TrustProxy;
   /** How long one health report (one database probe) answers every health check. Default 1000 ms. */
   healthCacheMs?: number;
@@ -219,6 +229,9 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     const requestLog = log.child({ requestId });
     const url = new URL(req.url ?? '/', 'http://localhost');
     let route = routeOf(url.pathname);
+    // Every answer is only what its content type says; HSTS once the client reached us over TLS.
+    res.setHeader('x-content-type-options', 'nosniff');
+    if (overTls(req)) res.setHeader('strict-transport-security', 'max-age=31536000; includeSubDomains');
     inFlight++;
     res.on('close', () => {
       inFlight--;
@@ -245,6 +258,8 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     });
     try {
       if (url.pathname.startsWith(trpcPrefix)) {
+        // Answers are per user (sign-in returns a token): no cache, shared or private, may keep one.
+        res.setHeader('cache-control', 'no-store');
         contexts.set(req, await trpcContext(req, url, requestLog));
         const refused = await guardRequestBody(
           req,
@@ -283,9 +298,50 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     }
   };
 
-  const server = createServer((req, res) => {
-    void handle(req, res);
+  // Slow clients cannot hold sockets open: the whole request must arrive within the timeout (15 s by
+  // default), and Node checks it every second rather than every 30 s.
+  const requestTimeout = options.requestTimeoutMs + 5_000;
+  const server = createServer(
+    {
+      requestTimeout,
+      headersTimeout: Math.min(requestTimeout, 15_000),
+      connectionsCheckingInterval: 1_000,
+    },
+    (req, res) => {
+      void handle(req, res);
+    },
+  );
+  server.maxConnections = options.maxConnections ?? 2_000;
+  const perIpCap = options.maxConnectionsPerIp ?? 100;
+  const trustProxy = options.trustProxy ?? false;
+  const openByIp = new Map<string, number>();
+  server.on('connection', (socket) => {
+    const peer = socket.remoteAddress;
+    if (peer === undefined || trustProxy === true || typeof trustProxy === 'number') return;
+    // A trusted proxy carries everyone's connections: only its clients' requests are limited.
+    if (Array.isArray(trustProxy) && isTrustedProxy(peer, trustProxy)) return;
+    const key = addressGroup(peer);
+    const open = (openByIp.get(key) ?? 0) + 1;
+    if (open > perIpCap) {
+      socket.destroy();
+      return;
+    }
+    openByIp.set(key, open);
+    socket.once('close', () => {
+      const left = (openByIp.get(key) ?? 1) - 1;
+      if (left <= 0) openByIp.delete(key);
+      else openByIp.set(key, left);
+    });
   });
+  /** Did the request reach us over TLS: our own socket, or a trusted proxy that says so? */
+  const overTls = (req: IncomingMessage): boolean => {
+    if ((req.socket as { encrypted?: boolean }).encrypted === true) return true;
+    if (trustProxy === false) return false;
+    const proto = req.headers['x-forwarded-proto'];
+    if (proto !== 'https') return false;
+    const peer = req.socket.remoteAddress;
+    return !Array.isArray(trustProxy) || (peer !== undefined && isTrustedProxy(peer, trustProxy));
+  };
   // Requests Node refuses before any handler runs (headers or URL too large, malformed HTTP, too slow)
   // still get a typed JSON body, like every other error.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
@@ -315,9 +371,6 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   });
-  // Slow clients cannot hold sockets open: the whole request must arrive within the timeout.
-  server.requestTimeout = options.requestTimeoutMs + 5_000;
-  server.headersTimeout = Math.min(server.requestTimeout, 30_000);
   server.keepAliveTimeout = 5_000;
   server.on('close', () => sampler.stop());
   await new Promise<void>((resolve, reject) => {

@@ -11,7 +11,7 @@ import {
 import type { TRPCMiddlewareFunction } from '@trpc/server';
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
-import { authenticate, type PublicUser } from '../db/index.js';
+import { authenticateSession, type PublicUser } from '../db/index.js';
 import type { RequestContext } from './context.js';
 import { authenticateOrRemember } from './remembered-session.js';
 import { staleWhileUnavailable } from './stale-while-unavailable.js';
@@ -140,23 +140,23 @@ async function lookUpSession(
   return ctx.safeguards.withContext(context, async () => {
     // The per-IP check for unknown tokens comes before the lookup.
     const blockedMs = ctx.sessions.isBlocked(ip);
-    let user: PublicUser | undefined;
+    let session: Awaited<ReturnType<typeof authenticateSession>>;
     if (blockedMs === undefined) {
       const verified = await authenticateOrRemember(ctx.db, ctx.sessions, token);
       // Remembered while the database is unavailable: answered, but not cached as newly verified.
       if (verified.remembered) return verified.user;
-      user = verified.user;
+      session = verified.session;
     } else {
       if (!ctx.sessions.beginBlockedLookup(ip)) throw tooManyBadTokens(blockedMs);
       try {
-        user = await ctx.safeguards.withContext({ priority: Priority.BATCH }, () =>
-          authenticate(ctx.db, token),
+        session = await ctx.safeguards.withContext({ priority: Priority.BATCH }, () =>
+          authenticateSession(ctx.db, token),
         );
       } finally {
         ctx.sessions.endBlockedLookup(ip);
       }
     }
-    if (!user) {
+    if (!session) {
       const charge = await ctx.safeguards.rateLimiter.check(tokenPolicyName, { ip });
       if (!charge.allowed) {
         ctx.sessions.block(ip, Date.now() + charge.retryAfterMs);
@@ -164,8 +164,8 @@ async function lookUpSession(
       }
       return undefined;
     }
-    ctx.sessions.set(token, user);
-    return user;
+    ctx.sessions.set(token, session.user, Date.now(), session.expiresAt.getTime());
+    return session.user;
   });
 }
 
