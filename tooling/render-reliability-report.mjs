@@ -28,6 +28,8 @@ export const expectedScenarios = [
   '6-neon-errors',
   '6b-neon-http',
   '7-reset-and-refused-connections',
+  '8-outage-deferred-writes',
+  '9-outage-deferred-writes-app-killed',
 ];
 export const expectedBadInput = [
   'bad-input-procedures',

@@ -8,7 +8,7 @@ import type {} from '@db-safeguards/core';
 declare module '@db-safeguards/core' {
   interface AppErrorReasons {
     CONFLICT: 'idempotency-key-reused' | 'regimen-inactive' | 'regimen-ended';
-    NOT_FOUND: 'regimen-not-found' | 'no-route';
+    NOT_FOUND: 'regimen-not-found' | 'no-route' | 'receipt-not-found';
     VALIDATION: 'request-too-large' | 'malformed-request';
     TIMEOUT: 'request-timeout';
   }

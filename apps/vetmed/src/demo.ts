@@ -52,13 +52,13 @@ try {
   if (!household) throw new Error('no household: is the server seeded with the demo data (SEED_DEMO=true)?');
   const animals = await client.animals.list.query({ householdId: household.id });
   const animal = animals[0]!;
-  const [regimen] = await client.regimens.list.query({ animalId: animal.id, activeOnly: true });
+  const [regimen] = (await client.regimens.list.query({ animalId: animal.id, activeOnly: true })).value;
   if (!regimen) throw new Error(`${animal.name} has no active regimen`);
   console.log(
     `  ${household.name} › ${animal.name} (${animal.species}) › ${regimen.medication.name}, ${regimen.doseAmount} ${regimen.doseUnit}`,
   );
-  const before = await client.administrations.history.query({ animalId: animal.id, limit: 200 });
-  const stockBefore = (await client.inventory.list.query({ householdId: household.id })).find(
+  const before = (await client.administrations.history.query({ animalId: animal.id, limit: 200 })).value;
+  const stockBefore = (await client.inventory.list.query({ householdId: household.id })).value.find(
     (item) => item.medicationId === regimen.medicationId,
   );
 
@@ -69,6 +69,7 @@ try {
     idempotencyKey,
     notes: 'given with breakfast',
   });
+  if (first.status !== 'applied') throw new Error(`the dose was ${first.status}: is the database down?`);
   console.log(
     `  created: ${first.created}  id: ${first.administration.id}  at ${first.administration.recordedAt.toISOString()}`,
   );
@@ -79,11 +80,12 @@ try {
     idempotencyKey,
     notes: 'given with breakfast',
   });
+  if (again.status !== 'applied') throw new Error(`the dose was ${again.status}: is the database down?`);
   console.log(`  created: ${again.created}  same id: ${again.administration.id === first.administration.id}`);
 
   step('Check the history and the stock');
-  const after = await client.administrations.history.query({ animalId: animal.id, limit: 200 });
-  const stockAfter = (await client.inventory.list.query({ householdId: household.id })).find(
+  const after = (await client.administrations.history.query({ animalId: animal.id, limit: 200 })).value;
+  const stockAfter = (await client.inventory.list.query({ householdId: household.id })).value.find(
     (item) => item.medicationId === regimen.medicationId,
   );
   console.log(`  doses recorded for ${animal.name}: ${before.length} → ${after.length} (exactly one more)`);

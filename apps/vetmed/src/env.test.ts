@@ -31,9 +31,10 @@ describe('loadEnv', () => {
       healthCacheMs: 1000,
     });
     expect(config.nodeEnv).toBe('development');
-    // Nothing from the core's variables; the app's own `token` policy at its default.
+    // Nothing from the core's variables; the app's own `token` policy at its default; the load marks.
     expect(config.safeguards).toEqual({
       rateLimits: { policies: { token: { limit: 20, windowMs: 900_000 } } },
+      load: expect.objectContaining({ eventLoopDelayMs: { LOW: 50, NORMAL: 200, HIGH: 1000 } }),
     });
   });
 
@@ -123,6 +124,29 @@ describe('loadEnv', () => {
     expect(loadEnv({}).connectionLimitCheck).toBe('warn');
     expect(loadEnv({ CONNECTION_LIMIT_CHECK: 'error' }).connectionLimitCheck).toBe('error');
     expect(() => loadEnv({ CONNECTION_LIMIT_CHECK: 'loud' })).toThrow(/CONNECTION_LIMIT_CHECK="loud"/);
+  });
+
+  it('sheds load by default except on the embedded database, with marks from LOAD_* (seed 002: heap under 1 GB)', () => {
+    expect(loadEnv({}).loadShedding).toBe(false);
+    expect(loadEnv({ DATABASE_URL: 'postgres://app:pw@db.example.com/app' }).loadShedding).toBe(true);
+    expect(loadEnv({ LOAD_SHEDDING: 'on' }).loadShedding).toBe(true);
+    expect(
+      loadEnv({ DATABASE_URL: 'postgres://app:pw@db.example.com/app', LOAD_SHEDDING: 'off' }).loadShedding,
+    ).toBe(false);
+    const mb = 1024 * 1024;
+    expect(loadEnv({}).safeguards.load).toEqual({
+      eventLoopDelayMs: { LOW: 50, NORMAL: 200, HIGH: 1000 },
+      eventLoopUtilization: { LOW: 0.95 },
+      heapUsedBytes: { LOW: 768 * mb, NORMAL: 896 * mb, HIGH: 1024 * mb },
+      rssBytes: false,
+    });
+    expect(
+      loadEnv({ LOAD_EVENT_LOOP_DELAY_MS: 'off', LOAD_RSS_MB: 'LOW=1500,HIGH=2000' }).safeguards.load,
+    ).toMatchObject({ eventLoopDelayMs: false, rssBytes: { LOW: 1500 * mb, HIGH: 2000 * mb } });
+    expect(problemsOf({ LOAD_SHEDDING: 'maybe', LOAD_EVENT_LOOP_DELAY_MS: 'NORMAL=200,LOW=500' })).toEqual([
+      'Invalid environment variable LOAD_SHEDDING="maybe": expected auto, on or off',
+      'Invalid environment variable LOAD_EVENT_LOOP_DELAY_MS="NORMAL=200,LOW=500": expected off, or PRIORITY=number pairs separated by commas (BATCH, LOW, NORMAL, HIGH; numbers above 0 that do not fall as priority rises), e.g. LOW=50,NORMAL=200,HIGH=1000',
+    ]);
   });
 
   it('names every invalid variable and its value, hiding secrets', () => {

@@ -4,7 +4,13 @@
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SafeguardsConfigError, type SafeguardsOptions, safeguardsOptionsFromEnv } from '@db-safeguards/core';
+import {
+  type LoadMarks,
+  type LoadOptions,
+  SafeguardsConfigError,
+  type SafeguardsOptions,
+  safeguardsOptionsFromEnv,
+} from '@db-safeguards/core';
 import type { TrustProxy } from '@db-safeguards/trpc';
 import { z } from 'zod';
 import {
@@ -19,6 +25,7 @@ import {
 } from './db/database-config.js';
 import { type ConnectionLimitCheck, connectionLimitChecks } from './server/connection-limit-check.js';
 import { defaultHealthCacheMs } from './server/health-cache.js';
+import { parseLoadMarks } from './server/load-marks.js';
 import { withTokenPolicy } from './trpc/token-policy.js';
 
 type Env = Record<string, string | undefined>;
@@ -71,10 +78,22 @@ export interface AppConfig {
       }
     | undefined;
   /**
+   * REDIS_URL: where dose recordings wait while the database is unavailable (a durable BullMQ queue;
+   * see deferred/). Undefined: no deferral, a recording during an outage fails as before.
+   */
+  redisUrl: string | undefined;
+  /**
    * For `createSafeguards(config.safeguards)`: QUEUE_MAX_CONNECTIONS, CIRCUIT_*, DB_*, RATE_LIMIT_*,
-   * and always the app's own `token` policy (its limit from RATE_LIMIT_TOKEN_MAX, default 20).
+   * and always the app's own `token` policy (its limit from RATE_LIMIT_TOKEN_MAX, default 20); the
+   * load marks (LOAD_*) in `load`, without a sampler: `startVetmed` adds one when `loadShedding`.
    */
   safeguards: SafeguardsOptions;
+  /**
+   * Refuse new calls by priority while this process's event loop lags or memory is past its marks
+   * (LOAD_SHEDDING). `auto`: on, except on the embedded PGlite database, whose queries run on the
+   * event loop itself, so lag there is the database working, which the connection budget governs.
+   */
+  loadShedding: boolean;
 }
 
 export interface EnvProblem {
@@ -117,6 +136,19 @@ function field<T>(
 
 const hidden = () => '(hidden)';
 
+/** Load marks (`LOW=50,NORMAL=200,HIGH=1000` or `off`), each number times `scale`; `fallback` as written. */
+const loadMarks = (scale: number, fallback: string) =>
+  field(
+    z.string().transform((value, context): LoadMarks | false => {
+      const marks = parseLoadMarks(value, scale);
+      if (marks !== undefined) return marks;
+      context.addIssue({ code: 'custom', message: 'bad load marks' });
+      return z.NEVER;
+    }),
+    'off, or PRIORITY=number pairs separated by commas (BATCH, LOW, NORMAL, HIGH; numbers above 0 that do not fall as priority rises), e.g. LOW=50,NORMAL=200,HIGH=1000',
+    parseLoadMarks(fallback, scale) as LoadMarks | false,
+  );
+
 /** An optional secret (admin or metrics bearer token): long enough not to be guessed, never logged. */
 const secretToken = () =>
   field(
@@ -156,6 +188,15 @@ const fields = {
     undefined,
     redactUrl,
   ),
+  REDIS_URL: field(
+    z
+      .string()
+      .regex(/^rediss?:\/\//)
+      .transform((value): string | undefined => value),
+    'a redis:// or rediss:// URL',
+    undefined,
+    redactUrl,
+  ),
   DATABASE_URL_UNPOOLED: field(
     z.string().transform((value): string | undefined => value),
     'a postgres:// URL',
@@ -177,15 +218,6 @@ const fields = {
     connectionLimitChecks.join(', '),
     'warn' as ConnectionLimitCheck,
   ),
-  REDIS_URL: field(
-    z
-      .string()
-      .regex(/^rediss?:\/\//)
-      .transform((value): string | undefined => value),
-    'a redis:// or rediss:// URL',
-    undefined,
-    redactUrl,
-  ),
   REDIS_KEY_PREFIX: field(
     z.string().regex(/^[^{}\s]{1,100}$/),
     'a key prefix without braces or spaces',
@@ -196,6 +228,13 @@ const fields = {
     'an integer between 1 and 1000000',
     undefined,
   ),
+  LOAD_SHEDDING: field(z.enum(['auto', 'on', 'off']), 'auto, on or off', 'auto' as 'auto' | 'on' | 'off'),
+  LOAD_EVENT_LOOP_DELAY_MS: loadMarks(1, 'LOW=50,NORMAL=200,HIGH=1000'),
+  LOAD_EVENT_LOOP_UTILIZATION: loadMarks(1, 'LOW=0.95'),
+  // Seed 002's memory monitoring alerted past 1 GB: here the heap sheds before it gets there.
+  LOAD_HEAP_USED_MB: loadMarks(1024 * 1024, 'LOW=768,NORMAL=896,HIGH=1024'),
+  // Off by default: PGlite's database memory counts in the process's RSS.
+  LOAD_RSS_MB: loadMarks(1024 * 1024, 'off'),
   SEED_DEMO: field(
     z.enum(['auto', 'true', 'false']),
     'auto, true or false',
@@ -265,6 +304,13 @@ export function loadEnv(env: Env = process.env): AppConfig {
 
   // The one place the app's own policy joins the core's: every server needs it (trpc/init.ts checks).
   safeguards = withTokenPolicy(safeguards, v.RATE_LIMIT_TOKEN_MAX);
+  const load: Partial<LoadOptions> = {
+    eventLoopDelayMs: v.LOAD_EVENT_LOOP_DELAY_MS,
+    eventLoopUtilization: v.LOAD_EVENT_LOOP_UTILIZATION,
+    heapUsedBytes: v.LOAD_HEAP_USED_MB,
+    rssBytes: v.LOAD_RSS_MB,
+  };
+  safeguards = { ...safeguards, load };
 
   let database: DatabaseConfig | undefined;
   if (problems.length === 0) {
@@ -299,12 +345,14 @@ export function loadEnv(env: Env = process.env): AppConfig {
       healthCacheMs: v.HEALTH_CACHE_MS,
     },
     seedDemo: v.SEED_DEMO === 'true' || (v.SEED_DEMO === 'auto' && database.driver === 'pglite'),
+    loadShedding: v.LOAD_SHEDDING === 'on' || (v.LOAD_SHEDDING === 'auto' && database.driver !== 'pglite'),
     database,
     connectionLimitCheck: v.CONNECTION_LIMIT_CHECK,
     redis:
       v.REDIS_URL === undefined
         ? undefined
         : { url: v.REDIS_URL, keyPrefix: v.REDIS_KEY_PREFIX, capacity: v.SHARED_BUDGET_CAPACITY },
+    redisUrl: v.REDIS_URL,
     safeguards,
   };
 }

@@ -2,12 +2,15 @@ import { createSafeguards, type Safeguards } from '@db-safeguards/core';
 import { defaultQueueOptions } from '@db-safeguards/core/advanced';
 import type { Logger } from 'pino';
 import { type CreateDatabaseOptions, createDatabase, type Database, seedDemoData } from './db/index.js';
+import { DeferredDoseQueue } from './deferred/deferred-dose-queue.js';
+import { startDeferredDoseWorker } from './deferred/deferred-dose-worker.js';
 import type { AppConfig } from './env.js';
 import { type AppServer, startAppServer } from './server/app-server.js';
 import { type BackendCounter, createBackendCounter } from './server/backend-counter.js';
 import { checkDatabaseConnectionLimit } from './server/connection-limit-check.js';
 import { installGracefulShutdown } from './server/graceful-shutdown.js';
 import { createLogger, logSafeguardEvents } from './server/logger.js';
+import { createServingLoadSampler } from './server/serving-load-sampler.js';
 import { openSharedCapacity } from './server/shared-capacity.js';
 
 export interface RunningVetmed {
@@ -16,6 +19,8 @@ export interface RunningVetmed {
   readonly safeguards: Safeguards;
   readonly database: Database;
   readonly log: Logger;
+  /** With REDIS_URL: the queue dose recordings wait in while the database is unavailable. */
+  readonly deferredDoses: DeferredDoseQueue | undefined;
   /** Drains and stops the server, the safeguards and the database (what SIGTERM does). */
   stop(): Promise<void>;
 }
@@ -43,12 +48,17 @@ export async function startVetmed(
     config.safeguards.queue?.maxConcurrentConnections ?? defaultQueueOptions.maxConcurrentConnections;
   // REDIS_URL: one budget and one set of rate limits for every instance; without it, as before.
   const shared = config.redis ? await openSharedCapacity(config.redis, budget, log) : undefined;
+  // Load shedding reads the event loop and memory only once the server listens (see the sampler).
+  const loadSampler = config.loadShedding ? createServingLoadSampler() : undefined;
+  let deferredDoses: DeferredDoseQueue | undefined;
+  let worker: ReturnType<typeof startDeferredDoseWorker> | undefined;
   const safeguards = createSafeguards({
     ...config.safeguards,
     ...(shared && {
       shared: shared.budget,
       rateLimits: { ...config.safeguards.rateLimits, store: shared.store },
     }),
+    ...(loadSampler === undefined ? {} : { load: { ...config.safeguards.load, sampler: loadSampler } }),
     // The probe counts the app role's backends on the way, for the operator dashboard.
     health: { probe: (scope) => backends!.probe(scope.signal) },
   });
@@ -71,7 +81,19 @@ export async function startVetmed(
       const seeded = await seedDemoData(database.db);
       log.info({ createdUser: seeded.createdUser }, 'demo data ready');
     }
+    if (config.redisUrl) {
+      // Redis is not waited for: the app serves without it, and defers nothing while it is away.
+      deferredDoses = new DeferredDoseQueue(config.redisUrl, log);
+      worker = startDeferredDoseWorker({
+        redisUrl: config.redisUrl,
+        queue: deferredDoses.queue,
+        db: database.db,
+        safeguards,
+        log,
+      });
+    }
     app = await startAppServer({
+      deferredDoses,
       database,
       safeguards,
       log,
@@ -87,20 +109,26 @@ export async function startVetmed(
       ...(backends.note === undefined ? {} : { backendsNote: backends.note }),
     });
   } catch (error) {
+    await worker?.close();
+    await deferredDoses?.close();
     await database?.close();
     await safeguards.close();
     await shared?.close();
     unsubscribe();
     throw error;
   }
+  loadSampler?.startServing();
   const open = database;
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       await app.drain(config.server.shutdownDrainMs);
+      // The dose being applied finishes (or its lock lapses and another instance takes it).
+      await worker?.close();
       await safeguards.close({ drainTimeoutMs: config.server.shutdownDrainMs });
       await open.close();
       await shared?.close();
+      await deferredDoses?.close();
       unsubscribe();
     })();
     return stopping;
@@ -109,8 +137,13 @@ export async function startVetmed(
     installGracefulShutdown({ app, safeguards, database: open, log, drainMs: config.server.shutdownDrainMs });
   }
   log.info(
-    { url: app.url, driver: open.driver, budget: safeguards.queue.options.maxConcurrentConnections },
+    {
+      url: app.url,
+      driver: open.driver,
+      budget: safeguards.queue.options.maxConcurrentConnections,
+      loadShedding: config.loadShedding,
+    },
     'listening',
   );
-  return { url: app.url, app, safeguards, database: open, log, stop };
+  return { url: app.url, app, safeguards, database: open, log, deferredDoses, stop };
 }

@@ -32,6 +32,9 @@ export type { AmbientStorage } from './internal/ambient.js';
 export type { TimerHandle } from './internal/clock.js';
 export { systemClock } from './internal/clock.js';
 export type { Percentiles } from './internal/sample-window.js';
+export { LoadMonitor } from './load/load-monitor.js';
+export { defaultLoadOptions } from './load/load-options.js';
+export type { AdmissionGate } from './pipeline/admission-gate.js';
 export { isInfrastructureFailure, isRetryAllowed } from './pipeline/failure-policy.js';
 export { isPriority } from './priority.js';
 export type {

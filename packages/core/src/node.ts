@@ -17,6 +17,7 @@ export {
   checkConnectionLimit,
   classifyError,
   connectionLimitQuery,
+  createProcessLoadSampler,
   createSafeguards,
   ErrorType,
   environmentVariables,

@@ -4,6 +4,7 @@ import type { SharedBudgetStats } from './capacity/shared-budget.js';
 import type { ReadOnlyStatus } from './degradation/read-only-mode.js';
 import type { ErrorType } from './errors/error-type.js';
 import type { Percentiles } from './internal/sample-window.js';
+import type { LoadStats } from './load/load-monitor.js';
 import type { QueueStats } from './queue/connection-queue.js';
 import type { RateLimiterStats } from './rate-limit/rate-limiter.js';
 import type { RetryBudgetStats } from './retry/retry-budget.js';
@@ -56,4 +57,6 @@ export interface SafeguardsMetrics {
   };
   errors: { total: number; byType: Partial<Record<ErrorType, number>> };
   readOnly: ReadOnlyStatus;
+  /** The process's own load and what it sheds (`monitoring: false` without a sampler). */
+  load: LoadStats;
 }

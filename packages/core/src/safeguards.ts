@@ -38,12 +38,14 @@ export interface Admission {
  *     calls on it; its own signal, deadline and the read-only check still apply;
  *  2. closed, or the caller's signal already aborted → refused;
  *  3. read-only mode → writes refused;
- *  4. rate limit (when a policy is given; CRITICAL bypasses) → RATE_LIMIT;
- *  5. circuit breaker → CIRCUIT_BREAKER, before queueing;
- *  6. connection budget → a slot, or QUEUE_FULL / TIMEOUT;
- *  7. the operation, bounded by the deadline;
- *  8. on a transient failure: release the slot, back off (within the retry budget and the deadline),
- *     and go round from step 5 with the whole operation.
+ *  4. the process's load (when a sampler is set; a request's first operation only) → QUEUE_FULL
+ *     `overloaded`, by priority: BATCH and LOW first, then NORMAL, HIGH past its own mark, never CRITICAL;
+ *  5. rate limit (when a policy is given; CRITICAL bypasses) → RATE_LIMIT;
+ *  6. circuit breaker → CIRCUIT_BREAKER, before queueing;
+ *  7. connection budget → a slot, or QUEUE_FULL / TIMEOUT;
+ *  8. the operation, bounded by the deadline;
+ *  9. on a transient failure: release the slot, back off (within the retry budget and the deadline),
+ *     and go round from step 6 with the whole operation.
  */
 export class Safeguards {
   /** @internal How `run` works (see pipeline/pipeline.ts). */
@@ -52,7 +54,7 @@ export class Safeguards {
   private readonly parts: PipelineParts;
   /** A failed attempt is about to be retried. */
   readonly onRetry: Event<RetryEvent>;
-  /** An operation was refused before it ran (read-only, rate limit, breaker, queue). */
+  /** An operation was refused before it ran (read-only, load, rate limit, breaker, queue). */
   readonly onRejection: Event<RejectionEvent>;
   /** An operation settled, successfully or not. */
   readonly onOperationEnd: Event<OperationEndEvent>;
@@ -163,7 +165,7 @@ export class Safeguards {
 
   /**
    * The checks of `run` that need no slot, for adapters that refuse a request before doing any work:
-   * closed, aborted or past its deadline, read-only (writes), rate limit (charged here, once per
+   * closed, aborted or past its deadline, read-only (writes), the process's load, rate limit (charged here, once per
    * request), circuit breaker and load shedding. Rejects with the SafeguardError the request would get.
    *
    * @example
@@ -250,6 +252,7 @@ export class Safeguards {
       },
       errors: parts.errorLog.counts(),
       readOnly: parts.readOnly.status(),
+      load: parts.load.stats(),
     };
   }
 
@@ -294,6 +297,7 @@ export class Safeguards {
       parts.queue.close();
       // Its slots go back to the other instances now, not when its lease runs out.
       await parts.shared?.close();
+      parts.load.close();
     })();
     return this.closed;
   }

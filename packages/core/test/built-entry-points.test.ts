@@ -42,6 +42,23 @@ describe('built entry points (turbo builds before tests)', () => {
     expect(external).toEqual(['node:async_hooks']);
   });
 
+  it('on Node without process.getBuiltinModule, the load sampler still measures the event loop', () => {
+    const output = runNode(
+      packageDir,
+      `delete process.getBuiltinModule; // as on Node 20.0 to 20.15
+       const { createProcessLoadSampler } = await import('@db-safeguards/core');
+       const sampler = createProcessLoadSampler();
+       await new Promise((resolve) => setTimeout(resolve, 50));
+       const until = performance.now() + 150;
+       while (performance.now() < until) {}
+       await new Promise((resolve) => setTimeout(resolve, 50));
+       const sample = sampler.sample();
+       sampler.close();
+       console.log(sample.eventLoopDelayMs >= 100, typeof sample.rssBytes);`,
+    );
+    expect(output.trim()).toBe('true number');
+  });
+
   /** Nested runs on a one-slot budget: they complete only if they find the outer operation's slot. */
   const nestedOnOneSlot = (load: string) => `
     delete process.getBuiltinModule; // as on Node 20.0 to 20.15

@@ -42,7 +42,7 @@ describe('types a client sees', () => {
   it('checking the type narrows the reason to that type closed list, so a switch can be exhaustive', () => {
     const busy = (userFriendly: ClientUserFriendly): string | undefined => {
       if (userFriendly.type !== 'QUEUE_FULL') return undefined;
-      expectTypeOf(userFriendly.reason).toEqualTypeOf<'queue-full' | 'shed' | 'displaced'>();
+      expectTypeOf(userFriendly.reason).toEqualTypeOf<'queue-full' | 'shed' | 'displaced' | 'overloaded'>();
       switch (userFriendly.reason) {
         case 'queue-full':
           return 'full';
@@ -50,6 +50,8 @@ describe('types a client sees', () => {
           return 'shed';
         case 'displaced':
           return 'displaced';
+        case 'overloaded':
+          return 'overloaded';
         default: {
           const unreachable: never = userFriendly;
           return unreachable;

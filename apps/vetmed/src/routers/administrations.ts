@@ -1,8 +1,13 @@
 import { Priority } from '@db-safeguards/core';
 import { z } from 'zod';
 import { listDoses, recordDose } from '../db/index.js';
+import type { DoseRecording } from '../deferred/dose-recording.js';
+import { readStep } from '../deferred/read-step.js';
+import { fresh } from '../degradation/stale-reads.js';
 import { can, requireAnimalAccess, requireRegimenAccess } from '../trpc/access.js';
-import { protectedProcedure, router } from '../trpc/init.js';
+import { deferWhenUnavailable } from '../trpc/defer-when-unavailable.js';
+import { authenticatedProcedure, router, safeguardsMiddleware, staleReadProcedure } from '../trpc/init.js';
+import { doseReceipt } from './dose-receipt.js';
 import { animalInput, id, idempotencyKey, optionalText, pageLimit, positiveAmount, unit } from './inputs.js';
 
 export const administrationsRouter = router({
@@ -13,7 +18,7 @@ export const administrationsRouter = router({
    * per regimen: another household's keys never collide with this one's. The same key with a
    * different dose is a CONFLICT.
    */
-  record: protectedProcedure
+  record: authenticatedProcedure
     .meta({ priority: Priority.HIGH, rateLimit: 'recording', idempotent: true })
     .input(
       z.object({
@@ -25,15 +30,35 @@ export const administrationsRouter = router({
         notes: optionalText(2000),
       }),
     )
-    .mutation(async ({ ctx, input }) => {
-      const regimen = await requireRegimenAccess(ctx.db, ctx.user.id, input.regimenId, can.care);
-      return recordDose(ctx.db, { ...input, recordedBy: ctx.user.id }, regimen);
+    // With REDIS_URL: a recording the database provably did not take while unavailable is accepted
+    // for later (trpc/defer-when-unavailable.ts, deferred/).
+    .use(
+      deferWhenUnavailable((input, userId, acceptedAt) => ({
+        userId,
+        regimenId: input.regimenId,
+        idempotencyKey: input.idempotencyKey,
+        doseAmount: input.doseAmount,
+        doseUnit: input.doseUnit,
+        notes: input.notes,
+        recordedAt: input.recordedAt?.toISOString(),
+        acceptedAt: acceptedAt.toISOString(),
+      })),
+    )
+    .use(safeguardsMiddleware)
+    .mutation(async ({ ctx, input }): Promise<DoseRecording> => {
+      const regimen = await readStep(requireRegimenAccess(ctx.db, ctx.user.id, input.regimenId, can.care));
+      const result = await recordDose(ctx.db, { ...input, recordedBy: ctx.user.id }, regimen);
+      return { status: 'applied', degraded: false, ...result };
     }),
 
-  history: protectedProcedure
+  /** The state of a dose answered `accepted-for-later` (dose-receipt.ts). */
+  receipt: doseReceipt,
+
+  /** The animal's latest doses; its last good answer, marked stale, while the database is unavailable. */
+  history: staleReadProcedure
     .input(animalInput.extend({ limit: pageLimit }))
     .query(async ({ ctx, input }) => {
       await requireAnimalAccess(ctx.db, ctx.user.id, input.animalId, can.read);
-      return listDoses(ctx.db, input.animalId, input.limit);
+      return fresh(await listDoses(ctx.db, input.animalId, input.limit));
     }),
 });

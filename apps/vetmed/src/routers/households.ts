@@ -12,6 +12,7 @@ import {
 } from '../db/index.js';
 import { can, requireHouseholdRole } from '../trpc/access.js';
 import { protectedProcedure, router } from '../trpc/init.js';
+import { householdOverview } from './household-overview.js';
 import { householdInput, id, name } from './inputs.js';
 
 export const householdsRouter = router({
@@ -33,6 +34,9 @@ export const householdsRouter = router({
       .orderBy(users.name);
     return { ...household!, role, members };
   }),
+
+  /** The household page's parts in one call; a part that fails leaves the rest (household-overview.ts). */
+  overview: householdOverview,
 
   /** Owners add an existing user (by email) as owner, caregiver or vet. */
   addMember: protectedProcedure

@@ -1,14 +1,16 @@
 import { TRPCError } from '@trpc/server';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { inventory, medications, stockScale } from '../db/index.js';
+import { fresh } from '../degradation/stale-reads.js';
 import { can, requireHouseholdRole, requireUsableMedication } from '../trpc/access.js';
-import { protectedProcedure, router } from '../trpc/init.js';
+import { protectedProcedure, router, staleReadProcedure } from '../trpc/init.js';
 import { householdInput, id, signedDecimal, unit } from './inputs.js';
 
 export const inventoryRouter = router({
-  list: protectedProcedure.input(householdInput).query(async ({ ctx, input }) => {
+  /** The household's stock; the last good answer, marked stale, while the database is unavailable. */
+  list: staleReadProcedure.input(householdInput).query(async ({ ctx, input }) => {
     await requireHouseholdRole(ctx.db, ctx.user.id, input.householdId, can.read);
-    return ctx.db
+    const stock = await ctx.db
       .select({
         medicationId: inventory.medicationId,
         name: medications.name,
@@ -21,6 +23,7 @@ export const inventoryRouter = router({
       .innerJoin(medications, eq(medications.id, inventory.medicationId))
       .where(eq(inventory.householdId, input.householdId))
       .orderBy(asc(medications.name));
+    return fresh(stock);
   }),
 
   /**

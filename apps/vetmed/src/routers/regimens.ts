@@ -2,8 +2,9 @@ import { TRPCError } from '@trpc/server';
 import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { regimens } from '../db/index.js';
+import { fresh } from '../degradation/stale-reads.js';
 import { can, requireAnimalAccess, requireRegimenAccess, requireUsableMedication } from '../trpc/access.js';
-import { protectedProcedure, router } from '../trpc/init.js';
+import { protectedProcedure, router, staleReadProcedure } from '../trpc/init.js';
 import { animalInput, id, optionalText, positiveAmount, unit } from './inputs.js';
 
 /** How often a dose is due. */
@@ -22,11 +23,12 @@ const schedule = z.discriminatedUnion('kind', [
 ]);
 
 export const regimensRouter = router({
-  list: protectedProcedure
+  /** The animal's regimens; the last good answer, marked stale, while the database is unavailable. */
+  list: staleReadProcedure
     .input(animalInput.extend({ activeOnly: z.boolean().default(false) }))
     .query(async ({ ctx, input }) => {
       await requireAnimalAccess(ctx.db, ctx.user.id, input.animalId, can.read);
-      return ctx.db.query.regimens.findMany({
+      const list = await ctx.db.query.regimens.findMany({
         where: and(
           eq(regimens.animalId, input.animalId),
           input.activeOnly ? eq(regimens.active, true) : undefined,
@@ -34,6 +36,7 @@ export const regimensRouter = router({
         with: { medication: true },
         orderBy: [asc(regimens.startsAt)],
       });
+      return fresh(list);
     }),
 
   create: protectedProcedure

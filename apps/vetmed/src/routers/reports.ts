@@ -1,9 +1,10 @@
 import { Priority } from '@db-safeguards/core';
-import { and, desc, eq, gte, sql } from 'drizzle-orm';
+import { desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { administrations, animals, medications, regimens } from '../db/index.js';
 import { can, requireHouseholdRole } from '../trpc/access.js';
 import { protectedProcedure, router } from '../trpc/init.js';
+import { adherenceSummary } from './adherence-summary.js';
 import { csvCell } from './csv-cell.js';
 import { householdInput } from './inputs.js';
 
@@ -16,36 +17,7 @@ export const reportsRouter = router({
     .input(householdInput.extend({ days: z.number().int().min(1).max(90).default(7) }))
     .query(async ({ ctx, input }) => {
       await requireHouseholdRole(ctx.db, ctx.user.id, input.householdId, can.read);
-      const since = new Date(Date.now() - input.days * 24 * 3600 * 1000);
-      const rows = await ctx.db
-        .select({
-          regimenId: regimens.id,
-          animal: animals.name,
-          medication: medications.name,
-          scheduleKind: regimens.scheduleKind,
-          timesPerDay: regimens.timesPerDay,
-          intervalHours: regimens.intervalHours,
-          recorded: sql<number>`count(${administrations.id})::int`,
-        })
-        .from(regimens)
-        .innerJoin(animals, eq(animals.id, regimens.animalId))
-        .innerJoin(medications, eq(medications.id, regimens.medicationId))
-        .leftJoin(
-          administrations,
-          and(eq(administrations.regimenId, regimens.id), gte(administrations.recordedAt, since)),
-        )
-        .where(and(eq(animals.householdId, input.householdId), eq(regimens.active, true)))
-        .groupBy(regimens.id, animals.name, medications.name)
-        .orderBy(animals.name, medications.name);
-      return rows.map((row) => {
-        const expected =
-          row.scheduleKind === 'times_per_day' && row.timesPerDay
-            ? row.timesPerDay * input.days
-            : row.scheduleKind === 'interval_hours' && row.intervalHours
-              ? Math.floor((input.days * 24) / row.intervalHours)
-              : null;
-        return { ...row, expected, adherence: expected ? Math.min(1, row.recorded / expected) : null };
-      });
+      return adherenceSummary(ctx.db, input.householdId, input.days);
     }),
 
   /** Every recorded dose of the household (newest first, at most 10 000), as JSON rows or CSV text. */

@@ -23,6 +23,8 @@ import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Logger } from 'pino';
 import type {} from '../app-error-reasons.js';
 import type { Database } from '../db/index.js';
+import type { DeferredDoseQueue } from '../deferred/deferred-dose-queue.js';
+import { StaleReads } from '../degradation/stale-reads.js';
 import { type AppRouter, appRouter } from '../routers/app-router.js';
 import { createContextFactory, type RequestContext } from '../trpc/context.js';
 import { registerGuard } from '../trpc/init.js';
@@ -71,6 +73,8 @@ export interface AppServerOptions {
    * `false` serves none; without a build, `/` answers a JSON index of the API.
    */
   webRoot?: string | false;
+  /** With REDIS_URL: where dose recordings wait while the database is unavailable. */
+  deferredDoses?: DeferredDoseQueue | undefined;
   /** The app role's backends as the health probe last counted them, for the dashboard (see `BackendCounter`). */
   backends?: () => { count: number; countedAt: number } | undefined;
   /** Why backends are not counted, when they are not. */
@@ -138,6 +142,8 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     database: options.database,
     safeguards,
     sessions,
+    staleReads: new StaleReads(),
+    deferredDoses: options.deferredDoses,
     trustProxy: options.trustProxy ?? false,
   });
   const contexts = new WeakMap<IncomingMessage, RequestContext>();

@@ -89,6 +89,12 @@ export function buildDashboardSnapshot(sources: DashboardSources, since?: number
     },
     readOnly: { active: metrics.readOnly.active, reason: metrics.readOnly.reason },
     eventLoop: sampler.eventLoop(),
+    load: {
+      monitoring: metrics.load.monitoring,
+      shedding: metrics.load.shedding,
+      cause: metrics.load.cause?.message ?? null,
+      shed: metrics.load.shed,
+    },
     database: {
       health: kept?.report.status ?? 'unknown',
       probe:

@@ -105,6 +105,16 @@ export interface DashboardSnapshot {
   readOnly: { active: boolean; reason: string | null };
   /** The event loop's delay over the last second, in ms. */
   eventLoop: { p50Ms: number; p99Ms: number; maxMs: number };
+  /** Load shedding: the priorities refused now because this process is overloaded, and why. */
+  load: {
+    monitoring: boolean;
+    /** Highest first; [] when none. */
+    shedding: string[];
+    /** E.g. "event-loop delay p99 230 ms >= 200 ms"; null when nothing is shed. */
+    cause: string | null;
+    /** New calls refused for load since the start. */
+    shed: number;
+  };
   database: {
     /** From the last health report (shared with `/api/health`, one probe per second at most). */
     health: HealthStatus | 'unknown';

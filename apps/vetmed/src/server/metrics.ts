@@ -131,6 +131,36 @@ export function createMetrics(safeguards: Safeguards) {
   gauge('db_safeguards_read_only', '1 while writes are refused (read-only mode).', [], (g) =>
     g.set(read().readOnly.active ? 1 : 0),
   );
+  gauge(
+    'db_safeguards_load_shedding',
+    '1 while new calls of the priority are refused because this process is overloaded (event loop, memory).',
+    ['priority'],
+    (g) => {
+      const shedding = read().load.shedding;
+      for (const priority of priorities) {
+        const name = priorityName(priority);
+        g.set({ priority: name }, shedding.includes(name) ? 1 : 0);
+      }
+    },
+  );
+  gauge(
+    'db_safeguards_load_event_loop_delay_seconds',
+    'Event-loop delay p99 as load shedding last read it (absent while not monitored).',
+    [],
+    (g) => {
+      const delay = read().load.sample.eventLoopDelayMs;
+      if (delay !== undefined) g.set(delay / 1000);
+    },
+  );
+  counter(
+    'db_safeguards_load_shed_total',
+    'New calls refused because this process was overloaded, by priority.',
+    ['priority'],
+    () =>
+      Object.entries(read().load.shedByPriority).map(
+        ([priority, count]): [Record<string, string>, number] => [{ priority }, count],
+      ),
+  );
   counter(
     'db_safeguards_queue_operations_total',
     'Slots released, by outcome, and waiters refused.',

@@ -3,6 +3,8 @@ import type { Safeguards } from '@db-safeguards/core';
 import { clientIp, type TrustProxy, withSafeguardsContext } from '@db-safeguards/trpc';
 import type { Logger } from 'pino';
 import type { AppDatabase, Database, PublicUser } from '../db/index.js';
+import type { DeferredDoseQueue } from '../deferred/deferred-dose-queue.js';
+import type { StaleReads } from '../degradation/stale-reads.js';
 import type { SessionCache } from './session-cache.js';
 
 /** What every procedure can reach: the database, the safeguards, the caller. */
@@ -25,6 +27,10 @@ export interface RequestContext {
     byKind: Record<string, number>;
     first?: { path: string | undefined; code: string; error: object };
   };
+  /** The last good answers of the degradable reads (`staleReadProcedure`). */
+  staleReads: StaleReads;
+  /** Where dose recordings wait while the database is unavailable; undefined without REDIS_URL. */
+  deferredDoses: DeferredDoseQueue | undefined;
   /** Set for procedures built on `protectedProcedure`. */
   user?: PublicUser;
 }
@@ -33,6 +39,8 @@ export interface ContextDependencies {
   database: Database;
   safeguards: Safeguards;
   sessions: SessionCache;
+  staleReads: StaleReads;
+  deferredDoses?: DeferredDoseQueue | undefined;
   trustProxy: TrustProxy;
 }
 
@@ -62,5 +70,7 @@ export function createContextFactory(dependencies: ContextDependencies) {
       sessions: dependencies.sessions,
       session: { lookup: undefined },
       refusals: { count: 0, byKind: {} },
+      staleReads: dependencies.staleReads,
+      deferredDoses: dependencies.deferredDoses,
     });
 }

@@ -13,6 +13,8 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { authenticate, type PublicUser } from '../db/index.js';
 import type { RequestContext } from './context.js';
+import { authenticateOrRemember } from './remembered-session.js';
+import { staleWhileUnavailable } from './stale-while-unavailable.js';
 import { assertTokenPolicy, tokenPolicyName } from './token-policy.js';
 
 /**
@@ -139,8 +141,12 @@ async function lookUpSession(
     // The per-IP check for unknown tokens comes before the lookup.
     const blockedMs = ctx.sessions.isBlocked(ip);
     let user: PublicUser | undefined;
-    if (blockedMs === undefined) user = await authenticate(ctx.db, token);
-    else {
+    if (blockedMs === undefined) {
+      const verified = await authenticateOrRemember(ctx.db, ctx.sessions, token);
+      // Remembered while the database is unavailable: answered, but not cached as newly verified.
+      if (verified.remembered) return verified.user;
+      user = verified.user;
+    } else {
       if (!ctx.sessions.beginBlockedLookup(ip)) throw tooManyBadTokens(blockedMs);
       try {
         user = await ctx.safeguards.withContext({ priority: Priority.BATCH }, () =>
@@ -181,3 +187,20 @@ export const publicProcedure = t.procedure.use(safeguarded);
 
 /** For everything else: the caller is signed in (`ctx.user`) and rate limited per user. */
 export const protectedProcedure = t.procedure.use(authenticated).use(safeguarded);
+
+/**
+ * For reads that may answer their last good value while the database is unavailable
+ * (trpc/stale-while-unavailable.ts): signed in as {@link protectedProcedure}; the body returns
+ * `fresh(value)` and the client gets `MaybeStale<T>`.
+ */
+export const staleReadProcedure = t.procedure.use(authenticated).use(staleWhileUnavailable).use(safeguarded);
+
+/**
+ * Signed in, without the safeguards middleware yet: for a procedure that puts its own middleware
+ * between its validated input and the safeguards (`administrations.record` and its deferral), then
+ * adds {@link safeguardsMiddleware} itself.
+ */
+export const authenticatedProcedure = t.procedure.use(authenticated);
+
+/** The safeguards middleware, for procedures built on {@link authenticatedProcedure}. */
+export const safeguardsMiddleware = safeguarded;

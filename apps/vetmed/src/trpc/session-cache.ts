@@ -3,7 +3,9 @@ import type { PublicUser } from '../db/index.js';
 /**
  * Verified bearer tokens, kept for a short time so a client making many calls does not cost one
  * database lookup per call. Sign-out removes the token at once on this instance; other instances
- * notice within `ttlMs`.
+ * notice within `ttlMs`. A token past `ttlMs` is kept a while longer (`staleTtlMs`) for one use only:
+ * while the database is unavailable to look it up again ({@link getWhileUnavailable}), so a caregiver
+ * signed in before an outage can still read stale data and have a dose accepted for later.
  */
 export class SessionCache {
   private readonly entries = new Map<string, { user: PublicUser; expiresAt: number }>();
@@ -11,15 +13,28 @@ export class SessionCache {
   constructor(
     private readonly ttlMs = 30_000,
     private readonly maxEntries = 10_000,
+    private readonly staleTtlMs = 30 * 60_000,
   ) {}
 
   get(token: string, now = Date.now()): PublicUser | undefined {
     const entry = this.entries.get(token);
     if (!entry) return undefined;
     if (entry.expiresAt <= now) {
-      this.entries.delete(token);
+      if (entry.expiresAt + this.staleTtlMs <= now) this.entries.delete(token);
       return undefined;
     }
+    return entry.user;
+  }
+
+  /**
+   * The user a token was last verified as, up to `ttlMs + staleTtlMs` ago: for a call whose lookup
+   * failed because the database is unavailable, not for any other. A token signed out on this
+   * instance is gone; one signed out on another instance during the outage is honoured until the
+   * database answers again, which is all that can be known then.
+   */
+  getWhileUnavailable(token: string, now = Date.now()): PublicUser | undefined {
+    const entry = this.entries.get(token);
+    if (!entry || entry.expiresAt + this.staleTtlMs <= now) return undefined;
     return entry.user;
   }
 

@@ -112,3 +112,10 @@ export async function createHouseholdWithAnimal(actor: Actor, name = 'Home') {
   });
   return { household, animal, medication, regimen };
 }
+
+/** A dose recording that was applied now (not accepted for later): its administration, or the test fails. */
+export function applied<T extends { status: string }>(recording: T): Extract<T, { status: 'applied' }> {
+  if (recording.status !== 'applied')
+    throw new Error(`expected the dose to be applied, got ${recording.status}`);
+  return recording as Extract<T, { status: 'applied' }>;
+}

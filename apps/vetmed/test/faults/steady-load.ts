@@ -23,6 +23,11 @@ export interface CallRecord {
   ok: boolean;
   status: number | undefined;
   userFriendly: UserFriendlyErrorData | undefined;
+  /**
+   * What a successful call answered, when it is not the usual answer: a recording accepted for later
+   * (with its receipt), or a read answered from the last good copy. Undefined for the usual answers.
+   */
+  degraded?: { kind: 'accepted-for-later'; receiptId: string } | { kind: 'stale'; asOf: Date };
 }
 
 export async function createLoadUsers(app: RunningVetmed, count: number): Promise<LoadUser[]> {
@@ -33,6 +38,14 @@ export async function createLoadUsers(app: RunningVetmed, count: number): Promis
       return { ...actor, world, stockBefore: await stockOf(app, { world }) };
     }),
   );
+}
+
+/** The fields of a recording's or a history's answer that say it is degraded. */
+interface DegradableAnswer {
+  status?: string;
+  degraded?: boolean;
+  receiptId?: string;
+  asOf?: Date;
 }
 
 /** The procedure the steady load writes with. */
@@ -98,6 +111,7 @@ export function startSteadyLoad(users: readonly LoadUser[], ratePerSecond: numbe
             })
           : user.client.administrations.history.query({ animalId: user.world.animal.id, limit: 20 });
       const tracked: Promise<void> = outcome(call).then((result) => {
+        const answer = result.ok ? (result.value as DegradableAnswer) : undefined;
         records.push({
           kind,
           user: userIndex,
@@ -107,6 +121,11 @@ export function startSteadyLoad(users: readonly LoadUser[], ratePerSecond: numbe
           ok: result.ok,
           status: result.ok ? 200 : result.status,
           userFriendly: result.ok ? undefined : result.userFriendly,
+          ...(answer?.status === 'accepted-for-later' && answer.receiptId
+            ? { degraded: { kind: 'accepted-for-later' as const, receiptId: answer.receiptId } }
+            : answer?.degraded === true && answer.asOf
+              ? { degraded: { kind: 'stale' as const, asOf: answer.asOf } }
+              : {}),
         });
         pending.delete(tracked);
       });
@@ -114,6 +133,8 @@ export function startSteadyLoad(users: readonly LoadUser[], ratePerSecond: numbe
     }
   }, 5);
   return {
+    /** The calls answered so far (a copy), while the load goes on. */
+    answered: (): CallRecord[] => [...records],
     /** Stops sending and waits for every call in flight. */
     async stop(): Promise<CallRecord[]> {
       clearInterval(timer);

@@ -4,6 +4,7 @@ import type { SharedConnectionBudget } from '../capacity/shared-budget.js';
 import type { HealthOptions } from '../health/health-options.js';
 import type { AmbientStorage } from '../internal/ambient.js';
 import type { Clock } from '../internal/clock.js';
+import type { LoadOptions } from '../load/load-options.js';
 import type { QueueOptions } from '../queue/queue-options.js';
 import type { RateLimitOptions } from '../rate-limit/rate-limiter.js';
 import type { RetryOptions } from '../retry/retry-options.js';
@@ -32,6 +33,12 @@ export interface SafeguardsOptions {
   retry?: Partial<RetryOptions>;
   /** Health thresholds and the optional database probe. */
   health?: Partial<HealthOptions>;
+  /**
+   * The process's own load (event-loop lag and utilisation, heap, RSS) as an admission input: past
+   * its marks, new calls are refused by priority (BATCH and LOW first, CRITICAL never). Off until a
+   * `sampler` is given (`createProcessLoadSampler()` on Node).
+   */
+  load?: Partial<LoadOptions>;
   degradation?: {
     /**
      * Breakers whose opening switches on read-only mode (writes refused with a clear message while

@@ -61,7 +61,11 @@ interface BuiltInErrorReasons {
     | 'circuit-half-open'
     | 'circuit-isolated'
     | 'read-only';
-  QUEUE_FULL: 'queue-full' | 'shed' | 'displaced';
+  /**
+   * The connection budget refused a waiter (`queue-full`, `shed`, `displaced`), or the process itself
+   * was too loaded to take the call (`overloaded`: event-loop lag or memory past its marks).
+   */
+  QUEUE_FULL: 'queue-full' | 'shed' | 'displaced' | 'overloaded';
   TIMEOUT:
     | 'timeout'
     | 'deadline'

@@ -97,6 +97,25 @@ export function queueRefusal(
   });
 }
 
+/**
+ * A call refused because the process itself is overloaded (its event loop lags, or memory is past a
+ * mark): `detail` says which reading passed which mark. Nothing ran. Retry-After is short for the
+ * priorities that are shed last, longer for background work, which is shed first and resumes last.
+ */
+export function overloadedRefusal(priority: Priority, detail: string): SafeguardError<'QUEUE_FULL'> {
+  const retryAfterMs = priority >= Priority.NORMAL ? 1000 : 5000;
+  return new SafeguardError({
+    type: 'QUEUE_FULL',
+    reason: 'overloaded',
+    retryable: true,
+    notApplied: true,
+    retryAfterMs,
+    severity: 'medium',
+    suggestedActions: [`Try again in ${retryAfterMs / 1000} second${retryAfterMs === 1000 ? '' : 's'}.`],
+    internalMessage: `overloaded: ${priorityName(priority)} refused (${detail})`,
+  });
+}
+
 /** A waiter that got no slot in time: the queue's own timeout, or the operation's deadline. */
 export function queueWaitTimeout(
   reason: 'queue-timeout' | 'deadline',

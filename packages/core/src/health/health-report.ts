@@ -1,6 +1,7 @@
 import type { ReadOnlyStatus } from '../degradation/read-only-mode.js';
 import type { SafeguardsMetrics } from '../safeguards-metrics.js';
 import type { HealthOptions } from './health-options.js';
+import { loadHealth } from './load-health.js';
 
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 
@@ -39,6 +40,8 @@ export interface HealthReport {
     latency: ComponentHealth;
     /** The effective connection limit: lowered by load it is still healthy (see `capacityHealth`). */
     capacity: ComponentHealth;
+    /** The process's own load: degraded while it sheds, never unhealthy. */
+    load: ComponentHealth;
     database?: ComponentHealth & { responseTimeMs: number };
   };
   metrics: SafeguardsMetrics;
@@ -151,6 +154,7 @@ export function buildHealthReport(
     errors,
     latency,
     capacity: capacityHealth(metrics),
+    load: loadHealth(metrics.load),
   };
   if (probe) {
     components.database = {
@@ -184,6 +188,7 @@ export function buildHealthReport(
   consider('errors', errors);
   consider('latency', latency);
   consider('capacity', components.capacity);
+  consider('load', components.load);
   if (components.database) consider('database', components.database);
   if (metrics.readOnly.active) {
     alerts.push({

@@ -22,7 +22,8 @@ export type AdmissionOutcome = Refusal | RateLimitResult | undefined;
 /**
  * The checks of a call before it asks for a slot, shared by `run` and `Safeguards.admit`, in the
  * composition order: closed, aborted or already past its deadline (before any token is spent), then
- * read-only mode for writes, then the rate limit (when a policy is set; CRITICAL work bypasses it),
+ * read-only mode for writes, then the admission gates (the process's load) for a request's first
+ * operation (a continuation of a started request goes on, so started work finishes), then the rate limit (when a policy is set; CRITICAL work bypasses it),
  * charged here. Synchronous unless the rate-limit store answers with a promise. Throws (or rejects)
  * a TypeError for an unknown policy. `now`: when the call was made.
  */
@@ -37,6 +38,12 @@ export function admission(
   if (context.isWrite) {
     const readOnly = parts.readOnlyRefusal();
     if (readOnly !== undefined) return new Refusal(readOnly, 'read-only');
+  }
+  if (parts.gates.length > 0 && context.progress?.started !== true) {
+    for (const gate of parts.gates) {
+      const refused = gate.refusal(context.priority, now);
+      if (refused !== undefined) return new Refusal(refused, 'load');
+    }
   }
   if (context.policy === undefined || context.priority === Priority.CRITICAL) return undefined;
   const charged = parts.checkRateLimit(context, now);

@@ -83,7 +83,6 @@ export class OperationStats {
     this.settleFailure(execution, error);
   }
 
-  /** An operation was refused before it ran (`stage` of the composition order). */
   /**
    * An operation was refused before it ran (`stage` of the composition order). A refusal is the
    * safeguards working, not a failure: it stays out of the health window's error rate (which also

@@ -6,7 +6,7 @@ import type { OperationScope } from './operation-scope.js';
 export type Operation<T> = (scope: OperationScope) => T | PromiseLike<T>;
 
 /** Where in the composition order a call was refused before it ran. */
-export type RefusalStage = 'read-only' | 'rate-limit' | 'breaker' | 'queue';
+export type RefusalStage = 'read-only' | 'load' | 'rate-limit' | 'breaker' | 'queue';
 
 export interface RetryEvent {
   /** The retry about to happen: 1 for the first retry. */

@@ -12,11 +12,14 @@ import { ErrorLog } from '../health/error-log.js';
 import { type HealthOptions, resolveHealthOptions } from '../health/health-options.js';
 import { type Clock, systemClock } from '../internal/clock.js';
 import { assertInteger } from '../internal/validate.js';
+import { LoadMonitor } from '../load/load-monitor.js';
+import { resolveLoadOptions } from '../load/load-options.js';
 import { ConnectionQueue } from '../queue/connection-queue.js';
 import type { LoadReading } from '../rate-limit/adaptive-limits.js';
 import { RateLimiter, type RateLimitResult } from '../rate-limit/rate-limiter.js';
 import { RetryBudget } from '../retry/retry-budget.js';
 import { type RetryOptions, resolveRetryOptions } from '../retry/retry-options.js';
+import type { AdmissionGate } from './admission-gate.js';
 import { OperationStats } from './operation-stats.js';
 import type { ResolvedContext } from './resolved-context.js';
 
@@ -46,6 +49,10 @@ export class PipelineParts {
   readonly defaultTimeoutMs: number;
   readonly startedAt: number;
   readonly stats: OperationStats;
+  /** The process's own load (event loop, memory); it measures nothing without a sampler. */
+  readonly load: LoadMonitor;
+  /** The admission inputs asked for every new call (see {@link AdmissionGate}); the load monitor when it measures. */
+  readonly gates: readonly AdmissionGate[];
   private closing = false;
 
   constructor(options: SafeguardsOptions) {
@@ -92,6 +99,9 @@ export class PipelineParts {
       }
       return undefined;
     });
+    const load = resolveLoadOptions(options.load);
+    this.load = new LoadMonitor(load, this.clock);
+    this.gates = load.sampler === undefined ? [] : [this.load];
     this.startedAt = this.clock.now();
   }
 

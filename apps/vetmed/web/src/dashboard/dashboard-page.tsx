@@ -325,7 +325,7 @@ function Refusals({ snapshot }: { snapshot: DashboardSnapshot }) {
 }
 
 function DatabaseAndProcess({ snapshot }: { snapshot: DashboardSnapshot }) {
-  const { database, eventLoop, history, readOnly } = snapshot;
+  const { database, eventLoop, history, load, readOnly } = snapshot;
   return (
     <section aria-labelledby="database" className="panel">
       <h2 id="database">Database and process</h2>
@@ -351,6 +351,14 @@ function DatabaseAndProcess({ snapshot }: { snapshot: DashboardSnapshot }) {
         <dt>Event-loop delay</dt>
         <dd>
           p50 {eventLoop.p50Ms} ms, p99 {eventLoop.p99Ms} ms, max {eventLoop.maxMs} ms
+        </dd>
+        <dt>Load shedding</dt>
+        <dd>
+          {!load.monitoring
+            ? 'off'
+            : load.shedding.length === 0
+              ? `none (${load.shed} refused since start)`
+              : `refusing new ${load.shedding.join(', ')} calls: ${load.cause}`}
         </dd>
         <dt>Up for</dt>
         <dd>{formatWait(snapshot.uptimeMs)}</dd>

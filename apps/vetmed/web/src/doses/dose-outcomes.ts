@@ -3,7 +3,15 @@ import { useSyncExternalStore } from 'react';
 /** How the last dose recorded for a regimen ended, for the regimen's row to say. */
 export type DoseOutcome =
   | { status: 'recorded'; recordedAt: Date; doseText: string; answeredAt: number }
-  | { status: 'refused'; error: unknown; answeredAt: number };
+  | { status: 'refused'; error: unknown; answeredAt: number }
+  /** The server could not reach its database and kept the dose to record later: `receiptId` says how it went. */
+  | {
+      status: 'accepted-for-later';
+      receiptId: string;
+      recordedAt: Date;
+      doseText: string;
+      answeredAt: number;
+    };
 
 const listeners = new Set<() => void>();
 let outcomes: ReadonlyMap<string, DoseOutcome> = new Map();

@@ -38,6 +38,17 @@ function SendPendingDose({ dose }: { dose: PendingDose }) {
     ...retryOptions(doseRetryPolicy),
     onSuccess(result) {
       pendingDoses.remove(dose.idempotencyKey);
+      if (result.status === 'accepted-for-later') {
+        // The server holds it now (durably, in its queue): nothing more to send from here.
+        doseOutcomes.set(dose.regimenId, {
+          status: 'accepted-for-later',
+          receiptId: result.receiptId,
+          recordedAt: result.recordedAt,
+          doseText: `${formatAmount(dose.doseAmount)} ${dose.doseUnit}`,
+          answeredAt: Date.now(),
+        });
+        return;
+      }
       const { administration } = result;
       doseOutcomes.set(dose.regimenId, {
         status: 'recorded',

@@ -5,6 +5,7 @@ import { formatAmount, formatTime } from '../format.js';
 import { useDoseOutcome } from './dose-outcomes.js';
 import { resendDose, useDoseSendState } from './pending-dose-sender.js';
 import { pendingDoses, usePendingDoses } from './pending-doses.js';
+import { ReceiptStatus } from './receipt-status.js';
 
 type Regimen = NonNullable<RouterOutputs['animals']['get']>['regimens'][number];
 
@@ -89,6 +90,13 @@ export function RecordDose({ regimen, animalId, userId, label }: RecordDoseProps
         <p role="status" className="success">
           Recorded {outcome.doseText} at {formatTime(outcome.recordedAt)}.
         </p>
+      )}
+      {outcome?.status === 'accepted-for-later' && !open && (
+        <ReceiptStatus
+          receiptId={outcome.receiptId}
+          doseText={outcome.doseText}
+          recordedAt={outcome.recordedAt}
+        />
       )}
       {outcome?.status === 'refused' && !open && (
         <ErrorNotice error={outcome.error} receivedAt={outcome.answeredAt} fieldNames={doseFieldNames} />

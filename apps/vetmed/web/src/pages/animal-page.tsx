@@ -3,6 +3,7 @@ import type { RouterOutputs } from '../api/app-router.js';
 import { useSession } from '../api/session.js';
 import { useTRPC } from '../api/trpc.js';
 import { QueryView } from '../components/query-view.js';
+import { StaleNote } from '../components/stale-note.js';
 import { describePendingDose } from '../doses/pending-dose-sender.js';
 import { usePendingDoses } from '../doses/pending-doses.js';
 import { RecordDose } from '../doses/record-dose.js';
@@ -11,7 +12,7 @@ import { Link } from '../routing/router.js';
 
 type Animal = NonNullable<RouterOutputs['animals']['get']>;
 type Regimen = Animal['regimens'][number];
-type Stock = RouterOutputs['inventory']['list'][number];
+type Stock = RouterOutputs['inventory']['list']['value'][number];
 
 /** "tablet" → "tablets" for plain words; abbreviations (mg, ml) stay as they are. */
 const unitText = (amount: string, unit: string) =>
@@ -40,7 +41,8 @@ function StockLine({ stock }: { stock: Stock | undefined }) {
 function Regimens({ animal, userId }: { animal: Animal; userId: string }) {
   const trpc = useTRPC();
   const inventory = useQuery(trpc.inventory.list.queryOptions({ householdId: animal.householdId }));
-  const stockOf = (medicationId: string) => inventory.data?.find((row) => row.medicationId === medicationId);
+  const stockOf = (medicationId: string) =>
+    inventory.data?.value.find((row) => row.medicationId === medicationId);
   if (animal.regimens.length === 0) return <p>No medications prescribed.</p>;
   return (
     <ul className="regimens">
@@ -84,34 +86,41 @@ function DoseHistory({ animal }: { animal: Animal }) {
         </ul>
       )}
       <QueryView query={history} what="the dose history">
-        {(doses) =>
-          doses.length === 0 ? (
-            <p>No doses recorded yet.</p>
+        {(answer) => {
+          const doses = answer.value;
+          return doses.length === 0 ? (
+            <>
+              <StaleNote answer={answer} />
+              <p>No doses recorded yet.</p>
+            </>
           ) : (
-            <table className="history">
-              <thead>
-                <tr>
-                  <th scope="col">Given</th>
-                  <th scope="col">Medication</th>
-                  <th scope="col">Amount</th>
-                  <th scope="col">Notes</th>
-                </tr>
-              </thead>
-              <tbody>
-                {doses.map((dose) => (
-                  <tr key={dose.id}>
-                    <td>{formatDateTime(dose.recordedAt)}</td>
-                    <td>{labels.get(dose.regimenId) ?? 'A past prescription'}</td>
-                    <td>
-                      {formatAmount(dose.doseAmount)} {unitText(dose.doseAmount, dose.doseUnit)}
-                    </td>
-                    <td>{dose.notes ?? ''}</td>
+            <>
+              <StaleNote answer={answer} />
+              <table className="history">
+                <thead>
+                  <tr>
+                    <th scope="col">Given</th>
+                    <th scope="col">Medication</th>
+                    <th scope="col">Amount</th>
+                    <th scope="col">Notes</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          )
-        }
+                </thead>
+                <tbody>
+                  {doses.map((dose) => (
+                    <tr key={dose.id}>
+                      <td>{formatDateTime(dose.recordedAt)}</td>
+                      <td>{labels.get(dose.regimenId) ?? 'A past prescription'}</td>
+                      <td>
+                        {formatAmount(dose.doseAmount)} {unitText(dose.doseAmount, dose.doseUnit)}
+                      </td>
+                      <td>{dose.notes ?? ''}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </>
+          );
+        }}
       </QueryView>
     </section>
   );

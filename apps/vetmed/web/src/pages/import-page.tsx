@@ -55,7 +55,7 @@ export function ImportPage({ householdId }: { householdId: string }) {
         const regimens = await queryClient.fetchQuery(
           trpc.regimens.list.queryOptions({ animalId: animal.id }),
         );
-        return regimens.map((regimen) => ({
+        return regimens.value.map((regimen) => ({
           id: regimen.id,
           animal: animal.name,
           medication: regimen.medication.name,

@@ -4,10 +4,11 @@ import type { RouterOutputs } from '../api/app-router.js';
 import { useTRPC } from '../api/trpc.js';
 import { ErrorNotice } from '../components/error-notice.js';
 import { QueryView } from '../components/query-view.js';
+import { StaleNote } from '../components/stale-note.js';
 import { formatAmount, formatDateTime } from '../format.js';
 import { HouseholdNav } from './household-nav.js';
 
-type Stock = RouterOutputs['inventory']['list'][number];
+type Stock = RouterOutputs['inventory']['list']['value'][number];
 
 /** Adds to (or, with a negative amount, takes from) one medication's stock. Not retried: it is not idempotent. */
 function AdjustStock({ householdId, stock }: { householdId: string; stock: Stock }) {
@@ -53,44 +54,51 @@ export function InventoryPage({ householdId }: { householdId: string }) {
       <h1>Inventory</h1>
       <HouseholdNav householdId={householdId} />
       <QueryView query={stock} what="the inventory">
-        {(rows) =>
-          rows.length === 0 ? (
-            <p>No stock counted yet.</p>
+        {(answer) => {
+          const rows = answer.value;
+          return rows.length === 0 ? (
+            <>
+              <StaleNote answer={answer} />
+              <p>No stock counted yet.</p>
+            </>
           ) : (
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Medication</th>
-                  <th scope="col">In stock</th>
-                  <th scope="col">Low at</th>
-                  <th scope="col">Updated</th>
-                  <th scope="col">Adjust</th>
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map((row) => {
-                  const low =
-                    row.lowStockThreshold !== null &&
-                    Number(row.quantityOnHand) <= Number(row.lowStockThreshold);
-                  return (
-                    <tr key={row.medicationId} className={low ? 'stock-low' : undefined}>
-                      <th scope="row">{row.name}</th>
-                      <td>
-                        {formatAmount(row.quantityOnHand)} {row.unit}
-                        {low && <strong> (running low)</strong>}
-                      </td>
-                      <td>{row.lowStockThreshold === null ? '' : formatAmount(row.lowStockThreshold)}</td>
-                      <td>{formatDateTime(row.updatedAt)}</td>
-                      <td>
-                        <AdjustStock householdId={householdId} stock={row} />
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          )
-        }
+            <>
+              <StaleNote answer={answer} />
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Medication</th>
+                    <th scope="col">In stock</th>
+                    <th scope="col">Low at</th>
+                    <th scope="col">Updated</th>
+                    <th scope="col">Adjust</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {rows.map((row) => {
+                    const low =
+                      row.lowStockThreshold !== null &&
+                      Number(row.quantityOnHand) <= Number(row.lowStockThreshold);
+                    return (
+                      <tr key={row.medicationId} className={low ? 'stock-low' : undefined}>
+                        <th scope="row">{row.name}</th>
+                        <td>
+                          {formatAmount(row.quantityOnHand)} {row.unit}
+                          {low && <strong> (running low)</strong>}
+                        </td>
+                        <td>{row.lowStockThreshold === null ? '' : formatAmount(row.lowStockThreshold)}</td>
+                        <td>{formatDateTime(row.updatedAt)}</td>
+                        <td>
+                          <AdjustStock householdId={householdId} stock={row} />
+                        </td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            </>
+          );
+        }}
       </QueryView>
     </section>
   );

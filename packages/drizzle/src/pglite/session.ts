@@ -1,21 +1,35 @@
 import type { Safeguards } from '@db-safeguards/core';
-import type { PGliteInterface } from '@electric-sql/pglite';
-import { statementContext, transactionContext } from '../safeguarded/run-context.js';
-import { misuseRejection, runInTransactionCallback } from '../safeguarded/transaction-scope.js';
+import { UnsupportedDriverError } from '../errors/unsupported-driver-error.js';
+import { statementContext, transactionContext } from '../internal/run-context.js';
+import { misuseRejection, runInTransactionCallback } from '../internal/transaction-scope.js';
 
-const guardedMark = Symbol.for('vetmed.safeguarded');
+/** The `@electric-sql/pglite` versions this package is tested with. */
+export const pgliteRange = '>=0.2.0 <1';
 
+const guardedMark = Symbol.for('db-safeguards.drizzle.safeguarded');
 type AnyMethod = (...args: unknown[]) => unknown;
+
+/** Whether `client` is already a safeguarded client. */
+export function isSafeguardedClient(client: unknown): boolean {
+  return (
+    typeof client === 'object' && client !== null && (client as Record<symbol, unknown>)[guardedMark] === true
+  );
+}
 
 /**
  * Wraps a PGlite instance so that `query`, `sql`, `exec` and `describeQuery` are each one
- * `safeguards.run`, and `transaction` holds one slot for its whole life. PGlite runs in this process
- * and cannot cancel a running statement: at a deadline the caller gets TIMEOUT and the slot is freed
- * when the statement ends. Methods are called on the real instance (PGlite uses `#private` fields).
+ * `safeguards.run`, and `transaction` holds one slot for its whole life. PGlite runs in this process and
+ * cannot cancel a running statement: at a deadline the caller gets TIMEOUT and the slot is freed when
+ * the statement ends. Methods are called on the real instance (PGlite uses `#private` fields).
+ *
+ * @throws UnsupportedDriverError when `client` is not a PGlite instance.
  */
-export function safeguardPglite<C extends PGliteInterface>(client: C, safeguards: Safeguards): C {
-  if ((client as unknown as Record<symbol, unknown>)[guardedMark]) return client;
+export function safeguardClient<C extends object>(client: C, safeguards: Safeguards): C {
+  if (isSafeguardedClient(client)) return client;
   const target = client as unknown as Record<string, AnyMethod>;
+  for (const method of ['query', 'exec', 'transaction'])
+    if (typeof target[method] !== 'function')
+      throw new UnsupportedDriverError('@electric-sql/pglite', pgliteRange, `the client has no ${method}()`);
   const statement =
     (name: string) =>
     (...args: unknown[]) => {
@@ -36,8 +50,8 @@ export function safeguardPglite<C extends PGliteInterface>(client: C, safeguards
       if (misuse) return misuse;
       return safeguards.run(
         () =>
-          client.transaction(
-            (tx) => runInTransactionCallback(client, () => callback(tx)) as Promise<unknown>,
+          target.transaction!.call(client, (tx: unknown) =>
+            runInTransactionCallback(client, () => callback(tx)),
           ),
         transactionContext,
       );

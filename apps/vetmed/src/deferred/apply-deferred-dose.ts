@@ -1,0 +1,102 @@
+import { Priority, type SafeguardError, type Safeguards } from '@db-safeguards/core';
+import { toSafeguardError } from '@db-safeguards/trpc';
+import type {} from '../app-error-reasons.js';
+import { type AppDatabase, recordDose } from '../db/index.js';
+import { can, requireRegimenAccess } from '../trpc/access.js';
+import type { DeferredDose, RejectionReason, SettledDose } from './dose-recording.js';
+
+/** Deadline of one attempt to apply a deferred dose (its wait for a slot included). */
+export const applyTimeoutMs = 10_000;
+
+/**
+ * Applies a deferred dose as the live request would have: the caller's access to the regimen, then
+ * `recordDose` with its idempotency key, so a dose the client also sent again meanwhile, or that a
+ * crashed worker had already applied, is recorded once. It runs through the safeguards at BATCH
+ * priority (below every live request) under the caller's identity. The dose is recorded at the time
+ * the request gave, else at the time the server accepted it: the regimen's end is judged by that time.
+ *
+ * Resolves with how the dose settled (applied, or rejected for a reason that sending it again would
+ * not change). Rejects with the SafeguardError of a failure worth another attempt later: the database
+ * unavailable or busy, or a failure whose outcome is unknown (the key makes the next attempt safe).
+ */
+export async function applyDeferredDose(
+  deps: { db: AppDatabase; safeguards: Safeguards },
+  dose: DeferredDose,
+): Promise<SettledDose> {
+  const { db, safeguards } = deps;
+  const record = (recordedAt: Date | undefined) =>
+    safeguards.withContext(
+      {
+        priority: Priority.BATCH,
+        // The live recordings' breaker, not the `batch` one: these are the same recordings, late, on
+        // the same database, and `batch` distrusts it for a minute after an outage (bulk jobs can
+        // wait; a caregiver's dose should be in the history soon after the database is back).
+        breaker: 'primary',
+        operationType: 'write',
+        label: 'administrations.record:deferred',
+        timeoutMs: applyTimeoutMs,
+        userId: dose.userId,
+      },
+      async () => {
+        const regimen = await requireRegimenAccess(db, dose.userId, dose.regimenId, can.care);
+        return recordDose(
+          db,
+          {
+            regimenId: dose.regimenId,
+            idempotencyKey: dose.idempotencyKey,
+            recordedBy: dose.userId,
+            doseAmount: dose.doseAmount,
+            doseUnit: dose.doseUnit,
+            notes: dose.notes,
+            recordedAt,
+          },
+          regimen,
+        );
+      },
+    );
+  const at = () => new Date().toISOString();
+  try {
+    let result: Awaited<ReturnType<typeof record>>;
+    try {
+      result = await record(new Date(dose.recordedAt ?? dose.acceptedAt));
+    } catch (error) {
+      // A request without a time is a retry of the same dose whatever time it was stored with: the
+      // client may have sent it again live once the database was back (stored at that moment).
+      if (dose.recordedAt !== undefined || toSafeguardError(error).reason !== 'idempotency-key-reused')
+        throw error;
+      result = await record(undefined);
+    }
+    return {
+      state: 'applied',
+      administrationId: result.administration.id,
+      created: result.created,
+      at: at(),
+    };
+  } catch (error) {
+    const failure = toSafeguardError(error);
+    const reason = rejectionReasonOf(failure);
+    if (reason === undefined) throw failure;
+    return { state: 'rejected', reason, message: failure.userMessage, at: at() };
+  }
+}
+
+/** The final reason a failure gives, or undefined when another attempt may succeed. */
+export function rejectionReasonOf(error: SafeguardError): RejectionReason | undefined {
+  switch (error.type) {
+    case 'CONFLICT':
+      return error.reason === 'regimen-ended' ||
+        error.reason === 'regimen-inactive' ||
+        error.reason === 'idempotency-key-reused'
+        ? error.reason
+        : undefined;
+    case 'NOT_FOUND':
+      return 'regimen-not-found';
+    case 'AUTHORIZATION':
+    case 'AUTHENTICATION':
+      return 'no-access';
+    case 'VALIDATION':
+      return 'invalid-dose';
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import { startTestRedis, type TestRedis } from '@db-safeguards/test-redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Actor, applied, createHouseholdWithAnimal, failure, signUp } from '../app/app-client.js';
+import { type FaultTarget, startFaultTarget } from '../faults/fault-fixture.js';
+import { countsByKey, stockOf } from '../support/ledger.js';
+
+// Real PostgreSQL stopped under the app, a real redis-server (append-only file on) under BullMQ.
+let redis: TestRedis;
+let target: FaultTarget;
+beforeAll(async () => {
+  redis = await startTestRedis({ appendOnly: true, externalUrl: false });
+  target = await startFaultTarget({ REDIS_URL: redis.url, CIRCUIT_TIMEOUT_MS: '1000' });
+}, 90_000);
+afterAll(async () => {
+  await target?.stop();
+  await redis?.stop();
+});
+
+type World = Awaited<ReturnType<typeof createHouseholdWithAnimal>>;
+
+/** Waits until the receipt has settled (applied or rejected), asking as a client would. */
+async function settled(actor: Actor, receiptId: string, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const receipt = await actor.client.administrations.receipt.query({ receiptId }).catch(() => undefined);
+    if (receipt && receipt.state !== 'pending') return receipt;
+    if (Date.now() > deadline)
+      throw new Error(`receipt ${receiptId} still ${receipt?.state ?? 'unanswered'}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe('dose recordings deferred while PostgreSQL is down (BullMQ on a real Redis)', () => {
+  let carer: Actor;
+  let world: World;
+  let ended: { id: string };
+  let stranger: Actor;
+
+  beforeAll(async () => {
+    carer = await signUp(target.app.url, 'deferred');
+    world = await createHouseholdWithAnimal(carer);
+    stranger = await signUp(target.app.url, 'deferred-stranger');
+    // Verified once before the outage: this instance still knows who it is during it.
+    await stranger.client.households.list.query();
+    // A course that ended yesterday: a dose recorded now is refused, once the database can say so.
+    ended = await carer.client.regimens.create.mutate({
+      animalId: world.animal.id,
+      medicationId: world.medication.id,
+      doseAmount: 1,
+      doseUnit: 'tablet',
+      schedule: { kind: 'times_per_day', timesPerDay: 1 },
+      startsAt: new Date(Date.now() - 3 * 24 * 3600_000),
+      endsAt: new Date(Date.now() - 24 * 3600_000),
+    });
+  });
+
+  it('answers accepted-for-later with a receipt, the same receipt for the same dose, CONFLICT for the key reused; applies each once after recovery; rejects a dose of an ended regimen with its reason', async () => {
+    const { app, server } = target;
+    const live = applied(
+      await carer.client.administrations.record.mutate({
+        regimenId: world.regimen.id,
+        idempotencyKey: randomUUID(),
+      }),
+    );
+    expect(live).toMatchObject({ status: 'applied', degraded: false, created: true });
+    const stockBefore = await stockOf(app, { world });
+    const keys = Array.from({ length: 5 }, () => randomUUID());
+    const lateKey = randomUUID();
+
+    await server.stopServer();
+    const receipts: string[] = [];
+    try {
+      for (const key of keys) {
+        const answer = await carer.client.administrations.record.mutate({
+          regimenId: world.regimen.id,
+          idempotencyKey: key,
+        });
+        if (answer.status !== 'accepted-for-later')
+          throw new Error(`expected accepted-for-later, got ${answer.status}`);
+        expect(answer).toMatchObject({ degraded: true, receiptId: expect.stringMatching(/^dose-/) });
+        expect(answer.recordedAt.getTime()).toBe(answer.acceptedAt.getTime());
+        receipts.push(answer.receiptId);
+      }
+      // Sent again (a lost answer): the same receipt, held once.
+      const again = await carer.client.administrations.record.mutate({
+        regimenId: world.regimen.id,
+        idempotencyKey: keys[0]!,
+      });
+      expect(again).toMatchObject({ status: 'accepted-for-later', receiptId: receipts[0] });
+      // The same key for another dose: refused, as live.
+      const reused = await failure(
+        carer.client.administrations.record.mutate({
+          regimenId: world.regimen.id,
+          idempotencyKey: keys[0]!,
+          doseAmount: 2,
+        }),
+      );
+      expect(reused).toMatchObject({
+        status: 409,
+        userFriendly: { type: 'CONFLICT', reason: 'idempotency-key-reused' },
+      });
+      const late = await carer.client.administrations.record.mutate({
+        regimenId: ended.id,
+        idempotencyKey: lateKey,
+      });
+      expect(late.status).toBe('accepted-for-later');
+      if (late.status === 'accepted-for-later') receipts.push(late.receiptId);
+      // The receipts answer while the database is down.
+      expect(await carer.client.administrations.receipt.query({ receiptId: receipts[0]! })).toMatchObject({
+        state: 'pending',
+      });
+      // Nobody else sees them.
+      const hidden = await failure(
+        stranger.client.administrations.receipt.query({ receiptId: receipts[0]! }),
+      );
+      expect(hidden).toMatchObject({ status: 404, userFriendly: { reason: 'receipt-not-found' } });
+    } finally {
+      await server.startServer();
+    }
+    const back = Date.now();
+    for (const receiptId of receipts.slice(0, keys.length))
+      expect(await settled(carer, receiptId)).toMatchObject({ state: 'applied', created: true });
+    expect(await settled(carer, receipts.at(-1)!)).toMatchObject({
+      state: 'rejected',
+      reason: 'regimen-ended',
+    });
+    expect(Date.now() - back).toBeLessThan(15_000);
+    const counts = await countsByKey(app, [...keys, lateKey]);
+    expect(keys.map((key) => counts.get(key))).toEqual(keys.map(() => 1));
+    expect(counts.get(lateKey)).toBe(0);
+    expect(stockBefore - (await stockOf(app, { world }))).toBe(keys.length);
+    // Sent again live now: the first recording, nothing more drawn.
+    const retried = applied(
+      await carer.client.administrations.record.mutate({
+        regimenId: world.regimen.id,
+        idempotencyKey: keys[1]!,
+      }),
+    );
+    expect(retried.created).toBe(false);
+    expect(stockBefore - (await stockOf(app, { world }))).toBe(keys.length);
+  }, 90_000);
+
+  it('keeps accepted doses through a Redis restart (appendonly yes) and applies them once after', async () => {
+    const { app, server } = target;
+    const stockBefore = await stockOf(app, { world });
+    const keys = Array.from({ length: 3 }, () => randomUUID());
+    await server.stopServer();
+    const receipts: string[] = [];
+    try {
+      for (const key of keys) {
+        const answer = await carer.client.administrations.record.mutate({
+          regimenId: world.regimen.id,
+          idempotencyKey: key,
+        });
+        if (answer.status !== 'accepted-for-later')
+          throw new Error(`expected accepted-for-later, got ${answer.status}`);
+        receipts.push(answer.receiptId);
+      }
+      await redis.restartServer();
+    } finally {
+      await server.startServer();
+    }
+    for (const receiptId of receipts)
+      expect(await settled(carer, receiptId, 20_000)).toMatchObject({ state: 'applied' });
+    const counts = await countsByKey(app, keys);
+    expect(keys.map((key) => counts.get(key))).toEqual([1, 1, 1]);
+    expect(stockBefore - (await stockOf(app, { world }))).toBe(keys.length);
+  }, 90_000);
+
+  it('fails a recording as before when Redis cannot take it either', async () => {
+    const { server } = target;
+    await server.stopServer();
+    await redis.stopServer();
+    try {
+      const refused = await failure(
+        carer.client.administrations.record.mutate({
+          regimenId: world.regimen.id,
+          idempotencyKey: randomUUID(),
+        }),
+      );
+      expect([503, 504]).toContain(refused.status);
+      expect(['CONNECTION', 'CIRCUIT_BREAKER', 'TIMEOUT']).toContain(refused.userFriendly?.type);
+    } finally {
+      await redis.startServer();
+      await server.startServer();
+    }
+  }, 60_000);
+});

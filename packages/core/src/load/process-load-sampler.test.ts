@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { Priority } from '../priority.js';
+import { createSafeguards } from '../safeguards.js';
+import { createProcessLoadSampler, EventLoopProbe } from './process-load-sampler.js';
+
+/** Keeps the event loop busy for `ms` (what a CPU-bound burst of requests does to it). */
+function blockFor(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // busy
+  }
+}
+
+/** Lets the event loop turn, so the delay monitor records the lateness of its timer. */
+const turn = (ms = 20) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('createProcessLoadSampler (the real event loop and memory of this process)', () => {
+  it('reads a blocked event loop as lag and utilisation, and memory in bytes', async () => {
+    const sampler = createProcessLoadSampler();
+    await turn();
+    sampler.sample();
+    blockFor(250);
+    await turn();
+    const blocked = sampler.sample();
+    // The block delayed the probe's timer by about its length (a shared machine adds, never removes).
+    expect(blocked.eventLoopDelayMs).toBeGreaterThanOrEqual(200);
+    expect(blocked.eventLoopUtilization).toBeGreaterThan(0.8);
+    expect(blocked.heapUsedBytes).toBeGreaterThan(1024 * 1024);
+    expect(blocked.rssBytes).toBeGreaterThan(blocked.heapUsedBytes!);
+    // Each reading covers the window since the previous one: the block is not read again.
+    await turn(100);
+    expect(sampler.sample().eventLoopDelayMs).toBeLessThan(200);
+    sampler.close?.();
+  });
+
+  // Regression: read from perf_hooks.monitorEventLoopDelay's p99, this block read as 16 ms.
+  it('one long block in a long window is read by the time it took, not as one turn among many', async () => {
+    const sampler = createProcessLoadSampler();
+    sampler.sample();
+    await turn(1200);
+    blockFor(800);
+    await turn();
+    expect(sampler.sample().eventLoopDelayMs).toBeGreaterThanOrEqual(700);
+    sampler.close?.();
+  });
+
+  it('a block still running when the reading is taken is read too', () => {
+    const sampler = createProcessLoadSampler();
+    sampler.sample();
+    blockFor(250);
+    expect(sampler.sample().eventLoopDelayMs).toBeGreaterThanOrEqual(200);
+    sampler.close?.();
+  });
+
+  it('through the safeguards: a blocked loop sheds LOW at its mark while CRITICAL still runs', async () => {
+    const safeguards = createSafeguards({
+      load: {
+        sampler: createProcessLoadSampler(),
+        // Readings at most once a second: the checks below all see the one taken after the block,
+        // which sheds at once.
+        sampleIntervalMs: 1000,
+        sustainedReadings: 1,
+        eventLoopDelayMs: { LOW: 100, NORMAL: 60_000 },
+        eventLoopUtilization: false,
+      },
+    });
+    await turn();
+    await safeguards.run(async () => 'warm', { priority: Priority.LOW });
+    // Longer than the interval, so the next call takes a reading.
+    blockFor(1100);
+    await turn();
+    await expect(safeguards.run(async () => 'ran', { priority: Priority.LOW })).rejects.toMatchObject({
+      type: 'QUEUE_FULL',
+      reason: 'overloaded',
+    });
+    await expect(safeguards.run(async () => 'ran', { priority: Priority.NORMAL })).resolves.toBe('ran');
+    await expect(safeguards.run(async () => 'ran', { priority: Priority.CRITICAL })).resolves.toBe('ran');
+    const load = safeguards.metrics().load;
+    expect(load.shedding).toEqual(['LOW', 'BATCH']);
+    expect(load.sample.eventLoopDelayMs).toBeGreaterThanOrEqual(1000);
+    await safeguards.close();
+  });
+
+  it('keeps a bounded number of turns when nobody reads (an idle process admits nothing for hours)', async () => {
+    const probe = new EventLoopProbe(1, () => performance.now(), 16);
+    await turn(150);
+    expect(probe.recorded).toBeGreaterThan(0);
+    expect(probe.recorded).toBeLessThanOrEqual(16);
+    expect(probe.read()).toBeGreaterThanOrEqual(0);
+    probe.stop();
+  });
+
+  it('refuses a bad resolution with a TypeError naming it', () => {
+    expect(() => createProcessLoadSampler({ resolutionMs: 0 })).toThrow(
+      'Expected resolutionMs to be an integer >= 1, got 0 (number)',
+    );
+  });
+});

@@ -1,0 +1,3 @@
+import { defineSharedConfig } from '../../tooling/vitest.shared.ts';
+
+export default defineSharedConfig('drizzle');
