@@ -69,9 +69,10 @@ export async function startVetmed(
   try {
     database = await createDatabase({
       // With a shared budget, idle connections hold slots another instance may have been granted:
-      // they close after 5 s instead of 30. (postgres.js offers no safe way to close them at once:
-      // `sql.close()` during a database outage left queries hanging.)
-      ...(shared && { idleTimeoutSeconds: 5 }),
+      // they close after 1 s instead of 30 (a busy pool's connections are rarely idle that long).
+      // postgres.js offers no safe way to close them at once: `sql.close()` during a database
+      // outage left queries hanging.
+      ...(shared && { idleTimeoutSeconds: 1 }),
       ...options.database,
       config: config.database,
       safeguards,
