@@ -1,10 +1,9 @@
-import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RateLimitStore, SharedConnectionBudget } from '@db-safeguards/core';
 import { createRedisBudget, RedisRateLimitStore } from '@db-safeguards/redis';
 import type { Logger } from 'pino';
+import { createRedisConnection } from '../deferred/redis-connection.js';
 import type { AppConfig } from '../env.js';
-import { connectRedis } from './redis-connection.js';
 
 /** What REDIS_URL switches on: one connection budget and one set of rate limits for every instance. */
 export interface SharedCapacity {
@@ -28,10 +27,18 @@ export async function openSharedCapacity(
   budget: number,
   log: Logger,
 ): Promise<SharedCapacity> {
-  const client = connectRedis(redis.url, log);
-  // Commands fail at once while the client is not connected (no offline queue): give it a moment to
-  // connect first, or the budget would start on its fallback although Redis is there.
-  await Promise.race([once(client, 'ready'), sleep(2000)]).catch(() => undefined);
+  // A connection for commands (no offline queue: a call while Redis is away fails at once and the
+  // budget falls back), made where the app makes all its Redis connections.
+  const client = createRedisConnection(redis.url, 'commands');
+  let lastLoggedAt = 0;
+  client.on('error', (error: Error) => {
+    // A Redis outage is a state health reports, not a stream of lines: at most one every 10 s.
+    if (Date.now() - lastLoggedAt < 10_000) return;
+    lastLoggedAt = Date.now();
+    log.warn({ error: error.message }, 'Redis connection error');
+  });
+  // Give it a moment to connect first, or the budget would start on its fallback although Redis is there.
+  await Promise.race([client.connect(), sleep(2000)]).catch(() => undefined);
   const capacity = redis.capacity ?? budget;
   const shared = createRedisBudget({ client, key: `${redis.keyPrefix}budget`, capacity });
   const subscription = shared.onModeChange((change) =>
