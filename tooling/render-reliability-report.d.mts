@@ -42,5 +42,7 @@ export interface ReliabilityResults {
 export declare function beginRun(dir: string): ReliabilityRun;
 /** The current run's results: all present, none from another run, one machine; else ReliabilityResultsError. */
 export declare function readRun(dir: string): ReliabilityResults;
-/** The report's markdown. */
-export declare function renderReport(results: ReliabilityResults): string;
+/** The report's markdown; with `multiInstance` (docs/multi-instance.json), its kill and Redis-outage scenarios too. */
+export declare function renderReport(results: ReliabilityResults, multiInstance?: unknown): string;
+/** The kill and Redis-outage section, from a multi-instance load-test report (docs/multi-instance.json). */
+export declare function renderMultiInstanceScenarios(report: unknown): string;

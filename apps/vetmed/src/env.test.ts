@@ -120,6 +120,17 @@ describe('loadEnv', () => {
     expect(() => loadEnv({ TRUST_PROXY: 'everyone' })).toThrow(/TRUST_PROXY="everyone"/);
   });
 
+  it('REDIS_URL switches on the shared budget and rate limits; without it there is none', () => {
+    expect(loadEnv({}).redis).toBeUndefined();
+    expect(loadEnv({ REDIS_URL: 'redis://127.0.0.1:6390', SHARED_BUDGET_CAPACITY: '16' }).redis).toEqual({
+      url: 'redis://127.0.0.1:6390',
+      keyPrefix: 'vetmed:',
+      capacity: 16,
+    });
+    expect(() => loadEnv({ REDIS_URL: 'http://example.com' })).toThrow(/REDIS_URL="http:\/\/example.com\/?"/);
+    expect(() => loadEnv({ REDIS_KEY_PREFIX: 'a b' })).toThrow(/REDIS_KEY_PREFIX/);
+  });
+
   it('checks the budget against the database limit at start: warn by default, error or off on request', () => {
     expect(loadEnv({}).connectionLimitCheck).toBe('warn');
     expect(loadEnv({ CONNECTION_LIMIT_CHECK: 'error' }).connectionLimitCheck).toBe('error');

@@ -65,10 +65,19 @@ export interface AppConfig {
    */
   connectionLimitCheck: ConnectionLimitCheck;
   /**
-   * REDIS_URL: where dose recordings wait while the database is unavailable (a durable BullMQ queue;
-   * see deferred/). Undefined: no deferral, a recording during an outage fails as before.
+   * REDIS_URL switches on one connection budget and one set of rate limits for every instance, and
+   * the durable queue where dose recordings wait while the database is unavailable (deferred/);
+   * undefined: each instance keeps its own budget and limits, and a recording during an outage fails.
    */
-  redisUrl: string | undefined;
+  redis:
+    | {
+        url: string;
+        /** Every key the app writes starts with it (REDIS_KEY_PREFIX, default `vetmed:`). */
+        keyPrefix: string;
+        /** Connections all instances share (SHARED_BUDGET_CAPACITY); default: the budget. */
+        capacity: number | undefined;
+      }
+    | undefined;
   /**
    * For `createSafeguards(config.safeguards)`: QUEUE_MAX_CONNECTIONS, CIRCUIT_*, DB_*, RATE_LIMIT_*,
    * and always the app's own `token` policy (its limit from RATE_LIMIT_TOKEN_MAX, default 20); the
@@ -212,6 +221,16 @@ const fields = {
   LOAD_HEAP_USED_MB: loadMarks(1024 * 1024, 'LOW=768,NORMAL=896,HIGH=1024'),
   // Off by default: PGlite's database memory counts in the process's RSS.
   LOAD_RSS_MB: loadMarks(1024 * 1024, 'off'),
+  REDIS_KEY_PREFIX: field(
+    z.string().regex(/^[^{}\s]{1,100}$/),
+    'a key prefix without braces or spaces',
+    'vetmed:',
+  ),
+  SHARED_BUDGET_CAPACITY: field(
+    integer(1, 1_000_000).transform((value): number | undefined => value),
+    'an integer between 1 and 1000000',
+    undefined,
+  ),
   SEED_DEMO: field(
     z.enum(['auto', 'true', 'false']),
     'auto, true or false',
@@ -330,7 +349,10 @@ export function loadEnv(env: Env = process.env): AppConfig {
     loadShedding: v.LOAD_SHEDDING === 'on' || (v.LOAD_SHEDDING === 'auto' && database.driver !== 'pglite'),
     database,
     connectionLimitCheck: v.CONNECTION_LIMIT_CHECK,
-    redisUrl: v.REDIS_URL,
+    redis:
+      v.REDIS_URL === undefined
+        ? undefined
+        : { url: v.REDIS_URL, keyPrefix: v.REDIS_KEY_PREFIX, capacity: v.SHARED_BUDGET_CAPACITY },
     safeguards,
   };
 }

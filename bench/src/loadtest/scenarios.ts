@@ -27,8 +27,8 @@ export type VetmedClient = ReturnType<typeof createClient>;
 
 export interface VirtualUser {
   client: VetmedClient;
-  /** The headers its client sends (its session token and address), for a client of another app process. */
-  headers?: Record<string, string>;
+  /** The user's request headers (bearer token, forwarded address): a client of another instance uses them too. */
+  headers: Record<string, string>;
   householdId: string;
   animalId: string;
   regimenId: string;

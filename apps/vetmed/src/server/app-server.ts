@@ -166,13 +166,15 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
   };
   const maxBatchSize = options.maxBatchSize ?? defaultMaxBatchSize;
   /**
-   * The context of a tRPC request. A caller not known yet (no token, or one not in the session cache)
-   * has every call of its batch charged to its IP here, before any token is looked up: a batch of
-   * calls with a bogus token costs its IP what as many requests cost, and nothing more.
+   * The context of a tRPC request. A request without a bearer token has every call of its batch
+   * charged to its IP here, before anything runs. One with a token is charged per call to its user
+   * once the token is looked up (once per request, after the IP's check for unknown tokens, see
+   * `trpc/init.ts`): charging it to the IP instead would let one client behind a shared address use
+   * up the limit of everyone else there.
    */
   const trpcContext = async (req: IncomingMessage, url: URL, requestLog: Logger) => {
     const context = createContext(req, requestLog);
-    if (context.token !== undefined && sessions.get(context.token) !== undefined) return context;
+    if (context.token !== undefined) return context;
     const paths = requestCallPaths(url, trpcPrefix);
     // A batch over the limit is tRPC's own 400, before any context is made: charge nothing for it.
     if (paths.length === 0 || paths.length > maxBatchSize) return context;

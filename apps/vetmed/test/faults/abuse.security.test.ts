@@ -16,7 +16,14 @@ let target: FaultTarget;
 let bystander: LoadUser;
 
 beforeAll(async () => {
-  target = await startFaultTarget({ RATE_LIMIT_API_MAX: '100', RATE_LIMIT_TOKEN_MAX: '20' });
+  // Load shedding off: on this shared machine the event loop's own lag (PostgreSQL, the app and the
+  // test in one box) would mark health degraded (206) whatever the attack does; the attack's effect on
+  // health is what these tests measure.
+  target = await startFaultTarget({
+    RATE_LIMIT_API_MAX: '100',
+    RATE_LIMIT_TOKEN_MAX: '20',
+    LOAD_SHEDDING: 'off',
+  });
   [bystander] = (await createLoadUsers(target.app, 1)) as [LoadUser];
 }, 120_000);
 
@@ -68,7 +75,7 @@ describe('abuse (issue 11): one request or one client must not take the app down
     const floodOps = safeguards.metrics().operations.started - opsBefore;
     expect(flood.status).toBe(400);
     expect(floodOps).toBe(0);
-    expect(await healthStatus()).toBe(200);
+    expect(await healthStatus(), JSON.stringify((await safeguards.health()).alerts)).toBe(200);
 
     // Within the cap: 8 requests of 25 calls at once (200 calls), while the bystander keeps calling.
     const opsBeforeBatches = safeguards.metrics().operations.started;
@@ -90,7 +97,7 @@ describe('abuse (issue 11): one request or one client must not take the app down
     expect(lookups).toBeLessThanOrEqual(8);
     for (const call of bystanderDuring) expect(call).toMatchObject({ status: 200, limit: '100' });
     const healthAfter = await healthStatus();
-    expect(healthAfter).toBe(200);
+    expect(healthAfter, JSON.stringify((await safeguards.health()).alerts)).toBe(200);
     const after = await bystanderCall();
     expect(after).toMatchObject({ status: 200, limit: '100' });
     const report = await safeguards.health();
@@ -106,7 +113,7 @@ describe('abuse (issue 11): one request or one client must not take the app down
       test,
       findings: [
         `1,990 calls in one request: HTTP ${flood.status} (over the batch limit of 25) in ${Math.round(floodMs)} ms, ${floodOps} database operations; /api/health ${await healthStatus()} afterwards (the issue saw 503 "unhealthy" for about five minutes before the fix)`,
-        `8 batches of 25 calls at once (200 calls) from one IP: ${codeList}, never a 500; the IP's 100 calls a minute were charged per call at the edge, and ${lookups} session lookups ran in all (at most one per request, none for a request whose calls were all refused)`,
+        `8 batches of 25 calls at once (200 calls) from one IP: ${codeList}, never a 500; ${lookups} session lookups ran in all (one per request, not one per call), each unknown token charged once to the IP's limit of unknown tokens`,
         `the bystander's API limit: ${before.limit} before, ${after.limit} after (the issue saw it fall to 25 for every user); its calls during the flood took ${Math.round(slowestBystander)} ms at most`,
         `health afterwards: HTTP ${healthAfter}, error rate ${Math.round(report.metrics.operations.errorRate * 100)}% of ${report.metrics.operations.windowTotal} operations; ${report.metrics.rateLimits.limited} calls refused by rate limits, counted apart from failures; rate limits: ${report.components.rateLimit.message}`,
       ],
