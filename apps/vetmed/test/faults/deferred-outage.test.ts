@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestRedis, type TestRedis } from '@db-safeguards/test-redis';
 import { describe, expect, it } from 'vitest';
+import { defaultMaxStaleMs } from '../../src/degradation/stale-reads.js';
 import { vetmedClient } from '../app/app-client.js';
 import { countsByKey } from '../support/ledger.js';
 import { watchDrain } from './deferred-drain.js';
@@ -51,7 +52,10 @@ describe('fault injection with deferred writes (real PostgreSQL, real Redis, Bul
     let target: FaultTarget | undefined;
     try {
       redis = await startTestRedis({ appendOnly: true, externalUrl: false });
-      target = await startFaultTarget({ REDIS_URL: redis.url });
+      target = await startFaultTarget({
+        REDIS_URL: redis.url,
+        STALE_READS_MAX_AGE_MS: String(defaultMaxStaleMs),
+      });
       const { app, server } = target;
       const loadUsers: LoadUser[] = await createLoadUsers(app, users);
       const retries = watchRetries(app);
