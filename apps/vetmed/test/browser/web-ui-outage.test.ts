@@ -63,6 +63,13 @@ describe('the web UI in Chromium while PostgreSQL is down (REDIS_URL set)', () =
     await page.getByLabel('Email').fill(demoCredentials.email);
     await page.getByLabel('Password').fill(demoCredentials.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
+    // On failure, what the page said instead.
+    await page
+      .getByRole('heading', { name: 'Your households' })
+      .waitFor({ timeout: 15_000 })
+      .catch(async (error) => {
+        throw new Error(`${error}\n${await page.locator('body').innerText()}`);
+      });
     await page.getByRole('link', { name: 'Biscuit' }).first().click();
     await page.getByRole('heading', { name: 'Dose history' }).waitFor();
     const card = page.getByRole('listitem', { name: 'Carprofen 75 mg' });
