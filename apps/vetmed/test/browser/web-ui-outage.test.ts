@@ -68,7 +68,7 @@ describe('the web UI in Chromium while PostgreSQL is down (REDIS_URL set)', () =
       .getByRole('heading', { name: 'Your households' })
       .waitFor({ timeout: 15_000 })
       .catch(async (error) => {
-        throw new Error(`${error}\n${await page.locator('body').innerText()}`);
+        throw new Error(`${error}\n${await page.locator('body').textContent()}`);
       });
     await page.getByRole('link', { name: 'Biscuit' }).first().click();
     await page.getByRole('heading', { name: 'Dose history' }).waitFor();
