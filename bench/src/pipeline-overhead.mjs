@@ -123,11 +123,14 @@ for (const r of results) {
 const headline = {
   sequentialVsCockatiel: ours.sequentialNs / cockatielResult.sequentialNs,
   concurrentVsCockatiel: ours.concurrentNs / cockatielResult.concurrentNs,
-  sequentialUnder1us: ours.sequentialNs < 1000,
 };
+// The one target here is relative: at most 0.75 of cockatiel's retry + breaker + bulkhead. An
+// absolute nanosecond target is not kept: an HTTP request costs milliseconds of CPU, so a
+// microsecond here is not what a user feels (see the refusal-cost benchmark for what is).
+const cockatielTarget = 0.75;
 console.log(
   `\ndb-safeguards / cockatiel: ${headline.sequentialVsCockatiel.toFixed(2)} sequential, ${headline.concurrentVsCockatiel.toFixed(2)} at ${CONCURRENCY} concurrent` +
-    ` (target < 1); sequential ${ours.sequentialNs.toFixed(0)} ns/op (target < 1000): ${headline.sequentialVsCockatiel < 1 && headline.concurrentVsCockatiel < 1 && headline.sequentialUnder1us ? 'met' : 'MISSED'}`,
+    ` (target <= ${cockatielTarget}): ${headline.sequentialVsCockatiel <= cockatielTarget && headline.concurrentVsCockatiel <= cockatielTarget ? 'met' : 'MISSED'}`,
 );
 const jsonPath = option('--json', undefined);
 if (jsonPath)

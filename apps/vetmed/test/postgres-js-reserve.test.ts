@@ -1,8 +1,8 @@
 import { createSafeguards, type Safeguards } from '@db-safeguards/core';
+import { safeguardClient as safeguardPostgresJs } from '@db-safeguards/drizzle/postgres-js';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { safeguardPostgresJs } from '../src/db/postgres-js/client.js';
 
 let server: TestPostgres;
 let safeguards: Safeguards;

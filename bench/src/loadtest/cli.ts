@@ -11,7 +11,8 @@
  * remote database such as Neon would), --pg-admin-url URL --pg-role
  * ROLE (count the role's backends on a server you run), --metrics-token TOKEN (the app's METRICS_TOKEN, to
  * read its CPU and event-loop lag from /metrics during the run; with --start the tool sets one itself),
- * --out FILE.json, --svg FILE.svg.
+ * --out FILE.json, --svg FILE.svg, --app-env KEY=VALUE,... (with --start: more of the app's variables,
+ * e.g. LOAD_SHEDDING=off).
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -79,6 +80,18 @@ async function startLatencyProxy(
   return { child, port: proxyPort };
 }
 
+/** `KEY=VALUE,KEY=VALUE` (the `--app-env` option) as an environment. */
+function appEnv(text: string | undefined): Record<string, string> {
+  if (text === undefined) return {};
+  return Object.fromEntries(
+    text.split(',').map((pair) => {
+      const at = pair.indexOf('=');
+      if (at <= 0) throw new Error(`--app-env: expected KEY=VALUE, got "${pair}"`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+}
+
 /** Rate limits far above the offered load, so what the run measures is the connection budget. */
 const unlimitedEnv = Object.fromEntries(
   ['API', 'AUTH', 'HEAVY', 'RECORDING', 'UPLOAD', 'REPORTS'].map((policy) => [
@@ -105,6 +118,8 @@ async function main(): Promise<void> {
         TRUST_PROXY: '127.0.0.1',
         SEED_DEMO: 'false',
         ...(flag('unlimited') ? unlimitedEnv : {}),
+        // More of the app's variables, e.g. --app-env LOAD_SHEDDING=off (compare with load shedding off).
+        ...appEnv(option('app-env')),
       };
       if (start === 'postgres') {
         server = await startTestPostgres({ appRoleConnectionLimit: 8 });

@@ -27,6 +27,8 @@ export type VetmedClient = ReturnType<typeof createClient>;
 
 export interface VirtualUser {
   client: VetmedClient;
+  /** The headers its client sends (its session token and address), for a client of another app process. */
+  headers?: Record<string, string>;
   householdId: string;
   animalId: string;
   regimenId: string;
@@ -66,6 +68,30 @@ export function runScenario(name: ScenarioName, user: VirtualUser): Promise<unkn
 }
 
 /**
+ * Runs a setup call again while the app answers that it is busy (a retryable QUEUE_FULL or RATE_LIMIT,
+ * which ran nothing), after the Retry-After it gave, as a well-behaved client does: setting up many
+ * users at once (each sign-up hashes a password) can load the app enough that it sheds new calls.
+ */
+async function patiently<T>(call: () => Promise<T>): Promise<T> {
+  // A shared machine can keep the app busy for many seconds: keep at it for a minute.
+  const giveUpAt = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      const busy = (
+        error as {
+          data?: { userFriendly?: { type?: string; retryable?: boolean; retryAfterMs?: number | null } };
+        }
+      ).data?.userFriendly;
+      const refused = busy?.retryable === true && (busy.type === 'QUEUE_FULL' || busy.type === 'RATE_LIMIT');
+      if (!refused || Date.now() >= giveUpAt) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(busy.retryAfterMs ?? 1000, 5000)));
+    }
+  }
+}
+
+/**
  * Creates `count` users over the API, each with a household, an animal, a medication, a regimen and
  * stock. Each signs up from its own address (X-Forwarded-For), so the app must trust the load tool as
  * a proxy (TRUST_PROXY=127.0.0.1) or allow more sign-ups per address (RATE_LIMIT_AUTH_MAX).
@@ -76,40 +102,50 @@ export async function createVirtualUsers(baseUrl: string, count: number): Promis
     const batch = Array.from({ length: Math.min(10, count - start) }, async (_, offset) => {
       const index = start + offset;
       const ip = `203.0.${Math.floor(index / 250) % 250}.${(index % 250) + 1}`;
-      const session = await createClient(baseUrl, { 'x-forwarded-for': ip }).auth.signUp.mutate({
-        email: `load-${randomUUID().slice(0, 12)}@example.test`,
-        name: `Load user ${index}`,
-        password: 'load-test-password',
-      });
-      const client = createClient(baseUrl, {
-        authorization: `Bearer ${session.token}`,
-        'x-forwarded-for': ip,
-      });
-      const household = await client.households.create.mutate({ name: `Load household ${index}` });
-      const animal = await client.animals.create.mutate({
-        householdId: household.id,
-        name: `Animal ${index}`,
-        species: 'dog',
-      });
-      const medication = await client.medications.create.mutate({
-        householdId: household.id,
-        name: `Medication ${index}`,
-        form: 'tablet',
-      });
-      const regimen = await client.regimens.create.mutate({
-        animalId: animal.id,
-        medicationId: medication.id,
-        doseAmount: 1,
-        doseUnit: 'tablet',
-        schedule: { kind: 'times_per_day', timesPerDay: 2 },
-      });
-      await client.inventory.adjust.mutate({
-        householdId: household.id,
-        medicationId: medication.id,
-        delta: 1_000_000,
-        unit: 'tablet',
-      });
-      return { client, householdId: household.id, animalId: animal.id, regimenId: regimen.id };
+      const session = await patiently(() =>
+        createClient(baseUrl, { 'x-forwarded-for': ip }).auth.signUp.mutate({
+          email: `load-${randomUUID().slice(0, 12)}@example.test`,
+          name: `Load user ${index}`,
+          password: 'load-test-password',
+        }),
+      );
+      const headers = { authorization: `Bearer ${session.token}`, 'x-forwarded-for': ip };
+      const client = createClient(baseUrl, headers);
+      const household = await patiently(() =>
+        client.households.create.mutate({ name: `Load household ${index}` }),
+      );
+      const animal = await patiently(() =>
+        client.animals.create.mutate({
+          householdId: household.id,
+          name: `Animal ${index}`,
+          species: 'dog',
+        }),
+      );
+      const medication = await patiently(() =>
+        client.medications.create.mutate({
+          householdId: household.id,
+          name: `Medication ${index}`,
+          form: 'tablet',
+        }),
+      );
+      const regimen = await patiently(() =>
+        client.regimens.create.mutate({
+          animalId: animal.id,
+          medicationId: medication.id,
+          doseAmount: 1,
+          doseUnit: 'tablet',
+          schedule: { kind: 'times_per_day', timesPerDay: 2 },
+        }),
+      );
+      await patiently(() =>
+        client.inventory.adjust.mutate({
+          householdId: household.id,
+          medicationId: medication.id,
+          delta: 1_000_000,
+          unit: 'tablet',
+        }),
+      );
+      return { client, headers, householdId: household.id, animalId: animal.id, regimenId: regimen.id };
     });
     users.push(...(await Promise.all(batch)));
   }

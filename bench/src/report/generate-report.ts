@@ -230,6 +230,25 @@ async function main(): Promise<void> {
       });
     }
 
+    console.error('The CPU of a refused call against a served history read...');
+    const refusalJson = `${os.tmpdir()}/db-safeguards-refusal-cost-${process.pid}.json`;
+    execFileSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('../refusal-cost/refusal-cost.ts', import.meta.url)),
+        '--rounds',
+        quick ? '2' : '5',
+        '--calls',
+        quick ? '300' : '1000',
+        '--json',
+        refusalJson,
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'], timeout: 600_000 },
+    );
+    data.refusalCost = readAndRemoveJson<NonNullable<ReportData['refusalCost']>>(refusalJson);
+
     mkdirSync(docsDir, { recursive: true });
     writeFileSync(`${docsDir}benchmarks.json`, `${JSON.stringify(data, null, 2)}\n`);
     writeFileSync(`${docsDir}benchmarks.md`, renderReport(data));

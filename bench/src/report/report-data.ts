@@ -64,4 +64,18 @@ export interface ReportData {
   }>;
   /** Past doses in each bulk import the load tests sent (`importRows` of the load tool's scenarios). */
   importRows: number;
+  /** The CPU of a refused call against a served history read (`pnpm bench:refusal-cost`); absent in older runs. */
+  refusalCost?: RefusalCostData | null;
+}
+
+/** What `bench/src/refusal-cost/refusal-cost.ts --json` writes. */
+export interface RefusalCostData {
+  command: string;
+  callsPerRound: number;
+  concurrency: number;
+  /** The apps' LOG_LEVEL (at `warn` each refusal is logged, as in production). */
+  logLevel: string;
+  /** Every round, in order: each app's CPU per call in µs, and the ratio of the round. */
+  rounds: Array<{ servedCpuUs: number; refusedCpuUs: number; ratio: number }>;
+  medianRatio: number;
 }

@@ -260,6 +260,18 @@ export function sampleReportData(change: (data: ReportData) => void = () => unde
       },
     ],
     importRows: 20,
+    refusalCost: {
+      command: 'pnpm bench:refusal-cost -- --rounds 3 --calls 1000 --concurrency 8 --log-level warn',
+      callsPerRound: 1000,
+      concurrency: 8,
+      logLevel: 'warn',
+      rounds: [
+        { servedCpuUs: 3000, refusedCpuUs: 450, ratio: 0.15 },
+        { servedCpuUs: 3200, refusedCpuUs: 576, ratio: 0.18 },
+        { servedCpuUs: 2900, refusedCpuUs: 464, ratio: 0.16 },
+      ],
+      medianRatio: 0.16,
+    },
   };
   change(data);
   return data;

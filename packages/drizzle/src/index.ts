@@ -10,5 +10,6 @@ export {
 export { isMigrationOrderError, MigrationOrderError } from './errors/migration-order-error.js';
 export { isTransactionMisuseError, TransactionMisuseError } from './errors/transaction-misuse-error.js';
 export { isUnsupportedDriverError, UnsupportedDriverError } from './errors/unsupported-driver-error.js';
+export { hasServedQueries } from './internal/migration-order.js';
 export type { SafeguardedMigrationConfig } from './internal/migration-run.js';
 export { type StatementKind, statementKind } from './internal/statement-kind.js';

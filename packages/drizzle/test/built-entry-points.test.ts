@@ -20,6 +20,7 @@ describe('built entry points (turbo builds before tests)', () => {
       'isMigrationOrderError',
       'isTransactionMisuseError',
       'isUnsupportedDriverError',
+      'hasServedQueries',
       'statementKind',
     ],
     './postgres-js': ['drizzle', 'migrate', 'safeguardClient', 'isSafeguardedClient', 'postgresJsRange'],

@@ -61,6 +61,36 @@ describe.each(postgresJsLines)('$name', (line) => {
     expect(safeguards.queue.active).toBe(0);
   });
 
+  it('reruns a read whose backend was killed on a fresh copy of the spent query', async () => {
+    safeguards = createSafeguards({
+      queue: { maxConcurrentConnections: 4, reservedForCritical: 0 },
+      retry: { baseDelayMs: 20, maxAttempts: 3 },
+    });
+    client = line.open(server.appUrl, { max: 4 });
+    const db = drizzle({ client, safeguards });
+    const retries: string[] = [];
+    safeguards.onRetry((event) => retries.push(event.error.sqlState ?? event.error.reason));
+    const admin = line.open(server.adminUrl, { max: 1 });
+    try {
+      // drizzle's queries are lazy: then() starts it now.
+      const pending = db
+        .execute(sql`select pg_sleep(0.5), 42 as answer, 'retry-probe' as tag`)
+        .then((rows) => rows as unknown as Array<{ answer: number }>);
+      let killed = 0;
+      for (let i = 0; i < 100 && killed === 0; i++) {
+        const rows = await admin`select pg_terminate_backend(pid) as done from pg_stat_activity
+          where query like '%retry-probe%' and state = 'active' and pid <> pg_backend_pid()`;
+        killed = rows.length;
+        if (killed === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(killed).toBe(1);
+      expect((await pending)[0]?.answer).toBe(42);
+      expect(retries).toHaveLength(1);
+    } finally {
+      await admin.end({ timeout: 1 });
+    }
+  });
+
   it('refuses a pool larger than the budget at creation', () => {
     expect(() => open({ max: 5 })).toThrow(/at most the connection budget \(4\)/);
   });

@@ -53,9 +53,6 @@ export interface DriverOptions {
 
 export const defaultMigrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
-/** Key of the advisory lock that serialises concurrent `migrate()` calls across processes. */
-export const migrationLockKey = 7_461_309_214_055_011n;
-
 function assertInteger(option: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
   if (!Number.isSafeInteger(value) || value < min || value > max)
     throw new TypeError(

@@ -4,6 +4,12 @@
  * `Database.db` runs under the safeguards. The public API is this list.
  */
 
+export {
+  isTransactionMisuseError,
+  type StatementKind,
+  statementKind,
+  TransactionMisuseError,
+} from '@db-safeguards/drizzle';
 export { hashPassword, verifyPassword } from './auth/password.js';
 export { createBearerToken, hashBearerToken } from './auth/tokens.js';
 export { createDatabase } from './create-database.js';
@@ -24,9 +30,6 @@ export {
 export type { CreateDatabaseOptions, NeonSettings } from './driver-options.js';
 export { defaultMigrationsFolder } from './driver-options.js';
 export { isMigrationOrderError, MigrationOrderError } from './safeguarded/migration-order.js';
-export type { StatementKind } from './safeguarded/statement-kind.js';
-export { statementKind } from './safeguarded/statement-kind.js';
-export { isTransactionMisuseError, TransactionMisuseError } from './safeguarded/transaction-scope.js';
 export type {
   Administration,
   Animal,

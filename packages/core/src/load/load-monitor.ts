@@ -76,6 +76,9 @@ export class LoadMonitor implements AdmissionGate {
   private readonly sampler: LoadSampler | undefined;
   private readonly marks: ReadonlyArray<[LoadSignal, ResolvedMarks]>;
   private readonly intervalMs: number;
+  private readonly sustained: number;
+  /** The latest readings, newest last: at most `sustainedReadings` of them. */
+  private recent: LoadSample[] = [];
   /** The highest priority value shed now; -1: none. */
   private shedThrough = -1;
   private cause: LoadCause | undefined = undefined;
@@ -90,6 +93,7 @@ export class LoadMonitor implements AdmissionGate {
   ) {
     this.sampler = options.sampler;
     this.intervalMs = options.sampleIntervalMs;
+    this.sustained = options.sustainedReadings;
     this.marks = loadSignals.flatMap((signal) => {
       const marks = options.marks[signal];
       return marks === undefined ? [] : [[signal, marks] as [LoadSignal, ResolvedMarks]];
@@ -138,11 +142,13 @@ export class LoadMonitor implements AdmissionGate {
     }
     this.lastSample = sample;
     this.sampledAt = now;
+    this.recent.push(sample);
+    if (this.recent.length > this.sustained) this.recent.shift();
     let through = -1;
     let cause: Omit<LoadCause, 'message'> | undefined;
     for (const [signal, marks] of this.marks) {
-      const value = sample[signal];
-      if (value === undefined || !(value >= 0)) continue;
+      const value = this.sustainedValue(signal);
+      if (value === undefined) continue;
       // Marks rise with priority: the first met from the top is the highest this signal sheds.
       for (let p = Priority.HIGH; p > through; p--) {
         if (value >= marks[p]!) {
@@ -157,5 +163,17 @@ export class LoadMonitor implements AdmissionGate {
       cause === undefined
         ? undefined
         : { ...cause, message: describeCause(cause.signal, cause.value, cause.mark) };
+  }
+
+  /** The signal's lowest reading of the last `sustainedReadings`; undefined until there are that many. */
+  private sustainedValue(signal: LoadSignal): number | undefined {
+    if (this.recent.length < this.sustained) return undefined;
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const sample of this.recent) {
+      const value = sample[signal];
+      if (value === undefined || !(value >= 0)) return undefined;
+      lowest = Math.min(lowest, value);
+    }
+    return lowest;
   }
 }

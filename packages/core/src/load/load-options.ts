@@ -42,6 +42,13 @@ export interface LoadOptions {
    * are read) and this long has passed since the last, so an idle process reads nothing. Default 500.
    */
   sampleIntervalMs: number;
+  /**
+   * Readings in a row a signal must be past a mark for before its priority is shed (each signal's
+   * lowest of them counts): with 2, one stall (a GC pause, the machine taking the CPU away for a
+   * moment) sheds nothing, while load that lasts sheds from its second reading. Shedding stops at the
+   * first reading below the mark. Default 2; 1 sheds on a single reading.
+   */
+  sustainedReadings: number;
 }
 
 export const defaultLoadOptions: Readonly<LoadOptions> = {
@@ -51,6 +58,7 @@ export const defaultLoadOptions: Readonly<LoadOptions> = {
   heapUsedBytes: false,
   rssBytes: false,
   sampleIntervalMs: 500,
+  sustainedReadings: 2,
 };
 
 /** Every signal, in the order a refusal names the first one past its mark. */
@@ -70,6 +78,7 @@ export type ResolvedMarks = readonly number[];
 export interface ResolvedLoadOptions {
   sampler: LoadSampler | undefined;
   sampleIntervalMs: number;
+  sustainedReadings: number;
   /** Marks of the signals in use, by signal. */
   marks: Partial<Record<LoadSignal, ResolvedMarks>>;
 }
@@ -114,6 +123,7 @@ function resolveMarks(signal: LoadSignal, marks: LoadMarks, max: number): Resolv
 export function resolveLoadOptions(options: Partial<LoadOptions> = {}): ResolvedLoadOptions {
   const merged = { ...defaultLoadOptions, ...options };
   assertInteger('load.sampleIntervalMs', merged.sampleIntervalMs, 1);
+  assertInteger('load.sustainedReadings', merged.sustainedReadings, 1, 100);
   if (merged.sampler !== undefined && typeof merged.sampler?.sample !== 'function') {
     throw new OptionError('load.sampler', 'a LoadSampler (an object with a sample() method)', merged.sampler);
   }
@@ -128,5 +138,10 @@ export function resolveLoadOptions(options: Partial<LoadOptions> = {}): Resolved
     const max = signal === 'eventLoopUtilization' ? 1 : Number.POSITIVE_INFINITY;
     marks[signal] = resolveMarks(signal, (given ?? fallback) as LoadMarks, max);
   }
-  return { sampler: merged.sampler, sampleIntervalMs: merged.sampleIntervalMs, marks };
+  return {
+    sampler: merged.sampler,
+    sampleIntervalMs: merged.sampleIntervalMs,
+    sustainedReadings: merged.sustainedReadings,
+    marks,
+  };
 }

@@ -33,10 +33,18 @@ function setup(load: Partial<LoadOptions> = {}, extra: Parameters<typeof createS
   const clock = new ManualClock();
   const sampler = new SetReadings();
   const safeguards = createSafeguards({ clock, ...extra, load: { sampler, ...load } });
-  /** Sets the readings and lets the next sampling interval pass, so the next call reads them. */
+  const interval = load.sampleIntervalMs ?? 500;
+  /**
+   * Sets the readings and lets them be read as often as a mark needs them to be (twice by default):
+   * the next call sees them as sustained.
+   */
   const readings = async (sample: LoadSample) => {
     sampler.current = sample;
-    await clock.advance(500);
+    for (let i = 1; i < (load.sustainedReadings ?? 2); i++) {
+      await clock.advance(interval);
+      safeguards.metrics();
+    }
+    await clock.advance(interval);
   };
   const call = (priority: Priority) =>
     outcome(safeguards.run(async () => 'ran', { operationType: 'read', priority }));
@@ -105,6 +113,33 @@ describe('load shedding by priority (event-loop lag and memory as admission inpu
     expect(await call(Priority.HIGH)).toMatchObject({
       internalMessage: 'overloaded: HIGH refused (RSS 1100 MB >= 1024 MB)',
     });
+    await safeguards.close();
+  });
+
+  it('one stall sheds nothing: a mark must be passed by two readings in a row, and shedding stops at the first below', async () => {
+    const { clock, sampler, safeguards, refusedNow, readings } = setup();
+    await readings({ eventLoopDelayMs: 3 });
+    // One reading of a 900 ms stall (a GC pause, the machine taking the CPU away): nothing is shed.
+    sampler.current = { eventLoopDelayMs: 900 };
+    await clock.advance(500);
+    expect(await refusedNow()).toEqual([]);
+    // The next reading is past the NORMAL mark too: both are, so NORMAL and below are shed, at the lower one.
+    sampler.current = { eventLoopDelayMs: 400 };
+    await clock.advance(500);
+    expect(await refusedNow()).toEqual(['NORMAL', 'LOW', 'BATCH']);
+    expect(safeguards.metrics().load.cause?.message).toBe('event-loop delay p99 400 ms >= 200 ms');
+    // One reading below the marks, and shedding stops.
+    sampler.current = { eventLoopDelayMs: 10 };
+    await clock.advance(500);
+    expect(await refusedNow()).toEqual([]);
+    await safeguards.close();
+  });
+
+  it('with sustainedReadings 1, a single reading sheds', async () => {
+    const { clock, sampler, safeguards, refusedNow } = setup({ sustainedReadings: 1 });
+    sampler.current = { eventLoopDelayMs: 900 };
+    await clock.advance(500);
+    expect(await refusedNow()).toEqual(['NORMAL', 'LOW', 'BATCH']);
     await safeguards.close();
   });
 
@@ -295,6 +330,9 @@ describe('load options', () => {
     );
     expect(create({ sampleIntervalMs: 0 })).toThrow(
       'Expected load.sampleIntervalMs to be an integer >= 1, got 0 (number)',
+    );
+    expect(create({ sustainedReadings: 0 })).toThrow(
+      'Expected load.sustainedReadings to be an integer between 1 and 100, got 0 (number)',
     );
     expect(() => createSafeguards({ load: { sampler: {} as LoadSampler } })).toThrow(/load\.sampler/);
   });

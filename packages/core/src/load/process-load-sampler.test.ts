@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Priority } from '../priority.js';
 import { createSafeguards } from '../safeguards.js';
-import { createProcessLoadSampler } from './process-load-sampler.js';
+import { createProcessLoadSampler, EventLoopProbe } from './process-load-sampler.js';
 
 /** Keeps the event loop busy for `ms` (what a CPU-bound burst of requests does to it). */
 function blockFor(ms: number): void {
@@ -56,8 +56,10 @@ describe('createProcessLoadSampler (the real event loop and memory of this proce
     const safeguards = createSafeguards({
       load: {
         sampler: createProcessLoadSampler(),
-        // Readings at most once a second: the checks below all see the one taken after the block.
+        // Readings at most once a second: the checks below all see the one taken after the block,
+        // which sheds at once.
         sampleIntervalMs: 1000,
+        sustainedReadings: 1,
         eventLoopDelayMs: { LOW: 100, NORMAL: 60_000 },
         eventLoopUtilization: false,
       },
@@ -77,6 +79,15 @@ describe('createProcessLoadSampler (the real event loop and memory of this proce
     expect(load.shedding).toEqual(['LOW', 'BATCH']);
     expect(load.sample.eventLoopDelayMs).toBeGreaterThanOrEqual(1000);
     await safeguards.close();
+  });
+
+  it('keeps a bounded number of turns when nobody reads (an idle process admits nothing for hours)', async () => {
+    const probe = new EventLoopProbe(1, () => performance.now(), 16);
+    await turn(150);
+    expect(probe.recorded).toBeGreaterThan(0);
+    expect(probe.recorded).toBeLessThanOrEqual(16);
+    expect(probe.read()).toBeGreaterThanOrEqual(0);
+    probe.stop();
   });
 
   it('refuses a bad resolution with a TypeError naming it', () => {

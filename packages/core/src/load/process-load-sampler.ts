@@ -30,26 +30,37 @@ export interface ProcessLoadSamplerOptions {
  * the time. It also drops the first turn after each reset: a block that starts just after a reading
  * would not be seen at all. Both were measured on Node 20.20.)
  */
-class EventLoopProbe {
+export class EventLoopProbe {
   private turns: number[] = [];
   private last: number;
   private readonly timer: IntervalHandle;
 
+  /**
+   * `maxTurns`: turns kept between two readings at most (about 40 s at 10 ms by default); older ones
+   * are dropped, as nobody may read for hours (an idle process admits nothing).
+   */
   constructor(
     private readonly resolutionMs: number,
     private readonly now: () => number,
+    maxTurns = 4096,
   ) {
     this.last = now();
     this.timer = setInterval(() => {
       const at = this.now();
+      if (this.turns.length >= maxTurns) this.turns.splice(0, maxTurns / 2);
       this.turns.push(at - this.last);
       this.last = at;
     }, resolutionMs) as unknown as IntervalHandle;
     if (typeof this.timer === 'object' && typeof this.timer.unref === 'function') this.timer.unref();
   }
 
+  /** Turns recorded since the previous reading (for tests). */
+  get recorded(): number {
+    return this.turns.length;
+  }
+
   /**
-   * The lag over the turns since the previous reading, and the turn in progress (a reading taken in
+   * The lag over the turns since the previous reading (the last `maxTurns` of them at most), and the turn in progress (a reading taken in
    * the same task as a long computation sees it; that turn counts again, whole, in the next window).
    */
   read(): number {

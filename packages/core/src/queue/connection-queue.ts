@@ -630,7 +630,12 @@ export class ConnectionQueue {
       }
     }
     if (top < 0) return undefined;
-    if (nonReserveFree && this.options.starvationAfterMs > 0 && this.grantsSinceRescue >= this.rescueEvery) {
+    if (
+      nonReserveFree &&
+      this.options.starvationAfterMs > 0 &&
+      this.grantsSinceRescue >= this.rescueEvery &&
+      this.mayPassOver(top >> 1)
+    ) {
       const starvedBefore = this.clock.now() - this.options.starvationAfterMs;
       let rescue: WaiterLane<Waiter> | undefined;
       let oldest = Number.POSITIVE_INFINITY;
@@ -649,6 +654,19 @@ export class ConnectionQueue {
     }
     this.grantsSinceRescue++;
     return this.lanes[top];
+  }
+
+  /**
+   * May starvation relief hand this grant to lower work while a waiter of `priority` heads the queue?
+   * Always below HIGH. A HIGH (or CRITICAL) waiter must not wait behind lower work beyond the hold in
+   * progress when it arrived: relief never comes twice in a row, so with two ordinary slots or more a
+   * second slot held since before it arrived frees within that hold and is its; with one (a budget
+   * of one ordinary slot, or an effective limit lowered to one), the slot relief gives away is the
+   * only one, and the HIGH call would wait for a second hold.
+   */
+  private mayPassOver(priority: number): boolean {
+    // The ordinary slots of the effective limit now (the budget, or less when a load signal lowered it).
+    return priority < Priority.HIGH || this.limitShared > 1;
   }
 
   private notifyIdle(): void {

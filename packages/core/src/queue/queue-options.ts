@@ -15,7 +15,10 @@ export interface QueueOptions {
   starvationAfterMs: number;
   /**
    * Share of grants (0..1) that go to the oldest starving waiter below the highest waiting priority,
-   * so LOW and BATCH always progress while higher priorities keep the rest. Default 0.1.
+   * so LOW and BATCH always progress while higher priorities keep the rest. Relief never comes twice
+   * in a row, and with a single ordinary slot (`maxConcurrentConnections - reservedForCritical` = 1,
+   * or an effective limit lowered that far) it never passes over a HIGH or CRITICAL waiter: a HIGH call waits for lower work no longer than
+   * the hold in progress when it arrived. Default 0.1.
    */
   starvationShare: number;
   /**

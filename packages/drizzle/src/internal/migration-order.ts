@@ -6,6 +6,7 @@ import { MigrationOrderError } from '../errors/migration-order-error.js';
  * `guardDrizzle`'s `onUse`; `guard(migrate)` refuses once it has been called.
  */
 export interface MigrationOrder {
+  readonly used: boolean;
   markUsed(): void;
   guard(migrate: () => Promise<void>): Promise<void>;
 }
@@ -13,6 +14,9 @@ export interface MigrationOrder {
 export function createMigrationOrder(driver: string): MigrationOrder {
   let used = false;
   return {
+    get used() {
+      return used;
+    },
     markUsed() {
       used = true;
     },
@@ -47,4 +51,18 @@ export function migrationTargetOf(db: object, driver: string): MigrationTarget {
       `Expected a database made by @db-safeguards/drizzle/${driver}'s drizzle(), got ${target ? `one of ${target.driver}` : 'another object'}`,
     );
   return target;
+}
+
+/**
+ * Whether a database made by one of this package's `drizzle()` functions has served a query (or a
+ * transaction, or a batch): from then on its `migrate()` refuses. For apps that run migrations through a
+ * database of their own (over a direct URL) and keep the same start-up rule for the serving one.
+ *
+ * @throws TypeError when `db` was not made by this package.
+ */
+export function hasServedQueries(db: object): boolean {
+  const target = targets.get(db);
+  if (target === undefined)
+    throw new TypeError('Expected a database made by a @db-safeguards/drizzle drizzle()');
+  return target.order.used;
 }

@@ -2,6 +2,7 @@ import type { Safeguards } from '@db-safeguards/core';
 import { createExclusiveUse, type ExclusiveUse } from '../internal/exclusive-use.js';
 import { onAbort, statementContext, transactionContext } from '../internal/run-context.js';
 import { misuseRejection } from '../internal/transaction-scope.js';
+import { trimIdleOnLimitDrop } from './idle-trim.js';
 import {
   cancelRunningQuery,
   leavesConnectionUsable,
@@ -69,6 +70,7 @@ export function safeguardClient<C extends object>(
 
 function safeguardPool<P extends PgPoolLike>(pool: P, safeguards: Safeguards, timeout: number | false): P {
   if (timeout !== false) pool.options.statement_timeout ??= timeout;
+  trimIdleOnLimitDrop(pool, safeguards);
   const connectRaw = () => pool.connect() as Promise<PgClientLike>;
 
   const query = (args: unknown[]): Promise<unknown> => {

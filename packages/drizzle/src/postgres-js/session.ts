@@ -89,7 +89,7 @@ export function safeguardClient<S extends Sql>(
             if (target === dispatched) {
               sent = true;
               dispatchNow(original, dispatched);
-            }
+            } else target.execute(); // a raw copy: started by hand, it is already on this slot
             return outcomeOf(target);
           },
           streamed ? streamedContext(text) : statementContext(text),

@@ -1,23 +1,18 @@
-import { Client, neonConfig, Pool } from '@neondatabase/serverless';
-import { drizzle } from 'drizzle-orm/neon-serverless';
-import { migrate as applyMigrations } from 'drizzle-orm/neon-serverless/migrator';
+import { drizzle, migrate } from '@db-safeguards/drizzle/neon-serverless';
+import { neonConfig, Pool } from '@neondatabase/serverless';
 import { WebSocket } from 'ws';
 import type { AppDatabase, Database } from '../database.js';
 import { isPooledUrl } from '../database-config.js';
-import { type DriverOptions, migrationLockKey } from '../driver-options.js';
+import type { DriverOptions } from '../driver-options.js';
 import { countRoleConnections, probeDatabase } from '../safeguarded/common-queries.js';
-import { guardDrizzle } from '../safeguarded/guard-drizzle.js';
-import { migrationContext } from '../safeguarded/migration-context.js';
-import { migrationOrder } from '../safeguarded/migration-order.js';
-import { onAbort } from '../safeguarded/run-context.js';
+import { guardMigrationOrder } from '../safeguarded/migration-order.js';
 import * as schema from '../schema/index.js';
-import { safeguardNeonPool } from './client.js';
 
 /**
- * Neon's serverless driver: a pg-compatible `Pool` over WebSockets (interactive transactions work).
- * `neonConfig` is global to the driver: `options.neonConfig` is assigned to it once here. On a pooled
- * (`-pooler`) URL the statement timeout is `SET LOCAL` per transaction; elsewhere it is a startup
- * parameter.
+ * Neon's serverless driver: a pg-compatible `Pool` over WebSockets (interactive transactions work),
+ * safeguarded by `@db-safeguards/drizzle/neon-serverless`. `neonConfig` is global to the driver:
+ * `options.neonConfig` is assigned to it once here. On a pooled (`-pooler`) URL the statement timeout
+ * is `SET LOCAL` per transaction; elsewhere it is a startup parameter.
  */
 export async function createNeonDatabase(options: DriverOptions): Promise<Database> {
   const { config, safeguards } = options;
@@ -37,13 +32,12 @@ export async function createNeonDatabase(options: DriverOptions): Promise<Databa
   // An idle client whose connection dies (57P01 when a Neon compute suspends) emits here; without a
   // listener that would crash the process. The pool drops the client; the next query reconnects.
   pool.on('error', () => {});
-  const client = safeguardNeonPool(pool, safeguards, url);
-  const order = migrationOrder('neon');
-  const db = guardDrizzle(drizzle({ client, schema }), {
+  const db = drizzle({
+    client: pool,
+    schema,
     safeguards,
-    owner: pool,
-    onUse: order.markUsed,
-    transactionStatementTimeoutMs: timeout > 0 && pooled ? timeout : undefined,
+    statementTimeoutMs: false, // set above, from the app's configuration
+    ...(timeout > 0 && pooled ? { transactionStatementTimeoutMs: timeout } : {}),
   }) as unknown as AppDatabase;
 
   return {
@@ -51,28 +45,26 @@ export async function createNeonDatabase(options: DriverOptions): Promise<Databa
     driver: 'neon',
     safeguards,
     migrate: () =>
-      order.guard(() =>
-        safeguards.run(async (scope) => {
-          const migrator = new Client({
-            connectionString: config.unpooledUrl ?? url,
-            application_name: `${options.applicationName}-migrate`,
-          });
-          migrator.on('error', () => {});
-          const detach = onAbort(scope.signal, () => void migrator.end().catch(() => {}));
-          try {
-            // Inside the try: a failed connect must detach the listener and end the client too.
-            await migrator.connect();
-            await migrator.query('select pg_advisory_lock($1::bigint)', [String(migrationLockKey)]);
-            await applyMigrations(drizzle({ client: migrator }), {
-              migrationsFolder: options.migrationsFolder,
-            });
-            await migrator.query('select pg_advisory_unlock($1::bigint)', [String(migrationLockKey)]);
-          } finally {
-            detach();
-            await migrator.end().catch(() => {});
-          }
-        }, migrationContext(options.migrationTimeoutMs)),
-      ),
+      guardMigrationOrder(db, 'neon', async () => {
+        const settings = {
+          migrationsFolder: options.migrationsFolder,
+          timeoutMs: options.migrationTimeoutMs,
+        };
+        if (config.unpooledUrl === undefined || config.unpooledUrl === url)
+          return migrate(db as never, settings);
+        // A session-level advisory lock cannot work through PgBouncer: one direct connection for the run.
+        const direct = new Pool({
+          connectionString: config.unpooledUrl,
+          max: 1,
+          application_name: `${options.applicationName}-migrate`,
+        });
+        direct.on('error', () => {});
+        try {
+          await migrate(drizzle({ client: direct, safeguards, statementTimeoutMs: false }), settings);
+        } finally {
+          await direct.end().catch(() => {});
+        }
+      }),
     probe: (signal) => probeDatabase(db, safeguards, signal),
     countConnections: () => countRoleConnections(db),
     close: () => pool.end(),

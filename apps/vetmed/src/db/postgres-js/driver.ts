@@ -1,23 +1,19 @@
-import { drizzle } from 'drizzle-orm/postgres-js';
-import { migrate as applyMigrations } from 'drizzle-orm/postgres-js/migrator';
+import { drizzle, migrate } from '@db-safeguards/drizzle/postgres-js';
 import postgres from 'postgres';
 import type { AppDatabase, Database } from '../database.js';
 import { isPooledUrl } from '../database-config.js';
-import { type DriverOptions, migrationLockKey } from '../driver-options.js';
+import type { DriverOptions } from '../driver-options.js';
 import { countRoleConnections, probeDatabase } from '../safeguarded/common-queries.js';
-import { guardDrizzle } from '../safeguarded/guard-drizzle.js';
-import { migrationContext } from '../safeguarded/migration-context.js';
-import { migrationOrder } from '../safeguarded/migration-order.js';
-import { onAbort } from '../safeguarded/run-context.js';
+import { guardMigrationOrder } from '../safeguarded/migration-order.js';
 import * as schema from '../schema/index.js';
-import { safeguardPostgresJs } from './client.js';
 
 const ignoreNotice = () => {};
 
 /**
- * PostgreSQL over TCP with postgres.js. The pool never exceeds the budget; `statement_timeout` is a
- * startup parameter (a server-side backstop for every statement) unless the URL is a PgBouncer
- * (`-pooler`) endpoint, which refuses it: there each transaction sets it with `SET LOCAL`.
+ * PostgreSQL over TCP with postgres.js, safeguarded by `@db-safeguards/drizzle/postgres-js`. The pool
+ * never exceeds the budget; `statement_timeout` is a startup parameter (a server-side backstop for every
+ * statement) unless the URL is a PgBouncer (`-pooler`) endpoint, which refuses it: there each
+ * transaction sets it with `SET LOCAL`.
  */
 export async function createPostgresJsDatabase(options: DriverOptions): Promise<Database> {
   const { config, safeguards } = options;
@@ -34,13 +30,12 @@ export async function createPostgresJsDatabase(options: DriverOptions): Promise<
       ...(timeout > 0 && !pooled ? { statement_timeout: timeout } : {}),
     },
   });
-  const client = safeguardPostgresJs(sql, safeguards);
-  const order = migrationOrder('postgres');
-  const db = guardDrizzle(drizzle({ client, schema }), {
+  const db = drizzle({
+    client: sql,
+    schema,
     safeguards,
-    owner: sql,
-    onUse: order.markUsed,
-    transactionStatementTimeoutMs: timeout > 0 && pooled ? timeout : undefined,
+    statementTimeoutMs: false, // set above, from the app's configuration
+    ...(timeout > 0 && pooled ? { transactionStatementTimeoutMs: timeout } : {}),
   }) as unknown as AppDatabase;
 
   return {
@@ -48,27 +43,25 @@ export async function createPostgresJsDatabase(options: DriverOptions): Promise<
     driver: 'postgres',
     safeguards,
     migrate: () =>
-      order.guard(() =>
-        safeguards.run(async (scope) => {
-          // One connection of its own, over the direct URL: a session-level advisory lock needs one.
-          const migrator = postgres(config.unpooledUrl ?? url, {
-            max: 1,
-            onnotice: ignoreNotice,
-            connection: { application_name: `${options.applicationName}-migrate` },
-          });
-          const detach = onAbort(scope.signal, () => void migrator.end({ timeout: 0 }));
-          try {
-            await migrator`select pg_advisory_lock(${String(migrationLockKey)}::bigint)`;
-            await applyMigrations(drizzle({ client: migrator }), {
-              migrationsFolder: options.migrationsFolder,
-            });
-            await migrator`select pg_advisory_unlock(${String(migrationLockKey)}::bigint)`;
-          } finally {
-            detach();
-            await migrator.end({ timeout: 5 });
-          }
-        }, migrationContext(options.migrationTimeoutMs)),
-      ),
+      guardMigrationOrder(db, 'postgres', async () => {
+        const settings = {
+          migrationsFolder: options.migrationsFolder,
+          timeoutMs: options.migrationTimeoutMs,
+        };
+        if (config.unpooledUrl === undefined || config.unpooledUrl === url)
+          return migrate(db as never, settings);
+        // A session-level advisory lock needs the direct host: one connection of its own, for the run.
+        const direct = postgres(config.unpooledUrl, {
+          max: 1,
+          onnotice: ignoreNotice,
+          connection: { application_name: `${options.applicationName}-migrate` },
+        });
+        try {
+          await migrate(drizzle({ client: direct, safeguards, statementTimeoutMs: false }), settings);
+        } finally {
+          await direct.end({ timeout: 5 });
+        }
+      }),
     probe: (signal) => probeDatabase(db, safeguards, signal),
     countConnections: () => countRoleConnections(db),
     close: () => sql.end({ timeout: 5 }),

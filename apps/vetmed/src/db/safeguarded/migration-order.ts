@@ -1,3 +1,4 @@
+import { hasServedQueries } from '@db-safeguards/drizzle';
 import type { DriverName } from '../database-config.js';
 
 const remedy = 'Run migrations at start, before serving, or with `pnpm db:migrate`.';
@@ -6,19 +7,21 @@ const remedy = 'Run migrations at start, before serving, or with `pnpm db:migrat
 function reasonFor(driver: DriverName): string {
   if (driver === 'pglite')
     return (
-      'PGlite runs it on its one connection, but postgres.js and Neon open a connection of their own ' +
-      'for it, which on top of their pool could exceed the connection budget; it is refused on every ' +
-      'driver so that a start-up order that works on the embedded database works on a server too.'
+      'queries served before it would see a half-migrated schema; it is refused on every driver so that ' +
+      'a start-up order that works on the embedded database works on a server too.'
     );
-  return 'its own connection, on top of the pool, could exceed the connection budget.';
+  return (
+    'queries served before it would see a half-migrated schema, and over DATABASE_URL_UNPOOLED it opens ' +
+    'a connection of its own, which on top of a warm pool could exceed the connection budget.'
+  );
 }
 
 /**
- * `migrate()` was called after the database had served queries. On postgres.js and Neon it holds one
- * slot of the budget but opens a connection of its own: with the pool already holding connections
- * (up to the whole budget), that one can be a connection beyond the budget, refused with 53300 at a
- * role's limit or taken from another instance's share. PGlite has one connection and opens none, but
- * refuses too, so that code developed on it keeps the order the servers need. The message says which.
+ * `migrate()` was called after the database had served queries. It runs on one connection of the pool
+ * (one slot of the budget), but queries served before it saw a half-migrated schema, and over a direct
+ * URL (`DATABASE_URL_UNPOOLED`) it opens a connection of its own, which on top of a warm pool could be a
+ * connection beyond the budget. Refused on every driver, PGlite too, so that code developed on it keeps
+ * the order the servers need. The message says why for the driver.
  */
 export class MigrationOrderError extends Error {
   override readonly name = 'MigrationOrderError';
@@ -34,20 +37,13 @@ export function isMigrationOrderError(error: unknown): error is MigrationOrderEr
 }
 
 /**
- * Tracks whether a database has served queries, so that `migrate()` comes first. `markUsed` goes to
- * `guardDrizzle`'s `onUse`; `guard(migrate)` refuses once it has been called.
+ * Runs `migrate` unless `db` has served a query, in which case it rejects with the app's
+ * {@link MigrationOrderError}, which says why for the driver at hand.
  */
-export function migrationOrder(driver: DriverName): {
-  markUsed(): void;
-  guard(migrate: () => Promise<void>): Promise<void>;
-} {
-  let used = false;
-  return {
-    markUsed() {
-      used = true;
-    },
-    guard(migrate) {
-      return used ? Promise.reject(new MigrationOrderError(driver)) : migrate();
-    },
-  };
+export function guardMigrationOrder(
+  db: object,
+  driver: DriverName,
+  migrate: () => Promise<void>,
+): Promise<void> {
+  return hasServedQueries(db) ? Promise.reject(new MigrationOrderError(driver)) : migrate();
 }
