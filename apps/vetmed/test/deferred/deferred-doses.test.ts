@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { startTestRedis, type TestRedis } from '@db-safeguards/test-redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { receiptIdOf } from '../../src/deferred/deferred-dose-queue.js';
 import { type Actor, applied, createHouseholdWithAnimal, failure, signUp } from '../app/app-client.js';
 import { type FaultTarget, startFaultTarget } from '../faults/fault-fixture.js';
 import { countsByKey, stockOf } from '../support/ledger.js';
@@ -184,6 +185,42 @@ describe('dose recordings deferred while PostgreSQL is down (BullMQ on a real Re
     } finally {
       await redis.startServer();
       await server.startServer();
+    }
+  }, 60_000);
+
+  it('never defers a recording whose outcome is unknown: its backend dies mid-insert, the client gets the error, nothing is queued', async () => {
+    const { app, admin } = target;
+    // The backend ends itself inside the dose's INSERT: the transaction was under way when the
+    // connection died, which is what "outcome unknown" is (here it rolled back; a COMMIT lost on the
+    // way back would look the same to the app).
+    await admin.unsafe(`
+      create or replace function fault_die_mid_insert() returns trigger language plpgsql as $$
+        begin
+          if new.notes = 'die mid-insert' then perform pg_terminate_backend(pg_backend_pid()); end if;
+          return new;
+        end $$;
+      create trigger fault_die_mid_insert before insert on administrations
+        for each row execute function fault_die_mid_insert();`);
+    try {
+      const key = randomUUID();
+      const refused = await failure(
+        carer.client.administrations.record.mutate({
+          regimenId: world.regimen.id,
+          idempotencyKey: key,
+          notes: 'die mid-insert',
+        }),
+      );
+      expect(refused.status).toBe(503);
+      expect(refused.userFriendly).toMatchObject({ type: 'CONNECTION' });
+      const receiptId = receiptIdOf({
+        userId: carer.userId,
+        regimenId: world.regimen.id,
+        idempotencyKey: key,
+      });
+      expect(await app.deferredDoses!.queue.getJob(receiptId)).toBeUndefined();
+      expect((await countsByKey(app, [key])).get(key)).toBe(0);
+    } finally {
+      await admin.unsafe('drop trigger fault_die_mid_insert on administrations');
     }
   }, 60_000);
 });
