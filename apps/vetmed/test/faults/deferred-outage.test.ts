@@ -66,7 +66,7 @@ describe('fault injection with deferred writes (real PostgreSQL, real Redis, Bul
       await sleep(outageMs);
       await server.startServer();
       const serverBack = Date.now();
-      const drain = watchDrain(app, load.answered);
+      const drain = watchDrain(target.admin, load.answered);
       // The load goes on until live calls are served again, and 5 s more.
       const recoveryDeadline = Date.now() + 60_000;
       while (
@@ -177,7 +177,7 @@ describe('fault injection with deferred writes (real PostgreSQL, real Redis, Bul
       // supervisor restarting it meanwhile would see each attempt exit).
       await app.start();
       const restartedAt = Date.now();
-      const drain = watchDrain(target.app, load.answered);
+      const drain = watchDrain(target.admin, load.answered);
       const recoveryDeadline = Date.now() + 60_000;
       while (
         recoveryAfter(
