@@ -4,6 +4,8 @@
 export declare const expectedScenarios: readonly string[];
 /** The bad-input tests each run must record, in report order. */
 export declare const expectedBadInput: readonly string[];
+/** The abuse tests each run must record, in report order. */
+export declare const expectedAbuse: readonly string[];
 
 /** Thrown for a results folder the report must not be rendered from. */
 export declare class ReliabilityResultsError extends Error {
@@ -19,7 +21,7 @@ export interface ReliabilityRun {
 /** What each result file holds besides its figures. */
 export interface RecordedResult {
   id: string;
-  kind: 'scenario' | 'bad-input';
+  kind: 'scenario' | 'bad-input' | 'abuse';
   runId: string | null;
   measuredAt: string;
   machine: { cpus: number; cpuModel: string; node: string; platform: string };
@@ -32,6 +34,7 @@ export interface ReliabilityResults {
   machine: RecordedResult['machine'];
   scenarios: RecordedResult[];
   badInput: RecordedResult[];
+  abuse: RecordedResult[];
   lastMeasuredAt: string;
 }
 
@@ -39,5 +42,7 @@ export interface ReliabilityResults {
 export declare function beginRun(dir: string): ReliabilityRun;
 /** The current run's results: all present, none from another run, one machine; else ReliabilityResultsError. */
 export declare function readRun(dir: string): ReliabilityResults;
-/** The report's markdown. */
-export declare function renderReport(results: ReliabilityResults): string;
+/** The report's markdown; with `multiInstance` (docs/multi-instance.json), its kill and Redis-outage scenarios too. */
+export declare function renderReport(results: ReliabilityResults, multiInstance?: unknown): string;
+/** The kill and Redis-outage section, from a multi-instance load-test report (docs/multi-instance.json). */
+export declare function renderMultiInstanceScenarios(report: unknown): string;

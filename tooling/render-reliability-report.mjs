@@ -37,6 +37,9 @@ export const expectedBadInput = [
   'bad-input-rate-limit-keys',
 ];
 
+/** The abuse tests: one client (or one request) trying to take the app down for everyone. */
+export const expectedAbuse = ['abuse-batch-flood', 'abuse-parsing', 'abuse-slow-clients'];
+
 /** Thrown for a results folder the report must not be rendered from. */
 export class ReliabilityResultsError extends Error {
   name = 'ReliabilityResultsError';
@@ -73,7 +76,7 @@ export function readRun(dir) {
     }
     byId.set(result.id, result);
   }
-  const missing = [...expectedScenarios, ...expectedBadInput].filter((id) => !byId.has(id));
+  const missing = [...expectedScenarios, ...expectedBadInput, ...expectedAbuse].filter((id) => !byId.has(id));
   if (missing.length > 0) {
     throw new ReliabilityResultsError(
       `run ${run.runId} has no figures for ${missing.join(', ')}: did its tests fail or not run?`,
@@ -87,6 +90,7 @@ export function readRun(dir) {
     machine: [...byId.values()][0].machine,
     scenarios: expectedScenarios.map((id) => byId.get(id)),
     badInput: expectedBadInput.map((id) => byId.get(id)),
+    abuse: expectedAbuse.map((id) => byId.get(id)),
     lastMeasuredAt: [...byId.values()]
       .map((result) => result.measuredAt)
       .sort()
@@ -99,7 +103,41 @@ const seconds = (value) => (value === null || value === undefined ? 'n/a' : `${(
 const minute = (iso) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
 
 /** The report's markdown. */
-export function renderReport({ run, machine, scenarios, badInput, lastMeasuredAt }) {
+const counts = (record) => {
+  const entries = Object.entries(record ?? {}).sort(([, a], [, b]) => b - a);
+  return entries.length === 0 ? 'none' : entries.map(([key, n]) => `${key} ×${n}`).join(', ');
+};
+
+/**
+ * The kill and Redis-outage scenarios of several instances, from `docs/multi-instance.json`, which
+ * `pnpm loadtest -- --instances 4 --out docs/multi-instance.json` writes: a run of its own, named as such.
+ */
+export function renderMultiInstanceScenarios(report) {
+  const { kill, outage } = report;
+  const s = (ms) =>
+    ms === null || ms === undefined ? 'never within the phase' : `${(ms / 1000).toFixed(1)} s`;
+  return [
+    '## Several instances: one killed, Redis gone',
+    '',
+    `Not from the fault-suite run above: measured by \`${report.command} --out docs/multi-instance.json\` on ${minute(report.generatedAt)} (see the multi-instance section of docs/benchmarks.md for its throughput figures). ${report.instances} sample-app processes share one PostgreSQL whose app role has \`CONNECTION LIMIT ${report.connectionLimit}\` and one connection budget on Redis (\`REDIS_URL\`, leases of ${kill.leaseMs / 1000} s); ${report.clientsPerInstance} closed-loop clients per instance record doses and read histories.`,
+    '',
+    `### One instance SIGKILLed mid-run`,
+    '',
+    `- killed at ${(kill.killAtMs / 1000).toFixed(1)} s of ${kill.phase.durationMs / 1000} s; before it all instances answered ${kill.beforePerSecond.toFixed(1)} calls/s`,
+    `- the survivors were back to 0.9 × that ${kill.recoveryMs === null ? 'never within the phase' : `${s(kill.recoveryMs)} after the kill`}: the dead instance's slots return when its lease runs out (${kill.leaseMs / 1000} s), nobody waits on them for ever; at the end they answered ${kill.afterPerSecond.toFixed(1)} calls/s`,
+    `- failures at the survivors' clients: ${counts(kill.survivorFailures)}; peak backends ${kill.phase.peakBackends ?? 'n/a'} (limit ${report.connectionLimit}); breaker samples not closed ${kill.phase.breakerOpenings}`,
+    '',
+    `### Redis stopped for 10 s mid-run`,
+    '',
+    `- stopped at ${(outage.stoppedAtMs / 1000).toFixed(1)} s, started again at ${(outage.restartedAtMs / 1000).toFixed(1)} s (empty: no persistence), of ${outage.phase.durationMs / 1000} s`,
+    `- ${outage.degradedInstances} of ${report.instances} instances answered \`/api/health\` with 206 (degraded) during the outage; each ran on its local fallback (effective limits ${outage.fallbackLimits.join(', ') || 'n/a'}: the capacity divided by the instances Redis last counted, never unlimited)`,
+    `- failures of calls started during the outage: ${counts(outage.failuresDuringOutage)}; peak backends ${outage.phase.peakBackends ?? 'n/a'}; breaker samples not closed ${outage.phase.breakerOpenings}`,
+    `- back in the shared mode ${s(outage.backToSharedMs)} after Redis returned (a Redis restarted without its data first learns for one lease, handing out nothing new)`,
+    '',
+  ].join('\n');
+}
+
+export function renderReport({ run, machine, scenarios, badInput, abuse, lastMeasuredAt }, multiInstance) {
   const sum = (field) => scenarios.reduce((total, r) => total + r[field], 0);
   const recoveries = scenarios.map((r) => r.recoveryMs).filter((v) => v !== null && v !== undefined);
   const lines = [
@@ -129,7 +167,20 @@ export function renderReport({ run, machine, scenarios, badInput, lastMeasuredAt
       (r) => `- **${r.title}** (${r.runs} generated inputs, \`${r.test}\`): ${r.findings.join('; ')}.`,
     ),
     '',
+    '## Abuse',
+    '',
+    'One client, or one request, trying to take the app down for everyone else (issue 11): each attack is a test that also runs in `pnpm test:security`; the figures are its own measurements against the real server and PostgreSQL above.',
+    '',
+    ...abuse.flatMap((r) => [
+      `### ${r.title}`,
+      '',
+      `\`${r.test}\``,
+      '',
+      ...r.findings.map((finding) => `- ${finding}`),
+      '',
+    ]),
   ];
+  if (multiInstance) lines.push(renderMultiInstanceScenarios(multiInstance));
   return `${lines.join('\n')}\n`;
 }
 
@@ -163,9 +214,11 @@ function main(args) {
   }
   try {
     const results = readRun(dir);
-    writeFileSync(out, renderReport(results));
+    const multiPath = join(root, 'docs/multi-instance.json');
+    const multiInstance = existsSync(multiPath) ? JSON.parse(readFileSync(multiPath, 'utf8')) : undefined;
+    writeFileSync(out, renderReport(results, multiInstance));
     console.log(
-      `Wrote ${out} from run ${results.run.runId} (${results.scenarios.length} scenarios, ${results.badInput.length} bad-input tests).`,
+      `Wrote ${out} from run ${results.run.runId} (${results.scenarios.length} scenarios, ${results.badInput.length} bad-input tests, ${results.abuse.length} abuse tests).`,
     );
     return 0;
   } catch (error) {

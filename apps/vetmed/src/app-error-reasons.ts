@@ -7,7 +7,7 @@ import type {} from '@db-safeguards/core';
  */
 declare module '@db-safeguards/core' {
   interface AppErrorReasons {
-    CONFLICT: 'idempotency-key-reused' | 'regimen-inactive' | 'regimen-ended';
+    CONFLICT: 'idempotency-key-reused' | 'regimen-inactive' | 'regimen-ended' | 'last-owner';
     NOT_FOUND: 'regimen-not-found' | 'no-route' | 'receipt-not-found';
     VALIDATION: 'request-too-large' | 'malformed-request';
     TIMEOUT: 'request-timeout';

@@ -31,9 +31,12 @@ describe('loadEnv', () => {
       healthCacheMs: 1000,
     });
     expect(config.nodeEnv).toBe('development');
-    // Nothing from the core's variables; the app's own `token` policy at its default; the load marks.
+    // Nothing from the core's variables; the app's own `token` and `signin` policies at their
+    // defaults; the load marks.
     expect(config.safeguards).toEqual({
-      rateLimits: { policies: { token: { limit: 20, windowMs: 900_000 } } },
+      rateLimits: {
+        policies: { signin: { limit: 5, windowMs: 900_000 }, token: { limit: 20, windowMs: 900_000 } },
+      },
       load: expect.objectContaining({ eventLoopDelayMs: { LOW: 50, NORMAL: 200, HIGH: 1000 } }),
     });
   });
@@ -87,15 +90,23 @@ describe('loadEnv', () => {
       trustProxy: ['10.0.0.0/8', '192.168.1.1'],
       healthCacheMs: 250,
     });
-    expect(config.seedDemo).toBe(true);
+    // SEED_DEMO=auto never seeds the published demo password in production (issue 11).
+    expect(config.seedDemo).toBe(false);
     expect(config.isProduction).toBe(true);
     expect(config.logLevel).toBe('warn');
     expect(config.safeguards.queue?.maxConcurrentConnections).toBe(5);
     // The app's own policy is always there, at its default unless RATE_LIMIT_TOKEN_MAX says otherwise.
-    expect(config.safeguards.rateLimits?.policies).toEqual({ token: { limit: 20, windowMs: 900_000 } });
+    expect(config.safeguards.rateLimits?.policies).toEqual({
+      signin: { limit: 5, windowMs: 900_000 },
+      token: { limit: 20, windowMs: 900_000 },
+    });
     expect(
       loadEnv({ RATE_LIMIT_TOKEN_MAX: '50', RATE_LIMIT_AUTH_MAX: '7' }).safeguards.rateLimits?.policies,
-    ).toEqual({ auth: { limit: 7, windowMs: 900_000 }, token: { limit: 50, windowMs: 900_000 } });
+    ).toEqual({
+      auth: { limit: 7, windowMs: 900_000 },
+      signin: { limit: 5, windowMs: 900_000 },
+      token: { limit: 50, windowMs: 900_000 },
+    });
     expect(config.database.pgliteDataDir).toBe('memory://');
   });
 
@@ -107,6 +118,17 @@ describe('loadEnv', () => {
     expect(loadEnv({ SEED_DEMO: 'false' }).seedDemo).toBe(false);
     expect(loadEnv({ TRUST_PROXY: '1' }).server.trustProxy).toBe(1);
     expect(() => loadEnv({ TRUST_PROXY: 'everyone' })).toThrow(/TRUST_PROXY="everyone"/);
+  });
+
+  it('REDIS_URL switches on the shared budget and rate limits; without it there is none', () => {
+    expect(loadEnv({}).redis).toBeUndefined();
+    expect(loadEnv({ REDIS_URL: 'redis://127.0.0.1:6390', SHARED_BUDGET_CAPACITY: '16' }).redis).toEqual({
+      url: 'redis://127.0.0.1:6390',
+      keyPrefix: 'vetmed:',
+      capacity: 16,
+    });
+    expect(() => loadEnv({ REDIS_URL: 'http://example.com' })).toThrow(/REDIS_URL="http:\/\/example.com\/?"/);
+    expect(() => loadEnv({ REDIS_KEY_PREFIX: 'a b' })).toThrow(/REDIS_KEY_PREFIX/);
   });
 
   it('checks the budget against the database limit at start: warn by default, error or off on request', () => {

@@ -11,7 +11,7 @@ import {
   type SafeguardsOptions,
   safeguardsOptionsFromEnv,
 } from '@db-safeguards/core';
-import type { TrustProxy } from '@db-safeguards/trpc';
+import { isProxyRule, type TrustProxy } from '@db-safeguards/trpc';
 import { z } from 'zod';
 import {
   type DatabaseConfig,
@@ -68,10 +68,19 @@ export interface AppConfig {
    */
   connectionLimitCheck: ConnectionLimitCheck;
   /**
-   * REDIS_URL: where dose recordings wait while the database is unavailable (a durable BullMQ queue;
-   * see deferred/). Undefined: no deferral, a recording during an outage fails as before.
+   * REDIS_URL switches on one connection budget and one set of rate limits for every instance, and
+   * the durable queue where dose recordings wait while the database is unavailable (deferred/);
+   * undefined: each instance keeps its own budget and limits, and a recording during an outage fails.
    */
-  redisUrl: string | undefined;
+  redis:
+    | {
+        url: string;
+        /** Every key the app writes starts with it (REDIS_KEY_PREFIX, default `vetmed:`). */
+        keyPrefix: string;
+        /** Connections all instances share (SHARED_BUDGET_CAPACITY); default: the budget. */
+        capacity: number | undefined;
+      }
+    | undefined;
   /**
    * For `createSafeguards(config.safeguards)`: QUEUE_MAX_CONNECTIONS, CIRCUIT_*, DB_*, RATE_LIMIT_*,
    * and always the app's own `token` policy (its limit from RATE_LIMIT_TOKEN_MAX, default 20); the
@@ -220,6 +229,16 @@ const fields = {
   LOAD_HEAP_USED_MB: loadMarks(1024 * 1024, 'LOW=768,NORMAL=896,HIGH=1024'),
   // Off by default: PGlite's database memory counts in the process's RSS.
   LOAD_RSS_MB: loadMarks(1024 * 1024, 'off'),
+  REDIS_KEY_PREFIX: field(
+    z.string().regex(/^[^{}\s]{1,100}$/),
+    'a key prefix without braces or spaces',
+    'vetmed:',
+  ),
+  SHARED_BUDGET_CAPACITY: field(
+    integer(1, 1_000_000).transform((value): number | undefined => value),
+    'an integer between 1 and 1000000',
+    undefined,
+  ),
   SEED_DEMO: field(
     z.enum(['auto', 'true', 'false']),
     'auto, true or false',
@@ -231,7 +250,9 @@ const fields = {
       if (value === 'true') return true;
       if (/^\d{1,2}$/.test(value)) return Number(value);
       const addresses = value.split(',').map((part) => part.trim());
-      if (addresses.every((part) => /^[\d.:a-fA-F]+(\/\d{1,3})?$/.test(part))) return addresses;
+      // Each entry must be an address or CIDR range clientIp can match: a typo would otherwise
+      // silently trust nobody (or, worse, be read as a number of hops).
+      if (addresses.every((part) => isProxyRule(part))) return addresses;
       context.addIssue({ code: 'custom', message: 'bad TRUST_PROXY' });
       return z.NEVER;
     }),
@@ -330,11 +351,17 @@ export function loadEnv(env: Env = process.env): AppConfig {
       healthCacheMs: v.HEALTH_CACHE_MS,
       staleReadMaxAgeMs: v.STALE_READS_MAX_AGE_MS,
     },
-    seedDemo: v.SEED_DEMO === 'true' || (v.SEED_DEMO === 'auto' && database.driver === 'pglite'),
+    // `auto` never seeds in production: the demo account's password is published in the README.
+    seedDemo:
+      v.SEED_DEMO === 'true' ||
+      (v.SEED_DEMO === 'auto' && database.driver === 'pglite' && v.NODE_ENV !== 'production'),
     loadShedding: v.LOAD_SHEDDING === 'on' || (v.LOAD_SHEDDING === 'auto' && database.driver !== 'pglite'),
     database,
     connectionLimitCheck: v.CONNECTION_LIMIT_CHECK,
-    redisUrl: v.REDIS_URL,
+    redis:
+      v.REDIS_URL === undefined
+        ? undefined
+        : { url: v.REDIS_URL, keyPrefix: v.REDIS_KEY_PREFIX, capacity: v.SHARED_BUDGET_CAPACITY },
     safeguards,
   };
 }

@@ -1,4 +1,5 @@
 import { createSafeguards, type Safeguards } from '@db-safeguards/core';
+import { defaultQueueOptions } from '@db-safeguards/core/advanced';
 import type { Logger } from 'pino';
 import { type CreateDatabaseOptions, createDatabase, type Database, seedDemoData } from './db/index.js';
 import { DeferredDoseQueue } from './deferred/deferred-dose-queue.js';
@@ -10,6 +11,7 @@ import { checkDatabaseConnectionLimit } from './server/connection-limit-check.js
 import { installGracefulShutdown } from './server/graceful-shutdown.js';
 import { createLogger, logSafeguardEvents } from './server/logger.js';
 import { createServingLoadSampler } from './server/serving-load-sampler.js';
+import { openSharedCapacity } from './server/shared-capacity.js';
 
 export interface RunningVetmed {
   readonly url: string;
@@ -42,6 +44,10 @@ export async function startVetmed(
   const log = options.log ?? createLogger(config.logLevel);
   let database: Database | undefined;
   let backends: BackendCounter | undefined;
+  const budget =
+    config.safeguards.queue?.maxConcurrentConnections ?? defaultQueueOptions.maxConcurrentConnections;
+  // REDIS_URL: one budget and one set of rate limits for every instance; without it, as before.
+  const shared = config.redis ? await openSharedCapacity(config.redis, budget, log) : undefined;
   // Load shedding reads the event loop and memory only once the server listens (see the sampler).
   const loadSampler = config.loadShedding ? createServingLoadSampler() : undefined;
   let deferredDoses: DeferredDoseQueue | undefined;
@@ -49,6 +55,10 @@ export async function startVetmed(
   const safeguards = createSafeguards({
     ...config.safeguards,
     ...(loadSampler === undefined ? {} : { load: { ...config.safeguards.load, sampler: loadSampler } }),
+    ...(shared && {
+      shared: shared.budget,
+      rateLimits: { ...config.safeguards.rateLimits, store: shared.store },
+    }),
     // The probe counts the app role's backends on the way, for the operator dashboard.
     health: { probe: (scope) => backends!.probe(scope.signal) },
   });
@@ -62,7 +72,8 @@ export async function startVetmed(
     await database.migrate();
     await checkDatabaseConnectionLimit(
       database,
-      safeguards.queue.options.maxConcurrentConnections,
+      // With a shared budget, what all the instances together may open.
+      shared?.capacity ?? safeguards.queue.options.maxConcurrentConnections,
       config.connectionLimitCheck,
       log,
     );
@@ -70,11 +81,11 @@ export async function startVetmed(
       const seeded = await seedDemoData(database.db);
       log.info({ createdUser: seeded.createdUser }, 'demo data ready');
     }
-    if (config.redisUrl) {
+    if (config.redis) {
       // Redis is not waited for: the app serves without it, and defers nothing while it is away.
-      deferredDoses = new DeferredDoseQueue(config.redisUrl, log);
+      deferredDoses = new DeferredDoseQueue(config.redis.url, log);
       worker = startDeferredDoseWorker({
-        redisUrl: config.redisUrl,
+        redisUrl: config.redis.url,
         queue: deferredDoses.queue,
         db: database.db,
         safeguards,
@@ -103,6 +114,7 @@ export async function startVetmed(
     await deferredDoses?.close();
     await database?.close();
     await safeguards.close();
+    await shared?.close();
     unsubscribe();
     throw error;
   }
@@ -117,6 +129,7 @@ export async function startVetmed(
       await safeguards.close({ drainTimeoutMs: config.server.shutdownDrainMs });
       await open.close();
       await deferredDoses?.close();
+      await shared?.close();
       unsubscribe();
     })();
     return stopping;

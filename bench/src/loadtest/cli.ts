@@ -13,6 +13,13 @@
  * read its CPU and event-loop lag from /metrics during the run; with --start the tool sets one itself),
  * --out FILE.json, --svg FILE.svg, --app-env KEY=VALUE,... (with --start: more of the app's variables,
  * e.g. LOAD_SHEDDING=off).
+ *
+ *   pnpm loadtest -- --instances 4 [--clients 20] [--duration 10] [--out docs/multi-instance.json]
+ *
+ * Several sample-app processes on one PostgreSQL (app role CONNECTION LIMIT 8), closed-loop clients,
+ * without and with Redis, against one instance with all the clients in the same run; then, with
+ * Redis, Redis stopped 10 s mid-run, one instance SIGKILLed mid-run, and one user's rate limit spread
+ * over every instance. Prints the figures and the issue's targets (see multi-instance/).
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -29,6 +36,8 @@ import { type AppProcess, killOnExit, startAppProcess, stopChild } from './app-p
 import { type AppProcessSampler, sampleAppProcess } from './app-process-sampler.js';
 import { describeDbLatency } from './describe-db-latency.js';
 import { buildLoadReport, formatLoadReport, renderLatencySvg } from './load-report.js';
+import { formatMultiInstance } from './multi-instance/multi-instance-targets.js';
+import { runMultiInstance } from './multi-instance/run-multi-instance.js';
 import { runOpenLoop } from './open-loop.js';
 import { createVirtualUsers, type ScenarioName, scenarioNames } from './scenarios.js';
 
@@ -100,7 +109,22 @@ const unlimitedEnv = Object.fromEntries(
   ]),
 );
 
+async function mainMultiInstance(instances: number): Promise<void> {
+  const report = await runMultiInstance({
+    instances,
+    clientsPerInstance: number('clients', 20),
+    durationMs: number('duration', 10) * 1000,
+    connectionLimit: 8,
+    rateLimit: 100,
+    log: (line) => console.error(line),
+  });
+  console.log(formatMultiInstance(report));
+  const out = option('out');
+  if (out) writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+}
+
 async function main(): Promise<void> {
+  if (option('instances') !== undefined) return mainMultiInstance(number('instances', 4));
   const start = option('start');
   let app: AppProcess | undefined;
   let server: TestPostgres | undefined;

@@ -20,7 +20,7 @@ it('counts every request it sent: answered, failed by HTTP status, or UNFINISHED
   try {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const result = await runOpenLoop({
-      users: [{ client: createClient(url), householdId: 'h', animalId: 'a', regimenId: 'r' }],
+      users: [{ client: createClient(url), headers: {}, householdId: 'h', animalId: 'a', regimenId: 'r' }],
       ratePerSecond: 40,
       durationMs: 500,
       mix: { record: 0, list: 1, report: 1, import: 0 },

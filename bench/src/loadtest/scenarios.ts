@@ -27,8 +27,8 @@ export type VetmedClient = ReturnType<typeof createClient>;
 
 export interface VirtualUser {
   client: VetmedClient;
-  /** The headers its client sends (its session token and address), for a client of another app process. */
-  headers?: Record<string, string>;
+  /** The user's request headers (bearer token, forwarded address): a client of another instance uses them too. */
+  headers: Record<string, string>;
   householdId: string;
   animalId: string;
   regimenId: string;
@@ -135,6 +135,8 @@ export async function createVirtualUsers(baseUrl: string, count: number): Promis
           doseAmount: 1,
           doseUnit: 'tablet',
           schedule: { kind: 'times_per_day', timesPerDay: 2 },
+          // Started a month ago: the imports backfill doses of the past days, never before the start.
+          startsAt: new Date(Date.now() - 30 * 24 * 3_600_000),
         }),
       );
       await patiently(() =>

@@ -28,6 +28,7 @@ import {
   throughputCases,
 } from './connection-cases.js';
 import { medianByHighP99 } from './judge-sample-app-overload.js';
+import { renderMultiInstanceSection } from './render-multi-instance.js';
 import { renderReport } from './render-report.js';
 import { reportCommand } from './report-command.js';
 import { type LoadtestId, type ReportData, reportSchemaVersion } from './report-data.js';
@@ -73,10 +74,16 @@ function readAndRemoveJson<T>(path: string): T {
   return value;
 }
 
+/** Appends the multi-instance section, from its own run's `docs/multi-instance.json`, when there is one. */
+function withMultiInstance(markdown: string): string {
+  const section = renderMultiInstanceSection(`${docsDir}multi-instance.json`);
+  return section === undefined ? markdown : `${markdown.trimEnd()}\n\n${section}`;
+}
+
 async function main(): Promise<void> {
   if (renderOnly) {
     const data = JSON.parse(readFileSync(`${docsDir}benchmarks.json`, 'utf8')) as ReportData;
-    writeFileSync(`${docsDir}benchmarks.md`, renderReport(data));
+    writeFileSync(`${docsDir}benchmarks.md`, withMultiInstance(renderReport(data)));
     console.error(`Re-rendered ${docsDir}benchmarks.md from the run of ${data.generatedAt}`);
     return;
   }
@@ -251,7 +258,7 @@ async function main(): Promise<void> {
 
     mkdirSync(docsDir, { recursive: true });
     writeFileSync(`${docsDir}benchmarks.json`, `${JSON.stringify(data, null, 2)}\n`);
-    writeFileSync(`${docsDir}benchmarks.md`, renderReport(data));
+    writeFileSync(`${docsDir}benchmarks.md`, withMultiInstance(renderReport(data)));
     console.error(`Wrote ${docsDir}benchmarks.md`);
   } finally {
     await server.stop();

@@ -2,7 +2,8 @@
 // into an empty project with drizzle-orm, postgres@latest and pg from the registry; then runs the root
 // README's "Add it to your Drizzle app" code block, pasted as written, with 200 concurrent calls
 // (reads, writes, transactions) against a role limited to 8 connections, once on postgres.js and once on
-// pg (with the substitution the README states). Prints the figures; exits non-zero unless the peak of
+// pg (with the substitution the README states), as TypeScript run by tsx, the way an app would run it.
+// Prints the figures; exits non-zero unless the peak of
 // backends is <= 8, no 53300 arrives raw and no error arrives untyped.
 //
 //   node packages/drizzle/scripts/packed-install-check.mjs      (after `pnpm build`)
@@ -49,6 +50,7 @@ try {
       'postgres@latest',
       'pg',
       '@trpc/server',
+      'tsx',
     ],
     project,
   );
@@ -59,20 +61,20 @@ try {
   const block = readme.split('<!-- quick-start:drizzle -->')[1]?.split('<!-- /quick-start:drizzle -->')[0];
   const code = block?.match(/```ts\n([\s\S]*?)```/)?.[1];
   if (!code) throw new Error('README.md has no quick-start:drizzle code block');
-  writeFileSync(join(project, 'app-postgres.js'), code);
+  writeFileSync(join(project, 'app-postgres.ts'), code);
   // The substitution the README states for node-postgres.
   writeFileSync(
-    join(project, 'app-pg.js'),
+    join(project, 'app-pg.ts'),
     code
       .replace("'@db-safeguards/drizzle/postgres-js'", "'@db-safeguards/drizzle/node-postgres'")
       .replace("import postgres from 'postgres';", "import { Pool } from 'pg';")
       .replace(
-        'postgres(process.env.DATABASE_URL, { max: 8 })',
+        'postgres(process.env.DATABASE_URL!, { max: 8 })',
         'new Pool({ connectionString: process.env.DATABASE_URL, max: 8 })',
       ),
   );
   writeFileSync(
-    join(project, 'schema.js'),
+    join(project, 'schema.ts'),
     `import { integer, pgTable, serial, text } from 'drizzle-orm/pg-core';
 export const orders = pgTable('orders', { id: serial('id').primaryKey(), item: text('item').notNull(), qty: integer('qty').notNull() });
 `,
@@ -90,7 +92,7 @@ export const orders = pgTable('orders', { id: serial('id').primaryKey(), item: t
 
   const results = {};
   for (const driver of ['postgres', 'pg']) {
-    const out = run('node', ['load.js', `./app-${driver}.js`], project, {
+    const out = run('node', ['--import', 'tsx', 'load.js', `./app-${driver}.ts`], project, {
       DATABASE_URL: server.appUrl,
       ADMIN_URL: server.adminUrl,
       APP_ROLE: server.appRole,
@@ -116,7 +118,8 @@ export const orders = pgTable('orders', { id: serial('id').primaryKey(), item: t
     );
 } finally {
   await server.stop();
-  rmSync(work, { recursive: true, force: true });
+  if (process.env.KEEP_PACKED) console.error('kept', work);
+  else rmSync(work, { recursive: true, force: true });
 }
 
 /** The load: 200 concurrent calls through the app module, sampling the role's backends meanwhile. */

@@ -49,6 +49,26 @@ describe.each(postgresJsLines)('$name', (line) => {
     expect(rows[0]?.statement_timeout).toBe('1234ms');
   });
 
+  it('behind a pooler: no startup parameter, SET LOCAL statement_timeout in each transaction', async () => {
+    safeguards = createSafeguards({ queue: { maxConcurrentConnections: 4, reservedForCritical: 0 } });
+    client = line.open(server.appUrl, { max: 4 });
+    const db = drizzle({
+      client,
+      safeguards,
+      statementTimeoutMs: false,
+      transactionStatementTimeoutMs: 1234,
+    });
+    const show = async (runner: { execute: typeof db.execute }) =>
+      (
+        (await runner.execute(sql`show statement_timeout`)) as unknown as Array<{ statement_timeout: string }>
+      )[0]?.statement_timeout;
+    expect(await show(db)).toBe('0');
+    expect(await db.transaction((tx) => show(tx))).toBe('1234ms');
+    // …or less, when the deadline is nearer.
+    const nearer = await safeguards.withContext({ timeoutMs: 800 }, () => db.transaction((tx) => show(tx)));
+    expect(Number.parseInt(nearer ?? '', 10)).toBeLessThanOrEqual(800);
+  });
+
   it('runs a tagged query made on the safeguarded client itself, and a cursor', async () => {
     open();
     const guarded = safeguardClient(client, safeguards);

@@ -15,7 +15,7 @@ export {
   requestCallPaths,
 } from './server/call-admission.js';
 export type { RequestAddressInfo, TrustProxy } from './server/client-ip.js';
-export { clientIp } from './server/client-ip.js';
+export { clientIp, isProxyRule, isTrustedProxy } from './server/client-ip.js';
 export type {
   FormatterInput,
   SafeguardsErrorFormatterOptions,

@@ -35,6 +35,7 @@ export type {
   Animal,
   AuthToken,
   Household,
+  HouseholdInvitation,
   InventoryItem,
   Medication,
   MedicationForm,
@@ -59,6 +60,7 @@ export {
   animals,
   authTokens,
   doseAmountScale,
+  householdInvitations,
   households,
   inventory,
   medicationForm,
@@ -83,6 +85,7 @@ export { createHousehold, getMembershipRole, listHouseholdsOfUser } from './serv
 export type { PublicUser, SignInResult } from './services/users.js';
 export {
   authenticate,
+  authenticateSession,
   createUser,
   defaultTokenTtlMs,
   deleteStaleTokens,

@@ -8,7 +8,17 @@ import { can, requireAnimalAccess, requireRegimenAccess } from '../trpc/access.j
 import { deferWhenUnavailable } from '../trpc/defer-when-unavailable.js';
 import { authenticatedProcedure, router, safeguardsMiddleware, staleReadProcedure } from '../trpc/init.js';
 import { doseReceipt } from './dose-receipt.js';
-import { animalInput, id, idempotencyKey, optionalText, pageLimit, positiveAmount, unit } from './inputs.js';
+import {
+  animalInput,
+  beforeRegimenStart,
+  doseTime,
+  id,
+  idempotencyKey,
+  optionalText,
+  pageLimit,
+  positiveAmount,
+  unit,
+} from './inputs.js';
 
 export const administrationsRouter = router({
   /**
@@ -26,7 +36,7 @@ export const administrationsRouter = router({
         idempotencyKey,
         doseAmount: positiveAmount.optional(),
         doseUnit: unit.optional(),
-        recordedAt: z.date().optional(),
+        recordedAt: doseTime.optional(),
         notes: optionalText(2000),
       }),
     )
@@ -47,6 +57,8 @@ export const administrationsRouter = router({
     .use(safeguardsMiddleware)
     .mutation(async ({ ctx, input }): Promise<DoseRecording> => {
       const regimen = await readStep(requireRegimenAccess(ctx.db, ctx.user.id, input.regimenId, can.care));
+      const early = beforeRegimenStart(input.recordedAt, regimen.startsAt);
+      if (early) throw early;
       const result = await recordDose(ctx.db, { ...input, recordedBy: ctx.user.id }, regimen);
       return { status: 'applied', degraded: false, ...result };
     }),

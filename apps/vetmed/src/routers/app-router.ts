@@ -5,6 +5,7 @@ import { authRouter } from './auth.js';
 import { householdsRouter } from './households.js';
 import { importsRouter } from './imports.js';
 import { inventoryRouter } from './inventory.js';
+import { invitationsRouter } from './invitations.js';
 import { medicationsRouter } from './medications.js';
 import { regimensRouter } from './regimens.js';
 import { reportsRouter } from './reports.js';
@@ -13,6 +14,7 @@ import { reportsRouter } from './reports.js';
 export const appRouter = router({
   auth: authRouter,
   households: householdsRouter,
+  invitations: invitationsRouter,
   animals: animalsRouter,
   medications: medicationsRouter,
   regimens: regimensRouter,

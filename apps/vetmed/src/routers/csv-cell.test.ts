@@ -20,6 +20,11 @@ describe('csvCell', () => {
     expect(csvCell('two\nlines')).toBe('"two\nlines"');
     expect(csvCell('1.0000')).toBe('1.0000');
     expect(csvCell('a=b')).toBe('a=b');
+    // `;` separates cells in many locales: the formula after it stays inside the quoted cell.
+    expect(csvCell('fine;=HYPERLINK("http://evil.example")')).toBe(
+      '"fine;=HYPERLINK(""http://evil.example"")"',
+    );
+    expect(csvCell('a;-2+3')).toBe('"a;-2+3"');
     expect(csvCell(null)).toBe('');
     expect(csvCell(new Date('2024-01-02T03:04:05.000Z'))).toBe('2024-01-02T03:04:05.000Z');
   });

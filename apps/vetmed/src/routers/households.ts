@@ -1,8 +1,10 @@
+import { SafeguardError } from '@db-safeguards/core';
 import { TRPCError } from '@trpc/server';
 import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import {
   createHousehold,
+  householdInvitations,
   households,
   listHouseholdsOfUser,
   membershipRole,
@@ -14,6 +16,7 @@ import { can, requireHouseholdRole } from '../trpc/access.js';
 import { protectedProcedure, router } from '../trpc/init.js';
 import { householdOverview } from './household-overview.js';
 import { householdInput, id, name } from './inputs.js';
+import { invitationTtlMs, lastOwner } from './invitations.js';
 
 export const householdsRouter = router({
   list: protectedProcedure.query(({ ctx }) => listHouseholdsOfUser(ctx.db, ctx.user.id)),
@@ -38,25 +41,67 @@ export const householdsRouter = router({
   /** The household page's parts in one call; a part that fails leaves the rest (household-overview.ts). */
   overview: householdOverview,
 
-  /** Owners add an existing user (by email) as owner, caregiver or vet. */
-  addMember: protectedProcedure
-    .input(householdInput.extend({ email: z.email(), role: z.enum(membershipRole.enumValues) }))
+  /**
+   * Owners invite an email address as owner, caregiver or vet; the person joins only by accepting
+   * (`invitations.accept`). The answer is the same whether or not the address has an account, so the
+   * household's owners cannot probe who uses the app; inviting again renews the invitation.
+   */
+  invite: protectedProcedure
+    .input(householdInput.extend({ email: z.email().max(254), role: z.enum(membershipRole.enumValues) }))
     .mutation(async ({ ctx, input }) => {
       await requireHouseholdRole(ctx.db, ctx.user.id, input.householdId, can.administer);
-      const [user] = await ctx.db
-        .select({ id: users.id })
-        .from(users)
-        .where(eq(users.email, normaliseEmail(input.email)));
-      if (!user) throw new TRPCError({ code: 'NOT_FOUND', message: 'No account uses that email address.' });
-      const [member] = await ctx.db
-        .insert(memberships)
-        .values({ householdId: input.householdId, userId: user.id, role: input.role })
-        .onConflictDoUpdate({
-          target: [memberships.householdId, memberships.userId],
-          set: { role: input.role },
+      const email = normaliseEmail(input.email);
+      const expiresAt = new Date(Date.now() + invitationTtlMs);
+      await ctx.db
+        .insert(householdInvitations)
+        .values({
+          householdId: input.householdId,
+          email,
+          role: input.role,
+          invitedBy: ctx.user.id,
+          expiresAt,
         })
-        .returning();
-      return member!;
+        .onConflictDoUpdate({
+          target: [householdInvitations.householdId, householdInvitations.email],
+          set: { role: input.role, invitedBy: ctx.user.id, expiresAt },
+        });
+      return { invited: true as const, email, role: input.role, expiresAt };
+    }),
+
+  /**
+   * Owners change a member's role. A change that would leave the household without an owner (an
+   * owner demoting themselves, or the last owner) is refused: CONFLICT `last-owner`. The household
+   * row is locked first, so two owners demoting each other at once cannot both succeed.
+   */
+  setRole: protectedProcedure
+    .input(householdInput.extend({ userId: id, role: z.enum(membershipRole.enumValues) }))
+    .mutation(async ({ ctx, input }) => {
+      await requireHouseholdRole(ctx.db, ctx.user.id, input.householdId, can.administer);
+      return ctx.db.transaction(async (tx) => {
+        await tx
+          .select({ id: households.id })
+          .from(households)
+          .where(eq(households.id, input.householdId))
+          .for('update');
+        const [member] = await tx
+          .update(memberships)
+          .set({ role: input.role })
+          .where(and(eq(memberships.householdId, input.householdId), eq(memberships.userId, input.userId)))
+          .returning();
+        // A SafeguardError, not a TRPCError: thrown inside the transaction, it rolls back and keeps its type.
+        if (!member)
+          throw new SafeguardError({
+            type: 'NOT_FOUND',
+            userMessage: 'That person is not a member of this household.',
+            notApplied: true,
+          });
+        const owners = await tx
+          .select({ userId: memberships.userId })
+          .from(memberships)
+          .where(and(eq(memberships.householdId, input.householdId), eq(memberships.role, 'owner')));
+        if (owners.length === 0) throw lastOwner();
+        return member;
+      });
     }),
 
   removeMember: protectedProcedure

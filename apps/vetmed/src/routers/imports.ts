@@ -12,7 +12,16 @@ import {
 } from '../db/index.js';
 import { can, requireHouseholdRole } from '../trpc/access.js';
 import { protectedProcedure, router } from '../trpc/init.js';
-import { householdInput, id, idempotencyKey, optionalText, positiveAmount, unit } from './inputs.js';
+import {
+  beforeRegimenStart,
+  doseTime,
+  householdInput,
+  id,
+  idempotencyKey,
+  optionalText,
+  positiveAmount,
+  unit,
+} from './inputs.js';
 
 const chunkSize = 100;
 
@@ -73,7 +82,7 @@ export const importsRouter = router({
             z.object({
               regimenId: id,
               idempotencyKey,
-              recordedAt: z.date(),
+              recordedAt: doseTime,
               doseAmount: positiveAmount.optional(),
               doseUnit: unit.optional(),
               notes: optionalText(2000),
@@ -92,6 +101,7 @@ export const importsRouter = router({
           animalId: regimens.animalId,
           doseAmount: regimens.doseAmount,
           doseUnit: regimens.doseUnit,
+          startsAt: regimens.startsAt,
         })
         .from(regimens)
         .innerJoin(animals, eq(animals.id, regimens.animalId))
@@ -103,6 +113,10 @@ export const importsRouter = router({
           code: 'NOT_FOUND',
           message: `Unknown regimen in this household: ${unknown.slice(0, 3).join(', ')}`,
         });
+      for (const row of input.rows) {
+        const early = beforeRegimenStart(row.recordedAt, byId.get(row.regimenId)!.startsAt);
+        if (early) throw early;
+      }
       const doses = input.rows.map((row) => {
         const regimen = byId.get(row.regimenId)!;
         return {

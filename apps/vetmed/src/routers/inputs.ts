@@ -1,3 +1,4 @@
+import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { doseAmountScale } from '../db/index.js';
 
@@ -66,4 +67,25 @@ export const unit = z.string().trim().min(1).max(20);
 /** 8–200 characters chosen by the client once per action and reused on every retry. */
 export const idempotencyKey = z.string().trim().min(8).max(200);
 export const isoDate = z.iso.date();
+
+/** How far ahead of the server's clock a client's clock may be: a dose "now" on a fast phone. */
+export const doseClockSkewMs = 5 * 60_000;
+
+/**
+ * When a dose was given: never in the future (beyond the clock skew), or it would count as taken in
+ * adherence reports before it happened. Not before its regimen's start either: checked with the
+ * regimen, see {@link beforeRegimenStart}.
+ */
+export const doseTime = z.date().refine((value) => value.getTime() <= Date.now() + doseClockSkewMs, {
+  message: 'A dose cannot be recorded in the future.',
+});
+
+/** The refusal of a dose dated before its regimen started, or undefined when it is not. */
+export function beforeRegimenStart(recordedAt: Date | undefined, startsAt: Date): TRPCError | undefined {
+  if (recordedAt === undefined || recordedAt.getTime() >= startsAt.getTime()) return undefined;
+  return new TRPCError({
+    code: 'BAD_REQUEST',
+    message: `A dose cannot be dated before its regimen started (${startsAt.toISOString()}).`,
+  });
+}
 export const pageLimit = z.number().int().min(1).max(200).default(50);

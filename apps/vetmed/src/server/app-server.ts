@@ -10,8 +10,10 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { isSafeguardError, SafeguardError, type Safeguards } from '@db-safeguards/core';
 import {
+  addressGroup,
   admitCalls,
   defaultMaxBatchSize,
+  isTrustedProxy,
   prechargeCalls,
   procedurePolicies,
   requestCallPaths,
@@ -65,6 +67,14 @@ export interface AppServerOptions {
   callBodyLimitBytes?: number;
   /** Most calls one tRPC batch may hold (400 beyond). Default 25 (`defaultMaxBatchSize`). */
   maxBatchSize?: number;
+  /** Open connections the server accepts at once; more are closed at once. Default 2 000. */
+  maxConnections?: number;
+  /**
+   * Open connections one client IP (an IPv6 /64) may hold; more are closed at once. Not applied to
+   * the proxies `trustProxy` names (all clients arrive through them), nor at all when `trustProxy`
+   * is `true` or a hop count (the peer is always the proxy then). Default 100.
+   */
+  maxConnectionsPerIp?: number;
   trustProxy?: TrustProxy;
   /** How long one health report (one database probe) answers every health check. Default 1000 ms. */
   healthCacheMs?: number;
@@ -160,13 +170,15 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
   };
   const maxBatchSize = options.maxBatchSize ?? defaultMaxBatchSize;
   /**
-   * The context of a tRPC request. A caller not known yet (no token, or one not in the session cache)
-   * has every call of its batch charged to its IP here, before any token is looked up: a batch of
-   * calls with a bogus token costs its IP what as many requests cost, and nothing more.
+   * The context of a tRPC request. A request without a bearer token has every call of its batch
+   * charged to its IP here, before anything runs. One with a token is charged per call to its user
+   * once the token is looked up (once per request, after the IP's check for unknown tokens, see
+   * `trpc/init.ts`): charging it to the IP instead would let one client behind a shared address use
+   * up the limit of everyone else there.
    */
   const trpcContext = async (req: IncomingMessage, url: URL, requestLog: Logger) => {
     const context = createContext(req, requestLog);
-    if (context.token !== undefined && sessions.get(context.token) !== undefined) return context;
+    if (context.token !== undefined) return context;
     const paths = requestCallPaths(url, trpcPrefix);
     // A batch over the limit is tRPC's own 400, before any context is made: charge nothing for it.
     if (paths.length === 0 || paths.length > maxBatchSize) return context;
@@ -223,6 +235,9 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     const requestLog = log.child({ requestId });
     const url = new URL(req.url ?? '/', 'http://localhost');
     let route = routeOf(url.pathname);
+    // Every answer is only what its content type says; HSTS once the client reached us over TLS.
+    res.setHeader('x-content-type-options', 'nosniff');
+    if (overTls(req)) res.setHeader('strict-transport-security', 'max-age=31536000; includeSubDomains');
     inFlight++;
     res.on('close', () => {
       inFlight--;
@@ -249,6 +264,8 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     });
     try {
       if (url.pathname.startsWith(trpcPrefix)) {
+        // Answers are per user (sign-in returns a token): no cache, shared or private, may keep one.
+        res.setHeader('cache-control', 'no-store');
         contexts.set(req, await trpcContext(req, url, requestLog));
         const refused = await guardRequestBody(
           req,
@@ -287,9 +304,50 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     }
   };
 
-  const server = createServer((req, res) => {
-    void handle(req, res);
+  // Slow clients cannot hold sockets open: the whole request must arrive within the timeout (15 s by
+  // default), and Node checks it every second rather than every 30 s.
+  const requestTimeout = options.requestTimeoutMs + 5_000;
+  const server = createServer(
+    {
+      requestTimeout,
+      headersTimeout: Math.min(requestTimeout, 15_000),
+      connectionsCheckingInterval: 1_000,
+    },
+    (req, res) => {
+      void handle(req, res);
+    },
+  );
+  server.maxConnections = options.maxConnections ?? 2_000;
+  const perIpCap = options.maxConnectionsPerIp ?? 100;
+  const trustProxy = options.trustProxy ?? false;
+  const openByIp = new Map<string, number>();
+  server.on('connection', (socket) => {
+    const peer = socket.remoteAddress;
+    if (peer === undefined || trustProxy === true || typeof trustProxy === 'number') return;
+    // A trusted proxy carries everyone's connections: only its clients' requests are limited.
+    if (Array.isArray(trustProxy) && isTrustedProxy(peer, trustProxy)) return;
+    const key = addressGroup(peer);
+    const open = (openByIp.get(key) ?? 0) + 1;
+    if (open > perIpCap) {
+      socket.destroy();
+      return;
+    }
+    openByIp.set(key, open);
+    socket.once('close', () => {
+      const left = (openByIp.get(key) ?? 1) - 1;
+      if (left <= 0) openByIp.delete(key);
+      else openByIp.set(key, left);
+    });
   });
+  /** Did the request reach us over TLS: our own socket, or a trusted proxy that says so? */
+  const overTls = (req: IncomingMessage): boolean => {
+    if ((req.socket as { encrypted?: boolean }).encrypted === true) return true;
+    if (trustProxy === false) return false;
+    const proto = req.headers['x-forwarded-proto'];
+    if (proto !== 'https') return false;
+    const peer = req.socket.remoteAddress;
+    return !Array.isArray(trustProxy) || (peer !== undefined && isTrustedProxy(peer, trustProxy));
+  };
   // Requests Node refuses before any handler runs (headers or URL too large, malformed HTTP, too slow)
   // still get a typed JSON body, like every other error.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
@@ -319,9 +377,6 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   });
-  // Slow clients cannot hold sockets open: the whole request must arrive within the timeout.
-  server.requestTimeout = options.requestTimeoutMs + 5_000;
-  server.headersTimeout = Math.min(server.requestTimeout, 30_000);
   server.keepAliveTimeout = 5_000;
   server.on('close', () => sampler.stop());
   await new Promise<void>((resolve, reject) => {

@@ -2,6 +2,7 @@ import { checkConnectionLimit, connectionLimitQuery } from '@db-safeguards/core'
 import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database } from '../db/index.js';
+import { rowsOf } from '../db/safeguarded/common-queries.js';
 
 /** What start-up does when the budget exceeds what the database allows (env CONNECTION_LIMIT_CHECK). */
 export const connectionLimitChecks = ['warn', 'error', 'off'] as const;
@@ -22,9 +23,7 @@ export async function checkDatabaseConnectionLimit(
   if (mode === 'off' || database.driver === 'pglite') return;
   let row: Record<string, unknown> | undefined;
   try {
-    const result = (await database.db.execute(sql.raw(connectionLimitQuery))) as unknown;
-    const rows = Array.isArray(result) ? result : (result as { rows: unknown[] }).rows;
-    row = rows[0] as Record<string, unknown> | undefined;
+    row = rowsOf<Record<string, unknown>>(await database.db.execute(sql.raw(connectionLimitQuery)))[0];
   } catch (error) {
     log.warn({ error: String(error) }, 'could not read the database connection limit');
     return;

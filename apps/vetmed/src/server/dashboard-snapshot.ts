@@ -80,6 +80,7 @@ export function buildDashboardSnapshot(sources: DashboardSources, since?: number
     })),
     rateLimits: {
       multiplier: metrics.rateLimits.multiplier,
+      tightenedClients: metrics.rateLimits.tightenedClients,
       checks: metrics.rateLimits.checks,
       limited: metrics.rateLimits.limited,
       byPolicy: Object.entries(metrics.rateLimits.byPolicy).map(([policy, counts]) => ({

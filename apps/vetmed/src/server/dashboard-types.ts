@@ -96,8 +96,10 @@ export interface DashboardSnapshot {
   refusals: DashboardRefusal[];
   breakers: DashboardBreaker[];
   rateLimits: {
-    /** The adaptive multiplier every limit is scaled by (1: normal). */
+    /** The adaptive multiplier of the clients above their fair share under lasting load (1: none). */
     multiplier: number;
+    /** Clients whose limits are tightened now. */
+    tightenedClients: number;
     checks: number;
     limited: number;
     byPolicy: Array<{ policy: string; checks: number; limited: number }>;

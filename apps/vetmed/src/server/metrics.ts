@@ -88,6 +88,17 @@ export function createMetrics(safeguards: Safeguards) {
       for (const [input, limit] of Object.entries(read().capacity.inputs)) g.set({ input }, limit);
     },
   );
+  gauge(
+    'db_safeguards_shared_budget_mode',
+    'The shared budget (REDIS_URL): 1 for its current mode (shared, learning, connecting, fallback, closed).',
+    ['mode'],
+    (g) => {
+      const shared = read().capacity.shared;
+      if (shared === undefined) return;
+      for (const mode of ['connecting', 'shared', 'learning', 'fallback', 'closed'])
+        g.set({ mode }, shared.mode === mode ? 1 : 0);
+    },
+  );
   counter(
     'db_safeguards_capacity_refusals_total',
     'Connection attempts the database refused as full (53300 and kin); capacity, not an outage.',

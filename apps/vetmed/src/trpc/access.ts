@@ -94,6 +94,7 @@ export async function requireRegimenAccess(
       doseAmount: regimens.doseAmount,
       doseUnit: regimens.doseUnit,
       active: regimens.active,
+      startsAt: regimens.startsAt,
       endsAt: regimens.endsAt,
       role: memberships.role,
     })

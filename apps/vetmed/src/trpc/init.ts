@@ -2,7 +2,6 @@ import { Priority, type RunContext, SafeguardError, type Safeguards } from '@db-
 import {
   addressGroup,
   createSafeguardsMiddleware,
-  prechargedRefusal,
   resolveProcedureSettings,
   type SafeguardsMeta,
   safeguardsErrorFormatter,
@@ -11,7 +10,7 @@ import {
 import type { TRPCMiddlewareFunction } from '@trpc/server';
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
-import { authenticate, type PublicUser } from '../db/index.js';
+import { authenticateSession, type PublicUser } from '../db/index.js';
 import type { RequestContext } from './context.js';
 import { authenticateOrRemember } from './remembered-session.js';
 import { staleWhileUnavailable } from './stale-while-unavailable.js';
@@ -91,10 +90,7 @@ const authenticated = t.middleware(async ({ ctx, next, meta, type, signal, path 
   const token = ctx.token;
   const cached = ctx.sessions.get(token);
   if (cached) return next({ ctx: { user: cached } });
-  // Charged to the IP at the edge (the caller is not known yet) and refused there: no lookup at all.
-  const refused = prechargedRefusal(ctx, path);
-  if (refused) throw toTRPCError(refused);
-  // One lookup per request, whatever the number of calls in its batch.
+  // One lookup per request, whatever the number of calls in its batch: they all share its outcome.
   ctx.session.lookup ??= lookUpSession(ctx, token, meta, type, signal, path);
   let user: PublicUser | undefined;
   try {
@@ -121,9 +117,9 @@ async function lookUpSession(
   path: string,
 ): Promise<PublicUser | undefined> {
   const ip = ctx.ip === undefined ? undefined : addressGroup(ctx.ip);
-  // The lookup is the call's first database work: it runs with the procedure's priority, deadline
-  // and abort signal, and so does the rest of the call, which inherits this deadline (the earlier one
-  // wins), so the lookup cannot add a second deadline's worth of time to the call.
+  // The lookup is the request's first database work: it runs with the priority, deadline and abort
+  // signal of the call that started it (the first of its batch); each call then gets its own deadline
+  // from the safeguards middleware.
   const settings = resolveProcedureSettings(meta, type, {
     rateLimit: false,
     timeoutMs: registrationOf(ctx.safeguards).timeoutMs,
@@ -140,23 +136,23 @@ async function lookUpSession(
   return ctx.safeguards.withContext(context, async () => {
     // The per-IP check for unknown tokens comes before the lookup.
     const blockedMs = ctx.sessions.isBlocked(ip);
-    let user: PublicUser | undefined;
+    let session: Awaited<ReturnType<typeof authenticateSession>>;
     if (blockedMs === undefined) {
       const verified = await authenticateOrRemember(ctx.db, ctx.sessions, token);
       // Remembered while the database is unavailable: answered, but not cached as newly verified.
       if (verified.remembered) return verified.user;
-      user = verified.user;
+      session = verified.session;
     } else {
       if (!ctx.sessions.beginBlockedLookup(ip)) throw tooManyBadTokens(blockedMs);
       try {
-        user = await ctx.safeguards.withContext({ priority: Priority.BATCH }, () =>
-          authenticate(ctx.db, token),
+        session = await ctx.safeguards.withContext({ priority: Priority.BATCH }, () =>
+          authenticateSession(ctx.db, token),
         );
       } finally {
         ctx.sessions.endBlockedLookup(ip);
       }
     }
-    if (!user) {
+    if (!session) {
       const charge = await ctx.safeguards.rateLimiter.check(tokenPolicyName, { ip });
       if (!charge.allowed) {
         ctx.sessions.block(ip, Date.now() + charge.retryAfterMs);
@@ -164,8 +160,8 @@ async function lookUpSession(
       }
       return undefined;
     }
-    ctx.sessions.set(token, user);
-    return user;
+    ctx.sessions.set(token, session.user, Date.now(), session.expiresAt.getTime());
+    return session.user;
   });
 }
 

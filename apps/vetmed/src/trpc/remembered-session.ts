@@ -1,6 +1,6 @@
 import { classifyError } from '@db-safeguards/core';
 import { toTRPCError } from '@db-safeguards/trpc';
-import { type AppDatabase, authenticate, type PublicUser } from '../db/index.js';
+import { type AppDatabase, authenticateSession, type PublicUser } from '../db/index.js';
 import type { SessionCache } from './session-cache.js';
 
 /** Whether a failure says the database could not be reached (as opposed to the token being wrong). */
@@ -22,14 +22,17 @@ export async function authenticateOrRemember(
   db: AppDatabase,
   sessions: SessionCache,
   token: string,
-): Promise<{ user: PublicUser | undefined; remembered: boolean }> {
+): Promise<
+  | { remembered: false; session: Awaited<ReturnType<typeof authenticateSession>> }
+  | { remembered: true; user: PublicUser }
+> {
   try {
-    return { user: await authenticate(db, token), remembered: false };
+    return { remembered: false, session: await authenticateSession(db, token) };
   } catch (error) {
     const user = isOutage(error) ? sessions.getWhileUnavailable(token) : undefined;
     // Translated here: this runs before the safeguards middleware, which would otherwise do it, so an
     // outage is the client's typed 503 rather than an internal error.
     if (!user) throw toTRPCError(error);
-    return { user, remembered: true };
+    return { remembered: true, user };
   }
 }

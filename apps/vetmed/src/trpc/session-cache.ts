@@ -2,13 +2,18 @@ import type { PublicUser } from '../db/index.js';
 
 /**
  * Verified bearer tokens, kept for a short time so a client making many calls does not cost one
- * database lookup per call. Sign-out removes the token at once on this instance; other instances
- * notice within `ttlMs`. A token past `ttlMs` is kept a while longer (`staleTtlMs`) for one use only:
- * while the database is unavailable to look it up again ({@link getWhileUnavailable}), so a caregiver
- * signed in before an outage can still read stale data and have a dose accepted for later.
+ * database lookup per call. Every hit checks the token's own expiry too (a token past it is dropped
+ * at once, not `ttlMs` later); sign-out removes the token at once on this instance; other instances
+ * notice within `ttlMs` (until a shared store exists). A token past `ttlMs` (but not past its own
+ * expiry) is kept a while longer (`staleTtlMs`) for one use only: while the database is unavailable
+ * to look it up again ({@link getWhileUnavailable}), so a caregiver signed in before an outage can
+ * still read stale data and have a dose accepted for later.
  */
 export class SessionCache {
-  private readonly entries = new Map<string, { user: PublicUser; expiresAt: number }>();
+  private readonly entries = new Map<
+    string,
+    { user: PublicUser; expiresAt: number; tokenExpiresAt: number }
+  >();
 
   constructor(
     private readonly ttlMs = 30_000,
@@ -20,27 +25,29 @@ export class SessionCache {
     const entry = this.entries.get(token);
     if (!entry) return undefined;
     if (entry.expiresAt <= now) {
-      if (entry.expiresAt + this.staleTtlMs <= now) this.entries.delete(token);
+      if (entry.tokenExpiresAt <= now || entry.expiresAt + this.staleTtlMs <= now) this.entries.delete(token);
       return undefined;
     }
     return entry.user;
   }
 
   /**
-   * The user a token was last verified as, up to `ttlMs + staleTtlMs` ago: for a call whose lookup
-   * failed because the database is unavailable, not for any other. A token signed out on this
-   * instance is gone; one signed out on another instance during the outage is honoured until the
-   * database answers again, which is all that can be known then.
+   * The user a token was last verified as, up to `ttlMs + staleTtlMs` ago and never past the token's
+   * own expiry: for a call whose lookup failed because the database is unavailable, not for any other.
+   * A token signed out on this instance is gone; one signed out on another instance during the outage
+   * is honoured until the database answers again, which is all that can be known then.
    */
   getWhileUnavailable(token: string, now = Date.now()): PublicUser | undefined {
     const entry = this.entries.get(token);
-    if (!entry || entry.expiresAt + this.staleTtlMs <= now) return undefined;
+    if (!entry || entry.tokenExpiresAt <= now || entry.expiresAt + this.staleTtlMs <= now) return undefined;
     return entry.user;
   }
 
-  set(token: string, user: PublicUser, now = Date.now()): void {
+  /** Caches a verified token until `ttlMs` from now, or until the token expires if sooner. */
+  set(token: string, user: PublicUser, now = Date.now(), tokenExpiresAt = Number.POSITIVE_INFINITY): void {
     this.entries.delete(token);
-    this.entries.set(token, { user, expiresAt: now + this.ttlMs });
+    if (tokenExpiresAt <= now) return;
+    this.entries.set(token, { user, expiresAt: Math.min(now + this.ttlMs, tokenExpiresAt), tokenExpiresAt });
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
   }
 

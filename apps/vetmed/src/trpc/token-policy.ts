@@ -10,8 +10,19 @@ export const tokenPolicyName = 'token';
  */
 export const defaultTokenPolicy: RateLimitPolicy = { limit: 20, windowMs: 15 * 60_000 };
 
+/** The rate-limit policy of sign-in attempts per account and client IP (see `auth.signIn`). */
+export const signInPolicyName = 'signin';
+
 /**
- * `options` with the app's `token` policy added (`limit` per 15 minutes, default 20), for
+ * Default of the `signin` policy: 5 attempts on one account from one IP (an IPv6 /64) in 15 minutes,
+ * forgiven by a successful sign-in. It stands beside the per-IP `auth` limit: that one may be raised
+ * for a shared NAT (`RATE_LIMIT_AUTH_MAX`), and this one still slows a client guessing one account's
+ * password. It never locks the real user out: their own IP has its own count.
+ */
+export const defaultSignInPolicy: RateLimitPolicy = { limit: 5, windowMs: 15 * 60_000 };
+
+/**
+ * `options` with the app's `token` and `signin` policies added (`limit` per 15 minutes, default 20), for
  * `createSafeguards`. `loadEnv().safeguards` already has it; a server built on other options needs it
  * too, since every protected procedure may charge it.
  */
@@ -23,7 +34,11 @@ export function withTokenPolicy(
     ...options,
     rateLimits: {
       ...options.rateLimits,
-      policies: { ...options.rateLimits?.policies, [tokenPolicyName]: { ...defaultTokenPolicy, limit } },
+      policies: {
+        [signInPolicyName]: defaultSignInPolicy,
+        ...options.rateLimits?.policies,
+        [tokenPolicyName]: { ...defaultTokenPolicy, limit },
+      },
     },
   };
 }

@@ -103,6 +103,8 @@ export async function createHouseholdWithAnimal(actor: Actor, name = 'Home') {
     doseAmount: 1,
     doseUnit: 'tablet',
     schedule: { kind: 'times_per_day', timesPerDay: 2 },
+    // Started a month ago, so tests may record and import doses of the past days (never before the start).
+    startsAt: new Date(Date.now() - 30 * 24 * 3_600_000),
   });
   await actor.client.inventory.adjust.mutate({
     householdId: household.id,

@@ -370,13 +370,18 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
             () => s.households.removeMember.mutate({ householdId: household.id, userId: owner.userId }),
           ],
           [
-            'households.addMember',
+            'households.invite',
             () =>
-              s.households.addMember.mutate({
+              s.households.invite.mutate({
                 householdId: household.id,
                 email: 'x@example.test',
                 role: 'vet',
               }),
+          ],
+          [
+            'households.setRole',
+            () =>
+              s.households.setRole.mutate({ householdId: household.id, userId: owner.userId, role: 'vet' }),
           ],
           ['animals.list', () => s.animals.list.query({ householdId: household.id })],
           ['animals.get', () => s.animals.get.query({ animalId: animal.id })],
@@ -451,11 +456,13 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       it('roles are enforced inside a household: a vet reads and prescribes but does not record doses', async () => {
         const vet = await signUp(app.url, 'vet');
         const me = await vet.client.auth.me.query();
-        await owner.client.households.addMember.mutate({
+        await owner.client.households.invite.mutate({
           householdId: world.household.id,
           email: me.email,
           role: 'vet',
         });
+        const [invitation] = await vet.client.invitations.list.query();
+        await vet.client.invitations.accept.mutate({ invitationId: invitation!.id });
         await expect(
           vet.client.animals.list.query({ householdId: world.household.id }),
         ).resolves.toHaveLength(1);
@@ -678,7 +685,7 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
       >;
       const invalid: Array<[string, 'mutate' | 'query', unknown]> = [
         ['households.create', 'mutate', { name: '' }],
-        ['households.addMember', 'mutate', { householdId: household.id, email: 'not-an-email', role: 'vet' }],
+        ['households.invite', 'mutate', { householdId: household.id, email: 'not-an-email', role: 'vet' }],
         ['animals.create', 'mutate', { householdId: 'not-a-uuid', name: 'Rex', species: 'dog' }],
         [
           'animals.create',

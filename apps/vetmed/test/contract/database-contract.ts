@@ -194,6 +194,7 @@ export function describeDatabaseContract(
         'administrations',
         'animals',
         'auth_tokens',
+        'household_invitations',
         'households',
         'inventory',
         'medications',

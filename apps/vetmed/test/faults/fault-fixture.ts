@@ -208,7 +208,7 @@ function machine() {
   };
 }
 
-function save(id: string, kind: 'scenario' | 'bad-input', figures: object): void {
+function save(id: string, kind: 'scenario' | 'bad-input' | 'abuse', figures: object): void {
   mkdirSync(resultsDir, { recursive: true });
   const record = { id, kind, runId, measuredAt: new Date().toISOString(), machine: machine(), ...figures };
   writeFileSync(resolve(resultsDir, `${id}.json`), `${JSON.stringify(record, null, 2)}\n`);
@@ -217,6 +217,20 @@ function save(id: string, kind: 'scenario' | 'bad-input', figures: object): void
 /** Saves a scenario's figures for `pnpm reliability:report`, which renders docs/reliability.md from its own run. */
 export function recordScenario(id: string, figures: ScenarioFigures): void {
   save(id, 'scenario', figures);
+}
+
+/** What an abuse test records for the report's "Abuse" section. */
+export interface AbuseFigures {
+  title: string;
+  /** The test file, from the repository root. */
+  test: string;
+  /** What the attack did, from the test's own measurements. */
+  findings: string[];
+}
+
+/** Saves an abuse test's figures for the same report. */
+export function recordAbuse(id: string, figures: AbuseFigures): void {
+  save(id, 'abuse', figures);
 }
 
 /** Saves a bad-input test's figures for the same report. */

@@ -3,12 +3,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { expectedBadInput, expectedScenarios } from '../../../../tooling/render-reliability-report.mjs';
+import {
+  expectedAbuse,
+  expectedBadInput,
+  expectedScenarios,
+} from '../../../../tooling/render-reliability-report.mjs';
 
 const renderer = resolve(import.meta.dirname, '../../../../tooling/render-reliability-report.mjs');
 // The ids the renderer itself requires, so this test cannot drift from it.
 const scenarioIds = expectedScenarios;
-const badInputIds = expectedBadInput;
+const badInputIds = [...expectedBadInput, ...expectedAbuse];
 const machine = { cpus: 3, cpuModel: 'Test CPU 9000', node: 'v20.0.0-test', platform: 'testos x64' };
 
 const dirs: string[] = [];
@@ -34,29 +38,31 @@ function begin(dir: string): string {
 
 function writeResult(dir: string, id: string, runId: string | null, overrides: object = {}): void {
   const common = { id, runId, measuredAt: '2030-01-02T03:04:05.000Z', machine };
-  const figures = id.startsWith('bad-input')
-    ? {
-        kind: 'bad-input',
-        title: `title of ${id}`,
-        test: 'some.test.ts',
-        runs: 42,
-        findings: [`found ${id}`],
-      }
-    : {
-        kind: 'scenario',
-        scenario: `scenario ${id}`,
-        load: 'load',
-        faults: 'faults',
-        requests: 10,
-        acknowledgedWrites: 3,
-        unacknowledgedWrites: 1,
-        lostWrites: 0,
-        duplicatedWrites: 0,
-        stockDrawn: 4,
-        distinctDoses: 4,
-        recoveryMs: 1500,
-        notes: [`note of ${id}`],
-      };
+  const figures = id.startsWith('abuse')
+    ? { kind: 'abuse', title: `title of ${id}`, test: 'attack.test.ts', findings: [`measured ${id}`] }
+    : id.startsWith('bad-input')
+      ? {
+          kind: 'bad-input',
+          title: `title of ${id}`,
+          test: 'some.test.ts',
+          runs: 42,
+          findings: [`found ${id}`],
+        }
+      : {
+          kind: 'scenario',
+          scenario: `scenario ${id}`,
+          load: 'load',
+          faults: 'faults',
+          requests: 10,
+          acknowledgedWrites: 3,
+          unacknowledgedWrites: 1,
+          lostWrites: 0,
+          duplicatedWrites: 0,
+          stockDrawn: 4,
+          distinctDoses: 4,
+          recoveryMs: 1500,
+          notes: [`note of ${id}`],
+        };
   writeFileSync(join(dir, `${id}.json`), JSON.stringify({ ...common, ...figures, ...overrides }));
 }
 
@@ -85,8 +91,11 @@ describe('pnpm reliability:report renders one run of the suite, and only that ru
     expect(report).toContain('| scenario 2-killed-backends | load | faults | 10 | 77 |');
     expect(report).toContain('- seventy-seven');
     expect(report).toContain(`**Totals:** ${3 * (scenarioIds.length - 1) + 77} acknowledged writes`);
-    for (const id of badInputIds)
+    for (const id of expectedBadInput)
       expect(report).toContain(`**title of ${id}** (42 generated inputs, \`some.test.ts\`): found ${id}.`);
+    expect(report).toContain('## Abuse');
+    for (const id of expectedAbuse)
+      expect(report).toContain(`### title of ${id}\n\n\`attack.test.ts\`\n\n- measured ${id}`);
   });
 
   it('refuses a results folder with a file from another run', () => {

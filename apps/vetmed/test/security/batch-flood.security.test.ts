@@ -103,6 +103,8 @@ describe('one request must not take the app down (issue 11)', () => {
   it('eight batches of 25 calls at once with a bogus token: one lookup per request, typed 401/429, health 200, others untouched', async () => {
     const { app, safeguards } = await serve(loadEnv({}).safeguards);
     const user = await signUp(app.url, 'bystander');
+    // Behind the attacker's address (a shared NAT), with a token never looked up yet.
+    const neighbour = await signUp(app.url, 'neighbour');
     const before = safeguards.metrics().operations.started;
     const responses = await Promise.all(
       Array.from({ length: 8 }, () =>
@@ -119,8 +121,8 @@ describe('one request must not take the app down (issue 11)', () => {
         codes.set(status, (codes.get(status) ?? 0) + 1);
       }
     }
-    // 200 calls: the IP's api limit (100 a minute) admits 100, refuses the rest with 429 at the edge,
-    // and the admitted ones learn that the token is unknown (401) or over the token limit (429).
+    // 200 calls: each request's token is looked up once, found unknown (401 for its calls) and charged
+    // once to the IP's unknown-token limit (429 past it).
     expect([...codes.keys()].sort()).toEqual([401, 429].filter((code) => codes.has(code)));
     expect(codes.get(500)).toBeUndefined();
     expect((codes.get(401) ?? 0) + (codes.get(429) ?? 0)).toBe(200);
@@ -131,6 +133,8 @@ describe('one request must not take the app down (issue 11)', () => {
     expect(health.status).toBe(200);
     expect(await apiLimitOf(app.url, user.token, user.ip)).toBe('100');
     expect(safeguards.rateLimiter.effectiveLimit('api', { userId: user.userId })).toBe(100);
+    // The neighbour's limits are its own: the flood from its address did not use them up.
+    expect(await apiLimitOf(app.url, neighbour.token, attackerIp)).toBe('100');
     // The refusals are summarised apart: the admin error log is not flooded.
     const errors = (await (
       await fetch(`${app.url}/api/admin/errors`, {

@@ -31,6 +31,24 @@ describe('EffectiveLimit', () => {
     expect(limit.snapshot()).toEqual({ database: 4, 'event-loop': 3 });
   });
 
+  it('tells each change the most slots held since the previous one (what a pool may have opened)', async () => {
+    const queue = new ConnectionQueue({ maxConcurrentConnections: 8, reservedForCritical: 0 });
+    const limit = new EffectiveLimit(
+      8,
+      (n) => queue.setLimit(n),
+      () => queue.takeHeldPeak(),
+    );
+    const changes: LimitChange[] = [];
+    limit.onChange((change) => changes.push(change));
+    const leases = await Promise.all(Array.from({ length: 5 }, () => queue.acquire(0 as Priority)));
+    for (const lease of leases.slice(0, 4)) lease.release();
+    limit.set('signal', 3);
+    limit.set('signal', 2);
+    leases[4]!.release();
+    expect(changes.map((c) => c.peakHeld)).toEqual([5, 1]);
+    queue.close();
+  });
+
   it('refuses a limit that is not a whole number from 0, naming the input', () => {
     const limit = new EffectiveLimit(8, () => {});
     expect(() => limit.set('shared', -1)).toThrow(/limit input "shared"/);

@@ -8,6 +8,12 @@ export interface LimitChange {
   previous: number;
   /** The input that sets the limit now (`database`, `shared`, ...); undefined: the configured budget. */
   limitedBy: string | undefined;
+  /**
+   * The most slots held at once since the previous change. A pool that opens a connection only for
+   * an operation holding a slot has opened at most this many since then: when the limit drops below
+   * what it may still keep open, it should close idle connections (see `Safeguards.onLimitChange`).
+   */
+  peakHeld: number;
 }
 
 /**
@@ -30,10 +36,13 @@ export class EffectiveLimit {
   /**
    * @param configured the budget (`queue.maxConcurrentConnections`): the ceiling of every input.
    * @param apply called with every new limit before `onChange` fires (the queue's `setLimit`).
+   * @param takePeakHeld the most slots held since its previous call, counting again from now (the
+   *   queue's `takeHeldPeak`); default 0.
    */
   constructor(
     readonly configured: number,
     private readonly apply: (limit: number) => void,
+    private readonly takePeakHeld: () => number = () => 0,
   ) {
     this.current = configured;
   }
@@ -80,6 +89,6 @@ export class EffectiveLimit {
     const previous = this.current;
     this.current = limit;
     this.apply(limit);
-    this.emitter.emit({ limit, previous, limitedBy: bound });
+    this.emitter.emit({ limit, previous, limitedBy: bound, peakHeld: this.takePeakHeld() });
   }
 }

@@ -119,4 +119,27 @@ describe('a shared budget in createSafeguards', () => {
     await closing;
     expect(shared.closed).toBe(1);
   });
+
+  it('reports a drop in demand only once it has lasted 500 ms, even if the queue is quiet by then', async () => {
+    const clock = new ManualClock();
+    const shared = new HandSetBudget();
+    const safeguards = createSafeguards({
+      clock,
+      shared,
+      queue: { maxConcurrentConnections: 4, reservedForCritical: 0 },
+    });
+    shared.grant(4);
+    const leases = await Promise.all([0, 1, 2].map(() => safeguards.queue.acquire(Priority.NORMAL)));
+    await flush();
+    expect(shared.reports.at(-1)!.wanted.NORMAL).toBe(3);
+    for (const lease of leases) lease.release();
+    await flush();
+    // A dip between requests: still reported as wanted.
+    expect(shared.reports.at(-1)).toMatchObject({ inUse: 0, wanted: { NORMAL: 3 } });
+    await clock.advance(499);
+    expect(shared.reports.at(-1)!.wanted.NORMAL).toBe(3);
+    await clock.advance(1);
+    expect(shared.reports.at(-1)).toMatchObject({ inUse: 0, wanted: { NORMAL: 0 } });
+    await safeguards.close({ drainTimeoutMs: 0 }).catch(() => undefined);
+  });
 });

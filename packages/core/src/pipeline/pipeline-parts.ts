@@ -62,7 +62,11 @@ export class PipelineParts {
     assertInteger('defaultTimeoutMs', this.defaultTimeoutMs, 1);
     this.queue = new ConnectionQueue(options.queue, this.clock);
     const queue = this.queue;
-    this.limit = new EffectiveLimit(queue.options.maxConcurrentConnections, (limit) => queue.setLimit(limit));
+    this.limit = new EffectiveLimit(
+      queue.options.maxConcurrentConnections,
+      (limit) => queue.setLimit(limit),
+      () => queue.takeHeldPeak(),
+    );
     this.capacityOptions = resolveCapacityOptions(options.capacity);
     const limit = this.limit;
     this.adaptive = this.capacityOptions.adaptive
@@ -74,7 +78,9 @@ export class PipelineParts {
         )
       : undefined;
     this.shared =
-      options.shared === undefined ? undefined : new SharedBudgetLink(options.shared, queue, limit);
+      options.shared === undefined
+        ? undefined
+        : new SharedBudgetLink(options.shared, queue, limit, this.clock);
     this.breakers = new BreakerRegistry(options.breakers, this.clock);
     this.rateLimiter = new RateLimiter(options.rateLimits, this.clock);
     this.retryOptions = resolveRetryOptions(options.retry);

@@ -210,6 +210,8 @@ export class ConnectionQueue {
   private readonly activeOfPriority = [0, 0, 0, 0, 0];
   private queuedCount = 0;
   private peak = 0;
+  /** The most slots held since the last {@link takeHeldPeak}. */
+  private heldPeak = 0;
   /** The most slots held, and waiters, since the last {@link takePeaks}. */
   private recentPeaks = { active: 0, queued: 0 };
   private counters = {
@@ -405,6 +407,16 @@ export class ConnectionQueue {
     return peaks;
   }
 
+  /**
+   * The most slots held at once since the previous call, then counting again from the slots held now.
+   * Read by the effective limit at each change (for `LimitChange.peakHeld`): one reader per queue.
+   */
+  takeHeldPeak(): number {
+    const peak = this.heldPeak;
+    this.heldPeak = this.activeCount;
+    return peak;
+  }
+
   /** Resolves when no slot is held and nobody waits. */
   onIdle(): Promise<void> {
     if (this.activeCount === 0 && this.queuedCount === 0) return Promise.resolve();
@@ -508,6 +520,7 @@ export class ConnectionQueue {
     this.activeCount++;
     this.activeOfPriority[priority]!++;
     if (this.activeCount > this.peak) this.peak = this.activeCount;
+    if (this.activeCount > this.heldPeak) this.heldPeak = this.activeCount;
     if (this.activeCount > this.recentPeaks.active) this.recentPeaks.active = this.activeCount;
     return new QueueLease(priority, now, this);
   }

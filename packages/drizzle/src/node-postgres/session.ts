@@ -70,7 +70,7 @@ export function safeguardClient<C extends object>(
 
 function safeguardPool<P extends PgPoolLike>(pool: P, safeguards: Safeguards, timeout: number | false): P {
   if (timeout !== false) pool.options.statement_timeout ??= timeout;
-  trimIdleOnLimitDrop(pool, safeguards);
+  const stopTrimming = trimIdleOnLimitDrop(pool, safeguards);
   const connectRaw = () => pool.connect() as Promise<PgClientLike>;
 
   const query = (args: unknown[]): Promise<unknown> => {
@@ -136,6 +136,11 @@ function safeguardPool<P extends PgPoolLike>(pool: P, safeguards: Safeguards, ti
 
   const overrides: Record<PropertyKey, unknown> = {
     [guardedMark]: true,
+    // The limit subscription lives as long as the pool: the safeguards usually outlive it.
+    end: (...args: unknown[]) => {
+      stopTrimming();
+      return (pool as unknown as { end: (...a: unknown[]) => unknown }).end(...args);
+    },
     query: (...args: unknown[]) => {
       const callback = typeof args.at(-1) === 'function' ? (args.pop() as Callback) : undefined;
       const pending = query(args);

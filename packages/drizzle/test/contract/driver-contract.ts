@@ -88,8 +88,14 @@ export function runDriverContract(driver: DriverUnderTest): void {
             held.push(safeguards.queue.active);
             await nested.insert(notes).values({ id: 3, body: 'c' });
           });
+          // A nested safeguards.run inside the callback runs on the transaction's slot, at once.
+          const inner = await safeguards.run(async () => {
+            held.push(safeguards.queue.active);
+            return (await tx.select().from(notes)).length;
+          });
+          expect(inner).toBe(2);
         });
-        expect(held).toEqual([1, 1]);
+        expect(held).toEqual([1, 1, 1]);
         expect((await db.select().from(notes)).map((row) => row.id).sort()).toEqual([2, 3]);
         // A failing transaction rolls back and frees its slot.
         const error = await db

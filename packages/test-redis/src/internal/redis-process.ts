@@ -169,8 +169,9 @@ export async function launchRedisProcess(options: LaunchOptions): Promise<RedisP
     entry.child = child;
     child.stdout.on('data', onOutput);
     child.stderr.on('data', onOutput);
-    await writeFile(join(dir, PID_FILE), String(child.pid ?? ''));
-    const ready = await new Promise<boolean>((resolve) => {
+    // Listening for "ready" starts before anything is awaited: a server that starts while the pid
+    // file is written would otherwise print it unseen, and the start would time out.
+    const readiness = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), START_TIMEOUT_MS);
       const onData = (chunk: Buffer) => {
         if (chunk.toString('utf8').includes('Ready to accept connections')) done(true);
@@ -185,6 +186,8 @@ export async function launchRedisProcess(options: LaunchOptions): Promise<RedisP
       child.stdout.on('data', onData);
       child.once('exit', onExit);
     });
+    await writeFile(join(dir, PID_FILE), String(child.pid ?? ''));
+    const ready = await readiness;
     if (ready) return { ok: true };
     child.kill('SIGKILL');
     await waitForExit(child);

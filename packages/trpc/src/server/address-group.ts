@@ -6,13 +6,16 @@
  */
 export function addressGroup(address: string): string {
   if (!address.includes(':')) return address;
-  const expanded = expandIpv6(address);
-  if (expanded === undefined) return address;
-  return `${expanded.slice(0, 4).join(':')}::/64`;
+  const hextets = ipv6Hextets(address);
+  if (hextets === undefined) return address;
+  return `${hextets
+    .slice(0, 4)
+    .map((part) => part.toString(16))
+    .join(':')}::/64`;
 }
 
-/** The eight hextets of an IPv6 address (without a zone), lower case without leading zeros; undefined if it is not one. */
-function expandIpv6(address: string): string[] | undefined {
+/** @internal The eight 16-bit groups of an IPv6 address (a zone is ignored); undefined if it is not one. */
+export function ipv6Hextets(address: string): number[] | undefined {
   let text = address.trim().toLowerCase();
   const zone = text.indexOf('%');
   if (zone !== -1) text = text.slice(0, zone);
@@ -35,5 +38,5 @@ function expandIpv6(address: string): string[] | undefined {
   if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
   const hextets = [...head, ...Array(halves.length === 2 ? missing : 0).fill('0'), ...rest];
   if (hextets.some((part) => !/^[0-9a-f]{1,4}$/.test(part))) return undefined;
-  return hextets.map((part) => Number.parseInt(part, 16).toString(16));
+  return hextets.map((part) => Number.parseInt(part, 16));
 }

@@ -1,3 +1,5 @@
+import { ipv6Hextets } from './address-group.js';
+
 /** Which proxies may set X-Forwarded-For. */
 export type TrustProxy =
   /** Never trust it (the default): the client is the socket's peer. */
@@ -9,7 +11,7 @@ export type TrustProxy =
   | true
   /** Trust this many proxy hops in front of the server (e.g. 1 behind one load balancer). */
   | number
-  /** Trust only these proxy addresses (exact IPs or IPv4 CIDR ranges such as `10.0.0.0/8`). */
+  /** Trust only these proxy addresses (exact IPs or CIDR ranges such as `10.0.0.0/8`, `fd00::/8`). */
   | readonly string[];
 
 /** The parts of a request `clientIp` reads. */
@@ -42,8 +44,39 @@ function ipv4ToNumber(address: string): number | undefined {
   return value;
 }
 
+/** Does the IPv6 `address` fall in `range`/`bits`? */
+function matchesIpv6(address: string, range: string, bits: number): boolean {
+  const ip = ipv6Hextets(address);
+  const base = ipv6Hextets(range);
+  if (ip === undefined || base === undefined || !(bits >= 0 && bits <= 128)) return false;
+  for (let group = 0; group < 8; group++) {
+    const left = Math.max(0, Math.min(16, bits - group * 16));
+    if (left === 0) return true;
+    const mask = (0xffff << (16 - left)) & 0xffff;
+    if ((ip[group]! & mask) !== (base[group]! & mask)) return false;
+  }
+  return true;
+}
+
+/**
+ * Is `rule` an entry `clientIp` can match: an IPv4 or IPv6 address, or a CIDR range of either? For
+ * checking configuration at start: an entry that is none of these would silently trust nobody.
+ */
+export function isProxyRule(rule: string): boolean {
+  const [range, bitsText, extra] = rule.trim().split('/');
+  if (extra !== undefined || range === undefined) return false;
+  const v6 = range.includes(':');
+  if (v6 ? ipv6Hextets(range) === undefined : ipv4ToNumber(range) === undefined) return false;
+  if (bitsText === undefined) return true;
+  return /^\d{1,3}$/.test(bitsText) && Number(bitsText) <= (v6 ? 128 : 32);
+}
+
 function matches(address: string, rule: string): boolean {
   const [range, bitsText] = rule.split('/');
+  if (range?.includes(':')) {
+    const bits = bitsText === undefined ? 128 : Number(bitsText);
+    return address.includes(':') && matchesIpv6(address, range, bits);
+  }
   if (bitsText === undefined) return normalise(rule) === address;
   const ip = ipv4ToNumber(address);
   const base = ipv4ToNumber(range!);
@@ -51,6 +84,12 @@ function matches(address: string, rule: string): boolean {
   if (ip === undefined || base === undefined || !(bits >= 0 && bits <= 32)) return false;
   const size = 2 ** (32 - bits);
   return Math.floor(ip / size) === Math.floor(base / size);
+}
+
+/** Is `address` one of the proxies `rules` lists (addresses or CIDR ranges, as `TrustProxy`'s list)? */
+export function isTrustedProxy(address: string, rules: readonly string[]): boolean {
+  const peer = normalise(address);
+  return rules.some((rule) => matches(peer, rule));
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 export * from './animals.js';
 export * from './households.js';
+export * from './invitations.js';
 export * from './medications.js';
 export * from './regimens.js';
 export * from './relations.js';

@@ -97,6 +97,31 @@ export async function authenticate(db: AppDatabase, token: string): Promise<Publ
   return row;
 }
 
+/**
+ * Like {@link authenticate}, with when the token expires: a cache of verified tokens must stop
+ * accepting it then, however recently it was verified.
+ */
+export async function authenticateSession(
+  db: AppDatabase,
+  token: string,
+): Promise<{ user: PublicUser; expiresAt: Date } | undefined> {
+  const [row] = await db
+    .select({ ...publicColumns, tokenExpiresAt: authTokens.expiresAt })
+    .from(authTokens)
+    .innerJoin(users, eq(users.id, authTokens.userId))
+    .where(
+      and(
+        eq(authTokens.tokenHash, hashBearerToken(token)),
+        isNull(authTokens.revokedAt),
+        gt(authTokens.expiresAt, new Date()),
+      ),
+    )
+    .limit(1);
+  if (!row) return undefined;
+  const { tokenExpiresAt, ...user } = row;
+  return { user, expiresAt: tokenExpiresAt };
+}
+
 /** Revokes a token (sign-out). Resolves true when a live token was revoked. */
 export async function revokeToken(db: AppDatabase, token: string): Promise<boolean> {
   const revoked = await db

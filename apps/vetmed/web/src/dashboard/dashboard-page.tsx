@@ -298,9 +298,10 @@ function Refusals({ snapshot }: { snapshot: DashboardSnapshot }) {
       </p>
       <h3>Rate limits</h3>
       <p>
-        Limits at {Math.round(rateLimits.multiplier * 100)}% of normal
-        {rateLimits.multiplier < 1 ? ' (tightened under load)' : ''}; {rateLimits.limited} of{' '}
-        {rateLimits.checks} checks refused.
+        {rateLimits.tightenedClients > 0
+          ? `Limits of ${rateLimits.tightenedClients} client(s) above their fair share at ${Math.round(rateLimits.multiplier * 100)}% (lasting load)`
+          : 'Normal limits for every client'}
+        ; {rateLimits.limited} of {rateLimits.checks} checks refused.
       </p>
       <table>
         <thead>

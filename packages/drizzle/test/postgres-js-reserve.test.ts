@@ -1,13 +1,11 @@
 import { createSafeguards, type Safeguards } from '@db-safeguards/core';
-import { safeguardClient as safeguardPostgresJs } from '@db-safeguards/drizzle/postgres-js';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
-import postgres from 'postgres';
+import type { Sql } from 'postgres';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { safeguardClient } from '../src/postgres-js/index.js';
+import { postgresJsLines } from './support/postgres-js-lines.js';
 
 let server: TestPostgres;
-let safeguards: Safeguards;
-let client: postgres.Sql;
-let db: postgres.Sql;
 
 beforeAll(async () => {
   server = await startTestPostgres({ appRoleConnectionLimit: 8 });
@@ -17,18 +15,22 @@ afterAll(async () => {
   await server?.stop();
 });
 
-beforeEach(() => {
-  safeguards = createSafeguards({ queue: { maxConcurrentConnections: 2, reservedForCritical: 0 } });
-  client = postgres(server.appUrl, { max: 2, onnotice: () => {} });
-  db = safeguardPostgresJs(client, safeguards);
-});
+describe.each(postgresJsLines)('$name: sql.reserve()', (line) => {
+  let safeguards: Safeguards;
+  let client: Sql;
+  let db: Sql;
 
-afterEach(async () => {
-  await safeguards.close({ drainTimeoutMs: 1000 });
-  await client.end({ timeout: 1 });
-});
+  beforeEach(() => {
+    safeguards = createSafeguards({ queue: { maxConcurrentConnections: 2, reservedForCritical: 0 } });
+    client = line.open(server.appUrl, { max: 2 });
+    db = safeguardClient(client, safeguards);
+  });
 
-describe('postgres.js sql.reserve() inside an operation that holds a slot', () => {
+  afterEach(async () => {
+    await safeguards.close({ drainTimeoutMs: 1000 });
+    await client.end({ timeout: 1 });
+  });
+
   // Regression: reserve() was a nested call holding the slot's turn until release(), so a query the
   // operation made afterwards waited behind it, and the operation only ended at its deadline.
   it('takes no turn of the slot: the operation goes on querying and ends long before its deadline', async () => {

@@ -1,0 +1,54 @@
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RateLimitStore, SharedConnectionBudget } from '@db-safeguards/core';
+import { createRedisBudget, RedisRateLimitStore } from '@db-safeguards/redis';
+import type { Logger } from 'pino';
+import type { AppConfig } from '../env.js';
+import { connectRedis } from './redis-connection.js';
+
+/** What REDIS_URL switches on: one connection budget and one set of rate limits for every instance. */
+export interface SharedCapacity {
+  /** For `createSafeguards({ shared })`. */
+  readonly budget: SharedConnectionBudget;
+  /** For `rateLimits.store`. */
+  readonly store: RateLimitStore;
+  /** The capacity all instances share. */
+  readonly capacity: number;
+  /** Disconnects from Redis (after `safeguards.close()`, which gives the budget's slots back). */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to Redis and sets up the shared budget (key `<prefix>budget`) and the sliding-window
+ * rate-limit store (keys `<prefix>rate:*`). Waits for the budget's first answer, or its fallback when
+ * Redis cannot be reached: the app starts either way, degraded in the second case.
+ */
+export async function openSharedCapacity(
+  redis: NonNullable<AppConfig['redis']>,
+  budget: number,
+  log: Logger,
+): Promise<SharedCapacity> {
+  const client = connectRedis(redis.url, log);
+  // Commands fail at once while the client is not connected (no offline queue): give it a moment to
+  // connect first, or the budget would start on its fallback although Redis is there.
+  await Promise.race([once(client, 'ready'), sleep(2000)]).catch(() => undefined);
+  const capacity = redis.capacity ?? budget;
+  const shared = createRedisBudget({ client, key: `${redis.keyPrefix}budget`, capacity });
+  const subscription = shared.onModeChange((change) =>
+    log[change.mode === 'fallback' ? 'warn' : 'info'](
+      { mode: change.mode, previous: change.previous, reason: change.reason },
+      'shared connection budget changed mode',
+    ),
+  );
+  await shared.ready();
+  return {
+    budget: shared,
+    store: new RedisRateLimitStore({ client, prefix: `${redis.keyPrefix}rate:` }),
+    capacity,
+    async close() {
+      subscription.dispose();
+      await shared.close();
+      client.disconnect();
+    },
+  };
+}

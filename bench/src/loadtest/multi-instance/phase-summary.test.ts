@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import type { LoopRecord } from './closed-loop.js';
+import { recoveryAfterKill, summarisePhase } from './phase-summary.js';
+
+const rec = (
+  instance: number,
+  endedAtMs: number,
+  ok = true,
+  extra: Partial<LoopRecord> = {},
+): LoopRecord => ({
+  instance,
+  scenario: 'record',
+  priority: 'HIGH',
+  startedAtMs: endedAtMs - 10,
+  endedAtMs,
+  ok,
+  ...extra,
+});
+
+describe('summarisePhase', () => {
+  it('counts successes that ended within the phase, failures by kind, breaker and read-only from samples and clients', () => {
+    const records = [
+      rec(0, 100),
+      rec(0, 900),
+      rec(1, 1200), // ended after the 1 s phase: not a success of the phase, not a failure either
+      rec(1, 500, false, { errorType: 'CONNECTION', reason: 'too-many-connections' }),
+      rec(1, 600, false, { errorType: 'CIRCUIT_BREAKER', reason: 'read-only' }),
+    ];
+    const samples = [
+      { atMs: 0, instance: 0, breaker: 0, readOnly: false, limit: 8, sharedMode: 'shared' },
+      { atMs: 500, instance: 1, breaker: 2, readOnly: true, limit: 3, sharedMode: 'shared' },
+    ];
+    const summary = summarisePhase(
+      { name: 'x', mode: 'shared', loadedInstances: 2, clientsPerInstance: 1, durationMs: 1000 },
+      records,
+      samples,
+      7,
+    );
+    expect(summary).toMatchObject({
+      ok: 2,
+      failed: 2,
+      okPerSecond: 2,
+      tooManyConnections: 1,
+      breakerOpenings: 1,
+      readOnly: 2,
+      lowestLimit: 3,
+      peakBackends: 7,
+      failures: { 'CONNECTION/too-many-connections': 1, 'CIRCUIT_BREAKER/read-only': 1 },
+    });
+  });
+});
+
+describe('recoveryAfterKill', () => {
+  it('measures from the kill until the survivors answer 0.9 × what all did before, over a sliding second', () => {
+    const records: LoopRecord[] = [];
+    // Before the kill at 3 s: 4 instances × 10/s. After: survivors at 3 × 10/s until 6 s, then 40/s.
+    for (let t = 0; t < 3000; t += 100) for (let i = 0; i < 4; i++) records.push(rec(i, t + 50));
+    for (let t = 3000; t < 6000; t += 100) for (let i = 0; i < 3; i++) records.push(rec(i, t + 50));
+    for (let t = 6000; t < 9000; t += 25) for (let i = 0; i < 3; i++) records.push(rec(i, t + 10));
+    const result = recoveryAfterKill(records, 3, 3000, 9000);
+    expect(result.beforePerSecond).toBe(40);
+    expect(result.recoveryMs).toBeGreaterThan(3000);
+    expect(result.recoveryMs).toBeLessThanOrEqual(4000);
+    expect(result.afterPerSecond).toBeGreaterThan(100);
+  });
+
+  it('is null when they never get there', () => {
+    const records = [rec(0, 100), rec(1, 200), rec(0, 2000)];
+    expect(recoveryAfterKill(records, 1, 1000, 3000, 0.9, 1000).recoveryMs).toBeNull();
+  });
+});

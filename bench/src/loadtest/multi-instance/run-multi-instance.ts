@@ -1,0 +1,458 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
+import { startTestRedis, type TestRedis } from '@db-safeguards/test-redis';
+import { type AppProcess, startAppProcess, stopChild } from '../app-process.js';
+import { describeFailure } from '../describe-failure.js';
+import { createClient, createVirtualUsers, type VirtualUser } from '../scenarios.js';
+import { type LoopClient, type LoopRecord, runClosedLoop } from './closed-loop.js';
+import { type InstanceSample, sampleInstances } from './instance-sampler.js';
+import { type PhaseSummary, recoveryAfterKill, summarisePhase } from './phase-summary.js';
+
+export interface MultiInstanceOptions {
+  instances: number;
+  clientsPerInstance: number;
+  /** Length of each throughput phase. */
+  durationMs: number;
+  /** The app role's CONNECTION LIMIT, and each instance's budget and the shared capacity. */
+  connectionLimit: number;
+  /** Rate limit of the shared rate-limit check (`reports`, per user per minute). */
+  rateLimit: number;
+  log: (line: string) => void;
+}
+
+/** The kill scenario: one instance SIGKILLed mid-run; how soon the others took its share. */
+export interface KillResult {
+  phase: PhaseSummary;
+  killAtMs: number;
+  leaseMs: number;
+  /** Requests answered per second by every instance in the 3 s before the kill. */
+  beforePerSecond: number;
+  /** From the kill until the survivors answered ≥ 0.9 × that over a sliding second; null if never. */
+  recoveryMs: number | null;
+  /** The survivors' rate over the last 3 s of the phase. */
+  afterPerSecond: number;
+  /** Failures at the survivors' clients during the phase. */
+  survivorFailures: Record<string, number>;
+}
+
+/** The Redis outage scenario: Redis stopped for a while mid-run. */
+export interface OutageResult {
+  phase: PhaseSummary;
+  stoppedAtMs: number;
+  restartedAtMs: number;
+  /** Failures of requests started from the stop to 1 s after the restart, by kind. */
+  failuresDuringOutage: Record<string, number>;
+  /** Instances that answered /api/health with 206 (degraded) during the outage, of all. */
+  degradedInstances: number;
+  /** From the restart until every instance said `shared` again; null if not within the phase. */
+  backToSharedMs: number | null;
+  /** The effective limits the instances ran on during the outage (the fallback). */
+  fallbackLimits: number[];
+}
+
+export interface RateLimitResult {
+  limit: number;
+  sent: number;
+  /** Admitted with each instance counting alone (no Redis). */
+  local: number;
+  /** Admitted with the sliding-window store on Redis. */
+  shared: number;
+  /** Requests that failed for another reason than the rate limit, by kind. */
+  failed: Record<string, number>;
+}
+
+export interface MultiInstanceReport {
+  schemaVersion: 1;
+  generatedAt: string;
+  command: string;
+  instances: number;
+  clientsPerInstance: number;
+  durationMs: number;
+  connectionLimit: number;
+  phases: PhaseSummary[];
+  kill: KillResult;
+  outage: OutageResult;
+  rateLimit: RateLimitResult;
+}
+
+/** Rate limits far above the offered load, except `reports`, which the rate-limit check uses. */
+function limitsEnv(rateLimit: number): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const policy of ['API', 'AUTH', 'HEAVY', 'RECORDING', 'UPLOAD'])
+    env[`RATE_LIMIT_${policy}_MAX`] = '100000000';
+  env.RATE_LIMIT_REPORTS_MAX = String(rateLimit);
+  env.RATE_LIMIT_TOKEN_MAX = '100000000';
+  return env;
+}
+
+interface Fleet {
+  apps: AppProcess[];
+  dead: Set<number>;
+}
+
+async function startFleet(count: number, env: Record<string, string>): Promise<Fleet> {
+  const apps: AppProcess[] = [];
+  // One after another: each runs the migrations (serialised by an advisory lock anyway).
+  for (let i = 0; i < count; i++) apps.push(await startAppProcess(env));
+  return { apps, dead: new Set() };
+}
+
+async function stopFleet(fleet: Fleet): Promise<void> {
+  await Promise.all(
+    fleet.apps.map((app, i) => (fleet.dead.has(i) ? undefined : stopChild(app.child, 15_000))),
+  );
+}
+
+function clientsFor(
+  fleet: Fleet,
+  users: readonly VirtualUser[],
+  loaded: number,
+  perInstance: number,
+): LoopClient[] {
+  const clients: LoopClient[] = [];
+  for (let i = 0; i < loaded; i++) {
+    for (let c = 0; c < perInstance; c++) {
+      const user = users[(i * perInstance + c) % users.length]!;
+      clients.push({ instance: i, user, client: createClient(fleet.apps[i]!.url, user.headers) });
+    }
+  }
+  return clients;
+}
+
+async function waitForMode(fleet: Fleet, token: string, mode: string, timeoutMs: number): Promise<boolean> {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    const sampler = sampleInstances(
+      fleet.apps.map((a) => a.url),
+      token,
+      { everyMs: 0, isLive: (i) => !fleet.dead.has(i) },
+    );
+    await sleep(50);
+    const samples = await sampler.stop();
+    const live = fleet.apps.length - fleet.dead.size;
+    const latest = new Map(samples.map((s) => [s.instance, s.sharedMode]));
+    if (latest.size === live && [...latest.values()].every((m) => m === mode)) return true;
+    await sleep(200);
+  }
+  return false;
+}
+
+interface PhaseRun {
+  records: LoopRecord[];
+  samples: InstanceSample[];
+  peakBackends: number | null;
+}
+
+/**
+ * Runs closed-loop clients for `durationMs`, sampling every instance's metrics (and health, with
+ * `health`) and the role's backends; `during(now)` runs alongside (a kill, a Redis outage).
+ */
+async function runPhase(
+  server: TestPostgres,
+  fleet: Fleet,
+  token: string,
+  clients: LoopClient[],
+  durationMs: number,
+  options: { health?: boolean; during?: (now: () => number) => Promise<void> } = {},
+): Promise<PhaseRun> {
+  const startedAt = performance.now();
+  const backends = server.sampleAppConnections(10);
+  const sampler = sampleInstances(
+    fleet.apps.map((a) => a.url),
+    token,
+    { startedAt, health: options.health, isLive: (i) => !fleet.dead.has(i) },
+  );
+  const [records] = await Promise.all([
+    runClosedLoop({ clients, durationMs, startedAt, isStopped: (i) => fleet.dead.has(i) }),
+    options.during?.(() => performance.now() - startedAt),
+  ]);
+  const samples = await sampler.stop();
+  const peak = (await backends.stop()).peak;
+  return { records, samples, peakBackends: peak };
+}
+
+async function checkRateLimit(
+  fleet: Fleet,
+  user: VirtualUser,
+  sent: number,
+  log: (line: string) => void,
+): Promise<{ admitted: number; failed: Record<string, number> }> {
+  const clients = fleet.apps.map((app) => createClient(app.url, user.headers));
+  // One call to each instance first (a history read, not charged to `reports`): an instance that has
+  // not seen the user's token yet charges its first call to the caller's IP, before the token is
+  // looked up (the sample app's flood protection), so a cold instance would admit one more.
+  for (const client of clients)
+    await client.administrations.history.query({ animalId: user.animalId, limit: 1 });
+  let admitted = 0;
+  const failed: Record<string, number> = {};
+  for (let i = 0; i < sent; i++) {
+    try {
+      await clients[i % clients.length]!.reports.adherence.query({ householdId: user.householdId, days: 7 });
+      admitted++;
+    } catch (error) {
+      const failure = describeFailure(error);
+      if (failure.errorType === 'RATE_LIMIT') continue;
+      const key = failure.reason ? `${failure.errorType}/${failure.reason}` : failure.errorType;
+      if (failed[key] === undefined)
+        log(`  rate-limit check: request ${i} (instance ${i % clients.length}) failed with ${key}`);
+      failed[key] = (failed[key] ?? 0) + 1;
+    }
+  }
+  return { admitted, failed };
+}
+
+/**
+ * Several sample-app processes on one PostgreSQL whose app role has CONNECTION LIMIT
+ * `connectionLimit`, without Redis (each its own budget, adaptive) and with Redis (one shared
+ * budget), against one instance carrying the same clients in the same run; then, with Redis, one
+ * instance SIGKILLed mid-run, Redis stopped for 10 s mid-run, and one user's rate limit spread over
+ * every instance.
+ */
+export async function runMultiInstance(options: MultiInstanceOptions): Promise<MultiInstanceReport> {
+  const { instances, clientsPerInstance, durationMs, connectionLimit, log } = options;
+  const total = instances * clientsPerInstance;
+  const token = randomBytes(18).toString('hex');
+  let server: TestPostgres | undefined;
+  let redis: TestRedis | undefined;
+  let fleet: Fleet | undefined;
+  const phases: PhaseSummary[] = [];
+  try {
+    const [pg, rd] = await Promise.all([
+      startTestPostgres({ appRoleConnectionLimit: connectionLimit }),
+      startTestRedis({ externalUrl: false }),
+    ]);
+    server = pg;
+    redis = rd;
+    const base = {
+      DATABASE_URL: pg.appUrl,
+      METRICS_TOKEN: token,
+      TRUST_PROXY: '127.0.0.1',
+      SEED_DEMO: 'false',
+      QUEUE_MAX_CONNECTIONS: String(connectionLimit),
+      ...limitsEnv(options.rateLimit),
+    };
+    const summarise = (
+      name: string,
+      mode: PhaseSummary['mode'],
+      loaded: number,
+      per: number,
+      run: PhaseRun,
+      ms = durationMs,
+    ) =>
+      summarisePhase(
+        { name, mode, loadedInstances: loaded, clientsPerInstance: per, durationMs: ms },
+        run.records,
+        run.samples,
+        run.peakBackends,
+      );
+
+    // ---- Without Redis: each instance its own budget of `connectionLimit`, adaptive on 53300.
+    log(`Starting ${instances} sample-app processes without Redis...`);
+    fleet = await startFleet(instances, base);
+    log(`Creating ${total} users...`);
+    const users = await createVirtualUsers(fleet.apps[0]!.url, total);
+    log(`1 instance, ${total} clients (${instances - 1} idle beside it), ${durationMs / 1000} s...`);
+    phases.push(
+      summarise(
+        'one instance',
+        'local',
+        1,
+        total,
+        await runPhase(pg, fleet, token, clientsFor(fleet, users, 1, total), durationMs),
+      ),
+    );
+    log(`${instances} instances × ${clientsPerInstance} clients, ${durationMs / 1000} s...`);
+    phases.push(
+      summarise(
+        `${instances} instances`,
+        'local',
+        instances,
+        clientsPerInstance,
+        await runPhase(
+          server,
+          fleet,
+          token,
+          clientsFor(fleet, users, instances, clientsPerInstance),
+          durationMs,
+        ),
+      ),
+    );
+    log('Rate limit, one user over every instance, no Redis...');
+    const sent = options.rateLimit + 30;
+    const local = await checkRateLimit(fleet, users[0]!, sent, log);
+    await stopFleet(fleet);
+    fleet = undefined;
+    await pg.waitForAppConnections(0, { timeoutMs: 10_000 }).catch(() => undefined);
+
+    // ---- With Redis: one budget of `connectionLimit` for all.
+    log(`Starting ${instances} sample-app processes with REDIS_URL...`);
+    fleet = await startFleet(instances, {
+      ...base,
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: `${redis.keyPrefix}`,
+    });
+    if (!(await waitForMode(fleet, token, 'shared', 15_000)))
+      throw new Error('the instances never reached the shared mode');
+    log(`1 instance, ${total} clients (${instances - 1} idle beside it), with Redis...`);
+    phases.push(
+      summarise(
+        'one instance',
+        'shared',
+        1,
+        total,
+        await runPhase(pg, fleet, token, clientsFor(fleet, users, 1, total), durationMs),
+      ),
+    );
+    log(`${instances} instances × ${clientsPerInstance} clients, with Redis...`);
+    phases.push(
+      summarise(
+        `${instances} instances`,
+        'shared',
+        instances,
+        clientsPerInstance,
+        await runPhase(
+          server,
+          fleet,
+          token,
+          clientsFor(fleet, users, instances, clientsPerInstance),
+          durationMs,
+        ),
+      ),
+    );
+    log('Rate limit, one user over every instance, with Redis...');
+    const shared = await checkRateLimit(fleet, users[0]!, sent, log);
+
+    // Redis stopped for 10 s mid-run.
+    log('Redis stopped for 10 s mid-run...');
+    const outageMs = 25_000;
+    let stoppedAtMs = 0;
+    let restartedAtMs = 0;
+    const running = fleet;
+    const redisHandle = rd;
+    const outageRun = await runPhase(
+      server,
+      running,
+      token,
+      clientsFor(running, users, instances, clientsPerInstance),
+      outageMs,
+      {
+        health: true,
+        during: async (now) => {
+          await sleep(5000);
+          stoppedAtMs = now();
+          await redisHandle.stopServer();
+          await sleep(10_000 - (now() - stoppedAtMs));
+          await redisHandle.startServer();
+          restartedAtMs = now();
+        },
+      },
+    );
+    const outagePhase = summarise(
+      'Redis stopped 10 s',
+      'shared',
+      instances,
+      clientsPerInstance,
+      outageRun,
+      outageMs,
+    );
+    const duringOutage: Record<string, number> = {};
+    for (const r of outageRun.records) {
+      if (r.ok || r.startedAtMs < stoppedAtMs || r.startedAtMs > restartedAtMs + 1000) continue;
+      const key = r.reason ? `${r.errorType}/${r.reason}` : (r.errorType ?? 'UNKNOWN');
+      duringOutage[key] = (duringOutage[key] ?? 0) + 1;
+    }
+    const inOutage = (s: InstanceSample) => s.atMs > stoppedAtMs && s.atMs < restartedAtMs;
+    const degraded = new Set(
+      outageRun.samples.filter((s) => inOutage(s) && s.healthStatus === 206).map((s) => s.instance),
+    );
+    const after = outageRun.samples.filter((s) => s.atMs > restartedAtMs);
+    let backToSharedMs: number | null = null;
+    for (const s of after) {
+      const upTo = after.filter((x) => x.atMs <= s.atMs);
+      const latest = new Map(upTo.map((x) => [x.instance, x.sharedMode]));
+      if (latest.size === instances && [...latest.values()].every((m) => m === 'shared')) {
+        backToSharedMs = s.atMs - restartedAtMs;
+        break;
+      }
+    }
+    const outage: OutageResult = {
+      phase: outagePhase,
+      stoppedAtMs,
+      restartedAtMs,
+      failuresDuringOutage: duringOutage,
+      degradedInstances: degraded.size,
+      backToSharedMs,
+      fallbackLimits: [
+        ...new Set(
+          outageRun.samples
+            .filter((s) => inOutage(s) && s.sharedMode === 'fallback')
+            .map((s) => s.limit ?? -1),
+        ),
+      ].sort(),
+    };
+    // Wait for the shared mode again (Redis restarted empty learns for one lease).
+    await waitForMode(fleet, token, 'shared', 15_000);
+
+    // One instance SIGKILLed mid-run.
+    log('One instance SIGKILLed mid-run...');
+    const killMs = 15_000;
+    const victim = instances - 1;
+    let killAtMs = 0;
+    const killRun = await runPhase(
+      server,
+      running,
+      token,
+      clientsFor(running, users, instances, clientsPerInstance),
+      killMs,
+      {
+        during: async (now) => {
+          await sleep(5000);
+          killAtMs = now();
+          running.dead.add(victim);
+          running.apps[victim]!.child.kill('SIGKILL');
+        },
+      },
+    );
+    const killPhase = summarise(
+      'one of them SIGKILLed',
+      'shared',
+      instances,
+      clientsPerInstance,
+      killRun,
+      killMs,
+    );
+    const recovery = recoveryAfterKill(killRun.records, victim, killAtMs, killMs);
+    const survivorFailures: Record<string, number> = {};
+    for (const r of killRun.records) {
+      if (r.ok || r.instance === victim) continue;
+      const key = r.reason ? `${r.errorType}/${r.reason}` : (r.errorType ?? 'UNKNOWN');
+      survivorFailures[key] = (survivorFailures[key] ?? 0) + 1;
+    }
+    await stopFleet(fleet);
+    fleet = undefined;
+    return {
+      schemaVersion: 1,
+      generatedAt: new Date().toISOString(),
+      command: `pnpm loadtest -- --instances ${instances}`,
+      instances,
+      clientsPerInstance,
+      durationMs,
+      connectionLimit,
+      phases,
+      kill: { phase: killPhase, killAtMs, leaseMs: 5000, ...recovery, survivorFailures },
+      outage,
+      rateLimit: {
+        limit: options.rateLimit,
+        sent,
+        local: local.admitted,
+        shared: shared.admitted,
+        failed: { ...local.failed, ...shared.failed },
+      },
+    };
+  } finally {
+    if (fleet) await stopFleet(fleet).catch(() => undefined);
+    await redis?.stop();
+    await server?.stop();
+  }
+}

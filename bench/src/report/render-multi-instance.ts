@@ -1,0 +1,44 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, formatMultiInstance } from '../loadtest/multi-instance/multi-instance-targets.js';
+import type { MultiInstanceReport } from '../loadtest/multi-instance/run-multi-instance.js';
+
+/**
+ * The multi-instance section of docs/benchmarks.md, from `docs/multi-instance.json`, which
+ * `pnpm loadtest -- --instances 4 --out docs/multi-instance.json` writes: a run of its own, so the
+ * section says which. Undefined when there is no such file.
+ */
+export function renderMultiInstanceSection(path: string): string | undefined {
+  if (!existsSync(path)) return undefined;
+  const report = JSON.parse(readFileSync(path, 'utf8')) as MultiInstanceReport;
+  if (report.schemaVersion !== 1)
+    throw new Error(`${path} has schema version ${String(report.schemaVersion)}, expected 1`);
+  const { kill, outage, rateLimit } = report;
+  const localMany = report.phases.find((p) => p.mode === 'local' && p.loadedInstances > 1);
+  const sharedMany = report.phases.find((p) => p.mode === 'shared' && p.loadedInstances > 1);
+  const trace = (phase: typeof localMany) =>
+    phase === undefined
+      ? 'n/a'
+      : Object.entries(phase.limitTrace)
+          .map(([instance, steps]) => `instance ${instance}: ${steps}`)
+          .join('; ');
+  return [
+    '## Many instances on one database',
+    '',
+    `Not from the run above: measured by \`${report.command} --out docs/multi-instance.json\` on ${report.generatedAt.slice(0, 10)} (${report.generatedAt.slice(11, 16)} UTC), on the same kind of machine, which other work shared. ${report.instances} sample-app processes (each with a budget of ${report.connectionLimit}) on one PostgreSQL whose app role has \`CONNECTION LIMIT ${report.connectionLimit}\`; ${report.clientsPerInstance} closed-loop clients per instance, each recording doses (HIGH) and reading dose histories (NORMAL), half and half, for ${report.durationMs / 1000} s; the same ${report.instances * report.clientsPerInstance} clients on one instance in the same run are the yardstick. "Breaker" counts samples of a primary breaker not closed plus CIRCUIT_BREAKER refusals at clients; "read-only" the same for read-only mode; "lowest limit" is the lowest effective limit any instance reported (0: waiting for its grant).`,
+    '',
+    formatMultiInstance(report).split('\n').slice(2).join('\n'),
+    '',
+    '### Reading it',
+    '',
+    `- **Without Redis** each instance adapts alone: the one whose connections were open first is never refused and keeps its budget, the others meet 53300, drop to 1 and climb back one slot a second, so in a ${report.durationMs / 1000} s phase they spend much of it below their share. Effective limits over the phase (d: set by the database's answers): ${trace(localMany)}. No call failed, no breaker opened: the refused connections were retried.`,
+    `- **With Redis** the grants move between instances as their demand does (s: set by the shared grant): ${trace(sharedMany)}. A grant that shrinks stays reserved until the instance reports it has let go, so the grants add up to less than the capacity much of the time: the role's backends peaked at ${sharedMany?.peakBackends ?? 'n/a'} of ${report.connectionLimit}. Every call of the sample app also checks its rate limits on Redis (one round trip each), which the one-instance yardstick with Redis pays too.`,
+    '- The machine is 2 cores shared with other work; the app processes, PostgreSQL, Redis and the load generator compete for them, so absolute rates and the ratios vary from run to run (the notes of the issue record every run).',
+    '',
+    '### What the scenarios showed',
+    '',
+    `- **One instance SIGKILLed** at ${(kill.killAtMs / 1000).toFixed(1)} s of ${kill.phase.durationMs / 1000} s: before it, ${kill.beforePerSecond.toFixed(1)} ok/s from all; the survivors were back to 0.9 × that ${kill.recoveryMs === null ? 'never within the phase' : `${(kill.recoveryMs / 1000).toFixed(1)} s after the kill`} (lease ${kill.leaseMs / 1000} s), and ran at ${kill.afterPerSecond.toFixed(1)} ok/s at the end. Failures at the survivors' clients: ${describe(kill.survivorFailures)}.`,
+    `- **Redis stopped** from ${(outage.stoppedAtMs / 1000).toFixed(1)} s to ${(outage.restartedAtMs / 1000).toFixed(1)} s of ${outage.phase.durationMs / 1000} s: ${outage.degradedInstances} of ${report.instances} instances answered \`/api/health\` with 206 (degraded) meanwhile, running on fallback limits of ${outage.fallbackLimits.join(', ') || 'n/a'}; failures of requests started during the outage: ${describe(outage.failuresDuringOutage)}; every instance was back in the shared mode ${outage.backToSharedMs === null ? 'not within the phase' : `${(outage.backToSharedMs / 1000).toFixed(1)} s after Redis returned`} (a Redis restarted without its data first learns for one lease).`,
+    `- **Rate limit** \`reports\` at ${rateLimit.limit} a minute, one user sending ${rateLimit.sent} requests spread over the ${report.instances} instances: ${rateLimit.shared} admitted with the Redis store, ${rateLimit.local} without it (each instance counting alone).${Object.keys(rateLimit.failed).length > 0 ? ` Other failures: ${describe(rateLimit.failed)}.` : ''}`,
+    '',
+  ].join('\n');
+}
