@@ -67,7 +67,16 @@ export async function startVetmed(
   // A start that fails part way (no database, a failed migration, a server that refuses these
   // safeguards or cannot listen) closes what it had opened.
   try {
-    database = await createDatabase({ ...options.database, config: config.database, safeguards });
+    database = await createDatabase({
+      // With a shared budget, idle connections hold slots another instance may have been granted:
+      // they close after 1 s instead of 30 (a busy pool's connections are rarely idle that long).
+      // postgres.js offers no safe way to close them at once: \`sql.close()\` during a database
+      // outage left queries hanging.
+      ...(shared && { idleTimeoutSeconds: 1 }),
+      ...options.database,
+      config: config.database,
+      safeguards,
+    });
     backends = createBackendCounter(database);
     await database.migrate();
     await checkDatabaseConnectionLimit(
@@ -105,6 +114,7 @@ export async function startVetmed(
       bodyLimitBytes: config.server.bodyLimitBytes,
       trustProxy: config.server.trustProxy,
       healthCacheMs: config.server.healthCacheMs,
+      staleReadMaxAgeMs: config.server.staleReadMaxAgeMs,
       backends: backends.latest,
       ...(backends.note === undefined ? {} : { backendsNote: backends.note }),
     });

@@ -32,6 +32,11 @@ export function renderMultiInstanceSection(path: string): string | undefined {
     '',
     `- **Without Redis** each instance adapts alone: the one whose connections were open first is never refused and keeps its budget, the others meet 53300, drop to 1 and climb back one slot a second, so in a ${report.durationMs / 1000} s phase they spend much of it below their share. Effective limits over the phase (d: set by the database's answers): ${trace(localMany)}. No call failed, no breaker opened: the refused connections were retried.`,
     `- **With Redis** the grants move between instances as their demand does (s: set by the shared grant): ${trace(sharedMany)}. A grant that shrinks stays reserved until the instance reports it has let go, so the grants add up to less than the capacity much of the time: the role's backends peaked at ${sharedMany?.peakBackends ?? 'n/a'} of ${report.connectionLimit}. Every call of the sample app also checks its rate limits on Redis (one round trip each), which the one-instance yardstick with Redis pays too.`,
+    ...(sharedMany !== undefined && sharedMany.tooManyConnections > 0
+      ? [
+          `- **The ${sharedMany.tooManyConnections} client-visible too-many-connections with Redis** come from connections, which the shared budget does not count: an instance whose grant shrinks keeps its pool's connections open, postgres.js hands its idle connections out in turn (oldest first), so none stays idle long enough for its idle timeout (1 s with \`REDIS_URL\`), and the instances granted those slots meet 53300 (their limits drop to 1, "d" above) until their calls run out of time. postgres.js has no safe way to close some of its connections (its \`sql.close()\` ends every one and, on connections not open, takes them out of the pool for good); node-postgres' and Neon's \`Pool\` reuse the most recent idle client and are trimmed on a limit drop by \`@db-safeguards/drizzle\`.`,
+        ]
+      : []),
     '- The machine is 2 cores shared with other work; the app processes, PostgreSQL, Redis and the load generator compete for them, so absolute rates and the ratios vary from run to run (the notes of the issue record every run).',
     '',
     '### What the scenarios showed',

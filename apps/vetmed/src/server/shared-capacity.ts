@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RateLimitStore, SharedConnectionBudget } from '@db-safeguards/core';
 import { createRedisBudget, RedisRateLimitStore } from '@db-safeguards/redis';
@@ -28,10 +27,11 @@ export async function openSharedCapacity(
   budget: number,
   log: Logger,
 ): Promise<SharedCapacity> {
-  const client = connectRedis(redis.url, log);
-  // Commands fail at once while the client is not connected (no offline queue): give it a moment to
-  // connect first, or the budget would start on its fallback although Redis is there.
-  await Promise.race([once(client, 'ready'), sleep(2000)]).catch(() => undefined);
+  // A connection for commands (no offline queue: a call while Redis is away fails at once and the
+  // budget falls back), made where the app makes all its Redis connections, which logs its errors.
+  const client = connectRedis(redis.url, log, { lazyConnect: true });
+  // Give it a moment to connect first, or the budget would start on its fallback although Redis is there.
+  await Promise.race([client.connect(), sleep(2000)]).catch(() => undefined);
   const capacity = redis.capacity ?? budget;
   const shared = createRedisBudget({ client, key: `${redis.keyPrefix}budget`, capacity });
   const subscription = shared.onModeChange((change) =>

@@ -269,7 +269,8 @@ describe('Neon-style errors at the driver boundary, classified as the shared fac
       const safeguards = createSafeguards({ retry: { baseDelayMs: 10, maxAttempts: 3 } });
       requests = 0;
       const failed = await safeguards
-        .run(() => sql`select 1`, { operationType: 'read' })
+        // 53300 is capacity, not an outage: retried within maxAttempts (never a breaker failure).
+        .run(() => sql`select 1`, { operationType: 'read', timeoutMs: 2000 })
         .catch((error: unknown) => error)
         .finally(() => safeguards.close());
       expect(failed).toBeInstanceOf(SafeguardError);
@@ -293,7 +294,7 @@ describe('Neon-style errors at the driver boundary, classified as the shared fac
         notes: [
           `"Couldn't connect to compute node" in the body → ${first.type} ${first.reason} (retryable: ${first.retryable})`,
           `"sorry, too many clients already" with code 53300 in the body → ${second.type} ${second.reason}`,
-          `the safeguarded read was tried ${safeguardedRequests} times (3 attempts), then failed as ${(failed as SafeguardError).type} ${(failed as SafeguardError).reason}; the connection string's password appears nowhere in the error`,
+          `the safeguarded read was tried ${safeguardedRequests} times (3 attempts: a 53300 is retried within maxAttempts, outside the retry budget), then failed as ${(failed as SafeguardError).type} ${(failed as SafeguardError).reason}; the connection string's password appears nowhere in the error`,
         ],
       });
     } finally {

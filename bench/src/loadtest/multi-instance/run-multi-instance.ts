@@ -230,6 +230,9 @@ export async function runMultiInstance(options: MultiInstanceOptions): Promise<M
       TRUST_PROXY: '127.0.0.1',
       SEED_DEMO: 'false',
       QUEUE_MAX_CONNECTIONS: String(connectionLimit),
+      // What is measured is the connection budget across instances: the event-loop and memory
+      // admission (LOAD_SHEDDING) would refuse calls on this shared 2-core machine for its own reasons.
+      LOAD_SHEDDING: 'off',
       ...limitsEnv(options.rateLimit),
     };
     const summarise = (

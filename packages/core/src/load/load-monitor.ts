@@ -125,6 +125,15 @@ export class LoadMonitor implements AdmissionGate {
     };
   }
 
+  /**
+   * True while new calls of some priority are refused for load: the process is too busy to read its
+   * answers in time, so a deadline that passes now says little about the database.
+   */
+  isShedding(now = this.clock.now()): boolean {
+    if (now >= this.nextSampleAt) this.update(now);
+    return this.shedThrough >= 0;
+  }
+
   /** Stops the sampler (its event-loop monitor). */
   close(): void {
     this.sampler?.close?.();

@@ -20,6 +20,9 @@ class SetReadings implements LoadSampler {
   }
 }
 
+const sleep = (clock: ManualClock, ms: number) =>
+  new Promise<void>((resolve) => clock.setTimeout(resolve, ms));
+
 async function outcome<T>(promise: Promise<T>): Promise<T | SafeguardError> {
   try {
     return await promise;
@@ -261,6 +264,32 @@ describe('load shedding by priority (event-loop lag and memory as admission inpu
     expect(calm.status).toBe('healthy');
     expect(calm.components.load.message).toBe('event-loop delay p99 4 ms');
     await safeguards.close();
+  });
+
+  it('a deadline that passes while the process sheds load opens no breaker; the same timeouts otherwise do', async () => {
+    const timeouts = async (shedding: boolean) => {
+      const { clock, readings, safeguards } = setup({}, { breakers: { primary: { failureThreshold: 2 } } });
+      await readings({ eventLoopDelayMs: shedding ? 300 : 1 });
+      // HIGH work is still admitted at 300 ms; each call runs its whole 2 s and then times out.
+      const calls = [0, 1, 2].map(() =>
+        outcome(
+          safeguards.run(() => sleep(clock, 10_000), {
+            operationType: 'write',
+            priority: Priority.HIGH,
+            timeoutMs: 2000,
+          }),
+        ),
+      );
+      await clock.advance(2000);
+      const results = await Promise.all(calls);
+      expect(results.every((result) => isSafeguardError(result) && result.type === 'TIMEOUT')).toBe(true);
+      const state = safeguards.metrics().breakers.primary!.state;
+      await clock.advance(20_000);
+      await safeguards.close();
+      return state;
+    };
+    expect(await timeouts(true)).toBe('CLOSED');
+    expect(await timeouts(false)).toBe('OPEN');
   });
 
   it('every refusal is reported once through onRejection, at the load stage', async () => {

@@ -241,10 +241,13 @@ export class Execution<T> implements ExecutionView, AttemptOwner<T> {
     const breaker = this.breaker!;
     const permit = this.permit!;
     const now = this.parts.clock.now();
+    // A deadline that passed while this process shed load is the process being overloaded (its event
+    // loop reads the database's answers late), not the database being unwell: it opens no breaker.
     const verdict = breakerVerdict(
       error,
       timedOut,
-      hadTimeToRun(now - this.attemptStartedAt, this.context.deadline - this.startedAt),
+      hadTimeToRun(now - this.attemptStartedAt, this.context.deadline - this.startedAt) &&
+        !this.parts.load.isShedding(now),
     );
     if (verdict === 'failure') breaker.recordFailure(permit);
     else if (verdict === 'success') breaker.recordSuccess(permit, this.attemptStartedAt);

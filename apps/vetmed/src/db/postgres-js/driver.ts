@@ -3,7 +3,6 @@ import postgres from 'postgres';
 import type { AppDatabase, Database } from '../database.js';
 import { isPooledUrl } from '../database-config.js';
 import type { DriverOptions } from '../driver-options.js';
-import { closeIdleConnectionsOnLimitDrop } from '../safeguarded/close-idle-connections.js';
 import { countRoleConnections, probeDatabase } from '../safeguarded/common-queries.js';
 import { guardMigrationOrder } from '../safeguarded/migration-order.js';
 import * as schema from '../schema/index.js';
@@ -31,13 +30,6 @@ export async function createPostgresJsDatabase(options: DriverOptions): Promise<
       ...(timeout > 0 && !pooled ? { statement_timeout: timeout } : {}),
     },
   });
-  // postgres.js 3.4 has `close()` at run time (it ends every connection gracefully; the pool stays
-  // usable) but not in its type declarations. Without it, idle connections wait for `idle_timeout`.
-  const closeConnections = (sql as unknown as { close?: () => Promise<void> }).close;
-  const stopClosingIdle =
-    typeof closeConnections === 'function'
-      ? closeIdleConnectionsOnLimitDrop(safeguards, () => closeConnections())
-      : () => {};
   const db = drizzle({
     client: sql,
     schema,
@@ -72,9 +64,6 @@ export async function createPostgresJsDatabase(options: DriverOptions): Promise<
       }),
     probe: (signal) => probeDatabase(db, safeguards, signal),
     countConnections: () => countRoleConnections(db),
-    close: () => {
-      stopClosingIdle();
-      return sql.end({ timeout: 5 });
-    },
+    close: () => sql.end({ timeout: 5 }),
   };
 }
