@@ -29,7 +29,7 @@ async function withTarget(
 }
 
 describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)', () => {
-  it('outage: the server stops for 10 s; the breaker opens after at most its threshold of failures, refusals while it is open are 503 CIRCUIT_BREAKER with retry-after, nothing hangs, the app serves again within the breaker timeout + 2 s', async () => {
+  it('outage: the server stops for 10 s; the breaker opens after at most its threshold of failures; while it is open recordings are refused 503 CIRCUIT_BREAKER with retry-after (no REDIS_URL) and histories answered stale, marked degraded; nothing hangs, the app serves again within the breaker timeout + 2 s', async () => {
     await withTarget({}, async (target) => {
       const { app, server } = target;
       const users = await createLoadUsers(app, 4);
@@ -64,21 +64,32 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
         (r) => !r.ok && r.startedAt >= outageStarted - 1000 && r.endedAt < opened!.at,
       );
       expect(failedBeforeOpen.length).toBeLessThanOrEqual(failureThreshold);
-      // A call that began and ended while the breaker was open was refused by it: 503 CIRCUIT_BREAKER
-      // with the time until it half-opens.
+      // A call that began and ended while the breaker was open never reached the database. Without
+      // REDIS_URL nothing can keep a write for later: a recording is refused at once, 503
+      // CIRCUIT_BREAKER with the time until the breaker half-opens. A history is answered from the
+      // user's last good copy (read before the outage), marked degraded with the time it is from.
       const whileOpen = records.filter((r) => stateThroughout(transitions, r) === 'OPEN');
-      expect(whileOpen.length, 'calls refused while the breaker was open').toBeGreaterThan(20);
-      for (const refused of whileOpen) {
+      const writesWhileOpen = whileOpen.filter((r) => r.kind === 'record');
+      const readsWhileOpen = whileOpen.filter((r) => r.kind === 'read');
+      expect(writesWhileOpen.length, 'recordings refused while the breaker was open').toBeGreaterThan(10);
+      expect(readsWhileOpen.length, 'histories answered while the breaker was open').toBeGreaterThan(10);
+      for (const refused of writesWhileOpen) {
         expect(refused.ok).toBe(false);
         expect(refused.status).toBe(503);
         expect(refused.userFriendly).toMatchObject({ type: 'CIRCUIT_BREAKER', retryable: true });
         expect(refused.userFriendly!.retryAfterMs).toBeGreaterThan(0);
         expect(refused.userFriendly!.retryAfterMs).toBeLessThanOrEqual(openDurationMs);
       }
+      for (const read of readsWhileOpen) {
+        expect(read.ok, 'a history while the breaker was open is answered stale').toBe(true);
+        expect(read.degraded?.kind).toBe('stale');
+        if (read.degraded?.kind === 'stale')
+          expect(read.degraded.asOf.getTime()).toBeLessThanOrEqual(outageStarted);
+      }
       const duringOutage = records.filter(
         (r) => r.startedAt >= outageStarted && r.endedAt <= serverBack && !r.ok,
       );
-      const others = duringOutage.filter((r) => !whileOpen.includes(r));
+      const others = duringOutage.filter((r) => !writesWhileOpen.includes(r));
       // The rest are the calls that reached the database while it was going or gone (before the
       // breaker opened, and its half-open probes): typed, and within the deadline.
       for (const failed of others) expect([503, 504]).toContain(failed.status);
@@ -88,7 +99,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
       expect(recovery, 'served again after the server came back').not.toBeNull();
       expect(recovery!).toBeLessThanOrEqual(openDurationMs + 2000);
       expect((await fetch(`${app.url}/api/health`)).status).toBe(200);
-      const retryAfters = whileOpen.map((r) => r.userFriendly!.retryAfterMs!);
+      const retryAfters = writesWhileOpen.map((r) => r.userFriendly!.retryAfterMs!);
 
       await finishScenario(
         '1-outage',
@@ -100,7 +111,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
           recoveryMs: recovery,
           notes: () => [
             `primary breaker opened ${opened!.at - outageStarted} ms after the server stopped, after ${failuresToOpen} failures (threshold ${failureThreshold}); ${failedBeforeOpen.length} calls had failed to their clients by then`,
-            `${whileOpen.length} calls made while it was open were refused at once with 503 CIRCUIT_BREAKER, retry-after ${Math.min(...retryAfters)}–${Math.max(...retryAfters)} ms`,
+            `${writesWhileOpen.length} recordings made while it was open were refused at once with 503 CIRCUIT_BREAKER, retry-after ${Math.min(...retryAfters)}–${Math.max(...retryAfters)} ms (no REDIS_URL: nothing to keep them for later); ${readsWhileOpen.length} histories were answered stale from the last good copy, marked degraded`,
             `${others.length} other calls failed during the outage (before the breaker opened, or as its half-open probes): ${describeFailures(others)}`,
             `longest call ${longest(records)} ms (deadline 3 000 ms)`,
             `recovery measured from the server's return; breaker open time ${openDurationMs} ms (CIRCUIT_TIMEOUT_MS)`,
@@ -234,7 +245,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
     );
   }, 90_000);
 
-  it('network stall (proxy paused 5 s): deadlines fire, slots are released, and the active slots return to 0', async () => {
+  it('network stall (proxy paused 5 s): deadlines fire (histories then answered stale, marked degraded), slots are released, and the active slots return to 0', async () => {
     await withTarget({ REQUEST_TIMEOUT_MS: '2000' }, async (target) => {
       const { app, proxy } = target;
       const users = await createLoadUsers(app, 4);
@@ -254,12 +265,24 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
         (r) => r.startedAt >= stallStarted + 100 && r.startedAt < stallEnded - 2500,
       );
       expect(stalled.length).toBeGreaterThan(10);
-      // Each ends at its deadline (504 TIMEOUT) or, once timeouts have opened the breaker, at once (503).
-      for (const call of stalled) {
+      // Each recording ends at its deadline (504 TIMEOUT) or, once timeouts have opened the breaker, at
+      // once (503). A history fails the same way underneath, and is then answered from the user's last
+      // good copy (read before the stall), marked degraded: still no later than its deadline (below).
+      const stalledWrites = stalled.filter((call) => call.kind === 'record');
+      const stalledReads = stalled.filter((call) => call.kind === 'read');
+      expect(stalledWrites.length).toBeGreaterThan(5);
+      expect(stalledReads.length).toBeGreaterThan(5);
+      for (const call of stalledWrites) {
         expect(call.ok).toBe(false);
         expect(`${call.status} ${call.userFriendly?.type}`).toMatch(
           /^(504 TIMEOUT|503 CIRCUIT_BREAKER|503 QUEUE_FULL)$/,
         );
+      }
+      for (const call of stalledReads) {
+        expect(call.ok, 'a history during the stall is answered stale').toBe(true);
+        expect(call.degraded?.kind).toBe('stale');
+        if (call.degraded?.kind === 'stale')
+          expect(call.degraded.asOf.getTime()).toBeLessThanOrEqual(stallStarted);
       }
       expect(longest(records)).toBeLessThan(2000 + 1500);
       // No leaked slot: once the traffic is gone, nothing holds the budget.
@@ -274,7 +297,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
           faults: 'proxy paused 5 s (no data either way, connections kept open)',
           recoveryMs: recoveryAfter(records, stallEnded),
           notes: () => [
-            `${stalled.length} calls during the stall failed typed: ${stalled.filter((c) => c.status === 504).length} at their 2 s deadline (504), ${stalled.filter((c) => c.status === 503).length} at once once the timeouts had opened the breaker (503); longest call ${longest(records)} ms`,
+            `${stalledWrites.length} recordings during the stall failed typed: ${stalledWrites.filter((c) => c.status === 504).length} at their 2 s deadline (504), ${stalledWrites.filter((c) => c.status === 503).length} at once once the timeouts had opened the breaker (503); ${stalledReads.length} histories were answered stale from the last good copy, marked degraded; longest call ${longest(records)} ms`,
             `active slots back to 0 after the stall; ${stats.abandoned} slots were reclaimed from operations that never ended (abandonAfterMs)`,
           ],
         },
@@ -347,7 +370,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
     });
   }, 90_000);
 
-  it('connection hog: another client holds every connection the role may open; 53300 is capacity, not an outage: no breaker opens, nothing goes read-only, the effective limit drops to 1, refused calls are retried until their deadline outside the retry budget, then typed 503 CONNECTION', async () => {
+  it('connection hog: another client holds every connection the role may open; 53300 is capacity, not an outage: no breaker opens, nothing goes read-only, the effective limit drops to 1, refused calls are retried within maxAttempts outside the retry budget, then typed 503 CONNECTION', async () => {
     // A stingy retry budget (0.5/s floor) to show that retries of refusals as full do not draw on it.
     const budget = { ratio: 0.2, minPerSecond: 0.5, windowMs: 10_000 };
     await withTarget(
@@ -391,8 +414,8 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
         expect(lowestLimit, 'the effective limit while the role was full').toBe(1);
         const refused = records.filter((r) => !r.ok && r.startedAt < releasedAt);
         expect(refused.length).toBeGreaterThan(20);
-        // Refused at their deadline: the database full (a typed 503 with retry-after), or, for a call
-        // that never got a slot under the lowered limit in time, a 504 TIMEOUT.
+        // Refused after their last attempt: the database full (a typed 503 with retry-after), or, for a
+        // call that never got a slot under the lowered limit in time, a 504 TIMEOUT.
         const full = refused.filter((r) => r.status === 503);
         expect(full.length).toBeGreaterThan(10);
         for (const call of full) {
@@ -424,7 +447,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
             notes: () => [
               `no breaker changed state, read-only mode stayed off; health during the hog: ${healthDuringHog.status} (breakers healthy, capacity: ${healthDuringHog.components.capacity.message}): the database was up, only full`,
               `the effective limit dropped from ${before.capacity.effective} to ${lowestLimit} and was back at ${after.capacity.effective} 4 s after the hog left (one slot per second of successes)`,
-              `${connectionRetries.length} retries of refused calls for ${operations} database operations, each after at most 1 s, none drawn from the retry budget; ${refused.length} calls still refused at their deadline: ${full.length} a typed 503 CONNECTION (too-many-connections) with retry-after, ${refused.length - full.length} a 504 TIMEOUT waiting for a slot`,
+              `${connectionRetries.length} retries of refused calls for ${operations} database operations, each after at most 1 s, none drawn from the retry budget; ${refused.length} calls still refused after their last attempt: ${full.length} a typed 503 CONNECTION (too-many-connections) with retry-after, ${refused.length - full.length} a 504 TIMEOUT waiting for a slot`,
             ],
           },
         );

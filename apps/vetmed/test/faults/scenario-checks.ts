@@ -70,10 +70,14 @@ export async function finishScenario(
 export const longest = (records: readonly CallRecord[]) =>
   Math.max(0, ...records.map((record) => record.endedAt - record.startedAt));
 
-/** The first call that started after `since` and succeeded: how long after `since` it ended. */
+/**
+ * The first call that started after `since` and was served live: how long after `since` it ended. A
+ * degraded answer (a history from the last good copy, a recording accepted for later) is the app
+ * coping without its database, not serving again, so it never counts as recovery.
+ */
 export function recoveryAfter(records: readonly CallRecord[], since: number): number | null {
   const first = records
-    .filter((record) => record.ok && record.startedAt >= since)
+    .filter((record) => record.ok && record.degraded === undefined && record.startedAt >= since)
     .sort((a, b) => a.endedAt - b.endedAt)[0];
   return first ? first.endedAt - since : null;
 }
