@@ -237,6 +237,8 @@ function headerOf(request: EdgeRequest, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+const utf8 = new TextEncoder();
+
 /** The parts of a Node `ServerResponse` {@link sendEdgeRefusal} writes to. */
 export interface EdgeResponseTarget {
   writeHead(status: number, headers: Record<string, string | number>): unknown;
@@ -250,7 +252,7 @@ export interface EdgeResponseTarget {
 export function sendEdgeRefusal(response: EdgeResponseTarget, refusal: EdgeRefusal): void {
   response.writeHead(refusal.status, {
     ...refusal.headers,
-    'content-length': Buffer.byteLength(refusal.body),
+    'content-length': utf8.encode(refusal.body).byteLength,
   });
   response.end(refusal.body);
 }
