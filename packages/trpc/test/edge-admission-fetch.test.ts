@@ -92,6 +92,7 @@ describe('createEdgeAdmission with a Fetch Request (fetch adapter)', () => {
   it('leaves to tRPC what is not a call it decides', async () => {
     const edge = createEdgeAdmission({ router, safeguards, basePath: '/api/trpc/' });
     expect(await edge(new Request('https://example.test/health'))).toBeUndefined();
+    expect(await edge(new Request('https://example.test/api/trpc/list', { method: 'HEAD' }))).toBeUndefined();
     const tooMany = `https://example.test/api/trpc/${Array(26).fill('list').join(',')}?batch=1`;
     expect(await edge(new Request(tooMany))).toBeUndefined();
     const streamed = new Request('https://example.test/api/trpc/list?batch=1', {

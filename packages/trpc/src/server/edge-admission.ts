@@ -69,7 +69,8 @@ export interface EdgeRefusal {
  * {@link sendEdgeRefusal} or {@link edgeRefusalResponse}, tRPC never sees it); else `admitted`, the
  * outcome of every call to hand to `prechargeCalls` in `createContext`, so that the middleware
  * neither charges a call twice nor runs one refused here. Undefined: not a call the edge decides
- * (outside `basePath`, a batch over `maxBatchSize`, a streaming or subscription request).
+ * (outside `basePath`, a method other than GET and POST, a batch over `maxBatchSize`, a streaming or
+ * subscription request).
  */
 export type EdgeDecision =
   | { refused: EdgeRefusal; admitted?: undefined }
@@ -134,6 +135,9 @@ export function createEdgeAdmission(
   };
 
   return async (request) => {
+    // tRPC answers other methods (HEAD, OPTIONS) without running a call: nothing to admit.
+    const method = request.method ?? 'GET';
+    if (method !== 'GET' && method !== 'POST') return undefined;
     const fetchRequest = isFetchRequest(request);
     const url = fetchRequest ? new URL(request.url) : new URL(request.url ?? '/', 'http://localhost');
     const paths = requestCallPaths(url, basePath);
