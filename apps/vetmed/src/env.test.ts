@@ -89,6 +89,7 @@ describe('loadEnv', () => {
       shutdownDrainMs: 0,
       trustProxy: ['10.0.0.0/8', '192.168.1.1'],
       healthCacheMs: 250,
+      staleReadMaxAgeMs: 1_800_000,
     });
     // SEED_DEMO=auto never seeds the published demo password in production (issue 11).
     expect(config.seedDemo).toBe(false);

@@ -23,6 +23,7 @@ import {
   redactUrl,
   resolveDatabaseConfig,
 } from './db/database-config.js';
+import { defaultMaxStaleMs } from './degradation/stale-reads.js';
 import { type ConnectionLimitCheck, connectionLimitChecks } from './server/connection-limit-check.js';
 import { defaultHealthCacheMs } from './server/health-cache.js';
 import { parseLoadMarks } from './server/load-marks.js';
@@ -54,6 +55,8 @@ export interface AppConfig {
     trustProxy: TrustProxy;
     /** How long one health report (one database probe) answers every `/api/health`. */
     healthCacheMs: number;
+    /** Oldest last good answer a degradable read may serve while the database is unavailable; 0: none. */
+    staleReadMaxAgeMs: number;
   };
   /** Seed the demo household on start: `auto` does it on the embedded PGlite database only. */
   seedDemo: boolean;
@@ -167,6 +170,11 @@ const fields = {
   REQUEST_TIMEOUT_MS: field(integer(1, 600_000), 'an integer between 1 and 600000', 10_000),
   BODY_LIMIT_BYTES: field(integer(1, 100 * 1024 * 1024), 'an integer between 1 and 104857600', 1024 * 1024),
   SHUTDOWN_DRAIN_MS: field(integer(0, 600_000), 'an integer between 0 and 600000', 10_000),
+  STALE_READS_MAX_AGE_MS: field(
+    integer(0, 86_400_000),
+    'an integer between 0 (off) and 86400000',
+    defaultMaxStaleMs,
+  ),
   HEALTH_CACHE_MS: field(integer(0, 60_000), 'an integer between 0 and 60000', defaultHealthCacheMs),
   RATE_LIMIT_TOKEN_MAX: field(
     integer(1).transform((value): number | undefined => value),
@@ -341,6 +349,7 @@ export function loadEnv(env: Env = process.env): AppConfig {
       shutdownDrainMs: v.SHUTDOWN_DRAIN_MS,
       trustProxy: v.TRUST_PROXY,
       healthCacheMs: v.HEALTH_CACHE_MS,
+      staleReadMaxAgeMs: v.STALE_READS_MAX_AGE_MS,
     },
     // `auto` never seeds in production: the demo account's password is published in the README.
     seedDemo:

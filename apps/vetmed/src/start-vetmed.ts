@@ -114,6 +114,7 @@ export async function startVetmed(
       bodyLimitBytes: config.server.bodyLimitBytes,
       trustProxy: config.server.trustProxy,
       healthCacheMs: config.server.healthCacheMs,
+      staleReadMaxAgeMs: config.server.staleReadMaxAgeMs,
       backends: backends.latest,
       ...(backends.note === undefined ? {} : { backendsNote: backends.note }),
     });

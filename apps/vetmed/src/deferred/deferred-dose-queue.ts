@@ -4,8 +4,8 @@ import { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type {} from '../app-error-reasons.js';
 import { idempotencyKeyReused } from '../db/index.js';
+import { connectRedis } from '../server/redis-connection.js';
 import type { DeferredDose, ReceiptState, SettledDose } from './dose-recording.js';
-import { createRedisConnection } from './redis-connection.js';
 
 /** The BullMQ queue the deferred doses wait in. */
 export const deferredDoseQueueName = 'vetmed-deferred-doses';
@@ -27,10 +27,12 @@ export class DeferredDoseQueue {
   private readonly connection;
 
   constructor(redisUrl: string, log: Logger) {
-    this.connection = createRedisConnection(redisUrl, 'commands');
-    this.connection.on('error', (error) =>
-      log.warn({ err: error }, 'deferred doses: redis connection error'),
-    );
+    // The app's defaults: no offline queue, one try, so a dose Redis cannot take fails the request at once.
+    this.connection = connectRedis(redisUrl, log, {
+      lazyConnect: true,
+      connectionName: undefined,
+      retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
+    });
     this.queue = new Queue<DeferredDose, SettledDose>(deferredDoseQueueName, {
       connection: this.connection,
       defaultJobOptions: {

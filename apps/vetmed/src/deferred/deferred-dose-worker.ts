@@ -4,10 +4,10 @@ import { toSafeguardError } from '@db-safeguards/trpc';
 import { type Queue, RateLimitError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { AppDatabase } from '../db/index.js';
+import { connectRedis } from '../server/redis-connection.js';
 import { applyDeferredDose } from './apply-deferred-dose.js';
 import { deferredDoseQueueName } from './deferred-dose-queue.js';
 import type { DeferredDose, SettledDose } from './dose-recording.js';
-import { createRedisConnection } from './redis-connection.js';
 
 export interface DeferredDoseWorkerOptions {
   redisUrl: string;
@@ -42,10 +42,15 @@ export function startDeferredDoseWorker(
   options: DeferredDoseWorkerOptions,
 ): Worker<DeferredDose, SettledDose> {
   const { queue, log } = options;
-  const connection = createRedisConnection(options.redisUrl, 'blocking');
-  connection.on('error', (error) =>
-    log.warn({ err: error }, 'deferred doses: worker redis connection error'),
-  );
+  // A worker's connection waits for work: BullMQ needs every command retried for ever.
+  const connection = connectRedis(options.redisUrl, log, {
+    lazyConnect: true,
+    maxRetriesPerRequest: null,
+    enableOfflineQueue: true,
+    // BullMQ names its connections itself.
+    connectionName: undefined,
+    retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
+  });
   const worker = new Worker<DeferredDose, SettledDose>(
     deferredDoseQueueName,
     async (job) => {

@@ -43,6 +43,13 @@ describe('StaleReads', () => {
     await expect(reads.read(rex, outage)).rejects.toMatchObject({ type: 'CIRCUIT_BREAKER' });
   });
 
+  it('with maxStaleMs 0 answers nothing stale: every failure reaches the caller', async () => {
+    const reads = new StaleReads({ maxStaleMs: 0 });
+    await reads.read(rex, async () => 1);
+    await expect(reads.read(rex, outage)).rejects.toMatchObject({ type: 'CIRCUIT_BREAKER' });
+    expect(reads.size).toBe(0);
+  });
+
   it('holds at most maxEntries answers', async () => {
     const reads = new StaleReads({ maxEntries: 5 });
     for (let i = 0; i < 50; i++) await reads.read({ ...rex, input: { animalId: `a${i}` } }, async () => i);

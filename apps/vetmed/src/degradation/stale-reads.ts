@@ -25,7 +25,7 @@ export function fresh<T>(value: T): MaybeStale<T> {
 export interface StaleReadsOptions {
   /** Answers kept at most, over every user and procedure; the least recently stored goes first. Default 2 000. */
   maxEntries?: number;
-  /** Oldest answer that may still be served. Default 30 minutes. */
+  /** Oldest answer that may still be served. Default 30 minutes; 0: none (every failure reaches the client). */
   maxStaleMs?: number;
   clock?: Clock;
 }
@@ -44,9 +44,11 @@ export const defaultMaxStaleMs = 30 * 60_000;
 export class StaleReads {
   private readonly cache: StaleCache<unknown>;
   private readonly clock: Clock;
+  private readonly isOff: boolean;
 
   constructor(options: StaleReadsOptions = {}) {
     this.clock = options.clock ?? systemClock;
+    this.isOff = options.maxStaleMs === 0;
     this.cache = new StaleCache<unknown>({
       maxEntries: options.maxEntries ?? defaultStaleReadEntries,
       maxStaleMs: options.maxStaleMs ?? defaultMaxStaleMs,
@@ -68,6 +70,7 @@ export class StaleReads {
     key: { userId: string; procedure: string; input: unknown },
     load: () => Promise<T>,
   ): Promise<MaybeStale<T>> {
+    if (this.isOff) return { value: await load(), degraded: false };
     const outcome = await this.cache.read(cacheKey(key), load);
     if (!outcome.degraded) return { value: outcome.value, degraded: false };
     return {

@@ -84,6 +84,8 @@ export interface AppServerOptions {
    * `false` serves none; without a build, `/` answers a JSON index of the API.
    */
   webRoot?: string | false;
+  /** Oldest last good answer a degradable read may serve while the database is unavailable (0: none). Default 30 min. */
+  staleReadMaxAgeMs?: number;
   /** With REDIS_URL: where dose recordings wait while the database is unavailable. */
   deferredDoses?: DeferredDoseQueue | undefined;
   /** The app role's backends as the health probe last counted them, for the dashboard (see `BackendCounter`). */
@@ -151,7 +153,9 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     database: options.database,
     safeguards,
     sessions,
-    staleReads: new StaleReads(),
+    staleReads: new StaleReads(
+      options.staleReadMaxAgeMs === undefined ? {} : { maxStaleMs: options.staleReadMaxAgeMs },
+    ),
     deferredDoses: options.deferredDoses,
     trustProxy: options.trustProxy ?? false,
   });

@@ -2,8 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RateLimitStore, SharedConnectionBudget } from '@db-safeguards/core';
 import { createRedisBudget, RedisRateLimitStore } from '@db-safeguards/redis';
 import type { Logger } from 'pino';
-import { createRedisConnection } from '../deferred/redis-connection.js';
 import type { AppConfig } from '../env.js';
+import { connectRedis } from './redis-connection.js';
 
 /** What REDIS_URL switches on: one connection budget and one set of rate limits for every instance. */
 export interface SharedCapacity {
@@ -28,15 +28,8 @@ export async function openSharedCapacity(
   log: Logger,
 ): Promise<SharedCapacity> {
   // A connection for commands (no offline queue: a call while Redis is away fails at once and the
-  // budget falls back), made where the app makes all its Redis connections.
-  const client = createRedisConnection(redis.url, 'commands');
-  let lastLoggedAt = 0;
-  client.on('error', (error: Error) => {
-    // A Redis outage is a state health reports, not a stream of lines: at most one every 10 s.
-    if (Date.now() - lastLoggedAt < 10_000) return;
-    lastLoggedAt = Date.now();
-    log.warn({ error: error.message }, 'Redis connection error');
-  });
+  // budget falls back), made where the app makes all its Redis connections, which logs its errors.
+  const client = connectRedis(redis.url, log, { lazyConnect: true });
   // Give it a moment to connect first, or the budget would start on its fallback although Redis is there.
   await Promise.race([client.connect(), sleep(2000)]).catch(() => undefined);
   const capacity = redis.capacity ?? budget;

@@ -50,6 +50,9 @@ function environment(target: WebUiTarget): Record<string, string> {
     RATE_LIMIT_AUTH_MAX: '10000',
     RATE_LIMIT_API_MAX: '1000000',
     RATE_LIMIT_RECORDING_MAX: '10000',
+    // Load shedding reads this process's event loop, which a browser and a busy test machine share:
+    // it has its own test (test/load-shedding.test.ts) and is not what these pages are about.
+    LOAD_SHEDDING: 'off',
     ...target.env,
   };
 }

@@ -1,11 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultMaxStaleMs } from '../../src/degradation/stale-reads.js';
 import { createHouseholdWithAnimal, failure, signUp } from '../app/app-client.js';
 import { type FaultTarget, startFaultTarget } from '../faults/fault-fixture.js';
 
 // Real PostgreSQL stopped under the app: the degradable reads answer their last good value, marked.
 let target: FaultTarget;
 beforeAll(async () => {
-  target = await startFaultTarget({ CIRCUIT_TIMEOUT_MS: '3000' });
+  target = await startFaultTarget({
+    CIRCUIT_TIMEOUT_MS: '3000',
+    STALE_READS_MAX_AGE_MS: String(defaultMaxStaleMs),
+  });
 }, 90_000);
 afterAll(() => target?.stop());
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestRedis, type TestRedis } from '@db-safeguards/test-redis';
 import { describe, expect, it } from 'vitest';
+import { defaultMaxStaleMs } from '../../src/degradation/stale-reads.js';
 import { vetmedClient } from '../app/app-client.js';
 import { countsByKey } from '../support/ledger.js';
 import { watchDrain } from './deferred-drain.js';
@@ -51,7 +52,10 @@ describe('fault injection with deferred writes (real PostgreSQL, real Redis, Bul
     let target: FaultTarget | undefined;
     try {
       redis = await startTestRedis({ appendOnly: true, externalUrl: false });
-      target = await startFaultTarget({ REDIS_URL: redis.url });
+      target = await startFaultTarget({
+        REDIS_URL: redis.url,
+        STALE_READS_MAX_AGE_MS: String(defaultMaxStaleMs),
+      });
       const { app, server } = target;
       const loadUsers: LoadUser[] = await createLoadUsers(app, users);
       const retries = watchRetries(app);
@@ -62,7 +66,7 @@ describe('fault injection with deferred writes (real PostgreSQL, real Redis, Bul
       await sleep(outageMs);
       await server.startServer();
       const serverBack = Date.now();
-      const drain = watchDrain(app, load.answered);
+      const drain = watchDrain(target.admin, load.answered);
       // The load goes on until live calls are served again, and 5 s more.
       const recoveryDeadline = Date.now() + 60_000;
       while (
@@ -173,7 +177,7 @@ describe('fault injection with deferred writes (real PostgreSQL, real Redis, Bul
       // supervisor restarting it meanwhile would see each attempt exit).
       await app.start();
       const restartedAt = Date.now();
-      const drain = watchDrain(target.app, load.answered);
+      const drain = watchDrain(target.admin, load.answered);
       const recoveryDeadline = Date.now() + 60_000;
       while (
         recoveryAfter(

@@ -122,6 +122,9 @@ export async function startFaultTarget(
       REQUEST_TIMEOUT_MS: '3000',
       SHUTDOWN_DRAIN_MS: '1000',
       CIRCUIT_TIMEOUT_MS: '5000',
+      // The scenarios test how failures reach the clients: no history read answered from its last
+      // good copy (the scenarios of deferred-outage.test.ts and test/degradation turn them back on).
+      STALE_READS_MAX_AGE_MS: '0',
       ...rateLimitsOutOfTheWay,
       ...env,
     });

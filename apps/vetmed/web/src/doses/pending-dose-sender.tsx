@@ -47,6 +47,8 @@ function SendPendingDose({ dose }: { dose: PendingDose }) {
           doseText: `${formatAmount(dose.doseAmount)} ${dose.doseUnit}`,
           answeredAt: Date.now(),
         });
+        // The history is asked again: answered from the server's last good copy, it says from when.
+        void queryClient.invalidateQueries({ queryKey: trpc.administrations.history.queryKey() });
         return;
       }
       const { administration } = result;

@@ -4,6 +4,7 @@ import { useTRPC } from '../api/trpc.js';
 import { ErrorNotice } from '../components/error-notice.js';
 import { QueryView } from '../components/query-view.js';
 import { Link } from '../routing/router.js';
+import { HouseholdGlance } from './household-glance.js';
 import { HouseholdNav } from './household-nav.js';
 
 function AddAnimal({ householdId }: { householdId: string }) {
@@ -69,6 +70,7 @@ export function HouseholdPage({ householdId }: { householdId: string }) {
               )}
             </QueryView>
             {data.role !== 'vet' && <AddAnimal householdId={householdId} />}
+            <HouseholdGlance householdId={householdId} />
             <h2>Members</h2>
             <table>
               <thead>
