@@ -5,7 +5,8 @@
  * Two app processes (4 connections each) on one throwaway PostgreSQL (role limited to 8), configured alike but
  * for one limit: `serving` lets every call through, `refusing` allows one `api` call per user a minute,
  * so after a warm-up call each dose-history read (`administrations.history`, NORMAL, 50 rows) is
- * refused with RATE_LIMIT (429) by the safeguards' middleware, after tRPC has read and parsed it. The
+ * refused with RATE_LIMIT (429) at the app's HTTP edge (`createEdgeAdmission`: the caller's session
+ * is in the app's cache after the warm-up), before tRPC reads the request. The
  * users and their data are made through `serving`; a session is valid in both, as it lives in the
  * database. Each round sends the same number of history reads to each app, closed loop, interleaved,
  * and reads each app's own CPU time (`process_cpu_seconds_total` from its /metrics) before and after.

@@ -17,6 +17,14 @@ export {
 export type { RequestAddressInfo, TrustProxy } from './server/client-ip.js';
 export { clientIp, isProxyRule, isTrustedProxy } from './server/client-ip.js';
 export type {
+  EdgeAdmissionOptions,
+  EdgeDecision,
+  EdgeRefusal,
+  EdgeRequest,
+  EdgeResponseTarget,
+} from './server/edge-admission.js';
+export { createEdgeAdmission, edgeRefusalResponse, sendEdgeRefusal } from './server/edge-admission.js';
+export type {
   FormatterInput,
   SafeguardsErrorFormatterOptions,
   ShapeWithUserFriendly,

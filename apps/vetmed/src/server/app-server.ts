@@ -11,13 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { isSafeguardError, SafeguardError, type Safeguards } from '@db-safeguards/core';
 import {
   addressGroup,
-  admitCalls,
+  createEdgeAdmission,
   defaultMaxBatchSize,
+  type EdgeDecision,
   isTrustedProxy,
   prechargeCalls,
-  procedurePolicies,
   requestCallPaths,
   safeguardsResponseMeta,
+  sendEdgeRefusal,
   type TrustProxy,
 } from '@db-safeguards/trpc';
 import { TRPCError } from '@trpc/server';
@@ -28,7 +29,7 @@ import type { Database } from '../db/index.js';
 import type { DeferredDoseQueue } from '../deferred/deferred-dose-queue.js';
 import { StaleReads } from '../degradation/stale-reads.js';
 import { type AppRouter, appRouter } from '../routers/app-router.js';
-import { createContextFactory, type RequestContext } from '../trpc/context.js';
+import { bearerToken, createContextFactory, type RequestContext } from '../trpc/context.js';
 import { registerGuard } from '../trpc/init.js';
 import { SessionCache } from '../trpc/session-cache.js';
 import { createHealthCache } from './health-cache.js';
@@ -123,8 +124,6 @@ const routeOf = createRouteLabeller(
   Object.keys(appRouter._def.procedures),
   operationalRoutePaths,
 );
-/** The rate-limit policy of each procedure, for the calls charged at the edge. */
-const policyOf = procedurePolicies(appRouter);
 
 /**
  * The app's HTTP server: tRPC at `/api/trpc` (the standalone adapter, with the safeguards'
@@ -170,22 +169,34 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
   };
   const maxBatchSize = options.maxBatchSize ?? defaultMaxBatchSize;
   /**
-   * The context of a tRPC request. A request without a bearer token has every call of its batch
-   * charged to its IP here, before anything runs. One with a token is charged per call to its user
-   * once the token is looked up (once per request, after the IP's check for unknown tokens, see
-   * `trpc/init.ts`): charging it to the IP instead would let one client behind a shared address use
-   * up the limit of everyone else there.
+   * Admission at the edge, before the body is read and before tRPC: every call of the request is
+   * checked (read-only, load by priority, rate limit, breaker, queue) and charged on its own. The
+   * caller is the user of a token in the session cache, else the IP. A request with a token not in
+   * the cache is left to the middleware, which charges its user once the token is looked up:
+   * charging the IP instead would let one client behind a shared address use up everyone's limit
+   * there (and an unknown token is charged to the IP's `token` policy, see `trpc/init.ts`).
    */
-  const trpcContext = async (req: IncomingMessage, url: URL, requestLog: Logger) => {
+  const edge = createEdgeAdmission({
+    router: appRouter,
+    safeguards,
+    basePath: trpcPrefix,
+    maxBatchSize,
+    trustProxy: options.trustProxy ?? false,
+    identify: (req) => {
+      const token = bearerToken((req as IncomingMessage).headers.authorization);
+      const user = token === undefined ? undefined : sessions.get(token);
+      return user === undefined ? undefined : { userId: user.id };
+    },
+  });
+  const decideAtEdge = (req: IncomingMessage): Promise<EdgeDecision> | undefined => {
+    const token = bearerToken(req.headers.authorization);
+    if (token !== undefined && sessions.get(token) === undefined) return undefined;
+    return edge(req);
+  };
+  /** The context of a tRPC request, with the edge's outcome of each call for the middleware. */
+  const trpcContext = (req: IncomingMessage, requestLog: Logger, decision: EdgeDecision) => {
     const context = createContext(req, requestLog);
-    if (context.token !== undefined) return context;
-    const paths = requestCallPaths(url, trpcPrefix);
-    // A batch over the limit is tRPC's own 400, before any context is made: charge nothing for it.
-    if (paths.length === 0 || paths.length > maxBatchSize) return context;
-    prechargeCalls(
-      context,
-      await admitCalls(safeguards, { paths, identity: { ip: context.ip }, policyOf, maxBatchSize }),
-    );
+    if (decision?.admitted) prechargeCalls(context, decision.admitted);
     return context;
   };
   const trpc = createHTTPHandler<AppRouter>({
@@ -266,7 +277,27 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
       if (url.pathname.startsWith(trpcPrefix)) {
         // Answers are per user (sign-in returns a token): no cache, shared or private, may keep one.
         res.setHeader('cache-control', 'no-store');
-        contexts.set(req, await trpcContext(req, url, requestLog));
+        const decision = await decideAtEdge(req);
+        if (decision?.refused) {
+          // Every call refused: answered here, the body unread, tRPC never runs. One log line, as
+          // for the refusals tRPC answers (see onError).
+          const first = decision.refused.errors[0]!;
+          const byKind: Record<string, number> = {};
+          for (const error of decision.refused.errors)
+            byKind[`${error.type}:${error.reason}`] = (byKind[`${error.type}:${error.reason}`] ?? 0) + 1;
+          requestLog.warn(
+            {
+              path: requestCallPaths(url, trpcPrefix)[0],
+              error: first.toLogObject(),
+              refused: decision.refused.errors.length,
+              byKind,
+            },
+            'procedure failed',
+          );
+          sendEdgeRefusal(res, decision.refused);
+          return;
+        }
+        contexts.set(req, trpcContext(req, requestLog, decision));
         const refused = await guardRequestBody(
           req,
           url,

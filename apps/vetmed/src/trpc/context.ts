@@ -44,7 +44,7 @@ export interface ContextDependencies {
   trustProxy: TrustProxy;
 }
 
-function bearerToken(header: string | string[] | undefined): string | undefined {
+export function bearerToken(header: string | string[] | undefined): string | undefined {
   const value = Array.isArray(header) ? header[0] : header;
   const match = value ? /^Bearer\s+([A-Za-z0-9_-]{10,200})$/.exec(value.trim()) : null;
   return match?.[1];

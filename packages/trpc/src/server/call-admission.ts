@@ -132,7 +132,8 @@ export function prechargeCalls(context: object, admission: CallsAdmission): void
   const state = requestState(context);
   if (!state) return;
   for (const call of admission.calls) {
-    if (call.policy === false) continue;
+    // A call without a policy is recorded only when refused (by the edge's other checks).
+    if (call.policy === false && call.refusal === undefined) continue;
     let queue = state.precharged.get(call.path);
     if (queue === undefined) {
       queue = [];

@@ -1,0 +1,267 @@
+import {
+  isSafeguardError,
+  type RequestIdentity,
+  type RunContext,
+  type SafeguardError,
+  type Safeguards,
+} from '@db-safeguards/core';
+import { type AnyTRPCRouter, getTRPCErrorShape, transformTRPCResponse } from '@trpc/server';
+import { getHTTPStatusCode } from '@trpc/server/http';
+import { type CallsAdmission, defaultMaxBatchSize, requestCallPaths } from './call-admission.js';
+import type { TrustProxy } from './client-ip.js';
+import { toTRPCError } from './error-mapping.js';
+import {
+  type ProcedureSettings,
+  resolveProcedureSettings,
+  type SafeguardsMeta,
+} from './procedure-settings.js';
+import { requestIdentity } from './request-identity.js';
+import { rememberCallFacts, requestState, toRateLimitInfo, withSafeguardsContext } from './request-state.js';
+import { safeguardsHeaders } from './response-meta.js';
+
+/**
+ * What the edge reads of a request: a Node `IncomingMessage` (tRPC's standalone and Node adapters)
+ * or a Fetch `Request` (the fetch adapter). Only the method, URL and headers: never the body.
+ */
+export type EdgeRequest =
+  | {
+      method?: string | undefined;
+      url?: string | undefined;
+      headers: Record<string, string | string[] | undefined>;
+      socket?: { remoteAddress?: string | undefined } | null;
+    }
+  | Request;
+
+export interface EdgeAdmissionOptions {
+  /** The app's router: each procedure's settings are read from its meta once, here. */
+  router: AnyTRPCRouter;
+  safeguards: Safeguards;
+  /** Where tRPC is served, with the trailing slash: `/api/trpc/`. */
+  basePath: string;
+  /**
+   * Who is calling, from the request alone, cheaply (a session cache, a signed cookie): never the
+   * database, which is what the edge protects. Return `userId` when known; without an `ip` the
+   * request's address is used (as `trustProxy` says). Omitted: every caller is its IP.
+   */
+  identify?: (request: EdgeRequest) => RequestIdentity | undefined;
+  /** Whose X-Forwarded-For to believe (see `clientIp`). Default `false`: the socket's peer. */
+  trustProxy?: TrustProxy;
+  /** The policy of procedures whose meta sets none: the middleware's `defaultRateLimit`. Default 'api'. */
+  defaultRateLimit?: string | false;
+  /** The adapter's `maxBatchSize`: a larger batch is left to tRPC's own 400, charged nothing. */
+  maxBatchSize?: number;
+}
+
+/** A request the edge refused whole: every call refused, the answer ready to send. */
+export interface EdgeRefusal {
+  /** The HTTP status tRPC would send: the calls' own, or 207 when they differ. */
+  readonly status: number;
+  /** `content-type`, `vary`, `Retry-After` and `X-RateLimit-*`, as the safeguards' `responseMeta` gives them. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The tRPC response body: the router's error shapes through its transformer. */
+  readonly body: string;
+  /** The refusal of each call, in order (for logs and counters). */
+  readonly errors: readonly SafeguardError[];
+}
+
+/**
+ * The edge's decision for one request: `refused` when no call of it may run (answer with
+ * {@link sendEdgeRefusal} or {@link edgeRefusalResponse}, tRPC never sees it); else `admitted`, the
+ * outcome of every call to hand to `prechargeCalls` in `createContext`, so that the middleware
+ * neither charges a call twice nor runs one refused here. Undefined: not a call the edge decides
+ * (outside `basePath`, a method other than GET and POST, a batch over `maxBatchSize`, a streaming or
+ * subscription request).
+ */
+export type EdgeDecision =
+  | { refused: EdgeRefusal; admitted?: undefined }
+  | { refused?: undefined; admitted: CallsAdmission }
+  | undefined;
+
+type CallType = 'query' | 'mutation' | 'subscription';
+
+interface ProcedureAtEdge {
+  settings: ProcedureSettings;
+  type: CallType;
+}
+
+/**
+ * Admission at the HTTP edge, before tRPC reads, parses and deserialises the body: the cost of a
+ * refused call is then a URL split, the checks themselves and a small JSON body, instead of tRPC's
+ * whole request path (body, transformer, context, middleware, error shaping).
+ *
+ * Each call of a request (every call of a batch, on its own) goes through `safeguards.admit` with
+ * its procedure's priority, operation type, breaker and rate-limit policy, resolved once per path
+ * here: read-only mode (writes), the process's load by priority, the caller's rate limit (charged
+ * per call), the breaker and the queue's shed marks. A refusal is counted as a refusal, never as a
+ * failure (no breaker, health or adaptive limit sees it). The answer carries what the router itself
+ * would send: its `errorFormatter` (so `error.data.userFriendly`), its transformer, the status, and
+ * the `Retry-After` and `X-RateLimit-*` headers of `safeguardsResponseMeta`.
+ *
+ * @example
+ * const edge = createEdgeAdmission({ router: appRouter, safeguards, basePath: '/api/trpc/' });
+ * http.createServer(async (req, res) => {
+ *   const decision = await edge(req);
+ *   if (decision?.refused) return sendEdgeRefusal(res, decision.refused);
+ *   // createContext: prechargeCalls(context, decision.admitted) when decision is set
+ *   await trpcHandler(req, res);
+ * });
+ */
+export function createEdgeAdmission(
+  options: EdgeAdmissionOptions,
+): (request: EdgeRequest) => Promise<EdgeDecision> {
+  const { router, safeguards, basePath } = options;
+  const defaultRateLimit = options.defaultRateLimit ?? 'api';
+  const maxBatchSize = options.maxBatchSize ?? defaultMaxBatchSize;
+  const trustProxy = options.trustProxy ?? false;
+  const byPath = new Map<string, ProcedureAtEdge>();
+  const procedures = router._def.procedures as Record<
+    string,
+    { _def: { meta?: SafeguardsMeta; type: CallType } }
+  >;
+  for (const [path, procedure] of Object.entries(procedures)) {
+    const settings = resolveProcedureSettings(procedure._def.meta, procedure._def.type, {
+      rateLimit: defaultRateLimit,
+      timeoutMs: undefined,
+    });
+    byPath.set(path, { settings, type: procedure._def.type });
+  }
+  // An unknown path is tRPC's NOT_FOUND, which runs nothing; it is still a call the caller pays for.
+  const unknown: ProcedureAtEdge = {
+    settings: resolveProcedureSettings(undefined, 'query', {
+      rateLimit: defaultRateLimit,
+      timeoutMs: undefined,
+    }),
+    type: 'query',
+  };
+
+  return async (request) => {
+    // tRPC answers other methods (HEAD, OPTIONS) without running a call: nothing to admit.
+    const method = request.method ?? 'GET';
+    if (method !== 'GET' && method !== 'POST') return undefined;
+    const fetchRequest = isFetchRequest(request);
+    const url = fetchRequest ? new URL(request.url) : new URL(request.url ?? '/', 'http://localhost');
+    const paths = requestCallPaths(url, basePath);
+    if (paths.length === 0 || paths.length > maxBatchSize) return undefined;
+    // A streamed batch (httpBatchStreamLink) is answered in JSON lines: tRPC writes those itself.
+    if (headerOf(request, 'trpc-accept') === 'application/jsonl') return undefined;
+    const calls = paths.map((path) => ({ path, procedure: byPath.get(path) ?? unknown }));
+    if (calls.some((call) => call.procedure.type === 'subscription')) return undefined;
+
+    const identity = requestIdentity(
+      options.identify?.(request),
+      fetchRequest ? undefined : request,
+      trustProxy,
+    );
+    const admitted: CallsAdmission = { tooLarge: undefined, calls: [] };
+    let anyAdmitted = false;
+    for (const { path, procedure } of calls) {
+      const { settings } = procedure;
+      const context: RunContext = {
+        ...identity,
+        operationType: settings.operationType,
+        label: path,
+        ...(settings.priority === undefined ? {} : { priority: settings.priority }),
+        ...(settings.breaker === undefined ? {} : { breaker: settings.breaker }),
+        ...(settings.rateLimit === undefined ? {} : { policy: settings.rateLimit }),
+      };
+      try {
+        const admission = await safeguards.admit(context);
+        anyAdmitted = true;
+        admitted.calls.push({
+          path,
+          policy: settings.rateLimit ?? false,
+          refusal: undefined,
+          rateLimit: admission.rateLimit && toRateLimitInfo(admission.rateLimit),
+        });
+      } catch (error) {
+        // Not a refusal (an unknown policy is a TypeError): tRPC's own path reports it.
+        if (!isSafeguardError(error)) throw error;
+        rememberCallFacts(error, {
+          type: procedure.type,
+          idempotent: settings.idempotent,
+          degraded: error.reason === 'read-only',
+          bodyRan: false,
+        });
+        admitted.calls.push({
+          path,
+          policy: settings.rateLimit ?? false,
+          refusal: error,
+          rateLimit: error.rateLimit,
+        });
+      }
+    }
+    if (anyAdmitted) return { admitted };
+    return { refused: refusalAnswer(router, url, calls, admitted) };
+  };
+}
+
+/** The response tRPC would give for a request whose every call is refused. */
+function refusalAnswer(
+  router: AnyTRPCRouter,
+  url: URL,
+  calls: ReadonlyArray<{ path: string; procedure: ProcedureAtEdge }>,
+  admitted: CallsAdmission,
+): EdgeRefusal {
+  const config = router._def._config;
+  const batch = url.searchParams.get('batch') === '1';
+  const context = withSafeguardsContext({});
+  const state = requestState(context)!;
+  const trpcErrors = [];
+  const items = [];
+  const errors: SafeguardError[] = [];
+  for (const [index, call] of admitted.calls.entries()) {
+    const refusal = call.refusal!;
+    errors.push(refusal);
+    if (call.rateLimit) state.rateLimits.push(call.rateLimit);
+    const error = toTRPCError(refusal);
+    trpcErrors.push(error);
+    const type = calls[index]!.procedure.type;
+    items.push({
+      error: getTRPCErrorShape({ config, error, type, path: call.path, input: undefined, ctx: undefined }),
+    });
+  }
+  const callType = calls[0]!.procedure.type;
+  const status = getHTTPStatusCode(batch ? items : items[0]!, trpcErrors);
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    vary: 'trpc-accept, accept',
+    ...safeguardsHeaders(context, trpcErrors, callType),
+  };
+  const body = JSON.stringify(transformTRPCResponse(config, batch ? items : items[0]!));
+  return { status, headers, body, errors };
+}
+
+function isFetchRequest(request: EdgeRequest): request is Request {
+  return typeof (request.headers as Headers).get === 'function';
+}
+
+function headerOf(request: EdgeRequest, name: string): string | undefined {
+  if (isFetchRequest(request)) return request.headers.get(name) ?? undefined;
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+const utf8 = new TextEncoder();
+
+/** The parts of a Node `ServerResponse` {@link sendEdgeRefusal} writes to. */
+export interface EdgeResponseTarget {
+  writeHead(status: number, headers: Record<string, string | number>): unknown;
+  end(body: string): unknown;
+}
+
+/**
+ * Writes an edge refusal to a Node response (`http.ServerResponse`) in one `writeHead` and `end`.
+ * The request body, if any, is left unread: Node discards it, and a small one keeps the connection.
+ */
+export function sendEdgeRefusal(response: EdgeResponseTarget, refusal: EdgeRefusal): void {
+  response.writeHead(refusal.status, {
+    ...refusal.headers,
+    'content-length': utf8.encode(refusal.body).byteLength,
+  });
+  response.end(refusal.body);
+}
+
+/** An edge refusal as a Fetch `Response`, for the fetch adapter (`fetchRequestHandler`) and edge runtimes. */
+export function edgeRefusalResponse(refusal: EdgeRefusal): Response {
+  return new Response(refusal.body, { status: refusal.status, headers: refusal.headers });
+}
