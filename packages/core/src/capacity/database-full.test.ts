@@ -117,26 +117,21 @@ describe('the database saying it is full (53300) is capacity, not an outage', ()
     expect(safeguards.metrics().capacity.limitedBy).toBeUndefined();
   });
 
-  it('retries a refusal within maxAttempts with backoff, spared the retry budget, and ends at the bound', async () => {
-    // A retry budget of zero: refusals are paced by the lowered limit and bounded by maxAttempts, not the budget.
-    const { clock, safeguards, breakerChanges } = setup({
-      retry: { maxAttempts: 3, budget: { ratio: 0, minPerSecond: 0, windowMs: 10_000 } },
+  it('retries a refusal apart from maxAttempts and the retry budget, but only until the deadline', async () => {
+    const { clock, safeguards } = setup({
+      retry: { maxAttempts: 2, budget: { ratio: 0, minPerSecond: 0, windowMs: 10_000 } },
     });
-    let refusals = 2;
+    let refusals = 5;
     const op = () => (refusals-- > 0 ? Promise.reject(tooManyForRole.create()) : Promise.resolve('ok'));
     const [ok] = await settle(clock, [safeguards.run(op, { operationType: 'read', timeoutMs: 20_000 })]);
     expect(ok).toEqual({ status: 'fulfilled', value: 'ok' });
-    expect(safeguards.metrics().retries.attempted).toBe(2);
+    expect(safeguards.metrics().retries.attempted).toBe(5);
 
-    // Refused for ever: exactly maxAttempts attempts, each after a longer wait than the one before,
-    // then the typed refusal, long before the deadline; no breaker opens.
-    const attemptsAt: number[] = [];
-    const always = () => {
-      attemptsAt.push(clock.now());
-      return Promise.reject(neonEndpointFull.create());
-    };
+    // Refused for ever: it ends at its deadline with the typed refusal, not before.
+    const always = () => Promise.reject(neonEndpointFull.create());
+    const started = clock.now();
     const [failed] = await settle(clock, [
-      safeguards.run(always, { operationType: 'read', timeoutMs: 20_000 }),
+      safeguards.run(always, { operationType: 'read', timeoutMs: 3_000 }),
     ]);
     expect(failed!.status).toBe('rejected');
     const error = (failed as PromiseRejectedResult).reason;
@@ -144,31 +139,8 @@ describe('the database saying it is full (53300) is capacity, not an outage', ()
       'CONNECTION',
       'too-many-connections',
     ]);
-    expect(attemptsAt).toHaveLength(3);
-    const waits = attemptsAt.slice(1).map((at, i) => at - attemptsAt[i]!);
-    expect(waits[0]).toBeGreaterThan(0);
-    expect(waits[1]).toBeGreaterThan(waits[0]!);
-    expect(attemptsAt[2]! - attemptsAt[0]!).toBeLessThan(2_000);
-    expect(breakerChanges).toEqual([]);
-  });
-
-  it('a refusal whose backoff would pass the deadline ends at once with the refusal', async () => {
-    const { clock, safeguards } = setup({ retry: { maxAttempts: 100, baseDelayMs: 600 } });
-    let calls = 0;
-    const always = () => {
-      calls++;
-      return Promise.reject(neonEndpointFull.create());
-    };
-    const started = clock.now();
-    const [failed] = await settle(clock, [
-      safeguards.run(always, { operationType: 'read', timeoutMs: 1_000 }),
-    ]);
-    expect(failed!.status).toBe('rejected');
-    expect((failed as PromiseRejectedResult).reason).toMatchObject({ reason: 'too-many-connections' });
-    // Waits of 450 ms, then 900 ms (jitter at 0.5: three quarters of 600 and 1200 capped at 1 s) would
-    // pass the 1 s deadline: two attempts, not a hundred.
-    expect(calls).toBe(2);
-    expect(clock.now() - started).toBeLessThanOrEqual(1_000);
+    expect(clock.now() - started).toBeGreaterThan(2_000);
+    expect(clock.now() - started).toBeLessThanOrEqual(3_005);
   });
 
   it('does not retry a refusal of work that may have been applied in part (neither idempotent nor atomic)', async () => {
@@ -196,27 +168,16 @@ describe('the database saying it is full (53300) is capacity, not an outage', ()
     expect(health.status).not.toBe('unhealthy');
   });
 
-  it('with capacity.adaptive off the limit stays at the budget, and refusals end typed within maxAttempts, never opening a breaker', async () => {
+  it('with capacity.adaptive off the limit stays at the budget, and refusals still never open a breaker', async () => {
     const { clock, safeguards, breakerChanges } = setup({ capacity: { adaptive: false } });
     const db = fullDatabase(clock, 2);
-    let queries = 0;
-    const query = () => {
-      queries++;
-      return db.query();
-    };
     const results = await settle(
       clock,
-      Array.from({ length: 30 }, () => safeguards.run(query, { operationType: 'read', timeoutMs: 20_000 })),
+      Array.from({ length: 30 }, () =>
+        safeguards.run(db.query, { operationType: 'read', timeoutMs: 20_000 }),
+      ),
     );
-    expect(results.some((r) => r.status === 'fulfilled')).toBe(true);
-    for (const r of results) {
-      if (r.status === 'rejected')
-        expect(r.reason).toMatchObject({ type: 'CONNECTION', reason: 'too-many-connections' });
-    }
-    // Nothing lowers the limit, so the retries are all that stands between a refusal and its caller:
-    // at most maxAttempts (3) attempts per call.
-    expect(queries).toBeLessThanOrEqual(30 * 3);
-    expect(db.peak).toBeLessThanOrEqual(2);
+    expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
     expect(safeguards.metrics().capacity).toMatchObject({ effective: 8, adaptive: undefined });
     expect(breakerChanges).toEqual([]);
   });

@@ -49,6 +49,8 @@ export class Execution<T> implements ExecutionView, AttemptOwner<T> {
   private attemptStartedAt = 0;
   /** The error of the attempt being retried, while its backoff runs. */
   private lastError: SafeguardError | undefined = undefined;
+  /** Attempts the database refused as full: retried apart from `maxAttempts` (see {@link attemptFailed}). */
+  private capacityRetries = 0;
 
   constructor(
     private readonly host: SlotHost,
@@ -255,16 +257,14 @@ export class Execution<T> implements ExecutionView, AttemptOwner<T> {
 
     const parts = this.parts;
     if (!timedOut && isCapacitySignal(error)) {
-      // The database is full: this process lowers its concurrency, and the call waits for a slot under
-      // the new limit after a short backoff. Nothing was applied, so it may be retried, but only within
-      // `maxAttempts` like any other failure: every retry is one more connection attempt against a
-      // database that just said it has none to spare, and retrying until the deadline turned one call
-      // into dozens of attempts. It is spared the retry budget (the lowered limit paces these retries,
-      // and a flood of refusals must not use up the budget that real failures need) and never counts
-      // against a breaker (see breakerVerdict).
+      // The database is full: this process lowers its concurrency, and the call waits for a slot
+      // under the new limit after a short backoff. Nothing was applied, so it is retried until its
+      // deadline, apart from `maxAttempts` and the retry budget: the lowered limit is what paces
+      // these retries, and a later real failure keeps its own retries.
       parts.adaptive?.refused(this.attemptStartedAt, parts.queue.active + 1, now);
-      if (this.attempt < parts.retryOptions.maxAttempts && isRetryAllowed(error, this.context)) {
-        const delayMs = backoffDelay(this.attempt, capacityBackoff(parts.retryOptions), parts.random);
+      if (parts.retryOptions.maxAttempts > 1 && isRetryAllowed(error, this.context)) {
+        this.capacityRetries++;
+        const delayMs = backoffDelay(this.capacityRetries, capacityBackoff(parts.retryOptions), parts.random);
         if (now + delayMs < this.context.deadline) {
           parts.stats.retrying(this, error, delayMs);
           this.lastError = error;
@@ -276,7 +276,11 @@ export class Execution<T> implements ExecutionView, AttemptOwner<T> {
       return;
     }
     // A timed-out or aborted attempt is never retried: its operation may still be running.
-    if (!timedOut && this.attempt < parts.retryOptions.maxAttempts && isRetryAllowed(error, this.context)) {
+    if (
+      !timedOut &&
+      this.attempt - this.capacityRetries < parts.retryOptions.maxAttempts &&
+      isRetryAllowed(error, this.context)
+    ) {
       const delayMs = backoffDelay(this.attempt, parts.retryOptions, parts.random, error.retryAfterMs);
       if (parts.clock.now() + delayMs < this.context.deadline && (parts.retryBudget?.tryWithdraw() ?? true)) {
         parts.stats.retrying(this, error, delayMs);
