@@ -370,7 +370,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
     });
   }, 90_000);
 
-  it('connection hog: another client holds every connection the role may open; 53300 is capacity, not an outage: no breaker opens, nothing goes read-only, the effective limit drops to 1, refused calls are retried within maxAttempts outside the retry budget, then typed 503 CONNECTION', async () => {
+  it('connection hog: another client holds every connection the role may open; 53300 is capacity, not an outage: no breaker opens, nothing goes read-only, the effective limit drops to 1, refused calls are retried until their deadline outside the retry budget, then typed 503 CONNECTION', async () => {
     // A stingy retry budget (0.5/s floor) to show that retries of refusals as full do not draw on it.
     const budget = { ratio: 0.2, minPerSecond: 0.5, windowMs: 10_000 };
     await withTarget(
@@ -414,8 +414,8 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
         expect(lowestLimit, 'the effective limit while the role was full').toBe(1);
         const refused = records.filter((r) => !r.ok && r.startedAt < releasedAt);
         expect(refused.length).toBeGreaterThan(20);
-        // Refused after their last attempt: the database full (a typed 503 with retry-after), or, for a
-        // call that never got a slot under the lowered limit in time, a 504 TIMEOUT.
+        // Refused at their deadline: the database full (a typed 503 with retry-after), or, for a call
+        // that never got a slot under the lowered limit in time, a 504 TIMEOUT.
         const full = refused.filter((r) => r.status === 503);
         expect(full.length).toBeGreaterThan(10);
         for (const call of full) {
@@ -447,7 +447,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
             notes: () => [
               `no breaker changed state, read-only mode stayed off; health during the hog: ${healthDuringHog.status} (breakers healthy, capacity: ${healthDuringHog.components.capacity.message}): the database was up, only full`,
               `the effective limit dropped from ${before.capacity.effective} to ${lowestLimit} and was back at ${after.capacity.effective} 4 s after the hog left (one slot per second of successes)`,
-              `${connectionRetries.length} retries of refused calls for ${operations} database operations, each after at most 1 s, none drawn from the retry budget; ${refused.length} calls still refused after their last attempt: ${full.length} a typed 503 CONNECTION (too-many-connections) with retry-after, ${refused.length - full.length} a 504 TIMEOUT waiting for a slot`,
+              `${connectionRetries.length} retries of refused calls for ${operations} database operations, each after at most 1 s, none drawn from the retry budget; ${refused.length} calls still refused at their deadline: ${full.length} a typed 503 CONNECTION (too-many-connections) with retry-after, ${refused.length - full.length} a 504 TIMEOUT waiting for a slot`,
             ],
           },
         );
