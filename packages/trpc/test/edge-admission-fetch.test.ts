@@ -101,3 +101,35 @@ describe('createEdgeAdmission with a Fetch Request (fetch adapter)', () => {
     expect(await edge(streamed)).toBeUndefined();
   });
 });
+
+describe('createEdgeAdmission with refuseUnavailable: false', () => {
+  it('leaves calls an open breaker would refuse to the procedure (which may degrade), nothing precharged for them', async () => {
+    const own = createSafeguards({
+      rateLimits: { policies: { tiny: { limit: 100, windowMs: 60_000 } }, adaptive: false },
+    });
+    try {
+      const options = {
+        router,
+        safeguards: own,
+        basePath: '/api/trpc/',
+        identify: () => ({ ip: '203.0.113.7' }),
+      };
+      own.breakers.get('primary').forceOpen();
+      const plain = await createEdgeAdmission(options)(request());
+      expect(plain?.refused?.errors.map((error) => error.type)).toEqual([
+        'CIRCUIT_BREAKER',
+        'CIRCUIT_BREAKER',
+      ]);
+
+      const lenient = await createEdgeAdmission({ ...options, refuseUnavailable: false })(request());
+      expect(lenient?.refused).toBeUndefined();
+      // Both calls go on, with nothing precharged: the middleware admits (and charges) them itself.
+      expect(lenient?.admitted?.calls).toEqual([
+        { path: 'list', policy: false, refusal: undefined, rateLimit: undefined },
+        { path: 'list', policy: false, refusal: undefined, rateLimit: undefined },
+      ]);
+    } finally {
+      await own.close();
+    }
+  });
+});

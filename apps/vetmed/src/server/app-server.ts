@@ -182,6 +182,9 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     basePath: trpcPrefix,
     maxBatchSize,
     trustProxy: options.trustProxy ?? false,
+    // History, regimens and inventory answer stale, and dose recordings are kept for later, while the
+    // database is unavailable: those calls must reach their procedures, not an edge 503.
+    refuseUnavailable: false,
     identify: (req) => {
       const token = bearerToken((req as IncomingMessage).headers.authorization);
       const user = token === undefined ? undefined : sessions.get(token);

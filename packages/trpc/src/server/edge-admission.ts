@@ -50,6 +50,14 @@ export interface EdgeAdmissionOptions {
   defaultRateLimit?: string | false;
   /** The adapter's `maxBatchSize`: a larger batch is left to tRPC's own 400, charged nothing. */
   maxBatchSize?: number;
+  /**
+   * Refuse at the edge the calls the database cannot take now (`CIRCUIT_BREAKER`: an open breaker,
+   * read-only mode). Default true. Set it to false when procedures answer something useful while the
+   * database is unavailable (a stale read, a write kept for later) and must run to do so: such calls
+   * then go on to tRPC and are admitted, and charged, by the middleware as usual. A call refused by
+   * the breaker after its rate limit was charged here is charged once more there.
+   */
+  refuseUnavailable?: boolean;
 }
 
 /** A request the edge refused whole: every call refused, the answer ready to send. */
@@ -113,6 +121,7 @@ export function createEdgeAdmission(
   const defaultRateLimit = options.defaultRateLimit ?? 'api';
   const maxBatchSize = options.maxBatchSize ?? defaultMaxBatchSize;
   const trustProxy = options.trustProxy ?? false;
+  const refuseUnavailable = options.refuseUnavailable ?? true;
   const byPath = new Map<string, ProcedureAtEdge>();
   const procedures = router._def.procedures as Record<
     string,
@@ -176,6 +185,12 @@ export function createEdgeAdmission(
       } catch (error) {
         // Not a refusal (an unknown policy is a TypeError): tRPC's own path reports it.
         if (!isSafeguardError(error)) throw error;
+        if (!refuseUnavailable && error.type === 'CIRCUIT_BREAKER') {
+          // Left to the procedure, which may degrade around it; nothing precharged for it.
+          anyAdmitted = true;
+          admitted.calls.push({ path, policy: false, refusal: undefined, rateLimit: undefined });
+          continue;
+        }
         rememberCallFacts(error, {
           type: procedure.type,
           idempotent: settings.idempotent,
