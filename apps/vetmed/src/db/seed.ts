@@ -40,6 +40,10 @@ export async function seedDemoData(db: AppDatabase): Promise<SeedResult> {
     hashPassword(demoCredentials.password),
     hashPassword(`${demoCredentials.password}-vet`),
   ]);
+  const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000);
+  // The regimens began a month ago: the seeded doses, and past doses imported from a paper log, are
+  // dated after their regimen's start, which doses must be (a dose before it is refused).
+  const startsAt = hoursAgo(30 * 24);
   return db.transaction(async (tx) => {
     const createdUsers = await tx
       .insert(users)
@@ -136,6 +140,7 @@ export async function seedDemoData(db: AppDatabase): Promise<SeedResult> {
       .values([
         {
           id: demoIds.regimens.carprofen,
+          startsAt,
           animalId: demoIds.animals.biscuit,
           medicationId: demoIds.medications.carprofen,
           doseAmount: '1',
@@ -147,6 +152,7 @@ export async function seedDemoData(db: AppDatabase): Promise<SeedResult> {
         },
         {
           id: demoIds.regimens.methimazole,
+          startsAt,
           animalId: demoIds.animals.miso,
           medicationId: demoIds.medications.methimazole,
           doseAmount: '1',
@@ -157,6 +163,7 @@ export async function seedDemoData(db: AppDatabase): Promise<SeedResult> {
         },
         {
           id: demoIds.regimens.otic,
+          startsAt,
           animalId: demoIds.animals.biscuit,
           medicationId: demoIds.medications.otic,
           doseAmount: '4',
@@ -193,7 +200,6 @@ export async function seedDemoData(db: AppDatabase): Promise<SeedResult> {
         },
       ])
       .onConflictDoNothing();
-    const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000);
     await tx
       .insert(administrations)
       .values([

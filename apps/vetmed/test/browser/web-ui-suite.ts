@@ -318,10 +318,12 @@ export function describeWebUi(name: string, getTarget: () => WebUiTarget, option
         await page.getByText(`Imported 0 of ${count} doses; ${count} were already there.`).waitFor();
 
         // A typed-up paper log without keys: imported once, then recognised by its content.
+        // Two days ago: after the demo regimens' start (a month back), before now.
+        const day = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
         const paperLog = [
           'recorded_at,animal,medication,dose_amount,dose_unit,notes',
-          '2026-11-30T08:00:00Z,Biscuit,Carprofen,1,tablet,from the paper log',
-          '2026-11-30T09:00:00Z,Nobody,Carprofen,1,tablet,',
+          `${day}T08:00:00Z,Biscuit,Carprofen,1,tablet,from the paper log`,
+          `${day}T09:00:00Z,Nobody,Carprofen,1,tablet,`,
         ].join('\n');
         for (const expected of [
           'Imported 1 of 1 doses; 0 were already there.',
