@@ -1,6 +1,5 @@
 import { createSafeguards, type Safeguards } from '@db-safeguards/core';
-import { PGlite } from '@electric-sql/pglite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDatabase } from '../src/db/index.js';
 import { loadEnv } from '../src/env.js';
 import { type AppServerOptions, startAppServer } from '../src/server/app-server.js';
@@ -8,30 +7,17 @@ import { createLogger } from '../src/server/logger.js';
 import { startVetmed } from '../src/start-vetmed.js';
 import { withTokenPolicy } from '../src/trpc/token-policy.js';
 import { failure, vetmedClient } from './app/app-client.js';
+import { sharedPglite } from './support/shared-pglite.js';
 
 // startAppServer called directly, with safeguards its caller made: the path that skips startVetmed.
 // One in-memory PGlite for the file; each server gets its own safeguards and a database bound to them.
-let pglite: PGlite;
-const opened: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  pglite = await PGlite.create();
-  const safeguards = createSafeguards();
-  const database = await createDatabase({ config: { driver: 'pglite' }, pglite, safeguards });
-  await database.migrate();
-  await database.close();
-  await safeguards.close();
-}, 60_000);
-
-afterAll(async () => {
-  for (const close of opened.reverse()) await close();
-  await pglite?.close();
-});
+const shared = sharedPglite();
+const opened = shared.opened;
 
 /** Starts a server on `safeguards` and a database bound to them; both are closed after the file. */
 async function serve(safeguards: Safeguards, options: Partial<AppServerOptions> = {}) {
   opened.push(() => safeguards.close());
-  const database = await createDatabase({ config: { driver: 'pglite' }, pglite, safeguards });
+  const database = await createDatabase({ config: { driver: 'pglite' }, pglite: shared.pglite, safeguards });
   opened.push(() => database.close());
   const app = await startAppServer({
     database,

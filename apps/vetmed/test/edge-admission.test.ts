@@ -1,39 +1,29 @@
 import { createSafeguards } from '@db-safeguards/core';
-import { PGlite } from '@electric-sql/pglite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDatabase } from '../src/db/index.js';
 import { loadEnv } from '../src/env.js';
 import { startAppServer } from '../src/server/app-server.js';
 import { createLogger } from '../src/server/logger.js';
 import { failure, signUp } from './app/app-client.js';
+import { sharedPglite } from './support/shared-pglite.js';
 
 // The sample app admits every tRPC call at its HTTP edge, before the body is read: a refused call
 // never reaches tRPC. Shown here by a request tRPC itself would turn down before any middleware runs
 // (a content type it has no parser for: 415); the edge's typed 429 comes first. (A body that is not
 // JSON would not show it: tRPC reads the input lazily, after the middleware.)
 
-let pglite: PGlite;
-const opened: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  pglite = await PGlite.create();
-  const safeguards = createSafeguards();
-  const database = await createDatabase({ config: { driver: 'pglite' }, pglite, safeguards });
-  await database.migrate();
-  await database.close();
-  await safeguards.close();
-}, 60_000);
-
-afterAll(async () => {
-  for (const close of opened.reverse()) await close();
-  await pglite?.close();
-});
+const shared = sharedPglite();
+const opened = shared.opened;
 
 describe('the sample app refuses at the edge', () => {
   it('refuses a rate-limited user before the body is read, typed for the client, and it is no failure', async () => {
     const safeguards = createSafeguards(loadEnv({ RATE_LIMIT_API_MAX: '3' }).safeguards);
     opened.push(() => safeguards.close());
-    const database = await createDatabase({ config: { driver: 'pglite' }, pglite, safeguards });
+    const database = await createDatabase({
+      config: { driver: 'pglite' },
+      pglite: shared.pglite,
+      safeguards,
+    });
     opened.push(() => database.close());
     const app = await startAppServer({
       database,

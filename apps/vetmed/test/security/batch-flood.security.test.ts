@@ -1,38 +1,24 @@
 import { createSafeguards, type SafeguardsOptions } from '@db-safeguards/core';
-import { PGlite } from '@electric-sql/pglite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDatabase } from '../../src/db/index.js';
 import { loadEnv } from '../../src/env.js';
 import { type AppServerOptions, startAppServer } from '../../src/server/app-server.js';
 import { createLogger } from '../../src/server/logger.js';
 import { withTokenPolicy } from '../../src/trpc/token-policy.js';
 import { signUp } from '../app/app-client.js';
+import { sharedPglite } from '../support/shared-pglite.js';
 
 // The reproduction against a real sample-app server over HTTP: one request of ~2,000 calls
 // with a bogus bearer token used to make /api/health answer 503 for five minutes and quarter every
 // user's rate limit.
 
-let pglite: PGlite;
-const opened: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  pglite = await PGlite.create();
-  const safeguards = createSafeguards();
-  const database = await createDatabase({ config: { driver: 'pglite' }, pglite, safeguards });
-  await database.migrate();
-  await database.close();
-  await safeguards.close();
-}, 60_000);
-
-afterAll(async () => {
-  for (const close of opened.reverse()) await close();
-  await pglite?.close();
-});
+const shared = sharedPglite();
+const opened = shared.opened;
 
 async function serve(options: SafeguardsOptions, server: Partial<AppServerOptions> = {}) {
   const safeguards = createSafeguards(options);
   opened.push(() => safeguards.close());
-  const database = await createDatabase({ config: { driver: 'pglite' }, pglite, safeguards });
+  const database = await createDatabase({ config: { driver: 'pglite' }, pglite: shared.pglite, safeguards });
   opened.push(() => database.close());
   const app = await startAppServer({
     database,

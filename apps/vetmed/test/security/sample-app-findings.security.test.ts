@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { createSafeguards, type SafeguardsOptions } from '@db-safeguards/core';
-import { PGlite } from '@electric-sql/pglite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { hashBearerToken } from '../../src/db/auth/tokens.js';
 import { createDatabase } from '../../src/db/index.js';
 import { loadEnv } from '../../src/env.js';
@@ -16,26 +15,13 @@ import {
   testPassword,
   vetmedClient,
 } from '../app/app-client.js';
+import { sharedPglite } from '../support/shared-pglite.js';
 
 // The sample app's security findings of issue 11, each performed as the attack it stops, against a
 // real server over HTTP on an in-memory PGlite.
 
-let pglite: PGlite;
-const opened: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  pglite = await PGlite.create();
-  const safeguards = createSafeguards();
-  const database = await createDatabase({ config: { driver: 'pglite' }, pglite, safeguards });
-  await database.migrate();
-  await database.close();
-  await safeguards.close();
-}, 60_000);
-
-afterAll(async () => {
-  for (const close of opened.reverse()) await close();
-  await pglite?.close();
-});
+const shared = sharedPglite();
+const opened = shared.opened;
 
 async function serve(
   server: Partial<AppServerOptions> = {},
@@ -43,7 +29,7 @@ async function serve(
 ) {
   const safeguards = createSafeguards(options);
   opened.push(() => safeguards.close());
-  const database = await createDatabase({ config: { driver: 'pglite' }, pglite, safeguards });
+  const database = await createDatabase({ config: { driver: 'pglite' }, pglite: shared.pglite, safeguards });
   opened.push(() => database.close());
   const app = await startAppServer({
     database,
@@ -169,7 +155,7 @@ describe('tokens', () => {
   it('an expired token stops working at once, although it was verified (and cached) a moment before', async () => {
     const user = await signUp(app.url, 'expiring');
     // The token has 300 ms left when it is first verified (and cached, for up to 30 s).
-    await pglite.query(
+    await shared.pglite.query(
       `update auth_tokens set expires_at = now() + interval '300 milliseconds' where token_hash = $1`,
       [hashBearerToken(user.token)],
     );
