@@ -182,21 +182,26 @@ async function checkRateLimit(
   // One call to each instance first (a history read, not charged to `reports`): an instance that has
   // not seen the user's token yet charges its first call to the caller's IP, before the token is
   // looked up (the sample app's flood protection), so a cold instance would admit one more.
-  for (const client of clients)
-    await client.administrations.history.query({ animalId: user.animalId, limit: 1 });
   let admitted = 0;
   const failed: Record<string, number> = {};
+  const countFailure = (error: unknown, what: string) => {
+    const failure = describeFailure(error);
+    const key = failure.reason ? `${failure.errorType}/${failure.reason}` : failure.errorType;
+    if (failed[key] === undefined) log(`  rate-limit check: ${what} failed with ${key}`);
+    failed[key] = (failed[key] ?? 0) + 1;
+  };
+  for (const [i, client] of clients.entries()) {
+    await client.administrations.history
+      .query({ animalId: user.animalId, limit: 1 })
+      .catch((error: unknown) => countFailure(error, `the first read on instance ${i}`));
+  }
   for (let i = 0; i < sent; i++) {
     try {
       await clients[i % clients.length]!.reports.adherence.query({ householdId: user.householdId, days: 7 });
       admitted++;
     } catch (error) {
-      const failure = describeFailure(error);
-      if (failure.errorType === 'RATE_LIMIT') continue;
-      const key = failure.reason ? `${failure.errorType}/${failure.reason}` : failure.errorType;
-      if (failed[key] === undefined)
-        log(`  rate-limit check: request ${i} (instance ${i % clients.length}) failed with ${key}`);
-      failed[key] = (failed[key] ?? 0) + 1;
+      if (describeFailure(error).errorType === 'RATE_LIMIT') continue;
+      countFailure(error, `request ${i} (instance ${i % clients.length})`);
     }
   }
   return { admitted, failed };
