@@ -5,6 +5,7 @@ import { startTestRedis, type TestRedis } from '@db-safeguards/test-redis';
 import { type AppProcess, startAppProcess, stopChild } from '../app-process.js';
 import { describeFailure } from '../describe-failure.js';
 import { createClient, createVirtualUsers, type VirtualUser } from '../scenarios.js';
+import { unlimitedRateLimitsEnv } from '../unlimited-rate-limits.js';
 import { type LoopClient, type LoopRecord, runClosedLoop } from './closed-loop.js';
 import { type InstanceSample, sampleInstances } from './instance-sampler.js';
 import { type PhaseSummary, recoveryAfterKill, summarisePhase } from './phase-summary.js';
@@ -78,12 +79,7 @@ export interface MultiInstanceReport {
 
 /** Rate limits far above the offered load, except `reports`, which the rate-limit check uses. */
 function limitsEnv(rateLimit: number): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const policy of ['API', 'AUTH', 'HEAVY', 'RECORDING', 'UPLOAD'])
-    env[`RATE_LIMIT_${policy}_MAX`] = '100000000';
-  env.RATE_LIMIT_REPORTS_MAX = String(rateLimit);
-  env.RATE_LIMIT_TOKEN_MAX = '100000000';
-  return env;
+  return { ...unlimitedRateLimitsEnv, RATE_LIMIT_REPORTS_MAX: String(rateLimit) };
 }
 
 interface Fleet {

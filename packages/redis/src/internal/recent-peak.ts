@@ -36,7 +36,8 @@ export class RecentPeak {
     const oldest = now - this.windowMs - this.bucketMs;
     for (let i = 0; i < this.maxima.length; i++) {
       const start = this.starts[i]!;
-      if (start > oldest && this.maxima[i]! > this.latest) at = Math.min(at, start + this.windowMs + this.bucketMs);
+      if (start > oldest && this.maxima[i]! > this.latest)
+        at = Math.min(at, start + this.windowMs + this.bucketMs);
     }
     return at;
   }
