@@ -14,13 +14,13 @@
  * Usage: pnpm bench:served-cost [-- --pairs 3 --rate 50 --seconds 10 --record-every 10 --users 16
  *   --log-level info --app-env KEY=VALUE,... --profile DIR]
  * `--log-level` is the app's LOG_LEVEL (default: the app's own default, info). `--app-env` adds settings
- * to the app's environment. `--profile DIR` starts the app with `node --cpu-prof` (its figures then
- * include the profiler's cost) and writes the profile to DIR when the app stops.
+ * to the app's environment. `--profile DIR` starts both servers with `node --cpu-prof` (their figures
+ * then include the profiler's cost) and writes their profiles to DIR when they stop.
  *
  * The machine is shared and noisy: every run is printed; the ratio is taken within a pair.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,13 +64,33 @@ const bareServer = fileURLToPath(new URL('./bare-server.ts', import.meta.url));
 const clockTicks = 100; // USER_HZ: what /proc reports CPU time in on Linux
 
 /** The process's CPU time so far (user + system), in ms. */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+function cpuMs(pid: number, task?: string): number {
+  const stat = readFileSync(
+    task === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${task}/stat`,
+    'utf8',
+  );
   // Fields after the command name (which may hold spaces, inside parentheses): state is the first,
   // utime the 12th, stime the 13th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
 }
+
+/** CPU ms of each thread of the process, by thread name (`--threads`: where a server's CPU goes). */
+function threadCpuMs(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      // Node leaves most of its threads named after the process: the main thread is told by its id.
+      const comm = readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim();
+      const name = task === String(pid) ? 'main' : comm;
+      byName.set(name, (byName.get(name) ?? 0) + cpuMs(pid, task));
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return byName;
+}
+const showThreads = process.argv.includes('--threads');
 
 const median = (values: readonly number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -98,6 +118,7 @@ async function pacedLoad(server: AppProcess, users: VirtualUser[], durationMs: n
   let droppedByClient = 0;
   const pending = new Set<Promise<void>>();
   const before = cpuMs(pid);
+  const threadsBefore = showThreads ? threadCpuMs(pid) : undefined;
   const start = performance.now();
   const total = Math.round((rate * durationMs) / 1000);
   for (let sent = 0; sent < total; sent++) {
@@ -134,6 +155,13 @@ async function pacedLoad(server: AppProcess, users: VirtualUser[], durationMs: n
   }
   await Promise.all(pending);
   const spent = cpuMs(pid) - before;
+  if (threadsBefore) {
+    const after = threadCpuMs(pid);
+    const parts = [...after].map(
+      ([name, ms]) => `${name} ${(ms - (threadsBefore.get(name) ?? 0)).toFixed(0)}`,
+    );
+    console.log(`      threads (CPU ms): ${parts.join(', ')}`);
+  }
   return {
     served: latencies.length,
     failed,
@@ -168,19 +196,20 @@ async function main(): Promise<void> {
       ...unlimited,
       ...extraAppEnv,
     };
-    const app = await startServerProcess(
-      profileDir === undefined
-        ? [appMain]
-        : ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir), appMain],
-      appEnv,
-    );
+    const profileFlags =
+      profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)];
+    const app = await startServerProcess([...profileFlags, appMain], appEnv);
     servers.push(app);
     // The app migrated the database; the bare server uses its tables.
-    const bare = await startServerProcess(['--import', 'tsx', bareServer], {
+    const bare = await startServerProcess([...profileFlags, '--import', 'tsx', bareServer], {
       DATABASE_URL: database.appUrl,
       POOL_MAX: '4',
     });
     servers.push(bare);
+    if (profileDir !== undefined)
+      console.error(
+        `Profiles go to ${profileDir}: the app is pid ${app.child.pid}, the bare server ${bare.child.pid}.`,
+      );
 
     console.error(`Creating ${userCount} users with ${dosesPerUser} doses each...`);
     const users = await createVirtualUsers(app.url, userCount);
@@ -204,7 +233,7 @@ async function main(): Promise<void> {
     const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`;
     console.log(`\nServer CPU per served call: the sample app vs a bare tRPC + Drizzle server (${machine})`);
     console.log(
-      `${rate} calls/s for ${seconds} s per run (1 in ${recordEvery} a dose recording, the rest 50-row history reads), ${users.length} users, runs alternating app, bare; app LOG_LEVEL=${logLevel}${Object.keys(extraAppEnv).length > 0 ? `, ${JSON.stringify(extraAppEnv)}` : ''}${profileDir ? ', app under --cpu-prof' : ''}.\n`,
+      `${rate} calls/s for ${seconds} s per run (1 in ${recordEvery} a dose recording, the rest 50-row history reads), ${users.length} users, runs alternating app, bare; app LOG_LEVEL=${logLevel}${Object.keys(extraAppEnv).length > 0 ? `, ${JSON.stringify(extraAppEnv)}` : ''}${profileDir ? ', both under --cpu-prof' : ''}.\n`,
     );
     console.log('run | server | served | failed | CPU ms | CPU µs/served | p50 ms | p99 ms');
     const ratios: number[] = [];
