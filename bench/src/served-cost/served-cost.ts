@@ -12,21 +12,23 @@
  * its last answer, divided by the calls served.
  *
  * Usage: pnpm bench:served-cost [-- --pairs 6 --rate 50 --seconds 10 --record-every 10 --users 16
- *   --log-level info --app-env KEY=VALUE,... --profile DIR]
+ *   --log-level info --app-env KEY=VALUE,... --profile DIR --json FILE]
  * `--log-level` is the app's LOG_LEVEL (default: the app's own default, info). `--app-env` adds settings
- * to the app's environment. `--profile DIR` starts both servers with `node --cpu-prof` (their figures
+ * to the app's environment. `--json FILE` writes every run (a
+ * `ServedCostReport`: docs/served-cost.json is rendered into docs/benchmarks.md). `--profile DIR` starts both servers with `node --cpu-prof` (their figures
  * then include the profiler's cost) and writes their profiles to DIR when they stop.
  *
  * The machine is shared and noisy: every run is printed; the ratio is taken within a pair.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import { type AppProcess, startServerProcess } from '../loadtest/app-process.js';
 import { createClient, createVirtualUsers, type VirtualUser } from '../loadtest/scenarios.js';
+import type { ServedCostReport } from './served-cost-report.js';
 
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -46,6 +48,7 @@ const recordEvery = option('record-every', 10);
 const userCount = option('users', 16);
 const logLevel = textOption('log-level') ?? 'info';
 const profileDir = textOption('profile');
+const jsonPath = textOption('json');
 const extraAppEnv = Object.fromEntries(
   (textOption('app-env') ?? '')
     .split(',')
@@ -238,6 +241,7 @@ async function main(): Promise<void> {
     console.log('run | server | served | failed | CPU ms | CPU µs/served | p50 ms | p99 ms');
     const ratios: number[] = [];
     const perServed = { app: [] as number[], bare: [] as number[] };
+    const runs: ServedCostReport['runs'] = [];
     let run = 0;
     for (let pair = 1; pair <= pairs; pair++) {
       const results: RunResult[] = [];
@@ -247,6 +251,16 @@ async function main(): Promise<void> {
       ] as const) {
         const result = await pacedLoad(server, clients, seconds * 1000);
         results.push(result);
+        runs.push({
+          pair,
+          server: name,
+          served: result.served,
+          failed: result.failed.length + result.droppedByClient,
+          cpuMs: result.cpuMs,
+          cpuUsPerServed: Math.round(result.cpuUsPerServed),
+          p50Ms: Math.round(result.p50Ms * 10) / 10,
+          p99Ms: Math.round(result.p99Ms * 10) / 10,
+        });
         run++;
         console.log(
           `${String(run).padStart(3)} | ${name.padEnd(6)} | ${String(result.served).padStart(6)} | ${String(result.failed.length + result.droppedByClient).padStart(6)} | ${result.cpuMs.toFixed(0).padStart(6)} | ${result.cpuUsPerServed.toFixed(0).padStart(13)} | ${result.p50Ms.toFixed(1).padStart(6)} | ${result.p99Ms.toFixed(1).padStart(6)}`,
@@ -265,6 +279,28 @@ async function main(): Promise<void> {
     console.log(
       `app / bare CPU per served call, per pair: ${ratios.map((r) => r.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)} (target <= 1.15)`,
     );
+    if (jsonPath !== undefined) {
+      const report: ServedCostReport = {
+        schemaVersion: 1,
+        generatedAt: new Date().toISOString(),
+        command: `pnpm bench:served-cost -- --pairs ${pairs} --rate ${rate} --seconds ${seconds} --record-every ${recordEvery} --users ${userCount} --log-level ${logLevel}`,
+        machine,
+        rate,
+        seconds,
+        recordEvery,
+        users: userCount,
+        logLevel,
+        appEnv: extraAppEnv,
+        runs,
+        ratios: ratios.map((ratio) => Math.round(ratio * 100) / 100),
+        medianRatio: Math.round(median(ratios) * 100) / 100,
+        medianCpuUsPerServed: {
+          app: Math.round(median(perServed.app)),
+          bare: Math.round(median(perServed.bare)),
+        },
+      };
+      writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+    }
     console.log(
       'A run with failures (the app shedding for load: the machine was busy) or a p50 far above the others was disturbed by other work on the machine.',
     );
