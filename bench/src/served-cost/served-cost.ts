@@ -11,10 +11,11 @@
  * /proc/<pid>/stat, which neither server can skew), from before the first call of the run to after
  * its last answer, divided by the calls served.
  *
- * Usage: pnpm bench:served-cost [-- --pairs 6 --rate 50 --seconds 10 --record-every 10 --users 16
+ * Usage: pnpm bench:served-cost [-- --pairs 6 --rate 50 --seconds 10 --warmup 10 --record-every 10 --users 16
  *   --log-level info --app-env KEY=VALUE,... --profile DIR --json FILE]
  * `--log-level` is the app's LOG_LEVEL (default: the app's own default, info). `--app-env` adds settings
- * to the app's environment. `--json FILE` writes every run (a
+ * to the app's environment. `--load-readings` prints the highest load readings of the app
+ * (its detailed health, read every second: a little CPU of its own) in each of its runs. `--json FILE` writes every run (a
  * `ServedCostReport`: docs/served-cost.json is rendered into docs/benchmarks.md). `--profile DIR` starts both servers with `node --cpu-prof` (their figures
  * then include the profiler's cost) and writes their profiles to DIR when they stop.
  *
@@ -45,6 +46,7 @@ const pairs = option('pairs', 6);
 const rate = option('rate', 50);
 const seconds = option('seconds', 10);
 const recordEvery = option('record-every', 10);
+const warmupSeconds = option('warmup', 10);
 const userCount = option('users', 16);
 const logLevel = textOption('log-level') ?? 'info';
 const profileDir = textOption('profile');
@@ -94,6 +96,40 @@ function threadCpuMs(pid: number): Map<string, number> {
   return byName;
 }
 const showThreads = process.argv.includes('--threads');
+/** `--load-readings`: the app's load readings (its detailed health) every second of its runs. */
+const showLoadReadings = process.argv.includes('--load-readings');
+const adminToken = randomBytes(18).toString('hex');
+
+/**
+ * Reads the app's load component from its detailed health every second until stopped; returns the
+ * highest event-loop delay and utilisation read, and whether it ever shed.
+ */
+function watchLoad(url: string) {
+  const seen = { delayMs: 0, utilization: 0, heapMb: 0, rssMb: 0, readings: 0, degraded: [] as string[] };
+  const read = async () => {
+    try {
+      const response = await fetch(`${url}/api/health?detailed=true`, {
+        headers: { authorization: `Bearer ${adminToken}` },
+      });
+      const report = (await response.json()) as { components: { load: { status: string; message: string } } };
+      const { status, message } = report.components.load;
+      const number = (pattern: RegExp) => Number(pattern.exec(message)?.[1] ?? 0);
+      seen.readings++;
+      seen.delayMs = Math.max(seen.delayMs, number(/event-loop delay p99 (\d+) ms/));
+      seen.utilization = Math.max(seen.utilization, number(/event-loop utilisation (\d+)%/));
+      seen.heapMb = Math.max(seen.heapMb, number(/heap used (\d+) MB/));
+      seen.rssMb = Math.max(seen.rssMb, number(/RSS (\d+) MB/));
+      if (status !== 'healthy') seen.degraded.push(message);
+    } catch {
+      // A reading lost under load is not the run's failure.
+    }
+  };
+  const timer = setInterval(() => void read(), 1000);
+  return () => {
+    clearInterval(timer);
+    return seen;
+  };
+}
 
 const median = (values: readonly number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -113,6 +149,8 @@ interface RunResult {
 }
 
 /** Paced (open-loop) calls at `rate` a second for `durationMs`, then waits for the last answers. */
+let bareUrl: string | undefined;
+
 async function pacedLoad(server: AppProcess, users: VirtualUser[], durationMs: number): Promise<RunResult> {
   const pid = server.child.pid!;
   const latencies: number[] = [];
@@ -120,6 +158,7 @@ async function pacedLoad(server: AppProcess, users: VirtualUser[], durationMs: n
   let inFlight = 0;
   let droppedByClient = 0;
   const pending = new Set<Promise<void>>();
+  const stopWatching = showLoadReadings && server.url !== bareUrl ? watchLoad(server.url) : undefined;
   const before = cpuMs(pid);
   const threadsBefore = showThreads ? threadCpuMs(pid) : undefined;
   const start = performance.now();
@@ -158,6 +197,12 @@ async function pacedLoad(server: AppProcess, users: VirtualUser[], durationMs: n
   }
   await Promise.all(pending);
   const spent = cpuMs(pid) - before;
+  if (stopWatching) {
+    const seen = stopWatching();
+    console.log(
+      `      app load readings (${seen.readings}, highest): event-loop delay ${seen.delayMs} ms, utilisation ${seen.utilization}%, heap ${seen.heapMb} MB, RSS ${seen.rssMb} MB; ${seen.degraded.length === 0 ? 'never shedding' : `shedding in ${seen.degraded.length}: ${seen.degraded[0]}`}`,
+    );
+  }
   if (threadsBefore) {
     const after = threadCpuMs(pid);
     const parts = [...after].map(
@@ -191,6 +236,7 @@ async function main(): Promise<void> {
       DATABASE_URL: database.appUrl,
       DB_DRIVER: 'postgres',
       METRICS_TOKEN: randomBytes(18).toString('hex'),
+      ADMIN_TOKEN: adminToken,
       TRUST_PROXY: '127.0.0.1',
       SEED_DEMO: 'false',
       LOG_LEVEL: logLevel,
@@ -209,6 +255,7 @@ async function main(): Promise<void> {
       POOL_MAX: '4',
     });
     servers.push(bare);
+    bareUrl = bare.url;
     if (profileDir !== undefined)
       console.error(
         `Profiles go to ${profileDir}: the app is pid ${app.child.pid}, the bare server ${bare.child.pid}.`,
@@ -224,12 +271,13 @@ async function main(): Promise<void> {
         });
     // The same users (tokens, households) against the bare server.
     const bareUsers = users.map((user) => ({ ...user, client: createClient(bare.url, user.headers) }));
-    // Warm both up (JIT, session caches, pools) before measuring.
+    // Warm both up (JIT, session caches, pools) before measuring: a few seconds are not enough, the
+    // CPU per call kept falling for a minute in the first runs.
     for (const [server, clients] of [
       [app, users],
       [bare, bareUsers],
     ] as const) {
-      const warm = await pacedLoad(server, clients, 3000);
+      const warm = await pacedLoad(server, clients, warmupSeconds * 1000);
       if (warm.failed.length > 0) throw new Error(`warm-up failed: ${warm.failed.slice(0, 3).join('; ')}`);
     }
 
@@ -283,7 +331,7 @@ async function main(): Promise<void> {
       const report: ServedCostReport = {
         schemaVersion: 1,
         generatedAt: new Date().toISOString(),
-        command: `pnpm bench:served-cost -- --pairs ${pairs} --rate ${rate} --seconds ${seconds} --record-every ${recordEvery} --users ${userCount} --log-level ${logLevel}`,
+        command: `pnpm bench:served-cost -- --pairs ${pairs} --rate ${rate} --seconds ${seconds} --warmup ${warmupSeconds} --record-every ${recordEvery} --users ${userCount} --log-level ${logLevel}`,
         machine,
         rate,
         seconds,
