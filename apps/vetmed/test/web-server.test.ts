@@ -246,7 +246,62 @@ describe('GET /api/admin/dashboard', () => {
     expect(Math.max(...later.history.map((sample) => sample.active))).toBe(5);
     // This server was given no backend counter (startVetmed gives it one).
     expect(later.database.backends).toBeNull();
-    expect(later.eventLoop.p99Ms).toBeGreaterThanOrEqual(0);
+    // These safeguards have no load sampler: the event loop is not measured, as the health report says.
+    expect(later.eventLoop).toEqual({ delayMs: null, utilization: null, sampledAt: null });
+    expect(later.history.every((sample) => sample.eventLoopDelayMs === null)).toBe(true);
+  });
+
+  it('shows the event loop as load shedding and the health report read it, not a monitor of its own', async () => {
+    // The load monitor's readings, set by hand (the sampler is the core's input for them): a delay
+    // past NORMAL's mark (200 ms), so BATCH, LOW and NORMAL are shed, and health says why.
+    let reading = { eventLoopDelayMs: 250.4, eventLoopUtilization: 0.8123 };
+    const safeguards = createSafeguards({
+      ...loadEnv({}).safeguards,
+      load: {
+        ...loadEnv({}).safeguards.load,
+        sampler: { sample: () => ({ ...reading }) },
+        sampleIntervalMs: 50,
+        sustainedReadings: 1,
+      },
+    });
+    const { app } = await serve({ healthCacheMs: 0 }, safeguards);
+    // One full second of the dashboard's sampler, so its history holds a reading.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const snapshot = (await (
+      await fetch(`${app.url}/api/admin/dashboard`, { headers: admin })
+    ).json()) as DashboardSnapshot;
+    const health = (await (
+      await fetch(`${app.url}/api/health?detailed=true`, { headers: admin })
+    ).json()) as {
+      components: { load: { status: string; message: string } };
+    };
+    expect(snapshot.eventLoop).toEqual({ delayMs: 250.4, utilization: 0.812, sampledAt: expect.any(Number) });
+    expect(snapshot.history.at(-1)).toMatchObject({ eventLoopDelayMs: 250.4, eventLoopUtilization: 0.812 });
+    expect(snapshot.load.shedding).toEqual(['NORMAL', 'LOW', 'BATCH']);
+    expect(health.components.load).toEqual({
+      status: 'degraded',
+      message: 'shedding new NORMAL, LOW, BATCH calls: event-loop delay p99 250 ms >= 200 ms',
+    });
+    expect(snapshot.load.cause).toBe('event-loop delay p99 250 ms >= 200 ms');
+    const scrape = await (await fetch(`${app.url}/metrics`, { headers: admin })).text();
+    expect(scrape).toMatch(/^db_safeguards_load_event_loop_delay_seconds 0\.2504$/m);
+
+    // The loop recovers: the next readings say so, on the dashboard as in health.
+    reading = { eventLoopDelayMs: 3, eventLoopUtilization: 0.1 };
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const calm = (await (
+      await fetch(`${app.url}/api/admin/dashboard`, { headers: admin })
+    ).json()) as DashboardSnapshot;
+    const calmHealth = (await (
+      await fetch(`${app.url}/api/health?detailed=true`, { headers: admin })
+    ).json()) as { components: { load: { status: string; message: string } } };
+    expect(calm.eventLoop).toMatchObject({ delayMs: 3, utilization: 0.1 });
+    expect(calm.history.at(-1)).toMatchObject({ eventLoopDelayMs: 3, eventLoopUtilization: 0.1 });
+    expect(calm.load.shedding).toEqual([]);
+    expect(calmHealth.components.load.status).toBe('healthy');
+    expect(calmHealth.components.load.message).toMatch(
+      /^event-loop delay p99 3 ms, event-loop utilisation 10%/,
+    );
   });
 
   it('costs no database query of its own: polled 40 times, it shares the health report’s one probe a second', async () => {

@@ -33,8 +33,16 @@ export interface AppProcess {
  * Starts the built sample app (`node apps/vetmed/dist/main.js`, what `pnpm start` runs) in its own
  * process, so the load generator and the server do not share a CPU, and waits for its "listening" log.
  */
-export async function startAppProcess(env: Record<string, string>): Promise<AppProcess> {
-  const child = spawn(process.execPath, [appMain], {
+export function startAppProcess(env: Record<string, string>): Promise<AppProcess> {
+  return startServerProcess([appMain], env);
+}
+
+/**
+ * Starts `node ...args` (a server that logs `listening on http://host:port` on stderr once ready) with
+ * only `env` (and PATH, PORT=0, HOST=127.0.0.1, LOG_LEVEL=warn unless given), and waits for that log.
+ */
+export async function startServerProcess(args: string[], env: Record<string, string>): Promise<AppProcess> {
+  const child = spawn(process.execPath, args, {
     env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     // stdout (the JSON logs) is not read here: a pipe nobody drains fills up and blocks the app.
     stdio: ['ignore', 'ignore', 'pipe'],

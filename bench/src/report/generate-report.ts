@@ -17,6 +17,7 @@ import postgres from 'postgres';
 import { describeDbLatency } from '../loadtest/describe-db-latency.js';
 import type { LoadReport } from '../loadtest/load-report.js';
 import { importRows } from '../loadtest/scenarios.js';
+import { renderServedCostSection } from '../served-cost/served-cost-report.js';
 import { applyAppMigrations } from './app-migrations.js';
 import {
   caseShape,
@@ -76,8 +77,13 @@ function readAndRemoveJson<T>(path: string): T {
 
 /** Appends the multi-instance section, from its own run's `docs/multi-instance.json`, when there is one. */
 function withMultiInstance(markdown: string): string {
-  const section = renderMultiInstanceSection(`${docsDir}multi-instance.json`);
-  return section === undefined ? markdown : `${markdown.trimEnd()}\n\n${section}`;
+  let text = markdown;
+  for (const section of [
+    renderMultiInstanceSection(`${docsDir}multi-instance.json`),
+    renderServedCostSection(`${docsDir}served-cost.json`),
+  ])
+    if (section !== undefined) text = `${text.trimEnd()}\n\n${section}`;
+  return text;
 }
 
 async function main(): Promise<void> {

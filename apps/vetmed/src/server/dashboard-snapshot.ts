@@ -1,7 +1,7 @@
 import { priorities, priorityName, type Safeguards } from '@db-safeguards/core';
 import type { DashboardSnapshot } from './dashboard-types.js';
 import type { HealthCache } from './health-cache.js';
-import { effectiveLimitOf, type LoadSampler } from './load-sampler.js';
+import { effectiveLimitOf, eventLoopReadings, type LoadSampler } from './load-sampler.js';
 
 /** What the dashboard is made from: live readouts only. */
 export interface DashboardSources {
@@ -89,7 +89,7 @@ export function buildDashboardSnapshot(sources: DashboardSources, since?: number
       })),
     },
     readOnly: { active: metrics.readOnly.active, reason: metrics.readOnly.reason },
-    eventLoop: sampler.eventLoop(),
+    eventLoop: eventLoopReadings(metrics.load),
     load: {
       monitoring: metrics.load.monitoring,
       shedding: metrics.load.shedding,

@@ -22,8 +22,13 @@ export interface DashboardSample {
   rateLimited: number;
   /** p99 of the wait for a slot over the recent waits, in ms. */
   waitP99Ms: number;
-  /** p99 of the event loop's delay during the second, in ms. */
-  eventLoopP99Ms: number;
+  /**
+   * The event loop's delay as the load monitor last read it at the end of the second (the figure load
+   * shedding and the health report use: the time-weighted p99), in ms; null while not monitored.
+   */
+  eventLoopDelayMs: number | null;
+  /** Share of the time the event loop was busy, by the same reading, 0 to 1; null while not monitored. */
+  eventLoopUtilization: number | null;
   /** The app role's backends on the server, when counted (the health probe counts them). */
   backends?: number;
 }
@@ -105,8 +110,12 @@ export interface DashboardSnapshot {
     byPolicy: Array<{ policy: string; checks: number; limited: number }>;
   };
   readOnly: { active: boolean; reason: string | null };
-  /** The event loop's delay over the last second, in ms. */
-  eventLoop: { p50Ms: number; p99Ms: number; maxMs: number };
+  /**
+   * The event loop as the load monitor last read it: the same figures as the health report's `load`
+   * component and the `db_safeguards_load_event_loop_delay_seconds` metric. Null figures while load
+   * is not monitored (LOAD_SHEDDING off).
+   */
+  eventLoop: { delayMs: number | null; utilization: number | null; sampledAt: number | null };
   /** Load shedding: the priorities refused now because this process is overloaded, and why. */
   load: {
     monitoring: boolean;

@@ -1,5 +1,4 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { Safeguards } from '@db-safeguards/core';
+import type { LoadStats, Safeguards } from '@db-safeguards/core';
 import type { DashboardRefusal, DashboardSample } from './dashboard-types.js';
 
 /** Options of {@link createLoadSampler}. */
@@ -14,36 +13,54 @@ export interface LoadSamplerOptions {
 export interface LoadSampler {
   /** Samples newer than `since` (epoch ms), oldest first; all kept ones without it. */
   history(since?: number): DashboardSample[];
-  /** The event loop's delay over the last full second. */
-  eventLoop(): { p50Ms: number; p99Ms: number; maxMs: number };
   /** Calls refused before they ran since the sampler started, by type and reason, most first. */
   refusals(): DashboardRefusal[];
-  /** Stops the timers and the event-loop monitor. */
+  /** Stops the timer. */
   stop(): void;
 }
 
 /** Reasons are a closed list in practice (rate-limit policies, breaker states); past this, `other`. */
 const maxRefusalKinds = 64;
+
+/** What the dashboard shows of the event loop: the load monitor's latest readings, rounded. */
+export interface EventLoopReadings {
+  /** Event-loop delay (the load monitor's time-weighted p99), in ms; null while not monitored. */
+  delayMs: number | null;
+  /** Share of the time the loop was busy, 0 to 1; null while not monitored. */
+  utilization: number | null;
+  /** When the load monitor took them (epoch ms); null before its first reading. */
+  sampledAt: number | null;
+}
+
 /**
- * How often the event-loop monitor's timer fires, in ms. Each recorded delay is the time between two
- * firings, so an idle loop reads this much: it is taken off to show the lag alone.
+ * The event loop as the load monitor last read it (`safeguards.metrics().load`): the figures load
+ * shedding decides on and the health report shows, so the dashboard never disagrees with either.
+ * Without load monitoring (LOAD_SHEDDING off) there are none.
  */
-const loopResolutionMs = 10;
+export function eventLoopReadings(load: LoadStats): EventLoopReadings {
+  const { eventLoopDelayMs, eventLoopUtilization } = load.sample;
+  return {
+    delayMs:
+      load.monitoring && eventLoopDelayMs !== undefined ? Math.round(eventLoopDelayMs * 100) / 100 : null,
+    utilization:
+      load.monitoring && eventLoopUtilization !== undefined
+        ? Math.round(eventLoopUtilization * 1000) / 1000
+        : null,
+    sampledAt: load.monitoring ? (load.sampledAt ?? null) : null,
+  };
+}
 
 /**
  * Samples the safeguards' live readouts once a second: the most slots held and waiters during the
  * second (the queue's `takePeaks`, so a burst between two readings still shows), the operations done,
- * the refusals, the wait p99 and the event loop's delay. It reads the process's own counters only: no database query,
+ * the refusals, the wait p99 and the event loop's delay and utilisation as the load monitor read them
+ * (see {@link eventLoopReadings}). It reads the process's own counters only: no database query,
  * no connection, whoever watches the dashboard and however often. Its timer is unref'd: it never
  * keeps the process alive. It is the queue's one `takePeaks` reader.
  */
 export function createLoadSampler(safeguards: Safeguards, options: LoadSamplerOptions = {}): LoadSampler {
   const keep = options.keepSeconds ?? 300;
   const samples: DashboardSample[] = [];
-  const loopDelay = monitorEventLoopDelay({ resolution: loopResolutionMs });
-  loopDelay.enable();
-  let lastLoop = { p50Ms: 0, p99Ms: 0, maxMs: 0 };
-
   const refusalCounts = new Map<string, DashboardRefusal>();
   let refusedThisSecond = 0;
   let rateLimitedThisSecond = 0;
@@ -77,14 +94,8 @@ export function createLoadSampler(safeguards: Safeguards, options: LoadSamplerOp
     const released = stats.processed + stats.failed;
     const operations = released - releasedBefore;
     releasedBefore = released;
-    const toMs = (ns: number) =>
-      Number.isFinite(ns) ? Math.max(0, Math.round((ns / 1e6 - loopResolutionMs) * 100) / 100) : 0;
-    lastLoop = {
-      p50Ms: toMs(loopDelay.percentile(50)),
-      p99Ms: toMs(loopDelay.percentile(99)),
-      maxMs: toMs(loopDelay.max),
-    };
-    loopDelay.reset();
+    // Reading the load stats takes a new reading when one is due, as a health check does.
+    const loop = eventLoopReadings(safeguards.metrics().load);
     const effectiveLimit = effectiveLimitOf(stats);
     const backends = options.backends?.();
     samples.push({
@@ -96,7 +107,8 @@ export function createLoadSampler(safeguards: Safeguards, options: LoadSamplerOp
       refused: refusedThisSecond + timedOut,
       rateLimited: rateLimitedThisSecond,
       waitP99Ms: Math.round(stats.waitMs.p99 * 10) / 10,
-      eventLoopP99Ms: lastLoop.p99Ms,
+      eventLoopDelayMs: loop.delayMs,
+      eventLoopUtilization: loop.utilization,
       ...(backends === undefined ? {} : { backends: backends.count }),
     });
     if (samples.length > keep) samples.splice(0, samples.length - keep);
@@ -114,11 +126,9 @@ export function createLoadSampler(safeguards: Safeguards, options: LoadSamplerOp
       while (first > 0 && samples[first - 1]!.at > since) first--;
       return samples.slice(first);
     },
-    eventLoop: () => lastLoop,
     refusals: () => [...refusalCounts.values()].sort((a, b) => b.count - a.count),
     stop() {
       clearInterval(timer);
-      loopDelay.disable();
       subscription.dispose();
     },
   };

@@ -2,12 +2,31 @@ import type { Safeguards } from '@db-safeguards/core';
 import { type Logger, pino } from 'pino';
 import type { LogLevel } from '../env.js';
 
-/** Structured JSON logs on stdout (one object per line), with the service name on every line. */
+/** How often buffered log lines reach stdout at the latest, in ms. */
+export const logFlushIntervalMs = 1000;
+
+/**
+ * Structured JSON logs on stdout (one object per line), with the service name on every line.
+ *
+ * Without `destination`, lines are gathered in memory and written to stdout 4 KiB at a time, or every
+ * {@link logFlushIntervalMs} when fewer come, and at exit: one write a request (the access log) was
+ * the largest cost a served request had beyond the database and tRPC itself (see the served-cost
+ * benchmark in docs/benchmarks.md). A process killed outright (SIGKILL, out of memory) loses at most
+ * its last second of lines.
+ */
 export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream): Logger {
-  return pino(
-    { level, base: { service: 'vetmed' }, timestamp: pino.stdTimeFunctions.isoTime },
-    destination as never,
-  );
+  const options = { level, base: { service: 'vetmed' }, timestamp: pino.stdTimeFunctions.isoTime };
+  if (destination) return pino(options, destination as never);
+  // pino flushes a destination it built at exit. At most 8 MiB waiting (a stdout that stopped draining): lines beyond are dropped, not kept in memory.
+  const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096, maxLength: 8 * 1024 * 1024 });
+  setInterval(() => {
+    try {
+      stdout.flush();
+    } catch {
+      // Ended (the process is exiting): nothing left to write.
+    }
+  }, logFlushIntervalMs).unref();
+  return pino(options, stdout);
 }
 
 /**

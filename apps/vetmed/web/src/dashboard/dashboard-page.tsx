@@ -349,9 +349,11 @@ function DatabaseAndProcess({ snapshot }: { snapshot: DashboardSnapshot }) {
         </dd>
         <dt>Writes</dt>
         <dd>{readOnly.active ? `refused: read-only (${readOnly.reason})` : 'accepted'}</dd>
-        <dt>Event-loop delay</dt>
+        <dt>Event loop</dt>
         <dd>
-          p50 {eventLoop.p50Ms} ms, p99 {eventLoop.p99Ms} ms, max {eventLoop.maxMs} ms
+          {eventLoop.delayMs === null
+            ? 'not measured (load shedding is off)'
+            : `delay ${eventLoop.delayMs} ms, busy ${Math.round((eventLoop.utilization ?? 0) * 100)}% (as load shedding and the health check read it)`}
         </dd>
         <dt>Load shedding</dt>
         <dd>
@@ -365,12 +367,12 @@ function DatabaseAndProcess({ snapshot }: { snapshot: DashboardSnapshot }) {
         <dd>{formatWait(snapshot.uptimeMs)}</dd>
       </dl>
       <TimeSeriesChart
-        title="Event-loop delay p99 and slot wait p99"
+        title="Event-loop delay and slot wait p99"
         unit="ms"
         times={history.map((s) => s.at)}
         minMax={10}
         series={[
-          { label: 'event loop p99', color: colors.loop, values: history.map((s) => s.eventLoopP99Ms) },
+          { label: 'event-loop delay', color: colors.loop, values: history.map((s) => s.eventLoopDelayMs) },
           { label: 'slot wait p99', color: colors.queued, values: history.map((s) => s.waitP99Ms) },
         ]}
       />

@@ -1,0 +1,364 @@
+/**
+ * What the safeguards cost a served call, in the server's CPU: the sample app (built, `node
+ * apps/vetmed/dist/main.js`) next to a bare tRPC + Drizzle server doing the same queries for the same
+ * two calls (./bare-server.ts), in the same run, on one throwaway PostgreSQL (role limited to 8, 4
+ * connections each), with the same users and data.
+ *
+ * Each run sends one server the same paced load: `--rate` calls a second for `--seconds`, one in
+ * `--record-every` a dose recording (`administrations.record`, HIGH), the rest dose-history reads
+ * (`administrations.history`, NORMAL, 50 rows), spread over the users. The runs alternate app, bare,
+ * app, bare...; each pair gives a ratio. The CPU is the server process's own (user + system, from
+ * /proc/<pid>/stat, which neither server can skew), from before the first call of the run to after
+ * its last answer, divided by the calls served.
+ *
+ * Usage: pnpm bench:served-cost [-- --pairs 6 --rate 50 --seconds 10 --warmup 10 --record-every 10 --users 16
+ *   --log-level info --app-env KEY=VALUE,... --profile DIR --json FILE]
+ * `--log-level` is the app's LOG_LEVEL (default: the app's own default, info). `--app-env` adds settings
+ * to the app's environment. `--load-readings` prints the highest load readings of the app
+ * (its detailed health, read every second: a little CPU of its own) in each of its runs. `--json FILE` writes every run (a
+ * `ServedCostReport`: docs/served-cost.json is rendered into docs/benchmarks.md). `--profile DIR` starts both servers with `node --cpu-prof` (their figures
+ * then include the profiler's cost) and writes their profiles to DIR when they stop.
+ *
+ * The machine is shared and noisy: every run is printed; the ratio is taken within a pair.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
+import { type AppProcess, startServerProcess } from '../loadtest/app-process.js';
+import { createClient, createVirtualUsers, type VirtualUser } from '../loadtest/scenarios.js';
+import type { ServedCostReport } from './served-cost-report.js';
+
+function option(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  const value = index >= 0 ? Number(process.argv[index + 1]) : fallback;
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be an integer >= 1`);
+  return value;
+}
+function textOption(name: string): string | undefined {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 ? process.argv[index + 1] : undefined;
+}
+
+const pairs = option('pairs', 6);
+const rate = option('rate', 50);
+const seconds = option('seconds', 10);
+const recordEvery = option('record-every', 10);
+const warmupSeconds = option('warmup', 10);
+const userCount = option('users', 16);
+const logLevel = textOption('log-level') ?? 'info';
+const profileDir = textOption('profile');
+const jsonPath = textOption('json');
+const extraAppEnv = Object.fromEntries(
+  (textOption('app-env') ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) throw new Error(`--app-env: ${pair} is not KEY=VALUE`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+);
+const dosesPerUser = 50;
+const maxInFlight = 256;
+
+const appMain = fileURLToPath(new URL('../../../apps/vetmed/dist/main.js', import.meta.url));
+const bareServer = fileURLToPath(new URL('./bare-server.ts', import.meta.url));
+const clockTicks = 100; // USER_HZ: what /proc reports CPU time in on Linux
+
+/** The process's CPU time so far (user + system), in ms. */
+function cpuMs(pid: number, task?: string): number {
+  const stat = readFileSync(
+    task === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${task}/stat`,
+    'utf8',
+  );
+  // Fields after the command name (which may hold spaces, inside parentheses): state is the first,
+  // utime the 12th, stime the 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+}
+
+/** CPU ms of each thread of the process, by thread name (`--threads`: where a server's CPU goes). */
+function threadCpuMs(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      // Node leaves most of its threads named after the process: the main thread is told by its id.
+      const comm = readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim();
+      const name = task === String(pid) ? 'main' : comm;
+      byName.set(name, (byName.get(name) ?? 0) + cpuMs(pid, task));
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return byName;
+}
+const showThreads = process.argv.includes('--threads');
+/** `--load-readings`: the app's load readings (its detailed health) every second of its runs. */
+const showLoadReadings = process.argv.includes('--load-readings');
+const adminToken = randomBytes(18).toString('hex');
+
+/**
+ * Reads the app's load component from its detailed health every second until stopped; returns the
+ * highest event-loop delay and utilisation read, and whether it ever shed.
+ */
+function watchLoad(url: string) {
+  const seen = { delayMs: 0, utilization: 0, heapMb: 0, rssMb: 0, readings: 0, degraded: [] as string[] };
+  const read = async () => {
+    try {
+      const response = await fetch(`${url}/api/health?detailed=true`, {
+        headers: { authorization: `Bearer ${adminToken}` },
+      });
+      const report = (await response.json()) as { components: { load: { status: string; message: string } } };
+      const { status, message } = report.components.load;
+      const number = (pattern: RegExp) => Number(pattern.exec(message)?.[1] ?? 0);
+      seen.readings++;
+      seen.delayMs = Math.max(seen.delayMs, number(/event-loop delay p99 (\d+) ms/));
+      seen.utilization = Math.max(seen.utilization, number(/event-loop utilisation (\d+)%/));
+      seen.heapMb = Math.max(seen.heapMb, number(/heap used (\d+) MB/));
+      seen.rssMb = Math.max(seen.rssMb, number(/RSS (\d+) MB/));
+      if (status !== 'healthy') seen.degraded.push(message);
+    } catch {
+      // A reading lost under load is not the run's failure.
+    }
+  };
+  const timer = setInterval(() => void read(), 1000);
+  return () => {
+    clearInterval(timer);
+    return seen;
+  };
+}
+
+const median = (values: readonly number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const percentile = (values: number[], p: number) =>
+  values.length === 0
+    ? 0
+    : [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]!;
+
+interface RunResult {
+  served: number;
+  failed: string[];
+  droppedByClient: number;
+  cpuMs: number;
+  cpuUsPerServed: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** Paced (open-loop) calls at `rate` a second for `durationMs`, then waits for the last answers. */
+let bareUrl: string | undefined;
+
+async function pacedLoad(server: AppProcess, users: VirtualUser[], durationMs: number): Promise<RunResult> {
+  const pid = server.child.pid!;
+  const latencies: number[] = [];
+  const failed: string[] = [];
+  let inFlight = 0;
+  let droppedByClient = 0;
+  const pending = new Set<Promise<void>>();
+  const stopWatching = showLoadReadings && server.url !== bareUrl ? watchLoad(server.url) : undefined;
+  const before = cpuMs(pid);
+  const threadsBefore = showThreads ? threadCpuMs(pid) : undefined;
+  const start = performance.now();
+  const total = Math.round((rate * durationMs) / 1000);
+  for (let sent = 0; sent < total; sent++) {
+    const due = start + (sent * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (inFlight >= maxInFlight) {
+      droppedByClient++;
+      continue;
+    }
+    const user = users[sent % users.length]!;
+    const began = performance.now();
+    const call =
+      sent % recordEvery === recordEvery - 1
+        ? user.client.administrations.record.mutate({
+            regimenId: user.regimenId,
+            idempotencyKey: randomUUID(),
+          })
+        : user.client.administrations.history.query({ animalId: user.animalId, limit: 50 });
+    inFlight++;
+    const settled = call.then(
+      () => {
+        latencies.push(performance.now() - began);
+      },
+      (error: unknown) => {
+        failed.push(String(error));
+      },
+    );
+    const tracked = settled.finally(() => {
+      inFlight--;
+      pending.delete(tracked);
+    });
+    pending.add(tracked);
+  }
+  await Promise.all(pending);
+  const spent = cpuMs(pid) - before;
+  if (stopWatching) {
+    const seen = stopWatching();
+    console.log(
+      `      app load readings (${seen.readings}, highest): event-loop delay ${seen.delayMs} ms, utilisation ${seen.utilization}%, heap ${seen.heapMb} MB, RSS ${seen.rssMb} MB; ${seen.degraded.length === 0 ? 'never shedding' : `shedding in ${seen.degraded.length}: ${seen.degraded[0]}`}`,
+    );
+  }
+  if (threadsBefore) {
+    const after = threadCpuMs(pid);
+    const parts = [...after].map(
+      ([name, ms]) => `${name} ${(ms - (threadsBefore.get(name) ?? 0)).toFixed(0)}`,
+    );
+    console.log(`      threads (CPU ms): ${parts.join(', ')}`);
+  }
+  return {
+    served: latencies.length,
+    failed,
+    droppedByClient,
+    cpuMs: spent,
+    cpuUsPerServed: latencies.length === 0 ? Number.NaN : (spent * 1000) / latencies.length,
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
+  };
+}
+
+async function main(): Promise<void> {
+  let database: TestPostgres | undefined;
+  const servers: AppProcess[] = [];
+  try {
+    database = await startTestPostgres({ appRoleConnectionLimit: 8 });
+    const unlimited = Object.fromEntries(
+      ['API', 'AUTH', 'HEAVY', 'RECORDING', 'UPLOAD', 'REPORTS'].map((policy) => [
+        `RATE_LIMIT_${policy}_MAX`,
+        '100000000',
+      ]),
+    );
+    const appEnv = {
+      DATABASE_URL: database.appUrl,
+      DB_DRIVER: 'postgres',
+      METRICS_TOKEN: randomBytes(18).toString('hex'),
+      ADMIN_TOKEN: adminToken,
+      TRUST_PROXY: '127.0.0.1',
+      SEED_DEMO: 'false',
+      LOG_LEVEL: logLevel,
+      // The two servers share the role's 8 connections: 4 each.
+      QUEUE_MAX_CONNECTIONS: '4',
+      ...unlimited,
+      ...extraAppEnv,
+    };
+    const profileFlags =
+      profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)];
+    const app = await startServerProcess([...profileFlags, appMain], appEnv);
+    servers.push(app);
+    // The app migrated the database; the bare server uses its tables.
+    const bare = await startServerProcess([...profileFlags, '--import', 'tsx', bareServer], {
+      DATABASE_URL: database.appUrl,
+      POOL_MAX: '4',
+    });
+    servers.push(bare);
+    bareUrl = bare.url;
+    if (profileDir !== undefined)
+      console.error(
+        `Profiles go to ${profileDir}: the app is pid ${app.child.pid}, the bare server ${bare.child.pid}.`,
+      );
+
+    console.error(`Creating ${userCount} users with ${dosesPerUser} doses each...`);
+    const users = await createVirtualUsers(app.url, userCount);
+    for (const user of users)
+      for (let i = 0; i < dosesPerUser; i++)
+        await user.client.administrations.record.mutate({
+          regimenId: user.regimenId,
+          idempotencyKey: randomUUID(),
+        });
+    // The same users (tokens, households) against the bare server.
+    const bareUsers = users.map((user) => ({ ...user, client: createClient(bare.url, user.headers) }));
+    // Warm both up (JIT, session caches, pools) before measuring: a few seconds are not enough, the
+    // CPU per call kept falling for a minute in the first runs.
+    for (const [server, clients] of [
+      [app, users],
+      [bare, bareUsers],
+    ] as const) {
+      const warm = await pacedLoad(server, clients, warmupSeconds * 1000);
+      if (warm.failed.length > 0) throw new Error(`warm-up failed: ${warm.failed.slice(0, 3).join('; ')}`);
+    }
+
+    const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`;
+    console.log(`\nServer CPU per served call: the sample app vs a bare tRPC + Drizzle server (${machine})`);
+    console.log(
+      `${rate} calls/s for ${seconds} s per run (1 in ${recordEvery} a dose recording, the rest 50-row history reads), ${users.length} users, runs alternating app, bare; app LOG_LEVEL=${logLevel}${Object.keys(extraAppEnv).length > 0 ? `, ${JSON.stringify(extraAppEnv)}` : ''}${profileDir ? ', both under --cpu-prof' : ''}.\n`,
+    );
+    console.log('run | server | served | failed | CPU ms | CPU µs/served | p50 ms | p99 ms');
+    const ratios: number[] = [];
+    const perServed = { app: [] as number[], bare: [] as number[] };
+    const runs: ServedCostReport['runs'] = [];
+    let run = 0;
+    for (let pair = 1; pair <= pairs; pair++) {
+      const results: RunResult[] = [];
+      for (const [name, server, clients] of [
+        ['app', app, users],
+        ['bare', bare, bareUsers],
+      ] as const) {
+        const result = await pacedLoad(server, clients, seconds * 1000);
+        results.push(result);
+        runs.push({
+          pair,
+          server: name,
+          served: result.served,
+          failed: result.failed.length + result.droppedByClient,
+          cpuMs: result.cpuMs,
+          cpuUsPerServed: Math.round(result.cpuUsPerServed),
+          p50Ms: Math.round(result.p50Ms * 10) / 10,
+          p99Ms: Math.round(result.p99Ms * 10) / 10,
+        });
+        run++;
+        console.log(
+          `${String(run).padStart(3)} | ${name.padEnd(6)} | ${String(result.served).padStart(6)} | ${String(result.failed.length + result.droppedByClient).padStart(6)} | ${result.cpuMs.toFixed(0).padStart(6)} | ${result.cpuUsPerServed.toFixed(0).padStart(13)} | ${result.p50Ms.toFixed(1).padStart(6)} | ${result.p99Ms.toFixed(1).padStart(6)}`,
+        );
+        if (result.failed.length > 0) console.log(`      first failure: ${result.failed[0]}`);
+      }
+      const ratio = results[0]!.cpuUsPerServed / results[1]!.cpuUsPerServed;
+      ratios.push(ratio);
+      perServed.app.push(results[0]!.cpuUsPerServed);
+      perServed.bare.push(results[1]!.cpuUsPerServed);
+      console.log(`    pair ${pair}: app / bare = ${ratio.toFixed(2)}`);
+    }
+    console.log(
+      `\nmedian CPU per served call: app ${median(perServed.app).toFixed(0)} µs, bare ${median(perServed.bare).toFixed(0)} µs`,
+    );
+    console.log(
+      `app / bare CPU per served call, per pair: ${ratios.map((r) => r.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)} (target <= 1.15)`,
+    );
+    if (jsonPath !== undefined) {
+      const report: ServedCostReport = {
+        schemaVersion: 1,
+        generatedAt: new Date().toISOString(),
+        command: `pnpm bench:served-cost -- --pairs ${pairs} --rate ${rate} --seconds ${seconds} --warmup ${warmupSeconds} --record-every ${recordEvery} --users ${userCount} --log-level ${logLevel}`,
+        machine,
+        rate,
+        seconds,
+        recordEvery,
+        users: userCount,
+        logLevel,
+        appEnv: extraAppEnv,
+        runs,
+        ratios: ratios.map((ratio) => Math.round(ratio * 100) / 100),
+        medianRatio: Math.round(median(ratios) * 100) / 100,
+        medianCpuUsPerServed: {
+          app: Math.round(median(perServed.app)),
+          bare: Math.round(median(perServed.bare)),
+        },
+      };
+      writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+    }
+    console.log(
+      'A run with failures (the app shedding for load: the machine was busy) or a p50 far above the others was disturbed by other work on the machine.',
+    );
+  } finally {
+    for (const server of servers) await server.stop();
+    await database?.stop();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
