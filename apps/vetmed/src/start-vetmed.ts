@@ -95,7 +95,6 @@ export async function startVetmed(
       deferredDoses = new DeferredDoseQueue(config.redis.url, log);
       worker = startDeferredDoseWorker({
         redisUrl: config.redis.url,
-        queue: deferredDoses.queue,
         db: database.db,
         safeguards,
         log,
