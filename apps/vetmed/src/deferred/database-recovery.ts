@@ -8,9 +8,10 @@ export interface DatabaseRecovery {
   /**
    * Resolves when the breaker closes (the safeguards saw the database answer again), after `maxMs`
    * at the latest (the caller then tries again itself, which is how an open breaker with no other
-   * traffic is probed), or at once when `signal` aborts.
+   * traffic is probed), or at once when `signal` aborts. `since` (epoch ms, default now): when the
+   * caller met the failure; a breaker that closed since then ends the wait at once.
    */
-  wait(maxMs: number, signal: AbortSignal): Promise<RecoveryWaitEnd>;
+  wait(maxMs: number, signal: AbortSignal, since?: number): Promise<RecoveryWaitEnd>;
   /** Stops listening; waits still pending end as `aborted`. */
   dispose(): void;
 }
@@ -23,13 +24,16 @@ export interface DatabaseRecovery {
  */
 export function watchDatabaseRecovery(safeguards: Safeguards, breaker: string): DatabaseRecovery {
   const waiters = new Set<(end: RecoveryWaitEnd) => void>();
+  let recoveredAt = Number.NEGATIVE_INFINITY;
   const subscription = safeguards.onBreakerStateChange((change) => {
     if (change.breaker !== breaker || change.to !== BreakerState.CLOSED) return;
+    recoveredAt = Date.now();
     for (const wake of [...waiters]) wake('recovered');
   });
   return {
-    wait(maxMs, signal) {
+    wait(maxMs, signal, since = Date.now()) {
       if (signal.aborted) return Promise.resolve('aborted');
+      if (recoveredAt >= since) return Promise.resolve('recovered');
       return new Promise((resolve) => {
         const finish = (end: RecoveryWaitEnd) => {
           waiters.delete(finish);

@@ -24,24 +24,25 @@ export interface DeferredDoseWorkerOptions {
 }
 
 /**
- * Longest wait before a dose is tried again after the database refused it, unless the breaker closes
- * first (which wakes it at once). Bounds how long an open breaker with no live traffic goes unprobed.
+ * Longest time the worker holds off after the database refused a dose, unless the breaker closes
+ * first (which resumes it at once). Bounds how long an open breaker with no live traffic goes unprobed.
  */
 export const maxOutagePauseMs = 2000;
-/** The wait after a dose got no slot because of load (shed or queued past its deadline). */
+/** How long the worker holds off after a dose got no slot because of load (shed or queued past its deadline). */
 export const loadPauseMs = 100;
 
 /**
  * Applies the deferred doses (`applyDeferredDose`) as they come, at BATCH priority. When the database
- * is unavailable or busy, the dose waits in the worker and is tried again, no attempt spent: after an
- * outage, the moment the safeguards' breaker closes (the database answered live calls again), or at
- * the latest after the time the breaker gave (up to 2 s; the attempt is then its probe); under load
- * after a short pause. An outage of any length costs no dose its attempts, and the backlog starts
- * draining right behind the first live calls served, not at the end of a fixed pause. Other failures
- * use the job's attempts with backoff, and past the last the receipt says `could-not-apply`.
+ * is unavailable or busy, the dose goes back to the head of the queue (no attempt spent) and this
+ * worker takes no dose until the database is back: after an outage, the moment the safeguards'
+ * breaker closes (the database answered live calls again), or at the latest after the time the
+ * breaker gave (up to 2 s; the next attempt is then its probe); under load, after a short pause. An
+ * outage of any length costs no dose its attempts, no dose sits locked in a worker meanwhile (a
+ * worker killed during an outage holds none), and the backlog starts draining right behind the first
+ * live calls served, not at the end of a fixed pause. Other failures use the job's attempts with
+ * backoff, and past the last the receipt says `could-not-apply`.
  *
- * `close()` (without force) stops taking doses and waits for the one being applied to finish; a dose
- * only waiting for the database goes back to the head of the queue at once.
+ * `close()` (without force) stops taking doses and waits for the one being applied to finish.
  *
  * A worker killed while applying leaves its dose locked; BullMQ hands it to a worker again once the
  * lock lapses (a few seconds), and the idempotency key keeps the second application from doubling it.
@@ -61,31 +62,47 @@ export function startDeferredDoseWorker(
   });
   const recovery = watchDatabaseRecovery(options.safeguards, deferredDoseBreaker);
   const closing = new AbortController();
-  const worker = new Worker<DeferredDose, SettledDose>(
+  let holdingOff = false;
+  /**
+   * Takes no dose for up to `ms`, or until the breaker closes (since `failedAt`, when the dose met
+   * the failure); doses already running go on.
+   */
+  const holdOff = (ms: number, failedAt: number) => {
+    if (holdingOff || closing.signal.aborted) return;
+    holdingOff = true;
+    void (async () => {
+      try {
+        await worker.pause(true);
+        if ((await recovery.wait(ms, closing.signal, failedAt)) !== 'aborted') await worker.resume();
+      } catch (error) {
+        log.warn({ err: error }, 'deferred doses: could not pause or resume the worker');
+      } finally {
+        holdingOff = false;
+      }
+    })();
+  };
+  const worker: Worker<DeferredDose, SettledDose> = new Worker<DeferredDose, SettledDose>(
     deferredDoseQueueName,
     async (job, token) => {
-      for (;;) {
-        try {
-          return await applyDeferredDose(options, job.data);
-        } catch (error) {
-          const failure = toSafeguardError(error);
-          if (!isUnavailableType(failure.type)) {
-            log.warn({ err: failure, receiptId: job.id }, 'deferred dose: attempt failed');
-            throw failure;
-          }
-          // An outage: until the breaker closes, or as long as it says (within 0.1 to 2 s). Load (no
-          // slot for BATCH work now): a short pause, since live calls finishing free slots within
-          // milliseconds.
-          const outage = failure.type === 'CONNECTION' || failure.type === 'CIRCUIT_BREAKER';
-          const pauseMs = outage
-            ? Math.min(Math.max(failure.retryAfterMs ?? 500, 100), maxOutagePauseMs)
-            : loadPauseMs;
-          if ((await recovery.wait(pauseMs, closing.signal)) === 'aborted') {
-            // Shutting down: back to the head of the line for the next worker, no attempt spent.
-            await job.moveToWait(token);
-            throw new WaitingError();
-          }
+      try {
+        return await applyDeferredDose(options, job.data);
+      } catch (error) {
+        const failedAt = Date.now();
+        const failure = toSafeguardError(error);
+        if (!isUnavailableType(failure.type)) {
+          log.warn({ err: failure, receiptId: job.id }, 'deferred dose: attempt failed');
+          throw failure;
         }
+        // An outage: until the breaker closes, or as long as it says (within 0.1 to 2 s). Load (no
+        // slot for BATCH work now): a short pause, since live calls finishing free slots within
+        // milliseconds.
+        const outage = failure.type === 'CONNECTION' || failure.type === 'CIRCUIT_BREAKER';
+        holdOff(
+          outage ? Math.min(Math.max(failure.retryAfterMs ?? 500, 100), maxOutagePauseMs) : loadPauseMs,
+          failedAt,
+        );
+        await job.moveToWait(token);
+        throw new WaitingError();
       }
     },
     {
