@@ -107,7 +107,6 @@ export async function startVetmed(
       deferredDoses = new DeferredDoseQueue(config.redis.url, log);
       worker = startDeferredDoseWorker({
         redisUrl: config.redis.url,
-        queue: deferredDoses.queue,
         db: database.db,
         safeguards,
         log,
