@@ -124,7 +124,7 @@ export function renderMultiInstanceScenarios(report) {
     `### One instance SIGKILLed mid-run`,
     '',
     `- killed at ${(kill.killAtMs / 1000).toFixed(1)} s of ${kill.phase.durationMs / 1000} s; before it all instances answered ${kill.beforePerSecond.toFixed(1)} calls/s`,
-    `- the survivors were back to 0.9 × that ${kill.recoveryMs === null ? 'never within the phase' : `${s(kill.recoveryMs)} after the kill`}: the dead instance's slots return when its lease runs out (${kill.leaseMs / 1000} s), nobody waits on them for ever; at the end they answered ${kill.afterPerSecond.toFixed(1)} calls/s`,
+    `- the survivors ran at 0.9 × that or more over every second ${kill.recoveryMs === null ? 'at no point to the end of the phase' : `from ${s(kill.recoveryMs)} after the kill to the end`}: the dead instance's slots return when its lease runs out (${kill.leaseMs / 1000} s), nobody waits on them for ever; at the end they answered ${kill.afterPerSecond.toFixed(1)} calls/s`,
     `- failures at the survivors' clients: ${counts(kill.survivorFailures)}; peak backends ${kill.phase.peakBackends ?? 'n/a'} (limit ${report.connectionLimit}); breaker samples not closed ${kill.phase.breakerOpenings}`,
     '',
     `### Redis stopped for 10 s mid-run`,

@@ -33,6 +33,11 @@ export interface StartVetmedOptions {
   database?: Partial<Omit<CreateDatabaseOptions, 'safeguards'>>;
 }
 
+/** Idle timeout of the pool's connections when instances share one budget (5 s otherwise). */
+const sharedPoolIdleTimeoutSeconds = 1;
+/** How long after its idle timeout a pooled connection may take to be gone from the server. */
+const idleCloseMarginMs = 500;
+
 /**
  * Starts the app: one safeguards instance (the process's whole connection budget, with the database
  * probe for health checks), the database, migrations, demo data when configured, and the server.
@@ -47,7 +52,12 @@ export async function startVetmed(
   const budget =
     config.safeguards.queue?.maxConcurrentConnections ?? defaultQueueOptions.maxConcurrentConnections;
   // REDIS_URL: one budget and one set of rate limits for every instance; without it, as before.
-  const shared = config.redis ? await openSharedCapacity(config.redis, budget, log) : undefined;
+  const shared = config.redis
+    ? await openSharedCapacity(config.redis, budget, log, {
+        // A slot stays counted while its connection may still sit idle in the pool (see below).
+        releaseDelayMs: sharedPoolIdleTimeoutSeconds * 1000 + idleCloseMarginMs,
+      })
+    : undefined;
   // Load shedding reads the event loop and memory only once the server listens (see the sampler).
   const loadSampler = config.loadShedding ? createServingLoadSampler() : undefined;
   let deferredDoses: DeferredDoseQueue | undefined;
@@ -68,11 +78,13 @@ export async function startVetmed(
   // safeguards or cannot listen) closes what it had opened.
   try {
     database = await createDatabase({
-      // With a shared budget, idle connections hold slots another instance may have been granted:
-      // they close after 1 s instead of 30 (a busy pool's connections are rarely idle that long).
+      // With a shared budget, idle connections hold slots another instance may be granted: they close
+      // after 1 s instead of 5, and the budget gives a slot back only after that (releaseDelayMs).
+      // Both pools reuse their most recently used connection first (pg-pool does; postgres.js 3.4.9
+      // does with patches/postgres@3.4.9.patch), so a pool whose share fell lets the others go idle.
       // postgres.js offers no safe way to close them at once: \`sql.close()\` during a database
       // outage left queries hanging.
-      ...(shared && { idleTimeoutSeconds: 1 }),
+      ...(shared && { idleTimeoutSeconds: sharedPoolIdleTimeoutSeconds }),
       ...options.database,
       config: config.database,
       safeguards,
@@ -95,7 +107,6 @@ export async function startVetmed(
       deferredDoses = new DeferredDoseQueue(config.redis.url, log);
       worker = startDeferredDoseWorker({
         redisUrl: config.redis.url,
-        queue: deferredDoses.queue,
         db: database.db,
         safeguards,
         log,

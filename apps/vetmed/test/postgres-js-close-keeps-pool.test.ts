@@ -2,7 +2,7 @@ import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgr
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-// The app trims idle pooled connections with postgres.js's `close()` when the effective limit drops
+// The app used to trim idle pooled connections with postgres.js's `close()` when the effective limit dropped
 // (db/safeguarded/close-idle-connections.ts), e.g. while a Redis restart briefly lowers the shared
 // budget. Unpatched, postgres.js 3.4.9's `close()` also "ends" every connection that has no socket
 // (never opened, or closed when the server went away): it moves them to its ended list, from which

@@ -40,6 +40,7 @@ import { formatMultiInstance } from './multi-instance/multi-instance-targets.js'
 import { runMultiInstance } from './multi-instance/run-multi-instance.js';
 import { runOpenLoop } from './open-loop.js';
 import { createVirtualUsers, type ScenarioName, scenarioNames } from './scenarios.js';
+import { unlimitedRateLimitsEnv } from './unlimited-rate-limits.js';
 
 const args = process.argv.slice(2).filter((arg) => arg !== '--');
 const option = (name: string, fallback?: string) => {
@@ -101,14 +102,6 @@ function appEnv(text: string | undefined): Record<string, string> {
   );
 }
 
-/** Rate limits far above the offered load, so what the run measures is the connection budget. */
-const unlimitedEnv = Object.fromEntries(
-  ['API', 'AUTH', 'HEAVY', 'RECORDING', 'UPLOAD', 'REPORTS'].map((policy) => [
-    `RATE_LIMIT_${policy}_MAX`,
-    '100000000',
-  ]),
-);
-
 async function mainMultiInstance(instances: number): Promise<void> {
   const report = await runMultiInstance({
     instances,
@@ -141,7 +134,7 @@ async function main(): Promise<void> {
         METRICS_TOKEN: metricsToken,
         TRUST_PROXY: '127.0.0.1',
         SEED_DEMO: 'false',
-        ...(flag('unlimited') ? unlimitedEnv : {}),
+        ...(flag('unlimited') ? unlimitedRateLimitsEnv : {}),
         // More of the app's variables, e.g. --app-env LOAD_SHEDDING=off (compare with load shedding off).
         ...appEnv(option('app-env')),
       };

@@ -21,7 +21,12 @@ export interface CreateDatabaseOptions {
   safeguards: Safeguards;
   /** Connections in the pool. Default and maximum: `safeguards.queue.options.maxConcurrentConnections`. */
   poolMax?: number;
-  /** Seconds an idle pooled connection is kept open. Default 30. */
+  /**
+   * Seconds an idle pooled connection is kept open. Default 5: an idle connection still takes one of
+   * the role's few slots, which another instance may need. Both pools reuse their most recently used
+   * connection first, so a busy pool keeps the connections it uses warm and only what a burst opened
+   * beyond that closes.
+   */
   idleTimeoutSeconds?: number;
   /**
    * Neon only: settings assigned to the driver's global `neonConfig` before connecting (e.g. a local
@@ -65,7 +70,7 @@ export function resolveDriverOptions(options: CreateDatabaseOptions, config: Dat
   const poolMax = options.poolMax ?? budget;
   // A pool larger than the budget would let the driver open connections the budget never granted.
   assertInteger('poolMax', poolMax, 1, budget);
-  const idleTimeoutSeconds = options.idleTimeoutSeconds ?? 30;
+  const idleTimeoutSeconds = options.idleTimeoutSeconds ?? 5;
   assertInteger('idleTimeoutSeconds', idleTimeoutSeconds, 0);
   const migrationTimeoutMs = options.migrationTimeoutMs ?? 300_000;
   assertInteger('migrationTimeoutMs', migrationTimeoutMs, 1);

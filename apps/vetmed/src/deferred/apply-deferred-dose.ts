@@ -9,6 +9,14 @@ import type { DeferredDose, RejectionReason, SettledDose } from './dose-recordin
 export const applyTimeoutMs = 10_000;
 
 /**
+ * The breaker the deferred doses go through: the live recordings' one, not `batch`. These are the
+ * same recordings, late, on the same database, and `batch` distrusts it for a minute after an outage
+ * (bulk jobs can wait; a caregiver's dose should be in the history soon after the database is back).
+ * Its closing is also what wakes the worker after an outage (see deferred-dose-worker.ts).
+ */
+export const deferredDoseBreaker = 'primary';
+
+/**
  * Applies a deferred dose as the live request would have: the caller's access to the regimen, then
  * `recordDose` with its idempotency key, so a dose the client also sent again meanwhile, or that a
  * crashed worker had already applied, is recorded once. It runs through the safeguards at BATCH
@@ -28,10 +36,7 @@ export async function applyDeferredDose(
     safeguards.withContext(
       {
         priority: Priority.BATCH,
-        // The live recordings' breaker, not the `batch` one: these are the same recordings, late, on
-        // the same database, and `batch` distrusts it for a minute after an outage (bulk jobs can
-        // wait; a caregiver's dose should be in the history soon after the database is back).
-        breaker: 'primary',
+        breaker: deferredDoseBreaker,
         operationType: 'write',
         label: 'administrations.record:deferred',
         timeoutMs: applyTimeoutMs,

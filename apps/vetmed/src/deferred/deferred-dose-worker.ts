@@ -1,18 +1,17 @@
 import type { Safeguards } from '@db-safeguards/core';
 import { isUnavailableType } from '@db-safeguards/core/advanced';
 import { toSafeguardError } from '@db-safeguards/trpc';
-import { type Queue, RateLimitError, Worker } from 'bullmq';
+import { WaitingError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { AppDatabase } from '../db/index.js';
 import { connectRedis } from '../server/redis-connection.js';
-import { applyDeferredDose } from './apply-deferred-dose.js';
+import { applyDeferredDose, deferredDoseBreaker } from './apply-deferred-dose.js';
+import { watchDatabaseRecovery } from './database-recovery.js';
 import { deferredDoseQueueName } from './deferred-dose-queue.js';
 import type { DeferredDose, SettledDose } from './dose-recording.js';
 
 export interface DeferredDoseWorkerOptions {
   redisUrl: string;
-  /** The producer's queue: the worker pauses it (a rate limit) while the database cannot take doses. */
-  queue: Queue<DeferredDose, SettledDose>;
   db: AppDatabase;
   safeguards: Safeguards;
   log: Logger;
@@ -24,16 +23,26 @@ export interface DeferredDoseWorkerOptions {
   concurrency?: number;
 }
 
-/** Longest wait before the queue tries again after the database refused (its breaker says how long). */
+/**
+ * Longest time the worker holds off after the database refused a dose, unless the breaker closes
+ * first (which resumes it at once). Bounds how long an open breaker with no live traffic goes unprobed.
+ */
 export const maxOutagePauseMs = 2000;
-/** The wait after a dose got no slot because of load (shed or queued past its deadline). */
+/** How long the worker holds off after a dose got no slot because of load (shed or queued past its deadline). */
 export const loadPauseMs = 100;
 
 /**
  * Applies the deferred doses (`applyDeferredDose`) as they come, at BATCH priority. When the database
- * is unavailable or busy, the whole queue waits a moment (a BullMQ rate limit, no attempt spent) and
- * the dose goes back in line: an outage of any length costs no dose its attempts. Other failures use
- * the job's attempts with backoff, and past the last the receipt says `could-not-apply`.
+ * is unavailable or busy, the dose goes back to the head of the queue (no attempt spent) and this
+ * worker takes no dose until the database is back: after an outage, the moment the safeguards'
+ * breaker closes (the database answered live calls again), or at the latest after the time the
+ * breaker gave (up to 2 s; the next attempt is then its probe); under load, after a short pause. An
+ * outage of any length costs no dose its attempts, no dose sits locked in a worker meanwhile (a
+ * worker killed during an outage holds none), and the backlog starts draining right behind the first
+ * live calls served, not at the end of a fixed pause. Other failures use the job's attempts with
+ * backoff, and past the last the receipt says `could-not-apply`.
+ *
+ * `close()` (without force) stops taking doses and waits for the one being applied to finish.
  *
  * A worker killed while applying leaves its dose locked; BullMQ hands it to a worker again once the
  * lock lapses (a few seconds), and the idempotency key keeps the second application from doubling it.
@@ -41,7 +50,7 @@ export const loadPauseMs = 100;
 export function startDeferredDoseWorker(
   options: DeferredDoseWorkerOptions,
 ): Worker<DeferredDose, SettledDose> {
-  const { queue, log } = options;
+  const { log } = options;
   // A worker's connection waits for work: BullMQ needs every command retried for ever.
   const connection = connectRedis(options.redisUrl, log, {
     lazyConnect: true,
@@ -51,38 +60,62 @@ export function startDeferredDoseWorker(
     connectionName: undefined,
     retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
   });
-  const worker = new Worker<DeferredDose, SettledDose>(
+  const recovery = watchDatabaseRecovery(options.safeguards, deferredDoseBreaker);
+  const closing = new AbortController();
+  let holdingOff = false;
+  /**
+   * Takes no dose for up to `ms`, or until the breaker closes (since `failedAt`, when the dose met
+   * the failure); doses already running go on.
+   */
+  const holdOff = (ms: number, failedAt: number) => {
+    if (holdingOff || closing.signal.aborted) return;
+    holdingOff = true;
+    void (async () => {
+      try {
+        await worker.pause(true);
+        if ((await recovery.wait(ms, closing.signal, failedAt)) !== 'aborted') await worker.resume();
+      } catch (error) {
+        log.warn({ err: error }, 'deferred doses: could not pause or resume the worker');
+      } finally {
+        holdingOff = false;
+      }
+    })();
+  };
+  const worker: Worker<DeferredDose, SettledDose> = new Worker<DeferredDose, SettledDose>(
     deferredDoseQueueName,
-    async (job) => {
+    async (job, token) => {
       try {
         return await applyDeferredDose(options, job.data);
       } catch (error) {
+        const failedAt = Date.now();
         const failure = toSafeguardError(error);
         if (!isUnavailableType(failure.type)) {
           log.warn({ err: failure, receiptId: job.id }, 'deferred dose: attempt failed');
           throw failure;
         }
-        // An outage: wait as the breaker says, up to 2 s. Load (no slot for BATCH work now): a short
-        // pause, since live calls finishing free slots within milliseconds.
+        // An outage: until the breaker closes, or as long as it says (within 0.1 to 2 s). Load (no
+        // slot for BATCH work now): a short pause, since live calls finishing free slots within
+        // milliseconds.
         const outage = failure.type === 'CONNECTION' || failure.type === 'CIRCUIT_BREAKER';
-        const pauseMs = outage
-          ? Math.min(Math.max(failure.retryAfterMs ?? 500, 100), maxOutagePauseMs)
-          : loadPauseMs;
-        await queue.rateLimit(pauseMs);
-        throw new RateLimitError();
+        holdOff(
+          outage ? Math.min(Math.max(failure.retryAfterMs ?? 500, 100), maxOutagePauseMs) : loadPauseMs,
+          failedAt,
+        );
+        await job.moveToWait(token);
+        throw new WaitingError();
       }
     },
     {
       connection,
       concurrency: options.concurrency ?? 8,
-      // The rate limit above needs a limiter; this one never binds.
-      limiter: { max: 10_000, duration: 1000 },
       // A killed worker's dose is free again within seconds (and never failed for it).
       lockDuration: 5000,
       stalledInterval: 2000,
       maxStalledCount: 1_000_000,
     },
   );
+  worker.on('closing', () => closing.abort());
+  worker.on('closed', () => recovery.dispose());
   worker.on('error', (error) => log.warn({ err: error }, 'deferred doses: worker error'));
   worker.on('completed', (job, settled) => {
     if (settled.state === 'rejected')

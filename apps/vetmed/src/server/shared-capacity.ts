@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RateLimitStore, SharedConnectionBudget } from '@db-safeguards/core';
-import { createRedisBudget, RedisRateLimitStore } from '@db-safeguards/redis';
+import { createRedisBudget, type RedisBudgetOptions, RedisRateLimitStore } from '@db-safeguards/redis';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../env.js';
 import { connectRedis } from './redis-connection.js';
@@ -26,6 +26,7 @@ export async function openSharedCapacity(
   redis: NonNullable<AppConfig['redis']>,
   budget: number,
   log: Logger,
+  options: Pick<RedisBudgetOptions, 'releaseDelayMs'> = {},
 ): Promise<SharedCapacity> {
   // A connection for commands (no offline queue: a call while Redis is away fails at once and the
   // budget falls back), made where the app makes all its Redis connections, which logs its errors.
@@ -33,7 +34,12 @@ export async function openSharedCapacity(
   // Give it a moment to connect first, or the budget would start on its fallback although Redis is there.
   await Promise.race([client.connect(), sleep(2000)]).catch(() => undefined);
   const capacity = redis.capacity ?? budget;
-  const shared = createRedisBudget({ client, key: `${redis.keyPrefix}budget`, capacity });
+  const shared = createRedisBudget({
+    ...options,
+    client,
+    key: `${redis.keyPrefix}budget`,
+    capacity,
+  });
   const subscription = shared.onModeChange((change) =>
     log[change.mode === 'fallback' ? 'warn' : 'info'](
       { mode: change.mode, previous: change.previous, reason: change.reason },

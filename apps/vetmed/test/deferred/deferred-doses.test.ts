@@ -209,26 +209,16 @@ describe('dose recordings deferred while PostgreSQL is down (BullMQ on a real Re
   }, 60_000);
 });
 
-// Its own app and servers: after the merge with main (2026-12-06), an app whose PostgreSQL had already
-// been restarted once under it left its BATCH work hanging after a second restart (notes/deferred.md).
 describe('doses accepted for later across a Redis restart', () => {
   let carer: Actor;
   let world: World;
-  let own: FaultTarget;
-  let ownRedis: TestRedis;
   beforeAll(async () => {
-    ownRedis = await startTestRedis({ appendOnly: true, externalUrl: false });
-    own = await startFaultTarget({ REDIS_URL: ownRedis.url, CIRCUIT_TIMEOUT_MS: '1000' });
-    carer = await signUp(own.app.url, 'deferred-restart');
+    carer = await signUp(target.app.url, 'deferred-restart');
     world = await createHouseholdWithAnimal(carer);
-  }, 90_000);
-  afterAll(async () => {
-    await own?.stop();
-    await ownRedis?.stop();
   });
 
   it('keeps accepted doses through a Redis restart (appendonly yes) and applies them once after', async () => {
-    const { app, server } = own;
+    const { app, server } = target;
     const stockBefore = await stockOf(app, { world });
     const keys = Array.from({ length: 3 }, () => randomUUID());
     await server.stopServer();
@@ -243,7 +233,7 @@ describe('doses accepted for later across a Redis restart', () => {
           throw new Error(`expected accepted-for-later, got ${answer.status}`);
         receipts.push(answer.receiptId);
       }
-      await ownRedis.restartServer();
+      await redis.restartServer();
     } finally {
       await server.startServer();
     }

@@ -7,6 +7,8 @@ export interface LoopClient {
   user: VirtualUser;
   /** A client of that instance, with the user's headers. */
   client: VetmedClient;
+  /** What this client does every time; default: a dose recording or a history read, half and half at random. */
+  scenario?: 'record' | 'list';
 }
 
 /** One request of a closed-loop run. Times are milliseconds after the run started. */
@@ -34,7 +36,8 @@ export interface ClosedLoopOptions {
 }
 
 /**
- * Each client records a dose (HIGH) or reads a dose history (NORMAL), half and half at random, and
+ * Each client records a dose (HIGH) or reads a dose history (NORMAL), half and half at random unless
+ * it has a fixed `scenario`, and
  * sends its next request when the previous one has answered, until `durationMs` has passed: the
  * offered load follows what the server can do, as users waiting for a page would.
  */
@@ -43,10 +46,10 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<LoopRec
   const records: LoopRecord[] = [];
   const elapsed = () => performance.now() - started;
   await Promise.all(
-    options.clients.map(async ({ instance, user, client }) => {
+    options.clients.map(async ({ instance, user, client, scenario: fixed }) => {
       const caller = { ...user, client };
       while (elapsed() < options.durationMs && !options.isStopped?.(instance)) {
-        const scenario = Math.random() < 0.5 ? 'record' : 'list';
+        const scenario = fixed ?? (Math.random() < 0.5 ? 'record' : 'list');
         const startedAtMs = elapsed();
         let record: LoopRecord;
         try {

@@ -51,7 +51,7 @@ describe('summarisePhase', () => {
 });
 
 describe('recoveryAfterKill', () => {
-  it('measures from the kill until the survivors answer 0.9 × what all did before, over a sliding second', () => {
+  it('measures from the kill until the survivors answer 0.9 × what all did before, over every sliding second from then on', () => {
     const records: LoopRecord[] = [];
     // Before the kill at 3 s: 4 instances × 10/s. After: survivors at 3 × 10/s until 6 s, then 40/s.
     for (let t = 0; t < 3000; t += 100) for (let i = 0; i < 4; i++) records.push(rec(i, t + 50));
@@ -62,6 +62,18 @@ describe('recoveryAfterKill', () => {
     expect(result.recoveryMs).toBeGreaterThan(3000);
     expect(result.recoveryMs).toBeLessThanOrEqual(4000);
     expect(result.afterPerSecond).toBeGreaterThan(100);
+  });
+
+  it('does not count a good second that the survivors fall back from', () => {
+    const records: LoopRecord[] = [];
+    // 40/s before the kill at 3 s; a burst of 40 in 3–4 s, 20/s until 7 s, then 40/s to the end (10 s).
+    for (let t = 0; t < 3000; t += 100) for (let i = 0; i < 4; i++) records.push(rec(i, t + 50));
+    for (let t = 3000; t < 4000; t += 25) records.push(rec(0, t + 10));
+    for (let t = 4000; t < 7000; t += 50) records.push(rec(0, t + 10));
+    for (let t = 7000; t < 10_000; t += 25) records.push(rec(0, t + 10));
+    const result = recoveryAfterKill(records, 3, 3000, 10_000);
+    expect(result.recoveryMs).toBeGreaterThan(4000);
+    expect(result.recoveryMs).toBeLessThanOrEqual(5000);
   });
 
   it('is null when they never get there', () => {

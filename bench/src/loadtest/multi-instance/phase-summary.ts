@@ -96,8 +96,10 @@ function traceLimits(samples: readonly InstanceSample[]): Record<string, string>
 }
 
 /**
- * After `killAtMs`, how long until the surviving instances' clients answered, over a sliding second,
- * at least `share` of what all instances did in the `windowMs` before the kill. Null if never.
+ * After `killAtMs`, how long until the surviving instances' clients answer, over every sliding second
+ * from then to the end of the phase, at least `share` of what all instances did in the `windowMs`
+ * before the kill: the first time from which they stay there, not the first good second (which a
+ * closed loop reaches at once, its other clients simply going faster for a moment). Null if never.
  */
 export function recoveryAfterKill(
   records: readonly LoopRecord[],
@@ -112,11 +114,10 @@ export function recoveryAfterKill(
   const beforePerSecond = okIn(killAtMs - windowMs, killAtMs, () => true) / (windowMs / 1000);
   const survivor = (r: LoopRecord) => r.instance !== killed;
   let recoveryMs: number | null = null;
-  for (let t = killAtMs; t + 1000 <= endMs; t += 100) {
-    if (okIn(t, t + 1000, survivor) >= share * beforePerSecond) {
-      recoveryMs = t + 1000 - killAtMs;
-      break;
-    }
+  // Walk back from the end: the earliest window start after which no window falls short.
+  for (let t = endMs - 1000; t >= killAtMs; t -= 100) {
+    if (okIn(t, t + 1000, survivor) < share * beforePerSecond) break;
+    recoveryMs = t + 1000 - killAtMs;
   }
   const tail = Math.min(windowMs, endMs - killAtMs);
   return { beforePerSecond, recoveryMs, afterPerSecond: okIn(endMs - tail, endMs, survivor) / (tail / 1000) };

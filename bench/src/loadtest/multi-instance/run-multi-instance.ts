@@ -5,6 +5,7 @@ import { startTestRedis, type TestRedis } from '@db-safeguards/test-redis';
 import { type AppProcess, startAppProcess, stopChild } from '../app-process.js';
 import { describeFailure } from '../describe-failure.js';
 import { createClient, createVirtualUsers, type VirtualUser } from '../scenarios.js';
+import { unlimitedRateLimitsEnv } from '../unlimited-rate-limits.js';
 import { type LoopClient, type LoopRecord, runClosedLoop } from './closed-loop.js';
 import { type InstanceSample, sampleInstances } from './instance-sampler.js';
 import { type PhaseSummary, recoveryAfterKill, summarisePhase } from './phase-summary.js';
@@ -78,12 +79,7 @@ export interface MultiInstanceReport {
 
 /** Rate limits far above the offered load, except `reports`, which the rate-limit check uses. */
 function limitsEnv(rateLimit: number): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const policy of ['API', 'AUTH', 'HEAVY', 'RECORDING', 'UPLOAD'])
-    env[`RATE_LIMIT_${policy}_MAX`] = '100000000';
-  env.RATE_LIMIT_REPORTS_MAX = String(rateLimit);
-  env.RATE_LIMIT_TOKEN_MAX = '100000000';
-  return env;
+  return { ...unlimitedRateLimitsEnv, RATE_LIMIT_REPORTS_MAX: String(rateLimit) };
 }
 
 interface Fleet {
@@ -182,21 +178,26 @@ async function checkRateLimit(
   // One call to each instance first (a history read, not charged to `reports`): an instance that has
   // not seen the user's token yet charges its first call to the caller's IP, before the token is
   // looked up (the sample app's flood protection), so a cold instance would admit one more.
-  for (const client of clients)
-    await client.administrations.history.query({ animalId: user.animalId, limit: 1 });
   let admitted = 0;
   const failed: Record<string, number> = {};
+  const countFailure = (error: unknown, what: string) => {
+    const failure = describeFailure(error);
+    const key = failure.reason ? `${failure.errorType}/${failure.reason}` : failure.errorType;
+    if (failed[key] === undefined) log(`  rate-limit check: ${what} failed with ${key}`);
+    failed[key] = (failed[key] ?? 0) + 1;
+  };
+  for (const [i, client] of clients.entries()) {
+    await client.administrations.history
+      .query({ animalId: user.animalId, limit: 1 })
+      .catch((error: unknown) => countFailure(error, `the first read on instance ${i}`));
+  }
   for (let i = 0; i < sent; i++) {
     try {
       await clients[i % clients.length]!.reports.adherence.query({ householdId: user.householdId, days: 7 });
       admitted++;
     } catch (error) {
-      const failure = describeFailure(error);
-      if (failure.errorType === 'RATE_LIMIT') continue;
-      const key = failure.reason ? `${failure.errorType}/${failure.reason}` : failure.errorType;
-      if (failed[key] === undefined)
-        log(`  rate-limit check: request ${i} (instance ${i % clients.length}) failed with ${key}`);
-      failed[key] = (failed[key] ?? 0) + 1;
+      if (describeFailure(error).errorType === 'RATE_LIMIT') continue;
+      countFailure(error, `request ${i} (instance ${i % clients.length})`);
     }
   }
   return { admitted, failed };

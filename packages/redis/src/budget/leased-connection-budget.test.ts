@@ -53,6 +53,38 @@ describe('LeasedConnectionBudget', () => {
     expect(changes.at(-1)).toBe(3);
   });
 
+  it('with releaseDelayMs, a slot it stopped using reaches another instance only after the delay (its pooled connection may still be open)', async () => {
+    const clock = new ManualClock();
+    const redis = fakeRedis(clock);
+    const a = budget(clock, redis.exchange, { instanceId: 'a', releaseDelayMs: 2000 });
+    const b = budget(clock, redis.exchange, { instanceId: 'b' });
+    a.reportDemand({ inUse: 8, wanted: { NORMAL: 8 } });
+    await clock.advance(100);
+    expect(a.limit).toBe(8);
+    // a's work ends; b wants everything.
+    a.reportDemand({ inUse: 0, wanted: {} });
+    b.reportDemand({ inUse: 0, wanted: { NORMAL: 8 } });
+    await clock.advance(1200);
+    expect(a.limit).toBe(0);
+    expect(b.limit).toBe(0);
+    await clock.advance(1800);
+    expect(b.limit).toBe(8);
+  });
+
+  it('without releaseDelayMs, the same slots reach the other instance within a few round trips', async () => {
+    const clock = new ManualClock();
+    const redis = fakeRedis(clock);
+    const a = budget(clock, redis.exchange, { instanceId: 'a' });
+    const b = budget(clock, redis.exchange, { instanceId: 'b' });
+    a.reportDemand({ inUse: 8, wanted: { NORMAL: 8 } });
+    await clock.advance(100);
+    a.reportDemand({ inUse: 0, wanted: {} });
+    b.reportDemand({ inUse: 0, wanted: { NORMAL: 8 } });
+    await clock.advance(1200);
+    expect(a.limit).toBe(0);
+    expect(b.limit).toBe(8);
+  });
+
   it('asks again within minRefreshMs when demand grows past the grant, and renews every refreshMs when idle', async () => {
     const clock = new ManualClock();
     const redis = fakeRedis(clock);

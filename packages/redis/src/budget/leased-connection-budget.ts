@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { type Clock, Priority, type PriorityName } from '@db-safeguards/core';
 import { EventEmitter } from '../internal/event-emitter.js';
 import { monotonicClock } from '../internal/monotonic-clock.js';
+import { RecentPeak } from '../internal/recent-peak.js';
 import { assertInteger, assertString } from '../internal/validate.js';
 import type {
   DemandSnapshot,
@@ -43,6 +44,14 @@ export interface LeasedBudgetOptions {
    * stay near the capacity; 1 before Redis has ever answered. Never unlimited.
    */
   fallbackLimit?: number;
+  /**
+   * How long a slot this instance stopped using still counts as held, so that Redis hands it to another
+   * instance only once this instance's pool can have closed the connection. Set it to the pool's idle
+   * timeout plus a margin when the pool keeps idle connections open (postgres.js, pg, Neon's Pool all
+   * do): until then the connection still takes one of the database's slots, and another instance
+   * opening one would meet "too many connections". Default 0: a slot is free when no operation holds it.
+   */
+  releaseDelayMs?: number;
   /** Time source for leases and timers. Default: this process's monotonic clock, timers unref'd. */
   clock?: Clock;
 }
@@ -83,6 +92,7 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
   private lastSentAt = Number.NEGATIVE_INFINITY;
   private pollDelay: number;
   private inUse = 0;
+  private readonly held: RecentPeak;
   private wants: number[] = [0, 0, 0, 0, 0];
   private wantsTotal = 0;
   private reported: number[] = [0, 0, 0, 0, 0];
@@ -113,7 +123,10 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
     this.requestTimeoutMs = options.requestTimeoutMs ?? Math.min(1000, this.leaseMs - 1);
     this.configuredFallback = options.fallbackLimit;
     this.clock = options.clock ?? monotonicClock;
+    const releaseDelayMs = options.releaseDelayMs ?? 0;
     assertInteger('capacity', this.capacity, 1, 1_000_000);
+    assertInteger('releaseDelayMs', releaseDelayMs, 0, 600_000);
+    this.held = new RecentPeak(releaseDelayMs);
     assertString('instanceId', this.instanceId, /^\S{1,200}$/, 'a name without spaces (1 to 200 characters)');
     assertInteger('leaseMs', this.leaseMs, 100);
     assertInteger('refreshMs', this.refreshMs, 1, Math.floor(this.leaseMs / 2));
@@ -161,6 +174,7 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
   reportDemand(demand: DemandSnapshot): void {
     if (this.currentMode === 'closed') return;
     this.inUse = Math.max(0, demand.inUse | 0);
+    this.held.record(this.inUse, this.clock.now());
     let total = 0;
     let grew = false;
     for (const name of Object.keys(bandOf) as PriorityName[]) {
@@ -239,7 +253,17 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
       at = Math.min(at, base + (grew ? this.minRefreshMs : this.pollDelay));
     }
     const reserved = this.lastReply?.reserved ?? 0;
-    if (this.isContended && (reserved > Math.max(this.grant, this.inUse) || this.wantsTotal < this.grant)) {
+    const now = this.clock.now();
+    const held = this.held.peak(now);
+    if (reserved > Math.max(this.grant, held)) {
+      // Redis still reserves slots this instance has stopped using (its grant shrank, or the release
+      // delay passed): say so now rather than at renewal, so they reach whoever waits for them.
+      at = Math.min(at, base + this.minRefreshMs);
+    } else if (reserved > this.grant && held > this.grant) {
+      // They are free once the release delay has passed.
+      at = Math.min(at, this.held.nextDropAt(now));
+    }
+    if (this.isContended && this.wantsTotal < this.grant) {
       // Others wait: give back what this instance holds but does not need, now rather than at renewal.
       at = Math.min(at, base + this.minRefreshMs);
     }
@@ -279,7 +303,8 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
       instanceId: this.instanceId,
       seq: this.seq,
       enforcing: this.limit,
-      inUse: this.inUse,
+      // Slots used within the release delay: their connections may still be open in the pool.
+      inUse: this.held.peak(sentAt),
       wants: [...this.wants],
       leaving: false,
       capacity: this.capacity,

@@ -24,6 +24,13 @@ export async function createPostgresJsDatabase(options: DriverOptions): Promise<
     max: options.poolMax,
     idle_timeout: options.idleTimeoutSeconds || undefined,
     connect_timeout: 10,
+    // postgres.js's own reconnect backoff is off (50 ms at most): by default a connection closed by
+    // a failure connects again for the next query only after up to 20 s, growing with every failed
+    // attempt of the pool, so after an outage a query handed to one sat out that wait although the
+    // server was back (a deferred dose held to its 10 s deadline, half-open probes timing out). The
+    // safeguards pace the attempts instead: an open breaker admits only probes, retries back off.
+    // (test/postgres-js-reconnect-backoff.test.ts)
+    backoff: () => 0.05,
     onnotice: ignoreNotice,
     connection: {
       application_name: options.applicationName,

@@ -1,0 +1,254 @@
+/**
+ * Urgent work under overload of the app's own CPU: one sample-app process on a throwaway PostgreSQL
+ * whose app role has CONNECTION LIMIT 8 (issue 15's open-loop case).
+ *
+ * 1. Capacity: 32 closed-loop clients reading dose histories (NORMAL) and 2 recording doses (HIGH)
+ *    for the phase's length: the app's closed-loop capacity, in answered calls a second.
+ * 2. Open loop: dose recordings (HIGH) arriving at 10 a second, beside history reads arriving at
+ *    0.3 × that capacity, then at 3 × it. Arrivals do not wait for answers, as real users' don't.
+ *
+ * Judged: HIGH p99 at 3× ≤ 3 × HIGH p99 at 0.3×; no HIGH call failed; goodput at 3× (calls answered
+ * with success within the phase, a second) ≥ 0.85 × the capacity.
+ *
+ * Usage: pnpm bench:priority [-- --duration 10 --rounds 1 --app-env KEY=VALUE,... --json FILE]
+ *
+ * The machine is shared and noisy: every round is printed, and ratios are taken within a round.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
+import { type AppProcess, startAppProcess } from '../loadtest/app-process.js';
+import { type AppProcessLoad, sampleAppProcess } from '../loadtest/app-process-sampler.js';
+import { type LoopClient, runClosedLoop } from '../loadtest/multi-instance/closed-loop.js';
+import { type RequestRecord, runOpenLoop } from '../loadtest/open-loop.js';
+import { createClient, createVirtualUsers } from '../loadtest/scenarios.js';
+import { summarize } from '../loadtest/stats.js';
+import { unlimitedRateLimitsEnv } from '../loadtest/unlimited-rate-limits.js';
+
+function option(name: string): string | undefined {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 ? process.argv[index + 1] : undefined;
+}
+
+function numberOption(name: string, fallback: number): number {
+  const raw = option(name);
+  const value = raw === undefined ? fallback : Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
+  return value;
+}
+
+/** Dose recordings (HIGH) a second in the open-loop phases. */
+const highPerSecond = 10;
+const readers = 32;
+const recorders = 2;
+
+/** One open-loop phase, summarised. */
+export interface OpenLoopPhase {
+  normalPerSecond: number;
+  highSent: number;
+  highOk: number;
+  highP50Ms: number;
+  highP99Ms: number;
+  highFailures: Record<string, number>;
+  normalSent: number;
+  normalOk: number;
+  normalFailures: Record<string, number>;
+  /** Calls answered with success within the phase, a second. */
+  goodputPerSecond: number;
+  /** The app's CPU and event-loop lag during the phase, from its /metrics. */
+  app: AppProcessLoad | undefined;
+  /** The load generator's own event-loop delay p99 (ms): a late generator inflates every latency. */
+  generatorLagP99Ms: number;
+}
+
+export interface PriorityRound {
+  capacityPerSecond: number;
+  capacityFailures: Record<string, number>;
+  light: OpenLoopPhase;
+  heavy: OpenLoopPhase;
+  highP99Ratio: number;
+  goodputRatio: number;
+}
+
+function failuresOf(records: readonly RequestRecord[]): Record<string, number> {
+  const failures: Record<string, number> = {};
+  for (const r of records) {
+    if (r.ok) continue;
+    const key = r.reason ? `${r.errorType}/${r.reason}` : (r.errorType ?? 'UNKNOWN');
+    failures[key] = (failures[key] ?? 0) + 1;
+  }
+  return failures;
+}
+
+function summariseOpenLoop(
+  records: readonly RequestRecord[],
+  durationMs: number,
+  normalPerSecond: number,
+  app: AppProcessLoad | undefined,
+  generatorLagP99Ms: number,
+) {
+  const high = records.filter((r) => r.priority === 'HIGH');
+  const normal = records.filter((r) => r.priority === 'NORMAL');
+  const highLatency = summarize(high.filter((r) => r.ok).map((r) => r.latencyMs));
+  const okInPhase = records.filter((r) => r.ok && r.completedAtMs <= durationMs).length;
+  return {
+    normalPerSecond,
+    highSent: high.length,
+    highOk: high.filter((r) => r.ok).length,
+    highP50Ms: highLatency.p50,
+    highP99Ms: highLatency.p99,
+    highFailures: failuresOf(high),
+    normalSent: normal.length,
+    normalOk: normal.filter((r) => r.ok).length,
+    normalFailures: failuresOf(normal),
+    goodputPerSecond: okInPhase / (durationMs / 1000),
+    app,
+    generatorLagP99Ms,
+  } satisfies OpenLoopPhase;
+}
+
+async function runRound(
+  app: AppProcess,
+  metricsToken: string,
+  durationMs: number,
+  log: (line: string) => void,
+): Promise<PriorityRound> {
+  const users = await createVirtualUsers(app.url, readers + recorders);
+  const clients: LoopClient[] = users.map((user, i) => ({
+    instance: 0,
+    user,
+    client: createClient(app.url, user.headers),
+    scenario: i < recorders ? 'record' : 'list',
+  }));
+  log(
+    `  capacity: ${readers} history readers and ${recorders} dose recorders, closed loop, ${durationMs / 1000} s...`,
+  );
+  const closed = await runClosedLoop({ clients, durationMs });
+  const capacityOk = closed.filter((r) => r.ok && r.endedAtMs <= durationMs).length;
+  const capacityPerSecond = capacityOk / (durationMs / 1000);
+  const capacityFailures: Record<string, number> = {};
+  for (const r of closed) {
+    if (r.ok) continue;
+    const key = r.reason ? `${r.errorType}/${r.reason}` : (r.errorType ?? 'UNKNOWN');
+    capacityFailures[key] = (capacityFailures[key] ?? 0) + 1;
+  }
+  const phase = async (factor: number) => {
+    const normalPerSecond = Math.max(1, Math.round(capacityPerSecond * factor));
+    log(
+      `  open loop: ${highPerSecond} recordings/s beside ${normalPerSecond} reads/s (${factor} × capacity)...`,
+    );
+    const appLoad = sampleAppProcess(app.url, metricsToken);
+    const generatorLag = monitorEventLoopDelay({ resolution: 10 });
+    generatorLag.enable();
+    const result = await runOpenLoop({
+      users,
+      ratePerSecond: highPerSecond + normalPerSecond,
+      durationMs,
+      mix: { record: highPerSecond, list: normalPerSecond, report: 0, import: 0 },
+      maxInFlight: 100_000,
+      drainMs: 30_000,
+    });
+    generatorLag.disable();
+    return summariseOpenLoop(
+      result.records,
+      durationMs,
+      normalPerSecond,
+      appLoad.stop(),
+      generatorLag.percentile(99) / 1e6,
+    );
+  };
+  const light = await phase(0.3);
+  const heavy = await phase(3);
+  return {
+    capacityPerSecond,
+    capacityFailures,
+    light,
+    heavy,
+    highP99Ratio: heavy.highP99Ms / Math.max(1, light.highP99Ms),
+    goodputRatio: heavy.goodputPerSecond / capacityPerSecond,
+  };
+}
+
+const describeFailures = (failures: Record<string, number>) =>
+  Object.keys(failures).length === 0
+    ? 'none'
+    : Object.entries(failures)
+        .map(([key, count]) => `${key} ×${count}`)
+        .join(', ');
+
+export function formatRound(round: PriorityRound, index: number): string {
+  const { light, heavy } = round;
+  const verdict = (met: boolean) => (met ? 'met' : '**missed**');
+  const highFailed = heavy.highSent - heavy.highOk + (light.highSent - light.highOk);
+  return [
+    `Round ${index + 1}: capacity ${round.capacityPerSecond.toFixed(1)} ok/s closed loop (failures: ${describeFailures(round.capacityFailures)})`,
+    '',
+    '| NORMAL arriving | HIGH sent | HIGH ok | HIGH p50 | HIGH p99 | HIGH failures | NORMAL sent | NORMAL ok | NORMAL refused or failed | goodput | app CPU mean / peak | app lag p99 peak | generator lag p99 |',
+    '|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---:|',
+    ...[
+      ['0.3 ×', light],
+      ['3 ×', heavy],
+    ].map(([label, p]) => {
+      const phase = p as OpenLoopPhase;
+      return `| ${label} capacity (${phase.normalPerSecond}/s) | ${phase.highSent} | ${phase.highOk} | ${phase.highP50Ms.toFixed(0)} ms | ${phase.highP99Ms.toFixed(0)} ms | ${describeFailures(phase.highFailures)} | ${phase.normalSent} | ${phase.normalOk} | ${describeFailures(phase.normalFailures)} | ${phase.goodputPerSecond.toFixed(1)} ok/s | ${phase.app ? `${phase.app.cpuCoresMean.toFixed(2)} / ${phase.app.cpuCoresPeak.toFixed(2)} cores` : 'n/a'} | ${phase.app ? `${phase.app.eventLoopLagP99MsPeak.toFixed(0)} ms` : 'n/a'} | ${phase.generatorLagP99Ms.toFixed(0)} ms |`;
+    }),
+    '',
+    `- HIGH p99 at 3 × ≤ 3 × at 0.3 ×: ${heavy.highP99Ms.toFixed(0)} vs ${light.highP99Ms.toFixed(0)} ms: ${round.highP99Ratio.toFixed(2)}× (${verdict(round.highP99Ratio <= 3)})`,
+    `- no HIGH call failed: ${highFailed} failed (${verdict(highFailed === 0)})`,
+    `- goodput at 3 × ≥ 0.85 × capacity: ${heavy.goodputPerSecond.toFixed(1)} vs ${round.capacityPerSecond.toFixed(1)} ok/s: ${round.goodputRatio.toFixed(2)}× (${verdict(round.goodputRatio >= 0.85)})`,
+  ].join('\n');
+}
+
+function appEnv(text: string | undefined): Record<string, string> {
+  if (text === undefined) return {};
+  return Object.fromEntries(
+    text.split(',').map((pair) => {
+      const at = pair.indexOf('=');
+      if (at <= 0) throw new Error(`--app-env expects KEY=VALUE pairs, got "${pair}"`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+}
+
+async function main(): Promise<void> {
+  const durationMs = numberOption('duration', 10) * 1000;
+  const rounds = numberOption('rounds', 1);
+  const log = (line: string) => console.error(line);
+  let server: TestPostgres | undefined;
+  let app: AppProcess | undefined;
+  const results: PriorityRound[] = [];
+  const metricsToken = randomBytes(18).toString('hex');
+  try {
+    server = await startTestPostgres({ appRoleConnectionLimit: 8 });
+    app = await startAppProcess({
+      DATABASE_URL: server.appUrl,
+      METRICS_TOKEN: metricsToken,
+      TRUST_PROXY: '127.0.0.1',
+      SEED_DEMO: 'false',
+      ...unlimitedRateLimitsEnv,
+      ...appEnv(option('app-env')),
+    });
+    for (let i = 0; i < rounds; i++) {
+      log(`Round ${i + 1} of ${rounds}...`);
+      const round = await runRound(app, metricsToken, durationMs, log);
+      results.push(round);
+      console.log(`${formatRound(round, i)}\n`);
+    }
+  } finally {
+    await app?.stop();
+    await server?.stop();
+  }
+  const json = option('json');
+  if (json) {
+    writeFileSync(
+      json,
+      `${JSON.stringify({ command: `pnpm bench:priority -- ${process.argv.slice(2).join(' ')}`.trim(), durationMs, generatedAt: new Date().toISOString(), rounds: results }, null, 2)}\n`,
+    );
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
