@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import { type AppProcess, startServerProcess } from '../loadtest/app-process.js';
 import { createClient, createVirtualUsers, type VirtualUser } from '../loadtest/scenarios.js';
+import { unlimitedRateLimitsEnv } from '../loadtest/unlimited-rate-limits.js';
 import type { ServedCostReport } from './served-cost-report.js';
 
 function option(name: string, fallback: number): number {
@@ -226,12 +227,6 @@ async function main(): Promise<void> {
   const servers: AppProcess[] = [];
   try {
     database = await startTestPostgres({ appRoleConnectionLimit: 8 });
-    const unlimited = Object.fromEntries(
-      ['API', 'AUTH', 'HEAVY', 'RECORDING', 'UPLOAD', 'REPORTS'].map((policy) => [
-        `RATE_LIMIT_${policy}_MAX`,
-        '100000000',
-      ]),
-    );
     const appEnv = {
       DATABASE_URL: database.appUrl,
       DB_DRIVER: 'postgres',
@@ -242,7 +237,7 @@ async function main(): Promise<void> {
       LOG_LEVEL: logLevel,
       // The two servers share the role's 8 connections: 4 each.
       QUEUE_MAX_CONNECTIONS: '4',
-      ...unlimited,
+      ...unlimitedRateLimitsEnv,
       ...extraAppEnv,
     };
     const profileFlags =
