@@ -69,7 +69,7 @@ export function runScenario(name: ScenarioName, user: VirtualUser): Promise<unkn
 
 /**
  * Runs a setup call again while the app answers that it is busy (a retryable QUEUE_FULL or RATE_LIMIT,
- * which ran nothing, or a call shed for load), after the Retry-After it gave, as a well-behaved client does: setting up many
+ * which ran nothing), after the Retry-After it gave, as a well-behaved client does: setting up many
  * users at once (each sign-up hashes a password) can load the app enough that it sheds new calls.
  */
 async function patiently<T>(call: () => Promise<T>): Promise<T> {
@@ -81,24 +81,10 @@ async function patiently<T>(call: () => Promise<T>): Promise<T> {
     } catch (error) {
       const busy = (
         error as {
-          data?: {
-            userFriendly?: {
-              type?: string;
-              reason?: string;
-              retryable?: boolean;
-              retryAfterMs?: number | null;
-            };
-          };
+          data?: { userFriendly?: { type?: string; retryable?: boolean; retryAfterMs?: number | null } };
         }
       ).data?.userFriendly;
-      // A call shed for load inside its body (at its first database operation) comes back not
-      // retryable when it is a mutation: the app cannot tell that nothing was written. These setup
-      // calls are safe to repeat anyway (a sign-up uses a new address each time; a second household
-      // or animal is harmless to a load test), so they wait for the load to pass too.
-      const shedForLoad = busy?.type === 'QUEUE_FULL' && busy.reason === 'overloaded';
-      const refused =
-        shedForLoad ||
-        (busy?.retryable === true && (busy.type === 'QUEUE_FULL' || busy.type === 'RATE_LIMIT'));
+      const refused = busy?.retryable === true && (busy.type === 'QUEUE_FULL' || busy.type === 'RATE_LIMIT');
       if (!refused || Date.now() >= giveUpAt) throw error;
       await new Promise((resolve) => setTimeout(resolve, Math.min(busy.retryAfterMs ?? 1000, 5000)));
     }
