@@ -82,7 +82,7 @@ function withMultiInstance(markdown: string): string {
     renderMultiInstanceSection(`${docsDir}multi-instance.json`),
     renderServedCostSection(`${docsDir}served-cost.json`),
   ])
-    if (section !== undefined) text = `${text.trimEnd()}\n\n${section}`;
+    if (section !== undefined) text = `${text.trimEnd()}\n\n${section}\n`;
   return text;
 }
 

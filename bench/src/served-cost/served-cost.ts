@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import { type AppProcess, startServerProcess } from '../loadtest/app-process.js';
 import { createClient, createVirtualUsers, type VirtualUser } from '../loadtest/scenarios.js';
+import { unlimitedRateLimitsEnv } from '../loadtest/unlimited-rate-limits.js';
 import type { ServedCostReport } from './served-cost-report.js';
 
 function option(name: string, fallback: number): number {
@@ -186,7 +187,9 @@ async function pacedLoad(server: AppProcess, users: VirtualUser[], durationMs: n
         latencies.push(performance.now() - began);
       },
       (error: unknown) => {
-        failed.push(String(error));
+        const friendly = (error as { data?: { userFriendly?: { type?: string; reason?: string } } }).data
+          ?.userFriendly;
+        failed.push(friendly ? `${friendly.type} ${friendly.reason}` : String(error));
       },
     );
     const tracked = settled.finally(() => {
@@ -226,12 +229,6 @@ async function main(): Promise<void> {
   const servers: AppProcess[] = [];
   try {
     database = await startTestPostgres({ appRoleConnectionLimit: 8 });
-    const unlimited = Object.fromEntries(
-      ['API', 'AUTH', 'HEAVY', 'RECORDING', 'UPLOAD', 'REPORTS'].map((policy) => [
-        `RATE_LIMIT_${policy}_MAX`,
-        '100000000',
-      ]),
-    );
     const appEnv = {
       DATABASE_URL: database.appUrl,
       DB_DRIVER: 'postgres',
@@ -242,7 +239,7 @@ async function main(): Promise<void> {
       LOG_LEVEL: logLevel,
       // The two servers share the role's 8 connections: 4 each.
       QUEUE_MAX_CONNECTIONS: '4',
-      ...unlimited,
+      ...unlimitedRateLimitsEnv,
       ...extraAppEnv,
     };
     const profileFlags =
@@ -278,7 +275,10 @@ async function main(): Promise<void> {
       [bare, bareUsers],
     ] as const) {
       const warm = await pacedLoad(server, clients, warmupSeconds * 1000);
-      if (warm.failed.length > 0) throw new Error(`warm-up failed: ${warm.failed.slice(0, 3).join('; ')}`);
+      // Refusals are the app shedding a rate beyond it (or a busy machine): counted, not fatal.
+      if (warm.served === 0) throw new Error(`warm-up failed: ${warm.failed.slice(0, 3).join('; ')}`);
+      if (warm.failed.length > 0)
+        console.error(`warm-up: ${warm.failed.length} calls not served, e.g. ${warm.failed[0]}`);
     }
 
     const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`;

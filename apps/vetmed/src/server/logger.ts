@@ -17,6 +17,8 @@ export const logFlushIntervalMs = 1000;
 export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream): Logger {
   const options = { level, base: { service: 'vetmed' }, timestamp: pino.stdTimeFunctions.isoTime };
   if (destination) return pino(options, destination as never);
+  // Nothing to write: no buffer, no timer.
+  if (level === 'silent') return pino(options);
   // pino flushes a destination it built at exit. At most 8 MiB waiting (a stdout that stopped draining): lines beyond are dropped, not kept in memory.
   const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096, maxLength: 8 * 1024 * 1024 });
   setInterval(() => {

@@ -45,9 +45,10 @@ export interface UserFriendlyDataOptions {
  * The client-facing part of an error for the call that produced it. `retryable` is narrowed for
  * mutations: running one again is only safe when it is idempotent, or when the call as a whole
  * certainly applied nothing: it was refused before its body ran (rate limit, breaker, load shedding),
- * or the procedure itself refused it (a TRPCError with a 4xx code). An error of one database
- * operation inside the body (a full queue, a serialization failure) says nothing of the writes the
- * body made before it, so it does not make a mutation retryable.
+ * its first database operation was shed for load, or the procedure itself refused it (a TRPCError
+ * with a 4xx code). An error of one database operation inside the body (a full queue, a serialization
+ * failure) says nothing of the writes the body made before it, so it does not make a mutation
+ * retryable.
  */
 export function userFriendlyData(
   error: unknown,
@@ -57,8 +58,12 @@ export function userFriendlyData(
   const facts = callFactsOf(classified);
   const mutation = (facts?.type ?? options.type) === 'mutation';
   const idempotent = facts?.idempotent ?? !mutation;
+  // A call shed for load (`overloaded`) inside its body was refused at its first database operation:
+  // the core checks the load only until a call's first operation has started, so none of its
+  // database work ran.
   const callNotApplied =
-    classified.notApplied && (facts?.bodyRan === false || isProcedureRefusal(classified));
+    classified.notApplied &&
+    (facts?.bodyRan === false || isProcedureRefusal(classified) || classified.reason === 'overloaded');
   const retryable = classified.retryable && (!mutation || idempotent || callNotApplied);
   const friendly = toUserFriendlyError(classified, {
     degraded: facts?.degraded ?? classified.reason === 'read-only',
