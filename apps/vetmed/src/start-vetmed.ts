@@ -92,9 +92,10 @@ export async function startVetmed(
     }
     if (config.redis) {
       // Redis is not waited for: the app serves without it, and defers nothing while it is away.
-      deferredDoses = new DeferredDoseQueue(config.redis.url, log);
+      deferredDoses = new DeferredDoseQueue(config.redis.url, config.redis.keyPrefix, log);
       worker = startDeferredDoseWorker({
         redisUrl: config.redis.url,
+        keyPrefix: config.redis.keyPrefix,
         db: database.db,
         safeguards,
         log,

@@ -7,11 +7,13 @@ import type { AppDatabase } from '../db/index.js';
 import { connectRedis } from '../server/redis-connection.js';
 import { applyDeferredDose, deferredDoseBreaker } from './apply-deferred-dose.js';
 import { watchDatabaseRecovery } from './database-recovery.js';
-import { deferredDoseQueueName } from './deferred-dose-queue.js';
+import { bullPrefixOf, deferredDoseQueueName } from './deferred-dose-queue.js';
 import type { DeferredDose, SettledDose } from './dose-recording.js';
 
 export interface DeferredDoseWorkerOptions {
   redisUrl: string;
+  /** The app's REDIS_KEY_PREFIX: the worker takes doses from the queue under it only (see `bullPrefixOf`). */
+  keyPrefix: string;
   db: AppDatabase;
   safeguards: Safeguards;
   log: Logger;
@@ -107,6 +109,7 @@ export function startDeferredDoseWorker(
     },
     {
       connection,
+      prefix: bullPrefixOf(options.keyPrefix),
       concurrency: options.concurrency ?? 8,
       // A killed worker's dose is free again within seconds (and never failed for it).
       lockDuration: 5000,
