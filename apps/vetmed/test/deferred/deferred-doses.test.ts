@@ -234,7 +234,9 @@ describe('the deferred doses queue under REDIS_KEY_PREFIX', () => {
       const counts = await countsByKey(target.app, [ownKey, foreignKey]);
       expect([counts.get(ownKey), counts.get(foreignKey)]).toEqual([1, 0]);
       // This app knows nothing of the other's receipt.
-      const unknown = await failure(carer.client.administrations.receipt.query({ receiptId: foreignReceipt }));
+      const unknown = await failure(
+        carer.client.administrations.receipt.query({ receiptId: foreignReceipt }),
+      );
       expect(unknown).toMatchObject({ status: 404, userFriendly: { reason: 'receipt-not-found' } });
       // The keys themselves: each app's under its prefix, none under BullMQ's default.
       expect(await client.keys('bull:*')).toEqual([]);
