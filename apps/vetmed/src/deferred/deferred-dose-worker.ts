@@ -126,3 +126,36 @@ export function startDeferredDoseWorker(
   });
   return worker;
 }
+
+/**
+ * Closes the worker as a shutdown needs it: it takes no new dose at once (a dose waiting for the
+ * database goes back to the queue) and the dose being applied finishes, for `timeoutMs` at most.
+ * Past that it stops waiting: the dose still running is cut off when the database closes, its lock
+ * lapses, and another instance applies it (once, by its idempotency key).
+ */
+export async function stopDeferredDoseWorker(
+  worker: Worker<DeferredDose, SettledDose>,
+  timeoutMs: number,
+  log: Logger,
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), timeoutMs);
+  });
+  const closing = worker.close().then(
+    () => 'closed' as const,
+    (error: unknown) => {
+      log.warn({ err: error }, 'deferred doses: the worker failed to close');
+      return 'closed' as const;
+    },
+  );
+  try {
+    if ((await Promise.race([closing, late])) === 'late')
+      log.warn(
+        { timeoutMs },
+        'deferred doses: the dose being applied did not finish in time; another instance will apply it',
+      );
+  } finally {
+    clearTimeout(timer);
+  }
+}
