@@ -64,7 +64,7 @@ describe('dose recordings deferred while PostgreSQL is down (BullMQ on a real Re
     });
   });
 
-  it('answers accepted-for-later with a receipt, the same receipt for the same dose, CONFLICT for the key reused; applies each once after recovery; rejects a dose of an ended regimen with its reason', async () => {
+  it('answers accepted-for-later with a receipt, the same receipt for the same dose, CONFLICT for the key reused; applies each once after recovery; rejects a dose of an ended regimen, and one dated before its regimen started (refused live too), with their reasons', async () => {
     const { app, server } = target;
     const live = applied(
       await carer.client.administrations.record.mutate({
@@ -76,6 +76,8 @@ describe('dose recordings deferred while PostgreSQL is down (BullMQ on a real Re
     const stockBefore = await stockOf(app, { world });
     const keys = Array.from({ length: 5 }, () => randomUUID());
     const lateKey = randomUUID();
+    const earlyKey = randomUUID();
+    let earlyReceipt = '';
 
     await server.stopServer();
     const receipts: string[] = [];
@@ -115,6 +117,15 @@ describe('dose recordings deferred while PostgreSQL is down (BullMQ on a real Re
       });
       expect(late.status).toBe('accepted-for-later');
       if (late.status === 'accepted-for-later') receipts.push(late.receiptId);
+      // Dated a day before the regimen began: nothing could check it while the database was down.
+      const early = await carer.client.administrations.record.mutate({
+        regimenId: world.regimen.id,
+        idempotencyKey: earlyKey,
+        recordedAt: new Date(world.regimen.startsAt.getTime() - 24 * 3600_000),
+      });
+      if (early.status !== 'accepted-for-later')
+        throw new Error(`expected accepted-for-later, got ${early.status}`);
+      earlyReceipt = early.receiptId;
       // The receipts answer while the database is down.
       expect(await carer.client.administrations.receipt.query({ receiptId: receipts[0]! })).toMatchObject({
         state: 'pending',
@@ -134,10 +145,15 @@ describe('dose recordings deferred while PostgreSQL is down (BullMQ on a real Re
       state: 'rejected',
       reason: 'regimen-ended',
     });
+    expect(await settled(carer, earlyReceipt)).toMatchObject({
+      state: 'rejected',
+      reason: 'before-regimen-start',
+    });
     expect(Date.now() - back).toBeLessThan(15_000);
-    const counts = await countsByKey(app, [...keys, lateKey]);
+    const counts = await countsByKey(app, [...keys, lateKey, earlyKey]);
     expect(keys.map((key) => counts.get(key))).toEqual(keys.map(() => 1));
     expect(counts.get(lateKey)).toBe(0);
+    expect(counts.get(earlyKey)).toBe(0);
     expect(stockBefore - (await stockOf(app, { world }))).toBe(keys.length);
     // Sent again live now: the first recording, nothing more drawn.
     const retried = applied(
