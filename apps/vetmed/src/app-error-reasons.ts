@@ -9,7 +9,7 @@ declare module '@db-safeguards/core' {
   interface AppErrorReasons {
     CONFLICT: 'idempotency-key-reused' | 'regimen-inactive' | 'regimen-ended' | 'last-owner';
     NOT_FOUND: 'regimen-not-found' | 'no-route' | 'receipt-not-found';
-    VALIDATION: 'request-too-large' | 'malformed-request';
+    VALIDATION: 'request-too-large' | 'malformed-request' | 'dose-before-regimen-start';
     TIMEOUT: 'request-timeout';
   }
 }

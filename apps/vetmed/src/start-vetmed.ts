@@ -3,12 +3,12 @@ import { defaultQueueOptions } from '@db-safeguards/core/advanced';
 import type { Logger } from 'pino';
 import { type CreateDatabaseOptions, createDatabase, type Database, seedDemoData } from './db/index.js';
 import { DeferredDoseQueue } from './deferred/deferred-dose-queue.js';
-import { startDeferredDoseWorker } from './deferred/deferred-dose-worker.js';
+import { startDeferredDoseWorker, stopDeferredDoseWorker } from './deferred/deferred-dose-worker.js';
 import type { AppConfig } from './env.js';
 import { type AppServer, startAppServer } from './server/app-server.js';
 import { type BackendCounter, createBackendCounter } from './server/backend-counter.js';
 import { checkDatabaseConnectionLimit } from './server/connection-limit-check.js';
-import { installGracefulShutdown } from './server/graceful-shutdown.js';
+import { type BackgroundWork, drainAll, installGracefulShutdown } from './server/graceful-shutdown.js';
 import { createLogger, logSafeguardEvents } from './server/logger.js';
 import { createServingLoadSampler } from './server/serving-load-sampler.js';
 import { openSharedCapacity } from './server/shared-capacity.js';
@@ -104,9 +104,10 @@ export async function startVetmed(
     }
     if (config.redis) {
       // Redis is not waited for: the app serves without it, and defers nothing while it is away.
-      deferredDoses = new DeferredDoseQueue(config.redis.url, log);
+      deferredDoses = new DeferredDoseQueue(config.redis.url, config.redis.keyPrefix, log);
       worker = startDeferredDoseWorker({
         redisUrl: config.redis.url,
+        keyPrefix: config.redis.keyPrefix,
         db: database.db,
         safeguards,
         log,
@@ -140,12 +141,15 @@ export async function startVetmed(
   }
   loadSampler?.startServing();
   const open = database;
+  const started = worker;
+  const background: BackgroundWork[] =
+    started === undefined ? [] : [{ stop: (timeoutMs) => stopDeferredDoseWorker(started, timeoutMs, log) }];
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      await app.drain(config.server.shutdownDrainMs);
-      // The dose being applied finishes (or its lock lapses and another instance takes it).
-      await worker?.close();
+      // The dose being applied finishes before the database closes (or, past the drain time, is
+      // cut off: its lock lapses and another instance applies it, once, by its idempotency key).
+      await drainAll({ app, background, drainMs: config.server.shutdownDrainMs });
       await safeguards.close({ drainTimeoutMs: config.server.shutdownDrainMs });
       await open.close();
       await deferredDoses?.close();
@@ -155,7 +159,14 @@ export async function startVetmed(
     return stopping;
   };
   if (options.installProcessHandlers) {
-    installGracefulShutdown({ app, safeguards, database: open, log, drainMs: config.server.shutdownDrainMs });
+    installGracefulShutdown({
+      app,
+      safeguards,
+      database: open,
+      log,
+      drainMs: config.server.shutdownDrainMs,
+      background,
+    });
   }
   log.info(
     {

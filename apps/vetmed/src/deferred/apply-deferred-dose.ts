@@ -1,7 +1,8 @@
-import { Priority, type SafeguardError, type Safeguards } from '@db-safeguards/core';
+import { Priority, SafeguardError, type Safeguards } from '@db-safeguards/core';
 import { toSafeguardError } from '@db-safeguards/trpc';
 import type {} from '../app-error-reasons.js';
 import { type AppDatabase, recordDose } from '../db/index.js';
+import { beforeRegimenStart } from '../routers/inputs.js';
 import { can, requireRegimenAccess } from '../trpc/access.js';
 import type { DeferredDose, RejectionReason, SettledDose } from './dose-recording.js';
 
@@ -17,8 +18,9 @@ export const applyTimeoutMs = 10_000;
 export const deferredDoseBreaker = 'primary';
 
 /**
- * Applies a deferred dose as the live request would have: the caller's access to the regimen, then
- * `recordDose` with its idempotency key, so a dose the client also sent again meanwhile, or that a
+ * Applies a deferred dose as the live request would have: the caller's access to the regimen, the
+ * live recording's checks against it (a dose dated before the regimen's start is refused:
+ * `before-regimen-start`), then `recordDose` with its idempotency key, so a dose the client also sent again meanwhile, or that a
  * crashed worker had already applied, is recorded once. It runs through the safeguards at BATCH
  * priority (below every live request) under the caller's identity. The dose is recorded at the time
  * the request gave, else at the time the server accepted it: the regimen's end is judged by that time.
@@ -44,6 +46,12 @@ export async function applyDeferredDose(
       },
       async () => {
         const regimen = await requireRegimenAccess(db, dose.userId, dose.regimenId, can.care);
+        // The live recording's checks with the regimen (routers/administrations.ts), as of now.
+        const early = beforeRegimenStart(
+          dose.recordedAt === undefined ? undefined : new Date(dose.recordedAt),
+          regimen.startsAt,
+        );
+        if (early) throw doseBeforeRegimenStart(early.message);
         return recordDose(
           db,
           {
@@ -100,8 +108,18 @@ export function rejectionReasonOf(error: SafeguardError): RejectionReason | unde
     case 'AUTHENTICATION':
       return 'no-access';
     case 'VALIDATION':
-      return 'invalid-dose';
+      return error.reason === 'dose-before-regimen-start' ? 'before-regimen-start' : 'invalid-dose';
     default:
       return undefined;
   }
+}
+
+/** A deferred dose dated before its regimen's start: refused as the live recording refuses it. */
+function doseBeforeRegimenStart(message: string): SafeguardError {
+  return new SafeguardError({
+    type: 'VALIDATION',
+    reason: 'dose-before-regimen-start',
+    userMessage: message,
+    notApplied: true,
+  });
 }

@@ -10,6 +10,16 @@ import type { DeferredDose, ReceiptState, SettledDose } from './dose-recording.j
 /** The BullMQ queue the deferred doses wait in. */
 export const deferredDoseQueueName = 'vetmed-deferred-doses';
 
+/**
+ * BullMQ's key prefix for the app's REDIS_KEY_PREFIX (default `vetmed:`): the queue's keys are
+ * `vetmed:bull:vetmed-deferred-doses:*`, beside the app's other keys, instead of BullMQ's default
+ * `bull:`. Two apps on one Redis with different prefixes never take or answer for each other's doses;
+ * every Queue and Worker of the deferred doses must use it.
+ */
+export function bullPrefixOf(keyPrefix: string): string {
+  return `${keyPrefix}bull`;
+}
+
 /** How long a settled receipt can still be asked about. */
 export const receiptRetentionMs = 7 * 24 * 3600 * 1000;
 
@@ -26,7 +36,8 @@ export class DeferredDoseQueue {
   readonly queue: Queue<DeferredDose, SettledDose>;
   private readonly connection;
 
-  constructor(redisUrl: string, log: Logger) {
+  /** `keyPrefix`: the app's REDIS_KEY_PREFIX (see {@link bullPrefixOf}). */
+  constructor(redisUrl: string, keyPrefix: string, log: Logger) {
     // The app's defaults: no offline queue, one try, so a dose Redis cannot take fails the request at once.
     this.connection = connectRedis(redisUrl, log, {
       lazyConnect: true,
@@ -35,6 +46,7 @@ export class DeferredDoseQueue {
     });
     this.queue = new Queue<DeferredDose, SettledDose>(deferredDoseQueueName, {
       connection: this.connection,
+      prefix: bullPrefixOf(keyPrefix),
       defaultJobOptions: {
         attempts: maxApplyAttempts,
         backoff: { type: 'exponential', delay: 1000 },

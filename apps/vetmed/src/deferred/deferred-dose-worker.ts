@@ -7,11 +7,13 @@ import type { AppDatabase } from '../db/index.js';
 import { connectRedis } from '../server/redis-connection.js';
 import { applyDeferredDose, deferredDoseBreaker } from './apply-deferred-dose.js';
 import { watchDatabaseRecovery } from './database-recovery.js';
-import { deferredDoseQueueName } from './deferred-dose-queue.js';
+import { bullPrefixOf, deferredDoseQueueName } from './deferred-dose-queue.js';
 import type { DeferredDose, SettledDose } from './dose-recording.js';
 
 export interface DeferredDoseWorkerOptions {
   redisUrl: string;
+  /** The app's REDIS_KEY_PREFIX: the worker takes doses from the queue under it only (see `bullPrefixOf`). */
+  keyPrefix: string;
   db: AppDatabase;
   safeguards: Safeguards;
   log: Logger;
@@ -107,6 +109,7 @@ export function startDeferredDoseWorker(
     },
     {
       connection,
+      prefix: bullPrefixOf(options.keyPrefix),
       concurrency: options.concurrency ?? 8,
       // A killed worker's dose is free again within seconds (and never failed for it).
       lockDuration: 5000,
@@ -122,4 +125,37 @@ export function startDeferredDoseWorker(
       log.info({ receiptId: job.id, reason: settled.reason }, 'deferred dose rejected');
   });
   return worker;
+}
+
+/**
+ * Closes the worker as a shutdown needs it: it takes no new dose at once (a dose waiting for the
+ * database goes back to the queue) and the dose being applied finishes, for `timeoutMs` at most.
+ * Past that it stops waiting: the dose still running is cut off when the database closes, its lock
+ * lapses, and another instance applies it (once, by its idempotency key).
+ */
+export async function stopDeferredDoseWorker(
+  worker: Worker<DeferredDose, SettledDose>,
+  timeoutMs: number,
+  log: Logger,
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), timeoutMs);
+  });
+  const closing = worker.close().then(
+    () => 'closed' as const,
+    (error: unknown) => {
+      log.warn({ err: error }, 'deferred doses: the worker failed to close');
+      return 'closed' as const;
+    },
+  );
+  try {
+    if ((await Promise.race([closing, late])) === 'late')
+      log.warn(
+        { timeoutMs },
+        'deferred doses: the dose being applied did not finish in time; another instance will apply it',
+      );
+  } finally {
+    clearTimeout(timer);
+  }
 }

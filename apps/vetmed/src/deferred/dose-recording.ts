@@ -36,6 +36,8 @@ export const rejectionReasons = [
   'no-access',
   /** The idempotency key was used for a different dose of the regimen. */
   'idempotency-key-reused',
+  /** The dose was dated before its regimen's start (refused live too; the start may also have moved meanwhile). */
+  'before-regimen-start',
   /** The database refused the dose's values. */
   'invalid-dose',
   /** Applying kept failing for another reason, past every attempt: the dose was not recorded. */

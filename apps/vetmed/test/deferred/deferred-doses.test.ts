@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { startTestRedis, type TestRedis } from '@db-safeguards/test-redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { receiptIdOf } from '../../src/deferred/deferred-dose-queue.js';
+import { DeferredDoseQueue, receiptIdOf } from '../../src/deferred/deferred-dose-queue.js';
+import { createLogger } from '../../src/server/logger.js';
 import {
   type Actor,
   applied,
@@ -63,7 +64,7 @@ describe('dose recordings deferred while PostgreSQL is down (BullMQ on a real Re
     });
   });
 
-  it('answers accepted-for-later with a receipt, the same receipt for the same dose, CONFLICT for the key reused; applies each once after recovery; rejects a dose of an ended regimen with its reason', async () => {
+  it('answers accepted-for-later with a receipt, the same receipt for the same dose, CONFLICT for the key reused; applies each once after recovery; rejects a dose of an ended regimen, and one dated before its regimen started (refused live too), with their reasons', async () => {
     const { app, server } = target;
     const live = applied(
       await carer.client.administrations.record.mutate({
@@ -75,6 +76,8 @@ describe('dose recordings deferred while PostgreSQL is down (BullMQ on a real Re
     const stockBefore = await stockOf(app, { world });
     const keys = Array.from({ length: 5 }, () => randomUUID());
     const lateKey = randomUUID();
+    const earlyKey = randomUUID();
+    let earlyReceipt = '';
 
     await server.stopServer();
     const receipts: string[] = [];
@@ -114,6 +117,15 @@ describe('dose recordings deferred while PostgreSQL is down (BullMQ on a real Re
       });
       expect(late.status).toBe('accepted-for-later');
       if (late.status === 'accepted-for-later') receipts.push(late.receiptId);
+      // Dated a day before the regimen began: nothing could check it while the database was down.
+      const early = await carer.client.administrations.record.mutate({
+        regimenId: world.regimen.id,
+        idempotencyKey: earlyKey,
+        recordedAt: new Date(world.regimen.startsAt.getTime() - 24 * 3600_000),
+      });
+      if (early.status !== 'accepted-for-later')
+        throw new Error(`expected accepted-for-later, got ${early.status}`);
+      earlyReceipt = early.receiptId;
       // The receipts answer while the database is down.
       expect(await carer.client.administrations.receipt.query({ receiptId: receipts[0]! })).toMatchObject({
         state: 'pending',
@@ -133,10 +145,15 @@ describe('dose recordings deferred while PostgreSQL is down (BullMQ on a real Re
       state: 'rejected',
       reason: 'regimen-ended',
     });
+    expect(await settled(carer, earlyReceipt)).toMatchObject({
+      state: 'rejected',
+      reason: 'before-regimen-start',
+    });
     expect(Date.now() - back).toBeLessThan(15_000);
-    const counts = await countsByKey(app, [...keys, lateKey]);
+    const counts = await countsByKey(app, [...keys, lateKey, earlyKey]);
     expect(keys.map((key) => counts.get(key))).toEqual(keys.map(() => 1));
     expect(counts.get(lateKey)).toBe(0);
+    expect(counts.get(earlyKey)).toBe(0);
     expect(stockBefore - (await stockOf(app, { world }))).toBe(keys.length);
     // Sent again live now: the first recording, nothing more drawn.
     const retried = applied(
@@ -205,6 +222,46 @@ describe('dose recordings deferred while PostgreSQL is down (BullMQ on a real Re
       expect((await countsByKey(app, [key])).get(key)).toBe(0);
     } finally {
       await admin.unsafe('drop trigger fault_die_at_commit on administrations');
+    }
+  }, 60_000);
+});
+
+describe('the deferred doses queue under REDIS_KEY_PREFIX', () => {
+  it("keeps its BullMQ keys under the app's prefix (not BullMQ's default bull:), and neither takes nor answers for another app's doses on the same Redis", async () => {
+    const carer = await signUp(target.app.url, 'deferred-prefix');
+    const world = await createHouseholdWithAnimal(carer);
+    const dose = (idempotencyKey: string) => ({
+      userId: carer.userId,
+      regimenId: world.regimen.id,
+      idempotencyKey,
+      acceptedAt: new Date().toISOString(),
+    });
+    // Another app on the same Redis, with its own prefix, holding a dose of the same regimen.
+    const other = new DeferredDoseQueue(redis.url, 'other-app:', createLogger('silent'));
+    const client = await redis.connect();
+    try {
+      const foreignKey = randomUUID();
+      const foreignReceipt = await other.defer(dose(foreignKey));
+      // One of this app's own, applied by its worker while the other app's dose waits.
+      const ownKey = randomUUID();
+      const ownReceipt = await target.app.deferredDoses!.defer(dose(ownKey));
+      expect(await settled(carer, ownReceipt)).toMatchObject({ state: 'applied', created: true });
+      expect(await (await other.queue.getJob(foreignReceipt))?.getState()).toBe('waiting');
+      const counts = await countsByKey(target.app, [ownKey, foreignKey]);
+      expect([counts.get(ownKey), counts.get(foreignKey)]).toEqual([1, 0]);
+      // This app knows nothing of the other's receipt.
+      const unknown = await failure(
+        carer.client.administrations.receipt.query({ receiptId: foreignReceipt }),
+      );
+      expect(unknown).toMatchObject({ status: 404, userFriendly: { reason: 'receipt-not-found' } });
+      // The keys themselves: each app's under its prefix, none under BullMQ's default.
+      expect(await client.keys('bull:*')).toEqual([]);
+      expect(await client.keys(`vetmed:bull:vetmed-deferred-doses:${ownReceipt}`)).toHaveLength(1);
+      expect(await client.keys(`other-app:bull:vetmed-deferred-doses:${foreignReceipt}`)).toHaveLength(1);
+    } finally {
+      await other.queue.obliterate({ force: true });
+      await other.close();
+      client.disconnect();
     }
   }, 60_000);
 });

@@ -60,6 +60,15 @@ export function vetmedProcess(env: Record<string, string>) {
       running.kill('SIGKILL');
       await exited;
     },
+    /** SIGTERM: the graceful shutdown; resolves with the exit code once the process is gone. */
+    async terminate(): Promise<number | null> {
+      const running = child;
+      if (!running || running.exitCode !== null || running.signalCode !== null)
+        return running?.exitCode ?? null;
+      const exited = new Promise<number | null>((done) => running.once('exit', (code) => done(code)));
+      running.kill('SIGTERM');
+      return exited;
+    },
     output: () => output,
   };
 }
