@@ -168,6 +168,13 @@ describe('Neon-style errors at the driver boundary, classified as the shared fac
       // once those failures have opened the breaker, at once with CIRCUIT_BREAKER.
       expect(records.filter((r) => r.ok)).toEqual([]);
       for (const call of records) {
+        // A retried refusal can also outlast the call's 3 s deadline on a busy machine: then, and only
+        // then, the answer is 504 TIMEOUT.
+        if (call.status === 504) {
+          expect(call.userFriendly?.type).toBe('TIMEOUT');
+          expect(call.endedAt - call.startedAt).toBeGreaterThanOrEqual(2900);
+          continue;
+        }
         expect(call.status).toBe(503);
         expect(
           call.userFriendly?.type === 'CIRCUIT_BREAKER' ||
