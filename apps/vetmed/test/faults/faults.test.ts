@@ -143,9 +143,9 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
         const kills: Array<{ at: number; backends: number; writesInFlight: number }> = [];
         for (let round = 0; round < 8; round++) {
           await sleep(700);
-          // Kill every app backend at a moment a write transaction is open (or after 300 ms without one):
-          // the check and the kill are one statement, one snapshot.
-          const deadline = Date.now() + 300;
+          // Kill every app backend at a moment a write transaction is open and a read is running (or after
+          // 500 ms without both): the check and the kill are one statement, one snapshot.
+          const deadline = Date.now() + 500;
           for (;;) {
             const [kill] = await admin<[{ backends: number; writes: number }]>`
             with app as (
@@ -153,10 +153,13 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
               where usename = ${server.appRole} and backend_type = 'client backend'),
             writing as (
               select count(*)::int as n from app
-              where state = 'idle in transaction' or (state = 'active' and query ~* '^\s*(begin|insert|update)'))
+              where state = 'idle in transaction' or (state = 'active' and query ~* '^\s*(begin|insert|update)')),
+            reading as (
+              select count(*)::int as n from app where state = 'active' and query ~* '^\s*select')
             select (select n from writing) as writes,
                    (select count(pg_terminate_backend(pid))::int from app
-                    where (select n from writing) > 0 or ${Date.now() >= deadline}) as backends`;
+                    where ((select n from writing) > 0 and (select n from reading) > 0)
+                       or ${Date.now() >= deadline}) as backends`;
             if (kill!.backends > 0 || Date.now() >= deadline + 100) {
               kills.push({ at: Date.now(), backends: kill!.backends, writesInFlight: kill!.writes });
               break;
@@ -186,7 +189,7 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
         }
         // Reads are idempotent: the server retries them, 3 attempts in all. A kill fails the attempt in
         // flight; the retry can land on a connection killed while idle that postgres.js has not noticed
-        // yet (it reports that 57P01 on the next query), or be refused with 53300 while the killed
+        // yet (the next query sent to it before its close is seen fails), or be refused with 53300 while the killed
         // backends still count against the role's limit (then it waits a second or more). So a read can
         // still meet a kill on each of its attempts: the bound is that no read fails before the server has
         // spent every attempt on it (none is cut short by a deadline or the breaker; the retry budget is
