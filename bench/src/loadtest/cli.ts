@@ -32,6 +32,7 @@ import {
   startTestPostgres,
   type TestPostgres,
 } from '@db-safeguards/test-postgres';
+import { outputPath } from '../output-path.js';
 import { type AppProcess, killOnExit, startAppProcess, stopChild } from './app-process.js';
 import { type AppProcessSampler, sampleAppProcess } from './app-process-sampler.js';
 import { describeDbLatency } from './describe-db-latency.js';
@@ -113,7 +114,7 @@ async function mainMultiInstance(instances: number): Promise<void> {
   });
   console.log(formatMultiInstance(report));
   const out = option('out');
-  if (out) writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  if (out) writeFileSync(outputPath(out), `${JSON.stringify(report, null, 2)}\n`);
 }
 
 async function main(): Promise<void> {
@@ -193,9 +194,9 @@ async function main(): Promise<void> {
     });
     console.log(formatLoadReport(report));
     const out = option('out');
-    if (out) writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+    if (out) writeFileSync(outputPath(out), `${JSON.stringify(report, null, 2)}\n`);
     const svg = option('svg');
-    if (svg) writeFileSync(svg, renderLatencySvg(report));
+    if (svg) writeFileSync(outputPath(svg), renderLatencySvg(report));
   } finally {
     appSampler?.stop();
     await sampler?.stop();

@@ -25,6 +25,7 @@ import { type RequestRecord, runOpenLoop } from '../loadtest/open-loop.js';
 import { createClient, createVirtualUsers } from '../loadtest/scenarios.js';
 import { summarize } from '../loadtest/stats.js';
 import { unlimitedRateLimitsEnv } from '../loadtest/unlimited-rate-limits.js';
+import { outputPath } from '../output-path.js';
 
 function option(name: string): string | undefined {
   const index = process.argv.indexOf(`--${name}`);
@@ -242,7 +243,7 @@ async function main(): Promise<void> {
   const json = option('json');
   if (json) {
     writeFileSync(
-      json,
+      outputPath(json),
       `${JSON.stringify({ command: `pnpm bench:priority -- ${process.argv.slice(2).join(' ')}`.trim(), durationMs, generatedAt: new Date().toISOString(), rounds: results }, null, 2)}\n`,
     );
   }

@@ -23,6 +23,7 @@ import { TRPCClientError } from '@trpc/client';
 import { type AppProcess, startAppProcess } from '../loadtest/app-process.js';
 import { metricValue } from '../loadtest/app-process-sampler.js';
 import { createClient, createVirtualUsers, type VirtualUser } from '../loadtest/scenarios.js';
+import { outputPath } from '../output-path.js';
 import type { RefusalCostData } from '../report/report-data.js';
 
 function option(name: string, fallback: number): number {
@@ -184,7 +185,7 @@ async function main(): Promise<void> {
         rounds: measured,
         medianRatio,
       };
-      writeFileSync(jsonPath, `${JSON.stringify(data, null, 2)}\n`);
+      writeFileSync(outputPath(jsonPath), `${JSON.stringify(data, null, 2)}\n`);
     }
   } finally {
     for (const app of apps) await app.stop();

@@ -30,6 +30,7 @@ import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgr
 import { type AppProcess, startServerProcess } from '../loadtest/app-process.js';
 import { createClient, createVirtualUsers, type VirtualUser } from '../loadtest/scenarios.js';
 import { unlimitedRateLimitsEnv } from '../loadtest/unlimited-rate-limits.js';
+import { outputPath } from '../output-path.js';
 import type { ServedCostReport } from './served-cost-report.js';
 
 function option(name: string, fallback: number): number {
@@ -347,7 +348,7 @@ async function main(): Promise<void> {
           bare: Math.round(median(perServed.bare)),
         },
       };
-      writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+      writeFileSync(outputPath(jsonPath), `${JSON.stringify(report, null, 2)}\n`);
     }
     console.log(
       'A run with failures (the app shedding for load: the machine was busy) or a p50 far above the others was disturbed by other work on the machine.',
