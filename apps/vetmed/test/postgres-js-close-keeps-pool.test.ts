@@ -1,6 +1,6 @@
-import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { throwawayPostgres } from './support/throwaway-postgres.js';
 
 // The app used to trim idle pooled connections with postgres.js's `close()` when the effective limit dropped
 // (db/safeguarded/close-idle-connections.ts), e.g. while a Redis restart briefly lowers the shared
@@ -10,13 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // database down during such a close, the app kept every deferred dose pending after the outage.
 // patches/postgres@3.4.9.patch makes `close()` skip connections without a socket.
 
-let server: TestPostgres;
-beforeAll(async () => {
-  server = await startTestPostgres();
-}, 60_000);
-afterAll(async () => {
-  await server?.stop();
-});
+const throwaway = throwawayPostgres();
 
 async function answersWithin<T>(query: Promise<T>, ms: number): Promise<T | 'no answer'> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -32,7 +26,7 @@ async function answersWithin<T>(query: Promise<T>, ms: number): Promise<T | 'no 
 
 describe("postgres.js close() leaves the pool usable (this repository's patch)", () => {
   it('after closing a pool with no connection open, and one with a connection closed by the server, queries are still answered', async () => {
-    const sql = postgres(server.appUrl, { max: 2, onnotice: () => undefined, connect_timeout: 5 });
+    const sql = postgres(throwaway.server.appUrl, { max: 2, onnotice: () => undefined, connect_timeout: 5 });
     try {
       // Nothing opened yet: both connections have no socket.
       await (sql as unknown as { close(): Promise<void> }).close();
@@ -41,7 +35,7 @@ describe("postgres.js close() leaves the pool usable (this repository's patch)",
       // A connection the server ended (as when it stops): closed, without a socket.
       const [backend] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
       const pid = backend!.pid;
-      const admin = postgres(server.adminUrl, { max: 1, onnotice: () => undefined });
+      const admin = postgres(throwaway.server.adminUrl, { max: 1, onnotice: () => undefined });
       await admin`select pg_terminate_backend(${pid})`;
       await admin.end();
       await new Promise((resolve) => setTimeout(resolve, 200));

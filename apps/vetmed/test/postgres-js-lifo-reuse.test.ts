@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { throwawayPostgres } from './support/throwaway-postgres.js';
 
 // Several instances share one role's CONNECTION LIMIT, and the shared budget hands a slot to another
 // instance once this one stops using it. That only holds if this instance's pool then lets the
@@ -10,20 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // idle_timeout, and the other instances met "too many connections". patches/postgres@3.4.9.patch
 // makes it reuse the connection that went idle last (LIFO, as pg-pool does): the rest go idle and close.
 
-let server: TestPostgres;
-beforeAll(async () => {
-  server = await startTestPostgres();
-}, 60_000);
-afterAll(async () => {
-  await server?.stop();
-});
+const throwaway = throwawayPostgres();
 
 describe("postgres.js reuses its warmest idle connection (this repository's patch)", () => {
   it('a pool whose concurrency fell from 4 to 1 closes the connections it no longer needs within its idle timeout', async () => {
-    const sql = postgres(server.appUrl, { max: 4, idle_timeout: 1, onnotice: () => undefined });
+    const sql = postgres(throwaway.server.appUrl, { max: 4, idle_timeout: 1, onnotice: () => undefined });
     try {
       await Promise.all([0, 1, 2, 3].map(() => sql`select pg_sleep(0.2)`));
-      expect(await server.countAppConnections()).toBe(4);
+      expect(await throwaway.server.countAppConnections()).toBe(4);
 
       // One query at a time, well inside the idle timeout of every connection, for 2.5 s.
       const pids = new Set<number>();
@@ -34,7 +28,7 @@ describe("postgres.js reuses its warmest idle connection (this repository's patc
         await sleep(20);
       }
       expect(pids.size).toBe(1);
-      expect(await server.countAppConnections()).toBe(1);
+      expect(await throwaway.server.countAppConnections()).toBe(1);
     } finally {
       await sql.end({ timeout: 1 });
     }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { throwawayPostgres } from './support/throwaway-postgres.js';
 
 // When the server shuts down under a running query, it sends that query an ErrorResponse (57P01,
 // "terminating connection due to administrator command") and closes the connection without a
@@ -11,17 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // probing the recovered database, opened again (the 10 s outage fault scenario failed now and then).
 // patches/postgres@3.4.9.patch drops the error with the socket it came on.
 
-let server: TestPostgres;
-beforeAll(async () => {
-  server = await startTestPostgres();
-}, 60_000);
-afterAll(async () => {
-  await server?.stop();
-});
+const throwaway = throwawayPostgres();
 
 describe("postgres.js forgets a closed connection's last error (this repository's patch)", () => {
   it('a query on the same pooled connection after a server restart is answered, not failed with the shutdown 57P01', async () => {
-    const sql = postgres(server.appUrl, { max: 1, backoff: () => 0.05, onnotice: () => undefined });
+    const sql = postgres(throwaway.server.appUrl, { max: 1, backoff: () => 0.05, onnotice: () => undefined });
     try {
       await sql`select 1`;
       const running = sql`select pg_sleep(30)`.then(
@@ -29,9 +23,9 @@ describe("postgres.js forgets a closed connection's last error (this repository'
         (error: { code?: string }) => error.code ?? 'unknown',
       );
       await sleep(300);
-      await server.stopServer();
+      await throwaway.server.stopServer();
       expect(['57P01', 'CONNECTION_CLOSED']).toContain(await running);
-      await server.startServer();
+      await throwaway.server.startServer();
       const after = await sql<{ one: number }[]>`select 1 as one`.then(
         (rows) => rows[0]!.one,
         (error: { code?: string }) => error.code ?? 'unknown',

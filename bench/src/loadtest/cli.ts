@@ -33,6 +33,7 @@ import {
   type TestPostgres,
 } from '@db-safeguards/test-postgres';
 import { outputPath } from '../output-path.js';
+import { parseAppEnv } from './app-env.js';
 import { type AppProcess, killOnExit, startAppProcess, stopChild } from './app-process.js';
 import { type AppProcessSampler, sampleAppProcess } from './app-process-sampler.js';
 import { describeDbLatency } from './describe-db-latency.js';
@@ -91,18 +92,6 @@ async function startLatencyProxy(
   return { child, port: proxyPort };
 }
 
-/** `KEY=VALUE,KEY=VALUE` (the `--app-env` option) as an environment. */
-function appEnv(text: string | undefined): Record<string, string> {
-  if (text === undefined) return {};
-  return Object.fromEntries(
-    text.split(',').map((pair) => {
-      const at = pair.indexOf('=');
-      if (at <= 0) throw new Error(`--app-env: expected KEY=VALUE, got "${pair}"`);
-      return [pair.slice(0, at), pair.slice(at + 1)];
-    }),
-  );
-}
-
 async function mainMultiInstance(instances: number): Promise<void> {
   const report = await runMultiInstance({
     instances,
@@ -137,7 +126,7 @@ async function main(): Promise<void> {
         SEED_DEMO: 'false',
         ...(flag('unlimited') ? unlimitedRateLimitsEnv : {}),
         // More of the app's variables, e.g. --app-env LOAD_SHEDDING=off (compare with load shedding off).
-        ...appEnv(option('app-env')),
+        ...parseAppEnv(option('app-env')),
       };
       if (start === 'postgres') {
         server = await startTestPostgres({ appRoleConnectionLimit: 8 });

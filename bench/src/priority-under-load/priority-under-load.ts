@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
+import { parseAppEnv } from '../loadtest/app-env.js';
 import { type AppProcess, startAppProcess } from '../loadtest/app-process.js';
 import { type AppProcessLoad, sampleAppProcess } from '../loadtest/app-process-sampler.js';
 import { type LoopClient, runClosedLoop } from '../loadtest/multi-instance/closed-loop.js';
@@ -201,17 +202,6 @@ export function formatRound(round: PriorityRound, index: number): string {
   ].join('\n');
 }
 
-function appEnv(text: string | undefined): Record<string, string> {
-  if (text === undefined) return {};
-  return Object.fromEntries(
-    text.split(',').map((pair) => {
-      const at = pair.indexOf('=');
-      if (at <= 0) throw new Error(`--app-env expects KEY=VALUE pairs, got "${pair}"`);
-      return [pair.slice(0, at), pair.slice(at + 1)];
-    }),
-  );
-}
-
 async function main(): Promise<void> {
   const durationMs = numberOption('duration', 10) * 1000;
   const rounds = numberOption('rounds', 1);
@@ -228,7 +218,7 @@ async function main(): Promise<void> {
       TRUST_PROXY: '127.0.0.1',
       SEED_DEMO: 'false',
       ...unlimitedRateLimitsEnv,
-      ...appEnv(option('app-env')),
+      ...parseAppEnv(option('app-env')),
     });
     for (let i = 0; i < rounds; i++) {
       log(`Round ${i + 1} of ${rounds}...`);
