@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import { createSafeguards, Priority, type Safeguards } from '@db-safeguards/core';
-import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../src/db/index.js';
 import { loadEnv } from '../src/env.js';
@@ -16,23 +15,17 @@ import {
 } from '../src/server/app-server.js';
 import type { DashboardSnapshot } from '../src/server/dashboard-types.js';
 import { createLogger } from '../src/server/logger.js';
+import { sharedPglite } from './support/shared-pglite.js';
 
 // The app's own server serving a built web client (a small fixture build here, the real build at the
 // end), and the operator dashboard's endpoint. One in-memory PGlite for the file.
 const adminToken = 'admin-token-for-web-tests';
 const admin = { authorization: `Bearer ${adminToken}` };
-let pglite: PGlite;
+const shared = sharedPglite();
 let webRoot: string;
-const opened: Array<() => Promise<void>> = [];
 const script = `console.log(${JSON.stringify('x'.repeat(4000))});\n`;
 
-beforeAll(async () => {
-  pglite = await PGlite.create();
-  const safeguards = createSafeguards();
-  const database = await createDatabase({ config: { driver: 'pglite' }, pglite, safeguards });
-  await database.migrate();
-  await database.close();
-  await safeguards.close();
+beforeAll(() => {
   webRoot = mkdtempSync(join(tmpdir(), 'vetmed-web-'));
   mkdirSync(join(webRoot, 'assets'));
   writeFileSync(join(webRoot, 'index.html'), '<!doctype html><title>VetMed</title><div id="root"></div>');
@@ -44,17 +37,19 @@ beforeAll(async () => {
   writeFileSync(join(webRoot, 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
 }, 60_000);
 
-afterAll(async () => {
-  for (const close of opened.reverse()) await close();
-  await pglite?.close();
+afterAll(() => {
   rmSync(webRoot, { recursive: true, force: true });
 });
 
 async function serve(options: Partial<AppServerOptions> = {}, safeguards?: Safeguards) {
   const own = safeguards ?? createSafeguards(loadEnv({}).safeguards);
-  opened.push(() => own.close());
-  const database = await createDatabase({ config: { driver: 'pglite' }, pglite, safeguards: own });
-  opened.push(() => database.close());
+  shared.opened.push(() => own.close());
+  const database = await createDatabase({
+    config: { driver: 'pglite' },
+    pglite: shared.pglite,
+    safeguards: own,
+  });
+  shared.opened.push(() => database.close());
   const app = await startAppServer({
     database,
     safeguards: own,
@@ -67,7 +62,7 @@ async function serve(options: Partial<AppServerOptions> = {}, safeguards?: Safeg
     webRoot,
     ...options,
   });
-  opened.push(() => app.drain(0));
+  shared.opened.push(() => app.drain(0));
   return { app, safeguards: own };
 }
 
