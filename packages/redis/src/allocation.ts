@@ -11,7 +11,8 @@ export {
   type BudgetState,
   bandCount,
   emptyBudgetState,
-  fairTarget,
+  type FairShare,
+  fairShare,
   type LeaseRecord,
   type RedisEnvironment,
 } from './budget/allocation.js';

@@ -9,7 +9,7 @@ describe('built entry points (turbo builds before tests)', () => {
     '.': ['createRedisBudget', 'LeasedConnectionBudget', 'RedisRateLimitStore'],
     './allocation': [
       'allocate',
-      'fairTarget',
+      'fairShare',
       'emptyBudgetState',
       'allocationLua',
       'budgetKeys',

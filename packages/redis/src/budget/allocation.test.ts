@@ -5,7 +5,7 @@ import {
   allocate,
   type BudgetState,
   emptyBudgetState,
-  fairTarget,
+  fairShare,
   type RedisEnvironment,
 } from './allocation.js';
 
@@ -42,18 +42,210 @@ function wanting(which: keyof typeof band, count: number): number[] {
   return wants;
 }
 
-describe('fairTarget', () => {
+/** The band where capacity runs out has at least one slot left for each instance wanting any there. */
+function everyoneFitsTheContendedBand(capacity: number, demands: number[][]): boolean {
+  let left = capacity;
+  for (let k = 4; k >= 0 && left > 0; k--) {
+    const total = demands.reduce((sum, wants) => sum + wants[k]!, 0);
+    const count = demands.filter((wants) => wants[k]! > 0).length;
+    if (total > left) return count <= left;
+    left -= total;
+  }
+  return true;
+}
+
+describe('fairShare', () => {
   it('serves higher bands in full first, and shares the band where capacity runs out', () => {
-    // Others want 6 HIGH; I want 4 HIGH and 4 BATCH: HIGH needs 10 > 8, so I get ceil(8 × 4 / 10) = 4.
-    expect(fairTarget([4, 0, 0, 4, 0], [0, 0, 0, 6, 0], 8)).toBe(4);
-    // Others want 2 HIGH; my 4 HIGH fit; my BATCH shares the remaining 2 with others' 6 BATCH: ceil(2 × 4 / 10) = 1.
-    expect(fairTarget([4, 0, 0, 4, 0], [6, 0, 0, 2, 0], 8)).toBe(5);
+    // Others want 6 HIGH; I want 4 HIGH and 4 BATCH: HIGH needs 10 > 8, so my share is 8 × 4 / 10 = 3.2.
+    expect(fairShare([4, 0, 0, 4, 0], [0, 0, 0, 6, 0], [0, 0, 0, 1, 0], 8)).toEqual({
+      target: 4,
+      entitled: 3,
+    });
+    // Others want 2 HIGH; my 4 HIGH fit; my BATCH shares the remaining 2 with others' 6 BATCH: 2 × 4 / 10.
+    expect(fairShare([4, 0, 0, 4, 0], [6, 0, 0, 2, 0], [1, 0, 0, 1, 0], 8)).toEqual({
+      target: 5,
+      entitled: 5,
+    });
     // Nothing left for my BATCH when HIGH takes everything.
-    expect(fairTarget(wanting('BATCH', 3), wanting('HIGH', 8), 8)).toBe(0);
+    expect(fairShare(wanting('BATCH', 3), wanting('HIGH', 8), wanting('HIGH', 1), 8)).toEqual({
+      target: 0,
+      entitled: 0,
+    });
   });
 
-  it('rounds a tiny share up, so many small instances are not all rounded down to nothing', () => {
-    expect(fairTarget(wanting('NORMAL', 1), wanting('NORMAL', 999), 8)).toBe(1);
+  it('rounds a tiny share up to one slot, so many small instances are not all rounded down to nothing', () => {
+    expect(fairShare(wanting('NORMAL', 1), wanting('NORMAL', 999), wanting('NORMAL', 999), 8)).toEqual({
+      target: 1,
+      entitled: 1,
+    });
+  });
+
+  it('owes no more than the capacity in all while the contended band has a slot for each instance wanting one (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 64 }),
+        fc.array(fc.array(fc.nat(30), { minLength: 5, maxLength: 5 }), { minLength: 1, maxLength: 12 }),
+        (capacity, demands) => {
+          const capped = demands.map((wants) => wants.map((n) => Math.min(n, capacity)));
+          const totals = [0, 0, 0, 0, 0];
+          const counts = [0, 0, 0, 0, 0];
+          for (const wants of capped)
+            wants.forEach((n, k) => {
+              totals[k]! += n;
+              if (n > 0) counts[k]! += 1;
+            });
+          fc.pre(everyoneFitsTheContendedBand(capacity, capped));
+          let owed = 0;
+          for (const wants of capped) {
+            const others = totals.map((total, k) => total - wants[k]!);
+            const othersWanting = counts.map((count, k) => count - (wants[k]! > 0 ? 1 : 0));
+            const share = fairShare(wants, others, othersWanting, capacity);
+            expect(share.entitled).toBeLessThanOrEqual(share.target);
+            owed += share.entitled;
+          }
+          expect(owed).toBeLessThanOrEqual(capacity);
+        },
+      ),
+    );
+  });
+});
+
+/**
+ * Instances calling in turn with steady demand, each applying its grant before its next call (its
+ * operations then run at the new limit). Returns the grants after `rounds` rounds in `order`.
+ */
+function settle(capacity: number, demands: number[][], order: number[], rounds: number): number[] {
+  const state = emptyBudgetState();
+  const grants = demands.map(() => 0);
+  const seqs = demands.map(() => 0);
+  let now = 1000;
+  for (let round = 0; round < rounds; round++) {
+    for (const who of order) {
+      now += 1;
+      seqs[who]! += 1;
+      const reply = allocate(
+        state,
+        request(String(who), seqs[who]!, {
+          capacity,
+          enforcing: grants[who]!,
+          inUse: grants[who]!,
+          wants: demands[who]!,
+          leaseMs: 1_000_000,
+        }),
+        env(now),
+      );
+      grants[who] = reply.grant;
+    }
+  }
+  return grants;
+}
+
+describe('allocate: fairness between instances', () => {
+  it('gives instances that ask while another holds everything their share, ahead of its renewals', () => {
+    const state = emptyBudgetState();
+    const a = (seq: number, held: number, now: number) =>
+      allocate(
+        state,
+        request('a', seq, { enforcing: held, inUse: held, wants: wanting('NORMAL', 8) }),
+        env(now),
+      );
+    expect(a(1, 0, 1000).grant).toBe(8);
+    // b, c and d want 2 each while a holds all 8: nothing is free; each is owed one slot
+    // (8 × 2 / 14 = 1.14, rounded down), and a's share is 8 × 8 / 14 = 4.57.
+    for (const id of ['b', 'c', 'd'])
+      expect(allocate(state, request(id, 1, { wants: wanting('NORMAL', 2) }), env(1001)).grant).toBe(0);
+    // a renews: 5 (its share rounded up) leaves the 3 slots the others are owed; its 8 stay reserved
+    // until it says they are gone.
+    expect(a(2, 8, 1002)).toMatchObject({ grant: 5, reserved: 8 });
+    // a renews first again, now using 5: 3 are free, and they are not a's to take.
+    expect(a(3, 5, 1003).grant).toBe(5);
+    expect(a(4, 5, 1004).grant).toBe(5);
+    // Rounding each share up would give b 2 and leave d nothing; each gets at least what it is owed.
+    for (const id of ['b', 'c', 'd'])
+      expect(allocate(state, request(id, 2, { wants: wanting('NORMAL', 2) }), env(1005)).grant).toBe(1);
+  });
+
+  it('does not starve an instance whose rounded-up share does not fit (shares 3, 3, 3 and 1 of 8)', () => {
+    // Wants 20, 20, 20 and 5: shares 2.46 × 3 and 0.6, rounded up 3 + 3 + 3 + 1 = 10 > 8.
+    const demands = [
+      wanting('NORMAL', 20),
+      wanting('NORMAL', 20),
+      wanting('NORMAL', 20),
+      wanting('NORMAL', 5),
+    ];
+    const grants = settle(8, demands, [0, 1, 2, 3], 10);
+    expect(grants[3]).toBeGreaterThanOrEqual(1);
+    expect(grants.reduce((a, b) => a + b, 0)).toBe(8);
+  });
+
+  it('settles on equal shares, whatever the order of calls, using the whole capacity (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 32 }),
+        fc.integer({ min: 2, max: 8 }),
+        fc.integer({ min: 0, max: 4 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(fc.nat(7), { minLength: 1, maxLength: 12 }),
+        (capacity, instances, b, extra, shuffle) => {
+          // Every instance wants more than an equal share of the same band.
+          const wanted = Math.ceil(capacity / instances) + extra;
+          const demands = Array.from({ length: instances }, () => {
+            const wants = [0, 0, 0, 0, 0];
+            wants[b] = wanted;
+            return wants;
+          });
+          const order = Array.from({ length: instances }, (_, i) => i);
+          for (const [i, j] of shuffle.entries()) {
+            const x = i % instances;
+            const y = j % instances;
+            [order[x], order[y]] = [order[y]!, order[x]!];
+          }
+          const grants = settle(capacity, demands, order, 6);
+          const used = grants.reduce((sum, grant) => sum + grant, 0);
+          expect(used).toBe(Math.min(capacity, wanted * instances));
+          if (instances <= capacity) expect(Math.max(...grants) - Math.min(...grants)).toBeLessThanOrEqual(1);
+          else expect(Math.max(...grants)).toBeLessThanOrEqual(1);
+        },
+      ),
+    );
+  });
+
+  it('settles with every instance holding what it is owed, when the contended band has a slot for each (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 16 }),
+        fc.array(fc.array(fc.nat(20), { minLength: 5, maxLength: 5 }), { minLength: 2, maxLength: 8 }),
+        (capacity, demands) => {
+          fc.pre(
+            everyoneFitsTheContendedBand(
+              capacity,
+              demands.map((wants) => wants.map((n) => Math.min(n, capacity))),
+            ),
+          );
+          const grants = settle(
+            capacity,
+            demands,
+            demands.map((_, i) => i),
+            8,
+          );
+          demands.forEach((wants, i) => {
+            // An instance wanting only slots that higher bands of others take in full gets none.
+            const others = [0, 0, 0, 0, 0];
+            const othersWanting = [0, 0, 0, 0, 0];
+            demands.forEach((w, j) => {
+              if (j === i) return;
+              w.forEach((n, k) => {
+                others[k]! += Math.min(n, capacity);
+                if (n > 0) othersWanting[k]! += 1;
+              });
+            });
+            const capped = wants.map((n) => Math.min(n, capacity));
+            const { entitled } = fairShare(capped, others, othersWanting, capacity);
+            expect(grants[i]).toBeGreaterThanOrEqual(entitled);
+          });
+        },
+      ),
+    );
   });
 });
 

@@ -12,6 +12,16 @@
  * shrinking instance keeps running the operations it started under its old grant, so its old limit
  * (`enforcing`) and its `inUse` stay reserved until a later call reports them gone; the sum of
  * `reserved` over live leases is what the allocator never lets exceed the capacity.
+ *
+ * Fairness rests on `starving`: each instance has an *entitled* share (see `FairShare`: at least one
+ * slot when it wants any, and never more than the band gets in all while there are enough slots for
+ * one each) and a *target* (its proportional share rounded up, so spare slots are used). When slots
+ * come free they go to whoever calls first, so without more an instance that asks while others hold
+ * everything could wait for ever behind instances that keep renewing first. An instance granted less
+ * than its entitled share records the difference as `starving`; while others starve, an instance may
+ * still take free slots up to its own entitled share, but not beyond it, and one above its entitled
+ * share is cut back to it. The entitled shares of a band add up to at most what the band gets (one slot
+ * each when more instances want slots than there are), so holding back never stops everyone.
  */
 
 /** Priority bands, indexed by the core's `Priority` value: 0 = BATCH ... 4 = CRITICAL. */
@@ -29,6 +39,8 @@ export interface LeaseRecord {
   wants: number[];
   /** Redis time (epoch ms) after which the lease is void and its slots return. */
   expiresAt: number;
+  /** Slots short of the instance's entitled share when it last called (others hold back that many). */
+  starving: number;
 }
 
 /** Totals over live leases, and what tells a restarted Redis from a live one. */
@@ -39,7 +51,11 @@ export interface BudgetMeta {
   learningUntil: number;
   reserved: number;
   wants: number[];
+  /** Live leases wanting any slot, per band. */
+  wanting: number[];
   instances: number;
+  /** Sum of `starving` over live leases. */
+  starving: number;
 }
 
 /** Everything the script keeps under one budget key. */
@@ -103,44 +119,75 @@ function zeros(): number[] {
 
 function subtract(meta: BudgetMeta, lease: LeaseRecord): void {
   meta.reserved -= lease.reserved;
-  for (let band = 0; band < bandCount; band++) meta.wants[band]! -= lease.wants[band]!;
+  for (let band = 0; band < bandCount; band++) {
+    meta.wants[band]! -= lease.wants[band]!;
+    if (lease.wants[band]! > 0) meta.wanting[band]! -= 1;
+  }
   meta.instances -= 1;
+  meta.starving -= lease.starving;
 }
 
 function add(meta: BudgetMeta, lease: LeaseRecord): void {
   meta.reserved += lease.reserved;
-  for (let band = 0; band < bandCount; band++) meta.wants[band]! += lease.wants[band]!;
+  for (let band = 0; band < bandCount; band++) {
+    meta.wants[band]! += lease.wants[band]!;
+    if (lease.wants[band]! > 0) meta.wanting[band]! += 1;
+  }
   meta.instances += 1;
+  meta.starving += lease.starving;
+}
+
+/** An instance's share of the capacity, given what it and all others want. */
+export interface FairShare {
+  /** The most it may hold: its proportional share of the band where capacity runs out, rounded up. */
+  target: number;
+  /**
+   * What it is owed there: one slot, plus the rest of the band's slots shared in proportion to what
+   * it wants beyond one, rounded down. These add up to no more than the band gets unless more
+   * instances want slots in it than it has (then each is owed one, and whoever asks first gets it).
+   */
+  entitled: number;
 }
 
 /**
- * The slots an instance should hold: bands from CRITICAL down are served in full while capacity lasts;
- * the band where it runs out is shared in proportion to what each instance wants in it, rounded up
- * (so 1,000 instances wanting one slot each of 8 are not all rounded down to nothing: the first to ask
- * get them, the others when they are given back); lower bands get nothing.
+ * An instance's share: bands from CRITICAL down are served in full while capacity lasts; the band
+ * where it runs out is shared in proportion to what each instance wants in it; lower bands get nothing.
+ * The target rounds up, so spare slots get used (1,000 instances wanting one slot each of 8 are not all
+ * rounded down to nothing: the first to ask get them, the others when they are given back).
+ *
+ * `othersWanting[band]` counts the other instances wanting any slot in that band.
  */
-export function fairTarget(
+export function fairShare(
   wants: readonly number[],
   othersWants: readonly number[],
+  othersWanting: readonly number[],
   capacity: number,
-): number {
+): FairShare {
   let remaining = capacity;
   let target = 0;
+  let entitled = 0;
   for (let band = bandCount - 1; band >= 0; band--) {
     const mine = wants[band]!;
     const all = othersWants[band]! + mine;
     if (all > 0) {
       if (all <= remaining) {
         target += mine;
+        entitled += mine;
         remaining -= all;
       } else {
-        if (mine > 0) target += Math.min(mine, Math.ceil((remaining * mine) / all));
+        if (mine > 0) {
+          const sharers = othersWanting[band]! + 1;
+          const owed =
+            sharers >= remaining ? 1 : 1 + Math.floor(((remaining - sharers) * (mine - 1)) / (all - sharers));
+          target += Math.max(Math.min(mine, Math.ceil((remaining * mine) / all)), owed);
+          entitled += owed;
+        }
         remaining = 0;
       }
     }
     if (remaining <= 0) break;
   }
-  return target;
+  return { target, entitled };
 }
 
 /**
@@ -162,7 +209,15 @@ export function allocate(
   if (meta === undefined) {
     const stray = state.leases.size > 0;
     state.leases.clear();
-    meta = { runId: env.runId, learningUntil: 0, reserved: 0, wants: zeros(), instances: 0 };
+    meta = {
+      runId: env.runId,
+      learningUntil: 0,
+      reserved: 0,
+      wants: zeros(),
+      wanting: zeros(),
+      instances: 0,
+      starving: 0,
+    };
     if (stray) meta.learningUntil = now + leaseMs;
     else if (env.uptimeMs < leaseMs) meta.learningUntil = now - env.uptimeMs + leaseMs;
     state.meta = meta;
@@ -210,16 +265,26 @@ export function allocate(
   if (request.leaving) return reply('released', 0, 0, now);
 
   const wants = request.wants.map((wanted) => Math.min(wanted, capacity));
-  const grant =
-    now < totals.learningUntil
-      ? Math.min(request.enforcing, capacity)
-      : Math.max(0, Math.min(fairTarget(wants, totals.wants, capacity), capacity - totals.reserved));
+  let grant: number;
+  let starving = 0;
+  if (now < totals.learningUntil) {
+    grant = Math.min(request.enforcing, capacity);
+  } else {
+    const share = fairShare(wants, totals.wants, totals.wanting, capacity);
+    const free = capacity - totals.reserved;
+    // Up to its entitled share an instance takes any free slot; beyond it, only slots no starving
+    // instance is owed.
+    const open = Math.max(Math.min(share.entitled, free), free - totals.starving);
+    grant = Math.max(0, Math.min(share.target, open));
+    starving = Math.max(0, share.entitled - grant);
+  }
   const lease: LeaseRecord = {
     seq: request.seq,
     grant,
     reserved: Math.max(grant, request.enforcing, request.inUse),
     wants,
     expiresAt: now + leaseMs,
+    starving,
   };
   add(totals, lease);
   state.leases.set(request.instanceId, lease);
