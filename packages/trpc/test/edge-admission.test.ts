@@ -161,6 +161,16 @@ async function rawGet(url: string, user: string) {
   return { status: response.status, headers: response.headers, body };
 }
 
+/** The error IDs of an answer's calls, in order. */
+function errorIds(body: unknown): string[] {
+  const ids: string[] = [];
+  JSON.parse(JSON.stringify(body), (key, value) => {
+    if (key === 'errorId') ids.push(value as string);
+    return value;
+  });
+  return ids;
+}
+
 /** A body with the fields that differ between any two refusals (error ID, stack, times) blanked. */
 function comparable(body: unknown): unknown {
   return JSON.parse(JSON.stringify(body), (key, value) => {
@@ -231,6 +241,29 @@ describe('createEdgeAdmission over HTTP with the real tRPC client (Node adapter)
     // A batch with a call that may run goes to tRPC; only the refused call fails.
     const partly = await Promise.allSettled([trpc.list.query(), trpc.open.query()]);
     expect(partly.map((one) => one.status)).toEqual(['rejected', 'fulfilled']);
+  });
+
+  it('answers repeated refusals from one rendering: each its own error ID, the rest as tRPC renders it', async () => {
+    const [edged, plain] = await Promise.all([start(true), start(false)]);
+    for (const server of [edged, plain]) await server.load.set({ eventLoopDelayMs: 500 });
+    const fromTRPC = await rawGet(`${plain.url}/report`, 'ann');
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await rawGet(`${edged.url}/report`, 'ann'));
+    const ids = answers.map((answer) => errorIds(answer.body));
+    expect(new Set(ids.flat()).size).toBe(3);
+    for (const [i, answer] of answers.entries()) {
+      expect(answer.status).toBe(fromTRPC.status);
+      expect(answer.headers.get('retry-after')).toBe(fromTRPC.headers.get('retry-after'));
+      expect(comparable(answer.body)).toEqual(comparable(fromTRPC.body));
+      expect(ids[i]![0]).toMatch(/^err_[0-9a-f]{16}$/);
+    }
+    // A refused batch: each call its own ID, in the calls' order, also when the answer is reused.
+    const batchUrl = `${edged.url}/report,report?batch=1&input=${encodeURIComponent('{}')}`;
+    const batches = [await rawGet(batchUrl, 'ann'), await rawGet(batchUrl, 'ann')];
+    const batchIds = batches.flatMap((answer) => errorIds(answer.body));
+    expect(batchIds).toHaveLength(4);
+    expect(new Set(batchIds).size).toBe(4);
+    expect(comparable(batches[0]!.body)).toEqual(comparable(batches[1]!.body));
   });
 
   it('sheds by priority, refuses writes in read-only mode, and none of it is a failure', async () => {

@@ -2,7 +2,7 @@ import type { BreakerState } from '../breaker/breaker-state.js';
 import type { ReadOnlyStatus } from '../degradation/read-only-mode.js';
 import { Priority, priorityName } from '../priority.js';
 import type { RateLimitResult } from '../rate-limit/rate-limiter.js';
-import { SafeguardError } from './safeguard-error.js';
+import { SafeguardError, type SafeguardErrorInit } from './safeguard-error.js';
 
 /**
  * Every error the safeguards make themselves, in one place: the refusals of work that was not run
@@ -10,9 +10,25 @@ import { SafeguardError } from './safeguard-error.js';
  * answered with. Errors of the database and the drivers come from `classifyError` instead.
  */
 
+/**
+ * A refusal without a stack trace. Refusals are the safeguards working, not bugs: under overload
+ * there are thousands a second, and capturing a stack is most of what building one costs.
+ */
+function refusal<T extends SafeguardErrorInit['type']>(init: SafeguardErrorInit<T>): SafeguardError<T> {
+  // V8's knob (Node, Deno, Bun, Chrome); elsewhere it is an unused property and the error has its stack.
+  const errorClass = Error as { stackTraceLimit?: number };
+  const limit = errorClass.stackTraceLimit;
+  errorClass.stackTraceLimit = 0;
+  try {
+    return new SafeguardError(init);
+  } finally {
+    errorClass.stackTraceLimit = limit;
+  }
+}
+
 /** Work refused because the process is shutting down: nothing ran, retry elsewhere. */
 export function shuttingDown(detail: string): SafeguardError<'CONNECTION'> {
-  return new SafeguardError({
+  return refusal({
     type: 'CONNECTION',
     reason: 'shutting-down',
     retryable: true,
@@ -27,7 +43,7 @@ export function readOnlyRefusal(
   status: ReadOnlyStatus,
   retryAfterMs: number | undefined,
 ): SafeguardError<'CIRCUIT_BREAKER'> {
-  return new SafeguardError({
+  return refusal({
     type: 'CIRCUIT_BREAKER',
     reason: 'read-only',
     retryable: true,
@@ -42,7 +58,7 @@ export function readOnlyRefusal(
 /** A call over its rate limit; the policy and figures ride along in `rateLimit` (for headers). */
 export function rateLimitRefusal(result: RateLimitResult): SafeguardError<'RATE_LIMIT'> {
   const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
-  return new SafeguardError({
+  return refusal({
     type: 'RATE_LIMIT',
     reason: 'rate-limit',
     retryAfterMs: result.retryAfterMs,
@@ -65,7 +81,7 @@ export function breakerRefusal(
   state: BreakerState,
   retryAfterMs: number,
 ): SafeguardError<'CIRCUIT_BREAKER'> {
-  return new SafeguardError({
+  return refusal({
     type: 'CIRCUIT_BREAKER',
     reason:
       state === 'ISOLATED'
@@ -87,7 +103,7 @@ export function queueRefusal(
   active: number,
   queued: number,
 ): SafeguardError<'QUEUE_FULL'> {
-  return new SafeguardError({
+  return refusal({
     type: 'QUEUE_FULL',
     reason,
     retryable: true,
@@ -104,7 +120,7 @@ export function queueRefusal(
  */
 export function overloadedRefusal(priority: Priority, detail: string): SafeguardError<'QUEUE_FULL'> {
   const retryAfterMs = priority >= Priority.NORMAL ? 1000 : 5000;
-  return new SafeguardError({
+  return refusal({
     type: 'QUEUE_FULL',
     reason: 'overloaded',
     retryable: true,

@@ -1,5 +1,6 @@
 import {
   isSafeguardError,
+  type RateLimitInfo,
   type RequestIdentity,
   type RunContext,
   type SafeguardError,
@@ -15,6 +16,7 @@ import {
   resolveProcedureSettings,
   type SafeguardsMeta,
 } from './procedure-settings.js';
+import { type RenderedRefusal, reuseRefusalRenderings } from './refusal-templates.js';
 import { requestIdentity } from './request-identity.js';
 import { rememberCallFacts, requestState, toRateLimitInfo, withSafeguardsContext } from './request-state.js';
 import { safeguardsHeaders } from './response-meta.js';
@@ -122,6 +124,7 @@ export function createEdgeAdmission(
   const maxBatchSize = options.maxBatchSize ?? defaultMaxBatchSize;
   const trustProxy = options.trustProxy ?? false;
   const refuseUnavailable = options.refuseUnavailable ?? true;
+  const reuse = reuseRefusalRenderings();
   const byPath = new Map<string, ProcedureAtEdge>();
   const procedures = router._def.procedures as Record<
     string,
@@ -206,7 +209,7 @@ export function createEdgeAdmission(
       }
     }
     if (anyAdmitted) return { admitted };
-    return { refused: refusalAnswer(router, url, calls, admitted) };
+    return { refused: refusalAnswer(router, url, calls, admitted, reuse) };
   };
 }
 
@@ -216,23 +219,43 @@ function refusalAnswer(
   url: URL,
   calls: ReadonlyArray<{ path: string; procedure: ProcedureAtEdge }>,
   admitted: CallsAdmission,
+  reuse: ReturnType<typeof reuseRefusalRenderings>,
 ): EdgeRefusal {
-  const config = router._def._config;
   const batch = url.searchParams.get('batch') === '1';
+  const errors = admitted.calls.map((call) => call.refusal!);
+  const rateLimits = admitted.calls.flatMap((call) => (call.rateLimit ? [call.rateLimit] : []));
+  const render = (shown: readonly SafeguardError[]) => renderRefusal(router, batch, calls, shown, rateLimits);
+  const key = `${batch ? 'batch' : 'single'} ${calls.map((call) => call.path).join(',')}`;
+  const answer = rateLimits.length > 0 ? render(errors) : reuse(key, errors, render);
+  return { ...answer, errors };
+}
+
+function renderRefusal(
+  router: AnyTRPCRouter,
+  batch: boolean,
+  calls: ReadonlyArray<{ path: string; procedure: ProcedureAtEdge }>,
+  errors: readonly SafeguardError[],
+  rateLimits: readonly RateLimitInfo[],
+): RenderedRefusal {
+  const config = router._def._config;
   const context = withSafeguardsContext({});
   const state = requestState(context)!;
+  state.rateLimits.push(...rateLimits);
   const trpcErrors = [];
   const items = [];
-  const errors: SafeguardError[] = [];
-  for (const [index, call] of admitted.calls.entries()) {
-    const refusal = call.refusal!;
-    errors.push(refusal);
-    if (call.rateLimit) state.rateLimits.push(call.rateLimit);
+  for (const [index, refusal] of errors.entries()) {
     const error = toTRPCError(refusal);
     trpcErrors.push(error);
-    const type = calls[index]!.procedure.type;
+    const { path, procedure } = calls[index]!;
     items.push({
-      error: getTRPCErrorShape({ config, error, type, path: call.path, input: undefined, ctx: undefined }),
+      error: getTRPCErrorShape({
+        config,
+        error,
+        type: procedure.type,
+        path,
+        input: undefined,
+        ctx: undefined,
+      }),
     });
   }
   const callType = calls[0]!.procedure.type;
@@ -243,7 +266,7 @@ function refusalAnswer(
     ...safeguardsHeaders(context, trpcErrors, callType),
   };
   const body = JSON.stringify(transformTRPCResponse(config, batch ? items : items[0]!));
-  return { status, headers, body, errors };
+  return { status, headers, body };
 }
 
 function isFetchRequest(request: EdgeRequest): request is Request {
