@@ -151,10 +151,18 @@ describe('loadEnv', () => {
       eventLoopUtilization: { LOW: 0.95 },
       heapUsedBytes: { LOW: 768 * mb, NORMAL: 896 * mb, HIGH: 1024 * mb },
       rssBytes: false,
+      utilizationTarget: 0.9,
+      sampleIntervalMs: 100,
+      sustainedReadings: 10,
     });
     expect(
       loadEnv({ LOAD_EVENT_LOOP_DELAY_MS: 'off', LOAD_RSS_MB: 'LOW=1500,HIGH=2000' }).safeguards.load,
     ).toMatchObject({ eventLoopDelayMs: false, rssBytes: { LOW: 1500 * mb, HIGH: 2000 * mb } });
+    expect(loadEnv({ LOAD_UTILIZATION_TARGET: '0.8' }).safeguards.load?.utilizationTarget).toBe(0.8);
+    expect(loadEnv({ LOAD_UTILIZATION_TARGET: 'off' }).safeguards.load?.utilizationTarget).toBe(false);
+    expect(problemsOf({ LOAD_UTILIZATION_TARGET: '90%' })).toEqual([
+      'Invalid environment variable LOAD_UTILIZATION_TARGET="90%": expected off, or a share of the event loop between 0.1 and 1, e.g. 0.9',
+    ]);
     expect(problemsOf({ LOAD_SHEDDING: 'maybe', LOAD_EVENT_LOOP_DELAY_MS: 'NORMAL=200,LOW=500' })).toEqual([
       'Invalid environment variable LOAD_SHEDDING="maybe": expected auto, on or off',
       'Invalid environment variable LOAD_EVENT_LOOP_DELAY_MS="NORMAL=200,LOW=500": expected off, or PRIORITY=number pairs separated by commas (BATCH, LOW, NORMAL, HIGH; numbers above 0 that do not fall as priority rises), e.g. LOW=50,NORMAL=200,HIGH=1000',

@@ -20,8 +20,8 @@ const turn = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * Load shedding in the sample app, over HTTP: the app's own event loop is a resource like the
  * connection budget. Marks set here: LOW from 400 ms of event-loop delay p99 (NORMAL and HIGH far
- * above), utilisation off, so a shared test machine's noise does not decide the outcome; two 800 ms
- * blocks of the event loop, read one after the other, do.
+ * above), utilisation off (its marks and its target), so a shared test machine's noise does not
+ * decide the outcome; two 800 ms blocks of the event loop, read one after the other, do.
  */
 describe('VetMed sheds by priority when its event loop lags', () => {
   let app: RunningVetmed;
@@ -40,6 +40,10 @@ describe('VetMed sheds by priority when its event loop lags', () => {
       LOAD_SHEDDING: 'on',
       LOAD_EVENT_LOOP_DELAY_MS: 'LOW=400,NORMAL=60000',
       LOAD_EVENT_LOOP_UTILIZATION: 'off',
+      // The blocks below leave the loop fully busy: this test is about the delay marks.
+      LOAD_UTILIZATION_TARGET: 'off',
+      // Readings every 500 ms, so a mark sheds from its second reading in a row (1 s / 500 ms).
+      LOAD_SAMPLE_INTERVAL_MS: '500',
     });
     expect(config.loadShedding).toBe(true);
     app = await startVetmed(config, { log: createLogger('silent') });

@@ -10,6 +10,7 @@ import {
   type ResolvedMarks,
 } from './load-options.js';
 import type { LoadSample, LoadSampler } from './load-sampler.js';
+import { UtilizationThrottle } from './utilization-throttle.js';
 
 /** The reading that sheds the highest priority being shed, and its mark. */
 export interface LoadCause {
@@ -28,6 +29,11 @@ export interface LoadStats {
   shedding: PriorityName[];
   /** Why the highest of them is shed; undefined when nothing is. */
   cause: LoadCause | undefined;
+  /**
+   * Share of new NORMAL calls admitted (1: all). Below 1 while the event loop is busier than
+   * `load.utilizationTarget`: NORMAL is then in `shedding` (in part) and LOW and BATCH are refused.
+   */
+  normalShare: number;
   /** The latest readings ({} before the first). */
   sample: LoadSample;
   /** When they were taken (epoch ms), if ever. */
@@ -86,6 +92,7 @@ export class LoadMonitor implements AdmissionGate {
   private sampledAt: number | undefined = undefined;
   private nextSampleAt: number;
   private readonly shedCounts = [0, 0, 0, 0, 0];
+  private readonly throttle: UtilizationThrottle | undefined;
 
   constructor(
     options: ResolvedLoadOptions,
@@ -98,13 +105,28 @@ export class LoadMonitor implements AdmissionGate {
       const marks = options.marks[signal];
       return marks === undefined ? [] : [[signal, marks] as [LoadSignal, ResolvedMarks]];
     });
+    // A loop busy past the target for less than this is a burst, not overload: served in full.
+    const burstMs = 300;
+    this.throttle =
+      options.utilizationTarget === undefined
+        ? undefined
+        : new UtilizationThrottle(
+            options.utilizationTarget,
+            Math.max(1, Math.ceil(burstMs / options.sampleIntervalMs)),
+          );
     // The first window starts now: a reading taken here would cover whatever ran before.
     this.nextSampleAt = clock.now() + this.intervalMs;
   }
 
   refusal(priority: Priority, now: number): SafeguardError | undefined {
     if (now >= this.nextSampleAt) this.update(now);
-    if (priority > this.shedThrough) return undefined;
+    if (priority > this.shedThrough) {
+      const throttle = this.throttle;
+      if (throttle === undefined || !throttle.active || priority > Priority.NORMAL) return undefined;
+      if (priority === Priority.NORMAL && throttle.admitNormal()) return undefined;
+      this.shedCounts[priority]!++;
+      return overloadedRefusal(priority, this.throttleCause(throttle).message);
+    }
     this.shedCounts[priority]!++;
     return overloadedRefusal(priority, this.cause!.message);
   }
@@ -112,12 +134,16 @@ export class LoadMonitor implements AdmissionGate {
   stats(now = this.clock.now()): LoadStats {
     if (now >= this.nextSampleAt) this.update(now);
     const shedding: PriorityName[] = [];
-    for (let p = this.shedThrough; p >= 0; p--) shedding.push(priorityName(p as Priority));
+    const throttled = this.throttle?.active === true;
+    const through = Math.max(this.shedThrough, throttled ? Priority.NORMAL : -1);
+    for (let p = through; p >= 0; p--) shedding.push(priorityName(p as Priority));
     const [batch, low, normal, high, critical] = this.shedCounts as [number, number, number, number, number];
     return {
       monitoring: this.sampler !== undefined,
       shedding,
-      cause: this.cause,
+      cause:
+        this.shedThrough >= Priority.NORMAL || !throttled ? this.cause : this.throttleCause(this.throttle!),
+      normalShare: this.throttle?.share ?? 1,
       sample: { ...this.lastSample },
       sampledAt: this.sampledAt,
       shed: batch + low + normal + high + critical,
@@ -131,7 +157,7 @@ export class LoadMonitor implements AdmissionGate {
    */
   isShedding(now = this.clock.now()): boolean {
     if (now >= this.nextSampleAt) this.update(now);
-    return this.shedThrough >= 0;
+    return this.shedThrough >= 0 || this.throttle?.active === true;
   }
 
   /** Stops the sampler (its event-loop monitor). */
@@ -151,6 +177,7 @@ export class LoadMonitor implements AdmissionGate {
     }
     this.lastSample = sample;
     this.sampledAt = now;
+    this.throttle?.update(sample.eventLoopUtilization);
     this.recent.push(sample);
     if (this.recent.length > this.sustained) this.recent.shift();
     let through = -1;
@@ -172,6 +199,19 @@ export class LoadMonitor implements AdmissionGate {
       cause === undefined
         ? undefined
         : { ...cause, message: describeCause(cause.signal, cause.value, cause.mark) };
+  }
+
+  /** Why the throttle holds calls back, e.g. "event-loop utilisation 97% > 90%: 35% of NORMAL calls admitted". */
+  private throttleCause(throttle: UtilizationThrottle): LoadCause {
+    const value = throttle.utilization ?? 1;
+    const mark = throttle.targetUtilization;
+    const [name, format] = signalWords.eventLoopUtilization;
+    return {
+      signal: 'eventLoopUtilization',
+      value,
+      mark,
+      message: `${name} ${format(value)} past ${format(mark)}: ${Math.round(throttle.share * 100)}% of NORMAL calls admitted`,
+    };
   }
 
   /** The signal's lowest reading of the last `sustainedReadings`; undefined until there are that many. */

@@ -38,6 +38,14 @@ export interface LoadOptions {
   /** Resident set size (bytes) marks; `false` ignores it. Default `false`. */
   rssBytes: LoadMarks | false;
   /**
+   * Event-loop utilisation (0..1) to hold the process at or below: past it, only a share of new
+   * NORMAL calls is admitted (falling while the loop stays busier, rising once it has room) and no
+   * LOW or BATCH call; HIGH and CRITICAL are never held back by it. A saturated loop leaves new
+   * requests unread in the socket buffers, urgent ones with the rest: this keeps room to read them.
+   * `false` turns it off. Default 0.9.
+   */
+  utilizationTarget: number | false;
+  /**
    * How often the sampler is read, at most: readings are taken when a call is admitted (or metrics
    * are read) and this long has passed since the last, so an idle process reads nothing. Default 500.
    */
@@ -57,6 +65,7 @@ export const defaultLoadOptions: Readonly<LoadOptions> = {
   eventLoopUtilization: { LOW: 0.95 },
   heapUsedBytes: false,
   rssBytes: false,
+  utilizationTarget: 0.9,
   sampleIntervalMs: 500,
   sustainedReadings: 2,
 };
@@ -81,6 +90,8 @@ export interface ResolvedLoadOptions {
   sustainedReadings: number;
   /** Marks of the signals in use, by signal. */
   marks: Partial<Record<LoadSignal, ResolvedMarks>>;
+  /** See {@link LoadOptions.utilizationTarget}; undefined when off. */
+  utilizationTarget: number | undefined;
 }
 
 function resolveMarks(signal: LoadSignal, marks: LoadMarks, max: number): ResolvedMarks {
@@ -138,10 +149,16 @@ export function resolveLoadOptions(options: Partial<LoadOptions> = {}): Resolved
     const max = signal === 'eventLoopUtilization' ? 1 : Number.POSITIVE_INFINITY;
     marks[signal] = resolveMarks(signal, (given ?? fallback) as LoadMarks, max);
   }
+  const utilizationTarget =
+    options.utilizationTarget === undefined
+      ? defaultLoadOptions.utilizationTarget
+      : options.utilizationTarget;
+  if (utilizationTarget !== false) assertNumber('load.utilizationTarget', utilizationTarget, 0.1, 1);
   return {
     sampler: merged.sampler,
     sampleIntervalMs: merged.sampleIntervalMs,
     sustainedReadings: merged.sustainedReadings,
     marks,
+    utilizationTarget: utilizationTarget === false ? undefined : utilizationTarget,
   };
 }

@@ -146,8 +146,8 @@ describe('load shedding by priority (event-loop lag and memory as admission inpu
     await safeguards.close();
   });
 
-  it('event-loop utilisation sheds only BATCH and LOW by default', async () => {
-    const { readings, refusedNow, safeguards } = setup();
+  it('event-loop utilisation marks shed only BATCH and LOW by default', async () => {
+    const { readings, refusedNow, safeguards } = setup({ utilizationTarget: false });
     await readings({ eventLoopUtilization: 0.99, eventLoopDelayMs: 5 });
     expect(await refusedNow()).toEqual(['LOW', 'BATCH']);
     await safeguards.close();
@@ -310,6 +310,7 @@ describe('load shedding by priority (event-loop lag and memory as admission inpu
       monitoring: false,
       shedding: [],
       cause: undefined,
+      normalShare: 1,
       sample: {},
       sampledAt: undefined,
       shed: 0,
@@ -320,6 +321,90 @@ describe('load shedding by priority (event-loop lag and memory as admission inpu
       message: 'not monitored (no load sampler)',
     });
     await safeguards.close();
+  });
+});
+
+describe('event-loop utilisation target: a share of NORMAL held back while the loop is too busy', () => {
+  /** Of `count` NORMAL calls now, how many ran. */
+  async function normalsRun(call: (priority: Priority) => Promise<unknown>, count: number) {
+    let ran = 0;
+    for (let i = 0; i < count; i++) if ((await call(Priority.NORMAL)) === 'ran') ran++;
+    return ran;
+  }
+
+  it('admits a falling share of NORMAL while the loop stays past the target, none of LOW and BATCH, all of HIGH and CRITICAL', async () => {
+    const { clock, sampler, safeguards, call } = setup({ sampleIntervalMs: 100 });
+    sampler.current = { eventLoopUtilization: 1 };
+    // A burst shorter than 300 ms (here two readings of 100 ms) is served in full.
+    for (let i = 0; i < 2; i++) {
+      await clock.advance(100);
+      expect(await normalsRun(call, 100)).toBe(100);
+    }
+    // From the third reading in a row, a fully busy loop halves the share at each reading.
+    await clock.advance(100);
+    expect(await normalsRun(call, 100)).toBe(50);
+    expect(safeguards.metrics().load).toMatchObject({
+      normalShare: 0.5,
+      shedding: ['NORMAL', 'LOW', 'BATCH'],
+    });
+    for (const priority of [Priority.LOW, Priority.BATCH])
+      expect(await call(priority)).toMatchObject({
+        type: 'QUEUE_FULL',
+        reason: 'overloaded',
+        retryable: true,
+      });
+    for (const priority of [Priority.HIGH, Priority.CRITICAL]) expect(await call(priority)).toBe('ran');
+    await clock.advance(100);
+    expect(await normalsRun(call, 100)).toBe(25);
+    const refused = (await call(Priority.NORMAL)) as SafeguardError;
+    const refusedAgain = (await call(Priority.NORMAL)) as SafeguardError;
+    expect([refused, refusedAgain].find((error) => error !== ('ran' as unknown))).toMatchObject({
+      internalMessage:
+        'overloaded: NORMAL refused (event-loop utilisation 100% past 90%: 25% of NORMAL calls admitted)',
+    });
+    const health = await safeguards.health();
+    expect(health.status).toBe('degraded');
+    // Never below 5 %: some NORMAL work always goes on.
+    for (let i = 0; i < 10; i++) {
+      await clock.advance(100);
+      safeguards.metrics();
+    }
+    expect(safeguards.metrics().load.normalShare).toBe(0.05);
+    // Between the target and 0.05 below it the share holds; below that it grows towards the share
+    // that would fill the loop to the target (at most half again), by at least 0.1 a reading.
+    sampler.current = { eventLoopUtilization: 0.86 };
+    await clock.advance(100);
+    expect(safeguards.metrics().load.normalShare).toBe(0.05);
+    sampler.current = { eventLoopUtilization: 0.5 };
+    const shares = [];
+    for (let i = 0; i < 4; i++) {
+      await clock.advance(100);
+      shares.push(safeguards.metrics().load.normalShare);
+    }
+    // 0.05 + 0.1, + 0.1, then × 1.5 (0.9 / 0.5 = 1.8 capped) each reading.
+    expect(shares.map((share) => Math.round(share * 1000) / 1000)).toEqual([0.15, 0.25, 0.375, 0.563]);
+    await clock.advance(100);
+    expect(safeguards.metrics().load.normalShare).toBeCloseTo(0.844, 3);
+    await clock.advance(100);
+    expect(safeguards.metrics().load).toMatchObject({ normalShare: 1, shedding: [] });
+    expect(await normalsRun(call, 20)).toBe(20);
+    expect((await safeguards.health()).status).not.toBe('degraded');
+    // Held-back calls are refusals, not failures.
+    expect(safeguards.metrics().operations.windowFailed).toBe(0);
+    await safeguards.close();
+  });
+
+  it('is off with utilizationTarget false, and refuses a target out of range', async () => {
+    const { clock, sampler, safeguards, call } = setup({ sampleIntervalMs: 100, utilizationTarget: false });
+    sampler.current = { eventLoopUtilization: 1 };
+    for (let i = 0; i < 5; i++) {
+      await clock.advance(100);
+      safeguards.metrics();
+    }
+    expect(await normalsRun(call, 20)).toBe(20);
+    expect(safeguards.metrics().load.normalShare).toBe(1);
+    await safeguards.close();
+    expect(() => createSafeguards({ load: { utilizationTarget: 1.5 } })).toThrow(/load.utilizationTarget/);
   });
 });
 

@@ -62,6 +62,8 @@ describe('createProcessLoadSampler (the real event loop and memory of this proce
         sustainedReadings: 1,
         eventLoopDelayMs: { LOW: 100, NORMAL: 60_000 },
         eventLoopUtilization: false,
+        // The block leaves the loop fully busy over the window: this test is about the delay marks.
+        utilizationTarget: false,
       },
     });
     await turn();
@@ -78,6 +80,34 @@ describe('createProcessLoadSampler (the real event loop and memory of this proce
     const load = safeguards.metrics().load;
     expect(load.shedding).toEqual(['LOW', 'BATCH']);
     expect(load.sample.eventLoopDelayMs).toBeGreaterThanOrEqual(1000);
+    await safeguards.close();
+  });
+
+  it('through the safeguards: a loop kept busy past the utilisation target holds back NORMAL, never HIGH', async () => {
+    const safeguards = createSafeguards({
+      load: {
+        sampler: createProcessLoadSampler(),
+        sampleIntervalMs: 50,
+        eventLoopDelayMs: false,
+        eventLoopUtilization: false,
+        utilizationTarget: 0.9,
+      },
+    });
+    await safeguards.run(async () => 'warm', { priority: Priority.NORMAL });
+    // Busy for whole windows, one after the other (past the 300 ms a burst may last), each call
+    // taking the reading of the window before it.
+    for (let i = 0; i < 10; i++) {
+      blockFor(60);
+      await safeguards.run(async () => 'ran', { priority: Priority.HIGH });
+    }
+    const load = safeguards.metrics().load;
+    expect(load.sample.eventLoopUtilization).toBeGreaterThan(0.9);
+    expect(load.normalShare).toBeLessThan(1);
+    expect(load.shedding).toEqual(['NORMAL', 'LOW', 'BATCH']);
+    await expect(safeguards.run(async () => 'ran', { priority: Priority.LOW })).rejects.toMatchObject({
+      reason: 'overloaded',
+    });
+    await expect(safeguards.run(async () => 'ran', { priority: Priority.HIGH })).resolves.toBe('ran');
     await safeguards.close();
   });
 
