@@ -37,6 +37,7 @@ import { parseAppEnv } from './app-env.js';
 import { type AppProcess, killOnExit, startAppProcess, stopChild } from './app-process.js';
 import { type AppProcessSampler, sampleAppProcess } from './app-process-sampler.js';
 import { describeDbLatency } from './describe-db-latency.js';
+import { type HealthProber, probeHealth } from './health-prober.js';
 import { buildLoadReport, formatLoadReport, renderLatencySvg } from './load-report.js';
 import { formatMultiInstance } from './multi-instance/multi-instance-targets.js';
 import { runMultiInstance } from './multi-instance/run-multi-instance.js';
@@ -115,6 +116,7 @@ async function main(): Promise<void> {
   let sampler: ConnectionSampler | undefined;
   let url = option('url', 'http://127.0.0.1:3000')!;
   let appSampler: AppProcessSampler | undefined;
+  let healthProber: HealthProber | undefined;
   const metricsToken = option('metrics-token', randomBytes(18).toString('hex'))!;
   try {
     if (start) {
@@ -156,6 +158,8 @@ async function main(): Promise<void> {
     console.error(`Running ${rate} req/s for ${durationMs / 1000} s...`);
     const live = process.stderr.isTTY;
     appSampler = sampleAppProcess(url, metricsToken);
+    // Health checks as a load balancer asks them, ten a second, on the app this tool started.
+    healthProber = start ? probeHealth(url) : undefined;
     const result = await runOpenLoop({
       users,
       ratePerSecond: rate,
@@ -172,6 +176,8 @@ async function main(): Promise<void> {
     const connections = sampler ? await sampler.stop() : undefined;
     sampler = undefined;
     const appProcess = appSampler.stop() ?? null;
+    const health = (await healthProber?.stop()) ?? null;
+    healthProber = undefined;
     const report = buildLoadReport(result, {
       target: start
         ? `sample app on ${start === 'postgres' ? `PostgreSQL (role limited to 8 connections${proxy ? `, ${describeDbLatency(Number(option('db-latency')))}` : ''})` : 'PGlite'}`
@@ -180,6 +186,7 @@ async function main(): Promise<void> {
       users: userCount,
       peakDbConnections: connections?.peak ?? null,
       appProcess,
+      health,
     });
     console.log(formatLoadReport(report));
     const out = option('out');
@@ -188,6 +195,7 @@ async function main(): Promise<void> {
     if (svg) writeFileSync(outputPath(svg), renderLatencySvg(report));
   } finally {
     appSampler?.stop();
+    await healthProber?.stop();
     await sampler?.stop();
     await app?.stop();
     if (proxy) await stopChild(proxy, 5_000);

@@ -1,4 +1,5 @@
 import type { AppProcessLoad } from './app-process-sampler.js';
+import type { HealthProbeReport } from './health-prober.js';
 import type { OpenLoopResult, RequestRecord } from './open-loop.js';
 import { type Summary, summarize } from './stats.js';
 
@@ -41,6 +42,8 @@ export interface LoadReport {
   peakDbConnections: number | null;
   /** The app process's own CPU and event-loop lag during the run, when its metrics could be read. */
   appProcess: AppProcessLoad | null;
+  /** Health checks asked beside the load (CRITICAL work), when the tool started the app. */
+  health: HealthProbeReport | null;
   /** p95 latency (ms) of successful requests per priority, by the second they were sent in. */
   timeline: Array<{ second: number } & Partial<Record<(typeof priorities)[number], number>>>;
 }
@@ -65,6 +68,7 @@ export function buildLoadReport(
     users: number;
     peakDbConnections: number | null;
     appProcess: AppProcessLoad | null;
+    health?: HealthProbeReport | null;
   },
 ): LoadReport {
   const { records } = result;
@@ -100,6 +104,7 @@ export function buildLoadReport(
   }
   return {
     ...info,
+    health: info.health ?? null,
     durationMs: result.durationMs,
     elapsedMs: result.elapsedMs,
     sent: records.length,
@@ -130,6 +135,13 @@ export function formatLoadReport(report: LoadReport): string {
     report.appProcess
       ? `app process: CPU ${report.appProcess.cpuCoresMean.toFixed(2)} cores on average (peak ${report.appProcess.cpuCoresPeak.toFixed(2)}), event-loop lag p99 up to ${report.appProcess.eventLoopLagP99MsPeak.toFixed(0)} ms`
       : 'app process: n/a (its metrics were not readable)',
+    report.health
+      ? `health checks (CRITICAL) beside the load: ${report.health.answered} of ${report.health.sent} answered, p50 ${report.health.latencyMs.p50.toFixed(0)} ms, p99 ${report.health.latencyMs.p99.toFixed(0)} ms (${Object.entries(
+          report.health.outcomes,
+        )
+          .map(([outcome, n]) => `${outcome} ×${n}`)
+          .join(', ')})`
+      : 'health checks: not asked',
     '',
     `${''.padEnd(23)}${'ok only'.padEnd(27)}failed`,
     `${'priority'.padEnd(9)}${pad('sent', 7)}${pad('ok', 7)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('p99 ms', 9)}  errors`,

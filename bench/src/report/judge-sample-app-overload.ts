@@ -5,13 +5,15 @@ import type { ReportData } from './report-data.js';
 export const goodputTarget = 0.95;
 /** HIGH p99 under overload may be at most this multiple of its comfortable p99 (the urgent-latency target). */
 export const highLatencyTarget = 3;
+/** Health checks (CRITICAL) under overload: p99 at most this multiple of the comfortable run's. */
+export const criticalLatencyTarget = 2;
 
 /** The sample app at a rate it serves and far above it, judged against each other. */
 export interface SampleAppOverload {
   comfortable: LoadReport;
   overload: LoadReport;
   /** Every overload run's figures, in the order run (one entry when it ran once). */
-  runs: Array<{ goodput: number; highMultiple: number }>;
+  runs: Array<{ goodput: number; highMultiple: number; criticalMultiple: number | undefined }>;
   /** Offered rate of the overload run over the comfortable one's. */
   factor: number;
   /** Overload goodput over comfortable goodput. */
@@ -20,9 +22,13 @@ export interface SampleAppOverload {
   /** Overload HIGH p99 over comfortable HIGH p99. */
   highMultiple: number;
   highMet: boolean;
+  /** Overload health-check p99 over the comfortable run's; undefined when either run asked none. */
+  criticalMultiple: number | undefined;
+  criticalMet: boolean;
   /** Why a target was missed, in sentences built from the two runs' figures. */
   goodputWhy: string;
   highWhy: string;
+  criticalWhy: string;
 }
 
 const n = (value: number, digits = 0) =>
@@ -67,15 +73,36 @@ export function judgeSampleAppOverload(data: ReportData): SampleAppOverload | un
     comfortable.throughput === 0 ? 0 : run.throughput / comfortable.throughput;
   const highMultipleOf = (run: LoadReport) =>
     comfortableHigh === 0 ? Number.POSITIVE_INFINITY : run.byPriority.HIGH.latencyMs.p99 / comfortableHigh;
+  const comfortableCritical = comfortable.health?.answered ? comfortable.health.latencyMs.p99 : undefined;
+  const criticalMultipleOf = (run: LoadReport) =>
+    comfortableCritical === undefined || !run.health?.answered
+      ? undefined
+      : run.health.latencyMs.p99 / Math.max(1, comfortableCritical);
+  const criticalMultiple = criticalMultipleOf(overload);
+  const checks = overload.health;
   return {
     comfortable,
     overload,
-    runs: runs.map((run) => ({ goodput: goodputOf(run), highMultiple: highMultipleOf(run) })),
+    runs: runs.map((run) => ({
+      goodput: goodputOf(run),
+      highMultiple: highMultipleOf(run),
+      criticalMultiple: criticalMultipleOf(run),
+    })),
     factor,
     goodput,
     goodputMet: goodput >= goodputTarget,
     highMultiple,
     highMet: highMultiple <= highLatencyTarget,
+    criticalMultiple,
+    criticalMet:
+      criticalMultiple !== undefined &&
+      criticalMultiple <= criticalLatencyTarget &&
+      checks !== null &&
+      checks.answered === checks.sent,
+    criticalWhy:
+      checks === null || criticalMultiple === undefined
+        ? 'No health checks were asked beside the load (an app not started by the tool).'
+        : `Health checks (asked ten a second, as a load balancer does) answered at p99 in ${n(checks.latencyMs.p99)} ms at ${n(overload.ratePerSecond)} req/s against ${n(comfortableCritical ?? 0)} ms at ${n(comfortable.ratePerSecond)} req/s (${n(criticalMultiple, 1)}×); ${n(checks.answered)} of ${n(checks.sent)} answered (${countsByType(checks.outcomes)}). A check's answer is shared for a moment (the app's health cache), so its latency is the event loop's: how long the process takes to read a request and answer when it is busiest.${bottleneck}`,
     goodputWhy: `At ${n(overload.ratePerSecond)} req/s the app completed ${n(overload.throughput, 1)} requests a second inside the ${n(overload.durationMs / 1000)} s window, against ${n(comfortable.throughput, 1)} at ${n(comfortable.ratePerSecond)} req/s (${n(goodput, 2)}×). Of ${n(overload.sent)} requests ${n(overload.ok)} succeeded and ${n(overload.failed)} failed: ${countsByType(overload.errorsByType)}${overload.unfinished > 0 ? ` (${n(overload.unfinished)} had no answer when the tool stopped waiting)` : ''}.${peak}${bottleneck}`,
     highWhy: `HIGH (dose recordings) p99 was ${n(overloadHigh)} ms at ${n(overload.ratePerSecond)} req/s against ${n(comfortableHigh)} ms at ${n(comfortable.ratePerSecond)} req/s (${n(highMultiple, 1)}×); of ${n(high.sent)} HIGH requests ${n(high.ok)} succeeded, failures: ${countsByType(high.errors)}. The p99 covers successes only${high.failedLatencyMs.count > 0 ? `; the failed ones took up to ${n(high.failedLatencyMs.max)} ms (p99 ${n(high.failedLatencyMs.p99)} ms)` : ''}.${bottleneck}`,
   };

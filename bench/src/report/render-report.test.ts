@@ -191,6 +191,45 @@ describe('renderReport: the sample app under overload is judged', () => {
     );
   });
 
+  it('judges the health checks asked beside the load (CRITICAL p99, every check answered), and says when none were', () => {
+    const health = (p99: number, sent: number, answered: number) => ({
+      sent,
+      answered,
+      outcomes: { 200: answered, ...(sent > answered ? { timeout: sent - answered } : {}) },
+      latencyMs: { count: answered, mean: p99 / 2, p50: p99 / 2, p95: p99, p99, max: p99 },
+    });
+    const judged = (comfortableP99: number, overloadP99: number, answered: number) =>
+      renderReport(
+        sampleReportData((d) => {
+          d.loadtests.find((run) => run.id === 'latency-comfortable')!.report.health = health(
+            comfortableP99,
+            150,
+            150,
+          );
+          d.loadtests.find((run) => run.id === 'latency-overload')!.report.health = health(
+            overloadP99,
+            150,
+            answered,
+          );
+        }),
+      );
+    const row = 'sample app at 5.0× its comfortable rate: CRITICAL (health check) p99';
+    expect(targetRow(judged(10, 18, 150), row)).toContain(
+      '| 18.0 ms vs 10.0 ms: 1.8×; 150 of 150 answered | **met** |',
+    );
+    expect(targetRow(judged(10, 30, 150), row)).toContain(
+      '| 30.0 ms vs 10.0 ms: 3.0×; 150 of 150 answered | **missed** |',
+    );
+    const unanswered = judged(10, 12, 149);
+    expect(targetRow(unanswered, row)).toContain('149 of 150 answered | **missed** |');
+    expect(unanswered).toContain(
+      '- **Sample app health checks under overload (1.2×).** Health checks (asked ten a second',
+    );
+    expect(targetRow(renderReport(sampleReportData()), row)).toContain(
+      '| not measured (no health checks in these runs) | **missed** |',
+    );
+  });
+
   it('judges a repeated overload run on its median run and lists every run', () => {
     const data = sampleReportData((d) => {
       const entry = d.loadtests.find((run) => run.id === 'latency-overload')!;

@@ -12,7 +12,12 @@ import {
   shedOrder,
 } from './explain-misses.js';
 import { compareThroughput, explainThroughputGap, throughputTarget } from './explain-throughput.js';
-import { goodputTarget, highLatencyTarget, judgeSampleAppOverload } from './judge-sample-app-overload.js';
+import {
+  criticalLatencyTarget,
+  goodputTarget,
+  highLatencyTarget,
+  judgeSampleAppOverload,
+} from './judge-sample-app-overload.js';
 import { type ReportData, reportSchemaVersion } from './report-data.js';
 import { describeShedding, ms, n, overloadTable, throughputTable } from './report-tables.js';
 
@@ -157,6 +162,9 @@ export function renderReport(data: ReportData): string {
     lines.push(
       `| sample app at ${n(sampleApp.factor, 1)}× its comfortable rate (${rates}): goodput ≥ ${goodputTarget} × the comfortable run's | ${n(overload.throughput, 1)} vs ${n(comfortable.throughput, 1)} ok/s: ${n(sampleApp.goodput, 2)}×${ofRuns((run) => `${n(run.goodput, 2)}×`)} | ${verdict(sampleApp.goodputMet)} |`,
       `| sample app at ${n(sampleApp.factor, 1)}× its comfortable rate: HIGH p99 ≤ ${highLatencyTarget} × the comfortable run's | ${ms(overload.byPriority.HIGH.latencyMs.p99)} ms vs ${ms(comfortable.byPriority.HIGH.latencyMs.p99)} ms: ${n(sampleApp.highMultiple, 1)}×${ofRuns((run) => `${n(run.highMultiple, 1)}×`)} | ${verdict(sampleApp.highMet)} |`,
+      sampleApp.criticalMultiple === undefined
+        ? `| sample app at ${n(sampleApp.factor, 1)}× its comfortable rate: CRITICAL (health check) p99 ≤ ${criticalLatencyTarget} × the comfortable run's | not measured (no health checks in these runs) | **missed** |`
+        : `| sample app at ${n(sampleApp.factor, 1)}× its comfortable rate: CRITICAL (health check) p99 ≤ ${criticalLatencyTarget} × the comfortable run's, every check answered | ${ms(overload.health!.latencyMs.p99)} ms vs ${ms(comfortable.health!.latencyMs.p99)} ms: ${n(sampleApp.criticalMultiple, 1)}×${ofRuns((run) => (run.criticalMultiple === undefined ? 'n/a' : `${n(run.criticalMultiple, 1)}×`))}; ${n(overload.health!.answered)} of ${n(overload.health!.sent)} answered | ${verdict(sampleApp.criticalMet)} |`,
     );
   }
   const refusalCost = data.refusalCost ?? null;
@@ -211,6 +219,11 @@ export function renderReport(data: ReportData): string {
     ...(sampleApp && !sampleApp.highMet
       ? [
           `- **Sample app HIGH latency under overload (${n(sampleApp.highMultiple, 1)}×).** ${sampleApp.highWhy}`,
+        ]
+      : []),
+    ...(sampleApp && !sampleApp.criticalMet
+      ? [
+          `- **Sample app health checks under overload${sampleApp.criticalMultiple === undefined ? '' : ` (${n(sampleApp.criticalMultiple, 1)}×)`}.** ${sampleApp.criticalWhy}`,
         ]
       : []),
     ...(refusalCost && !refusalMet

@@ -133,6 +133,7 @@ export function loadReport(
     rateLimited: 0,
     shed: 0,
     peakDbConnections: 7,
+    health: null,
     appProcess: { samples: 15, cpuCoresMean: 0.4, cpuCoresPeak: 0.5, eventLoopLagP99MsPeak: 12 },
     timeline: [],
     ...extra,
