@@ -141,6 +141,20 @@ interface PhaseRun {
 }
 
 /**
+ * Lets the fleet go idle between two phases, so each starts as the issue describes it (its instances
+ * starting work together), not with the previous phase's busiest instance still holding connections
+ * and slots: every app connection closed (the pools' idle timeout), then 2.5 s more, past the shared
+ * budget's release delay (1.5 s) and a lease renewal (0.5 s), so no slot is still counted as held.
+ * How fast slots move from a busy instance to new ones is measured by the kill scenario instead.
+ */
+async function settle(server: TestPostgres, log: (line: string) => void): Promise<void> {
+  await server
+    .waitForAppConnections(0, { timeoutMs: 15_000 })
+    .catch(() => log('  (some app connections were still open after 15 s; going on)'));
+  await sleep(2500);
+}
+
+/**
  * Runs closed-loop clients for `durationMs`, sampling every instance's metrics (and health, with
  * `health`) and the role's backends; `during(now)` runs alongside (a kill, a Redis outage).
  */
@@ -266,6 +280,7 @@ export async function runMultiInstance(options: MultiInstanceOptions): Promise<M
         await runPhase(pg, fleet, token, clientsFor(fleet, users, 1, total), durationMs),
       ),
     );
+    await settle(server, log);
     log(`${instances} instances × ${clientsPerInstance} clients, ${durationMs / 1000} s...`);
     phases.push(
       summarise(
@@ -308,6 +323,7 @@ export async function runMultiInstance(options: MultiInstanceOptions): Promise<M
         await runPhase(pg, fleet, token, clientsFor(fleet, users, 1, total), durationMs),
       ),
     );
+    await settle(pg, log);
     log(`${instances} instances × ${clientsPerInstance} clients, with Redis...`);
     phases.push(
       summarise(
