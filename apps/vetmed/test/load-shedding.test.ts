@@ -111,6 +111,7 @@ describe('VetMed sheds by priority when its event loop lags', () => {
     expect(metrics).toContain('db_safeguards_load_shed_total{priority="LOW"} 1');
     expect(metrics).toContain('db_safeguards_load_shedding{priority="LOW"} 1');
     expect(metrics).toContain('db_safeguards_load_shedding{priority="NORMAL"} 0');
+    expect(metrics).toContain('db_safeguards_load_normal_admitted_share 1');
 
     // A sampling window without a block: the lag is gone from the readings, LOW is served again.
     await turn(1200);

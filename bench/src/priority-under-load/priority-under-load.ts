@@ -29,7 +29,14 @@ import { type RequestRecord, runOpenLoop } from '../loadtest/open-loop.js';
 import { createClient, createVirtualUsers } from '../loadtest/scenarios.js';
 import { summarize } from '../loadtest/stats.js';
 import { unlimitedRateLimitsEnv } from '../loadtest/unlimited-rate-limits.js';
+import { machineDescription } from '../machine.js';
 import { outputPath } from '../output-path.js';
+import {
+  formatRound,
+  type OpenLoopPhase,
+  type PriorityReport,
+  type PriorityRound,
+} from './priority-report.js';
 
 function option(name: string): string | undefined {
   const index = process.argv.indexOf(`--${name}`);
@@ -47,34 +54,6 @@ function numberOption(name: string, fallback: number): number {
 const highPerSecond = 10;
 const readers = 32;
 const recorders = 2;
-
-/** One open-loop phase, summarised. */
-export interface OpenLoopPhase {
-  normalPerSecond: number;
-  highSent: number;
-  highOk: number;
-  highP50Ms: number;
-  highP99Ms: number;
-  highFailures: Record<string, number>;
-  normalSent: number;
-  normalOk: number;
-  normalFailures: Record<string, number>;
-  /** Calls answered with success within the phase, a second. */
-  goodputPerSecond: number;
-  /** The app's CPU and event-loop lag during the phase, from its /metrics. */
-  app: AppProcessLoad | undefined;
-  /** The load generator's own event-loop delay p99 (ms): a late generator inflates every latency. */
-  generatorLagP99Ms: number;
-}
-
-export interface PriorityRound {
-  capacityPerSecond: number;
-  capacityFailures: Record<string, number>;
-  light: OpenLoopPhase;
-  heavy: OpenLoopPhase;
-  highP99Ratio: number;
-  goodputRatio: number;
-}
 
 function failuresOf(records: readonly RequestRecord[]): Record<string, number> {
   const failures: Record<string, number> = {};
@@ -179,36 +158,6 @@ async function runRound(
   };
 }
 
-const describeFailures = (failures: Record<string, number>) =>
-  Object.keys(failures).length === 0
-    ? 'none'
-    : Object.entries(failures)
-        .map(([key, count]) => `${key} ×${count}`)
-        .join(', ');
-
-export function formatRound(round: PriorityRound, index: number): string {
-  const { light, heavy } = round;
-  const verdict = (met: boolean) => (met ? 'met' : '**missed**');
-  const highFailed = heavy.highSent - heavy.highOk + (light.highSent - light.highOk);
-  return [
-    `Round ${index + 1}: capacity ${round.capacityPerSecond.toFixed(1)} ok/s closed loop (failures: ${describeFailures(round.capacityFailures)})`,
-    '',
-    '| NORMAL arriving | HIGH sent | HIGH ok | HIGH p50 | HIGH p99 | HIGH failures | NORMAL sent | NORMAL ok | NORMAL refused or failed | goodput | app CPU mean / peak | app lag p99 peak | generator lag p99 |',
-    '|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---:|',
-    ...[
-      ['0.3 ×', light],
-      ['3 ×', heavy],
-    ].map(([label, p]) => {
-      const phase = p as OpenLoopPhase;
-      return `| ${label} capacity (${phase.normalPerSecond}/s) | ${phase.highSent} | ${phase.highOk} | ${phase.highP50Ms.toFixed(0)} ms | ${phase.highP99Ms.toFixed(0)} ms | ${describeFailures(phase.highFailures)} | ${phase.normalSent} | ${phase.normalOk} | ${describeFailures(phase.normalFailures)} | ${phase.goodputPerSecond.toFixed(1)} ok/s | ${phase.app ? `${phase.app.cpuCoresMean.toFixed(2)} / ${phase.app.cpuCoresPeak.toFixed(2)} cores` : 'n/a'} | ${phase.app ? `${phase.app.eventLoopLagP99MsPeak.toFixed(0)} ms` : 'n/a'} | ${phase.generatorLagP99Ms.toFixed(0)} ms |`;
-    }),
-    '',
-    `- HIGH p99 at 3 × ≤ 3 × at 0.3 ×: ${heavy.highP99Ms.toFixed(0)} vs ${light.highP99Ms.toFixed(0)} ms: ${round.highP99Ratio.toFixed(2)}× (${verdict(round.highP99Ratio <= 3)})`,
-    `- no HIGH call failed: ${highFailed} failed (${verdict(highFailed === 0)})`,
-    `- goodput at 3 × ≥ 0.85 × capacity: ${heavy.goodputPerSecond.toFixed(1)} vs ${round.capacityPerSecond.toFixed(1)} ok/s: ${round.goodputRatio.toFixed(2)}× (${verdict(round.goodputRatio >= 0.85)})`,
-  ].join('\n');
-}
-
 async function main(): Promise<void> {
   const durationMs = numberOption('duration', 10) * 1000;
   const rounds = numberOption('rounds', 1);
@@ -249,7 +198,21 @@ async function main(): Promise<void> {
   if (json) {
     writeFileSync(
       outputPath(json),
-      `${JSON.stringify({ command: `pnpm bench:priority -- ${process.argv.slice(2).join(' ')}`.trim(), durationMs, generatedAt: new Date().toISOString(), rounds: results }, null, 2)}\n`,
+      `${JSON.stringify(
+        {
+          schemaVersion: 1,
+          command: `pnpm bench:priority -- ${process.argv
+            .slice(2)
+            .filter((arg) => arg !== '--')
+            .join(' ')}`.trim(),
+          machine: machineDescription(),
+          durationMs,
+          generatedAt: new Date().toISOString(),
+          rounds: results,
+        } satisfies PriorityReport,
+        null,
+        2,
+      )}\n`,
     );
   }
 }

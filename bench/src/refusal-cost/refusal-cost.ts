@@ -17,12 +17,12 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import os from 'node:os';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import { TRPCClientError } from '@trpc/client';
 import { type AppProcess, startAppProcess } from '../loadtest/app-process.js';
 import { metricValue } from '../loadtest/app-process-sampler.js';
 import { createClient, createVirtualUsers, type VirtualUser } from '../loadtest/scenarios.js';
+import { machineDescription } from '../machine.js';
 import { outputPath } from '../output-path.js';
 import type { RefusalCostData } from '../report/report-data.js';
 
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     await historyReads(users, 200);
     await historyReads(refusingUsers, 200);
 
-    const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`;
+    const machine = machineDescription();
     console.log(
       `\nCPU of a refused call vs a served history read, over HTTP (${machine}; shared and noisy: every round shown)`,
     );

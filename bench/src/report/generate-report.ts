@@ -17,6 +17,7 @@ import postgres from 'postgres';
 import { describeDbLatency } from '../loadtest/describe-db-latency.js';
 import type { LoadReport } from '../loadtest/load-report.js';
 import { importRows } from '../loadtest/scenarios.js';
+import { renderPrioritySection } from '../priority-under-load/priority-report.js';
 import { renderServedCostSection } from '../served-cost/served-cost-report.js';
 import { applyAppMigrations } from './app-migrations.js';
 import {
@@ -75,12 +76,16 @@ function readAndRemoveJson<T>(path: string): T {
   return value;
 }
 
-/** Appends the multi-instance section, from its own run's `docs/multi-instance.json`, when there is one. */
+/**
+ * Appends the sections measured by runs of their own (many instances, the cost of a served call,
+ * urgent work in open-loop overload), from their JSON files in docs/, when there are any.
+ */
 function withMultiInstance(markdown: string): string {
   let text = markdown;
   for (const section of [
     renderMultiInstanceSection(`${docsDir}multi-instance.json`),
     renderServedCostSection(`${docsDir}served-cost.json`),
+    renderPrioritySection(`${docsDir}priority-under-load.json`),
   ])
     if (section !== undefined) text = `${text.trimEnd()}\n\n${section}\n`;
   return text;

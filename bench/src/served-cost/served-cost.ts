@@ -23,13 +23,13 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import { type AppProcess, startServerProcess } from '../loadtest/app-process.js';
 import { createClient, createVirtualUsers, type VirtualUser } from '../loadtest/scenarios.js';
 import { unlimitedRateLimitsEnv } from '../loadtest/unlimited-rate-limits.js';
+import { machineDescription } from '../machine.js';
 import { outputPath } from '../output-path.js';
 import type { ServedCostReport } from './served-cost-report.js';
 
@@ -282,7 +282,7 @@ async function main(): Promise<void> {
         console.error(`warm-up: ${warm.failed.length} calls not served, e.g. ${warm.failed[0]}`);
     }
 
-    const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`;
+    const machine = machineDescription();
     console.log(`\nServer CPU per served call: the sample app vs a bare tRPC + Drizzle server (${machine})`);
     console.log(
       `${rate} calls/s for ${seconds} s per run (1 in ${recordEvery} a dose recording, the rest 50-row history reads), ${users.length} users, runs alternating app, bare; app LOG_LEVEL=${logLevel}${Object.keys(extraAppEnv).length > 0 ? `, ${JSON.stringify(extraAppEnv)}` : ''}${profileDir ? ', both under --cpu-prof' : ''}.\n`,

@@ -144,6 +144,12 @@ export function createMetrics(safeguards: Safeguards) {
     },
   );
   gauge(
+    'db_safeguards_load_normal_admitted_share',
+    'Share of new NORMAL calls admitted (1: all); below 1 while the event loop is busier than its utilisation target.',
+    [],
+    (g) => g.set(read().load.normalShare),
+  );
+  gauge(
     'db_safeguards_load_event_loop_delay_seconds',
     'Event-loop delay p99 as load shedding last read it (absent while not monitored).',
     [],
