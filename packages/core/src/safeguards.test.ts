@@ -884,7 +884,7 @@ describe('Safeguards.run', () => {
       );
     });
 
-    it('is degraded (206) at 70% queue fill and when a breaker half-opens, unhealthy (503) at 90% or an open breaker', async () => {
+    it('is degraded (206) from 70% queue fill and when a breaker half-opens, unhealthy (503) only with an open breaker: a full queue is load', async () => {
       const { safeguards, clock } = setup({
         queue: { maxConcurrentConnections: 1, reservedForCritical: 0, maxQueueSize: 10, shedAt: {} },
       });
@@ -895,7 +895,13 @@ describe('Safeguards.run', () => {
       expect((await safeguards.health()).httpStatus).toBe(206);
       runs.push(safeguards.run(g.op), safeguards.run(g.op));
       await flushMicrotasks();
-      expect((await safeguards.health()).httpStatus).toBe(503);
+      // 9 of 10 waiting, then a full queue that refuses the next caller: still only degraded.
+      const busy = await safeguards.health();
+      expect(busy.components.queue).toMatchObject({ status: 'degraded' });
+      expect(busy.httpStatus).toBe(206);
+      runs.push(safeguards.run(g.op));
+      await expect(safeguards.run(g.op)).rejects.toMatchObject({ type: 'QUEUE_FULL' });
+      expect((await safeguards.health()).httpStatus).toBe(206);
       for (let round = 0; round < 12; round++) {
         g.releaseAll();
         await flushMicrotasks();
@@ -910,6 +916,12 @@ describe('Safeguards.run', () => {
       );
       clock.set(clock.now() + 60_000);
       expect((await safeguards.health()).httpStatus).toBe(206);
+    });
+
+    it('refuses a queueUnhealthyAt option with a typed error: a full queue is never unhealthy', () => {
+      expect(() => createSafeguards({ health: { queueUnhealthyAt: 0.9 } as never })).toThrow(
+        /health\.queueUnhealthyAt.*full queue is load/,
+      );
     });
 
     it('reports a rising error rate', async () => {

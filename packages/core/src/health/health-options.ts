@@ -1,12 +1,14 @@
-import { assertInteger, assertNumber } from '../internal/validate.js';
+import { assertInteger, assertNumber, OptionError } from '../internal/validate.js';
 import type { OperationScope } from '../pipeline/operation-scope.js';
 
 /** Thresholds of the health report; the defaults are the source design's. */
 export interface HealthOptions {
-  /** Queue fill (share of `maxQueueSize`) at which the queue is degraded. Default 0.7. */
+  /**
+   * Queue fill (share of `maxQueueSize`) at which the queue is degraded. Default 0.7. A full queue is
+   * load, not a fault: it is never graded unhealthy (there is no `queueUnhealthyAt`), so a load
+   * balancer never takes a busy instance out and moves its load onto the others.
+   */
   queueDegradedAt: number;
-  /** Queue fill at which it is unhealthy. Default 0.9. */
-  queueUnhealthyAt: number;
   /** Share of failed operations at which errors are degraded. Default 0.05. */
   errorRateDegradedAt: number;
   /** Share of failed operations at which errors are unhealthy. Default 0.1. */
@@ -30,7 +32,6 @@ export interface HealthOptions {
 
 export const defaultHealthOptions: Readonly<HealthOptions> = {
   queueDegradedAt: 0.7,
-  queueUnhealthyAt: 0.9,
   errorRateDegradedAt: 0.05,
   errorRateUnhealthyAt: 0.1,
   errorRateWindowMs: 300_000,
@@ -42,9 +43,14 @@ export const defaultHealthOptions: Readonly<HealthOptions> = {
 };
 
 export function resolveHealthOptions(options: Partial<HealthOptions> = {}): HealthOptions {
+  if ('queueUnhealthyAt' in options)
+    throw new OptionError(
+      'health.queueUnhealthyAt',
+      'absent: a full queue is load, not a fault, and is graded degraded at most (health.queueDegradedAt)',
+      (options as Record<string, unknown>).queueUnhealthyAt,
+    );
   const resolved = { ...defaultHealthOptions, ...options };
   assertNumber('health.queueDegradedAt', resolved.queueDegradedAt, 0, 1);
-  assertNumber('health.queueUnhealthyAt', resolved.queueUnhealthyAt, resolved.queueDegradedAt, 1);
   assertNumber('health.errorRateDegradedAt', resolved.errorRateDegradedAt, 0, 1);
   assertNumber('health.errorRateUnhealthyAt', resolved.errorRateUnhealthyAt, resolved.errorRateDegradedAt, 1);
   assertInteger('health.errorRateWindowMs', resolved.errorRateWindowMs, 1);

@@ -91,7 +91,8 @@ export function buildHealthReport(
   now: number,
 ): HealthReport {
   const { queue } = metrics;
-  let queueStatus = grade(queue.queueFill, options.queueDegradedAt, options.queueUnhealthyAt);
+  // A full queue is the budget working under load: degraded at most, never unhealthy.
+  let queueStatus: HealthStatus = queue.queueFill >= options.queueDegradedAt ? 'degraded' : 'healthy';
   let queueMessage = `${queue.active}/${queue.maxConcurrentConnections} connections in use, ${queue.queued} waiting (${percent(queue.queueFill)} of queue)`;
   if (queue.paused.length > 0) {
     const allPaused = queue.paused.length === 5;
