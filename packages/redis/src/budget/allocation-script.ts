@@ -147,8 +147,10 @@ local function reply(status, grant, reserved, expiresAt)
 end
 
 local ownText = redis.call('HGET', leasesKey, id)
+local ownGrant = 0
 if ownText then
   local own = parseLease(ownText)
+  ownGrant = own.grant
   if seq <= own.seq then
     saveMeta()
     return reply('stale', own.grant, own.reserved, own.expiresAt)
@@ -197,7 +199,8 @@ else
   end
   local free = capacity - meta.reserved
   local open = math.max(math.min(entitled, free), free - meta.starving)
-  grant = math.max(0, math.min(target, open))
+  local growth = math.max(2 * ownGrant, math.ceil(capacity / (meta.instances + 1)))
+  grant = math.max(0, math.min(target, open, growth))
   starving = math.max(0, entitled - grant)
 end
 local lease = { seq = seq, grant = grant, reserved = math.max(grant, enforcing, inUse), wants = capped,

@@ -250,6 +250,30 @@ describe('allocate: fairness between instances', () => {
 });
 
 describe('allocate', () => {
+  it('lets instances that start together each take a share, not the first to call every free slot', () => {
+    const state = emptyBudgetState();
+    // Four idle instances with leases.
+    for (const id of ['a', 'b', 'c', 'd']) allocate(state, request(id, 1), env(1000));
+    // All four start work at once; a reaches Redis first. Alone it could take all 8.
+    expect(allocate(state, request('a', 2, { wants: wanting('NORMAL', 20) }), env(1001)).grant).toBe(2);
+    for (const id of ['b', 'c', 'd'])
+      expect(allocate(state, request(id, 2, { wants: wanting('NORMAL', 20) }), env(1002)).grant).toBe(2);
+    // A lone instance still gets everything at once; one already holding doubles per call.
+    const alone = emptyBudgetState();
+    expect(allocate(alone, request('x', 1, { wants: wanting('NORMAL', 8) }), env(1000)).grant).toBe(8);
+    const pair = emptyBudgetState();
+    allocate(pair, request('y', 1), env(1000));
+    const grants = [1, 2, 3].map(
+      (seq) =>
+        allocate(
+          pair,
+          request('z', seq, { enforcing: 8, inUse: 0, wants: wanting('NORMAL', 8) }),
+          env(1000 + seq),
+        ).grant,
+    );
+    expect(grants).toEqual([4, 8, 8]);
+  });
+
   it('grants what is wanted while capacity lasts, then only what is free', () => {
     const state = emptyBudgetState();
     const a = allocate(state, request('a', 1, { wants: wanting('NORMAL', 6) }), env(1000));
@@ -272,9 +296,11 @@ describe('allocate', () => {
     );
     expect(shrink).toMatchObject({ grant: 0, reserved: 8 });
     expect(allocate(state, request('high', 2, { wants: wanting('HIGH', 8) }), env(1003)).grant).toBe(0);
-    // batch now enforces 0, with 3 operations still running: 3 stay reserved, 5 are free for HIGH.
+    // batch now enforces 0, with 3 operations still running: 3 stay reserved, 5 are free for HIGH,
+    // which grows into them: an equal share of the two leases' capacity first, then twice its grant.
     allocate(state, request('batch', 3, { enforcing: 0, inUse: 3, wants: wanting('BATCH', 8) }), env(1004));
-    expect(allocate(state, request('high', 3, { wants: wanting('HIGH', 8) }), env(1005)).grant).toBe(5);
+    expect(allocate(state, request('high', 3, { wants: wanting('HIGH', 8) }), env(1005)).grant).toBe(4);
+    expect(allocate(state, request('high', 4, { wants: wanting('HIGH', 8) }), env(1006)).grant).toBe(5);
   });
 
   it('gives a crashed instance’s slots back when its lease runs out, not before', () => {

@@ -275,7 +275,11 @@ export function allocate(
     // Up to its entitled share an instance takes any free slot; beyond it, only slots no starving
     // instance is owed.
     const open = Math.max(Math.min(share.entitled, free), free - totals.starving);
-    grant = Math.max(0, Math.min(share.target, open));
+    // Growth per call is at most to twice the last grant, or to an equal share of the capacity among
+    // the live leases: instances that start work together each get a share, instead of the first to
+    // call taking every free slot, which it would then hold for its release delay after giving it up.
+    const growth = Math.max(2 * (own?.grant ?? 0), Math.ceil(capacity / (totals.instances + 1)));
+    grant = Math.max(0, Math.min(share.target, open, growth));
     starving = Math.max(0, share.entitled - grant);
   }
   const lease: LeaseRecord = {

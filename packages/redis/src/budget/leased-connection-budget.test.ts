@@ -65,10 +65,27 @@ describe('LeasedConnectionBudget', () => {
     a.reportDemand({ inUse: 0, wanted: {} });
     b.reportDemand({ inUse: 0, wanted: { NORMAL: 8 } });
     await clock.advance(1200);
-    expect(a.limit).toBe(0);
+    // a's demand of the last 2 s still counts (its share, 4 of 8), and its 8 slots stay reserved.
+    expect(a.limit).toBe(4);
     expect(b.limit).toBe(0);
     await clock.advance(1800);
+    expect(a.limit).toBe(0);
     expect(b.limit).toBe(8);
+  });
+
+  it('with releaseDelayMs, reports the most it wanted within the delay: a moment of lower demand moves no slot', async () => {
+    const clock = new ManualClock();
+    const redis = fakeRedis(clock);
+    const a = budget(clock, redis.exchange, { instanceId: 'a', releaseDelayMs: 1000 });
+    a.reportDemand({ inUse: 4, wanted: { HIGH: 6, NORMAL: 2 } });
+    await clock.advance(100);
+    a.reportDemand({ inUse: 4, wanted: { HIGH: 1 } });
+    await clock.advance(600);
+    const sent = redis.calls.filter((call) => call.instanceId === 'a').at(-1)!;
+    // [BATCH, LOW, NORMAL, HIGH, CRITICAL]: the peaks of the last second, not the latest report.
+    expect(sent.wants).toEqual([0, 0, 2, 6, 0]);
+    await clock.advance(1500);
+    expect(redis.calls.filter((call) => call.instanceId === 'a').at(-1)!.wants).toEqual([0, 0, 0, 1, 0]);
   });
 
   it('without releaseDelayMs, the same slots reach the other instance within a few round trips', async () => {

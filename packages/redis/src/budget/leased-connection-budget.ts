@@ -49,7 +49,9 @@ export interface LeasedBudgetOptions {
    * instance only once this instance's pool can have closed the connection. Set it to the pool's idle
    * timeout plus a margin when the pool keeps idle connections open (postgres.js, pg, Neon's Pool all
    * do): until then the connection still takes one of the database's slots, and another instance
-   * opening one would meet "too many connections". Default 0: a slot is free when no operation holds it.
+   * opening one would meet "too many connections". What the instance wants is reported as the most it
+   * wanted over the same window, so shares follow lasting demand rather than moving a slot back and
+   * forth. Default 0: a slot is free when no operation holds it, and wants are each moment's.
    */
   releaseDelayMs?: number;
   /** Time source for leases and timers. Default: this process's monotonic clock, timers unref'd. */
@@ -93,6 +95,8 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
   private pollDelay: number;
   private inUse = 0;
   private readonly held: RecentPeak;
+  /** Per band, the most wanted within the release delay: what is sent (see `refresh`). */
+  private readonly wantPeaks: RecentPeak[];
   private wants: number[] = [0, 0, 0, 0, 0];
   private wantsTotal = 0;
   private reported: number[] = [0, 0, 0, 0, 0];
@@ -127,6 +131,7 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
     assertInteger('capacity', this.capacity, 1, 1_000_000);
     assertInteger('releaseDelayMs', releaseDelayMs, 0, 600_000);
     this.held = new RecentPeak(releaseDelayMs);
+    this.wantPeaks = Array.from({ length: 5 }, () => new RecentPeak(releaseDelayMs));
     assertString('instanceId', this.instanceId, /^\S{1,200}$/, 'a name without spaces (1 to 200 characters)');
     assertInteger('leaseMs', this.leaseMs, 100);
     assertInteger('refreshMs', this.refreshMs, 1, Math.floor(this.leaseMs / 2));
@@ -174,13 +179,15 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
   reportDemand(demand: DemandSnapshot): void {
     if (this.currentMode === 'closed') return;
     this.inUse = Math.max(0, demand.inUse | 0);
-    this.held.record(this.inUse, this.clock.now());
+    const now = this.clock.now();
+    this.held.record(this.inUse, now);
     let total = 0;
     let grew = false;
     for (const name of Object.keys(bandOf) as PriorityName[]) {
       const band = bandOf[name];
       const wanted = Math.min(this.capacity, Math.max(0, demand.wanted[name] ?? 0) | 0);
       this.wants[band] = wanted;
+      this.wantPeaks[band]!.record(wanted, now);
       total += wanted;
       if (wanted > this.reported[band]!) grew = true;
     }
@@ -305,7 +312,10 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
       enforcing: this.limit,
       // Slots used within the release delay: their connections may still be open in the pool.
       inUse: this.held.peak(sentAt),
-      wants: [...this.wants],
+      // Wants over the same window: a slot given up is not free for that long anyway, so shares
+      // follow demand that lasts, not each moment's (which would move slots back and forth, each
+      // move costing the release delay in which neither instance can use the slot).
+      wants: this.wantPeaks.map((peak) => peak.peak(sentAt)),
       leaving: false,
       capacity: this.capacity,
       leaseMs: this.leaseMs,
