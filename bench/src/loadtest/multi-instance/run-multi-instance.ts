@@ -141,6 +141,31 @@ interface PhaseRun {
 }
 
 /**
+ * Every instance serves its clients' calls for a moment before anything is measured: a process's
+ * first requests run cold (code not yet compiled, sessions not yet cached), and without this the
+ * one-instance yardstick (whose instance created the users) would be warm while three of the four
+ * instances of the next phase were not. The fleet then settles (see `settle`).
+ */
+async function warmUp(
+  server: TestPostgres,
+  fleet: Fleet,
+  users: readonly VirtualUser[],
+  instances: number,
+  perInstance: number,
+  log: (line: string) => void,
+): Promise<void> {
+  log("  warming every instance up (1 s of its clients' calls each, one at a time, not measured)...");
+  // One at a time, each once the one before has closed its connections: together they would meet
+  // the role's limit, and a "full" answer lowers an instance's own limit for a while, which the
+  // phase after would inherit.
+  const all = clientsFor(fleet, users, instances, perInstance);
+  for (let i = 0; i < instances; i++) {
+    await runClosedLoop({ clients: all.filter((client) => client.instance === i), durationMs: 1000 });
+    await settle(server, log);
+  }
+}
+
+/**
  * Lets the fleet go idle between two phases, so each starts as the issue describes it (its instances
  * starting work together), not with the previous phase's busiest instance still holding connections
  * and slots: every app connection closed (the pools' idle timeout), then 2.5 s more, past the shared
@@ -270,6 +295,7 @@ export async function runMultiInstance(options: MultiInstanceOptions): Promise<M
     fleet = await startFleet(instances, base);
     log(`Creating ${total} users...`);
     const users = await createVirtualUsers(fleet.apps[0]!.url, total);
+    await warmUp(pg, fleet, users, instances, clientsPerInstance, log);
     log(`1 instance, ${total} clients (${instances - 1} idle beside it), ${durationMs / 1000} s...`);
     phases.push(
       summarise(
@@ -313,6 +339,7 @@ export async function runMultiInstance(options: MultiInstanceOptions): Promise<M
     });
     if (!(await waitForMode(fleet, token, 'shared', 15_000)))
       throw new Error('the instances never reached the shared mode');
+    await warmUp(pg, fleet, users, instances, clientsPerInstance, log);
     log(`1 instance, ${total} clients (${instances - 1} idle beside it), with Redis...`);
     phases.push(
       summarise(
