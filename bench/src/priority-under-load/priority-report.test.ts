@@ -55,6 +55,7 @@ describe('renderPrioritySection', () => {
       }),
     )!;
     expect(section).toContain('`pnpm bench:priority -- --rounds 2 --json docs/priority-under-load.json`');
+    expect(section).not.toContain('--json docs/priority-under-load.json --json');
     expect(section).toContain('Round 1: capacity 400.0 ok/s');
     expect(section).toContain('Round 2: capacity 400.0 ok/s');
     expect(section).toContain('- HIGH p99 at 3 × ≤ 3 × at 0.3 ×: 50 vs 20 ms: 2.50× (met)');
