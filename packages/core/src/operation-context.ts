@@ -53,4 +53,9 @@ export interface RunContext extends RequestIdentity {
   breaker?: string;
   /** A name for logs and error reports, e.g. the tRPC path. */
   label?: string;
+  /**
+   * The call was already let through by `Safeguards.admit` (the tRPC edge or middleware set it): the
+   * load is still checked at its first operation, but the utilisation target does not count it again.
+   */
+  admitted?: boolean;
 }

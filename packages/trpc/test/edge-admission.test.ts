@@ -1,7 +1,13 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createSafeguards, type LoadSample, Priority, type Safeguards } from '@db-safeguards/core';
+import {
+  createSafeguards,
+  type LoadOptions,
+  type LoadSample,
+  Priority,
+  type Safeguards,
+} from '@db-safeguards/core';
 import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError } from '@trpc/client';
 import { initTRPC } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
@@ -69,11 +75,11 @@ afterEach(async () => {
 });
 
 /** A real HTTP server; with `edge` the edge decides first, as an app would wire it. */
-async function start(edge: boolean): Promise<Running> {
+async function start(edge: boolean, loadOptions: Partial<LoadOptions> = {}): Promise<Running> {
   const load = new SetLoad();
   const safeguards = createSafeguards({
     rateLimits: { policies: { tiny: { limit: 2, windowMs: 60_000 } }, adaptive: false },
-    load: { sampler: load.sampler, sampleIntervalMs: 1, sustainedReadings: 1 },
+    load: { sampler: load.sampler, sampleIntervalMs: 1, sustainedReadings: 1, ...loadOptions },
   });
   const admit = createEdgeAdmission({
     router,
@@ -264,6 +270,21 @@ describe('createEdgeAdmission over HTTP with the real tRPC client (Node adapter)
     expect(batchIds).toHaveLength(4);
     expect(new Set(batchIds).size).toBe(4);
     expect(comparable(batches[0]!.body)).toEqual(comparable(batches[1]!.body));
+  });
+
+  it('counts a call once in the admitted share of NORMAL, though the edge, the middleware and its first operation all check the load', async () => {
+    // One reading a second: the first reading of a fully busy loop halves NORMAL's share, and the
+    // calls below all fall in the window it covers.
+    const server = await start(true, { sampleIntervalMs: 1000, eventLoopDelayMs: false });
+    server.load.sample = { eventLoopUtilization: 1 };
+    await new Promise((resolve) => setTimeout(resolve, 1010));
+    expect(server.safeguards.metrics().load.normalShare).toBe(0.5);
+    const trpc = client(server.url, 'dan');
+    const outcomes = [];
+    for (let i = 0; i < 20; i++) outcomes.push(await trpc.open.query().then(() => 'ok', clientReaction));
+    expect(outcomes.filter((outcome) => outcome === 'ok')).toHaveLength(10);
+    expect(outcomes.filter((outcome) => outcome === 'busy overloaded true')).toHaveLength(10);
+    expect(server.safeguards.metrics().load.normalShare).toBe(0.5);
   });
 
   it('sheds by priority, refuses writes in read-only mode, and none of it is a failure', async () => {

@@ -118,11 +118,13 @@ export class LoadMonitor implements AdmissionGate {
     this.nextSampleAt = clock.now() + this.intervalMs;
   }
 
-  refusal(priority: Priority, now: number): SafeguardError | undefined {
+  refusal(priority: Priority, now: number, admitted = false): SafeguardError | undefined {
     if (now >= this.nextSampleAt) this.update(now);
     if (priority > this.shedThrough) {
       const throttle = this.throttle;
-      if (throttle === undefined || !throttle.active || priority > Priority.NORMAL) return undefined;
+      // A call let through before was counted in the admitted share then.
+      if (admitted || throttle === undefined || !throttle.active || priority > Priority.NORMAL)
+        return undefined;
       if (priority === Priority.NORMAL && throttle.admitNormal()) return undefined;
       this.shedCounts[priority]!++;
       return overloadedRefusal(priority, this.throttleCause(throttle).message);

@@ -394,6 +394,46 @@ describe('event-loop utilisation target: a share of NORMAL held back while the l
     await safeguards.close();
   });
 
+  it('counts a call once: a call already admitted, and the operations of an admitted request, pass the share (not the marks)', async () => {
+    const { clock, sampler, safeguards, call } = setup({ sampleIntervalMs: 100 });
+    sampler.current = { eventLoopUtilization: 1, eventLoopDelayMs: 0 };
+    for (let i = 0; i < 3; i++) {
+      await clock.advance(100);
+      safeguards.metrics();
+    }
+    expect(safeguards.metrics().load.normalShare).toBe(0.5);
+    const admittedRun = () =>
+      outcome(
+        safeguards.withContext({ priority: Priority.NORMAL, admitted: true }, () =>
+          safeguards.run(async () => 'ran', { operationType: 'read' }),
+        ),
+      );
+    for (let i = 0; i < 6; i++) expect(await admittedRun()).toBe('ran');
+    // A request whose first operation was let through: its later operations go on as continuations.
+    const request = await outcome(
+      safeguards.withContext({ priority: Priority.NORMAL }, async () => {
+        let first = await outcome(safeguards.run(async () => 'ran', { operationType: 'read' }));
+        // Refused ones leave the share's credit for the next: try until one gets through.
+        while (first !== 'ran')
+          first = await outcome(safeguards.run(async () => 'ran', { operationType: 'read' }));
+        return Promise.all([1, 2, 3].map(() => safeguards.run(async () => 'ran', { operationType: 'read' })));
+      }),
+    );
+    expect(request).toEqual(['ran', 'ran', 'ran']);
+    // Calls not admitted before are counted: half of them go through.
+    let ran = 0;
+    for (let i = 0; i < 10; i++) if ((await call(Priority.NORMAL)) === 'ran') ran++;
+    expect(ran).toBe(5);
+    // The marks still apply to an admitted call: the load may have changed since.
+    sampler.current = { eventLoopUtilization: 1, eventLoopDelayMs: 500 };
+    for (let i = 0; i < 2; i++) {
+      await clock.advance(100);
+      safeguards.metrics();
+    }
+    expect(await admittedRun()).toMatchObject({ reason: 'overloaded' });
+    await safeguards.close();
+  });
+
   it('is off with utilizationTarget false, and refuses a target out of range', async () => {
     const { clock, sampler, safeguards, call } = setup({ sampleIntervalMs: 100, utilizationTarget: false });
     sampler.current = { eventLoopUtilization: 1 };

@@ -12,7 +12,10 @@ import type { Priority } from '../priority.js';
 export interface AdmissionGate {
   /**
    * The refusal for a new call of `priority` at `now` (epoch ms), or undefined to let it through.
-   * Synchronous and cheap: it runs on every call.
+   * Synchronous and cheap: it runs on every call. `admitted` is true when the call was let through
+   * before (by `Safeguards.admit` at the HTTP edge or in the middleware, or by an earlier operation of
+   * its request that has not started yet) and is asked again: a gate that counts the calls it lets
+   * through must not count it twice (a mark may still refuse it: the load may have changed).
    */
-  refusal(priority: Priority, now: number): SafeguardError | undefined;
+  refusal(priority: Priority, now: number, admitted?: boolean): SafeguardError | undefined;
 }

@@ -41,9 +41,10 @@ export function admission(
   }
   if (parts.gates.length > 0 && context.progress?.started !== true) {
     for (const gate of parts.gates) {
-      const refused = gate.refusal(context.priority, now);
+      const refused = gate.refusal(context.priority, now, context.admitted);
       if (refused !== undefined) return new Refusal(refused, 'load');
     }
+    if (context.progress !== undefined) context.progress.admitted = true;
   }
   if (context.policy === undefined || context.priority === Priority.CRITICAL) return undefined;
   const charged = parts.checkRateLimit(context, now);

@@ -151,7 +151,9 @@ export class Pipeline implements SlotHost {
     const inherited = toInherited(context, resolved);
     const child: AmbientStore = {
       owner: this.owner,
-      inherited: inherited.progress ? inherited : { ...inherited, progress: { started: false } },
+      inherited: inherited.progress
+        ? inherited
+        : { ...inherited, progress: { started: false, admitted: context.admitted === true } },
       slot: store?.slot,
     };
     return this.ambient.run(child, runAndStart, callback);

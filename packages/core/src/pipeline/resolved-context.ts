@@ -9,6 +9,8 @@ import { isPriority, Priority } from '../priority.js';
  */
 export interface RequestProgress {
   started: boolean;
+  /** The request's call was let through by the admission gates once (see `RunContext.admitted`). */
+  admitted: boolean;
 }
 
 /** A run context with every default applied; what the pipeline works from. */
@@ -30,13 +32,18 @@ export interface ResolvedContext {
   readonly label: string | undefined;
   /** The request this operation belongs to, when it runs inside a `withContext` block. */
   readonly progress: RequestProgress | undefined;
+  /** Let through by the admission gates before (see `RunContext.admitted`). */
+  readonly admitted: boolean;
 }
 
 /**
  * Context inherited from an enclosing `withContext` block or operation. The rate-limit policy is not
  * inherited: a request is charged once, where it is admitted, not once per query it makes.
  */
-export type InheritedContext = Omit<ResolvedContext, 'idempotent' | 'atomic' | 'isWrite' | 'policy'> & {
+export type InheritedContext = Omit<
+  ResolvedContext,
+  'idempotent' | 'atomic' | 'isWrite' | 'policy' | 'admitted'
+> & {
   explicitPriority: boolean;
 };
 
@@ -112,6 +119,7 @@ export function resolveContext(
     breaker: context.breaker ?? inherited?.breaker ?? defaultBreaker(priority, operationType),
     label: context.label ?? inherited?.label,
     progress: inherited?.progress,
+    admitted: context.admitted === true || inherited?.progress?.admitted === true,
   };
 }
 

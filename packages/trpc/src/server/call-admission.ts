@@ -132,8 +132,8 @@ export function prechargeCalls(context: object, admission: CallsAdmission): void
   const state = requestState(context);
   if (!state) return;
   for (const call of admission.calls) {
-    // A call without a policy is recorded only when refused (by the edge's other checks).
-    if (call.policy === false && call.refusal === undefined) continue;
+    // Every call, also one without a policy: the middleware then knows the edge let it through
+    // (and counted it in the load's admitted share), or refused it.
     let queue = state.precharged.get(call.path);
     if (queue === undefined) {
       queue = [];

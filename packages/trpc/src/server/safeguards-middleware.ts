@@ -79,8 +79,12 @@ async function guardCall<TResult extends { ok: boolean; error?: unknown }, TCont
     throw toTRPCError(precharged.refusal);
   }
   try {
+    // A call the edge let through is checked again (the state may have changed), but the edge
+    // already counted it in the load's admitted share.
     const admission = await safeguards.admit(
-      settings.rateLimit === undefined || precharged ? context : { ...context, policy: settings.rateLimit },
+      settings.rateLimit === undefined || precharged
+        ? { ...context, ...(precharged ? { admitted: true } : {}) }
+        : { ...context, policy: settings.rateLimit },
     );
     if (admission.rateLimit && state) state.rateLimits.push(toRateLimitInfo(admission.rateLimit));
   } catch (error) {
@@ -89,7 +93,8 @@ async function guardCall<TResult extends { ok: boolean; error?: unknown }, TCont
     rememberCallFacts(refused, { ...facts, degraded: refused.reason === 'read-only' });
     throw toTRPCError(refused);
   }
-  const result = await safeguards.withContext(context, () => call.next());
+  // Its first operation checks the load again, without counting the call a second time.
+  const result = await safeguards.withContext({ ...context, admitted: true }, () => call.next());
   if (result.ok) return result;
   const failure = toSafeguardError(result.error);
   rememberCallFacts(failure, {
