@@ -218,7 +218,18 @@ describe('dose recordings deferred while PostgreSQL is down (BullMQ on a real Re
         regimenId: world.regimen.id,
         idempotencyKey: key,
       });
-      expect(await app.deferredDoses!.queue.getJob(receiptId)).toBeUndefined();
+      // The test before restarted Redis: the queue's connection may still be coming back (it queues
+      // nothing offline, so a call before then fails at once). Asked again until it answers.
+      await expect
+        .poll(
+          () =>
+            app.deferredDoses!.queue.getJob(receiptId).then(
+              (job) => ({ answered: true, job }),
+              () => ({ answered: false }),
+            ),
+          { timeout: 15_000 },
+        )
+        .toEqual({ answered: true, job: undefined });
       expect((await countsByKey(app, [key])).get(key)).toBe(0);
     } finally {
       await admin.unsafe('drop trigger fault_die_at_commit on administrations');
