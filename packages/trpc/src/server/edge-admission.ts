@@ -226,7 +226,8 @@ function refusalAnswer(
   const rateLimits = admitted.calls.flatMap((call) => (call.rateLimit ? [call.rateLimit] : []));
   const render = (shown: readonly SafeguardError[]) => renderRefusal(router, batch, calls, shown, rateLimits);
   const key = `${batch ? 'batch' : 'single'} ${calls.map((call) => call.path).join(',')}`;
-  const answer = rateLimits.length > 0 ? render(errors) : reuse(key, errors, render);
+  // Answers with rate-limit figures are rendered every time by `reuse` itself.
+  const answer = reuse(key, errors, render);
   return { ...answer, errors };
 }
 
