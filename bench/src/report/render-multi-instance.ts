@@ -10,11 +10,16 @@ import type { MultiInstanceReport } from '../loadtest/multi-instance/run-multi-i
 export function renderMultiInstanceSection(path: string): string | undefined {
   if (!existsSync(path)) return undefined;
   const report = JSON.parse(readFileSync(path, 'utf8')) as MultiInstanceReport;
-  if (report.schemaVersion !== 1)
-    throw new Error(`${path} has schema version ${String(report.schemaVersion)}, expected 1`);
-  const { kill, outage, rateLimit } = report;
+  if (report.schemaVersion !== 2)
+    throw new Error(
+      `${path} has schema version ${String(report.schemaVersion)}, expected 2: run the load test again (${report.command ?? 'pnpm loadtest -- --instances 4'} --out ${path})`,
+    );
+  const { kills, outage, rateLimit } = report;
+  // The limit traces and failures shown are the first round's; the table has every round.
   const localMany = report.phases.find((p) => p.mode === 'local' && p.loadedInstances > 1);
   const sharedMany = report.phases.find((p) => p.mode === 'shared' && p.loadedInstances > 1);
+  const killText = (kill: (typeof kills)[number]) =>
+    `round ${kill.phase.round}: killed at ${(kill.killAtMs / 1000).toFixed(1)} s of ${kill.phase.durationMs / 1000} s, ${kill.beforePerSecond.toFixed(1)} ok/s from all before it; the survivors at 0.9 × that or more over every second ${kill.recoveryMs === null ? 'at no point to the end of the phase' : `from ${(kill.recoveryMs / 1000).toFixed(1)} s after the kill on`}, ${kill.afterPerSecond.toFixed(1)} ok/s at the end; failures at their clients: ${describe(kill.survivorFailures)}`;
   const trace = (phase: typeof localMany) =>
     phase === undefined
       ? 'n/a'
@@ -24,19 +29,19 @@ export function renderMultiInstanceSection(path: string): string | undefined {
   return [
     '## Many instances on one database',
     '',
-    `Not from the run above: measured by \`${report.command} --out docs/multi-instance.json\` on ${report.generatedAt.slice(0, 10)} (${report.generatedAt.slice(11, 16)} UTC), on the same kind of machine, which other work shared. ${report.instances} sample-app processes (each with a budget of ${report.connectionLimit}) on one PostgreSQL whose app role has \`CONNECTION LIMIT ${report.connectionLimit}\`; ${report.clientsPerInstance} closed-loop clients per instance, each recording doses (HIGH) and reading dose histories (NORMAL), half and half, for ${report.durationMs / 1000} s; the same ${report.instances * report.clientsPerInstance} clients on one instance in the same run are the yardstick. "Breaker" counts samples of a primary breaker not closed plus CIRCUIT_BREAKER refusals at clients; "read-only" the same for read-only mode; "lowest limit" is the lowest effective limit any instance reported (0: waiting for its grant).`,
+    `Not from the run above: measured by \`${report.command} --out docs/multi-instance.json\` on ${report.generatedAt.slice(0, 10)} (${report.generatedAt.slice(11, 16)} UTC), on the same kind of machine, which other work shared. ${report.instances} sample-app processes (each with a budget of ${report.connectionLimit}) on one PostgreSQL whose app role has \`CONNECTION LIMIT ${report.connectionLimit}\`; ${report.clientsPerInstance} closed-loop clients per instance, each recording doses (HIGH) and reading dose histories (NORMAL), half and half, for ${report.durationMs / 1000} s; the same ${report.instances * report.clientsPerInstance} clients on one instance in the same round are the yardstick. Each comparison and the kill scenario ran ${report.rounds} times (rounds); ratios and the recovery are judged on the median round, counts that must be zero over every round. "Breaker" counts samples of a primary breaker not closed plus CIRCUIT_BREAKER refusals at clients; "read-only" the same for read-only mode; "lowest limit" is the lowest effective limit any instance reported (0: waiting for its grant).`,
     '',
     formatMultiInstance(report).split('\n').slice(2).join('\n'),
     '',
     '### Reading it',
     '',
-    `- **Without Redis** each instance adapts alone: the one whose connections were open first is never refused and keeps its budget, the others meet 53300, drop to 1 and climb back one slot a second, so in a ${report.durationMs / 1000} s phase they spend much of it below their share. Effective limits over the phase (d: set by the database's answers): ${trace(localMany)}. ${localMany === undefined || localMany.failed === 0 ? 'No call failed' : `${localMany.failed} calls failed (${describe(localMany.failures)}): refused connections are retried until the call's deadline, and an instance left at 1 slot while another keeps its 8 busy runs out of time`}; no breaker opened, nothing went read-only.`,
+    `- **Without Redis** each instance adapts alone: the one whose connections were open first is never refused and keeps its budget, the others meet 53300, drop to 1 and climb back one slot a second, so in a ${report.durationMs / 1000} s phase they spend much of it below their share. Effective limits over the first round's phase (d: set by the database's answers): ${trace(localMany)}. ${localMany === undefined || localMany.failed === 0 ? 'No call failed' : `${localMany.failed} calls failed (${describe(localMany.failures)}): refused connections are retried until the call's deadline, and an instance left at 1 slot while another keeps its 8 busy runs out of time`}; no breaker opened, nothing went read-only.`,
     `- **With Redis** the grants move between instances as their demand does (s: set by the shared grant): ${trace(sharedMany)}. A slot an instance stops using stays reserved for 1.5 s (\`releaseDelayMs\`: the pool's 1 s idle timeout with \`REDIS_URL\`, plus a margin), until the connection behind it can have closed, and the pools reuse their most recently used connection first (postgres.js 3.4.9 through the workspace's patch), so a pool whose share fell lets its other connections go: the role's backends peaked at ${sharedMany?.peakBackends ?? 'n/a'} of ${report.connectionLimit}, and ${sharedMany?.tooManyConnections ?? 'n/a'} too-many-connections reached a client.${sharedMany !== undefined && sharedMany.failed > 0 ? ` ${sharedMany.failed} calls failed (${describe(sharedMany.failures)}), the traces above show which instance's grant fell and when.` : ''} Every call of the sample app also checks its rate limits on Redis (one round trip each), which the one-instance yardstick with Redis pays too.`,
     '- The machine is 2 cores shared with other work; the app processes, PostgreSQL, Redis and the load generator compete for them, so absolute rates and the ratios vary from run to run (the notes of the issue record every run).',
     '',
     '### What the scenarios showed',
     '',
-    `- **One instance SIGKILLed** at ${(kill.killAtMs / 1000).toFixed(1)} s of ${kill.phase.durationMs / 1000} s: before it, ${kill.beforePerSecond.toFixed(1)} ok/s from all; the survivors ran at 0.9 × that or more over every second ${kill.recoveryMs === null ? 'at no point to the end of the phase' : `from ${(kill.recoveryMs / 1000).toFixed(1)} s after the kill to the end`} (lease ${kill.leaseMs / 1000} s), and ran at ${kill.afterPerSecond.toFixed(1)} ok/s at the end. Failures at the survivors' clients: ${describe(kill.survivorFailures)}.`,
+    `- **One instance SIGKILLed** (lease ${(kills[0]?.leaseMs ?? 0) / 1000} s; the instance is started again between rounds): ${kills.map(killText).join('; ')}.`,
     `- **Redis stopped** from ${(outage.stoppedAtMs / 1000).toFixed(1)} s to ${(outage.restartedAtMs / 1000).toFixed(1)} s of ${outage.phase.durationMs / 1000} s: ${outage.degradedInstances} of ${report.instances} instances answered \`/api/health\` with 206 (degraded) meanwhile, running on fallback limits of ${outage.fallbackLimits.join(', ') || 'n/a'}; failures of requests started during the outage: ${describe(outage.failuresDuringOutage)}; every instance was back in the shared mode ${outage.backToSharedMs === null ? 'not within the phase' : `${(outage.backToSharedMs / 1000).toFixed(1)} s after Redis returned`} (a Redis restarted without its data first learns for one lease).`,
     `- **Rate limit** \`reports\` at ${rateLimit.limit} a minute, one user sending ${rateLimit.sent} requests spread over the ${report.instances} instances: ${rateLimit.shared} admitted with the Redis store, ${rateLimit.local} without it (each instance counting alone).${Object.keys(rateLimit.failed).length > 0 ? ` Other failures: ${describe(rateLimit.failed)}.` : ''}`,
     '',

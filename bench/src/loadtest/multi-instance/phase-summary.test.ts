@@ -31,7 +31,7 @@ describe('summarisePhase', () => {
       { atMs: 500, instance: 1, breaker: 2, readOnly: true, limit: 3, sharedMode: 'shared' },
     ];
     const summary = summarisePhase(
-      { name: 'x', mode: 'shared', loadedInstances: 2, clientsPerInstance: 1, durationMs: 1000 },
+      { name: 'x', mode: 'shared', round: 1, loadedInstances: 2, clientsPerInstance: 1, durationMs: 1000 },
       records,
       samples,
       7,

@@ -6,6 +6,8 @@ export interface PhaseSummary {
   name: string;
   /** `local`: each instance its own budget (no Redis); `shared`: one budget on Redis. */
   mode: 'local' | 'shared';
+  /** Which round of the run (1, 2, ...): each comparison and the kill scenario run once per round. */
+  round: number;
   /** Instances the load went to, and clients per instance. */
   loadedInstances: number;
   clientsPerInstance: number;
@@ -47,7 +49,10 @@ export function failureKey(record: LoopRecord): string {
 
 /** Summarises one phase's records and samples. Only requests that ended within the phase count. */
 export function summarisePhase(
-  base: Pick<PhaseSummary, 'name' | 'mode' | 'loadedInstances' | 'clientsPerInstance' | 'durationMs'>,
+  base: Pick<
+    PhaseSummary,
+    'name' | 'mode' | 'round' | 'loadedInstances' | 'clientsPerInstance' | 'durationMs'
+  >,
   records: readonly LoopRecord[],
   samples: readonly InstanceSample[],
   peakBackends: number | null,

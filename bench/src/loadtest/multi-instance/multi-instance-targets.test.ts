@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { judgeTargets, median } from './multi-instance-targets.js';
+import type { PhaseSummary } from './phase-summary.js';
+import type { KillResult, MultiInstanceReport } from './run-multi-instance.js';
+
+const phase = (
+  mode: PhaseSummary['mode'],
+  round: number,
+  loadedInstances: number,
+  okPerSecond: number,
+  extra: Partial<PhaseSummary> = {},
+): PhaseSummary => ({
+  name: loadedInstances === 1 ? 'one instance' : '4 instances',
+  mode,
+  round,
+  loadedInstances,
+  clientsPerInstance: loadedInstances === 1 ? 80 : 20,
+  durationMs: 10_000,
+  ok: okPerSecond * 10,
+  failed: 0,
+  failures: {},
+  okPerSecond,
+  highP99Ms: 100,
+  normalP99Ms: 100,
+  peakBackends: 8,
+  breakerOpenings: 0,
+  readOnly: 0,
+  tooManyConnections: 0,
+  lowestLimit: 1,
+  limitTrace: {},
+  ...extra,
+});
+
+const kill = (round: number, recoveryMs: number | null): KillResult => ({
+  phase: phase('shared', round, 4, 200),
+  killAtMs: 5000,
+  leaseMs: 5000,
+  beforePerSecond: 200,
+  recoveryMs,
+  afterPerSecond: 200,
+  survivorFailures: {},
+});
+
+function report(phases: PhaseSummary[], kills: KillResult[]): MultiInstanceReport {
+  return {
+    schemaVersion: 2,
+    generatedAt: '2026-12-07T00:00:00.000Z',
+    command: 'pnpm loadtest -- --instances 4 --rounds 3',
+    instances: 4,
+    clientsPerInstance: 20,
+    durationMs: 10_000,
+    connectionLimit: 8,
+    rounds: 3,
+    phases,
+    kills,
+    outage: {
+      phase: phase('shared', 1, 4, 200),
+      stoppedAtMs: 5000,
+      restartedAtMs: 15_000,
+      failuresDuringOutage: {},
+      degradedInstances: 4,
+      backToSharedMs: 1000,
+      fallbackLimits: [2],
+    },
+    rateLimit: { limit: 100, sent: 130, local: 130, shared: 100, failed: {} },
+  };
+}
+
+const verdict = (r: MultiInstanceReport, start: string) => {
+  const found = judgeTargets(r).find((v) => v.target.startsWith(start));
+  if (!found) throw new Error(`no target starting "${start}"`);
+  return found;
+};
+
+describe('median', () => {
+  it('takes the middle of an odd count and the worse middle of an even one; null counts as the worst', () => {
+    expect(median([0.8, 1.2, 0.95], 'higher')).toBe(0.95);
+    expect(median([0.8, 1.2, 0.95, 1.0], 'higher')).toBe(0.95);
+    expect(median([0.8, 1.2, 0.95, 1.0], 'lower')).toBe(1.0);
+    expect(median([1100, null, 9700], 'lower')).toBe(9700);
+    expect(median([1100, null, null], 'lower')).toBeNull();
+    expect(median([], 'lower')).toBeNull();
+  });
+});
+
+describe('judgeTargets over rounds', () => {
+  const rounds = (sharedMany: number[], localMany: number[]) => [
+    ...[1, 2, 3].flatMap((round) => [
+      phase('local', round, 1, 200),
+      phase('local', round, 4, localMany[round - 1]!),
+      phase('shared', round, 1, 200),
+      phase('shared', round, 4, sharedMany[round - 1]!),
+    ]),
+  ];
+
+  it('judges throughput on the median round, pairing each round with its own yardstick', () => {
+    const r = report(rounds([150, 190, 210], [180, 120, 200]), [kill(1, 1000), kill(2, 2000), kill(3, 3000)]);
+    expect(verdict(r, 'with Redis: throughput').met).toBe(true); // median 0.95
+    expect(verdict(r, 'with Redis: throughput').measured).toContain('rounds: 0.75×, 0.95×, 1.05×');
+    expect(verdict(r, 'without Redis: throughput').met).toBe(true); // median 0.9
+    const missed = report(rounds([150, 170, 210], [130, 120, 200]), [kill(1, 1000)]);
+    expect(verdict(missed, 'with Redis: throughput').met).toBe(false); // median 0.85
+    expect(verdict(missed, 'without Redis: throughput').met).toBe(false); // median 0.65
+  });
+
+  it('judges the recovery after a kill on the median round; never recovering counts as the worst', () => {
+    const phases = rounds([200, 200, 200], [200, 200, 200]);
+    expect(verdict(report(phases, [kill(1, 1100), kill(2, null), kill(3, 4000)]), 'one of 4').met).toBe(true);
+    expect(verdict(report(phases, [kill(1, 1100), kill(2, null), kill(3, 9700)]), 'one of 4').met).toBe(
+      false,
+    );
+  });
+
+  it('counts too-many-connections and breaker openings over every round, not just the median one', () => {
+    const phases = rounds([200, 200, 200], [200, 200, 200]);
+    phases[7] = { ...phases[7]!, tooManyConnections: 1, peakBackends: 9 };
+    const r = report(phases, [kill(1, 1000)]);
+    expect(verdict(r, 'with Redis, 4 × 20 clients: 0 client-visible').met).toBe(false);
+    expect(verdict(r, 'with Redis: peak backends').measured).toContain('9');
+    expect(verdict(r, 'with Redis: peak backends').met).toBe(false);
+  });
+});
