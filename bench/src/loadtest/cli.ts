@@ -37,12 +37,14 @@ import { parseAppEnv } from './app-env.js';
 import { type AppProcess, killOnExit, startAppProcess, stopChild } from './app-process.js';
 import { type AppProcessSampler, sampleAppProcess } from './app-process-sampler.js';
 import { describeDbLatency } from './describe-db-latency.js';
-import { type HealthProber, probeHealth } from './health-prober.js';
+import type { HealthProbeReport } from './health-prober.js';
 import { buildLoadReport, formatLoadReport, renderLatencySvg } from './load-report.js';
 import { formatMultiInstance } from './multi-instance/multi-instance-targets.js';
 import { runMultiInstance } from './multi-instance/run-multi-instance.js';
 import { runOpenLoop } from './open-loop.js';
 import { createVirtualUsers, type ScenarioName, scenarioNames } from './scenarios.js';
+import { type SideProcess, startSideProcess } from './side-process/side-process.js';
+import type { HealthTask } from './side-process/side-task.js';
 import { unlimitedRateLimitsEnv } from './unlimited-rate-limits.js';
 
 const args = process.argv.slice(2).filter((arg) => arg !== '--');
@@ -117,7 +119,7 @@ async function main(): Promise<void> {
   let sampler: ConnectionSampler | undefined;
   let url = option('url', 'http://127.0.0.1:3000')!;
   let appSampler: AppProcessSampler | undefined;
-  let healthProber: HealthProber | undefined;
+  let healthProber: SideProcess<HealthTask> | undefined;
   const metricsToken = option('metrics-token', randomBytes(18).toString('hex'))!;
   try {
     if (start) {
@@ -159,8 +161,12 @@ async function main(): Promise<void> {
     console.error(`Running ${rate} req/s for ${durationMs / 1000} s...`);
     const live = process.stderr.isTTY;
     appSampler = sampleAppProcess(url, metricsToken);
-    // Health checks as a load balancer asks them, ten a second, on the app this tool started.
-    healthProber = start ? probeHealth(url) : undefined;
+    // Health checks as a load balancer asks them, ten a second, on the app this tool started; from a
+    // process of their own, so their latency is the app's and not this busy generator's.
+    healthProber = start
+      ? await startSideProcess({ kind: 'health', url, intervalMs: 100, timeoutMs: 10_000 })
+      : undefined;
+    healthProber?.go();
     const result = await runOpenLoop({
       users,
       ratePerSecond: rate,
@@ -177,7 +183,7 @@ async function main(): Promise<void> {
     const connections = sampler ? await sampler.stop() : undefined;
     sampler = undefined;
     const appProcess = appSampler.stop() ?? null;
-    const health = (await healthProber?.stop()) ?? null;
+    const health: HealthProbeReport | null = (await healthProber?.stop()) ?? null;
     healthProber = undefined;
     const report = buildLoadReport(result, {
       target: start
@@ -196,7 +202,7 @@ async function main(): Promise<void> {
     if (svg) writeFileSync(outputPath(svg), renderLatencySvg(report));
   } finally {
     appSampler?.stop();
-    await healthProber?.stop();
+    healthProber?.kill();
     await sampler?.stop();
     await app?.stop();
     if (proxy) await stopChild(proxy, 5_000);
