@@ -154,12 +154,15 @@ describe('loadEnv', () => {
       utilizationTarget: 0.9,
       sampleIntervalMs: 100,
       sustainedReadings: 10,
+      utilizationDelayMs: 10,
     });
     expect(
       loadEnv({ LOAD_EVENT_LOOP_DELAY_MS: 'off', LOAD_RSS_MB: 'LOW=1500,HIGH=2000' }).safeguards.load,
     ).toMatchObject({ eventLoopDelayMs: false, rssBytes: { LOW: 1500 * mb, HIGH: 2000 * mb } });
     expect(loadEnv({ LOAD_UTILIZATION_TARGET: '0.8' }).safeguards.load?.utilizationTarget).toBe(0.8);
     expect(loadEnv({ LOAD_UTILIZATION_TARGET: 'off' }).safeguards.load?.utilizationTarget).toBe(false);
+    expect(loadEnv({}).safeguards.load?.utilizationDelayMs).toBe(10);
+    expect(loadEnv({ LOAD_UTILIZATION_DELAY_MS: '0' }).safeguards.load?.utilizationDelayMs).toBe(0);
     expect(problemsOf({ LOAD_UTILIZATION_TARGET: '90%' })).toEqual([
       'Invalid environment variable LOAD_UTILIZATION_TARGET="90%": expected off, or a share of the event loop between 0.1 and 1, e.g. 0.9',
     ]);

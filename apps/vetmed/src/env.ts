@@ -239,6 +239,8 @@ const fields = {
     'off, or a share of the event loop between 0.1 and 1, e.g. 0.9',
     0.9 as number | false,
   ),
+  // A loop busy past the target but turning within this many ms still reads new requests promptly.
+  LOAD_UTILIZATION_DELAY_MS: field(integer(0, 60_000), 'an integer between 0 and 60000', 10),
   // Seed 002's memory monitoring alerted past 1 GB: here the heap sheds before it gets there.
   LOAD_HEAP_USED_MB: loadMarks(1024 * 1024, 'LOW=768,NORMAL=896,HIGH=1024'),
   // Off by default: PGlite's database memory counts in the process's RSS.
@@ -330,6 +332,7 @@ export function loadEnv(env: Env = process.env): AppConfig {
     heapUsedBytes: v.LOAD_HEAP_USED_MB,
     rssBytes: v.LOAD_RSS_MB,
     utilizationTarget: v.LOAD_UTILIZATION_TARGET,
+    utilizationDelayMs: v.LOAD_UTILIZATION_DELAY_MS,
     sampleIntervalMs: v.LOAD_SAMPLE_INTERVAL_MS,
     // A mark sheds once passed for a second (the readings are shorter than that: a GC pause or a
     // stall alone must not shed).

@@ -113,6 +113,7 @@ export class LoadMonitor implements AdmissionGate {
         : new UtilizationThrottle(
             options.utilizationTarget,
             Math.max(1, Math.ceil(burstMs / options.sampleIntervalMs)),
+            options.utilizationDelayMs,
           );
     // The first window starts now: a reading taken here would cover whatever ran before.
     this.nextSampleAt = clock.now() + this.intervalMs;
@@ -179,7 +180,7 @@ export class LoadMonitor implements AdmissionGate {
     }
     this.lastSample = sample;
     this.sampledAt = now;
-    this.throttle?.update(sample.eventLoopUtilization);
+    this.throttle?.update(sample.eventLoopUtilization, sample.eventLoopDelayMs);
     this.recent.push(sample);
     if (this.recent.length > this.sustained) this.recent.shift();
     let through = -1;

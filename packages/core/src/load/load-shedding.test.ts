@@ -396,7 +396,7 @@ describe('event-loop utilisation target: a share of NORMAL held back while the l
 
   it('counts a call once: a call already admitted, and the operations of an admitted request, pass the share (not the marks)', async () => {
     const { clock, sampler, safeguards, call } = setup({ sampleIntervalMs: 100 });
-    sampler.current = { eventLoopUtilization: 1, eventLoopDelayMs: 0 };
+    sampler.current = { eventLoopUtilization: 1, eventLoopDelayMs: 30 };
     for (let i = 0; i < 3; i++) {
       await clock.advance(100);
       safeguards.metrics();
@@ -431,6 +431,44 @@ describe('event-loop utilisation target: a share of NORMAL held back while the l
       safeguards.metrics();
     }
     expect(await admittedRun()).toMatchObject({ reason: 'overloaded' });
+    await safeguards.close();
+  });
+
+  it('a loop busy but turning quickly is not past the target: its share holds at first and grows back', async () => {
+    const { clock, sampler, safeguards, call } = setup({ sampleIntervalMs: 100 });
+    // Fully busy, but every turn within 10 ms (load.utilizationDelayMs): new requests are read promptly.
+    sampler.current = { eventLoopUtilization: 1, eventLoopDelayMs: 8 };
+    for (let i = 0; i < 5; i++) {
+      await clock.advance(100);
+      expect(await normalsRun(call, 20)).toBe(20);
+    }
+    // Turns grow long: from the third such reading the share falls.
+    sampler.current = { eventLoopUtilization: 1, eventLoopDelayMs: 40 };
+    for (let i = 0; i < 4; i++) {
+      await clock.advance(100);
+      safeguards.metrics();
+    }
+    expect(safeguards.metrics().load.normalShare).toBe(0.25);
+    // Still fully busy, turns between half the limit and the limit: the share holds.
+    sampler.current = { eventLoopUtilization: 1, eventLoopDelayMs: 8 };
+    await clock.advance(100);
+    expect(safeguards.metrics().load.normalShare).toBe(0.25);
+    // Turns within half the limit: room, though the loop is busy; the share grows by 0.1 a reading.
+    sampler.current = { eventLoopUtilization: 1, eventLoopDelayMs: 3 };
+    await clock.advance(100);
+    expect(safeguards.metrics().load.normalShare).toBeCloseTo(0.35, 5);
+    await safeguards.close();
+  });
+
+  it('with utilizationDelayMs 0, utilisation alone decides (turns of any length count)', async () => {
+    const { clock, sampler, safeguards } = setup({ sampleIntervalMs: 100, utilizationDelayMs: 0 });
+    sampler.current = { eventLoopUtilization: 1, eventLoopDelayMs: 0 };
+    for (let i = 0; i < 3; i++) {
+      await clock.advance(100);
+      safeguards.metrics();
+    }
+    expect(safeguards.metrics().load.normalShare).toBe(0.5);
+    expect(() => createSafeguards({ load: { utilizationDelayMs: -1 } })).toThrow(/load.utilizationDelayMs/);
     await safeguards.close();
   });
 

@@ -6,10 +6,13 @@
  * and none; a share that falls while the loop stays too busy and rises while it has room settles
  * near the most work the process can do with room to read new requests promptly.
  *
+ * A reading is past the target when the loop is busier than the target and its turns are longer
+ * than `delayMs` (a loop busy with many short callbacks still reads each new request within a turn).
  * The share falls in proportion to how far past the target a reading is (halved at a fully busy
- * loop); below `target - 0.05` it grows towards the share that would fill the loop to the target,
- * by at most half again and at least by a tenth per reading. Admissions are spread evenly (a
- * share of 0.3 admits 3 calls in every 10), not drawn at random, so the admitted rate is steady.
+ * loop); it grows while the loop has room (below `target - 0.05`, or turns at most half of
+ * `delayMs`) towards the share that would fill the loop to the target, by at most half again and
+ * at least by a tenth per reading. Admissions are spread evenly (a share of 0.3 admits 3 calls in
+ * every 10), not drawn at random, so the admitted rate is steady.
  */
 export class UtilizationThrottle {
   /** Share of NORMAL calls admitted, 1 when the throttle is not acting. */
@@ -29,10 +32,13 @@ export class UtilizationThrottle {
    * @param target utilisation to hold the loop at or below (0..1)
    * @param engageAfter readings in a row past the target before the throttle starts acting: a burst
    *   of requests shorter than that (a page's batch, a fresh process warming up) is served in full.
+   * @param delayMs turns no longer than this (event-loop delay p99) never count as past the target;
+   *   0 judges utilisation alone.
    */
   constructor(
     private readonly target: number,
     private readonly engageAfter = 1,
+    private readonly delayMs = 0,
   ) {}
 
   /** The share of NORMAL calls admitted now (1: all). */
@@ -54,18 +60,26 @@ export class UtilizationThrottle {
     return this.target;
   }
 
-  /** Adjusts the share from the event loop's utilisation over the last window (0..1). */
-  update(utilization: number | undefined): void {
+  /**
+   * Adjusts the share from the event loop's utilisation over the last window (0..1) and its delay
+   * (p99 turn, ms; undefined when not measured: utilisation alone then decides).
+   */
+  update(utilization: number | undefined, delayMs?: number): void {
     if (utilization === undefined || !(utilization >= 0)) return;
     this.lastReading = utilization;
+    const turnsKnown = delayMs !== undefined && delayMs >= 0;
+    const past = utilization > this.target && (!turnsKnown || this.delayMs === 0 || delayMs > this.delayMs);
     if (this.admitted >= 1) {
-      this.busyReadings = utilization > this.target ? this.busyReadings + 1 : 0;
+      this.busyReadings = past ? this.busyReadings + 1 : 0;
       if (this.busyReadings < this.engageAfter) return;
     }
-    if (utilization > this.target) {
+    const room =
+      utilization < this.target - UtilizationThrottle.recoveryGap ||
+      (turnsKnown && this.delayMs > 0 && delayMs <= this.delayMs / 2);
+    if (past) {
       const overshoot = Math.min(1, (utilization - this.target) / Math.max(1e-6, 1 - this.target));
       this.admitted = Math.max(UtilizationThrottle.minimumShare, this.admitted * (1 - overshoot / 2));
-    } else if (utilization < this.target - UtilizationThrottle.recoveryGap) {
+    } else if (room) {
       // Room to spare: grow towards the share that would fill the loop to the target (if work
       // follows the share), by at most half again (a burst's backlog is slow to drain at the target,
       // so overshooting costs more than creeping up), and by at least a step so a quiet loop
