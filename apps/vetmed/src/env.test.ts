@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { defaultPgliteDataDir } from './db/database-config.js';
 import { EnvError, loadEnv } from './env.js';
@@ -22,7 +23,8 @@ describe('loadEnv', () => {
       pgliteDataDir: defaultPgliteDataDir,
       statementTimeoutMs: 30_000,
     });
-    expect(defaultPgliteDataDir).toMatch(/apps\/vetmed\/\.data\/pglite$/);
+    // The app's own directory, wherever it is (apps/vetmed here, anywhere in a copy).
+    expect(defaultPgliteDataDir).toBe(fileURLToPath(new URL('../.data/pglite', import.meta.url)));
     expect(config.server).toMatchObject({
       port: 3000,
       host: '127.0.0.1',
