@@ -224,11 +224,17 @@ export function writeStandaloneApp(target: string, vendored: Record<string, stri
   writeFileSync(join(target, '.gitignore'), 'node_modules/\ndist/\n.data/\n.env\n.env.local\n');
 }
 
+/** The environment without pnpm's npm_config_* settings (this runs under pnpm): npm warns of each. */
 const withoutNpmConfig = () =>
   Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('npm_config_')));
 
 const npx = (args: string[], cwd: string) =>
-  execFileSync('npx', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  execFileSync('npx', args, {
+    cwd,
+    encoding: 'utf8',
+    env: withoutNpmConfig(),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
 
 /**
  * Builds and packs into `vendorDir` the app's @db-safeguards dependencies (with pnpm, which replaces
@@ -288,7 +294,6 @@ export function packInto(vendorDir: string): Record<string, string> {
       const out = execFileSync(
         'npm',
         ['pack', '--ignore-scripts', '--loglevel=warn', '--pack-destination', vendorDir],
-        // Without pnpm's npm_config_* settings (this runs under pnpm), which npm warns it does not know.
         { cwd: staging, encoding: 'utf8', env: withoutNpmConfig() },
       );
       const packed = basename(out.trim().split('\n').at(-1)!.trim());
