@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createSafeguards, type Safeguards } from '@db-safeguards/core';
 import { describe, expect, it } from 'vitest';
 import { createDatabase } from '../src/db/index.js';
@@ -54,6 +56,19 @@ describe('startAppServer with its caller’s own safeguards', () => {
       expect(statuses).toEqual([...Array(limit).fill(401), 429]);
     }
   });
+
+  // `ss` shows a listening socket's backlog as its Send-Q (Linux only).
+  it.runIf(process.platform === 'linux')(
+    'listens with an accept queue of 4096 (capped by net.core.somaxconn), not Node’s 511: a surge of new connections is queued, not dropped into 1 s SYN retransmissions',
+    async () => {
+      const app = await serve(createSafeguards(loadEnv({}).safeguards));
+      const port = new URL(app.url).port;
+      const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+      const line = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim();
+      const backlog = Number(line.split(/\s+/)[2]);
+      expect(backlog).toBe(Math.min(4096, somaxconn));
+    },
+  );
 
   it('keeps /metrics off without a metrics or admin token, and serves it to the metrics token', async () => {
     const off = await serve(createSafeguards(loadEnv({}).safeguards));
