@@ -4,7 +4,7 @@ import { isInfrastructureFailure } from '../pipeline/failure-policy.js';
 import { driverErrorSamples } from '../testing/driver-error-samples.js';
 import { classifyError } from './classify-error.js';
 import { ErrorType, errorTypeDefaults } from './error-type.js';
-import { isSafeguardError, SafeguardError } from './safeguard-error.js';
+import { createErrorId, isSafeguardError, SafeguardError } from './safeguard-error.js';
 import { toUserFriendlyError } from './user-friendly-error.js';
 
 describe('classifyError', () => {
@@ -286,5 +286,13 @@ describe('toUserFriendlyError', () => {
       expect(friendly.message).toBe(errorTypeDefaults[type].userMessage);
       expect(friendly.httpStatus).toBe(errorTypeDefaults[type].httpStatus);
     }
+  });
+});
+
+describe('createErrorId', () => {
+  it('gives distinct err_<16 hex> IDs, also across refills of its random pool', () => {
+    const ids = Array.from({ length: 1000 }, () => createErrorId());
+    for (const id of ids) expect(id).toMatch(/^err_[0-9a-f]{16}$/);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });

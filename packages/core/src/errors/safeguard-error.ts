@@ -54,14 +54,25 @@ export interface SafeguardErrorInit<T extends ErrorType = ErrorType> {
 
 let fallbackCounter = 0;
 
+/** Two hex digits for every byte value. */
+const hexByte = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+/** Random bytes drawn 256 IDs at a time: under a storm of refusals one call each was a visible cost. */
+const idBytes = 8;
+let randomPool: Uint8Array | undefined;
+let poolOffset = 0;
+
 /** A short random identifier users can quote to support; it links the client's error to the server log. */
 export function createErrorId(): string {
   const crypto = (globalThis as { crypto?: { getRandomValues?: (array: Uint8Array) => Uint8Array } }).crypto;
   if (crypto?.getRandomValues) {
-    const bytes = crypto.getRandomValues(new Uint8Array(8));
-    let hex = '';
-    for (const byte of bytes) hex += byte.toString(16).padStart(2, '0');
-    return `err_${hex}`;
+    if (randomPool === undefined || poolOffset + idBytes > randomPool.length) {
+      randomPool = crypto.getRandomValues(new Uint8Array(idBytes * 256));
+      poolOffset = 0;
+    }
+    let hex = 'err_';
+    for (let i = 0; i < idBytes; i++) hex += hexByte[randomPool[poolOffset + i]!];
+    poolOffset += idBytes;
+    return hex;
   }
   fallbackCounter = (fallbackCounter + 1) % 0xffffff;
   return `err_${Date.now().toString(16)}${fallbackCounter.toString(16).padStart(6, '0')}`;
