@@ -124,9 +124,10 @@ export class LoadMonitor implements AdmissionGate {
     if (priority > this.shedThrough) {
       const throttle = this.throttle;
       // A call let through before was counted in the admitted share then.
-      if (admitted || throttle === undefined || !throttle.active || priority > Priority.NORMAL)
-        return undefined;
-      if (priority === Priority.NORMAL && throttle.admitNormal()) return undefined;
+      if (admitted || throttle === undefined || priority > Priority.NORMAL) return undefined;
+      if (priority === Priority.NORMAL) {
+        if (!throttle.active || throttle.admitNormal()) return undefined;
+      } else if (!throttle.holdsBackground) return undefined;
       this.shedCounts[priority]!++;
       return overloadedRefusal(priority, this.throttleCause(throttle).message);
     }
@@ -137,8 +138,11 @@ export class LoadMonitor implements AdmissionGate {
   stats(now = this.clock.now()): LoadStats {
     if (now >= this.nextSampleAt) this.update(now);
     const shedding: PriorityName[] = [];
-    const throttled = this.throttle?.active === true;
-    const through = Math.max(this.shedThrough, throttled ? Priority.NORMAL : -1);
+    const throttled = this.throttle?.holdsBackground === true;
+    const through = Math.max(
+      this.shedThrough,
+      this.throttle?.active === true ? Priority.NORMAL : throttled ? Priority.LOW : -1,
+    );
     for (let p = through; p >= 0; p--) shedding.push(priorityName(p as Priority));
     const [batch, low, normal, high, critical] = this.shedCounts as [number, number, number, number, number];
     return {
@@ -160,7 +164,7 @@ export class LoadMonitor implements AdmissionGate {
    */
   isShedding(now = this.clock.now()): boolean {
     if (now >= this.nextSampleAt) this.update(now);
-    return this.shedThrough >= 0 || this.throttle?.active === true;
+    return this.shedThrough >= 0 || this.throttle?.holdsBackground === true;
   }
 
   /** Stops the sampler (its event-loop monitor). */
@@ -213,7 +217,7 @@ export class LoadMonitor implements AdmissionGate {
       signal: 'eventLoopUtilization',
       value,
       mark,
-      message: `${name} ${format(value)} past ${format(mark)}: ${Math.round(throttle.share * 100)}% of NORMAL calls admitted`,
+      message: `${name} ${format(value)} past ${format(mark)}: ${throttle.active ? `${Math.round(throttle.share * 100)}% of NORMAL calls admitted` : 'LOW and BATCH calls held back'}`,
     };
   }
 

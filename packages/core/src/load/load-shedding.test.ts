@@ -434,14 +434,27 @@ describe('event-loop utilisation target: a share of NORMAL held back while the l
     await safeguards.close();
   });
 
-  it('a loop busy but turning quickly is not past the target: its share holds at first and grows back', async () => {
-    const { clock, sampler, safeguards, call } = setup({ sampleIntervalMs: 100 });
-    // Fully busy, but every turn within 10 ms (load.utilizationDelayMs): new requests are read promptly.
+  it('a loop busy but turning quickly is not past the target for NORMAL, only for LOW and BATCH; its share falls with long turns and grows back', async () => {
+    // No utilisation marks: what is seen is the target's own doing.
+    const { clock, sampler, safeguards, call } = setup({
+      sampleIntervalMs: 100,
+      eventLoopUtilization: false,
+    });
+    // Fully busy, but every turn within 10 ms (load.utilizationDelayMs): new requests are read promptly,
+    // so NORMAL goes on in full; background work waits from the third busy reading on.
     sampler.current = { eventLoopUtilization: 1, eventLoopDelayMs: 8 };
     for (let i = 0; i < 5; i++) {
       await clock.advance(100);
       expect(await normalsRun(call, 20)).toBe(20);
+      const low = await call(Priority.LOW);
+      if (i < 2) expect(low).toBe('ran');
+      else expect(low).toMatchObject({ reason: 'overloaded' });
     }
+    expect(safeguards.metrics().load).toMatchObject({ normalShare: 1, shedding: ['LOW', 'BATCH'] });
+    expect(((await call(Priority.BATCH)) as SafeguardError).internalMessage).toBe(
+      'overloaded: BATCH refused (event-loop utilisation 100% past 90%: LOW and BATCH calls held back)',
+    );
+    expect((await safeguards.health()).status).toBe('degraded');
     // Turns grow long: from the third such reading the share falls.
     sampler.current = { eventLoopUtilization: 1, eventLoopDelayMs: 40 };
     for (let i = 0; i < 4; i++) {
@@ -457,6 +470,14 @@ describe('event-loop utilisation target: a share of NORMAL held back while the l
     sampler.current = { eventLoopUtilization: 1, eventLoopDelayMs: 3 };
     await clock.advance(100);
     expect(safeguards.metrics().load.normalShare).toBeCloseTo(0.35, 5);
+    // Background work comes back once the loop is below the target by the recovery gap.
+    sampler.current = { eventLoopUtilization: 0.3, eventLoopDelayMs: 1 };
+    for (let i = 0; i < 8; i++) {
+      await clock.advance(100);
+      safeguards.metrics();
+    }
+    expect(safeguards.metrics().load).toMatchObject({ normalShare: 1, shedding: [] });
+    expect(await call(Priority.LOW)).toBe('ran');
     await safeguards.close();
   });
 

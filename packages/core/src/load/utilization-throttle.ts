@@ -6,8 +6,10 @@
  * and none; a share that falls while the loop stays too busy and rises while it has room settles
  * near the most work the process can do with room to read new requests promptly.
  *
- * A reading is past the target when the loop is busier than the target and its turns are longer
- * than `delayMs` (a loop busy with many short callbacks still reads each new request within a turn).
+ * Background work (LOW and BATCH) is held back once the loop has been busier than the target for
+ * `engageAfter` readings, whatever its turns: it waits for a quieter moment. NORMAL calls, which a
+ * user is waiting for, are held back only while the loop's turns are also longer than `delayMs` (a
+ * loop busy with many short callbacks still reads each new request within a turn).
  * The share falls in proportion to how far past the target a reading is (halved at a fully busy
  * loop); it grows while the loop has room (below `target - 0.05`, or turns at most half of
  * `delayMs`) towards the share that would fill the loop to the target, by at most half again and
@@ -25,8 +27,11 @@ export class UtilizationThrottle {
   private static readonly recoveryStep = 0.1;
   private static readonly recoveryGap = 0.05;
 
-  /** Readings in a row past the target so far, while not yet acting. */
+  /** Readings in a row past the target (utilisation and turns) so far, while not yet acting. */
   private busyReadings = 0;
+  /** Readings in a row busier than the target (utilisation alone) so far. */
+  private busyLoopReadings = 0;
+  private background = false;
 
   /**
    * @param target utilisation to hold the loop at or below (0..1)
@@ -46,9 +51,14 @@ export class UtilizationThrottle {
     return this.admitted;
   }
 
-  /** True while calls are being held back. */
+  /** True while a share of NORMAL calls is being held back. */
   get active(): boolean {
     return this.admitted < 1;
+  }
+
+  /** True while LOW and BATCH calls are held back (always when NORMAL is). */
+  get holdsBackground(): boolean {
+    return this.background || this.admitted < 1;
   }
 
   /** The reading the share was last set from (0..1), if any. */
@@ -67,6 +77,9 @@ export class UtilizationThrottle {
   update(utilization: number | undefined, delayMs?: number): void {
     if (utilization === undefined || !(utilization >= 0)) return;
     this.lastReading = utilization;
+    this.busyLoopReadings = utilization > this.target ? this.busyLoopReadings + 1 : 0;
+    if (this.busyLoopReadings >= this.engageAfter) this.background = true;
+    else if (utilization < this.target - UtilizationThrottle.recoveryGap) this.background = false;
     const turnsKnown = delayMs !== undefined && delayMs >= 0;
     const past = utilization > this.target && (!turnsKnown || this.delayMs === 0 || delayMs > this.delayMs);
     if (this.admitted >= 1) {
