@@ -113,19 +113,22 @@ const counts = (record) => {
  * `pnpm loadtest -- --instances 4 --out docs/multi-instance.json` writes: a run of its own, named as such.
  */
 export function renderMultiInstanceScenarios(report) {
-  const { kill, outage } = report;
+  const { kills, outage } = report;
   const s = (ms) =>
     ms === null || ms === undefined ? 'never within the phase' : `${(ms / 1000).toFixed(1)} s`;
+  const leaseMs = kills[0]?.leaseMs ?? 0;
   return [
     '## Several instances: one killed, Redis gone',
     '',
-    `Not from the fault-suite run above: measured by \`${report.command} --out docs/multi-instance.json\` on ${minute(report.generatedAt)} (see the multi-instance section of docs/benchmarks.md for its throughput figures). ${report.instances} sample-app processes share one PostgreSQL whose app role has \`CONNECTION LIMIT ${report.connectionLimit}\` and one connection budget on Redis (\`REDIS_URL\`, leases of ${kill.leaseMs / 1000} s); ${report.clientsPerInstance} closed-loop clients per instance record doses and read histories.`,
+    `Not from the fault-suite run above: measured by \`${report.command} --out docs/multi-instance.json\` on ${minute(report.generatedAt)} (see the multi-instance section of docs/benchmarks.md for its throughput figures). ${report.instances} sample-app processes share one PostgreSQL whose app role has \`CONNECTION LIMIT ${report.connectionLimit}\` and one connection budget on Redis (\`REDIS_URL\`, leases of ${leaseMs / 1000} s); ${report.clientsPerInstance} closed-loop clients per instance record doses and read histories.`,
     '',
-    `### One instance SIGKILLed mid-run`,
+    `### One instance SIGKILLed mid-run (${kills.length} ${kills.length === 1 ? 'round' : 'rounds'}, the instance started again between them)`,
     '',
-    `- killed at ${(kill.killAtMs / 1000).toFixed(1)} s of ${kill.phase.durationMs / 1000} s; before it all instances answered ${kill.beforePerSecond.toFixed(1)} calls/s`,
-    `- the survivors ran at 0.9 × that or more over every second ${kill.recoveryMs === null ? 'at no point to the end of the phase' : `from ${s(kill.recoveryMs)} after the kill to the end`}: the dead instance's slots return when its lease runs out (${kill.leaseMs / 1000} s), nobody waits on them for ever; at the end they answered ${kill.afterPerSecond.toFixed(1)} calls/s`,
-    `- failures at the survivors' clients: ${counts(kill.survivorFailures)}; peak backends ${kill.phase.peakBackends ?? 'n/a'} (limit ${report.connectionLimit}); breaker samples not closed ${kill.phase.breakerOpenings}`,
+    ...kills.map(
+      (kill) =>
+        `- round ${kill.phase.round}: killed at ${(kill.killAtMs / 1000).toFixed(1)} s of ${kill.phase.durationMs / 1000} s, all instances answering ${kill.beforePerSecond.toFixed(1)} calls/s before it; the survivors ran at 0.9 × that or more over every second ${kill.recoveryMs === null ? 'at no point to the end of the phase' : `from ${s(kill.recoveryMs)} after the kill to the end`}, ${kill.afterPerSecond.toFixed(1)} calls/s at the end; failures at their clients: ${counts(kill.survivorFailures)}; peak backends ${kill.phase.peakBackends ?? 'n/a'} (limit ${report.connectionLimit}); breaker samples not closed ${kill.phase.breakerOpenings}`,
+    ),
+    `- the dead instance's slots return when its lease runs out (${leaseMs / 1000} s after its last renewal), so nobody waits on them for ever; until then the survivors share the slots left, and unless those are enough for 0.9 × the rate before the kill, recovery takes about the lease`,
     '',
     `### Redis stopped for 10 s mid-run`,
     '',
