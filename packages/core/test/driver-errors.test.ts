@@ -96,7 +96,11 @@ describe('postgres.js', () => {
     const results = await Promise.allSettled(clients.map((sql) => sql`select pg_sleep(0.2)`));
     await Promise.all(clients.map((sql) => sql.end()));
     const refused = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
-    expect(refused).toHaveLength(1);
+    // PostgreSQL counts a role's backends that are still starting, so four starting at once can see
+    // each other and more than one can be refused (a fresh-clone CI run had two): at least one is
+    // refused, and no more than the limit get through.
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(results.length - refused.length).toBeLessThanOrEqual(3);
     expect((refused[0]!.reason as Error).name).toBe('PostgresError');
     expect(classifyError(refused[0]!.reason)).toMatchObject({
       type: 'CONNECTION',
