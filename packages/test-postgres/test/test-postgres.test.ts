@@ -20,6 +20,19 @@ async function openAppConnections(count: number): Promise<postgres.Sql[]> {
   return opened;
 }
 
+/**
+ * `promise`, or a rejection naming `step` if it has not settled within `ms`: a driver that hangs (as
+ * postgres.js can on a connection the server ended) then fails the test saying where, instead of
+ * running into the test's timeout with no clue.
+ */
+function within<T>(ms: number, step: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${step}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 async function untilAppQueryRuns(query: string): Promise<void> {
   const admin = postgres(db.adminUrl, { max: 1, onnotice: () => undefined });
   try {
@@ -108,30 +121,36 @@ describe('startTestPostgres', () => {
   });
 
   it('terminateAppBackends ends every app backend', async () => {
-    const [idle, busy] = await openAppConnections(2);
+    const [idle, busy] = await within(5000, 'opening two app connections', openAppConnections(2));
     const inFlight = busy!`select pg_sleep(30)`.then(
       () => undefined,
       (err: unknown) => err,
     );
     // Only a backend that is inside the query fails it with CONNECTION_CLOSED; one still setting up its
     // connection would answer the 57P01 another way.
-    await untilAppQueryRuns('select pg_sleep(30)');
+    await within(8000, 'waiting for the sleep to run', untilAppQueryRuns('select pg_sleep(30)'));
 
-    expect(await db.terminateAppBackends()).toBe(2);
-    await db.waitForAppConnections(0);
+    expect(await within(5000, 'terminateAppBackends', db.terminateAppBackends())).toBe(2);
+    await within(5000, 'waiting for no app backend', db.waitForAppConnections(0));
     // postgres.js 3.4.9 keeps the FATAL 57P01 until a ReadyForQuery that never comes, so the in-flight
     // query fails with CONNECTION_CLOSED. The 57P01 itself is asserted with Neon's pg-based driver in
     // neon-ws-proxy.test.ts.
-    expect(await inFlight).toMatchObject({ code: 'CONNECTION_CLOSED' });
+    expect(await within(3000, 'the in-flight query failing', inFlight)).toMatchObject({
+      code: 'CONNECTION_CLOSED',
+    });
     // On the idle connection the FATAL is dropped. A query written before postgres.js has seen the
     // socket close fails with CONNECTION_CLOSED, or ECONNRESET when the kernel answers the write with a
     // reset first (nothing ran either way); the next one reconnects.
-    const firstTry = await idle!`select 1 as one`.then(
-      () => 'answered',
-      (error: { code?: string }) => error.code,
+    const firstTry = await within(
+      3000,
+      'the first query on the idle connection',
+      idle!`select 1 as one`.then(
+        () => 'answered',
+        (error: { code?: string }) => error.code,
+      ),
     );
     expect(['answered', 'CONNECTION_CLOSED', 'ECONNRESET']).toContain(firstTry);
-    expect(await idle!`select 1 as one`).toEqual([{ one: 1 }]);
+    expect(await within(3000, 'the query that reconnects', idle!`select 1 as one`)).toEqual([{ one: 1 }]);
     expect(await db.countAppConnections()).toBe(1);
   });
 
