@@ -124,10 +124,8 @@ export class LoadMonitor implements AdmissionGate {
     if (priority > this.shedThrough) {
       const throttle = this.throttle;
       // A call let through before was counted in the admitted share then.
-      if (admitted || throttle === undefined || priority > Priority.NORMAL) return undefined;
-      if (priority === Priority.NORMAL) {
-        if (!throttle.active || throttle.admitNormal()) return undefined;
-      } else if (!throttle.holdsBackground) return undefined;
+      if (admitted || throttle === undefined || priority > throttle.heldThrough) return undefined;
+      if (priority === Priority.NORMAL && throttle.admitNormal()) return undefined;
       this.shedCounts[priority]!++;
       return overloadedRefusal(priority, this.throttleCause(throttle).message);
     }
@@ -138,18 +136,15 @@ export class LoadMonitor implements AdmissionGate {
   stats(now = this.clock.now()): LoadStats {
     if (now >= this.nextSampleAt) this.update(now);
     const shedding: PriorityName[] = [];
-    const throttled = this.throttle?.holdsBackground === true;
-    const through = Math.max(
-      this.shedThrough,
-      this.throttle?.active === true ? Priority.NORMAL : throttled ? Priority.LOW : -1,
-    );
+    const held = this.throttle?.heldThrough ?? -1;
+    const through = Math.max(this.shedThrough, held);
     for (let p = through; p >= 0; p--) shedding.push(priorityName(p as Priority));
     const [batch, low, normal, high, critical] = this.shedCounts as [number, number, number, number, number];
     return {
       monitoring: this.sampler !== undefined,
       shedding,
       cause:
-        this.shedThrough >= Priority.NORMAL || !throttled ? this.cause : this.throttleCause(this.throttle!),
+        this.shedThrough >= Priority.NORMAL || held < 0 ? this.cause : this.throttleCause(this.throttle!),
       normalShare: this.throttle?.share ?? 1,
       sample: { ...this.lastSample },
       sampledAt: this.sampledAt,
@@ -164,7 +159,7 @@ export class LoadMonitor implements AdmissionGate {
    */
   isShedding(now = this.clock.now()): boolean {
     if (now >= this.nextSampleAt) this.update(now);
-    return this.shedThrough >= 0 || this.throttle?.holdsBackground === true;
+    return this.shedThrough >= 0 || (this.throttle?.heldThrough ?? -1) >= 0;
   }
 
   /** Stops the sampler (its event-loop monitor). */

@@ -1,3 +1,5 @@
+import { Priority } from '../priority.js';
+
 /**
  * Keeps the event loop from saturating by admitting only a share of NORMAL calls while it is busier
  * than a target, and no LOW or BATCH call at all. A saturated loop does not show as lag first: new
@@ -56,9 +58,12 @@ export class UtilizationThrottle {
     return this.admitted < 1;
   }
 
-  /** True while LOW and BATCH calls are held back (always when NORMAL is). */
-  get holdsBackground(): boolean {
-    return this.background || this.admitted < 1;
+  /**
+   * The highest priority held back now, -1 when none: NORMAL while a share of it is, LOW while only
+   * background work is (LOW and BATCH are held back whenever NORMAL is).
+   */
+  get heldThrough(): Priority | -1 {
+    return this.admitted < 1 ? Priority.NORMAL : this.background ? Priority.LOW : -1;
   }
 
   /** The reading the share was last set from (0..1), if any. */
