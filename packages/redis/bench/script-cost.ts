@@ -67,6 +67,11 @@ try {
       leaving: false,
       capacity: 100,
       leaseMs: 60_000,
+      // As a standalone ioredis client sends them: a client id, and an offer to check suspects (looked
+      // for at most every staleMs / 4, so this includes that look's cost at its production rate).
+      clientId: id + 1,
+      staleMs: 1500,
+      checksSuspects: true,
     });
     for (let id = 0; id < leases; id++) await script.run(client, keys, allocationArguments(request(id, 1)));
     let seq = 2;

@@ -15,7 +15,12 @@ export {
   fairShare,
   type LeaseRecord,
   type RedisEnvironment,
+  type Suspect,
+  suspectsPerReply,
 } from './budget/allocation.js';
-export { allocationLua, budgetKeys } from './budget/allocation-script.js';
+export { allocationLua } from './budget/allocation-script.js';
 export { redisBudgetExchange } from './budget/create-redis-budget.js';
 export { type BudgetExchange, LeasedConnectionBudget } from './budget/leased-connection-budget.js';
+export { type ReapReply, type ReapRequest, reap } from './budget/reaping.js';
+export { reapLua } from './budget/reaping-script.js';
+export { budgetKeys } from './budget/stored-budget.js';

@@ -26,6 +26,9 @@ function request(
     leaving: false,
     capacity: 8,
     leaseMs: 5000,
+    clientId: 0,
+    staleMs: 1500,
+    checksSuspects: false,
     ...overrides,
   };
 }
@@ -421,6 +424,9 @@ describe('allocate: the global count never exceeds the capacity (property)', () 
                 leaving: false,
                 capacity,
                 leaseMs,
+                clientId: 0,
+                staleMs: 1500,
+                checksSuspects: false,
               };
             } else if (action === 'run' && instance.sent !== undefined) {
               const reply = allocate(state, instance.sent, env(now));

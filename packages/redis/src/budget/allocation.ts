@@ -22,6 +22,15 @@
  * still take free slots up to its own entitled share, but not beyond it, and one above its entitled
  * share is cut back to it. The entitled shares of a band add up to at most what the band gets (one slot
  * each when more instances want slots than there are), so holding back never stops everyone.
+ *
+ * Dead instances: a lease normally ends when it runs out (`leaseMs`). A SIGKILLed process's Redis
+ * connection closes at once, though, while a frozen one's stays open (and so do its database
+ * connections: its slots really are taken). So each call carries the Redis CLIENT ID of the connection
+ * it travels on, and a lease with one that has not been renewed for `staleMs` is *suspect*. A few
+ * suspects go out with the answer to one caller at a time (see `findSuspects`); that caller asks Redis
+ * which of their connections are gone (CLIENT LIST, which a script may not call) and hands those back to
+ * `reap` (reaping.ts), which drops each lease still unrenewed. The instance side stops using a grant by
+ * then once it has seen its own connection close (leased-connection-budget.ts).
  */
 
 /** Priority bands, indexed by the core's `Priority` value: 0 = BATCH ... 4 = CRITICAL. */
@@ -41,6 +50,10 @@ export interface LeaseRecord {
   expiresAt: number;
   /** Slots short of the instance's entitled share when it last called (others hold back that many). */
   starving: number;
+  /** Redis CLIENT ID of the connection the last call came on; 0 when unknown (then only expiry ends it). */
+  clientId: number;
+  /** Redis time (epoch ms) of the last call; 0 for a lease stored before this was kept. */
+  renewedAt: number;
 }
 
 /** Totals over live leases, and what tells a restarted Redis from a live one. */
@@ -56,6 +69,10 @@ export interface BudgetMeta {
   instances: number;
   /** Sum of `starving` over live leases. */
   starving: number;
+  /** Redis time suspects were last looked for (see `findSuspects`). */
+  suspectsAt: number;
+  /** Expiry score of the last lease looked at then: the next look starts after it (round robin). */
+  suspectCursor: number;
 }
 
 /** Everything the script keeps under one budget key. */
@@ -78,6 +95,24 @@ export interface AllocationRequest {
   leaving: boolean;
   capacity: number;
   leaseMs: number;
+  /**
+   * Redis CLIENT ID of the connection this call travels on, or 0 when unknown (not yet asked, just
+   * reconnected, an ioredis Cluster): with 0 the lease is never suspect and only expiry ends it.
+   */
+  clientId: number;
+  /** How long a lease with a client id may go unrenewed before it is suspect; below `leaseMs`. */
+  staleMs: number;
+  /** The caller will check suspects handed to it (it can, and has no check under way). */
+  checksSuspects: boolean;
+}
+
+/** A lease that may belong to a dead instance: unrenewed for `staleMs`, with a known connection. */
+export interface Suspect {
+  instanceId: string;
+  /** The connection to look for: gone means the instance's process is gone (or lost Redis). */
+  clientId: number;
+  /** The lease's `seq`: `reap` drops it only if no call came since. */
+  seq: number;
 }
 
 /** What Redis itself tells the script: its clock and which run of the server this is. */
@@ -106,7 +141,12 @@ export interface AllocationReply {
   now: number;
   expiresAt: number;
   learningUntil: number;
+  /** Leases for the caller to check (empty unless it offered to, and then at most `suspectsPerReply`). */
+  suspects: Suspect[];
 }
+
+/** The most suspects one answer carries: few enough to check in one CLIENT LIST call. */
+export const suspectsPerReply = 8;
 
 /** A fresh empty state (what a Redis without the budget's keys holds). */
 export function emptyBudgetState(): BudgetState {
@@ -117,7 +157,8 @@ function zeros(): number[] {
   return [0, 0, 0, 0, 0];
 }
 
-function subtract(meta: BudgetMeta, lease: LeaseRecord): void {
+/** Takes a lease out of the totals: on expiry, renewal, leaving, and in `reap`. */
+export function subtractLease(meta: BudgetMeta, lease: LeaseRecord): void {
   meta.reserved -= lease.reserved;
   for (let band = 0; band < bandCount; band++) {
     meta.wants[band]! -= lease.wants[band]!;
@@ -217,6 +258,8 @@ export function allocate(
       wanting: zeros(),
       instances: 0,
       starving: 0,
+      suspectsAt: 0,
+      suspectCursor: 0,
     };
     if (stray) meta.learningUntil = now + leaseMs;
     else if (env.uptimeMs < leaseMs) meta.learningUntil = now - env.uptimeMs + leaseMs;
@@ -229,7 +272,7 @@ export function allocate(
 
   for (const [id, lease] of state.leases) {
     if (lease.expiresAt <= now) {
-      subtract(totals, lease);
+      subtractLease(totals, lease);
       state.leases.delete(id);
     }
   }
@@ -239,6 +282,7 @@ export function allocate(
     grant: number,
     reserved: number,
     expiresAt: number,
+    suspects: Suspect[] = [],
   ): AllocationReply => {
     let totalWants = 0;
     for (let band = 0; band < bandCount; band++) totalWants += totals.wants[band]!;
@@ -252,6 +296,7 @@ export function allocate(
       now,
       expiresAt,
       learningUntil: totals.learningUntil,
+      suspects,
     };
   };
 
@@ -259,7 +304,7 @@ export function allocate(
   if (own !== undefined && request.seq <= own.seq)
     return reply('stale', own.grant, own.reserved, own.expiresAt);
   if (own !== undefined) {
-    subtract(totals, own);
+    subtractLease(totals, own);
     state.leases.delete(request.instanceId);
   }
   if (request.leaving) return reply('released', 0, 0, now);
@@ -289,8 +334,80 @@ export function allocate(
     wants,
     expiresAt: now + leaseMs,
     starving,
+    clientId: request.clientId,
+    renewedAt: now,
   };
   add(totals, lease);
   state.leases.set(request.instanceId, lease);
-  return reply('granted', grant, lease.reserved, lease.expiresAt);
+  const suspects =
+    request.checksSuspects &&
+    request.clientId > 0 &&
+    now >= totals.learningUntil &&
+    suspectsDue(totals, request, now)
+      ? findSuspects(state, totals, request, now)
+      : [];
+  return reply('granted', grant, lease.reserved, lease.expiresAt, suspects);
+}
+
+/**
+ * Suspects are looked for at most once per quarter of `staleMs` across all instances: a dead
+ * instance's lease waits at most that much longer, and a fleet of 1,000 makes a handful of checks a
+ * second rather than one per renewal. (A Redis clock that moved back does not hold them up.)
+ */
+function suspectsDue(meta: BudgetMeta, request: AllocationRequest, now: number): boolean {
+  return now - meta.suspectsAt >= Math.ceil(request.staleMs / 4) || now < meta.suspectsAt;
+}
+
+/**
+ * Up to `suspectsPerReply` suspects, round robin over the leases unrenewed for `staleMs`.
+ *
+ * Every lease was renewed `leaseMs` before it expires, so the expiry sorted set orders leases by their
+ * last renewal too, and a range of it finds the stale ones in O(log n + k) in the script (this model
+ * scans, which the simulation can afford). Looking from after the previous look's last lease, rather
+ * than always from the oldest, matters: frozen instances keep their connections, stay suspect until
+ * their leases run out, and with the oldest first a fleet of serverless functions would hide every
+ * dead instance behind them. Leases in the range without a client id are skipped but still move the
+ * cursor on. Ties in expiry are ordered by instance id, as Redis orders equal scores.
+ */
+function findSuspects(
+  state: BudgetState,
+  meta: BudgetMeta,
+  request: AllocationRequest,
+  now: number,
+): Suspect[] {
+  meta.suspectsAt = now;
+  // The expiry of a lease renewed exactly staleMs ago.
+  const latest = now + request.leaseMs - request.staleMs;
+  let looked = leasesByExpiry(state, meta.suspectCursor, latest);
+  if (looked.length === 0 && meta.suspectCursor > 0)
+    looked = leasesByExpiry(state, Number.NEGATIVE_INFINITY, latest);
+  meta.suspectCursor = looked.at(-1)?.[1].expiresAt ?? 0;
+  const suspects: Suspect[] = [];
+  for (const [instanceId, lease] of looked) {
+    if (lease.clientId > 0 && lease.renewedAt <= now - request.staleMs)
+      suspects.push({ instanceId, clientId: lease.clientId, seq: lease.seq });
+  }
+  return suspects;
+}
+
+/** The first `suspectsPerReply` leases with `after < expiresAt <= upTo`, in the sorted set's order. */
+function leasesByExpiry(state: BudgetState, after: number, upTo: number): Array<[string, LeaseRecord]> {
+  const inRange: Array<[string, LeaseRecord]> = [];
+  for (const entry of state.leases) {
+    if (entry[1].expiresAt > after && entry[1].expiresAt <= upTo) inRange.push(entry);
+  }
+  inRange.sort(([a, x], [b, y]) => x.expiresAt - y.expiresAt || compareAsRedis(a, b));
+  return inRange.slice(0, suspectsPerReply);
+}
+
+/** Redis orders equal scores by the members' bytes: for UTF-8, that is code point order. */
+function compareAsRedis(a: string, b: string): number {
+  if (a === b) return 0;
+  const x = [...a];
+  const y = [...b];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const d = x[i]!.codePointAt(0)! - y[i]!.codePointAt(0)!;
+    if (d !== 0) return d;
+  }
+  return x.length - y.length;
 }

@@ -230,6 +230,9 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
       leaving: true,
       capacity: this.capacity,
       leaseMs: this.leaseMs,
+      clientId: 0,
+      staleMs: this.leaseMs - 1,
+      checksSuspects: false,
     };
     this.requests += 1;
     await this.withTimeout(this.exchange(leaving)).catch(() => {
@@ -319,6 +322,10 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
       leaving: false,
       capacity: this.capacity,
       leaseMs: this.leaseMs,
+      // Client id 0: this lease ends by expiry only (the connection is not watched yet).
+      clientId: 0,
+      staleMs: this.leaseMs - 1,
+      checksSuspects: false,
     };
     this.requests += 1;
     this.inFlight = (async () => {
