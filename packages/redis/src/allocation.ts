@@ -19,8 +19,10 @@ export {
   suspectsPerReply,
 } from './budget/allocation.js';
 export { allocationLua } from './budget/allocation-script.js';
+export type { BudgetConnection } from './budget/budget-connection.js';
 export { redisBudgetExchange } from './budget/create-redis-budget.js';
 export { type BudgetExchange, LeasedConnectionBudget } from './budget/leased-connection-budget.js';
 export { type ReapReply, type ReapRequest, reap } from './budget/reaping.js';
 export { reapLua } from './budget/reaping-script.js';
+export { RedisBudgetConnection } from './budget/redis-budget-connection.js';
 export { budgetKeys } from './budget/stored-budget.js';

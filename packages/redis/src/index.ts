@@ -3,6 +3,7 @@
  * app, kept in Redis. The public API is this list.
  */
 
+export type { BudgetConnection } from './budget/budget-connection.js';
 export type { RedisBudgetOptions } from './budget/create-redis-budget.js';
 // The shared connection budget
 export { createRedisBudget } from './budget/create-redis-budget.js';

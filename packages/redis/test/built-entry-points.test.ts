@@ -15,6 +15,9 @@ describe('built entry points (turbo builds before tests)', () => {
       'budgetKeys',
       'redisBudgetExchange',
       'LeasedConnectionBudget',
+      'reap',
+      'reapLua',
+      'RedisBudgetConnection',
     ],
   });
 

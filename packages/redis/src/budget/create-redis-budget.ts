@@ -6,6 +6,7 @@ import {
   type LeasedBudgetOptions,
   LeasedConnectionBudget,
 } from './leased-connection-budget.js';
+import { isConnectionAwareClient, RedisBudgetConnection } from './redis-budget-connection.js';
 
 /** Options of {@link createRedisBudget}: the client, the key, and the lease timing. */
 export interface RedisBudgetOptions extends LeasedBudgetOptions {
@@ -20,6 +21,15 @@ export interface RedisBudgetOptions extends LeasedBudgetOptions {
    * capacity and lease timing). Default `db-safeguards:budget`.
    */
   key?: string;
+  /**
+   * Return a dead instance's slots as soon as its Redis connection is gone and its lease has gone
+   * unrenewed for `staleMs`, instead of when the lease runs out. Default true on a standalone ioredis
+   * `Redis`; a `Cluster` always keeps to lease expiry. Set it to false when Redis sits behind a proxy
+   * that pools its own connections to Redis (twemproxy, Envoy, some managed offerings): there a
+   * connection id names the proxy's connection, not this process's, and may vanish while this process
+   * lives on.
+   */
+  reclaimOnDisconnect?: boolean;
 }
 
 const script = new RedisScript(allocationLua);
@@ -34,8 +44,9 @@ export function redisBudgetExchange(client: RedisScriptClient, key: string): Bud
 /**
  * One connection budget for every instance of an app, kept in Redis. Each instance holds a lease on a
  * number of slots, renewed in the background; capacity goes to the highest priorities first, across
- * instances; a crashed instance's slots return when its lease runs out; without Redis an instance
- * falls back to a local limit and says so (`isDegraded`).
+ * instances; a crashed instance's slots return once its Redis connection is gone and its lease has gone
+ * unrenewed for `staleMs` (or when the lease runs out, on a Cluster); without Redis an instance falls
+ * back to a local limit and says so (`isDegraded`).
  *
  * @example
  * ```ts
@@ -54,5 +65,9 @@ export function createRedisBudget(options: RedisBudgetOptions): LeasedConnection
   if (typeof options.client?.evalsha !== 'function' || typeof options.client.eval !== 'function') {
     throw new TypeError('Expected client to be an ioredis Redis or Cluster (with evalsha and eval)');
   }
-  return new LeasedConnectionBudget(options, redisBudgetExchange(options.client, key));
+  const connection =
+    options.reclaimOnDisconnect !== false && isConnectionAwareClient(options.client)
+      ? new RedisBudgetConnection(options.client, key)
+      : undefined;
+  return new LeasedConnectionBudget(options, redisBudgetExchange(options.client, key), connection);
 }

@@ -2,11 +2,13 @@ import { ManualClock } from '@db-safeguards/core/testing';
 import { describe, expect, it } from 'vitest';
 import type { SharedBudgetMode } from '../shared-connection-budget.js';
 import { type AllocationRequest, allocate, emptyBudgetState } from './allocation.js';
+import type { BudgetConnection } from './budget-connection.js';
 import {
   type BudgetExchange,
   type LeasedBudgetOptions,
   LeasedConnectionBudget,
 } from './leased-connection-budget.js';
+import { type ReapRequest, reap } from './reaping.js';
 
 /** Redis as a function of the manual clock: `allocate` after `latencyMs`, or a failure while `down`. */
 function fakeRedis(clock: ManualClock, latencyMs = 1) {
@@ -248,5 +250,234 @@ describe('LeasedConnectionBudget', () => {
     expect(() => budget(clock, exchange, { refreshMs: 4000 })).toThrow(/refreshMs/);
     expect(() => budget(clock, exchange, { fallbackLimit: 9 })).toThrow(/fallbackLimit/);
     expect(() => budget(clock, exchange, { instanceId: 'has space' })).toThrow(/instanceId/);
+    // staleMs lies between refreshMs and leaseMs - 1.
+    expect(() => budget(clock, exchange, { staleMs: 5000 })).toThrow(TypeError);
+    expect(() => budget(clock, exchange, { staleMs: 5000 })).toThrow(
+      /staleMs to be an integer between 500 and 4999/,
+    );
+    expect(() => budget(clock, exchange, { staleMs: 499 })).toThrow(/staleMs/);
+    expect(() => budget(clock, exchange, { staleMs: 1.5 })).toThrow(/staleMs/);
+    expect(budget(clock, exchange, { leaseMs: 1000, refreshMs: 500 }).stats().mode).toBe('connecting');
   });
 });
+
+/**
+ * A connection as `RedisBudgetConnection` presents one, over the fake Redis: its client id, a close
+ * that the test triggers, and which client ids are gone.
+ */
+function fakeConnection(clock: ManualClock, redis: ReturnType<typeof fakeRedis>, clientId: number) {
+  const listeners = new Set<() => void>();
+  const connection = {
+    clientId,
+    gone: new Set<number>(),
+    unsupported: false,
+    checks: 0,
+    onClose(listener: () => void) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    /** The connection closes; the client id is unknown until `reconnect`. */
+    close() {
+      connection.clientId = 0;
+      for (const listener of listeners) listener();
+    },
+    reconnect(id: number) {
+      connection.clientId = id;
+    },
+    async findGone(ids: readonly number[]): Promise<number[] | 'unsupported'> {
+      connection.checks += 1;
+      if (connection.unsupported) return 'unsupported';
+      return ids.filter((id) => connection.gone.has(id));
+    },
+    async reap(request: ReapRequest) {
+      return reap(redis.state, request, { now: clock.now(), runId: 'run' });
+    },
+  } satisfies BudgetConnection & Record<string, unknown>;
+  return connection;
+}
+
+/** Records when each call was sent, on the manual clock. */
+function timed(clock: ManualClock, exchange: BudgetExchange) {
+  const sentAt: number[] = [];
+  const wrapped: BudgetExchange = (request) => {
+    sentAt.push(clock.now());
+    return exchange(request);
+  };
+  return { sentAt, exchange: wrapped };
+}
+
+describe('LeasedConnectionBudget with a connection (dead instances reaped early)', () => {
+  it('once its connection closes, uses its grant only until staleMs after its last renewal was sent, before Redis may reap it', async () => {
+    const clock = new ManualClock();
+    const redis = fakeRedis(clock);
+    const connection = fakeConnection(clock, redis, 5);
+    const calls = timed(clock, redis.exchange);
+    const shared = new LeasedConnectionBudget(
+      { capacity: 8, clock, leaseMs: 5000, refreshMs: 500, instanceId: 'a' },
+      calls.exchange,
+      connection,
+    );
+    shared.reportDemand({ inUse: 0, wanted: { NORMAL: 4 } });
+    await clock.advance(1200);
+    expect(shared.limit).toBe(4);
+    expect(redis.state.leases.get('a')?.clientId).toBe(5);
+    let leftSharedAt = Number.POSITIVE_INFINITY;
+    shared.onModeChange(({ previous, mode }) => {
+      if (previous === 'shared') leftSharedAt = clock.now();
+      if (mode === 'shared') leftSharedAt = Number.POSITIVE_INFINITY;
+    });
+    // The connection drops and Redis cannot be reached again for a while.
+    redis.down = true;
+    const lastRenewalSent = calls.sentAt.at(-1)!;
+    const renewedAt = redis.state.leases.get('a')!.renewedAt;
+    connection.close();
+    await clock.advance(3000);
+    expect(shared.mode).toBe('fallback');
+    // Redis may reap the lease from renewedAt + staleMs: the instance stopped using it before.
+    expect(leftSharedAt).toBeLessThanOrEqual(lastRenewalSent + 1500 - 15);
+    expect(leftSharedAt).toBeLessThan(renewedAt + 1500);
+    // Reconnected: the next renewal carries the new connection's id and the full lease holds again.
+    connection.reconnect(6);
+    redis.down = false;
+    await clock.advance(600);
+    expect(shared.mode).toBe('shared');
+    expect(redis.state.leases.get('a')?.clientId).toBe(6);
+    expect(shared.stats().leaseRemainingMs).toBeGreaterThan(4000);
+  });
+
+  it('a grant from a call sent before a close is capped too (it may have gone out on the closed connection)', async () => {
+    const clock = new ManualClock();
+    const redis = fakeRedis(clock, 50);
+    const connection = fakeConnection(clock, redis, 5);
+    const shared = new LeasedConnectionBudget(
+      { capacity: 8, clock, leaseMs: 5000, refreshMs: 500, instanceId: 'a' },
+      redis.exchange,
+      connection,
+    );
+    shared.reportDemand({ inUse: 0, wanted: { NORMAL: 4 } });
+    await clock.advance(10);
+    // The first call is on its way (answered after 50 ms); the connection closes meanwhile.
+    connection.close();
+    await clock.advance(45);
+    expect(shared.mode).toBe('shared');
+    expect(shared.stats().leaseRemainingMs).toBeLessThanOrEqual(1500 - 15 - 55);
+    // The next call goes out without a client id (not known yet on the new connection): not reapable,
+    // so its answer brings the full lease back.
+    await clock.advance(100);
+    expect(redis.calls.at(-1)!.clientId).toBe(0);
+    expect(shared.stats().leaseRemainingMs).toBeGreaterThan(4000);
+  });
+
+  it('a lease sent without a client id is never reaped, so a close does not shorten it', async () => {
+    const clock = new ManualClock();
+    const redis = fakeRedis(clock);
+    const connection = fakeConnection(clock, redis, 0);
+    const shared = new LeasedConnectionBudget(
+      { capacity: 8, clock, leaseMs: 5000, refreshMs: 500 },
+      redis.exchange,
+      connection,
+    );
+    shared.reportDemand({ inUse: 0, wanted: { NORMAL: 4 } });
+    await clock.advance(30);
+    redis.down = true;
+    connection.close();
+    await clock.advance(4000);
+    expect(shared.mode).toBe('shared');
+    expect(shared.limit).toBe(4);
+  });
+
+  it('checks the suspects Redis hands it and reaps the dead: their slots come back well before their lease ends', async () => {
+    const clock = new ManualClock();
+    const redis = fakeRedis(clock);
+    // A dead instance holds every slot on connection 7, which is gone.
+    allocate(
+      redis.state,
+      { ...deadHolder, wants: [0, 0, 8, 0, 0] },
+      { now: clock.now(), runId: 'run', uptimeMs: 1e9 },
+    );
+    const connection = fakeConnection(clock, redis, 5);
+    connection.gone.add(7);
+    const shared = new LeasedConnectionBudget(
+      { capacity: 8, clock, leaseMs: 5000, refreshMs: 500, instanceId: 'live' },
+      redis.exchange,
+      connection,
+    );
+    const start = clock.now();
+    let fullAt: number | undefined;
+    shared.onLimitChange(({ limit }) => {
+      if (limit === 8 && fullAt === undefined) fullAt = clock.now() - start;
+    });
+    shared.reportDemand({ inUse: 0, wanted: { NORMAL: 8 } });
+    await clock.advance(5000);
+    expect(shared.reaped).toBe(1);
+    // staleMs (1500), then at most a quarter of it until suspects are looked for, then one call.
+    expect(fullAt).toBeLessThanOrEqual(1500 + 375 + 50);
+  });
+
+  it('keeps a suspect whose connection is still there (a frozen instance), and checks at most once per refreshMs', async () => {
+    const clock = new ManualClock();
+    const redis = fakeRedis(clock);
+    allocate(
+      redis.state,
+      { ...deadHolder, wants: [0, 0, 8, 0, 0] },
+      { now: clock.now(), runId: 'run', uptimeMs: 1e9 },
+    );
+    const connection = fakeConnection(clock, redis, 5);
+    const shared = new LeasedConnectionBudget(
+      { capacity: 8, clock, leaseMs: 5000, refreshMs: 500, instanceId: 'live' },
+      redis.exchange,
+      connection,
+    );
+    shared.reportDemand({ inUse: 0, wanted: { NORMAL: 8 } });
+    await clock.advance(4990);
+    expect(shared.limit).toBe(0);
+    expect(shared.reaped).toBe(0);
+    // Suspect from 1500 ms on: at most one check per 500 ms, though it asks every few tens of ms.
+    expect(connection.checks).toBeGreaterThanOrEqual(6);
+    expect(connection.checks).toBeLessThanOrEqual(8);
+    await clock.advance(100);
+    expect(shared.limit).toBe(8);
+  });
+
+  it('stops checking when Redis cannot say which connections are gone, and keeps to lease expiry', async () => {
+    const clock = new ManualClock();
+    const redis = fakeRedis(clock);
+    allocate(
+      redis.state,
+      { ...deadHolder, wants: [0, 0, 8, 0, 0] },
+      { now: clock.now(), runId: 'run', uptimeMs: 1e9 },
+    );
+    const connection = fakeConnection(clock, redis, 5);
+    connection.unsupported = true;
+    connection.gone.add(7);
+    const shared = new LeasedConnectionBudget(
+      { capacity: 8, clock, leaseMs: 5000, refreshMs: 500, instanceId: 'live' },
+      redis.exchange,
+      connection,
+    );
+    shared.reportDemand({ inUse: 0, wanted: { NORMAL: 8 } });
+    await clock.advance(4990);
+    expect(connection.checks).toBe(1);
+    expect(redis.calls.filter((call) => call.checksSuspects).length).toBeGreaterThan(0);
+    expect(redis.calls.at(-1)!.checksSuspects).toBe(false);
+    // It still sends its client id: others that can check may reap its lease.
+    expect(redis.calls.at(-1)!.clientId).toBe(5);
+    expect(shared.limit).toBe(0);
+    await clock.advance(100);
+    expect(shared.limit).toBe(8);
+  });
+});
+
+const deadHolder: AllocationRequest = {
+  instanceId: 'dead',
+  seq: 1,
+  enforcing: 0,
+  inUse: 0,
+  wants: [0, 0, 0, 0, 0],
+  leaving: false,
+  capacity: 8,
+  leaseMs: 5000,
+  clientId: 7,
+  staleMs: 1500,
+  checksSuspects: false,
+};

@@ -12,7 +12,8 @@ import type {
   SharedBudgetStats,
   SharedConnectionBudget,
 } from '../shared-connection-budget.js';
-import type { AllocationReply, AllocationRequest } from './allocation.js';
+import type { AllocationReply, AllocationRequest, Suspect } from './allocation.js';
+import type { BudgetConnection } from './budget-connection.js';
 
 /**
  * One round trip to wherever the allocation runs: the Lua script on Redis in production
@@ -34,6 +35,15 @@ export interface LeasedBudgetOptions {
   leaseMs?: number;
   /** Renewal period while nothing changes. Default 500 ms; at most `leaseMs / 2`. */
   refreshMs?: number;
+  /**
+   * How long this instance's lease may go unrenewed before it is *suspect*: if its Redis connection is
+   * gone by then too (the process died), another instance returns its slots at once instead of after
+   * `leaseMs`; and once this instance sees its own connection close, it uses its grant only until this
+   * long after its last renewal was sent. Needs a `BudgetConnection` (`createRedisBudget` on a
+   * standalone ioredis `Redis`); without one, leases end by expiry only. Default `3 × refreshMs` (at most
+   * `leaseMs - 1`); between `refreshMs` and `leaseMs - 1`.
+   */
+  staleMs?: number;
   /** The shortest gap between two calls of this instance (demand changes are batched). Default 20 ms. */
   minRefreshMs?: number;
   /** A call without an answer after this long counts as failed. Default 1 000 ms; below `leaseMs`. */
@@ -73,12 +83,21 @@ function defaultInstanceId(): string {
  * Lease validity is counted on this process's clock from the moment the request was *sent*, which is
  * never later than when Redis started the lease, minus a 1% margin for clock-rate differences: the
  * instance always stops using a grant before Redis hands it to anyone else.
+ *
+ * With a `BudgetConnection`, each call also carries the CLIENT ID of the Redis connection it travels on,
+ * and Redis may drop the lease `staleMs` after its renewal once that connection is gone (reaping.ts).
+ * So a grant from a call that carried a client id is valid only until `staleMs` after that call was sent
+ * (minus the same 1%) as soon as a close of the connection has been seen after the send: the call may
+ * have gone out on the connection that closed, or be resent on the next with the old id. A later call
+ * sent with the id of the new connection (or with 0, before it is known) restores the full lease.
+ * Instances offered suspects by Redis check them (at most once per `refreshMs`) and reap the dead.
  */
 export class LeasedConnectionBudget implements SharedConnectionBudget {
   readonly capacity: number;
   readonly instanceId: string;
   private readonly leaseMs: number;
   private readonly refreshMs: number;
+  private readonly staleMs: number;
   private readonly minRefreshMs: number;
   private readonly requestTimeoutMs: number;
   private readonly configuredFallback: number | undefined;
@@ -109,20 +128,43 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
   private consecutiveFailures = 0;
   private lastError: string | undefined;
   private readyWaiters: Array<() => void> = [];
+  /** When the call behind the current grant was sent, on this process's clock. */
+  private grantSentAt = Number.NEGATIVE_INFINITY;
+  /** The full validity of the current grant, before any cap for a closed connection. */
+  private grantLeaseEnd = Number.NEGATIVE_INFINITY;
+  /** The call behind the current grant carried a client id: Redis may reap its lease `staleMs` on. */
+  private grantReapable = false;
+  /** `connectionCloses` when that call was sent. */
+  private grantCloses = 0;
+  /** Closes of the Redis connection seen so far. */
+  private connectionCloses = 0;
+  private stopWatchingConnection: (() => void) | undefined;
+  /** CLIENT LIST ID failed with an error from Redis: this instance checks no more suspects. */
+  private checksDisabled = false;
+  private checking = false;
+  private lastCheckAt = Number.NEGATIVE_INFINITY;
+  private reapedLeases = 0;
 
   private readonly limitEmitter = new EventEmitter<SharedBudgetLimitChange>();
   private readonly modeEmitter = new EventEmitter<SharedBudgetModeChange>();
   readonly onLimitChange = this.limitEmitter.event;
   readonly onModeChange = this.modeEmitter.event;
 
+  /**
+   * @param exchange one round trip to the allocation (the script on Redis in production).
+   * @param connection the Redis connection the exchange's calls travel on, to take part in returning a
+   *   dead instance's slots early (see the class comment). Optional: without it, expiry only.
+   */
   constructor(
     options: LeasedBudgetOptions,
     private readonly exchange: BudgetExchange,
+    private readonly connection?: BudgetConnection,
   ) {
     this.capacity = options.capacity;
     this.instanceId = options.instanceId ?? defaultInstanceId();
     this.leaseMs = options.leaseMs ?? 5000;
     this.refreshMs = options.refreshMs ?? Math.min(500, Math.floor(this.leaseMs / 2));
+    this.staleMs = options.staleMs ?? Math.min(3 * this.refreshMs, this.leaseMs - 1);
     this.minRefreshMs = options.minRefreshMs ?? Math.min(20, this.refreshMs);
     this.requestTimeoutMs = options.requestTimeoutMs ?? Math.min(1000, this.leaseMs - 1);
     this.configuredFallback = options.fallbackLimit;
@@ -135,11 +177,13 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
     assertString('instanceId', this.instanceId, /^\S{1,200}$/, 'a name without spaces (1 to 200 characters)');
     assertInteger('leaseMs', this.leaseMs, 100);
     assertInteger('refreshMs', this.refreshMs, 1, Math.floor(this.leaseMs / 2));
+    assertInteger('staleMs', this.staleMs, this.refreshMs, this.leaseMs - 1);
     assertInteger('minRefreshMs', this.minRefreshMs, 1, this.refreshMs);
     assertInteger('requestTimeoutMs', this.requestTimeoutMs, 1, this.leaseMs - 1);
     if (this.configuredFallback !== undefined)
       assertInteger('fallbackLimit', this.configuredFallback, 1, this.capacity);
     this.pollDelay = this.minRefreshMs;
+    this.stopWatchingConnection = this.connection?.onClose(() => this.onConnectionClose());
     this.refresh();
   }
 
@@ -213,8 +257,14 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
     };
   }
 
+  /** Leases of dead instances this instance has reaped (see `staleMs`). */
+  get reaped(): number {
+    return this.reapedLeases;
+  }
+
   async close(): Promise<void> {
     if (this.currentMode === 'closed') return;
+    this.stopWatchingConnection?.();
     this.cancelTimer();
     if (this.leaseTimer !== undefined) this.clock.clearTimeout(this.leaseTimer);
     this.setMode('closed', 'closed');
@@ -231,7 +281,7 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
       capacity: this.capacity,
       leaseMs: this.leaseMs,
       clientId: 0,
-      staleMs: this.leaseMs - 1,
+      staleMs: this.staleMs,
       checksSuspects: false,
     };
     this.requests += 1;
@@ -309,6 +359,8 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
     const sentAt = this.clock.now();
     this.lastSentAt = sentAt;
     this.reported = [...this.wants];
+    const closesAtSend = this.connectionCloses;
+    const clientId = this.connection?.clientId ?? 0;
     const request: AllocationRequest = {
       instanceId: this.instanceId,
       seq: this.seq,
@@ -322,10 +374,10 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
       leaving: false,
       capacity: this.capacity,
       leaseMs: this.leaseMs,
-      // Client id 0: this lease ends by expiry only (the connection is not watched yet).
-      clientId: 0,
-      staleMs: this.leaseMs - 1,
-      checksSuspects: false,
+      clientId,
+      staleMs: this.staleMs,
+      checksSuspects:
+        clientId > 0 && !this.checksDisabled && !this.checking && sentAt - this.lastCheckAt >= this.refreshMs,
     };
     this.requests += 1;
     this.inFlight = (async () => {
@@ -337,7 +389,8 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
             `the budget answered "${reply.status}" to request ${request.seq}: is another process using instanceId "${this.instanceId}"?`,
           );
         }
-        this.apply(reply, sentAt);
+        this.apply(reply, sentAt, clientId > 0, closesAtSend);
+        if (request.checksSuspects && reply.suspects.length > 0) this.checkSuspects(reply.suspects, sentAt);
       } catch (error) {
         if (this.currentMode !== 'closed') this.fail(error);
       } finally {
@@ -347,7 +400,7 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
     })();
   }
 
-  private apply(reply: AllocationReply, sentAt: number): void {
+  private apply(reply: AllocationReply, sentAt: number, reapable: boolean, closesAtSend: number): void {
     const previousGrant = this.grant;
     this.lastReply = reply;
     this.consecutiveFailures = 0;
@@ -355,7 +408,11 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
     this.grant = reply.grant;
     // Counted from when the request left, minus 1% for clock-rate differences: never past Redis's expiry.
     const validFor = Math.min(this.leaseMs, reply.expiresAt - reply.now);
-    this.validUntil = sentAt + validFor - Math.ceil(validFor / 100);
+    this.grantSentAt = sentAt;
+    this.grantLeaseEnd = sentAt + validFor - Math.ceil(validFor / 100);
+    this.grantReapable = reapable;
+    this.grantCloses = closesAtSend;
+    this.validUntil = this.grantValidUntil();
     this.learningEndsAt = sentAt + Math.max(0, reply.learningUntil - reply.now);
     if (this.wantsTotal > this.grant && this.grant <= previousGrant) {
       this.pollDelay = Math.min(this.refreshMs, this.pollDelay * 2);
@@ -373,6 +430,58 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
     );
     if (this.leaseTimer !== undefined) this.clock.clearTimeout(this.leaseTimer);
     this.leaseTimer = this.clock.setTimeout(() => this.onLeaseEnd(), this.validUntil - this.clock.now());
+  }
+
+  /** The current grant's validity: its lease, or less once Redis may reap it (see the class comment). */
+  private grantValidUntil(): number {
+    if (!this.grantReapable || this.connectionCloses === this.grantCloses) return this.grantLeaseEnd;
+    return Math.min(this.grantLeaseEnd, this.grantSentAt + this.staleMs - Math.ceil(this.staleMs / 100));
+  }
+
+  private onConnectionClose(): void {
+    this.connectionCloses += 1;
+    if (this.currentMode !== 'shared' && this.currentMode !== 'learning') return;
+    const until = this.grantValidUntil();
+    if (until >= this.validUntil) return;
+    this.validUntil = until;
+    if (this.leaseTimer !== undefined) this.clock.clearTimeout(this.leaseTimer);
+    this.leaseTimer = this.clock.setTimeout(() => this.onLeaseEnd(), Math.max(0, until - this.clock.now()));
+  }
+
+  /**
+   * Asks which of `suspects`' connections are gone and reaps those leases. One check at a time, at most
+   * one per `refreshMs` (the request says whether this instance will check, so Redis hands suspects to
+   * another instance meanwhile).
+   */
+  private checkSuspects(suspects: readonly Suspect[], offeredAt: number): void {
+    const connection = this.connection;
+    if (connection === undefined || this.checking || this.currentMode === 'closed') return;
+    this.checking = true;
+    // Counted from the call that offered to check, so checks can keep pace with renewals.
+    this.lastCheckAt = offeredAt;
+    const check = async () => {
+      const gone = await this.withTimeout(connection.findGone([...new Set(suspects.map((s) => s.clientId))]));
+      if (gone === 'unsupported') {
+        this.checksDisabled = true;
+        return;
+      }
+      const dead = suspects.filter((suspect) => gone.includes(suspect.clientId));
+      if (dead.length === 0) return;
+      const { reaped } = await this.withTimeout(connection.reap({ leases: dead, staleMs: this.staleMs }));
+      this.reapedLeases += reaped.length;
+      if (reaped.length > 0 && this.wantsTotal > this.grant) {
+        // Slots just came free and this instance wants more: ask now rather than at the next poll.
+        this.pollDelay = this.minRefreshMs;
+        this.schedule();
+      }
+    };
+    check()
+      .catch(() => {
+        // A passing failure: Redis hands the suspects out again on a later call.
+      })
+      .finally(() => {
+        this.checking = false;
+      });
   }
 
   private onLeaseEnd(): void {
