@@ -13,6 +13,8 @@ const numeric: Array<[keyof SimulationOptions, string]> = [
   ['refreshMs', 'refresh-ms'],
   ['lateJoiners', 'late-joiners'],
   ['freezers', 'freezers'],
+  ['crashes', 'crashes'],
+  ['reclaim', 'reclaim'],
   ['seed', 'seed'],
 ];
 

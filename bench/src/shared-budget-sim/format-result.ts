@@ -28,7 +28,11 @@ export function formatResult(result: SimulationResult): string {
     ...rows,
     '',
     `fairness between instances (Jain's index of served/offered, ${result.instancesCounted} instances with ≥ 20 operations): ${result.instanceFairness.toFixed(3)}`,
-    `Redis calls: ${result.redisCallsPerSecond.toFixed(0)}/s (${result.redisCallsPerInstancePerSecond.toFixed(2)} per instance per second)`,
+    `instances killed (SIGKILL) mid-run: ${result.crashFreed.count} of ${o.crashes}, ${o.reclaim > 0 ? 'reclaimed once their Redis connection is gone and their lease stale' : 'reclaimed by lease expiry only (--reclaim 0)'}`,
+    `  slots free for others after: ${line(result.crashFreed)}; ${result.crashFreed.reaped} reaped, ${result.crashFreed.expired} expired`,
+    `  taken up by others after:    ${line(result.crashTakenUp)}`,
+    '',
+    `Redis calls: ${result.redisCallsPerSecond.toFixed(0)}/s (${result.redisCallsPerInstancePerSecond.toFixed(2)} per instance per second), plus ${result.checksPerSecond.toFixed(1)} suspect checks/s and ${result.reapsPerSecond.toFixed(2)} reaps/s`,
     `(${result.simulatedEvents} events in ${result.wallSeconds.toFixed(1)} s of wall time)`,
   ].join('\n');
 }

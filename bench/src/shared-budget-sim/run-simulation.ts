@@ -1,3 +1,4 @@
+import { CrashWatch } from './crash-watch.js';
 import { exponential, SimClock, seededRandom } from './sim-clock.js';
 import { bandNames, type InstanceObserver, type Operation, SimInstance } from './sim-instance.js';
 import { SimulatedRedis } from './simulated-redis.js';
@@ -19,6 +20,13 @@ export interface SimulationOptions {
   lateJoiners: number;
   /** Share of instances that freeze while idle between bursts (serverless functions). */
   freezers: number;
+  /** Instances killed (SIGKILL) at random moments of the run's middle, among those holding slots. */
+  crashes: number;
+  /**
+   * 1: instances watch their Redis connections, so a killed one's slots come back once its connection
+   * is gone and its lease is stale; 0: only when its lease runs out.
+   */
+  reclaim: number;
   seed: number;
 }
 
@@ -33,6 +41,8 @@ export const defaultSimulationOptions: SimulationOptions = {
   refreshMs: 500,
   lateJoiners: 0.1,
   freezers: 0.5,
+  crashes: 20,
+  reclaim: 1,
   seed: 1,
 };
 
@@ -65,6 +75,13 @@ export interface SimulationResult {
   instancesCounted: number;
   redisCallsPerSecond: number;
   redisCallsPerInstancePerSecond: number;
+  /** Killed instances: from the kill until Redis dropped the lease (its slots free for others). */
+  crashFreed: Percentiles & { reaped: number; expired: number };
+  /** From the kill until the others held the freed slots (see `CrashTimes.takenUp`). */
+  crashTakenUp: Percentiles;
+  /** Suspect checks (CLIENT LIST) and reaping calls per second. */
+  checksPerSecond: number;
+  reapsPerSecond: number;
   operationsPerSecond: number;
   simulatedEvents: number;
   wallSeconds: number;
@@ -156,6 +173,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const instance = new SimInstance(
       {
         id: `i${index}`,
+        clientId: options.reclaim > 0 ? index + 1 : 0,
         capacity: options.capacity,
         leaseMs: options.leaseMs,
         refreshMs: options.refreshMs,
@@ -201,6 +219,25 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     sim.setTimeout(() => burst(true), random() * (burstOnMs + burstOffMs));
   };
 
+  // Kills: each at a random moment between 20% and 80% of the run, of a running instance holding
+  // slots (the most useful to others), or of any running one if none does.
+  const crashWatch = new CrashWatch(sim, redis);
+  const crashRandom = seededRandom(options.seed + 7919);
+  for (let n = 0; n < options.crashes; n++) {
+    sim.setTimeout(
+      () => {
+        const running = instances.filter((instance) => !instance.crashed && !instance.isFrozen);
+        const holding = running.filter((instance) => redis.state.leases.get(instance.options.id)?.grant);
+        const pool = holding.length > 0 ? holding : running;
+        const victim = pool[Math.floor(crashRandom() * pool.length)];
+        if (!victim) return;
+        victim.crash(redis);
+        crashWatch.killed(victim.options.id);
+      },
+      endAt * (0.2 + 0.6 * crashRandom()),
+    );
+  }
+
   for (let index = 0; index < options.instances; index++) {
     if (random() < options.lateJoiners) {
       const joinAt = endAt * (0.1 + 0.7 * random());
@@ -215,6 +252,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   for (const instance of instances) instance.budget.close().catch(() => undefined);
 
   const counted = instances.filter((instance) => instance.offered >= 20);
+  const crashTimes = crashWatch.times();
   const ratios = counted.map((instance) => instance.served / instance.offered);
   const sum = ratios.reduce((a, b) => a + b, 0);
   const squares = ratios.reduce((a, b) => a + b * b, 0);
@@ -239,6 +277,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     waitByPriority,
     instanceFairness: counted.length === 0 ? 1 : (sum * sum) / (counted.length * squares),
     instancesCounted: counted.length,
+    crashFreed: {
+      ...percentiles(crashTimes.freed),
+      reaped: crashTimes.reaped,
+      expired: crashTimes.freed.length - crashTimes.reaped,
+    },
+    crashTakenUp: percentiles(crashTimes.takenUp),
+    checksPerSecond: redis.checks / options.seconds,
+    reapsPerSecond: redis.reaps / options.seconds,
     redisCallsPerSecond: redis.calls / options.seconds,
     redisCallsPerInstancePerSecond: redis.calls / options.seconds / options.instances,
     operationsPerSecond: served / options.seconds,

@@ -64,6 +64,8 @@ export interface InstanceObserver {
 
 export interface SimInstanceOptions {
   id: string;
+  /** Its Redis connection's client id; 0: it does not watch its connection (leases end by expiry only). */
+  clientId: number;
   capacity: number;
   leaseMs: number;
   refreshMs: number;
@@ -86,6 +88,7 @@ export class SimInstance {
   served = 0;
   timedOutCount = 0;
   private firstSlotPending: { kind: 'new' | 'woken'; since: number | undefined } | undefined;
+  crashed = false;
 
   constructor(
     readonly options: SimInstanceOptions,
@@ -95,6 +98,7 @@ export class SimInstance {
   ) {
     this.clock = new InstanceClock(sim);
     this.firstSlotPending = { kind: 'new', since: undefined };
+    const deliver = (resume: () => void) => this.clock.deliver(resume);
     this.budget = new LeasedConnectionBudget(
       {
         capacity: options.capacity,
@@ -103,7 +107,8 @@ export class SimInstance {
         refreshMs: options.refreshMs,
         clock: this.clock,
       },
-      redis.exchangeFor((resume) => this.clock.deliver(resume)),
+      redis.exchangeFor(deliver),
+      options.clientId > 0 ? redis.connectionFor(options.clientId, deliver) : undefined,
     );
     this.budget.onLimitChange(() => this.dispatch());
   }
@@ -118,11 +123,32 @@ export class SimInstance {
 
   /** Freezes the (idle) instance until `until`; its first operation after waking is timed. */
   freeze(until: number): void {
+    // A killed instance stays dead: its burst cycle goes on, but must not wake it.
+    if (this.crashed) return;
     this.clock.frozenUntil = until;
     this.firstSlotPending = { kind: 'woken', since: undefined };
   }
 
+  /**
+   * SIGKILL: nothing of the process runs again (its timers and answers wait for ever), its waiting
+   * operations are gone, and Redis drops its connection. Operations already running are left to end
+   * (they last milliseconds; a real one ends as its database connection closes).
+   */
+  crash(redis: SimulatedRedis): void {
+    this.crashed = true;
+    this.clock.frozenUntil = Number.POSITIVE_INFINITY;
+    let waiting = 0;
+    for (let band = 0; band < 5; band++) {
+      waiting += this.queued[band]!;
+      this.queued[band] = 0;
+      this.lanes[band] = [];
+    }
+    this.observer.demandChanged(-waiting);
+    if (this.options.clientId > 0) redis.disconnect(this.options.clientId);
+  }
+
   arrive(op: Operation): void {
+    if (this.crashed) return;
     this.offered += 1;
     if (this.firstSlotPending && this.firstSlotPending.since === undefined)
       this.firstSlotPending.since = op.arrivedAt;
@@ -143,7 +169,7 @@ export class SimInstance {
   }
 
   private dispatch(): void {
-    while (this.inUse < this.budget.limit) {
+    while (!this.crashed && this.inUse < this.budget.limit) {
       let band = 4;
       while (band >= 0 && this.queued[band] === 0) band--;
       if (band < 0) break;
@@ -176,6 +202,7 @@ export class SimInstance {
   }
 
   private report(): void {
+    if (this.crashed) return;
     const wanted: Partial<Record<PriorityName, number>> = {};
     for (let band = 0; band < 5; band++) wanted[bandNames[band]!] = this.running[band]! + this.queued[band]!;
     this.budget.reportDemand({ inUse: this.inUse, wanted });
