@@ -93,6 +93,12 @@ export interface AppConfig {
    * event loop itself, so lag there is the database working, which the connection budget governs.
    */
   loadShedding: boolean;
+  /**
+   * Without REDIS_URL, hold at most this instance's share of the role's connections, the instances
+   * being those with connections open, seen in `pg_stat_activity` every 2 s (PEER_SHARE, default on;
+   * off on PGlite and behind a `-pooler` URL, where there is nothing to see).
+   */
+  peerShare: boolean;
 }
 
 export interface EnvProblem {
@@ -223,6 +229,7 @@ const fields = {
     'warn' as ConnectionLimitCheck,
   ),
   LOAD_SHEDDING: field(z.enum(['auto', 'on', 'off']), 'auto, on or off', 'auto' as 'auto' | 'on' | 'off'),
+  PEER_SHARE: field(z.enum(['on', 'off']), 'on or off', 'on' as 'on' | 'off'),
   LOAD_EVENT_LOOP_DELAY_MS: loadMarks(1, 'LOW=50,NORMAL=200,HIGH=1000'),
   LOAD_EVENT_LOOP_UTILIZATION: loadMarks(1, 'LOW=0.95'),
   // Readings ten times a second: the utilisation target halves NORMAL's share within 100 ms of a
@@ -378,6 +385,7 @@ export function loadEnv(env: Env = process.env): AppConfig {
       v.SEED_DEMO === 'true' ||
       (v.SEED_DEMO === 'auto' && database.driver === 'pglite' && v.NODE_ENV !== 'production'),
     loadShedding: v.LOAD_SHEDDING === 'on' || (v.LOAD_SHEDDING === 'auto' && database.driver !== 'pglite'),
+    peerShare: v.PEER_SHARE === 'on',
     database,
     connectionLimitCheck: v.CONNECTION_LIMIT_CHECK,
     redis:

@@ -1,4 +1,5 @@
-import { createSafeguards, type Safeguards } from '@db-safeguards/core';
+import { randomBytes } from 'node:crypto';
+import { createSafeguards, type PeerWatch, peerApplicationName, type Safeguards } from '@db-safeguards/core';
 import { defaultQueueOptions } from '@db-safeguards/core/advanced';
 import type { Logger } from 'pino';
 import { type CreateDatabaseOptions, createDatabase, type Database, seedDemoData } from './db/index.js';
@@ -10,6 +11,7 @@ import { type BackendCounter, createBackendCounter } from './server/backend-coun
 import { checkDatabaseConnectionLimit } from './server/connection-limit-check.js';
 import { type BackgroundWork, drainAll, installGracefulShutdown } from './server/graceful-shutdown.js';
 import { createLogger, logSafeguardEvents } from './server/logger.js';
+import { peerPrefix, watchPeers } from './server/peer-watch.js';
 import { createServingLoadSampler } from './server/serving-load-sampler.js';
 import { openSharedCapacity } from './server/shared-capacity.js';
 
@@ -33,7 +35,7 @@ export interface StartVetmedOptions {
   database?: Partial<Omit<CreateDatabaseOptions, 'safeguards'>>;
 }
 
-/** Idle timeout of the pool's connections when instances share one budget (5 s otherwise). */
+/** Idle timeout of the pool's connections when instances share the database's connections (5 s with PEER_SHARE=off and no Redis). */
 const sharedPoolIdleTimeoutSeconds = 1;
 /** How long after its idle timeout a pooled connection may take to be gone from the server. */
 const idleCloseMarginMs = 500;
@@ -62,6 +64,10 @@ export async function startVetmed(
   const loadSampler = config.loadShedding ? createServingLoadSampler() : undefined;
   let deferredDoses: DeferredDoseQueue | undefined;
   let worker: ReturnType<typeof startDeferredDoseWorker> | undefined;
+  let peers: PeerWatch | undefined;
+  const applicationName =
+    options.database?.applicationName ??
+    peerApplicationName(peerPrefix, `${process.pid}-${randomBytes(3).toString('hex')}`);
   const safeguards = createSafeguards({
     ...config.safeguards,
     ...(loadSampler === undefined ? {} : { load: { ...config.safeguards.load, sampler: loadSampler } }),
@@ -80,24 +86,29 @@ export async function startVetmed(
     database = await createDatabase({
       // With a shared budget, idle connections hold slots another instance may be granted: they close
       // after 1 s instead of 5, and the budget gives a slot back only after that (releaseDelayMs).
+      // The same without Redis when instances split the role's connections among themselves: a
+      // share that fell frees its slots for the others once the idle connections have closed.
       // Both pools reuse their most recently used connection first (pg-pool does; postgres.js 3.4.9
       // does with patches/postgres@3.4.9.patch), so a pool whose share fell lets the others go idle.
       // postgres.js offers no safe way to close them at once: \`sql.close()\` during a database
       // outage left queries hanging.
-      ...(shared && { idleTimeoutSeconds: sharedPoolIdleTimeoutSeconds }),
+      ...((shared || config.peerShare) && { idleTimeoutSeconds: sharedPoolIdleTimeoutSeconds }),
+      // Each instance names its connections, so that the others can count it (see watchPeers).
+      applicationName,
       ...options.database,
       config: config.database,
       safeguards,
     });
     backends = createBackendCounter(database);
     await database.migrate();
-    await checkDatabaseConnectionLimit(
+    const reading = await checkDatabaseConnectionLimit(
       database,
       // With a shared budget, what all the instances together may open.
       shared?.capacity ?? safeguards.queue.options.maxConcurrentConnections,
       config.connectionLimitCheck,
       log,
     );
+    peers = watchPeers(database, safeguards, config, shared === undefined, reading, applicationName, log);
     if (config.seedDemo) {
       const seeded = await seedDemoData(database.db);
       log.info({ createdUser: seeded.createdUser }, 'demo data ready');
@@ -131,6 +142,7 @@ export async function startVetmed(
       ...(backends.note === undefined ? {} : { backendsNote: backends.note }),
     });
   } catch (error) {
+    peers?.stop();
     await worker?.close();
     await deferredDoses?.close();
     await database?.close();
@@ -150,6 +162,7 @@ export async function startVetmed(
       // The dose being applied finishes before the database closes (or, past the drain time, is
       // cut off: its lock lapses and another instance applies it, once, by its idempotency key).
       await drainAll({ app, background, drainMs: config.server.shutdownDrainMs });
+      peers?.stop();
       await safeguards.close({ drainTimeoutMs: config.server.shutdownDrainMs });
       await open.close();
       await deferredDoses?.close();

@@ -20,6 +20,18 @@ export {
 } from './capacity/connection-limit.js';
 export type { LimitChange } from './capacity/effective-limit.js';
 export type {
+  PeerLimitTarget,
+  PeerWatch,
+  PeerWatchOptions,
+  PeerWatchStats,
+} from './capacity/peer-share.js';
+export {
+  peerApplicationName,
+  peerInstancesQuery,
+  peerShare,
+  watchPeerInstances,
+} from './capacity/peer-share.js';
+export type {
   DemandSnapshot,
   SharedBudgetLimitChange,
   SharedBudgetMode,

@@ -26,6 +26,9 @@ export {
   isSafeguardError,
   Priority,
   parsePriority,
+  peerApplicationName,
+  peerInstancesQuery,
+  peerShare,
   priorities,
   priorityName,
   rateLimitHeaders,
@@ -37,5 +40,6 @@ export {
   safeguardsOptionsFromEnv,
   setDefaultSafeguards,
   toUserFriendlyError,
+  watchPeerInstances,
   withDatabaseSafeguards,
 } from './index.js';

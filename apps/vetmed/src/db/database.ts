@@ -35,6 +35,12 @@ export interface Database {
   probe(signal?: AbortSignal): Promise<void>;
   /** The app role's backends on the server (`pg_stat_activity`), counted with one read query. Not on PGlite. */
   countConnections?(): Promise<number>;
+  /**
+   * The `application_name` of each of the app role's backends, for seeing the app's other instances
+   * (`watchPeerInstances`). Not on PGlite, nor behind a pooler (`-pooler` URL), whose backends
+   * belong to PgBouncer and do not carry the instances' names.
+   */
+  listApplicationNames?(): Promise<Array<string | null>>;
   /** Closes the pool (or PGlite). Does not close the safeguards, which the caller owns. */
   close(): Promise<void>;
 }

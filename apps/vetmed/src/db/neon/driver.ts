@@ -4,7 +4,11 @@ import { WebSocket } from 'ws';
 import type { AppDatabase, Database } from '../database.js';
 import { isPooledUrl } from '../database-config.js';
 import type { DriverOptions } from '../driver-options.js';
-import { countRoleConnections, probeDatabase } from '../safeguarded/common-queries.js';
+import {
+  countRoleConnections,
+  listRoleApplicationNames,
+  probeDatabase,
+} from '../safeguarded/common-queries.js';
 import { guardMigrationOrder } from '../safeguarded/migration-order.js';
 import * as schema from '../schema/index.js';
 
@@ -56,7 +60,7 @@ export async function createNeonDatabase(options: DriverOptions): Promise<Databa
         const direct = new Pool({
           connectionString: config.unpooledUrl,
           max: 1,
-          application_name: `${options.applicationName}-migrate`,
+          application_name: `migrate-${options.applicationName}`,
         });
         direct.on('error', () => {});
         try {
@@ -67,6 +71,7 @@ export async function createNeonDatabase(options: DriverOptions): Promise<Databa
       }),
     probe: (signal) => probeDatabase(db, safeguards, signal),
     countConnections: () => countRoleConnections(db),
+    ...(pooled ? {} : { listApplicationNames: () => listRoleApplicationNames(db) }),
     close: () => pool.end(),
   };
 }

@@ -3,7 +3,11 @@ import postgres from 'postgres';
 import type { AppDatabase, Database } from '../database.js';
 import { isPooledUrl } from '../database-config.js';
 import type { DriverOptions } from '../driver-options.js';
-import { countRoleConnections, probeDatabase } from '../safeguarded/common-queries.js';
+import {
+  countRoleConnections,
+  listRoleApplicationNames,
+  probeDatabase,
+} from '../safeguarded/common-queries.js';
 import { guardMigrationOrder } from '../safeguarded/migration-order.js';
 import * as schema from '../schema/index.js';
 
@@ -61,7 +65,7 @@ export async function createPostgresJsDatabase(options: DriverOptions): Promise<
         const direct = postgres(config.unpooledUrl, {
           max: 1,
           onnotice: ignoreNotice,
-          connection: { application_name: `${options.applicationName}-migrate` },
+          connection: { application_name: `migrate-${options.applicationName}` },
         });
         try {
           await migrate(drizzle({ client: direct, safeguards, statementTimeoutMs: false }), settings);
@@ -71,6 +75,7 @@ export async function createPostgresJsDatabase(options: DriverOptions): Promise<
       }),
     probe: (signal) => probeDatabase(db, safeguards, signal),
     countConnections: () => countRoleConnections(db),
+    ...(pooled ? {} : { listApplicationNames: () => listRoleApplicationNames(db) }),
     close: () => sql.end({ timeout: 5 }),
   };
 }

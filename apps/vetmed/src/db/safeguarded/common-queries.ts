@@ -1,4 +1,4 @@
-import type { Safeguards } from '@db-safeguards/core';
+import { peerInstancesQuery, type Safeguards } from '@db-safeguards/core';
 import { sql } from 'drizzle-orm';
 import type { AppDatabase } from '../database.js';
 
@@ -26,4 +26,10 @@ export async function countRoleConnections(db: AppDatabase): Promise<number> {
     sql`select count(*)::int as n from pg_stat_activity where usename = current_user and backend_type = 'client backend'`,
   );
   return Number(rowsOf<{ n: number }>(result)[0]?.n ?? 0);
+}
+
+/** The `application_name` of each of the current role's client backends (`peerInstancesQuery`). */
+export async function listRoleApplicationNames(db: AppDatabase): Promise<Array<string | null>> {
+  const result = await db.execute(sql.raw(peerInstancesQuery));
+  return rowsOf<{ name: string | null }>(result).map((row) => row.name);
 }
