@@ -82,7 +82,7 @@ export function createMetrics(safeguards: Safeguards) {
   );
   gauge(
     'db_safeguards_connections_limit_input',
-    'Each input of the effective limit (database: the adaptive limit after "too many connections"; shared: the grant).',
+    'Each input of the effective limit (database: the adaptive limit after "too many connections"; shared: the grant; peers: the share among instances seen in the database).',
     ['input'],
     (g) => {
       for (const [input, limit] of Object.entries(read().capacity.inputs)) g.set({ input }, limit);

@@ -9,9 +9,13 @@ export interface InstanceSample {
   readOnly: boolean;
   /** The effective connection limit. */
   limit: number | undefined;
-  /** The `database` input (the adaptive limit after "too many connections") and the `shared` input (the grant). */
+  /**
+   * The `database` input (the adaptive limit after "too many connections"), the `shared` input (the
+   * grant) and the `peers` input (the share among the instances seen in pg_stat_activity).
+   */
   databaseLimit?: number | undefined;
   sharedLimit?: number | undefined;
+  peersLimit?: number | undefined;
   /** The shared budget's mode, with REDIS_URL. */
   sharedMode: string | undefined;
   /** The HTTP status of `/api/health` (200, 206 degraded, 503), when health was sampled. */
@@ -51,6 +55,7 @@ export function sampleInstances(
         limit: metricValue(text, 'db_safeguards_connections_limit'),
         databaseLimit: metricValue(text, 'db_safeguards_connections_limit_input', { input: 'database' }),
         sharedLimit: metricValue(text, 'db_safeguards_connections_limit_input', { input: 'shared' }),
+        peersLimit: metricValue(text, 'db_safeguards_connections_limit_input', { input: 'peers' }),
         sharedMode: modes.find(
           (mode) => metricValue(text, 'db_safeguards_shared_budget_mode', { mode }) === 1,
         ),

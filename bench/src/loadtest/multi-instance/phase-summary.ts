@@ -91,7 +91,14 @@ function traceLimits(samples: readonly InstanceSample[]): Record<string, string>
   const traces: Record<string, string[]> = {};
   for (const s of [...samples].sort((a, b) => a.atMs - b.atMs)) {
     if (s.limit === undefined) continue;
-    const by = s.limit === s.databaseLimit ? 'd' : s.limit === s.sharedLimit ? 's' : '';
+    const by =
+      s.limit === s.databaseLimit
+        ? 'd'
+        : s.limit === s.sharedLimit
+          ? 's'
+          : s.limit === s.peersLimit
+            ? 'p'
+            : '';
     const step = `${s.limit}${by}`;
     const trace = traces[String(s.instance)] ?? [];
     traces[String(s.instance)] = trace;
