@@ -126,9 +126,9 @@ export function renderMultiInstanceScenarios(report) {
     '',
     ...kills.map(
       (kill) =>
-        `- round ${kill.phase.round}: killed at ${(kill.killAtMs / 1000).toFixed(1)} s of ${kill.phase.durationMs / 1000} s, all instances answering ${kill.beforePerSecond.toFixed(1)} calls/s before it; the survivors ran at 0.9 × that or more over every second ${kill.recoveryMs === null ? 'at no point to the end of the phase' : `from ${s(kill.recoveryMs)} after the kill to the end`}, ${kill.afterPerSecond.toFixed(1)} calls/s at the end; failures at their clients: ${counts(kill.survivorFailures)}; peak backends ${kill.phase.peakBackends ?? 'n/a'} (limit ${report.connectionLimit}); breaker samples not closed ${kill.phase.breakerOpenings}`,
+        `- round ${kill.phase.round}: killed at ${(kill.killAtMs / 1000).toFixed(1)} s of ${kill.phase.durationMs / 1000} s, all instances answering ${kill.beforePerSecond.toFixed(1)} calls/s before it; the survivors ran at 0.9 × that or more over every second ${kill.recoveryMs === null ? 'at no point to the end of the phase' : `from ${s(kill.recoveryMs)} after the kill to the end`}, ${kill.afterPerSecond.toFixed(1)} calls/s at the end${kill.slotsBackMs === undefined ? '' : `; all ${report.connectionLimit} slots with the survivors ${kill.slotsBackMs === null ? 'never' : `${s(kill.slotsBackMs)} after the kill`}`}; failures at their clients: ${counts(kill.survivorFailures)}; peak backends ${kill.phase.peakBackends ?? 'n/a'} (limit ${report.connectionLimit}); breaker samples not closed ${kill.phase.breakerOpenings}`,
     ),
-    `- the dead instance's slots return when its lease runs out (${leaseMs / 1000} s after its last renewal), so nobody waits on them for ever; until then the survivors share the slots left, and unless those are enough for 0.9 × the rate before the kill, recovery takes about the lease`,
+    `- the dead instance's slots return once Redis has dropped its connection (the kernel closes a killed process's sockets) and its lease has gone 1.5 s (\`staleMs\`) without renewal: the next instance Redis asks to check sees the client gone (\`CLIENT LIST ID\`) and reclaims the lease; a frozen instance that keeps its connection gets its full lease (${leaseMs / 1000} s), so nobody waits on a dead instance's slots for ever`,
     '',
     `### Redis stopped for 10 s mid-run`,
     '',

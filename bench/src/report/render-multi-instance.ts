@@ -19,7 +19,7 @@ export function renderMultiInstanceSection(path: string): string | undefined {
   const localMany = report.phases.find((p) => p.mode === 'local' && p.loadedInstances > 1);
   const sharedMany = report.phases.find((p) => p.mode === 'shared' && p.loadedInstances > 1);
   const killText = (kill: (typeof kills)[number]) =>
-    `round ${kill.phase.round}: killed at ${(kill.killAtMs / 1000).toFixed(1)} s of ${kill.phase.durationMs / 1000} s, ${kill.beforePerSecond.toFixed(1)} ok/s from all before it; the survivors at 0.9 × that or more over every second ${kill.recoveryMs === null ? 'at no point to the end of the phase' : `from ${(kill.recoveryMs / 1000).toFixed(1)} s after the kill on`}, ${kill.afterPerSecond.toFixed(1)} ok/s at the end; failures at their clients: ${describe(kill.survivorFailures)}`;
+    `round ${kill.phase.round}: killed at ${(kill.killAtMs / 1000).toFixed(1)} s of ${kill.phase.durationMs / 1000} s, ${kill.beforePerSecond.toFixed(1)} ok/s from all before it; the survivors at 0.9 × that or more over every second ${kill.recoveryMs === null ? 'at no point to the end of the phase' : `from ${(kill.recoveryMs / 1000).toFixed(1)} s after the kill on`}, ${kill.afterPerSecond.toFixed(1)} ok/s at the end${kill.slotsBackMs === undefined ? '' : `; all ${report.connectionLimit} slots with the survivors ${kill.slotsBackMs === null ? 'never' : `${(kill.slotsBackMs / 1000).toFixed(1)} s after the kill`}`}; failures at their clients: ${describe(kill.survivorFailures)}`;
   const trace = (phase: typeof localMany) =>
     phase === undefined
       ? 'n/a'

@@ -80,6 +80,10 @@ export function judgeTargets(report: MultiInstanceReport): TargetVerdict[] {
   const highRatio = median(highRatios, 'lower');
   const recoveries = report.kills.map((kill) => kill.recoveryMs);
   const recovery = median(recoveries, 'lower');
+  // Reports before schema 2's slotsBackMs have none.
+  const slotsBack = report.kills.flatMap((kill) =>
+    kill.slotsBackMs === undefined ? [] : [kill.slotsBackMs],
+  );
   const leaseMs = report.kills[0]?.leaseMs ?? 0;
   const peaks = sharedMany.map((p) => p.peakBackends);
   const peak = peaks.some((p) => p === null) ? null : Math.max(...(peaks as number[]));
@@ -128,7 +132,7 @@ export function judgeTargets(report: MultiInstanceReport): TargetVerdict[] {
     },
     {
       target: `one of ${k} SIGKILLed: the others back to full throughput within the lease (${leaseMs / 1000} s)`,
-      measured: `${roundsText(recoveries, 'lower', (r) => (r === null ? 'never' : ms(r)))} until every second after is ≥ 0.9 × the rate before the kill (${report.kills.map((kill) => `${n(kill.beforePerSecond, 1)} ok/s`).join(', ')})`,
+      measured: `${roundsText(recoveries, 'lower', (r) => (r === null ? 'never' : ms(r)))} until every second after is ≥ 0.9 × the rate before the kill (${report.kills.map((kill) => `${n(kill.beforePerSecond, 1)} ok/s`).join(', ')}; at the end ${report.kills.map((kill) => `${n(kill.afterPerSecond, 1)}`).join(', ')})${slotsBack.length > 0 ? `; the survivors held all ${report.connectionLimit} slots again after ${roundsText(slotsBack, 'lower', (r) => (r === null ? 'never' : ms(r)))}` : ''}`,
       met: recovery !== null && recovery <= leaseMs,
     },
     {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LoopRecord } from './closed-loop.js';
-import { recoveryAfterKill, summarisePhase } from './phase-summary.js';
+import { recoveryAfterKill, slotsBackAfterKill, summarisePhase } from './phase-summary.js';
 
 const rec = (
   instance: number,
@@ -79,5 +79,34 @@ describe('recoveryAfterKill', () => {
   it('is null when they never get there', () => {
     const records = [rec(0, 100), rec(1, 200), rec(0, 2000)];
     expect(recoveryAfterKill(records, 1, 1000, 3000, 0.9, 1000).recoveryMs).toBeNull();
+  });
+});
+
+describe('slotsBackAfterKill', () => {
+  const sample = (instance: number, atMs: number, limit: number) => ({
+    atMs,
+    instance,
+    breaker: 0,
+    readOnly: false,
+    limit,
+    sharedMode: 'shared',
+  });
+
+  it('finds the first sample after the kill at which the survivors hold the whole capacity', () => {
+    const samples = [
+      sample(0, 900, 2),
+      sample(1, 900, 2),
+      sample(2, 900, 2),
+      sample(3, 900, 2),
+      sample(0, 1400, 2),
+      sample(1, 1400, 3),
+      sample(2, 1400, 2),
+      sample(0, 1900, 3),
+      sample(1, 1900, 3),
+      sample(2, 1900, 2),
+    ];
+    // Killed at 1000 ms: 2 + 3 + 2 = 7 at 1400, 3 + 3 + 2 = 8 at 1900.
+    expect(slotsBackAfterKill(samples, 3, 1000, 8)).toBe(900);
+    expect(slotsBackAfterKill(samples, 3, 1000, 9)).toBeNull();
   });
 });

@@ -134,3 +134,26 @@ export function recoveryAfterKill(
   const tail = Math.min(windowMs, endMs - killAtMs);
   return { beforePerSecond, recoveryMs, afterPerSecond: okIn(endMs - tail, endMs, survivor) / (tail / 1000) };
 }
+
+/**
+ * After `killAtMs`, how long until the surviving instances' effective limits (each one's latest
+ * sample) add up to `capacity` again: the dead instance's slots reached the living. Null if never in
+ * the samples. Samples come every 500 ms per instance, so this is that coarse.
+ */
+export function slotsBackAfterKill(
+  samples: readonly InstanceSample[],
+  killed: number,
+  killAtMs: number,
+  capacity: number,
+): number | null {
+  const latest = new Map<number, number>();
+  for (const s of [...samples].sort((a, b) => a.atMs - b.atMs)) {
+    if (s.instance === killed || s.limit === undefined) continue;
+    latest.set(s.instance, s.limit);
+    if (s.atMs <= killAtMs) continue;
+    let held = 0;
+    for (const limit of latest.values()) held += limit;
+    if (held >= capacity) return s.atMs - killAtMs;
+  }
+  return null;
+}

@@ -8,7 +8,7 @@ import { createClient, createVirtualUsers, type VirtualUser } from '../scenarios
 import { unlimitedRateLimitsEnv } from '../unlimited-rate-limits.js';
 import { type LoopClient, type LoopRecord, runClosedLoop } from './closed-loop.js';
 import { type InstanceSample, sampleInstances } from './instance-sampler.js';
-import { type PhaseSummary, recoveryAfterKill, summarisePhase } from './phase-summary.js';
+import { type PhaseSummary, recoveryAfterKill, slotsBackAfterKill, summarisePhase } from './phase-summary.js';
 
 export interface MultiInstanceOptions {
   instances: number;
@@ -38,6 +38,8 @@ export interface KillResult {
   recoveryMs: number | null;
   /** The survivors' rate over the last 3 s of the phase. */
   afterPerSecond: number;
+  /** From the kill until the survivors' effective limits added up to the capacity again; null if never. */
+  slotsBackMs?: number | null;
   /** Failures at the survivors' clients during the phase. */
   survivorFailures: Record<string, number>;
 }
@@ -383,6 +385,7 @@ export async function runMultiInstance(options: MultiInstanceOptions): Promise<M
         killAtMs,
         leaseMs: 5000,
         ...recoveryAfterKill(run.records, victim, killAtMs, killMs),
+        slotsBackMs: slotsBackAfterKill(run.samples, victim, killAtMs, connectionLimit),
         survivorFailures,
       };
     };
