@@ -13,6 +13,7 @@ export {
   emptyBudgetState,
   type FairShare,
   fairShare,
+  growthHoldMs,
   type LeaseRecord,
   type RedisEnvironment,
   type Suspect,

@@ -117,9 +117,11 @@ end
 
 local ownText = redis.call('HGET', leasesKey, id)
 local ownGrant = 0
+local ownGrantSince = nil
 if ownText then
   local own = parseLease(ownText)
   ownGrant = own.grant
+  ownGrantSince = own.grantSince
   if seq <= own.seq then
     saveMeta()
     return reply('stale', own.grant, own.reserved, own.expiresAt)
@@ -168,12 +170,16 @@ else
   end
   local free = capacity - meta.reserved
   local open = math.max(math.min(entitled, free), free - meta.starving)
-  local growth = math.max(2 * ownGrant, math.ceil(capacity / (meta.instances + 1)))
+  -- growthHoldMs in allocation.ts: doubling waits until the grant has been held 100 ms.
+  local growFrom = ownGrant
+  if ownGrantSince ~= nil and now - ownGrantSince >= 100 then growFrom = 2 * ownGrant end
+  local growth = math.max(growFrom, math.ceil(capacity / (meta.instances + 1)))
   grant = math.max(0, math.min(target, open, growth))
   starving = math.max(0, entitled - grant)
 end
 local lease = { seq = seq, grant = grant, reserved = math.max(grant, enforcing, inUse), wants = capped,
-  expiresAt = now + leaseMs, starving = starving, clientId = clientId, renewedAt = now }
+  expiresAt = now + leaseMs, starving = starving, clientId = clientId, renewedAt = now, grantSince = now }
+if ownGrantSince ~= nil and grant <= ownGrant then lease.grantSince = ownGrantSince end
 addLease(meta, lease)
 redis.call('HSET', leasesKey, id, formatLease(lease))
 redis.call('ZADD', expiryKey, lease.expiresAt, id)

@@ -6,6 +6,7 @@ import {
   type BudgetState,
   emptyBudgetState,
   fairShare,
+  growthHoldMs,
   type RedisEnvironment,
 } from './allocation.js';
 
@@ -123,6 +124,9 @@ function settle(capacity: number, demands: number[][], order: number[], rounds: 
   const seqs = demands.map(() => 0);
   let now = 1000;
   for (let round = 0; round < rounds; round++) {
+    // A round is one renewal of every instance; renewals of one instance come at least this far apart
+    // while demand is steady (refreshMs, 500 ms by default), so a grant may grow once per round.
+    now += growthHoldMs;
     for (const who of order) {
       now += 1;
       seqs[who]! += 1;
@@ -261,20 +265,40 @@ describe('allocate', () => {
     expect(allocate(state, request('a', 2, { wants: wanting('NORMAL', 20) }), env(1001)).grant).toBe(2);
     for (const id of ['b', 'c', 'd'])
       expect(allocate(state, request(id, 2, { wants: wanting('NORMAL', 20) }), env(1002)).grant).toBe(2);
-    // A lone instance still gets everything at once; one already holding doubles per call.
+    // A lone instance still gets everything at once; one already holding doubles per call once it has
+    // held its grant for growthHoldMs.
     const alone = emptyBudgetState();
     expect(allocate(alone, request('x', 1, { wants: wanting('NORMAL', 8) }), env(1000)).grant).toBe(8);
     const pair = emptyBudgetState();
     allocate(pair, request('y', 1), env(1000));
-    const grants = [1, 2, 3].map(
-      (seq) =>
+    const grants = [1000, 1000 + growthHoldMs / 2, 1000 + growthHoldMs, 1000 + 2 * growthHoldMs].map(
+      (time, i) =>
         allocate(
           pair,
-          request('z', seq, { enforcing: 8, inUse: 0, wants: wanting('NORMAL', 8) }),
-          env(1000 + seq),
+          request('z', i + 1, { enforcing: 8, inUse: 0, wants: wanting('NORMAL', 8) }),
+          env(time),
         ).grant,
     );
-    expect(grants).toEqual([4, 8, 8]);
+    expect(grants).toEqual([4, 4, 8, 8]);
+  });
+
+  it('holds the first caller of a burst at an equal share until the others woken with it have asked', () => {
+    const state = emptyBudgetState();
+    for (const id of ['a', 'b', 'c', 'd']) allocate(state, request(id, 1), env(1000));
+    // A burst reaches all four; a calls twice before the others' first calls arrive. Without the hold
+    // it would double to 4 on its second call, and b, c, d would wait for those slots' release delay.
+    expect(allocate(state, request('a', 2, { wants: wanting('HIGH', 10) }), env(2000)).grant).toBe(2);
+    expect(allocate(state, request('a', 3, { wants: wanting('HIGH', 10) }), env(2020)).grant).toBe(2);
+    for (const id of ['b', 'c', 'd'])
+      expect(allocate(state, request(id, 2, { wants: wanting('HIGH', 10) }), env(2030)).grant).toBe(2);
+    // Later, with everyone's wants known, a keeps its fair share of 2.
+    expect(
+      allocate(
+        state,
+        request('a', 4, { enforcing: 2, wants: wanting('HIGH', 10) }),
+        env(2000 + 2 * growthHoldMs),
+      ).grant,
+    ).toBe(2);
   });
 
   it('grants what is wanted while capacity lasts, then only what is free', () => {
@@ -303,7 +327,9 @@ describe('allocate', () => {
     // which grows into them: an equal share of the two leases' capacity first, then twice its grant.
     allocate(state, request('batch', 3, { enforcing: 0, inUse: 3, wants: wanting('BATCH', 8) }), env(1004));
     expect(allocate(state, request('high', 3, { wants: wanting('HIGH', 8) }), env(1005)).grant).toBe(4);
-    expect(allocate(state, request('high', 4, { wants: wanting('HIGH', 8) }), env(1006)).grant).toBe(5);
+    expect(
+      allocate(state, request('high', 4, { wants: wanting('HIGH', 8) }), env(1005 + growthHoldMs)).grant,
+    ).toBe(5);
   });
 
   it('gives a crashed instance’s slots back when its lease runs out, not before', () => {

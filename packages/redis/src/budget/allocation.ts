@@ -54,7 +54,17 @@ export interface LeaseRecord {
   clientId: number;
   /** Redis time (epoch ms) of the last call; 0 for a lease stored before this was kept. */
   renewedAt: number;
+  /** Redis time (epoch ms) the grant last rose (or the lease began); 0 for a lease stored before this was kept. */
+  grantSince: number;
 }
+
+/**
+ * How long a grant is held before it may double past an equal share of the capacity. Instances that
+ * a burst of traffic wakes at the same moment all report what they want within this time, so the
+ * first to call does not take slots it must then give back (a slot given back stays reserved for its
+ * instance's release delay, and whoever waits for it waits that long).
+ */
+export const growthHoldMs = 100;
 
 /** Totals over live leases, and what tells a restarted Redis from a live one. */
 export interface BudgetMeta {
@@ -320,10 +330,15 @@ export function allocate(
     // Up to its entitled share an instance takes any free slot; beyond it, only slots no starving
     // instance is owed.
     const open = Math.max(Math.min(share.entitled, free), free - totals.starving);
-    // Growth per call is at most to twice the last grant, or to an equal share of the capacity among
-    // the live leases: instances that start work together each get a share, instead of the first to
-    // call taking every free slot, which it would then hold for its release delay after giving it up.
-    const growth = Math.max(2 * (own?.grant ?? 0), Math.ceil(capacity / (totals.instances + 1)));
+    // Growth per call is at most to an equal share of the capacity among the live leases, or to twice
+    // the last grant once that has been held for `growthHoldMs`: instances that start work together
+    // each get a share, instead of the first to call taking every free slot, which it would then hold
+    // for its release delay after giving it up.
+    const settled = own !== undefined && now - own.grantSince >= growthHoldMs;
+    const growth = Math.max(
+      settled ? 2 * own.grant : (own?.grant ?? 0),
+      Math.ceil(capacity / (totals.instances + 1)),
+    );
     grant = Math.max(0, Math.min(share.target, open, growth));
     starving = Math.max(0, share.entitled - grant);
   }
@@ -336,6 +351,7 @@ export function allocate(
     starving,
     clientId: request.clientId,
     renewedAt: now,
+    grantSince: own !== undefined && grant <= own.grant ? own.grantSince : now,
   };
   add(totals, lease);
   state.leases.set(request.instanceId, lease);

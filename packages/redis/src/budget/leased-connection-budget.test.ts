@@ -61,7 +61,8 @@ describe('LeasedConnectionBudget', () => {
     const a = budget(clock, redis.exchange, { instanceId: 'a', releaseDelayMs: 2000 });
     const b = budget(clock, redis.exchange, { instanceId: 'b' });
     a.reportDemand({ inUse: 8, wanted: { NORMAL: 8 } });
-    await clock.advance(100);
+    // An equal share (4) at once, all 8 once that has been held for growthHoldMs.
+    await clock.advance(300);
     expect(a.limit).toBe(8);
     // a's work ends; b wants everything.
     a.reportDemand({ inUse: 0, wanted: {} });

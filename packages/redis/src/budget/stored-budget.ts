@@ -7,8 +7,9 @@ import type { BudgetState, LeaseRecord } from './allocation.js';
  *
  * Keys (one hash tag, so a Redis Cluster keeps them in one slot):
  * - `{key}:leases`, hash: instance id → "seq grant reserved w0 w1 w2 w3 w4 expiresAt starving clientId
- *   renewedAt". Older leases have fewer fields: nine (before `starving`) or ten (before `clientId` and
- *   `renewedAt`); they read as not starving, with client id 0 (never suspect) and renewedAt 0.
+ *   renewedAt grantSince". Older leases have fewer fields: nine (before `starving`), ten (before
+ *   `clientId` and `renewedAt`) or twelve (before `grantSince`); they read as not starving, with client
+ *   id 0 (never suspect), renewedAt 0 and grantSince 0 (held long enough to grow).
  * - `{key}:expiry`, sorted set: instance id scored by expiresAt. It finds expired leases in O(log n),
  *   and, since every lease expires `leaseMs` after its renewal, stale ones too.
  * - `{key}:meta`, hash: runId, learningUntil, reserved, w0..w4, n0..n4 (leases wanting any slot per
@@ -49,13 +50,14 @@ local function parseLease(text)
   local f = {}
   for field in string.gmatch(text, '%S+') do f[#f + 1] = tonumber(field) end
   return { seq = f[1], grant = f[2], reserved = f[3], wants = { f[4], f[5], f[6], f[7], f[8] }, expiresAt = f[9],
-    starving = f[10] or 0, clientId = f[11] or 0, renewedAt = f[12] or 0 }
+    starving = f[10] or 0, clientId = f[11] or 0, renewedAt = f[12] or 0, grantSince = f[13] or 0 }
 end
 
 local function formatLease(lease)
   local w = lease.wants
-  return string.format('%d %d %d %d %d %d %d %d %d %d %d %d', lease.seq, lease.grant, lease.reserved,
-    w[1], w[2], w[3], w[4], w[5], lease.expiresAt, lease.starving, lease.clientId, lease.renewedAt)
+  return string.format('%d %d %d %d %d %d %d %d %d %d %d %d %d', lease.seq, lease.grant, lease.reserved,
+    w[1], w[2], w[3], w[4], w[5], lease.expiresAt, lease.starving, lease.clientId, lease.renewedAt,
+    lease.grantSince)
 end
 
 -- The meta hash, or nil when there is none.
@@ -121,6 +123,7 @@ export function decodeBudgetState(leases: Record<string, string>, meta: Record<s
       starving: f[9] ?? 0,
       clientId: f[10] ?? 0,
       renewedAt: f[11] ?? 0,
+      grantSince: f[12] ?? 0,
     });
   }
   return {
