@@ -32,6 +32,7 @@ import {
 import { medianByHighP99 } from './judge-sample-app-overload.js';
 import { renderMultiInstanceSection } from './render-multi-instance.js';
 import { renderReport } from './render-report.js';
+import { renderSimulationSection } from './render-simulation.js';
 import { reportCommand } from './report-command.js';
 import { type LoadtestId, type ReportData, reportSchemaVersion } from './report-data.js';
 import { n } from './report-tables.js';
@@ -84,6 +85,7 @@ function withMultiInstance(markdown: string): string {
   let text = markdown;
   for (const section of [
     renderMultiInstanceSection(`${docsDir}multi-instance.json`),
+    renderSimulationSection(`${docsDir}shared-budget-sim.json`),
     renderServedCostSection(`${docsDir}served-cost.json`),
     renderPrioritySection(`${docsDir}priority-under-load.json`),
   ])
