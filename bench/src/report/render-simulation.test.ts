@@ -19,6 +19,8 @@ describe('renderSimulationSection', () => {
     );
     const section = renderSimulationSection(path)!;
     expect(section).toContain('`pnpm sim:shared-budget -- --crashes 20` on 2026-12-07 (07:13 UTC)');
-    expect(section).toContain('```text\nglobal count of operations running: max 91 of 100 (never above the capacity)\n```');
+    expect(section).toContain(
+      '```text\nglobal count of operations running: max 91 of 100 (never above the capacity)\n```',
+    );
   });
 });
