@@ -18,6 +18,7 @@ export { defaultCapacityOptions } from './capacity/capacity-options.js';
 export { isCapacitySignal } from './capacity/capacity-signal.js';
 export { readConnectionLimit } from './capacity/connection-limit.js';
 export { EffectiveLimit } from './capacity/effective-limit.js';
+export { peerShare } from './capacity/peer-share.js';
 export type { ReadOnlyStatus } from './degradation/read-only-mode.js';
 export { ReadOnlyMode } from './degradation/read-only-mode.js';
 export type { ErrorTypeDefaults } from './errors/error-type.js';

@@ -25,12 +25,7 @@ export type {
   PeerWatchOptions,
   PeerWatchStats,
 } from './capacity/peer-share.js';
-export {
-  peerApplicationName,
-  peerInstancesQuery,
-  peerShare,
-  watchPeerInstances,
-} from './capacity/peer-share.js';
+export { peerApplicationName, peerInstancesQuery, watchPeerInstances } from './capacity/peer-share.js';
 export type {
   DemandSnapshot,
   SharedBudgetLimitChange,

@@ -28,7 +28,6 @@ export {
   parsePriority,
   peerApplicationName,
   peerInstancesQuery,
-  peerShare,
   priorities,
   priorityName,
   rateLimitHeaders,
