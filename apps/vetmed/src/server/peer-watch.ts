@@ -33,7 +33,6 @@ export function watchPeers(
   // What all instances share: the database's limit for the role when it was read, else the budget.
   const capacity = Math.min(budget, reading?.limit ?? budget);
   log.info({ self, capacity }, 'sharing the role’s connections with the instances seen in pg_stat_activity');
-  let lastCount = 1;
   let lastDone = 0;
   return watchPeerInstances(safeguards, {
     capacity,
@@ -49,16 +48,9 @@ export function watchPeers(
       return busy;
     },
     // A look is one short read; HIGH so that it is not held back behind the load it is about.
-    listApplicationNames: async () => {
-      const names = await safeguards.withContext({ priority: Priority.HIGH, timeoutMs: 2000 }, () =>
-        list.call(database),
-      );
-      const count = new Set(names.filter((name) => name?.startsWith(peerPrefix))).size;
-      if (count !== lastCount) {
-        log.info({ instances: count }, 'instances holding connections of the role changed');
-        lastCount = count;
-      }
-      return names;
-    },
+    listApplicationNames: () =>
+      safeguards.withContext({ priority: Priority.HIGH, timeoutMs: 2000 }, () => list.call(database)),
+    onChange: ({ instances, share }) =>
+      log.info({ instances, share }, 'instances sharing the role’s connections changed'),
   });
 }

@@ -172,3 +172,28 @@ describe('watchPeerInstances headroom', () => {
     await safeguards.close();
   });
 });
+
+describe('watchPeerInstances onChange', () => {
+  it('reports a look that changed the instances counted or the share, and not the others', async () => {
+    const clock = new ManualClock(0);
+    const safeguards = createSafeguards({ clock, queue: { maxConcurrentConnections: 8 } });
+    let listed = ['app:a'];
+    const changes: Array<{ instances: number; share: number }> = [];
+    const watch = watchPeerInstances(safeguards, {
+      capacity: 8,
+      self: 'app:a',
+      prefix: 'app:',
+      intervalMs: 1000,
+      clock,
+      listApplicationNames: async () => listed,
+      onChange: ({ instances, share }) => changes.push({ instances, share }),
+    });
+    await clock.advance(0);
+    listed = ['app:a', 'app:b'];
+    await clock.advance(1000);
+    await clock.advance(1000);
+    expect(changes).toEqual([{ instances: 2, share: 4 }]);
+    watch.stop();
+    await safeguards.close();
+  });
+});

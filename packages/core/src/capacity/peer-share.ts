@@ -82,6 +82,8 @@ export interface PeerWatchOptions {
    * serverless database (Neon) from suspending. The last share stays meanwhile.
    */
   isBusy?: () => boolean;
+  /** Called after a look that changed the number of instances counted or the share (e.g. to log it). */
+  onChange?: (stats: PeerWatchStats) => void;
   /** How often to look. Default 1 000 ms. */
   intervalMs?: number;
   /**
@@ -118,8 +120,9 @@ export interface PeerLimitTarget {
 
 /**
  * Looks at the role's backends every `intervalMs` and sets this instance's `peers` limit input to its
- * share of `capacity - headroom` (see {@link peerShare}). The adaptive limit keeps working beneath it: the share is a ceiling,
- * and a "too many connections" answer still lowers the limit below it. A failed look changes nothing.
+ * share of `capacity - headroom` (see {@link peerShare}). The adaptive limit keeps working beneath
+ * it: the share is a ceiling, and a "too many connections" answer still lowers the limit below it. A
+ * failed look changes nothing.
  *
  * @example
  * ```ts
@@ -145,6 +148,7 @@ export function watchPeerInstances(target: PeerLimitTarget, options: PeerWatchOp
 
   const lastSeen = new Map<string, number>();
   let share = options.capacity - headroom;
+  let instances = 1;
   let failures = 0;
   let lastError: string | undefined;
   let stopped = false;
@@ -164,9 +168,15 @@ export function watchPeerInstances(target: PeerLimitTarget, options: PeerWatchOp
       const now = clock.now();
       for (const name of names)
         if (typeof name === 'string' && name.startsWith(options.prefix)) lastSeen.set(name, now);
-      share = peerShare(options.capacity - headroom, options.self, count());
-      target.limit.set('peers', share);
+      const counted = count();
+      const next = peerShare(options.capacity - headroom, options.self, counted);
+      target.limit.set('peers', next);
       lastError = undefined;
+      if (next !== share || counted.size !== instances) {
+        share = next;
+        instances = counted.size;
+        options.onChange?.(stats());
+      }
     } catch (error) {
       failures++;
       lastError = error instanceof Error ? error.message : String(error);
@@ -174,10 +184,11 @@ export function watchPeerInstances(target: PeerLimitTarget, options: PeerWatchOp
       if (!stopped) timer = clock.setTimeout(() => void look(), intervalMs);
     }
   };
+  const stats = (): PeerWatchStats => ({ instances: count().size, share, failures, lastError });
   void look();
 
   return {
-    stats: () => ({ instances: count().size, share, failures, lastError }),
+    stats,
     stop() {
       stopped = true;
       if (timer !== undefined) clock.clearTimeout(timer);

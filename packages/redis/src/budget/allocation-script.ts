@@ -3,6 +3,7 @@ import {
   type AllocationRequest,
   type AllocationStatus,
   bandCount,
+  growthHoldMs,
   type RedisEnvironment,
   type Suspect,
   suspectsPerReply,
@@ -170,9 +171,9 @@ else
   end
   local free = capacity - meta.reserved
   local open = math.max(math.min(entitled, free), free - meta.starving)
-  -- growthHoldMs in allocation.ts: doubling waits until the grant has been held 100 ms.
+  -- Doubling waits until the grant has been held growthHoldMs (allocation.ts).
   local growFrom = ownGrant
-  if ownGrantSince ~= nil and now - ownGrantSince >= 100 then growFrom = 2 * ownGrant end
+  if ownGrantSince ~= nil and now - ownGrantSince >= ${growthHoldMs} then growFrom = 2 * ownGrant end
   local growth = math.max(growFrom, math.ceil(capacity / (meta.instances + 1)))
   grant = math.max(0, math.min(target, open, growth))
   starving = math.max(0, entitled - grant)
