@@ -40,37 +40,42 @@ export interface RecordDoseResult {
 }
 
 /**
- * Records a dose exactly once per idempotency key of its regimen, in one transaction: insert with
- * `ON CONFLICT (regimen_id, idempotency_key) DO NOTHING`; when the row is new, draw the household's
- * stock of the medication down by the dose (only when the stock is counted in the dose's unit; never
- * below 0). A retried request returns the first recording with `created: false`. The same key with a
- * different dose (amount, unit, notes, or a `recordedAt` that differs) is not a retry: it rejects with
- * a SafeguardError of type CONFLICT, reason `idempotency-key-reused`, and changes nothing. A regimen
- * that is inactive, or ended by the time of the dose, takes no new dose: CONFLICT, reason
- * `regimen-inactive` or `regimen-ended` (a retry of a dose recorded before still gets its first
- * recording). An unknown regimen rejects with NOT_FOUND, reason `regimen-not-found`.
+ * Records a dose exactly once per idempotency key of its regimen. The recording is one statement,
+ * atomic on its own: insert with `ON CONFLICT (regimen_id, idempotency_key) DO NOTHING` and, only when
+ * the row is new, draw the household's stock of the medication down by the dose (only when the stock
+ * is counted in the dose's unit; never below 0). A retried request returns the first recording with
+ * `created: false`. The same key with a different dose (amount, unit, notes, or a `recordedAt` that
+ * differs) is not a retry: it rejects with a SafeguardError of type CONFLICT, reason
+ * `idempotency-key-reused`, and changes nothing. A regimen that is inactive, or ended by the time of
+ * the dose, takes no new dose: CONFLICT, reason `regimen-inactive` or `regimen-ended` (a retry of a
+ * dose recorded before still gets its first recording). An unknown regimen rejects with NOT_FOUND,
+ * reason `regimen-not-found`.
  *
- * `regimen`: the regimen row when the caller has just read it (the router's access check), so the
- * transaction does not read it again. Ignored unless its `id` is `input.regimenId`.
+ * Why one statement and not a transaction (BEGIN, INSERT, UPDATE, COMMIT): a dose is urgent work, and
+ * under load every round trip waits for a turn of a busy event loop and holds a connection meanwhile.
+ * One round trip holds the connection a quarter as long and gives the same atomicity.
+ *
+ * `regimen`: the regimen row when the caller has just read it (the router's access check), so it is
+ * not read again. Ignored unless its `id` is `input.regimenId`.
  */
-export function recordDose(
+export async function recordDose(
   db: AppDatabase,
   input: RecordDoseInput,
   regimen?: DoseRegimen,
 ): Promise<RecordDoseResult> {
-  return db.transaction(async (tx) => {
-    const known = regimen?.id === input.regimenId ? regimen : await readRegimen(tx, input.regimenId);
-    const doseAmount = input.doseAmount ?? known.doseAmount;
-    const doseUnit = input.doseUnit ?? known.doseUnit;
-    const dose = { doseAmount, doseUnit, notes: input.notes, recordedAt: input.recordedAt };
-    const closed = closedReason(known, input.recordedAt ?? new Date());
-    if (closed) {
-      const existing = await findDose(tx, known.id, input.idempotencyKey);
-      if (existing && isSameDose(existing, dose)) return { administration: existing, created: false };
-      throw regimenClosed(closed);
-    }
+  const known = regimen?.id === input.regimenId ? regimen : await readRegimen(db, input.regimenId);
+  const doseAmount = input.doseAmount ?? known.doseAmount;
+  const doseUnit = input.doseUnit ?? known.doseUnit;
+  const dose = { doseAmount, doseUnit, notes: input.notes, recordedAt: input.recordedAt };
+  const closed = closedReason(known, input.recordedAt ?? new Date());
+  if (closed) {
+    const existing = await findDose(db, known.id, input.idempotencyKey);
+    if (existing && isSameDose(existing, dose)) return { administration: existing, created: false };
+    throw regimenClosed(closed);
+  }
 
-    const [inserted] = await tx
+  const recorded = db.$with('recorded').as(
+    db
       .insert(administrations)
       .values({
         regimenId: known.id,
@@ -83,13 +88,12 @@ export function recordDose(
         idempotencyKey: input.idempotencyKey,
       })
       .onConflictDoNothing({ target: [administrations.regimenId, administrations.idempotencyKey] })
-      .returning();
-    if (!inserted) {
-      const existing = (await findDose(tx, known.id, input.idempotencyKey))!;
-      if (!isSameDose(existing, dose)) throw idempotencyKeyReused([input.idempotencyKey]);
-      return { administration: existing, created: false };
-    }
-    await tx
+      .returning(),
+  );
+  // A data-modifying CTE runs whether or not the outer query reads it; it draws stock only when
+  // `recorded` holds the new row, that is, never for a retry.
+  const drawn = db.$with('drawn').as(
+    db
       .update(inventory)
       .set({ quantityOnHand: sql`greatest(${inventory.quantityOnHand} - ${doseAmount}::numeric, 0)` })
       .where(
@@ -97,13 +101,22 @@ export function recordDose(
           eq(inventory.householdId, known.householdId),
           eq(inventory.medicationId, known.medicationId),
           eq(inventory.unit, doseUnit),
+          sql`exists (select 1 from ${recorded})`,
         ),
-      );
-    return { administration: inserted, created: true };
-  });
+      )
+      .returning({ householdId: inventory.householdId }),
+  );
+  const [inserted] = await db.with(recorded, drawn).select().from(recorded);
+  if (inserted) return { administration: inserted, created: true };
+  // The key was taken: by this dose's earlier attempt (a retry), or by a different dose. This read is
+  // a new statement, so it sees the row even when a concurrent attempt committed it after ours began.
+  const existing = await findDose(db, known.id, input.idempotencyKey);
+  if (!existing) throw new Error('recordDose: the idempotency key conflicted, yet no dose holds it');
+  if (!isSameDose(existing, dose)) throw idempotencyKeyReused([input.idempotencyKey]);
+  return { administration: existing, created: false };
 }
 
-/** The regimen `recordDose` doses, read inside its transaction. NOT_FOUND when there is none. */
+/** The regimen `recordDose` doses, when the caller has not read it. NOT_FOUND when there is none. */
 async function readRegimen(tx: AppDatabase, regimenId: string): Promise<DoseRegimen> {
   const [regimen] = await tx
     .select({
