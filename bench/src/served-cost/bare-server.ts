@@ -6,7 +6,7 @@
  *
  * Same as the app: the bearer token is verified against `auth_tokens` once and then kept in memory
  * for 30 s (the app's session cache), the access checks are the app's one-query joins, the dose
- * history reads 50 rows, a recording runs the app's own `recordDose` (one transaction: insert, stock
+ * history reads 50 rows, a recording runs the app's own `recordDose` (one statement: insert, stock
  * update). The input is validated with zod, and the answers have the app's shape (`{ value, degraded }`
  * for the history), so superjson has the same work.
  * Not here, by design: rate limits, the admission queue and budget, load shedding, breakers,
