@@ -335,7 +335,7 @@ describe('LeasedConnectionBudget with a connection (dead instances reaped early)
     await clock.advance(3000);
     expect(shared.mode).toBe('fallback');
     // Redis may reap the lease from renewedAt + staleMs: the instance stopped using it before.
-    expect(leftSharedAt).toBeLessThanOrEqual(lastRenewalSent + 1500 - 15);
+    expect(leftSharedAt).toBeLessThanOrEqual(lastRenewalSent + 1500 - 150);
     expect(leftSharedAt).toBeLessThan(renewedAt + 1500);
     // Reconnected: the next renewal carries the new connection's id and the full lease holds again.
     connection.reconnect(6);
@@ -344,6 +344,33 @@ describe('LeasedConnectionBudget with a connection (dead instances reaped early)
     expect(shared.mode).toBe('shared');
     expect(redis.state.leases.get('a')?.clientId).toBe(6);
     expect(shared.stats().leaseRemainingMs).toBeGreaterThan(4000);
+  });
+
+  it('admits nothing on a grant past its validity even while its timer has not run yet (a busy event loop)', async () => {
+    const clock = new ManualClock();
+    const redis = fakeRedis(clock);
+    const connection = fakeConnection(clock, redis, 5);
+    const shared = new LeasedConnectionBudget(
+      { capacity: 8, clock, leaseMs: 5000, refreshMs: 500, instanceId: 'a' },
+      redis.exchange,
+      connection,
+    );
+    shared.reportDemand({ inUse: 0, wanted: { NORMAL: 4 } });
+    await clock.advance(1200);
+    expect(shared.limit).toBe(4);
+    redis.down = true;
+    connection.close();
+    const validForMs = shared.stats().leaseRemainingMs;
+    expect(validForMs).toBeLessThan(1500);
+    // Time passes without the timers running, as when the loop is busy: the mode still says shared,
+    // but the grant admits nothing once its validity is over.
+    clock.set(clock.now() + validForMs - 1);
+    expect(shared.limit).toBe(4);
+    clock.set(clock.now() + 1);
+    expect(shared.mode).toBe('shared');
+    expect(shared.limit).toBe(0);
+    await clock.advance(0);
+    expect(shared.mode).not.toBe('shared');
   });
 
   it('a grant from a call sent before a close is capped too (it may have gone out on the closed connection)', async () => {
@@ -361,7 +388,7 @@ describe('LeasedConnectionBudget with a connection (dead instances reaped early)
     connection.close();
     await clock.advance(45);
     expect(shared.mode).toBe('shared');
-    expect(shared.stats().leaseRemainingMs).toBeLessThanOrEqual(1500 - 15 - 55);
+    expect(shared.stats().leaseRemainingMs).toBeLessThanOrEqual(1500 - 150 - 55);
     // The next call goes out without a client id (not known yet on the new connection): not reapable,
     // so its answer brings the full lease back.
     await clock.advance(100);

@@ -78,7 +78,8 @@ function defaultInstanceId(): string {
  * The client side of the shared budget: holds this instance's lease, renews it in the background,
  * asks early when demand grows past the grant, gives slots back early when others are waiting, and
  * falls back to a local limit when Redis is unreachable. No Redis call is made on the path of a
- * database operation: `limit` is a field read, `reportDemand` stores numbers and maybe moves a timer.
+ * database operation: `limit` reads a field and the clock, `reportDemand` stores numbers and maybe
+ * moves a timer.
  *
  * Lease validity is counted on this process's clock from the moment the request was *sent*, which is
  * never later than when Redis started the lease, minus a 1% margin for clock-rate differences: the
@@ -87,9 +88,10 @@ function defaultInstanceId(): string {
  * With a `BudgetConnection`, each call also carries the CLIENT ID of the Redis connection it travels on,
  * and Redis may drop the lease `staleMs` after its renewal once that connection is gone (reaping.ts).
  * So a grant from a call that carried a client id is valid only until `staleMs` after that call was sent
- * (minus the same 1%) as soon as a close of the connection has been seen after the send: the call may
- * have gone out on the connection that closed, or be resent on the next with the old id. A later call
- * sent with the id of the new connection (or with 0, before it is known) restores the full lease.
+ * (minus a tenth of it, room for a late timer) as soon as a close of the connection has been seen after
+ * the send: the call may have gone out on the connection that closed, or be resent on the next with
+ * the old id. A later call sent with the id of the new connection (or with 0, before it is known)
+ * restores the full lease.
  * Instances offered suspects by Redis check them (at most once per `refreshMs`) and reap the dead.
  */
 export class LeasedConnectionBudget implements SharedConnectionBudget {
@@ -195,7 +197,10 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
     switch (this.currentMode) {
       case 'shared':
       case 'learning':
-        return this.grant;
+        // The lease timer ends the grant, but a busy event loop runs timers late: read the clock too,
+        // so that no call is admitted on a grant past its validity (nor past the moment Redis may
+        // reap it) while the timer waits for its turn.
+        return this.clock.now() < this.validUntil ? this.grant : 0;
       case 'fallback':
         return this.fallbackLimit;
       default:
@@ -435,7 +440,9 @@ export class LeasedConnectionBudget implements SharedConnectionBudget {
   /** The current grant's validity: its lease, or less once Redis may reap it (see the class comment). */
   private grantValidUntil(): number {
     if (!this.grantReapable || this.connectionCloses === this.grantCloses) return this.grantLeaseEnd;
-    return Math.min(this.grantLeaseEnd, this.grantSentAt + this.staleMs - Math.ceil(this.staleMs / 100));
+    // A tenth of staleMs (150 ms by default) early, not 1% as for expiry: the core learns of the end
+    // from the lease timer, which a busy event loop runs late, and Redis may reap right at staleMs.
+    return Math.min(this.grantLeaseEnd, this.grantSentAt + this.staleMs - Math.ceil(this.staleMs / 10));
   }
 
   private onConnectionClose(): void {
