@@ -120,6 +120,34 @@ describe('a shared budget in createSafeguards', () => {
     expect(shared.closed).toBe(1);
   });
 
+  it('takes a lower limit the budget has not announced yet as soon as demand moves (a late lease timer)', async () => {
+    const clock = new ManualClock();
+    const shared = new HandSetBudget();
+    const safeguards = createSafeguards({
+      clock,
+      shared,
+      queue: { maxConcurrentConnections: 4, reservedForCritical: 0 },
+    });
+    shared.grant(2);
+    const first = await safeguards.queue.acquire(Priority.NORMAL);
+    await flush();
+    // The grant has ended, but the event that says so has not come yet.
+    shared.limit = 0;
+    const second = safeguards.queue.acquire(Priority.NORMAL);
+    await flush();
+    expect(safeguards.metrics().capacity).toMatchObject({ effective: 0, limitedBy: 'shared' });
+    expect(safeguards.queue.active).toBe(1);
+    first.release();
+    await flush();
+    expect(safeguards.queue.active).toBe(0);
+    shared.grant(2);
+    const lease = await second;
+    lease.release();
+    const closing = safeguards.close({ drainTimeoutMs: 0 });
+    await clock.advance(1);
+    await closing;
+  });
+
   it('reports a drop in demand only once it has lasted 500 ms, even if the queue is quiet by then', async () => {
     const clock = new ManualClock();
     const shared = new HandSetBudget();

@@ -38,6 +38,9 @@ export class SharedBudgetLink {
     limit.set('shared', budget.limit);
     this.subscription = budget.onLimitChange((change) => limit.set('shared', change.limit));
     queue.setDemandHook(() => this.schedule());
+    // The budget announces a grant's end from a timer, which a busy event loop runs late; its `limit`
+    // may already say so. Read before each hand-out, no slot is given on a grant that has ended.
+    queue.setLimitProbe(() => limit.set('shared', budget.limit));
     this.report();
   }
 
@@ -47,6 +50,7 @@ export class SharedBudgetLink {
     this.closed = true;
     this.subscription.dispose();
     this.queue.setDemandHook(undefined);
+    this.queue.setLimitProbe(undefined);
     if (this.holdTimer !== undefined) this.clock.clearTimeout(this.holdTimer);
     await this.budget.close();
   }

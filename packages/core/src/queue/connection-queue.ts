@@ -200,6 +200,8 @@ export class ConnectionQueue {
   private idleWaiters: Array<() => void> = [];
   /** Told when slots are taken or released or waiters come and go (see {@link setDemandHook}). */
   private demandHook: (() => void) | undefined = undefined;
+  /** Asked before slots are handed out (see {@link setLimitProbe}). */
+  private limitProbe: (() => void) | undefined = undefined;
   private grantsSinceRescue = 0;
   private isClosed = false;
 
@@ -268,6 +270,7 @@ export class ConnectionQueue {
    * undefined. The pipeline's fast path: no promise, no timer.
    */
   tryAcquire(priority: Priority, now = this.clock.now()): Lease | undefined {
+    this.limitProbe?.();
     if (this.isClosed || this.pausedLanes[priority] || !this.canGrant(priority)) return undefined;
     const lease = this.grantSlot(priority, now);
     this.recordWait(priority, 0);
@@ -366,6 +369,15 @@ export class ConnectionQueue {
    */
   setDemandHook(hook: (() => void) | undefined): void {
     this.demandHook = hook;
+  }
+
+  /**
+   * Sets the one function asked (synchronously) before slots are handed out, so that it may lower
+   * the limit first (`setMaxConcurrent`): a shared budget's link uses it to read a grant whose end the
+   * budget has not announced yet. It must be cheap. `undefined` removes it.
+   */
+  setLimitProbe(probe: (() => void) | undefined): void {
+    this.limitProbe = probe;
   }
 
   /**
@@ -610,6 +622,7 @@ export class ConnectionQueue {
 
   /** Hands free slots to waiters until none is free or nobody eligible waits. */
   private dispatch(): void {
+    if (this.queuedCount > 0) this.limitProbe?.();
     while (this.queuedCount > 0 && !this.isClosed) {
       const nonReserveFree = this.canGrant(Priority.HIGH);
       if (!nonReserveFree && !this.canGrant(Priority.CRITICAL)) return;
