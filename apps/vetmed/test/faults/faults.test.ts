@@ -150,9 +150,10 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
         const kills: Array<{ at: number; backends: number; writesInFlight: number }> = [];
         for (let round = 0; round < 8; round++) {
           await sleep(700);
-          // Kill every app backend at a moment a write is running and a read too; after 500 ms without
-          // both, at a moment a write is running; after 1 s, whatever runs. The check and the kill are one
-          // statement, one snapshot.
+          // Kill every app backend at a moment a write is running on the server and a read is on its way
+          // (sent by a client, not answered: in the app, the proxy or the server); after 500 ms without
+          // both, at a moment a write is running; after 1 s, whatever runs. The server's side of the
+          // check and the kill are one statement, one snapshot.
           const deadline = Date.now() + 500;
           const lastChance = deadline + 500;
           for (;;) {
@@ -160,12 +161,13 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
             with app as (
               select pid, state, query from pg_stat_activity
               where usename = ${server.appRole} and backend_type = 'client backend'),
+            reading as (
+              select count(*)::int + ${load.readsInFlight()}::int as n from app
+              where state = 'active' and query ~* '^\\s*select'),
             writing as (
               select count(*)::int as n from app
               where state = 'idle in transaction'
-                 or (state = 'active' and query ~* '^\\s*(begin|insert|update|with\\s.*\\m(insert|update)\\M)')),
-            reading as (
-              select count(*)::int as n from app where state = 'active' and query ~* '^\\s*select')
+                 or (state = 'active' and query ~* '^\\s*(begin|insert|update|with\\s.*\\m(insert|update)\\M)'))
             select (select n from writing) as writes,
                    (select count(pg_terminate_backend(pid))::int from app
                     where ((select n from writing) > 0 and ((select n from reading) > 0 or ${Date.now() >= deadline}))

@@ -92,6 +92,7 @@ export function watchRetries(app: RunningVetmed) {
 export function startSteadyLoad(users: readonly LoadUser[], ratePerSecond: number) {
   const records: CallRecord[] = [];
   const pending = new Set<Promise<void>>();
+  let readsInFlight = 0;
   let sent = 0;
   const started = Date.now();
   const timer = setInterval(() => {
@@ -103,6 +104,7 @@ export function startSteadyLoad(users: readonly LoadUser[], ratePerSecond: numbe
       sent++;
       const key = kind === 'record' ? randomUUID() : undefined;
       const startedAt = Date.now();
+      if (kind === 'read') readsInFlight++;
       const call: Promise<unknown> =
         kind === 'record'
           ? user.client.administrations.record.mutate({
@@ -111,6 +113,7 @@ export function startSteadyLoad(users: readonly LoadUser[], ratePerSecond: numbe
             })
           : user.client.administrations.history.query({ animalId: user.world.animal.id, limit: 20 });
       const tracked: Promise<void> = outcome(call).then((result) => {
+        if (kind === 'read') readsInFlight--;
         const answer = result.ok ? (result.value as DegradableAnswer) : undefined;
         records.push({
           kind,
@@ -133,6 +136,8 @@ export function startSteadyLoad(users: readonly LoadUser[], ratePerSecond: numbe
     }
   }, 5);
   return {
+    /** Reads sent and not answered yet. */
+    readsInFlight: (): number => readsInFlight,
     /** The calls answered so far (a copy), while the load goes on. */
     answered: (): CallRecord[] => [...records],
     /** Stops sending and waits for every call in flight. */
