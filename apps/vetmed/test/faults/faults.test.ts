@@ -247,9 +247,9 @@ describe('fault injection (real PostgreSQL, our TCP proxy, the app under load)',
           '2-killed-backends',
           { app, committedAttempts: target.committedAttempts, users, records, retries },
           {
-            scenario: `Killed backends: pg_terminate_backend on every app connection, ${kills.length} times, each while a write transaction was open`,
+            scenario: `Killed backends: pg_terminate_backend on every app connection, ${kills.length} times, at moments a dose write was running (each insert slowed to 20 ms on the server by a trigger) where one came within 1 s, and a read was on its way where one came within 500 ms`,
             load: '16 calls/s over HTTP (dose recordings and history reads), 4 users, 5 ms proxy latency each way; retry budget off',
-            faults: `${killed} backends terminated, ${writesHit} of them in a write transaction; the errors the app classified for them: ${seenReasons}`,
+            faults: `${killed} backends terminated, ${writesHit} writes running at those moments; the errors the app classified for them: ${seenReasons}`,
             recoveryMs: recoveryAfter(records, kills.at(-1)!.at),
             notes: (ledger) => [
               `${reads.length - failedReads.length} of ${reads.length} reads succeeded; ${metrics.retries.recovered} operations succeeded after a retry; ${failedReads.length === 0 ? 'no read failed' : `the ${failedReads.length} that failed did so after all 3 attempts met a killed or refused connection`}`,
