@@ -69,15 +69,21 @@ const flush = async () => {
   for (let i = 0; i < 5; i++) await Promise.resolve();
 };
 
+/** Safeguards with a budget of 4 (no CRITICAL reserve) on a {@link HandSetBudget}, on a manual clock. */
+function safeguardsOnHandSetBudget() {
+  const clock = new ManualClock();
+  const shared = new HandSetBudget();
+  const safeguards = createSafeguards({
+    clock,
+    shared,
+    queue: { maxConcurrentConnections: 4, reservedForCritical: 0 },
+  });
+  return { clock, shared, safeguards };
+}
+
 describe('a shared budget in createSafeguards', () => {
   it('holds the queue to the grant, reports demand once per turn capped at the budget from the top priority, and degrades health on fallback', async () => {
-    const clock = new ManualClock();
-    const shared = new HandSetBudget();
-    const safeguards = createSafeguards({
-      clock,
-      shared,
-      queue: { maxConcurrentConnections: 4, reservedForCritical: 0 },
-    });
+    const { clock, shared, safeguards } = safeguardsOnHandSetBudget();
     expect(safeguards.metrics().capacity).toMatchObject({ effective: 0, limitedBy: 'shared' });
     const granted: Lease[] = [];
     for (const priority of [
@@ -121,13 +127,7 @@ describe('a shared budget in createSafeguards', () => {
   });
 
   it('takes a lower limit the budget has not announced yet as soon as demand moves (a late lease timer)', async () => {
-    const clock = new ManualClock();
-    const shared = new HandSetBudget();
-    const safeguards = createSafeguards({
-      clock,
-      shared,
-      queue: { maxConcurrentConnections: 4, reservedForCritical: 0 },
-    });
+    const { clock, shared, safeguards } = safeguardsOnHandSetBudget();
     shared.grant(2);
     const first = await safeguards.queue.acquire(Priority.NORMAL);
     await flush();
@@ -149,13 +149,7 @@ describe('a shared budget in createSafeguards', () => {
   });
 
   it('reports a drop in demand only once it has lasted 500 ms, even if the queue is quiet by then', async () => {
-    const clock = new ManualClock();
-    const shared = new HandSetBudget();
-    const safeguards = createSafeguards({
-      clock,
-      shared,
-      queue: { maxConcurrentConnections: 4, reservedForCritical: 0 },
-    });
+    const { clock, shared, safeguards } = safeguardsOnHandSetBudget();
     shared.grant(4);
     const leases = await Promise.all([0, 1, 2].map(() => safeguards.queue.acquire(Priority.NORMAL)));
     await flush();

@@ -307,17 +307,27 @@ function timed(clock: ManualClock, exchange: BudgetExchange) {
   return { sentAt, exchange: wrapped };
 }
 
+/** A budget of 8 (a 5 s lease renewed every 500 ms) calling `exchange`, over a Redis `connection`. */
+function connectedBudget(
+  clock: ManualClock,
+  exchange: BudgetExchange,
+  connection: BudgetConnection,
+  instanceId = 'a',
+): LeasedConnectionBudget {
+  return new LeasedConnectionBudget(
+    { capacity: 8, clock, leaseMs: 5000, refreshMs: 500, instanceId },
+    exchange,
+    connection,
+  );
+}
+
 describe('LeasedConnectionBudget with a connection (dead instances reaped early)', () => {
   it('once its connection closes, uses its grant only until staleMs after its last renewal was sent, before Redis may reap it', async () => {
     const clock = new ManualClock();
     const redis = fakeRedis(clock);
     const connection = fakeConnection(clock, redis, 5);
     const calls = timed(clock, redis.exchange);
-    const shared = new LeasedConnectionBudget(
-      { capacity: 8, clock, leaseMs: 5000, refreshMs: 500, instanceId: 'a' },
-      calls.exchange,
-      connection,
-    );
+    const shared = connectedBudget(clock, calls.exchange, connection);
     shared.reportDemand({ inUse: 0, wanted: { NORMAL: 4 } });
     await clock.advance(1200);
     expect(shared.limit).toBe(4);
@@ -350,11 +360,7 @@ describe('LeasedConnectionBudget with a connection (dead instances reaped early)
     const clock = new ManualClock();
     const redis = fakeRedis(clock);
     const connection = fakeConnection(clock, redis, 5);
-    const shared = new LeasedConnectionBudget(
-      { capacity: 8, clock, leaseMs: 5000, refreshMs: 500, instanceId: 'a' },
-      redis.exchange,
-      connection,
-    );
+    const shared = connectedBudget(clock, redis.exchange, connection);
     shared.reportDemand({ inUse: 0, wanted: { NORMAL: 4 } });
     await clock.advance(1200);
     expect(shared.limit).toBe(4);
@@ -377,11 +383,7 @@ describe('LeasedConnectionBudget with a connection (dead instances reaped early)
     const clock = new ManualClock();
     const redis = fakeRedis(clock, 50);
     const connection = fakeConnection(clock, redis, 5);
-    const shared = new LeasedConnectionBudget(
-      { capacity: 8, clock, leaseMs: 5000, refreshMs: 500, instanceId: 'a' },
-      redis.exchange,
-      connection,
-    );
+    const shared = connectedBudget(clock, redis.exchange, connection);
     shared.reportDemand({ inUse: 0, wanted: { NORMAL: 4 } });
     await clock.advance(10);
     // The first call is on its way (answered after 50 ms); the connection closes meanwhile.
@@ -425,11 +427,7 @@ describe('LeasedConnectionBudget with a connection (dead instances reaped early)
     );
     const connection = fakeConnection(clock, redis, 5);
     connection.gone.add(7);
-    const shared = new LeasedConnectionBudget(
-      { capacity: 8, clock, leaseMs: 5000, refreshMs: 500, instanceId: 'live' },
-      redis.exchange,
-      connection,
-    );
+    const shared = connectedBudget(clock, redis.exchange, connection, 'live');
     const start = clock.now();
     let fullAt: number | undefined;
     shared.onLimitChange(({ limit }) => {
@@ -451,11 +449,7 @@ describe('LeasedConnectionBudget with a connection (dead instances reaped early)
       { now: clock.now(), runId: 'run', uptimeMs: 1e9 },
     );
     const connection = fakeConnection(clock, redis, 5);
-    const shared = new LeasedConnectionBudget(
-      { capacity: 8, clock, leaseMs: 5000, refreshMs: 500, instanceId: 'live' },
-      redis.exchange,
-      connection,
-    );
+    const shared = connectedBudget(clock, redis.exchange, connection, 'live');
     shared.reportDemand({ inUse: 0, wanted: { NORMAL: 8 } });
     await clock.advance(4990);
     expect(shared.limit).toBe(0);
@@ -478,11 +472,7 @@ describe('LeasedConnectionBudget with a connection (dead instances reaped early)
     const connection = fakeConnection(clock, redis, 5);
     connection.unsupported = true;
     connection.gone.add(7);
-    const shared = new LeasedConnectionBudget(
-      { capacity: 8, clock, leaseMs: 5000, refreshMs: 500, instanceId: 'live' },
-      redis.exchange,
-      connection,
-    );
+    const shared = connectedBudget(clock, redis.exchange, connection, 'live');
     shared.reportDemand({ inUse: 0, wanted: { NORMAL: 8 } });
     await clock.advance(4990);
     expect(connection.checks).toBe(1);
