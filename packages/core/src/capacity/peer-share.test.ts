@@ -1,7 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { createSafeguards } from '../safeguards.js';
 import { ManualClock } from '../testing/manual-clock.js';
-import { peerApplicationName, peerShare, watchPeerInstances } from './peer-share.js';
+import { type PeerWatchOptions, peerApplicationName, peerShare, watchPeerInstances } from './peer-share.js';
+
+/**
+ * Safeguards with a budget of 8 on a manual clock, and a watch of them as instance "app:a" among
+ * "app:" names, looking every second; `options` adds to or replaces those.
+ */
+function watchOnManualClock(
+  options: Pick<PeerWatchOptions, 'listApplicationNames'> & Partial<PeerWatchOptions>,
+) {
+  const clock = new ManualClock(0);
+  const safeguards = createSafeguards({ clock, queue: { maxConcurrentConnections: 8 } });
+  const watch = watchPeerInstances(safeguards, {
+    capacity: 8,
+    self: 'app:a',
+    prefix: 'app:',
+    intervalMs: 1000,
+    clock,
+    ...options,
+  });
+  return { clock, safeguards, watch };
+}
 
 describe('peerShare', () => {
   it('splits the capacity so that instances seeing the same names use all of it and no more', () => {
@@ -33,18 +53,11 @@ describe('peerApplicationName', () => {
 
 describe('watchPeerInstances', () => {
   it('bounds the effective limit by the share, follows instances coming and going, and forgets the gone', async () => {
-    const clock = new ManualClock(0);
-    const safeguards = createSafeguards({ clock, queue: { maxConcurrentConnections: 8 } });
     let listed: Array<string | null> = ['app:a', 'app:b', 'other-tool', null];
     let looks = 0;
-    const watch = watchPeerInstances(safeguards, {
-      capacity: 8,
+    const { clock, safeguards, watch } = watchOnManualClock({
       headroom: 0,
-      self: 'app:a',
-      prefix: 'app:',
-      intervalMs: 1000,
       rememberMs: 5000,
-      clock,
       listApplicationNames: async () => {
         looks++;
         return listed;
@@ -76,16 +89,9 @@ describe('watchPeerInstances', () => {
   });
 
   it('keeps the last share when a look fails, and says why', async () => {
-    const clock = new ManualClock(0);
-    const safeguards = createSafeguards({ clock, queue: { maxConcurrentConnections: 8 } });
     let fail = false;
-    const watch = watchPeerInstances(safeguards, {
-      capacity: 8,
+    const { clock, safeguards, watch } = watchOnManualClock({
       headroom: 0,
-      self: 'app:a',
-      prefix: 'app:',
-      intervalMs: 1000,
-      clock,
       listApplicationNames: async () => {
         if (fail) throw new Error('connection refused');
         return ['app:a', 'app:b'];
@@ -115,17 +121,10 @@ describe('watchPeerInstances', () => {
 
 describe('watchPeerInstances while idle', () => {
   it('does not look while isBusy says the instance is idle, and keeps the last share', async () => {
-    const clock = new ManualClock(0);
-    const safeguards = createSafeguards({ clock, queue: { maxConcurrentConnections: 8 } });
     let busy = true;
     let looks = 0;
-    const watch = watchPeerInstances(safeguards, {
-      capacity: 8,
+    const { clock, safeguards, watch } = watchOnManualClock({
       headroom: 0,
-      self: 'app:a',
-      prefix: 'app:',
-      intervalMs: 1000,
-      clock,
       isBusy: () => busy,
       listApplicationNames: async () => {
         looks++;
@@ -147,15 +146,8 @@ describe('watchPeerInstances while idle', () => {
 
 describe('watchPeerInstances headroom', () => {
   it('leaves one slot out of the split by default, so a squeezed-out instance can connect and be seen', async () => {
-    const clock = new ManualClock(0);
-    const safeguards = createSafeguards({ clock, queue: { maxConcurrentConnections: 8 } });
     let listed = ['app:a', 'app:a', 'app:a'];
-    const watch = watchPeerInstances(safeguards, {
-      capacity: 8,
-      self: 'app:a',
-      prefix: 'app:',
-      intervalMs: 1000,
-      clock,
+    const { clock, safeguards, watch } = watchOnManualClock({
       listApplicationNames: async () => listed,
     });
     await clock.advance(0);
@@ -175,16 +167,9 @@ describe('watchPeerInstances headroom', () => {
 
 describe('watchPeerInstances onChange', () => {
   it('reports a look that changed the instances counted or the share, and not the others', async () => {
-    const clock = new ManualClock(0);
-    const safeguards = createSafeguards({ clock, queue: { maxConcurrentConnections: 8 } });
     let listed = ['app:a'];
     const changes: Array<{ instances: number; share: number }> = [];
-    const watch = watchPeerInstances(safeguards, {
-      capacity: 8,
-      self: 'app:a',
-      prefix: 'app:',
-      intervalMs: 1000,
-      clock,
+    const { clock, safeguards, watch } = watchOnManualClock({
       listApplicationNames: async () => listed,
       onChange: ({ instances, share }) => changes.push({ instances, share }),
     });
