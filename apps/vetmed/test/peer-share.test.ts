@@ -64,7 +64,12 @@ describe('instances without Redis share the role through pg_stat_activity', () =
     const busyB = keepBusy(b, 8);
     try {
       const peers = (app: RunningVetmed) => app.safeguards.metrics().capacity.inputs.peers;
-      await waitFor(() => peers(a) !== undefined && peers(a)! + (peers(b) ?? 0) === 7, 15_000, 'shares of 7');
+      // Both must have looked: A alone sees only itself and holds 7 until it sees B.
+      await waitFor(
+        () => peers(a) !== undefined && peers(b) !== undefined && peers(a)! + peers(b)! === 7,
+        15_000,
+        'shares of 7',
+      );
       expect([peers(a), peers(b)].sort()).toEqual([3, 4]);
       // The share is a ceiling; "too many connections" answers met before the first look (both
       // started with the whole budget) may still hold the limit lower for a while.
@@ -75,13 +80,17 @@ describe('instances without Redis share the role through pg_stat_activity', () =
       await b.stop();
       // B's name is remembered for 10 s after it was last seen; then A holds 7 again.
       await waitFor(() => peers(a) === 7, 20_000, 'A back at 7');
+      // Idle: no looks, so the pool's connections close after its idle timeout (1 s).
+      await busyA.stop();
+      await server.waitForAppConnections(0, { timeoutMs: 15_000 });
     } finally {
+      // Stopped whatever happened: a process left running would hold the role's connections and
+      // bend the next test's limits.
       await busyB.stop();
       await busyA.stop();
+      await b.stop();
+      await a.stop();
     }
-    // Idle: no looks, so the pool's connections close after its idle timeout (1 s).
-    await server.waitForAppConnections(0, { timeoutMs: 15_000 });
-    await a.stop();
   }, 90_000);
 
   it('PEER_SHARE=off keeps each instance at its own budget', async () => {
