@@ -40,6 +40,8 @@ export interface OpenLoopOptions {
   drainMs?: number;
   /** Called about once a second with a live snapshot. */
   onProgress?: (progress: Progress) => void;
+  /** Sends one call; default {@link runScenario} (the tRPC client). */
+  call?: (scenario: ScenarioName, user: VirtualUser) => Promise<unknown>;
 }
 
 export interface Progress {
@@ -82,6 +84,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
   const records: RequestRecord[] = [];
   const pending = new Map<Promise<void>, Omit<RequestRecord, 'completedAtMs' | 'latencyMs' | 'ok'>>();
   const pick = pickScenario(options.mix);
+  const call = options.call ?? runScenario;
   const started = performance.now();
   let sent = 0;
   let droppedByClient = 0;
@@ -102,7 +105,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
       const now = performance.now();
       return { completedAtMs: now - started, latencyMs: now - sentAt };
     };
-    const tracked: Promise<void> = runScenario(scenario, user)
+    const tracked: Promise<void> = call(scenario, user)
       .then(
         () => {
           if (!counted) records.push({ ...request, ...ended(), ok: true });

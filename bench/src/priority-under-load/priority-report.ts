@@ -18,6 +18,11 @@ export interface OpenLoopPhase {
   app: AppProcessLoad | undefined;
   /** The load generator's own event-loop delay p99 (ms): a late generator inflates every latency. */
   generatorLagP99Ms: number;
+  /**
+   * CPU the generator's main process used during the phase, in cores (absent in reports made before
+   * it was measured): what the load itself took of the machine the app runs on.
+   */
+  generatorCpuCores?: number;
 }
 
 export interface PriorityRound {
@@ -53,14 +58,14 @@ export function formatRound(round: PriorityRound, index: number): string {
   return [
     `Round ${index + 1}: capacity ${round.capacityPerSecond.toFixed(1)} ok/s closed loop (failures: ${describeFailures(round.capacityFailures)})`,
     '',
-    '| NORMAL arriving | HIGH sent | HIGH ok | HIGH p50 | HIGH p99 | HIGH failures | NORMAL sent | NORMAL ok | NORMAL refused or failed | goodput | app CPU mean / peak | app lag p99 peak | generator lag p99 |',
-    '|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---:|',
+    '| NORMAL arriving | HIGH sent | HIGH ok | HIGH p50 | HIGH p99 | HIGH failures | NORMAL sent | NORMAL ok | NORMAL refused or failed | goodput | app CPU mean / peak | app lag p99 peak | generator lag p99 | generator CPU |',
+    '|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---:|---:|',
     ...[
       ['0.3 ×', light],
       ['3 ×', heavy],
     ].map(([label, p]) => {
       const phase = p as OpenLoopPhase;
-      return `| ${label} capacity (${phase.normalPerSecond}/s) | ${phase.highSent} | ${phase.highOk} | ${phase.highP50Ms.toFixed(0)} ms | ${phase.highP99Ms.toFixed(0)} ms | ${describeFailures(phase.highFailures)} | ${phase.normalSent} | ${phase.normalOk} | ${describeFailures(phase.normalFailures)} | ${phase.goodputPerSecond.toFixed(1)} ok/s | ${phase.app ? `${phase.app.cpuCoresMean.toFixed(2)} / ${phase.app.cpuCoresPeak.toFixed(2)} cores` : 'n/a'} | ${phase.app ? `${phase.app.eventLoopLagP99MsPeak.toFixed(0)} ms` : 'n/a'} | ${phase.generatorLagP99Ms.toFixed(0)} ms |`;
+      return `| ${label} capacity (${phase.normalPerSecond}/s) | ${phase.highSent} | ${phase.highOk} | ${phase.highP50Ms.toFixed(0)} ms | ${phase.highP99Ms.toFixed(0)} ms | ${describeFailures(phase.highFailures)} | ${phase.normalSent} | ${phase.normalOk} | ${describeFailures(phase.normalFailures)} | ${phase.goodputPerSecond.toFixed(1)} ok/s | ${phase.app ? `${phase.app.cpuCoresMean.toFixed(2)} / ${phase.app.cpuCoresPeak.toFixed(2)} cores` : 'n/a'} | ${phase.app ? `${phase.app.eventLoopLagP99MsPeak.toFixed(0)} ms` : 'n/a'} | ${phase.generatorLagP99Ms.toFixed(0)} ms | ${phase.generatorCpuCores === undefined ? 'n/a' : `${phase.generatorCpuCores.toFixed(2)} cores`} |`;
     }),
     '',
     `- HIGH p99 at 3 × ≤ 3 × at 0.3 ×: ${heavy.highP99Ms.toFixed(0)} vs ${light.highP99Ms.toFixed(0)} ms: ${round.highP99Ratio.toFixed(2)}× (${verdict(round.highP99Ratio <= 3)})`,

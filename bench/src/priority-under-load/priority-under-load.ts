@@ -16,7 +16,7 @@
  * Judged: HIGH p99 at 3× ≤ 3 × HIGH p99 at 0.3×; no HIGH call failed; goodput at 3× (calls answered
  * with success within the phase, a second) ≥ 0.85 × the capacity.
  *
- * Usage: pnpm bench:priority [-- --duration 10 --rounds 1 --app-env KEY=VALUE,... --json FILE]
+ * Usage: pnpm bench:priority [-- --duration 10 --rounds 1 --app-env KEY=VALUE,... --json FILE --reads-via lean|trpc]
  *
  * The machine is shared and noisy: every round is printed, and ratios are taken within a round.
  */
@@ -27,9 +27,16 @@ import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgr
 import { parseAppEnv } from '../loadtest/app-env.js';
 import { type AppProcess, startAppProcess } from '../loadtest/app-process.js';
 import { type AppProcessLoad, sampleAppProcess } from '../loadtest/app-process-sampler.js';
+import { leanHistoryReader } from '../loadtest/lean-history-read.js';
 import { type LoopClient, runClosedLoop } from '../loadtest/multi-instance/closed-loop.js';
 import { type RequestRecord, runOpenLoop } from '../loadtest/open-loop.js';
-import { createClient, createVirtualUsers } from '../loadtest/scenarios.js';
+import {
+  createClient,
+  createVirtualUsers,
+  runScenario,
+  type ScenarioName,
+  type VirtualUser,
+} from '../loadtest/scenarios.js';
 import { startSideProcess } from '../loadtest/side-process/side-process.js';
 import { summarize } from '../loadtest/stats.js';
 import { unlimitedRateLimitsEnv } from '../loadtest/unlimited-rate-limits.js';
@@ -59,6 +66,18 @@ const highPerSecond = 10;
 const readers = 32;
 const recorders = 2;
 
+/**
+ * History reads sent by the lean reader (no tRPC client, successful answers not decoded: see
+ * lean-history-read.ts), everything else by the tRPC client. The generator shares the app's 2 cores;
+ * at 3 × capacity the tRPC client's own CPU took a visible share of them.
+ */
+function leanReads(baseUrl: string): (scenario: ScenarioName, user: VirtualUser) => Promise<unknown> {
+  // `--reads-via trpc`: every call through the tRPC client, as before the lean reader (to compare).
+  if (option('reads-via') === 'trpc') return runScenario;
+  const read = leanHistoryReader(baseUrl);
+  return (scenario, user) => (scenario === 'list' ? read(user) : runScenario(scenario, user));
+}
+
 function failuresOf(records: readonly RequestRecord[]): Record<string, number> {
   const failures: Record<string, number> = {};
   for (const r of records) {
@@ -75,6 +94,7 @@ function summariseOpenLoop(
   normalPerSecond: number,
   app: AppProcessLoad | undefined,
   generatorLagP99Ms: number,
+  generatorCpuCores: number,
 ) {
   const high = records.filter((r) => r.priority === 'HIGH');
   const normal = records.filter((r) => r.priority === 'NORMAL');
@@ -93,6 +113,7 @@ function summariseOpenLoop(
     goodputPerSecond: okInPhase / (durationMs / 1000),
     app,
     generatorLagP99Ms,
+    generatorCpuCores,
   } satisfies OpenLoopPhase;
 }
 
@@ -115,7 +136,7 @@ async function runRound(
   log(
     `  capacity: ${readers} history readers and ${recorders} dose recorders, closed loop, ${durationMs / 1000} s...`,
   );
-  const closed = await runClosedLoop({ clients, durationMs });
+  const closed = await runClosedLoop({ clients, durationMs, call: leanReads(yardstick.url) });
   const capacityOk = closed.filter((r) => r.ok && r.endedAtMs <= durationMs).length;
   const capacityPerSecond = capacityOk / (durationMs / 1000);
   const capacityFailures: Record<string, number> = {};
@@ -143,6 +164,8 @@ async function runRound(
     });
     const generatorLag = monitorEventLoopDelay({ resolution: 10 });
     generatorLag.enable();
+    const cpuBefore = process.cpuUsage();
+    const wallBefore = performance.now();
     urgent.go();
     const [reads, recordings] = await Promise.all([
       runOpenLoop({
@@ -152,16 +175,20 @@ async function runRound(
         mix: { record: 0, list: 1, report: 0, import: 0 },
         maxInFlight: 100_000,
         drainMs: 30_000,
+        call: leanReads(app.url),
       }),
       urgent.result,
     ]);
     generatorLag.disable();
+    const cpu = process.cpuUsage(cpuBefore);
+    const generatorCpuCores = (cpu.user + cpu.system) / 1000 / (performance.now() - wallBefore);
     return summariseOpenLoop(
       [...reads.records, ...recordings],
       durationMs,
       normalPerSecond,
       appLoad.stop(),
       generatorLag.percentile(99) / 1e6,
+      generatorCpuCores,
     );
   };
   const light = await phase(0.3);
@@ -177,6 +204,8 @@ async function runRound(
 }
 
 async function main(): Promise<void> {
+  const readsVia = option('reads-via') ?? 'lean';
+  if (readsVia !== 'lean' && readsVia !== 'trpc') throw new Error('--reads-via must be lean or trpc');
   const durationMs = numberOption('duration', 10) * 1000;
   const rounds = numberOption('rounds', 1);
   const log = (line: string) => console.error(line);

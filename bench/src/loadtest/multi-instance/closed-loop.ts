@@ -33,6 +33,8 @@ export interface ClosedLoopOptions {
   startedAt?: number;
   /** Called with every finished request, as it finishes. */
   onRecord?: (record: LoopRecord) => void;
+  /** Sends one call as `caller` (the user with the client's own instance); default {@link runScenario}. */
+  call?: (scenario: 'record' | 'list', caller: VirtualUser, instance: number) => Promise<unknown>;
 }
 
 /**
@@ -45,6 +47,7 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<LoopRec
   const started = options.startedAt ?? performance.now();
   const records: LoopRecord[] = [];
   const elapsed = () => performance.now() - started;
+  const call = options.call ?? runScenario;
   await Promise.all(
     options.clients.map(async ({ instance, user, client, scenario: fixed }) => {
       const caller = { ...user, client };
@@ -53,7 +56,7 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<LoopRec
         const startedAtMs = elapsed();
         let record: LoopRecord;
         try {
-          await runScenario(scenario, caller);
+          await call(scenario, caller, instance);
           record = {
             instance,
             scenario,

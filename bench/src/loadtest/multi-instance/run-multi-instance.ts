@@ -4,9 +4,10 @@ import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgr
 import { startTestRedis, type TestRedis } from '@db-safeguards/test-redis';
 import { type AppProcess, startAppProcess, stopChild } from '../app-process.js';
 import { describeFailure } from '../describe-failure.js';
-import { createClient, createVirtualUsers, type VirtualUser } from '../scenarios.js';
+import { leanHistoryReader } from '../lean-history-read.js';
+import { createClient, createVirtualUsers, runScenario, type VirtualUser } from '../scenarios.js';
 import { unlimitedRateLimitsEnv } from '../unlimited-rate-limits.js';
-import { type LoopClient, type LoopRecord, runClosedLoop } from './closed-loop.js';
+import { type ClosedLoopOptions, type LoopClient, type LoopRecord, runClosedLoop } from './closed-loop.js';
 import { type InstanceSample, sampleInstances } from './instance-sampler.js';
 import { type PhaseSummary, recoveryAfterKill, slotsBackAfterKill, summarisePhase } from './phase-summary.js';
 
@@ -95,13 +96,25 @@ function limitsEnv(rateLimit: number): Record<string, string> {
 interface Fleet {
   apps: AppProcess[];
   dead: Set<number>;
+  /**
+   * Sends a closed-loop client's call: history reads by the lean reader of the client's instance
+   * (see lean-history-read.ts: the generator shares the instances' 2 cores), recordings by the tRPC
+   * client.
+   */
+  call: NonNullable<ClosedLoopOptions['call']>;
 }
 
 async function startFleet(count: number, env: Record<string, string>): Promise<Fleet> {
   const apps: AppProcess[] = [];
   // One after another: each runs the migrations (serialised by an advisory lock anyway).
   for (let i = 0; i < count; i++) apps.push(await startAppProcess(env));
-  return { apps, dead: new Set() };
+  const readers = apps.map((app) => leanHistoryReader(app.url));
+  return {
+    apps,
+    dead: new Set(),
+    call: (scenario, caller, instance) =>
+      scenario === 'list' ? readers[instance]!(caller) : runScenario(scenario, caller),
+  };
 }
 
 async function stopFleet(fleet: Fleet): Promise<void> {
@@ -170,7 +183,11 @@ async function warmUp(
   // phase after would inherit.
   const all = clientsFor(fleet, users, instances, perInstance);
   for (let i = 0; i < instances; i++) {
-    await runClosedLoop({ clients: all.filter((client) => client.instance === i), durationMs: 1000 });
+    await runClosedLoop({
+      clients: all.filter((client) => client.instance === i),
+      durationMs: 1000,
+      call: fleet.call,
+    });
     await settle(server, log);
   }
 }
@@ -209,7 +226,13 @@ async function runPhase(
     { startedAt, health: options.health, isLive: (i) => !fleet.dead.has(i) },
   );
   const [records] = await Promise.all([
-    runClosedLoop({ clients, durationMs, startedAt, isStopped: (i) => fleet.dead.has(i) }),
+    runClosedLoop({
+      clients,
+      durationMs,
+      startedAt,
+      isStopped: (i) => fleet.dead.has(i),
+      call: fleet.call,
+    }),
     options.during?.(() => performance.now() - startedAt),
   ]);
   const samples = await sampler.stop();
