@@ -1,6 +1,6 @@
 import { Agent, request } from 'node:http';
 import superjson from 'superjson';
-import type { VirtualUser } from './scenarios.js';
+import { historyPage, type VirtualUser } from './scenarios.js';
 
 /**
  * A failed lean call, shaped as the tRPC client's errors are where the load report looks
@@ -44,7 +44,7 @@ export function leanHistoryReader(baseUrl: string): (user: VirtualUser) => Promi
   const pathFor = (user: VirtualUser) => {
     let path = paths.get(user);
     if (path === undefined) {
-      const input = JSON.stringify(superjson.serialize({ animalId: user.animalId, limit: 50 }));
+      const input = JSON.stringify(superjson.serialize({ animalId: user.animalId, limit: historyPage }));
       path = `${origin.pathname.replace(/\/$/, '')}/api/trpc/administrations.history?input=${encodeURIComponent(input)}`;
       paths.set(user, path);
     }

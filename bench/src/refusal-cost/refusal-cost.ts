@@ -15,7 +15,7 @@
  *
  * The machine is shared and noisy: every round is printed, and the ratio is taken within a round.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import { TRPCClientError } from '@trpc/client';
@@ -121,14 +121,7 @@ async function main(): Promise<void> {
     apps.push(refusing);
 
     console.error(`Creating ${concurrency} users with ${dosesPerUser} doses each...`);
-    const users = await createVirtualUsers(serving.url, concurrency);
-    for (const user of users) {
-      for (let i = 0; i < dosesPerUser; i++)
-        await user.client.administrations.record.mutate({
-          regimenId: user.regimenId,
-          idempotencyKey: randomUUID(),
-        });
-    }
+    const users = await createVirtualUsers(serving.url, concurrency, { doses: dosesPerUser });
     const refusingUsers = usersAt(refusing.url, users);
     // Each user's one allowed `api` call of the minute on `refusing`: every later read is refused.
     const warmUp = await historyReads(refusingUsers, refusingUsers.length);

@@ -260,13 +260,7 @@ async function main(): Promise<void> {
       );
 
     console.error(`Creating ${userCount} users with ${dosesPerUser} doses each...`);
-    const users = await createVirtualUsers(app.url, userCount);
-    for (const user of users)
-      for (let i = 0; i < dosesPerUser; i++)
-        await user.client.administrations.record.mutate({
-          regimenId: user.regimenId,
-          idempotencyKey: randomUUID(),
-        });
+    const users = await createVirtualUsers(app.url, userCount, { doses: dosesPerUser });
     // The same users (tokens, households) against the bare server.
     const bareUsers = users.map((user) => ({ ...user, client: createClient(bare.url, user.headers) }));
     // Warm both up (JIT, session caches, pools) before measuring: a few seconds are not enough, the
