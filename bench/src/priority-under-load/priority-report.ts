@@ -8,6 +8,12 @@ export interface OpenLoopPhase {
   highOk: number;
   highP50Ms: number;
   highP99Ms: number;
+  /**
+   * The slowest HIGH calls answered (at most 3), when each was sent (ms into the phase): a p99 of
+   * 100-odd calls is its slowest one or two, and when they came says whether the burst's start or the
+   * machine caused them. Absent in reports made before it was recorded.
+   */
+  slowestHigh?: { sentAtMs: number; latencyMs: number }[];
   highFailures: Record<string, number>;
   normalSent: number;
   normalOk: number;
@@ -68,7 +74,7 @@ export function formatRound(round: PriorityRound, index: number): string {
       return `| ${label} capacity (${phase.normalPerSecond}/s) | ${phase.highSent} | ${phase.highOk} | ${phase.highP50Ms.toFixed(0)} ms | ${phase.highP99Ms.toFixed(0)} ms | ${describeFailures(phase.highFailures)} | ${phase.normalSent} | ${phase.normalOk} | ${describeFailures(phase.normalFailures)} | ${phase.goodputPerSecond.toFixed(1)} ok/s | ${phase.app ? `${phase.app.cpuCoresMean.toFixed(2)} / ${phase.app.cpuCoresPeak.toFixed(2)} cores` : 'n/a'} | ${phase.app ? `${phase.app.eventLoopLagP99MsPeak.toFixed(0)} ms` : 'n/a'} | ${phase.generatorLagP99Ms.toFixed(0)} ms | ${phase.generatorCpuCores === undefined ? 'n/a' : `${phase.generatorCpuCores.toFixed(2)} cores`} |`;
     }),
     '',
-    `- HIGH p99 at 3 × ≤ 3 × at 0.3 ×: ${heavy.highP99Ms.toFixed(0)} vs ${light.highP99Ms.toFixed(0)} ms: ${round.highP99Ratio.toFixed(2)}× (${verdict(round.highP99Ratio <= 3)})`,
+    `- HIGH p99 at 3 × ≤ 3 × at 0.3 ×: ${heavy.highP99Ms.toFixed(0)} vs ${light.highP99Ms.toFixed(0)} ms: ${round.highP99Ratio.toFixed(2)}× (${verdict(round.highP99Ratio <= 3)})${heavy.slowestHigh?.length ? `; slowest HIGH calls at 3 ×: ${heavy.slowestHigh.map((c) => `${c.latencyMs} ms sent at ${(c.sentAtMs / 1000).toFixed(1)} s`).join(', ')}` : ''}`,
     `- no HIGH call failed: ${highFailed} failed (${verdict(highFailed === 0)})`,
     `- goodput at 3 × ≥ 0.85 × capacity: ${heavy.goodputPerSecond.toFixed(1)} vs ${round.capacityPerSecond.toFixed(1)} ok/s: ${round.goodputRatio.toFixed(2)}× (${verdict(round.goodputRatio >= 0.85)})`,
   ].join('\n');
@@ -86,7 +92,7 @@ export function renderPrioritySection(path: string): string | undefined {
   return [
     "## Urgent work when the app's own CPU runs out (open loop)",
     '',
-    `Not from the run above: measured by \`${report.command.includes('--json') ? report.command : `${report.command} --json docs/priority-under-load.json`}\` on ${report.generatedAt.slice(0, 10)} (${report.generatedAt.slice(11, 16)} UTC), ${report.machine}, a machine the load generator and PostgreSQL share with the app. One sample-app process on PostgreSQL (role limited to 8). Capacity: 32 closed-loop clients reading dose histories (NORMAL) and 2 recording doses (HIGH) for ${report.durationMs / 1000} s, on a process of its own with the utilisation target off (the most the app serves). Then, on the app as shipped, open loop: dose recordings (HIGH) arriving at 10 a second beside history reads arriving at 0.3 × and then 3 × that capacity, ${report.durationMs / 1000} s each. Arrivals do not wait for answers, as real users' do not. The recordings are sent and timed from a Node process of their own (warmed up with 3 calls first): the generator's event loop, busy with up to a thousand reads a second, would add its own delays to them. "Generator lag" and "generator CPU" are that busy generator's. The history reads, in the capacity run and in the open loop, are sent by a lean HTTP reader (\`bench/src/loadtest/lean-history-read.ts\`: the request the tRPC client sends, a successful answer's body dropped undecoded, a refusal's decoded for its \`userFriendly.type\`): the generator runs on the app's 2 cores, and through the tRPC client it took 0.50 cores at 613 reads/s against the lean reader's 0.27 at 966/s (one round each, 2026-12-07; \`--reads-via trpc\` runs it the old way). Every round is listed.`,
+    `Not from the run above: measured by \`${report.command.includes('--json') ? report.command : `${report.command} --json docs/priority-under-load.json`}\` on ${report.generatedAt.slice(0, 10)} (${report.generatedAt.slice(11, 16)} UTC), ${report.machine}, a machine the load generator and PostgreSQL share with the app. One sample-app process on PostgreSQL (role limited to 8). Capacity: 32 closed-loop clients reading dose histories (NORMAL) and 2 recording doses (HIGH) for ${report.durationMs / 1000} s, on a process of its own with the utilisation target off (the most the app serves); both processes first get 3 s of the same closed loop, unmeasured (a process's first seconds of load cost it more CPU). Then, on the app as shipped, open loop: dose recordings (HIGH) arriving at 10 a second beside history reads arriving at 0.3 × and then 3 × that capacity, ${report.durationMs / 1000} s each. Arrivals do not wait for answers, as real users' do not. The recordings are sent and timed from a Node process of their own (warmed up with 3 calls first): the generator's event loop, busy with up to a thousand reads a second, would add its own delays to them. "Generator lag" and "generator CPU" are that busy generator's. The history reads, in the capacity run and in the open loop, are sent by a lean HTTP reader (\`bench/src/loadtest/lean-history-read.ts\`: the request the tRPC client sends, a successful answer's body dropped undecoded, a refusal's decoded for its \`userFriendly.type\`): the generator runs on the app's 2 cores, and through the tRPC client it took 0.50 cores at 613 reads/s against the lean reader's 0.27 at 966/s (one round each, 2026-12-07; \`--reads-via trpc\` runs it the old way). Every round is listed.`,
     '',
     ...report.rounds.flatMap((round, index) => [formatRound(round, index), '']),
     '### Reading it',
