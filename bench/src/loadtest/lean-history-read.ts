@@ -38,8 +38,11 @@ function errorData(body: string): { userFriendly?: unknown } | undefined {
  */
 export function leanHistoryReader(baseUrl: string): (user: VirtualUser) => Promise<void> {
   const origin = new URL(baseUrl);
-  // Keep-alive like fetch's pool, no cap: an open loop has as many requests in flight as the app lets wait.
-  const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+  // Keep-alive like fetch's pool, no cap: an open loop has as many requests in flight as the app lets
+  // wait. `timeout` drops a socket idle for 4 s, before the app's 5 s keep-alive timeout closes it
+  // from its side: a request sent on a socket the server is closing fails with ECONNRESET (7 NETWORK
+  // failures in one run). Node's agent heeds the server's Keep-Alive hint only when it has a timeout.
+  const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, timeout: 4000 });
   const paths = new WeakMap<VirtualUser, string>();
   const pathFor = (user: VirtualUser) => {
     let path = paths.get(user);
