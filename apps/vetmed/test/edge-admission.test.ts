@@ -15,44 +15,56 @@ import { sharedPglite } from './support/shared-pglite.js';
 const shared = sharedPglite();
 const opened = shared.opened;
 
+/** The sample app on the shared PGlite with an `api` limit of 3 a minute. */
+async function startApp(options: { sessionTtlMs?: number } = {}) {
+  const safeguards = createSafeguards(loadEnv({ RATE_LIMIT_API_MAX: '3' }).safeguards);
+  opened.push(() => safeguards.close());
+  const database = await createDatabase({
+    config: { driver: 'pglite' },
+    pglite: shared.pglite,
+    safeguards,
+  });
+  opened.push(() => database.close());
+  const app = await startAppServer({
+    database,
+    safeguards,
+    log: createLogger('silent'),
+    port: 0,
+    host: '127.0.0.1',
+    adminToken: 'admin-token-0123456789',
+    requestTimeoutMs: 5000,
+    bodyLimitBytes: 65_536,
+    trustProxy: ['127.0.0.1'],
+    webRoot: false,
+    ...options,
+  });
+  opened.push(() => app.drain(0));
+  return { app, safeguards };
+}
+
+/** A request tRPC would answer 415 before any middleware: only the edge can refuse it. */
+function unparseable(url: string, user: { token: string; ip: string }) {
+  return fetch(`${url}/api/trpc/animals.update`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${user.token}`,
+      'x-forwarded-for': user.ip,
+      'content-type': 'application/x-unheard-of',
+    },
+    body: 'whatever',
+  });
+}
+
 describe('the sample app refuses at the edge', () => {
   it('refuses a rate-limited user before the body is read, typed for the client, and it is no failure', async () => {
-    const safeguards = createSafeguards(loadEnv({ RATE_LIMIT_API_MAX: '3' }).safeguards);
-    opened.push(() => safeguards.close());
-    const database = await createDatabase({
-      config: { driver: 'pglite' },
-      pglite: shared.pglite,
-      safeguards,
-    });
-    opened.push(() => database.close());
-    const app = await startAppServer({
-      database,
-      safeguards,
-      log: createLogger('silent'),
-      port: 0,
-      host: '127.0.0.1',
-      adminToken: 'admin-token-0123456789',
-      requestTimeoutMs: 5000,
-      bodyLimitBytes: 65_536,
-      trustProxy: ['127.0.0.1'],
-      webRoot: false,
-    });
-    opened.push(() => app.drain(0));
+    const { app, safeguards } = await startApp();
     const user = await signUp(app.url, 'edge');
     const neighbour = await signUp(app.url, 'neighbour');
     // The first call looks the token up (then it is in the session cache); the limit is 3.
     for (let call = 0; call < 3; call++) expect((await user.client.auth.me.query()).id).toBe(user.userId);
 
     // tRPC would answer 415 UNSUPPORTED_MEDIA_TYPE before any middleware: the edge answers first.
-    const response = await fetch(`${app.url}/api/trpc/animals.update`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${user.token}`,
-        'x-forwarded-for': user.ip,
-        'content-type': 'application/x-unheard-of',
-      },
-      body: 'whatever',
-    });
+    const response = await unparseable(app.url, user);
     expect(response.status).toBe(429);
     expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(response.headers.get('x-ratelimit-limit')).toBe('3');
@@ -76,5 +88,26 @@ describe('the sample app refuses at the edge', () => {
     expect(metrics.operations.windowFailed).toBe(0);
     for (const breaker of Object.values(metrics.breakers)) expect(breaker.state).toBe('CLOSED');
     expect((await fetch(`${app.url}/api/health`)).status).toBe(200);
+  });
+
+  it('still refuses a user at the edge once their session is due for a new lookup, and forgets a token a lookup finds gone', async () => {
+    const { app } = await startApp({ sessionTtlMs: 100 });
+    const user = await signUp(app.url, 'edge-stale');
+    for (let call = 0; call < 3; call++) expect((await user.client.auth.me.query()).id).toBe(user.userId);
+    // Past the cache's 100 ms the token needs a new lookup; the edge still knows whose it was.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const response = await unparseable(app.url, user);
+    expect(response.status).toBe(429);
+    expect(response.headers.get('x-ratelimit-remaining')).toBe('0');
+
+    // A token signed out (here, as on another instance: its row gone) is found gone by the next lookup
+    // and no longer charged to its old user: the edge leaves it to tRPC (415) and the lookup (401).
+    const other = await signUp(app.url, 'edge-signed-out');
+    expect((await other.client.auth.me.query()).id).toBe(other.userId);
+    await shared.pglite.query('delete from auth_tokens where user_id = $1', [other.userId]);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect((await unparseable(app.url, other)).status).toBe(415);
+    expect((await failure(other.client.auth.me.query())).status).toBe(401);
+    expect((await unparseable(app.url, other)).status).toBe(415);
   });
 });

@@ -57,7 +57,7 @@ describe('StaleReads', () => {
   });
 });
 
-describe('SessionCache.getWhileUnavailable', () => {
+describe('SessionCache.lastVerified', () => {
   const user = {
     id: 'u1',
     email: 'a@example.test',
@@ -70,8 +70,8 @@ describe('SessionCache.getWhileUnavailable', () => {
     const sessions = new SessionCache(30_000, 100, 600_000);
     sessions.set('token-1', user, 0);
     expect(sessions.get('token-1', 31_000)).toBeUndefined();
-    expect(sessions.getWhileUnavailable('token-1', 31_000)).toEqual(user);
-    expect(sessions.getWhileUnavailable('token-1', 630_001)).toBeUndefined();
+    expect(sessions.lastVerified('token-1', 31_000)).toEqual(user);
+    expect(sessions.lastVerified('token-1', 630_001)).toBeUndefined();
     expect(sessions.get('token-1', 630_001)).toBeUndefined();
   });
 
@@ -79,6 +79,6 @@ describe('SessionCache.getWhileUnavailable', () => {
     const sessions = new SessionCache();
     sessions.set('token-1', user, 0);
     sessions.delete('token-1');
-    expect(sessions.getWhileUnavailable('token-1', 1)).toBeUndefined();
+    expect(sessions.lastVerified('token-1', 1)).toBeUndefined();
   });
 });

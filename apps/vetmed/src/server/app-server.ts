@@ -62,6 +62,8 @@ export interface AppServerOptions {
   metricsToken?: string | undefined;
   /** Deadline of each API call (its database work included). */
   requestTimeoutMs: number;
+  /** How long a verified bearer token is trusted without a new lookup (default 30 s). */
+  sessionTtlMs?: number;
   /** Largest request body accepted (413 beyond): the limit of the imports, the only large bodies. */
   bodyLimitBytes: number;
   /** Largest body of every procedure but the imports. Default 64 KiB (never above `bodyLimitBytes`). */
@@ -148,7 +150,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     backends: options.backends,
     backendsNote: options.backendsNote,
   };
-  const sessions = new SessionCache();
+  const sessions = new SessionCache(options.sessionTtlMs);
   const createContext = createContextFactory({
     database: options.database,
     safeguards,
@@ -171,8 +173,9 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
   /**
    * Admission at the edge, before the body is read and before tRPC: every call of the request is
    * checked (read-only, load by priority, rate limit, breaker, queue) and charged on its own. The
-   * caller is the user of a token in the session cache, else the IP. A request with a token not in
-   * the cache is left to the middleware, which charges its user once the token is looked up:
+   * caller is the user the token was last verified as (`SessionCache.lastVerified`: also after the
+   * cache's 30 s, until a lookup finds the token gone), else the IP. A request with a token never
+   * verified here is left to the middleware, which charges its user once the token is looked up:
    * charging the IP instead would let one client behind a shared address use up everyone's limit
    * there (and an unknown token is charged to the IP's `token` policy, see `trpc/init.ts`).
    */
@@ -187,13 +190,13 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     refuseUnavailable: false,
     identify: (req) => {
       const token = bearerToken((req as IncomingMessage).headers.authorization);
-      const user = token === undefined ? undefined : sessions.get(token);
+      const user = token === undefined ? undefined : sessions.lastVerified(token);
       return user === undefined ? undefined : { userId: user.id };
     },
   });
   const decideAtEdge = (req: IncomingMessage): Promise<EdgeDecision> | undefined => {
     const token = bearerToken(req.headers.authorization);
-    if (token !== undefined && sessions.get(token) === undefined) return undefined;
+    if (token !== undefined && sessions.lastVerified(token) === undefined) return undefined;
     return edge(req);
   };
   /** The context of a tRPC request, with the edge's outcome of each call for the middleware. */

@@ -153,6 +153,8 @@ async function lookUpSession(
       }
     }
     if (!session) {
+      // Signed out or expired (perhaps on another instance): the edge must not charge it to its old user.
+      ctx.sessions.delete(token);
       const charge = await ctx.safeguards.rateLimiter.check(tokenPolicyName, { ip });
       if (!charge.allowed) {
         ctx.sessions.block(ip, Date.now() + charge.retryAfterMs);

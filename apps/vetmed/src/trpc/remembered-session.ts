@@ -11,7 +11,7 @@ function isOutage(error: unknown): boolean {
 
 /**
  * Looks the token up; when the lookup fails because the database is unavailable and this instance
- * verified the token not long ago (`SessionCache.getWhileUnavailable`), answers that user, marked
+ * verified the token not long ago (`SessionCache.lastVerified`), answers that user, marked
  * `remembered` so the caller does not cache it as newly verified. The later safeguards still refuse
  * what needs the database; what a caller gains is the degraded answers (stale reads, doses accepted
  * for later), which need to know who is asking.
@@ -29,7 +29,7 @@ export async function authenticateOrRemember(
   try {
     return { remembered: false, session: await authenticateSession(db, token) };
   } catch (error) {
-    const user = isOutage(error) ? sessions.getWhileUnavailable(token) : undefined;
+    const user = isOutage(error) ? sessions.lastVerified(token) : undefined;
     // Translated here: this runs before the safeguards middleware, which would otherwise do it, so an
     // outage is the client's typed 503 rather than an internal error.
     if (!user) throw toTRPCError(error);

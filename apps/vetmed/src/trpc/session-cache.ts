@@ -6,7 +6,7 @@ import type { PublicUser } from '../db/index.js';
  * at once, not `ttlMs` later); sign-out removes the token at once on this instance; other instances
  * notice within `ttlMs` (until a shared store exists). A token past `ttlMs` (but not past its own
  * expiry) is kept a while longer (`staleTtlMs`) for one use only: while the database is unavailable
- * to look it up again ({@link getWhileUnavailable}), so a caregiver signed in before an outage can
+ * to look it up again ({@link lastVerified}), so a caregiver signed in before an outage can
  * still read stale data and have a dose accepted for later.
  */
 export class SessionCache {
@@ -33,11 +33,18 @@ export class SessionCache {
 
   /**
    * The user a token was last verified as, up to `ttlMs + staleTtlMs` ago and never past the token's
-   * own expiry: for a call whose lookup failed because the database is unavailable, not for any other.
-   * A token signed out on this instance is gone; one signed out on another instance during the outage
-   * is honoured until the database answers again, which is all that can be known then.
+   * own expiry. Not proof that the token is still valid, so it is for two uses only:
+   * - a call whose lookup failed because the database is unavailable: a token signed out on another
+   *   instance during the outage is honoured until the database answers again, which is all that can
+   *   be known then;
+   * - whom the HTTP edge charges a call to and refuses it for (rate limit, load) before the token is
+   *   looked up again: a refusal grants nothing, and a call the edge lets through is looked up as
+   *   usual. Without it, a token past `ttlMs` skipped the edge, and every user whose entry had just
+   *   expired sent their calls down the whole tRPC path until a lookup of theirs got through a full
+   *   queue: under overload that took the app's CPU for seconds (urgent calls waited 0.5-4 s).
+   * A token signed out on this instance, or found unknown by a lookup, is gone.
    */
-  getWhileUnavailable(token: string, now = Date.now()): PublicUser | undefined {
+  lastVerified(token: string, now = Date.now()): PublicUser | undefined {
     const entry = this.entries.get(token);
     if (!entry || entry.tokenExpiresAt <= now || entry.expiresAt + this.staleTtlMs <= now) return undefined;
     return entry.user;
