@@ -1,10 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createSafeguards, type Safeguards } from '@db-safeguards/core';
+import { createSafeguards } from '@db-safeguards/core';
 import { describe, expect, it } from 'vitest';
-import { createDatabase } from '../src/db/index.js';
 import { loadEnv } from '../src/env.js';
-import { type AppServerOptions, startAppServer } from '../src/server/app-server.js';
 import { createLogger } from '../src/server/logger.js';
 import { startVetmed } from '../src/start-vetmed.js';
 import { withTokenPolicy } from '../src/trpc/token-policy.js';
@@ -14,27 +12,9 @@ import { sharedPglite } from './support/shared-pglite.js';
 // startAppServer called directly, with safeguards its caller made: the path that skips startVetmed.
 // One in-memory PGlite for the file; each server gets its own safeguards and a database bound to them.
 const shared = sharedPglite();
-const opened = shared.opened;
 
 /** Starts a server on `safeguards` and a database bound to them; both are closed after the file. */
-async function serve(safeguards: Safeguards, options: Partial<AppServerOptions> = {}) {
-  opened.push(() => safeguards.close());
-  const database = await createDatabase({ config: { driver: 'pglite' }, pglite: shared.pglite, safeguards });
-  opened.push(() => database.close());
-  const app = await startAppServer({
-    database,
-    safeguards,
-    log: createLogger('silent'),
-    port: 0,
-    host: '127.0.0.1',
-    adminToken: undefined,
-    requestTimeoutMs: 5000,
-    bodyLimitBytes: 65_536,
-    ...options,
-  });
-  opened.push(() => app.drain(0));
-  return app;
-}
+const serve = shared.serve;
 
 describe('startAppServer with its caller’s own safeguards', () => {
   it('refuses, at start, safeguards without the token policy the sign-in middleware charges', async () => {

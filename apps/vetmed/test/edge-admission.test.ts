@@ -1,9 +1,6 @@
 import { createSafeguards } from '@db-safeguards/core';
 import { describe, expect, it } from 'vitest';
-import { createDatabase } from '../src/db/index.js';
 import { loadEnv } from '../src/env.js';
-import { startAppServer } from '../src/server/app-server.js';
-import { createLogger } from '../src/server/logger.js';
 import { failure, signUp } from './app/app-client.js';
 import { sharedPglite } from './support/shared-pglite.js';
 
@@ -13,32 +10,16 @@ import { sharedPglite } from './support/shared-pglite.js';
 // JSON would not show it: tRPC reads the input lazily, after the middleware.)
 
 const shared = sharedPglite();
-const opened = shared.opened;
 
 /** The sample app on the shared PGlite with an `api` limit of 3 a minute. */
 async function startApp(options: { sessionTtlMs?: number } = {}) {
   const safeguards = createSafeguards(loadEnv({ RATE_LIMIT_API_MAX: '3' }).safeguards);
-  opened.push(() => safeguards.close());
-  const database = await createDatabase({
-    config: { driver: 'pglite' },
-    pglite: shared.pglite,
-    safeguards,
-  });
-  opened.push(() => database.close());
-  const app = await startAppServer({
-    database,
-    safeguards,
-    log: createLogger('silent'),
-    port: 0,
-    host: '127.0.0.1',
+  const app = await shared.serve(safeguards, {
     adminToken: 'admin-token-0123456789',
-    requestTimeoutMs: 5000,
-    bodyLimitBytes: 65_536,
     trustProxy: ['127.0.0.1'],
     webRoot: false,
     ...options,
   });
-  opened.push(() => app.drain(0));
   return { app, safeguards };
 }
 

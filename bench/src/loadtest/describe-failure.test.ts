@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeFailure } from './describe-failure.js';
 import { createClient } from './scenarios.js';
+import { queueFullRefusalBody } from './testing/refusal-body.js';
 
 let server: Server;
 let url: string;
@@ -13,30 +14,7 @@ beforeAll(async () => {
   server = createServer((request, response) => {
     if (request.url?.includes('reports.adherence')) {
       response.writeHead(503, { 'content-type': 'application/json' });
-      response.end(
-        JSON.stringify({
-          error: {
-            json: {
-              message: 'busy',
-              code: -32603,
-              data: {
-                code: 'SERVICE_UNAVAILABLE',
-                httpStatus: 503,
-                userFriendly: {
-                  type: 'QUEUE_FULL',
-                  reason: 'shed',
-                  message: 'Busy',
-                  suggestedActions: [],
-                  retryable: true,
-                  retryAfterMs: 100,
-                  errorId: 'err_1',
-                  degraded: false,
-                },
-              },
-            },
-          },
-        }),
-      );
+      response.end(queueFullRefusalBody('shed'));
     } else if (request.url?.includes('imports.administrations')) {
       response.writeHead(413, { 'content-type': 'text/plain' });
       response.end('Payload Too Large');

@@ -5,29 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeFailure } from './describe-failure.js';
 import { leanHistoryReader } from './lean-history-read.js';
 import { createClient, runScenario, type VirtualUser } from './scenarios.js';
-
-const refusal = {
-  error: {
-    json: {
-      message: 'busy',
-      code: -32603,
-      data: {
-        code: 'SERVICE_UNAVAILABLE',
-        httpStatus: 503,
-        userFriendly: {
-          type: 'QUEUE_FULL',
-          reason: 'overloaded',
-          message: 'Busy',
-          suggestedActions: [],
-          retryable: true,
-          retryAfterMs: 100,
-          errorId: 'err_1',
-          degraded: false,
-        },
-      },
-    },
-  },
-};
+import { queueFullRefusalBody } from './testing/refusal-body.js';
 
 let server: Server;
 let url: string;
@@ -40,7 +18,7 @@ beforeAll(async () => {
     const input = new URL(request.url ?? '', 'http://x').searchParams.get('input') ?? '';
     if (input.includes('busy')) {
       response.writeHead(503, { 'content-type': 'application/json' });
-      response.end(JSON.stringify(refusal));
+      response.end(queueFullRefusalBody('overloaded'));
     } else if (input.includes('broken')) {
       response.writeHead(502, { 'content-type': 'text/html' });
       response.end('<h1>bad gateway</h1>');

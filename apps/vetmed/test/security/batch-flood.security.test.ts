@@ -1,9 +1,7 @@
 import { createSafeguards, type SafeguardsOptions } from '@db-safeguards/core';
 import { describe, expect, it } from 'vitest';
-import { createDatabase } from '../../src/db/index.js';
 import { loadEnv } from '../../src/env.js';
-import { type AppServerOptions, startAppServer } from '../../src/server/app-server.js';
-import { createLogger } from '../../src/server/logger.js';
+import type { AppServerOptions } from '../../src/server/app-server.js';
 import { withTokenPolicy } from '../../src/trpc/token-policy.js';
 import { signUp } from '../app/app-client.js';
 import { sharedPglite } from '../support/shared-pglite.js';
@@ -13,26 +11,14 @@ import { sharedPglite } from '../support/shared-pglite.js';
 // user's rate limit.
 
 const shared = sharedPglite();
-const opened = shared.opened;
 
 async function serve(options: SafeguardsOptions, server: Partial<AppServerOptions> = {}) {
   const safeguards = createSafeguards(options);
-  opened.push(() => safeguards.close());
-  const database = await createDatabase({ config: { driver: 'pglite' }, pglite: shared.pglite, safeguards });
-  opened.push(() => database.close());
-  const app = await startAppServer({
-    database,
-    safeguards,
-    log: createLogger('silent'),
-    port: 0,
-    host: '127.0.0.1',
+  const app = await shared.serve(safeguards, {
     adminToken: 'admin-token-0123456789',
-    requestTimeoutMs: 5000,
-    bodyLimitBytes: 65_536,
     trustProxy: ['127.0.0.1'],
     ...server,
   });
-  opened.push(() => app.drain(0));
   return { app, safeguards };
 }
 

@@ -1,12 +1,10 @@
 import { createSafeguards } from '@db-safeguards/core';
-import { PGlite } from '@electric-sql/pglite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase } from '../../src/db/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadEnv } from '../../src/env.js';
-import { type AppServer, startAppServer } from '../../src/server/app-server.js';
-import { createLogger } from '../../src/server/logger.js';
+import type { AppServer } from '../../src/server/app-server.js';
 import { exceedsJsonDepth, maxJsonDepth } from '../../src/server/request-body-guard.js';
 import { type Actor, signUp } from '../app/app-client.js';
+import { sharedPglite } from '../support/shared-pglite.js';
 
 describe('exceedsJsonDepth', () => {
   it('counts brackets outside strings only, escapes included', () => {
@@ -19,38 +17,14 @@ describe('exceedsJsonDepth', () => {
   });
 });
 
-let pglite: PGlite;
+const shared = sharedPglite();
 let app: AppServer;
 let actor: Actor;
-const closers: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
-  pglite = await PGlite.create();
-  const safeguards = createSafeguards(loadEnv({}).safeguards);
-  const database = await createDatabase({ config: { driver: 'pglite' }, pglite, safeguards });
-  await database.migrate();
-  app = await startAppServer({
-    database,
-    safeguards,
-    log: createLogger('silent'),
-    port: 0,
-    host: '127.0.0.1',
-    adminToken: undefined,
-    requestTimeoutMs: 5000,
-    bodyLimitBytes: 1024 * 1024,
-  });
-  closers.push(
-    () => app.drain(0),
-    () => database.close(),
-    () => safeguards.close(),
-  );
+  app = await shared.serve(createSafeguards(loadEnv({}).safeguards), { bodyLimitBytes: 1024 * 1024 });
   actor = await signUp(app.url, 'parser');
 }, 60_000);
-
-afterAll(async () => {
-  for (const close of closers) await close();
-  await pglite?.close();
-});
 
 async function post(path: string, body: string) {
   const response = await fetch(`${app.url}/api/trpc/${path}`, {

@@ -3,10 +3,8 @@ import { connect } from 'node:net';
 import { createSafeguards, type SafeguardsOptions } from '@db-safeguards/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hashBearerToken } from '../../src/db/auth/tokens.js';
-import { createDatabase } from '../../src/db/index.js';
 import { loadEnv } from '../../src/env.js';
-import { type AppServerOptions, startAppServer } from '../../src/server/app-server.js';
-import { createLogger } from '../../src/server/logger.js';
+import type { AppServerOptions } from '../../src/server/app-server.js';
 import {
   createHouseholdWithAnimal,
   failure,
@@ -21,29 +19,16 @@ import { sharedPglite } from '../support/shared-pglite.js';
 // real server over HTTP on an in-memory PGlite.
 
 const shared = sharedPglite();
-const opened = shared.opened;
 
 async function serve(
   server: Partial<AppServerOptions> = {},
   options: SafeguardsOptions = loadEnv({}).safeguards,
 ) {
-  const safeguards = createSafeguards(options);
-  opened.push(() => safeguards.close());
-  const database = await createDatabase({ config: { driver: 'pglite' }, pglite: shared.pglite, safeguards });
-  opened.push(() => database.close());
-  const app = await startAppServer({
-    database,
-    safeguards,
-    log: createLogger('silent'),
-    port: 0,
-    host: '127.0.0.1',
-    adminToken: undefined,
-    requestTimeoutMs: 5000,
+  const app = await shared.serve(createSafeguards(options), {
     bodyLimitBytes: 1024 * 1024,
     trustProxy: ['127.0.0.1'],
     ...server,
   });
-  opened.push(() => app.drain(0));
   return app;
 }
 
