@@ -1,6 +1,6 @@
 import { Agent, request } from 'node:http';
 import superjson from 'superjson';
-import { historyPage, type VirtualUser } from './scenarios.js';
+import { historyPage, runScenario, type ScenarioName, type VirtualUser } from './scenarios.js';
 
 /**
  * A failed lean call, shaped as the tRPC client's errors are where the load report looks
@@ -83,4 +83,15 @@ export function leanHistoryReader(baseUrl: string): (user: VirtualUser) => Promi
       req.on('error', reject);
       req.end();
     });
+}
+
+/**
+ * Sends a scenario's call to the app at `baseUrl`: history reads by a {@link leanHistoryReader},
+ * everything else by the tRPC client ({@link runScenario}).
+ */
+export function withLeanHistoryReads(
+  baseUrl: string,
+): (scenario: ScenarioName, user: VirtualUser) => Promise<unknown> {
+  const read = leanHistoryReader(baseUrl);
+  return (scenario, user) => (scenario === 'list' ? read(user) : runScenario(scenario, user));
 }

@@ -27,7 +27,7 @@ import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgr
 import { parseAppEnv } from '../loadtest/app-env.js';
 import { type AppProcess, startAppProcess } from '../loadtest/app-process.js';
 import { type AppProcessLoad, sampleAppProcess } from '../loadtest/app-process-sampler.js';
-import { leanHistoryReader } from '../loadtest/lean-history-read.js';
+import { withLeanHistoryReads } from '../loadtest/lean-history-read.js';
 import { type LoopClient, runClosedLoop } from '../loadtest/multi-instance/closed-loop.js';
 import { type RequestRecord, runOpenLoop } from '../loadtest/open-loop.js';
 import {
@@ -70,16 +70,16 @@ const warmUpMs = 3000;
 /**
  * History reads sent by the lean reader (no tRPC client, successful answers not decoded: see
  * lean-history-read.ts), everything else by the tRPC client. The generator shares the app's 2 cores;
- * at 3 × capacity the tRPC client's own CPU took a visible share of them.
+ * at 3 × capacity the tRPC client's own CPU took a visible share of them. `--reads-via trpc`: every
+ * call through the tRPC client, as before the lean reader (to compare).
  */
 function leanReads(baseUrl: string): (scenario: ScenarioName, user: VirtualUser) => Promise<unknown> {
-  // `--reads-via trpc`: every call through the tRPC client, as before the lean reader (to compare).
-  if (option('reads-via') === 'trpc') return runScenario;
-  const read = leanHistoryReader(baseUrl);
-  return (scenario, user) => (scenario === 'list' ? read(user) : runScenario(scenario, user));
+  return option('reads-via') === 'trpc' ? runScenario : withLeanHistoryReads(baseUrl);
 }
 
-function failuresOf(records: readonly RequestRecord[]): Record<string, number> {
+function failuresOf(
+  records: readonly Pick<RequestRecord, 'ok' | 'errorType' | 'reason'>[],
+): Record<string, number> {
   const failures: Record<string, number> = {};
   for (const r of records) {
     if (r.ok) continue;
@@ -157,12 +157,7 @@ async function runRound(
   const closed = await runClosedLoop({ clients, durationMs, call: leanReads(yardstick.url) });
   const capacityOk = closed.filter((r) => r.ok && r.endedAtMs <= durationMs).length;
   const capacityPerSecond = capacityOk / (durationMs / 1000);
-  const capacityFailures: Record<string, number> = {};
-  for (const r of closed) {
-    if (r.ok) continue;
-    const key = r.reason ? `${r.errorType}/${r.reason}` : (r.errorType ?? 'UNKNOWN');
-    capacityFailures[key] = (capacityFailures[key] ?? 0) + 1;
-  }
+  const capacityFailures = failuresOf(closed);
   await yardstickDone();
   const phase = async (factor: number) => {
     const normalPerSecond = Math.max(1, Math.round(capacityPerSecond * factor));

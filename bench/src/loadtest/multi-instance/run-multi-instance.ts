@@ -4,8 +4,8 @@ import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgr
 import { startTestRedis, type TestRedis } from '@db-safeguards/test-redis';
 import { type AppProcess, startAppProcess, stopChild } from '../app-process.js';
 import { describeFailure } from '../describe-failure.js';
-import { leanHistoryReader } from '../lean-history-read.js';
-import { createClient, createVirtualUsers, runScenario, type VirtualUser } from '../scenarios.js';
+import { withLeanHistoryReads } from '../lean-history-read.js';
+import { createClient, createVirtualUsers, type VirtualUser } from '../scenarios.js';
 import { unlimitedRateLimitsEnv } from '../unlimited-rate-limits.js';
 import { type ClosedLoopOptions, type LoopClient, type LoopRecord, runClosedLoop } from './closed-loop.js';
 import { type InstanceSample, sampleInstances } from './instance-sampler.js';
@@ -108,12 +108,11 @@ async function startFleet(count: number, env: Record<string, string>): Promise<F
   const apps: AppProcess[] = [];
   // One after another: each runs the migrations (serialised by an advisory lock anyway).
   for (let i = 0; i < count; i++) apps.push(await startAppProcess(env));
-  const readers = apps.map((app) => leanHistoryReader(app.url));
+  const senders = apps.map((app) => withLeanHistoryReads(app.url));
   return {
     apps,
     dead: new Set(),
-    call: (scenario, caller, instance) =>
-      scenario === 'list' ? readers[instance]!(caller) : runScenario(scenario, caller),
+    call: (scenario, caller, instance) => senders[instance]!(scenario, caller),
   };
 }
 
