@@ -28,6 +28,8 @@ const phase = (
   tooManyConnections: 0,
   lowestLimit: 1,
   limitTrace: {},
+  perInstance: {},
+  slowestHigh: [],
   ...extra,
 });
 

@@ -50,6 +50,35 @@ describe('summarisePhase', () => {
   });
 });
 
+describe('summarisePhase: where slow urgent calls came from', () => {
+  it('gives each instance its HIGH p99, and lists the slowest HIGH calls with the limit their instance had when they were sent', () => {
+    const records = [
+      rec(0, 100, true, { startedAtMs: 90 }),
+      rec(1, 900, true, { startedAtMs: 100 }), // 800 ms, sent while instance 1 held 1 slot
+      rec(1, 950, true, { startedAtMs: 700, priority: 'NORMAL', scenario: 'list' }), // slowest, but NORMAL
+      rec(0, 600, true, { startedAtMs: 400 }), // 200 ms, sent while instance 0 held 3
+    ];
+    const samples = [
+      { atMs: 0, instance: 0, breaker: 0, readOnly: false, limit: 2, sharedMode: 'shared' },
+      { atMs: 50, instance: 1, breaker: 0, readOnly: false, limit: 1, sharedMode: 'shared' },
+      { atMs: 300, instance: 0, breaker: 0, readOnly: false, limit: 3, sharedMode: 'shared' },
+      { atMs: 500, instance: 1, breaker: 0, readOnly: false, limit: 2, sharedMode: 'shared' },
+    ];
+    const summary = summarisePhase(
+      { name: 'x', mode: 'shared', round: 1, loadedInstances: 2, clientsPerInstance: 2, durationMs: 1000 },
+      records,
+      samples,
+      3,
+    );
+    expect(summary.perInstance).toEqual({ '0': { ok: 2, highP99Ms: 200 }, '1': { ok: 2, highP99Ms: 800 } });
+    expect(summary.slowestHigh).toEqual([
+      { instance: 1, sentAtMs: 100, latencyMs: 800, limitAtSend: 1 },
+      { instance: 0, sentAtMs: 400, latencyMs: 200, limitAtSend: 3 },
+      { instance: 0, sentAtMs: 90, latencyMs: 10, limitAtSend: 2 },
+    ]);
+  });
+});
+
 describe('recoveryAfterKill', () => {
   it('measures from the kill until the survivors answer 0.9 × what all did before, over every sliding second from then on', () => {
     const records: LoopRecord[] = [];

@@ -35,7 +35,22 @@ export interface PhaseSummary {
    * it (`d`: the database's "full" answers, `s`: the shared grant), e.g. `8 → 4s → 8`.
    */
   limitTrace: Record<string, string>;
+  /** Per instance: answered calls and HIGH p99, so an instance left with few slots shows. */
+  perInstance: Record<string, { ok: number; highP99Ms: number | null }>;
+  /** The slowest answered HIGH calls, with when they were sent and the instance's limit then. */
+  slowestHigh: SlowCall[];
 }
+
+/** One slow call: its instance, when it was sent, how long it took, and the limit sampled just before. */
+export interface SlowCall {
+  instance: number;
+  sentAtMs: number;
+  latencyMs: number;
+  limitAtSend: number | null;
+}
+
+/** How many of the slowest HIGH calls a phase lists. */
+const slowestListed = 5;
 
 export function percentile(values: readonly number[], q: number): number | null {
   if (values.length === 0) return null;
@@ -84,7 +99,46 @@ export function summarisePhase(
     tooManyConnections: count((key) => key === 'CONNECTION/too-many-connections'),
     lowestLimit: limits.length === 0 ? null : Math.min(...limits),
     limitTrace: traceLimits(samples),
+    perInstance: perInstance(ok),
+    slowestHigh: slowestHigh(ok, samples),
   };
+}
+
+function perInstance(ok: readonly LoopRecord[]): PhaseSummary['perInstance'] {
+  const byInstance = new Map<number, LoopRecord[]>();
+  for (const r of ok) byInstance.set(r.instance, [...(byInstance.get(r.instance) ?? []), r]);
+  return Object.fromEntries(
+    [...byInstance.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([instance, records]) => [
+        String(instance),
+        {
+          ok: records.length,
+          highP99Ms: percentile(
+            records.filter((r) => r.priority === 'HIGH').map((r) => r.endedAtMs - r.startedAtMs),
+            0.99,
+          ),
+        },
+      ]),
+  );
+}
+
+function slowestHigh(ok: readonly LoopRecord[], samples: readonly InstanceSample[]): SlowCall[] {
+  return ok
+    .filter((r) => r.priority === 'HIGH')
+    .sort((a, b) => b.endedAtMs - b.startedAtMs - (a.endedAtMs - a.startedAtMs))
+    .slice(0, slowestListed)
+    .map((r) => {
+      const before = samples.filter(
+        (s) => s.instance === r.instance && s.atMs <= r.startedAtMs && s.limit !== undefined,
+      );
+      return {
+        instance: r.instance,
+        sentAtMs: Math.round(r.startedAtMs),
+        latencyMs: Math.round(r.endedAtMs - r.startedAtMs),
+        limitAtSend: before.length === 0 ? null : before.reduce((a, b) => (b.atMs > a.atMs ? b : a)).limit!,
+      };
+    });
 }
 
 function traceLimits(samples: readonly InstanceSample[]): Record<string, string> {
