@@ -220,6 +220,23 @@ describe('createEdgeAdmission over HTTP with the real tRPC client (Node adapter)
       -1,
     );
 
+    // Later refusals come from one rendering: each still its own ID, its own wait and counters.
+    const later = [];
+    for (let i = 0; i < 3; i++) later.push(await rawGet(`${edged.url}/list`, 'ann'));
+    expect(edged.reachedTRPC).toBe(before);
+    expect(new Set(later.map((answer) => errorIds(answer.body)[0])).size).toBe(3);
+    for (const answer of later) {
+      expect(comparable(answer.body)).toEqual(comparable(fromTRPC.body));
+      const wait = (answer.body as { error: { json: { data: { userFriendly: { retryAfterMs: number } } } } })
+        .error.json.data.userFriendly.retryAfterMs;
+      expect(answer.headers.get('retry-after')).toBe(String(Math.ceil(wait / 1000)));
+      expect(answer.headers.get('x-ratelimit-remaining')).toBe('0');
+      // The caller's own reset time (a bucket of 6 s may have ended meanwhile), not a stale copy.
+      const reset = Number(answer.headers.get('x-ratelimit-reset'));
+      expect(reset).toBeGreaterThanOrEqual(Number(fromEdge.headers.get('x-ratelimit-reset')));
+      expect(reset).toBeLessThanOrEqual(Number(fromEdge.headers.get('x-ratelimit-reset')) + 6);
+    }
+
     const refused = await client(edged.url)
       .list.query()
       .catch((error: unknown) => error);

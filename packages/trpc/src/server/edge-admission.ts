@@ -226,7 +226,7 @@ function refusalAnswer(
   const rateLimits = admitted.calls.flatMap((call) => (call.rateLimit ? [call.rateLimit] : []));
   const render = (shown: readonly SafeguardError[]) => renderRefusal(router, batch, calls, shown, rateLimits);
   const key = `${batch ? 'batch' : 'single'} ${calls.map((call) => call.path).join(',')}`;
-  // Answers with rate-limit figures are rendered every time by `reuse` itself.
+  // The rate-limit headers are filled in per caller by `reuse` (from the errors' figures).
   const answer = reuse(key, errors, render);
   return { ...answer, errors };
 }

@@ -15,6 +15,15 @@ function tightest(limits: readonly RateLimitInfo[]): RateLimitInfo | undefined {
 }
 
 /**
+ * The `X-RateLimit-*` headers for the limits a request's calls were charged against (none when it
+ * was charged nothing). `Retry-After` is not among them: it comes from the errors, see below.
+ */
+export function rateLimitHeadersOf(limits: readonly RateLimitInfo[]): Record<string, string> {
+  const limit = tightest(limits);
+  return limit ? { ...rateLimitHeaders({ ...limit, key: '', allowed: true }) } : {};
+}
+
+/**
  * The headers for a set of results: `X-RateLimit-*` whenever a call was rate limited or charged
  * (successes too), and `Retry-After` (whole seconds) when a call's answer is a 429 or 503 whose body
  * says it is worth retrying — in a batch with mixed outcomes (207) the longest wait among them. The
@@ -27,10 +36,7 @@ export function safeguardsHeaders(
   errors: readonly TRPCError[],
   type?: FormatterInput['type'],
 ): Record<string, string> {
-  const headers: Record<string, string> = {};
-  const limit = tightest(requestState(ctx)?.rateLimits ?? []);
-  // An allowed result has no Retry-After: that header comes from the errors below.
-  if (limit) Object.assign(headers, rateLimitHeaders({ ...limit, key: '', allowed: true }));
+  const headers = rateLimitHeadersOf(requestState(ctx)?.rateLimits ?? []);
   let retryAfterMs = 0;
   for (const error of errors) {
     const status = getHTTPStatusCodeFromError(error);
