@@ -1,6 +1,6 @@
 /**
  * The sample app's two busiest calls with nothing of db-safeguards around them: a plain Node HTTP
- * server, tRPC's standalone adapter (superjson, as the app) and Drizzle over postgres.js, on the
+ * server, tRPC's standalone adapter (the app's transformer: superjson, answers by its faster writer) and Drizzle over postgres.js, on the
  * app's own schema and tables. `pnpm bench:served-cost` runs it beside the app, on the same database,
  * to price what the safeguards add to a served call.
  *
@@ -8,7 +8,7 @@
  * for 30 s (the app's session cache), the access checks are the app's one-query joins, the dose
  * history reads 50 rows, a recording runs the app's own `recordDose` (one statement: insert, stock
  * update). The input is validated with zod, and the answers have the app's shape (`{ value, degraded }`
- * for the history), so superjson has the same work.
+ * for the history), so the transformer has the same work.
  * Not here, by design: rate limits, the admission queue and budget, load shedding, breakers,
  * deadlines, stale answers, the edge admission, the request log and metrics, request IDs, the body
  * and connection guards.
@@ -19,12 +19,12 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type AppDatabase, hashBearerToken, recordDose, schema } from '@db-safeguards/vetmed/db';
+import { wireTransformer } from '@db-safeguards/vetmed/wire-transformer';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { and, desc, eq, gt, isNull } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import superjson from 'superjson';
 import { z } from 'zod';
 
 const { administrations, animals, authTokens, memberships, regimens, users } = schema;
@@ -73,7 +73,7 @@ async function userOf(token: string): Promise<User | undefined> {
   return user;
 }
 
-const t = initTRPC.context<Context>().create({ transformer: superjson, isDev: false });
+const t = initTRPC.context<Context>().create({ transformer: wireTransformer, isDev: false });
 
 const signedIn = t.procedure.use(async ({ ctx, next }) => {
   const user = ctx.token === undefined ? undefined : await userOf(ctx.token);
