@@ -24,6 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
+import { textOption } from '../cli-options.js';
 import { parseAppEnv } from '../loadtest/app-env.js';
 import { type AppProcess, startAppProcess } from '../loadtest/app-process.js';
 import { type AppProcessLoad, sampleAppProcess } from '../loadtest/app-process-sampler.js';
@@ -49,13 +50,8 @@ import {
   type PriorityRound,
 } from './priority-report.js';
 
-function option(name: string): string | undefined {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? process.argv[index + 1] : undefined;
-}
-
 function numberOption(name: string, fallback: number): number {
-  const raw = option(name);
+  const raw = textOption(name);
   const value = raw === undefined ? fallback : Number(raw);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
   return value;
@@ -74,7 +70,7 @@ const warmUpMs = 3000;
  * call through the tRPC client, as before the lean reader (to compare).
  */
 function leanReads(baseUrl: string): (scenario: ScenarioName, user: VirtualUser) => Promise<unknown> {
-  return option('reads-via') === 'trpc' ? runScenario : withLeanHistoryReads(baseUrl);
+  return textOption('reads-via') === 'trpc' ? runScenario : withLeanHistoryReads(baseUrl);
 }
 
 function failuresOf(
@@ -217,7 +213,7 @@ async function runRound(
 }
 
 async function main(): Promise<void> {
-  const readsVia = option('reads-via') ?? 'lean';
+  const readsVia = textOption('reads-via') ?? 'lean';
   if (readsVia !== 'lean' && readsVia !== 'trpc') throw new Error('--reads-via must be lean or trpc');
   const durationMs = numberOption('duration', 10) * 1000;
   const rounds = numberOption('rounds', 1);
@@ -235,7 +231,7 @@ async function main(): Promise<void> {
       TRUST_PROXY: '127.0.0.1',
       SEED_DEMO: 'false',
       ...unlimitedRateLimitsEnv,
-      ...parseAppEnv(option('app-env')),
+      ...parseAppEnv(textOption('app-env')),
     };
     app = await startAppProcess(env);
     for (let i = 0; i < rounds; i++) {
@@ -254,7 +250,7 @@ async function main(): Promise<void> {
     await app?.stop();
     await server?.stop();
   }
-  const json = option('json');
+  const json = textOption('json');
   if (json) {
     writeFileSync(
       outputPath(json),

@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import { TRPCClientError } from '@trpc/client';
+import { countOption, textOption } from '../cli-options.js';
 import { type AppProcess, startAppProcess } from '../loadtest/app-process.js';
 import { metricValue } from '../loadtest/app-process-sampler.js';
 import { createClient, createVirtualUsers, type VirtualUser } from '../loadtest/scenarios.js';
@@ -26,22 +27,13 @@ import { machineDescription } from '../machine.js';
 import { outputPath } from '../output-path.js';
 import type { RefusalCostData } from '../report/report-data.js';
 
-function option(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index >= 0 ? Number(process.argv[index + 1]) : fallback;
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be an integer >= 1`);
-  return value;
-}
-
-const rounds = option('rounds', 5);
-const callsPerRound = option('calls', 1000);
-const concurrency = option('concurrency', 8);
+const rounds = countOption('rounds', 5);
+const callsPerRound = countOption('calls', 1000);
+const concurrency = countOption('concurrency', 8);
 const dosesPerUser = 50;
 /** The apps' LOG_LEVEL: at `warn` (the default here, as in the load test) each refusal is logged. */
-const logLevelIndex = process.argv.indexOf('--log-level');
-const logLevel = logLevelIndex >= 0 ? process.argv[logLevelIndex + 1]! : 'warn';
-const jsonIndex = process.argv.indexOf('--json');
-const jsonPath = jsonIndex >= 0 ? process.argv[jsonIndex + 1] : undefined;
+const logLevel = textOption('log-level') ?? 'warn';
+const jsonPath = textOption('json');
 
 /** The middle value (the upper middle of an even count). */
 const median = (values: readonly number[]) =>

@@ -9,16 +9,10 @@
  */
 import { serializeAnswer } from '@db-safeguards/vetmed/wire-transformer';
 import superjson from 'superjson';
+import { countOption } from '../cli-options.js';
 
-function option(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index >= 0 ? Number(process.argv[index + 1]) : fallback;
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be an integer >= 1`);
-  return value;
-}
-
-const rounds = option('rounds', 5);
-const calls = option('calls', 3000);
+const rounds = countOption('rounds', 5);
+const calls = countOption('calls', 3000);
 
 const id = (n: number) => `0190c1b2-7f4e-7a1b-9c3d-${String(n).padStart(12, '0')}`;
 const page = {

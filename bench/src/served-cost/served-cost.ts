@@ -26,6 +26,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
+import { countOption, textOption } from '../cli-options.js';
 import { type AppProcess, startServerProcess } from '../loadtest/app-process.js';
 import { createClient, createVirtualUsers, type VirtualUser } from '../loadtest/scenarios.js';
 import { unlimitedRateLimitsEnv } from '../loadtest/unlimited-rate-limits.js';
@@ -33,23 +34,12 @@ import { machineDescription } from '../machine.js';
 import { outputPath } from '../output-path.js';
 import type { ServedCostReport } from './served-cost-report.js';
 
-function option(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index >= 0 ? Number(process.argv[index + 1]) : fallback;
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be an integer >= 1`);
-  return value;
-}
-function textOption(name: string): string | undefined {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? process.argv[index + 1] : undefined;
-}
-
-const pairs = option('pairs', 6);
-const rate = option('rate', 50);
-const seconds = option('seconds', 10);
-const recordEvery = option('record-every', 10);
-const warmupSeconds = option('warmup', 10);
-const userCount = option('users', 16);
+const pairs = countOption('pairs', 6);
+const rate = countOption('rate', 50);
+const seconds = countOption('seconds', 10);
+const recordEvery = countOption('record-every', 10);
+const warmupSeconds = countOption('warmup', 10);
+const userCount = countOption('users', 16);
 const logLevel = textOption('log-level') ?? 'info';
 const profileDir = textOption('profile');
 const jsonPath = textOption('json');
