@@ -108,11 +108,20 @@ async function startFleet(count: number, env: Record<string, string>): Promise<F
   const apps: AppProcess[] = [];
   // One after another: each runs the migrations (serialised by an advisory lock anyway).
   for (let i = 0; i < count; i++) apps.push(await startAppProcess(env));
-  const senders = apps.map((app) => withLeanHistoryReads(app.url));
+  // By the instance's current address: a restarted instance (the kill scenario) listens on a new port.
+  const senders = new Map<string, ReturnType<typeof withLeanHistoryReads>>();
+  const senderFor = (url: string) => {
+    let sender = senders.get(url);
+    if (sender === undefined) {
+      sender = withLeanHistoryReads(url);
+      senders.set(url, sender);
+    }
+    return sender;
+  };
   return {
     apps,
     dead: new Set(),
-    call: (scenario, caller, instance) => senders[instance]!(scenario, caller),
+    call: (scenario, caller, instance) => senderFor(apps[instance]!.url)(scenario, caller),
   };
 }
 
@@ -388,6 +397,13 @@ export async function runMultiInstance(options: MultiInstanceOptions): Promise<M
           },
         },
       );
+      // Nothing may fail before the kill: the rate before it is what recovery is judged against (a
+      // client sending to a stale address once made that rate, and so the bar, lower).
+      const early = run.records.filter((r) => !r.ok && r.endedAtMs < killAtMs);
+      if (early.length > 0)
+        throw new Error(
+          `kill scenario, round ${round}: ${early.length} calls failed before the kill (first: instance ${early[0]!.instance}, ${early[0]!.errorType})`,
+        );
       const survivorFailures: Record<string, number> = {};
       for (const r of run.records) {
         if (r.ok || r.instance === victim) continue;
