@@ -209,7 +209,11 @@ export function createEdgeAdmission(
       }
     }
     if (anyAdmitted) return { admitted };
-    return { refused: refusalAnswer(router, url, calls, admitted, reuse) };
+    // A request naming a path the router does not have is answered without a template: paths are
+    // the caller's to choose, and a flood of made-up ones would make a template each (three
+    // renderings) and push out the templates of real requests.
+    const known = calls.every((call) => call.procedure !== unknown);
+    return { refused: refusalAnswer(router, url, calls, admitted, known ? reuse : undefined) };
   };
 }
 
@@ -219,7 +223,7 @@ function refusalAnswer(
   url: URL,
   calls: ReadonlyArray<{ path: string; procedure: ProcedureAtEdge }>,
   admitted: CallsAdmission,
-  reuse: ReturnType<typeof reuseRefusalRenderings>,
+  reuse: ReturnType<typeof reuseRefusalRenderings> | undefined,
 ): EdgeRefusal {
   const batch = url.searchParams.get('batch') === '1';
   const errors = admitted.calls.map((call) => call.refusal!);
@@ -227,7 +231,7 @@ function refusalAnswer(
   const render = (shown: readonly SafeguardError[]) => renderRefusal(router, batch, calls, shown, rateLimits);
   const key = `${batch ? 'batch' : 'single'} ${calls.map((call) => call.path).join(',')}`;
   // The rate-limit headers are filled in per caller by `reuse` (from the errors' figures).
-  const answer = reuse(key, errors, render);
+  const answer = reuse === undefined ? render(errors) : reuse(key, errors, render);
   return { ...answer, errors };
 }
 
