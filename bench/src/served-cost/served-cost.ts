@@ -16,7 +16,7 @@
  * `--log-level` is the app's LOG_LEVEL (default: the app's own default, info). `--app-env` adds settings
  * to the app's environment. `--load-readings` prints the highest load readings of the app
  * (its detailed health, read every second: a little CPU of its own) in each of its runs. `--json FILE` writes every run (a
- * `ServedCostReport`: docs/served-cost.json is rendered into docs/benchmarks.md). `--profile DIR` starts both servers with `node --cpu-prof` (their figures
+ * `ServedCostReport`: docs/served-cost.json is rendered into docs/benchmarks.md). `--profile DIR` starts both servers with `node --cpu-prof` and writes DIR/run-windows.json, when each run began and ended on the profiles' clock (their figures
  * then include the profiler's cost) and writes their profiles to DIR when they stop.
  *
  * The machine is shared and noisy: every run is printed; the ratio is taken within a pair.
@@ -140,6 +140,13 @@ interface RunResult {
   p99Ms: number;
 }
 
+/**
+ * When each measured run (and warm-up) began and ended, on the monotonic clock in µs: the clock of a
+ * CPU profile's sample times, so `--profile` readers can keep only the samples of the measured runs
+ * (the app's profile also holds the set-up: users and their doses are created through it).
+ */
+const runWindows: Array<{ pid: number; fromUs: number; toUs: number; measured?: boolean }> = [];
+
 /** Paced (open-loop) calls at `rate` a second for `durationMs`, then waits for the last answers. */
 let bareUrl: string | undefined;
 
@@ -152,6 +159,7 @@ async function pacedLoad(server: AppProcess, users: VirtualUser[], durationMs: n
   const pending = new Set<Promise<void>>();
   const stopWatching = showLoadReadings && server.url !== bareUrl ? watchLoad(server.url) : undefined;
   const before = cpuMs(pid);
+  const windowStartUs = process.hrtime.bigint() / 1000n;
   const threadsBefore = showThreads ? threadCpuMs(pid) : undefined;
   const start = performance.now();
   const total = Math.round((rate * durationMs) / 1000);
@@ -191,6 +199,7 @@ async function pacedLoad(server: AppProcess, users: VirtualUser[], durationMs: n
   }
   await Promise.all(pending);
   const spent = cpuMs(pid) - before;
+  runWindows.push({ pid, fromUs: Number(windowStartUs), toUs: Number(process.hrtime.bigint() / 1000n) });
   if (stopWatching) {
     const seen = stopWatching();
     console.log(
@@ -283,6 +292,7 @@ async function main(): Promise<void> {
         ['bare', bare, bareUsers],
       ] as const) {
         const result = await pacedLoad(server, clients, seconds * 1000);
+        runWindows.at(-1)!.measured = true;
         results.push(result);
         runs.push({
           pair,
@@ -312,6 +322,11 @@ async function main(): Promise<void> {
     console.log(
       `app / bare CPU per served call, per pair: ${ratios.map((r) => r.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)} (target <= 1.15)`,
     );
+    if (profileDir !== undefined) {
+      const windowsPath = path.join(profileDir, 'run-windows.json');
+      writeFileSync(windowsPath, `${JSON.stringify(runWindows, null, 2)}\n`);
+      console.log(`Run windows (monotonic µs, the profiles' clock) are in ${windowsPath}.`);
+    }
     if (jsonPath !== undefined) {
       const report: ServedCostReport = {
         schemaVersion: 1,

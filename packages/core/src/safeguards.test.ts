@@ -591,6 +591,80 @@ describe('Safeguards.run', () => {
       expect(safeguards.queue.active).toBe(0);
     });
 
+    it('calls onAbort listeners at the deadline with the signal’s reason; a detached one is not called', async () => {
+      const { safeguards, clock } = setup({ queue: { abandonAfterMs: 60_000 } });
+      const reasons: unknown[] = [];
+      let detachedCalled = false;
+      let scopeOf: import('./pipeline/operation-scope.js').OperationScope | undefined;
+      let finish: () => void = () => undefined;
+      const pending = safeguards.run(
+        (scope) => {
+          scopeOf = scope;
+          scope.onAbort((reason) => reasons.push(reason));
+          const detach = scope.onAbort(() => {
+            detachedCalled = true;
+          });
+          detach();
+          return new Promise<void>((resolve) => {
+            finish = resolve;
+          });
+        },
+        { operationType: 'read', timeoutMs: 1000 },
+      );
+      pending.catch(() => undefined);
+      await flushMicrotasks();
+      expect(reasons).toEqual([]);
+      await clock.advance(1000);
+      const error = await pending.catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ type: 'TIMEOUT', reason: 'deadline' });
+      expect(reasons).toEqual([error]);
+      expect(detachedCalled).toBe(false);
+      // Asked for after the abort: the signal is aborted with the same reason, a late listener runs at once.
+      expect(scopeOf!.signal.aborted).toBe(true);
+      expect(scopeOf!.signal.reason).toBe(error);
+      const late: unknown[] = [];
+      scopeOf!.onAbort((reason) => late.push(reason));
+      expect(late).toEqual([error]);
+      finish();
+      await flushMicrotasks();
+    });
+
+    it('calls a nested call’s onAbort listener when the caller’s signal aborts, and a throwing listener does not stop the rest', async () => {
+      const { safeguards } = setup();
+      const caller = new AbortController();
+      const heard: string[] = [];
+      let release: () => void = () => undefined;
+      const pending = safeguards.run(
+        (scope) =>
+          scope.run((nested) => {
+            nested.onAbort(() => {
+              heard.push('first');
+              throw new Error('listener failed');
+            });
+            nested.onAbort(() => heard.push('second'));
+            return new Promise<void>((resolve) => {
+              release = resolve;
+            });
+          }),
+        { operationType: 'read', signal: caller.signal },
+      );
+      pending.catch(() => undefined);
+      await flushMicrotasks();
+      const uncaught: unknown[] = [];
+      const onUncaught = (error: unknown) => uncaught.push(error);
+      process.on('uncaughtException', onUncaught);
+      try {
+        caller.abort(new Error('client went away'));
+        await expect(pending).rejects.toMatchObject({ type: 'TIMEOUT' });
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      } finally {
+        process.off('uncaughtException', onUncaught);
+      }
+      expect(heard).toEqual(['first', 'second']);
+      expect(uncaught).toEqual([expect.objectContaining({ message: 'listener failed' })]);
+      release();
+    });
+
     it('reclaims the slot of an operation that ignores its deadline (no leaked slot), and says it still runs', async () => {
       const { safeguards, clock } = setup({ queue: { abandonAfterMs: 2000 } });
       let finish: () => void = () => undefined;

@@ -11,6 +11,8 @@ export interface AttemptOwner<T> {
   readonly context: ResolvedContext;
   /** The operation's signal (every attempt's scope hands out this one). */
   readonly signal: AbortSignal;
+  /** Calls `listener` when the operation is given up. */
+  onAbort(listener: (reason: unknown) => void): () => void;
   readonly inherited: InheritedContext;
   /** The attempt's operation succeeded. */
   attemptSucceeded(value: T): void;
@@ -48,6 +50,10 @@ export class AttemptScope<T> extends SlotScope<T> {
 
   get signal(): AbortSignal {
     return this.execution.signal;
+  }
+
+  onAbort(listener: (reason: unknown) => void): () => void {
+    return this.execution.onAbort(listener);
   }
 
   get inherited(): InheritedContext {

@@ -72,6 +72,12 @@ export class Execution<T> implements ExecutionView, AttemptOwner<T> {
     return this.lazySignal.signal;
   }
 
+  /** Calls `listener` when the operation is given up (see `OperationScope.onAbort`). */
+  onAbort(listener: (reason: unknown) => void): () => void {
+    this.lazySignal ??= new LazySignal();
+    return this.lazySignal.onAbort(listener);
+  }
+
   get inherited(): InheritedContext {
     this.inheritedContext ??= toInherited(this.raw, this.context);
     return this.inheritedContext;

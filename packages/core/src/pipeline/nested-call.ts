@@ -65,6 +65,11 @@ export class NestedCall<T> extends SlotScope<T> implements WaitingCall {
     return this.lazySignal.signal;
   }
 
+  onAbort(listener: (reason: unknown) => void): () => void {
+    this.lazySignal ??= new LazySignal();
+    return this.lazySignal.onAbort(listener);
+  }
+
   get inherited(): InheritedContext {
     this.inheritedContext ??= toInherited(this.raw, this.context);
     return this.inheritedContext;

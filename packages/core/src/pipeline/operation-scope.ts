@@ -7,6 +7,13 @@ export interface OperationScope {
    * query) so the connection is freed as soon as possible. Created on first access.
    */
   readonly signal: AbortSignal;
+  /**
+   * Calls `listener` once, with the same reason `signal` aborts with, when the operation is given up
+   * (deadline, the caller's signal); at once if it already was. Returns a function that detaches it.
+   * Cheaper than `signal` when all you need is a callback (cancel the query): no AbortController is
+   * made for it.
+   */
+  onAbort(listener: (reason: unknown) => void): () => void;
   /** Absolute deadline in epoch ms; always finite (`defaultTimeoutMs` after the start if none was set). */
   readonly deadline: number;
   /** 1 for the first attempt, 2 for the first retry, ... */

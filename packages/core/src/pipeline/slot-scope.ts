@@ -66,6 +66,7 @@ export abstract class SlotScope<T = unknown> implements HeldSlot, AmbientStore, 
   abstract get context(): ResolvedContext;
   abstract get attempt(): number;
   abstract get signal(): AbortSignal;
+  abstract onAbort(listener: (reason: unknown) => void): () => void;
   abstract get inherited(): InheritedContext;
   /** True while this scope's operation runs on a slot its attempt still holds. Read live, never cached. */
   abstract get holdsSlot(): boolean;

@@ -79,7 +79,7 @@ function safeguardPool<P extends PgPoolLike>(pool: P, safeguards: Safeguards, ti
     return safeguards.run(
       async (scope) => {
         const client = await connectRaw();
-        const detach = onAbort(scope.signal, () => cancelRunningQuery(client));
+        const detach = scope.onAbort(() => cancelRunningQuery(client));
         let broken: Error | undefined;
         try {
           return await (client.query(...args) as Promise<unknown>);
@@ -178,7 +178,7 @@ function safeguardSingleClient<C extends PgClientLike>(
     return safeguards.run(
       (scope) =>
         inTurn(() => {
-          const detach = onAbort(scope.signal, () => cancelRunningQuery(client));
+          const detach = scope.onAbort(() => cancelRunningQuery(client));
           return (client.query(...args) as Promise<unknown>).finally(detach);
         }),
       statementContext(queryTextOf(args[0])),

@@ -85,7 +85,7 @@ export function safeguardClient<S extends Sql>(
         .run(
           (scope) => {
             const target = scope.attempt > 1 ? copyOf(dispatched, make) : dispatched;
-            onAbort(scope.signal, () => cancelQuery(target));
+            scope.onAbort(() => cancelQuery(target));
             if (target === dispatched) {
               sent = true;
               dispatchNow(original, dispatched);
