@@ -125,4 +125,41 @@ describe('createProcessLoadSampler (the real event loop and memory of this proce
       'Expected resolutionMs to be an integer >= 1, got 0 (number)',
     );
   });
+
+  it('reads memory at most once per memoryIntervalMs and reuses that reading in between', async () => {
+    const realMemoryUsage = process.memoryUsage;
+    let reads = 0;
+    let heapUsed = 10 * 2 ** 20;
+    const counting = Object.assign(
+      () => {
+        reads++;
+        return { ...realMemoryUsage.call(process), heapUsed };
+      },
+      { rss: realMemoryUsage.rss },
+    );
+    process.memoryUsage = counting as typeof process.memoryUsage;
+    try {
+      const sampler = createProcessLoadSampler({ memoryIntervalMs: 200 });
+      expect(sampler.sample().heapUsedBytes).toBe(10 * 2 ** 20);
+      heapUsed = 20 * 2 ** 20;
+      // Within the interval: the earlier reading.
+      expect(sampler.sample().heapUsedBytes).toBe(10 * 2 ** 20);
+      expect(reads).toBe(1);
+      await turn(220);
+      expect(sampler.sample().heapUsedBytes).toBe(20 * 2 ** 20);
+      expect(reads).toBe(2);
+      sampler.close?.();
+      const everyTime = createProcessLoadSampler({ memoryIntervalMs: 0 });
+      everyTime.sample();
+      everyTime.sample();
+      expect(reads).toBe(4);
+      everyTime.close?.();
+    } finally {
+      process.memoryUsage = realMemoryUsage;
+    }
+  });
+
+  it('refuses a bad memory interval with a TypeError naming it', () => {
+    expect(() => createProcessLoadSampler({ memoryIntervalMs: -1 })).toThrow('memoryIntervalMs');
+  });
 });

@@ -18,6 +18,12 @@ export interface ProcessLoadSamplerOptions {
    * Default 10.
    */
   resolutionMs?: number;
+  /**
+   * How often memory is read, in ms: readings in between reuse the last one. `process.memoryUsage()`
+   * walks the heap's spaces and reads `/proc`, about 0.1 ms on a small VM, and memory moves over
+   * seconds, while the event loop is read ten times a second. Default 1000; 0 reads it every time.
+   */
+  memoryIntervalMs?: number;
 }
 
 /**
@@ -92,7 +98,8 @@ export class EventLoopProbe {
  * Reads this process's load for the load monitor: event-loop delay (its own timer probe; see
  * {@link EventLoopProbe}: the turn length 99 % of the time is spent in turns no longer than, minus the
  * probe's interval), event-loop utilisation (`performance.eventLoopUtilization`) and heap used and
- * RSS (`process.memoryUsage`), each over the window since the previous reading. A runtime without
+ * RSS (`process.memoryUsage`, read at most once per `memoryIntervalMs`), the loop's readings each over
+ * the window since the previous reading. A runtime without
  * one of them leaves that reading out (it never sheds). Its timer never keeps the process alive;
  * `close()` (which `Safeguards.close` calls) stops it. It imports no Node module.
  *
@@ -104,6 +111,8 @@ export class EventLoopProbe {
 export function createProcessLoadSampler(options: ProcessLoadSamplerOptions = {}): LoadSampler {
   const resolutionMs = options.resolutionMs ?? 10;
   assertInteger('resolutionMs', resolutionMs, 1);
+  const memoryIntervalMs = options.memoryIntervalMs ?? 1000;
+  assertInteger('memoryIntervalMs', memoryIntervalMs, 0);
   const performance = (
     globalThis as {
       performance?: { now?: () => number; eventLoopUtilization?: EventLoopUtilization };
@@ -119,6 +128,8 @@ export function createProcessLoadSampler(options: ProcessLoadSamplerOptions = {}
   const process = (globalThis as { process?: { memoryUsage?: MemoryUsage } }).process;
   const memoryUsage =
     typeof process?.memoryUsage === 'function' ? process.memoryUsage.bind(process) : undefined;
+  let memory: { heapUsed: number; rss: number } | undefined;
+  let memoryReadAt = 0;
 
   return {
     sample() {
@@ -129,7 +140,11 @@ export function createProcessLoadSampler(options: ProcessLoadSamplerOptions = {}
         previous = current;
       }
       if (memoryUsage !== undefined) {
-        const memory = memoryUsage();
+        const at = now();
+        if (memory === undefined || at - memoryReadAt >= memoryIntervalMs) {
+          memory = memoryUsage();
+          memoryReadAt = at;
+        }
         sample.heapUsedBytes = memory.heapUsed;
         sample.rssBytes = memory.rss;
       }
