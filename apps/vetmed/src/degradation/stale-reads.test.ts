@@ -50,6 +50,34 @@ describe('StaleReads', () => {
     expect(reads.size).toBe(0);
   });
 
+  it('keeps at most one answer a second per read by default, and says how old the one it serves is', async () => {
+    const clock = new ManualClock(Date.parse('2026-12-06T14:02:00Z'));
+    const reads = new StaleReads({ clock });
+    await reads.read(rex, async () => ['dose 1']);
+    clock.set(clock.now() + 400);
+    // Fresh answers always reach the caller; this one is not kept (the kept one is 400 ms old).
+    expect(await reads.read(rex, async () => ['dose 1', 'dose 2'])).toEqual({
+      value: ['dose 1', 'dose 2'],
+      degraded: false,
+    });
+    clock.set(clock.now() + 100);
+    expect(await reads.read(rex, outage)).toMatchObject({
+      value: ['dose 1'],
+      asOf: new Date('2026-12-06T14:02:00Z'),
+    });
+    clock.set(clock.now() + 500);
+    await reads.read(rex, async () => ['dose 1', 'dose 2']);
+    expect(await reads.read(rex, outage)).toMatchObject({
+      value: ['dose 1', 'dose 2'],
+      asOf: new Date('2026-12-06T14:02:01Z'),
+    });
+    // refreshIntervalMs 0: every answer is kept.
+    const every = new StaleReads({ clock, refreshIntervalMs: 0 });
+    await every.read(rex, async () => 1);
+    await every.read(rex, async () => 2);
+    expect(await every.read(rex, outage)).toMatchObject({ value: 2 });
+  });
+
   it('holds at most maxEntries answers', async () => {
     const reads = new StaleReads({ maxEntries: 5 });
     for (let i = 0; i < 50; i++) await reads.read({ ...rex, input: { animalId: `a${i}` } }, async () => i);

@@ -27,6 +27,14 @@ export interface StaleReadsOptions {
   maxEntries?: number;
   /** Oldest answer that may still be served. Default 30 minutes; 0: none (every failure reaches the client). */
   maxStaleMs?: number;
+  /**
+   * A kept answer younger than this is not replaced (core's `StaleCache` `refreshIntervalMs`). Default
+   * 1 s: keeping every read's 50 rows for the few hundred milliseconds until the same user's next read
+   * made the garbage collector move each copy to its old generation, where it died soon after. Measured
+   * (two app processes side by side, 50 calls/s, 5 rounds): keeping every answer cost 1.14-1.54x the
+   * CPU of not keeping any; keeping one a second, 0.99-1.15x. 0: every answer is kept.
+   */
+  refreshIntervalMs?: number;
   clock?: Clock;
 }
 
@@ -34,6 +42,8 @@ export interface StaleReadsOptions {
 export const defaultStaleReadEntries = 2000;
 /** Default of {@link StaleReadsOptions.maxStaleMs}. */
 export const defaultMaxStaleMs = 30 * 60_000;
+/** Default of {@link StaleReadsOptions.refreshIntervalMs}. */
+export const defaultStaleRefreshIntervalMs = 1000;
 
 /**
  * The last good answers of the app's degradable reads, one per user, procedure and input, kept by the
@@ -52,6 +62,7 @@ export class StaleReads {
     this.cache = new StaleCache<unknown>({
       maxEntries: options.maxEntries ?? defaultStaleReadEntries,
       maxStaleMs: options.maxStaleMs ?? defaultMaxStaleMs,
+      refreshIntervalMs: options.refreshIntervalMs ?? defaultStaleRefreshIntervalMs,
       clock: this.clock,
     });
   }

@@ -48,6 +48,30 @@ describe('StaleCache', () => {
     for (let i = 0; i < 10; i++) await cache.read(`k${i}`, async () => i);
     expect(cache.size).toBe(3);
   });
+
+  it('with refreshIntervalMs, keeps its copy until it is that old, and then takes the next answer; a served copy says its true age', async () => {
+    const clock = new ManualClock();
+    const cache = new StaleCache<number>({ clock, maxStaleMs: 60_000, refreshIntervalMs: 1000 });
+    // Every fresh answer still reaches its caller.
+    await expect(cache.read('k', async () => 1)).resolves.toEqual({ value: 1, degraded: false });
+    clock.set(clock.now() + 600);
+    await expect(cache.read('k', async () => 2)).resolves.toEqual({ value: 2, degraded: false });
+    // 2 was not kept (the copy of 1 is 600 ms old): the database goes away, 1 is served, 900 ms old.
+    clock.set(clock.now() + 300);
+    await expect(cache.read('k', () => Promise.reject(unavailable()))).resolves.toMatchObject({
+      value: 1,
+      degraded: true,
+      staleForMs: 900,
+    });
+    // Once the copy is a second old, the next answer replaces it.
+    clock.set(clock.now() + 100);
+    await cache.read('k', async () => 3);
+    await expect(cache.read('k', () => Promise.reject(unavailable()))).resolves.toMatchObject({
+      value: 3,
+      staleForMs: 0,
+    });
+    expect(() => new StaleCache({ refreshIntervalMs: -1 })).toThrow('refreshIntervalMs');
+  });
 });
 
 describe('applyOrDefer', () => {
