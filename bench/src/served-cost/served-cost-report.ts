@@ -12,6 +12,8 @@ export interface ServedCostReport {
   /** One call in this many was a dose recording; the rest were history reads. */
   recordEvery: number;
   users: number;
+  /** How the servers' runs were laid out (absent in reports written before the option existed: alternate). */
+  mode?: 'side-by-side' | 'alternate';
   /** The app's LOG_LEVEL. */
   logLevel: string;
   /** Settings added to the app's environment (`--app-env`). */
@@ -53,7 +55,7 @@ export function renderServedCostSection(path: string): string | undefined {
   return [
     '## What the safeguards cost a served call',
     '',
-    `Not from the run above: measured by \`${report.command} --json docs/served-cost.json\` on ${report.generatedAt.slice(0, 10)} (${report.generatedAt.slice(11, 16)} UTC), ${report.machine}, a machine other work shared. The sample app (built, on PostgreSQL started by the test harness, role limited to 8, 4 connections each) and a bare tRPC + Drizzle server (\`bench/src/served-cost/bare-server.ts\`) run side by side on the same database, users and data. Each run sends one of them ${report.rate} calls a second for ${report.seconds} s, paced (open loop), one in ${report.recordEvery} a dose recording (\`administrations.record\`: access check, then the app's \`recordDose\`), the rest dose-history reads (\`administrations.history\`: access check, then 50 rows); the runs alternate app, bare, app, bare. The figure is the server process's own CPU (user + system, from \`/proc/<pid>/stat\`, all its threads) over the run, divided by the calls it served. The app runs as shipped (LOG_LEVEL=${report.logLevel}${Object.keys(report.appEnv).length > 0 ? `, ${JSON.stringify(report.appEnv)}` : ''}, load shedding on) except for rate limits raised out of the way.`,
+    `Not from the run above: measured by \`${report.command} --json docs/served-cost.json\` on ${report.generatedAt.slice(0, 10)} (${report.generatedAt.slice(11, 16)} UTC), ${report.machine}, a machine other work shared. The sample app (built, on PostgreSQL started by the test harness, role limited to 8, 4 connections each) and a bare tRPC + Drizzle server (\`bench/src/served-cost/bare-server.ts\`) run side by side on the same database, users and data. Each run sends one of them ${report.rate} calls a second for ${report.seconds} s, paced (open loop), one in ${report.recordEvery} a dose recording (\`administrations.record\`: access check, then the app's \`recordDose\`), the rest dose-history reads (\`administrations.history\`: access check, then 50 rows); ${(report.mode ?? 'alternate') === 'side-by-side' ? 'in each pair both servers get their load at the same time, so whatever else the machine does then weighs on both and neither idles between its runs' : 'the runs alternate app, bare, app, bare'}. The figure is the server process's own CPU (user + system, from \`/proc/<pid>/stat\`, all its threads) over the run, divided by the calls it served. The app runs as shipped (LOG_LEVEL=${report.logLevel}${Object.keys(report.appEnv).length > 0 ? `, ${JSON.stringify(report.appEnv)}` : ''}, load shedding on) except for rate limits raised out of the way.`,
     '',
     `**App / bare: ${report.medianRatio.toFixed(2)}× (median of ${report.ratios.length} pairs: ${report.ratios.map((r) => r.toFixed(2)).join(', ')}); target ≤ ${servedCostTarget}×: ${met ? 'met' : 'missed'}.** Medians: app ${report.medianCpuUsPerServed.app} µs, bare ${report.medianCpuUsPerServed.bare} µs of CPU per served call.`,
     '',

@@ -6,12 +6,13 @@
  *
  * Each run sends one server the same paced load: `--rate` calls a second for `--seconds`, one in
  * `--record-every` a dose recording (`administrations.record`, HIGH), the rest dose-history reads
- * (`administrations.history`, NORMAL, 50 rows), spread over the users. The runs alternate app, bare,
- * app, bare...; each pair gives a ratio. The CPU is the server process's own (user + system, from
+ * (`administrations.history`, NORMAL, 50 rows), spread over the users. Both servers get their load at
+ * the same time (`--mode side-by-side`, the default) or in turn (`--mode alternate`: app, bare,
+ * app, bare...). Each pair gives a ratio. The CPU is the server process's own (user + system, from
  * /proc/<pid>/stat, which neither server can skew), from before the first call of the run to after
  * its last answer, divided by the calls served.
  *
- * Usage: pnpm bench:served-cost [-- --pairs 6 --rate 50 --seconds 10 --warmup 10 --record-every 10 --users 16
+ * Usage: pnpm bench:served-cost [-- --mode side-by-side --pairs 6 --rate 50 --seconds 10 --warmup 60 --record-every 10 --users 16
  *   --log-level info --app-env KEY=VALUE,... --profile DIR --json FILE]
  * `--log-level` is the app's LOG_LEVEL (default: the app's own default, info). `--app-env` adds settings
  * to the app's environment. `--load-readings` prints the highest load readings of the app
@@ -38,11 +39,25 @@ const pairs = countOption('pairs', 6);
 const rate = countOption('rate', 50);
 const seconds = countOption('seconds', 10);
 const recordEvery = countOption('record-every', 10);
-const warmupSeconds = countOption('warmup', 10);
+const warmupSeconds = countOption('warmup', 60);
 const userCount = countOption('users', 16);
 const logLevel = textOption('log-level') ?? 'info';
 const profileDir = textOption('profile');
 const jsonPath = textOption('json');
+/**
+ * `side-by-side` (default): in each pair both servers get their load at the same time, over the same
+ * seconds, so whatever else the machine does then weighs on both, and neither sits idle between its
+ * runs. `alternate`: app, then bare, as the first versions of this bench did; each server then idles
+ * while the other runs. Measured that way on 2026-12-07 (warm-up 60 s), the app's CPU per call fell
+ * run after run (7,120, 5,640, 5,120, 4,940, 5,020, 4,140 µs) while the bare server's stayed within
+ * 3,200-3,820: a process resuming after an idle spell pays for it (V8 shrinks its heap and may drop
+ * compiled code while idle), and the app, with more code, pays more.
+ */
+const mode = textOption('mode') ?? 'side-by-side';
+if (mode !== 'side-by-side' && mode !== 'alternate')
+  throw new Error(`--mode: expected side-by-side or alternate, got ${mode}`);
+const sideBySide = mode === 'side-by-side';
+const layout: 'side-by-side' | 'alternate' = sideBySide ? 'side-by-side' : 'alternate';
 const extraAppEnv = Object.fromEntries(
   (textOption('app-env') ?? '')
     .split(',')
@@ -211,7 +226,7 @@ async function pacedLoad(server: AppProcess, users: VirtualUser[], durationMs: n
     const parts = [...after].map(
       ([name, ms]) => `${name} ${(ms - (threadsBefore.get(name) ?? 0)).toFixed(0)}`,
     );
-    console.log(`      threads (CPU ms): ${parts.join(', ')}`);
+    console.log(`      ${server.url === bareUrl ? 'bare' : 'app'} threads (CPU ms): ${parts.join(', ')}`);
   }
   return {
     served: latencies.length,
@@ -264,11 +279,17 @@ async function main(): Promise<void> {
     const bareUsers = users.map((user) => ({ ...user, client: createClient(bare.url, user.headers) }));
     // Warm both up (JIT, session caches, pools) before measuring: a few seconds are not enough, the
     // CPU per call kept falling for a minute in the first runs.
-    for (const [server, clients] of [
-      [app, users],
-      [bare, bareUsers],
-    ] as const) {
-      const warm = await pacedLoad(server, clients, warmupSeconds * 1000);
+    const servers_ = [
+      ['app', app, users],
+      ['bare', bare, bareUsers],
+    ] as const;
+    const warmUps = sideBySide
+      ? await Promise.all(servers_.map(([, server, clients]) => pacedLoad(server, clients, warmupSeconds * 1000)))
+      : [
+          await pacedLoad(app, users, warmupSeconds * 1000),
+          await pacedLoad(bare, bareUsers, warmupSeconds * 1000),
+        ];
+    for (const warm of warmUps) {
       // Refusals are the app shedding a rate beyond it (or a busy machine): counted, not fatal.
       if (warm.served === 0) throw new Error(`warm-up failed: ${warm.failed.slice(0, 3).join('; ')}`);
       if (warm.failed.length > 0)
@@ -278,7 +299,7 @@ async function main(): Promise<void> {
     const machine = machineDescription();
     console.log(`\nServer CPU per served call: the sample app vs a bare tRPC + Drizzle server (${machine})`);
     console.log(
-      `${rate} calls/s for ${seconds} s per run (1 in ${recordEvery} a dose recording, the rest 50-row history reads), ${users.length} users, runs alternating app, bare; app LOG_LEVEL=${logLevel}${Object.keys(extraAppEnv).length > 0 ? `, ${JSON.stringify(extraAppEnv)}` : ''}${profileDir ? ', both under --cpu-prof' : ''}.\n`,
+      `${rate} calls/s for ${seconds} s per run (1 in ${recordEvery} a dose recording, the rest 50-row history reads), ${users.length} users, ${sideBySide ? 'both servers loaded at the same time in each pair' : 'runs alternating app, bare'}; app LOG_LEVEL=${logLevel}${Object.keys(extraAppEnv).length > 0 ? `, ${JSON.stringify(extraAppEnv)}` : ''}${profileDir ? ', both under --cpu-prof' : ''}.\n`,
     );
     console.log('run | server | served | failed | CPU ms | CPU µs/served | p50 ms | p99 ms');
     const ratios: number[] = [];
@@ -287,12 +308,11 @@ async function main(): Promise<void> {
     let run = 0;
     for (let pair = 1; pair <= pairs; pair++) {
       const results: RunResult[] = [];
-      for (const [name, server, clients] of [
-        ['app', app, users],
-        ['bare', bare, bareUsers],
-      ] as const) {
-        const result = await pacedLoad(server, clients, seconds * 1000);
-        runWindows.at(-1)!.measured = true;
+      const pairResults = sideBySide
+        ? await Promise.all(servers_.map(([, server, clients]) => pacedLoad(server, clients, seconds * 1000)))
+        : undefined;
+      for (const [index, [name, server, clients]] of servers_.entries()) {
+        const result = pairResults?.[index] ?? (await pacedLoad(server, clients, seconds * 1000));
         results.push(result);
         runs.push({
           pair,
@@ -310,6 +330,7 @@ async function main(): Promise<void> {
         );
         if (result.failed.length > 0) console.log(`      first failure: ${result.failed[0]}`);
       }
+      for (const window of runWindows.slice(-2)) window.measured = true;
       const ratio = results[0]!.cpuUsPerServed / results[1]!.cpuUsPerServed;
       ratios.push(ratio);
       perServed.app.push(results[0]!.cpuUsPerServed);
@@ -331,7 +352,8 @@ async function main(): Promise<void> {
       const report: ServedCostReport = {
         schemaVersion: 1,
         generatedAt: new Date().toISOString(),
-        command: `pnpm bench:served-cost -- --pairs ${pairs} --rate ${rate} --seconds ${seconds} --warmup ${warmupSeconds} --record-every ${recordEvery} --users ${userCount} --log-level ${logLevel}`,
+        mode: layout,
+        command: `pnpm bench:served-cost -- --mode ${mode} --pairs ${pairs} --rate ${rate} --seconds ${seconds} --warmup ${warmupSeconds} --record-every ${recordEvery} --users ${userCount} --log-level ${logLevel}`,
         machine,
         rate,
         seconds,
