@@ -36,4 +36,19 @@ describe('statementKind', () => {
   ])('write: %s', (text) => {
     expect(statementKind(text)).toBe('write');
   });
+
+  it('answers a text seen before the same way from its memory, and keeps at most 512 texts', () => {
+    const write = 'insert into "doses" ("id") values ($1)';
+    const read = 'select "id" from "doses" where "id" = $1';
+    for (let round = 0; round < 3; round++) {
+      expect(statementKind(write)).toBe('write');
+      expect(statementKind(read)).toBe('read');
+    }
+    // 2 000 distinct texts (values spelled into the SQL): each still classified on its own.
+    for (let i = 0; i < 2000; i++) {
+      expect(statementKind(`select ${i}`)).toBe('read');
+      expect(statementKind(`delete from t where id = ${i}`)).toBe('write');
+    }
+    expect(statementKind(write)).toBe('write');
+  });
 });

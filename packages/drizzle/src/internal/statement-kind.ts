@@ -17,6 +17,22 @@ const secondStatement = /;\s*\S/;
  * `db.transaction`, which always counts as a write.
  */
 export function statementKind(text: string): StatementKind {
+  const known = knownKinds.get(text);
+  if (known !== undefined) return known;
+  const kind = classify(text);
+  // An app sends the same few statement texts over and over (parameters travel apart), and the
+  // patterns above scan the whole text: a served call's two statements spent ~18 µs here. Bounded, in
+  // case texts are built with values in them: the oldest goes first.
+  if (knownKinds.size >= maxKnownKinds) knownKinds.delete(knownKinds.keys().next().value as string);
+  knownKinds.set(text, kind);
+  return kind;
+}
+
+/** Statement texts classified lately, and how many are kept. */
+const knownKinds = new Map<string, StatementKind>();
+const maxKnownKinds = 512;
+
+function classify(text: string): StatementKind {
   const body = text.replace(leadingNoise, '');
   if (!readOnlyStart.test(body)) return 'write';
   if (writeMarker.test(body) || secondStatement.test(body)) return 'write';
