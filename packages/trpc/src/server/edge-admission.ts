@@ -2,7 +2,6 @@ import {
   isSafeguardError,
   type RateLimitInfo,
   type RequestIdentity,
-  type RunContext,
   type SafeguardError,
   type Safeguards,
 } from '@db-safeguards/core';
@@ -12,6 +11,7 @@ import { type CallsAdmission, defaultMaxBatchSize, requestCallPaths } from './ca
 import type { TrustProxy } from './client-ip.js';
 import { toTRPCError } from './error-mapping.js';
 import {
+  callRunContext,
   type ProcedureSettings,
   resolveProcedureSettings,
   type SafeguardsMeta,
@@ -168,14 +168,8 @@ export function createEdgeAdmission(
     let anyAdmitted = false;
     for (const { path, procedure } of calls) {
       const { settings } = procedure;
-      const context: RunContext = {
-        ...identity,
-        operationType: settings.operationType,
-        label: path,
-        ...(settings.priority === undefined ? {} : { priority: settings.priority }),
-        ...(settings.breaker === undefined ? {} : { breaker: settings.breaker }),
-        ...(settings.rateLimit === undefined ? {} : { policy: settings.rateLimit }),
-      };
+      const context = callRunContext(settings, identity, path);
+      if (settings.rateLimit !== undefined) context.policy = settings.rateLimit;
       try {
         const admission = await safeguards.admit(context);
         anyAdmitted = true;

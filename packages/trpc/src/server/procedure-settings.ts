@@ -1,4 +1,11 @@
-import { type OperationType, type Priority, type PriorityName, parsePriority } from '@db-safeguards/core';
+import {
+  type OperationType,
+  type Priority,
+  type PriorityName,
+  parsePriority,
+  type RequestIdentity,
+  type RunContext,
+} from '@db-safeguards/core';
 
 /**
  * Per-procedure settings, given through tRPC meta:
@@ -100,4 +107,23 @@ export function procedureSettingsCache(defaults: {
     }
     return settings;
   };
+}
+
+/**
+ * The run context of one call of a procedure: the caller's identity, the procedure's settings and
+ * its path as the label. Fields are set one by one, not spread: this runs for every call, at the edge
+ * and in the middleware, and the spreads of optional parts made objects only to copy them.
+ */
+export function callRunContext(
+  settings: ProcedureSettings,
+  identity: RequestIdentity,
+  label: string,
+): RunContext {
+  const context: RunContext = { operationType: settings.operationType, label };
+  if (identity.userId !== undefined) context.userId = identity.userId;
+  if (identity.tenantId !== undefined) context.tenantId = identity.tenantId;
+  if (identity.ip !== undefined) context.ip = identity.ip;
+  if (settings.priority !== undefined) context.priority = settings.priority;
+  if (settings.breaker !== undefined) context.breaker = settings.breaker;
+  return context;
 }

@@ -1,8 +1,9 @@
-import type { RequestIdentity, RunContext, Safeguards } from '@db-safeguards/core';
+import type { RequestIdentity, Safeguards } from '@db-safeguards/core';
 import { initTRPC, type TRPCMiddlewareFunction } from '@trpc/server';
 import type { TrustProxy } from './client-ip.js';
 import { toSafeguardError, toTRPCError } from './error-mapping.js';
 import {
+  callRunContext,
   type ProcedureSettingsResolver,
   procedureSettingsCache,
   type SafeguardsMeta,
@@ -60,15 +61,9 @@ async function guardCall<TResult extends { ok: boolean; error?: unknown }, TCont
     (call.ctx as { req?: unknown }).req,
     options.trustProxy ?? false,
   );
-  const context: RunContext = {
-    ...identity,
-    operationType: settings.operationType,
-    ...(settings.priority === undefined ? {} : { priority: settings.priority }),
-    signal: call.signal,
-    label: call.path,
-    ...(settings.breaker === undefined ? {} : { breaker: settings.breaker }),
-    ...(settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs }),
-  };
+  const context = callRunContext(settings, identity, call.path);
+  context.signal = call.signal;
+  if (settings.timeoutMs !== undefined) context.timeoutMs = settings.timeoutMs;
   const state = requestState(call.ctx);
   const facts = { type: call.type, idempotent: settings.idempotent, degraded: false, bodyRan: false };
   // Charged already at the edge (admitCalls): take that outcome instead of charging the call twice.
