@@ -44,6 +44,7 @@ import {
   operationalRoutePaths,
 } from './operational-routes.js';
 import { bodyLimitFor, defaultCallBodyLimitBytes, guardRequestBody } from './request-body-guard.js';
+import { requestLogger } from './request-logger.js';
 import { createRouteLabeller, otherRoute } from './route-label.js';
 import { loadWebAssets } from './web-assets.js';
 
@@ -249,7 +250,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     const sentId = req.headers['x-request-id'];
     const requestId = typeof sentId === 'string' && requestIdPattern.test(sentId) ? sentId : randomUUID();
     res.setHeader('x-request-id', requestId);
-    const requestLog = log.child({ requestId });
+    const requestLog = requestLogger(log, requestId);
     const url = new URL(req.url ?? '/', 'http://localhost');
     let route = routeOf(url.pathname);
     // Every answer is only what its content type says; HSTS once the client reached us over TLS.
@@ -267,8 +268,9 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
         );
       const seconds = (performance.now() - started) / 1000;
       metrics.observeRequest(req.method ?? 'GET', route, res.statusCode, seconds);
-      requestLog.info(
+      log.info(
         {
+          requestId,
           method: req.method,
           route,
           ...(route === otherRoute ? { path: url.pathname.slice(0, 200) } : {}),

@@ -19,7 +19,13 @@ export function createRouteLabeller(
 ): (pathname: string) => string {
   const known = new Set(procedures);
   const fixed = new Set(fixedRoutes);
+  // The label of every one-call path and fixed route, made once: most requests are one of these.
+  const labels = new Map<string, string>();
+  for (const procedure of known) labels.set(`${trpcPrefix}${procedure}`, `trpc:${procedure}`);
+  for (const route of fixed) labels.set(route, route);
   return (pathname) => {
+    const label = labels.get(pathname);
+    if (label !== undefined) return label;
     if (pathname.startsWith(trpcPrefix)) {
       const paths = pathname.slice(trpcPrefix.length).split(',');
       if (!paths.every((path) => known.has(path))) return otherRoute;
