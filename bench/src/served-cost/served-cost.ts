@@ -284,7 +284,9 @@ async function main(): Promise<void> {
       ['bare', bare, bareUsers],
     ] as const;
     const warmUps = sideBySide
-      ? await Promise.all(servers_.map(([, server, clients]) => pacedLoad(server, clients, warmupSeconds * 1000)))
+      ? await Promise.all(
+          servers_.map(([, server, clients]) => pacedLoad(server, clients, warmupSeconds * 1000)),
+        )
       : [
           await pacedLoad(app, users, warmupSeconds * 1000),
           await pacedLoad(bare, bareUsers, warmupSeconds * 1000),
