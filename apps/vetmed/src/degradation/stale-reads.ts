@@ -31,8 +31,9 @@ export interface StaleReadsOptions {
    * A kept answer younger than this is not replaced (core's `StaleCache` `refreshIntervalMs`). Default
    * 1 s: keeping every read's 50 rows for the few hundred milliseconds until the same user's next read
    * made the garbage collector move each copy to its old generation, where it died soon after. Measured
-   * (two app processes side by side, 50 calls/s, 5 rounds): keeping every answer cost 1.14-1.54x the
-   * CPU of not keeping any; keeping one a second, 0.99-1.15x. 0: every answer is kept.
+   * (two app processes running at once, each loaded in turn at 50 calls/s, 5 rounds): keeping every
+   * answer cost 1.14-1.54x the CPU of not keeping any; keeping one a second, 0.99-1.15x; two
+   * identical processes, 0.97-1.27x. 0: every answer is kept.
    */
   refreshIntervalMs?: number;
   clock?: Clock;
