@@ -113,6 +113,17 @@ describe('judgeTargets over rounds', () => {
     );
   });
 
+  it('lists the per-second answers of a round that came back later than the lease, and of no other', () => {
+    const phases = rounds([200, 200, 200], [200, 200, 200]);
+    const slow = { ...kill(1, 9060), survivorsPerSecond: [150, 190, 170, 200, 210] };
+    const quick = { ...kill(2, 1100), survivorsPerSecond: [185, 200] };
+    const { measured } = verdict(report(phases, [slow, quick, kill(3, 1200)]), 'one of 4');
+    expect(measured).toContain(
+      "round 1, the survivors' ok per second from the kill on (0.9 × before: 180.0): 150, 190, 170, 200, 210",
+    );
+    expect(measured).not.toContain('round 2,');
+  });
+
   it('counts too-many-connections and breaker openings over every round, not just the median one', () => {
     const phases = rounds([200, 200, 200], [200, 200, 200]);
     phases[7] = { ...phases[7]!, tooManyConnections: 1, peakBackends: 9 };

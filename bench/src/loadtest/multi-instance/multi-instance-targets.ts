@@ -1,5 +1,5 @@
 import type { PhaseSummary } from './phase-summary.js';
-import type { MultiInstanceReport } from './run-multi-instance.js';
+import type { KillResult, MultiInstanceReport } from './run-multi-instance.js';
 
 /** One target of issue 14 with what the run measured. */
 export interface TargetVerdict {
@@ -132,7 +132,7 @@ export function judgeTargets(report: MultiInstanceReport): TargetVerdict[] {
     },
     {
       target: `one of ${k} SIGKILLed: the others back to full throughput within the lease (${leaseMs / 1000} s)`,
-      measured: `${roundsText(recoveries, 'lower', (r) => (r === null ? 'never' : ms(r)))} until every second after is ≥ 0.9 × the rate before the kill (${report.kills.map((kill) => `${n(kill.beforePerSecond, 1)} ok/s`).join(', ')}; at the end ${report.kills.map((kill) => `${n(kill.afterPerSecond, 1)}`).join(', ')})${slotsBack.length > 0 ? `; the survivors held all ${report.connectionLimit} slots again after ${roundsText(slotsBack, 'lower', (r) => (r === null ? 'never' : ms(r)))}` : ''}`,
+      measured: `${roundsText(recoveries, 'lower', (r) => (r === null ? 'never' : ms(r)))} until every second after is ≥ 0.9 × the rate before the kill (${report.kills.map((kill) => `${n(kill.beforePerSecond, 1)} ok/s`).join(', ')}; at the end ${report.kills.map((kill) => `${n(kill.afterPerSecond, 1)}`).join(', ')})${slotsBack.length > 0 ? `; the survivors held all ${report.connectionLimit} slots again after ${roundsText(slotsBack, 'lower', (r) => (r === null ? 'never' : ms(r)))}` : ''}${slowKills(report.kills, leaseMs)}`,
       met: recovery !== null && recovery <= leaseMs,
     },
     {
@@ -174,4 +174,20 @@ export function formatMultiInstance(report: MultiInstanceReport): string {
   for (const verdict of judgeTargets(report))
     lines.push(`| ${verdict.target} | ${verdict.measured} | ${verdict.met ? '**met**' : '**missed**'} |`);
   return lines.join('\n');
+}
+
+/**
+ * For each round whose survivors took longer than the lease to come back (or never did), what they
+ * answered in each second from the kill on, when the report has it: which seconds fell short.
+ */
+function slowKills(kills: readonly KillResult[], leaseMs: number): string {
+  const slow = kills
+    .map((kill, index) => ({ kill, round: index + 1 }))
+    .filter(({ kill }) => (kill.recoveryMs === null || kill.recoveryMs > leaseMs) && kill.survivorsPerSecond);
+  return slow
+    .map(
+      ({ kill, round }) =>
+        `; round ${round}, the survivors' ok per second from the kill on (0.9 × before: ${(0.9 * kill.beforePerSecond).toFixed(1)}): ${kill.survivorsPerSecond!.join(', ')}`,
+    )
+    .join('');
 }

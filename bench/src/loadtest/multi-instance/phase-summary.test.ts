@@ -91,6 +91,8 @@ describe('recoveryAfterKill', () => {
     expect(result.recoveryMs).toBeGreaterThan(3000);
     expect(result.recoveryMs).toBeLessThanOrEqual(4000);
     expect(result.afterPerSecond).toBeGreaterThan(100);
+    // Whole seconds from the kill: 3 × 10 for three seconds, then 3 × 40.
+    expect(result.survivorsPerSecond).toEqual([30, 30, 30, 120, 120, 120]);
   });
 
   it('does not count a good second that the survivors fall back from', () => {

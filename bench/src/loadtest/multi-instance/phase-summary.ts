@@ -166,6 +166,8 @@ function traceLimits(samples: readonly InstanceSample[]): Record<string, string>
  * from then to the end of the phase, at least `share` of what all instances did in the `windowMs`
  * before the kill: the first time from which they stay there, not the first good second (which a
  * closed loop reaches at once, its other clients simply going faster for a moment). Null if never.
+ * `survivorsPerSecond`: what the survivors answered in each whole second from the kill to the end, so
+ * a slow recovery shows which seconds fell short.
  */
 export function recoveryAfterKill(
   records: readonly LoopRecord[],
@@ -174,7 +176,12 @@ export function recoveryAfterKill(
   endMs: number,
   share = 0.9,
   windowMs = 3000,
-): { beforePerSecond: number; recoveryMs: number | null; afterPerSecond: number } {
+): {
+  beforePerSecond: number;
+  recoveryMs: number | null;
+  afterPerSecond: number;
+  survivorsPerSecond: number[];
+} {
   const okIn = (from: number, to: number, keep: (r: LoopRecord) => boolean) =>
     records.filter((r) => r.ok && r.endedAtMs > from && r.endedAtMs <= to && keep(r)).length;
   const beforePerSecond = okIn(killAtMs - windowMs, killAtMs, () => true) / (windowMs / 1000);
@@ -186,7 +193,14 @@ export function recoveryAfterKill(
     recoveryMs = t + 1000 - killAtMs;
   }
   const tail = Math.min(windowMs, endMs - killAtMs);
-  return { beforePerSecond, recoveryMs, afterPerSecond: okIn(endMs - tail, endMs, survivor) / (tail / 1000) };
+  const survivorsPerSecond: number[] = [];
+  for (let t = killAtMs; t + 1000 <= endMs; t += 1000) survivorsPerSecond.push(okIn(t, t + 1000, survivor));
+  return {
+    beforePerSecond,
+    recoveryMs,
+    afterPerSecond: okIn(endMs - tail, endMs, survivor) / (tail / 1000),
+    survivorsPerSecond,
+  };
 }
 
 /**

@@ -39,6 +39,8 @@ export interface KillResult {
   recoveryMs: number | null;
   /** The survivors' rate over the last 3 s of the phase. */
   afterPerSecond: number;
+  /** The survivors' answers in each whole second from the kill on (absent in reports before it). */
+  survivorsPerSecond?: number[];
   /** From the kill until the survivors' effective limits added up to the capacity again; null if never. */
   slotsBackMs?: number | null;
   /** Failures at the survivors' clients during the phase. */
