@@ -279,18 +279,19 @@ async function main(): Promise<void> {
     const bareUsers = users.map((user) => ({ ...user, client: createClient(bare.url, user.headers) }));
     // Warm both up (JIT, session caches, pools) before measuring: a few seconds are not enough, the
     // CPU per call kept falling for a minute in the first runs.
-    const servers_ = [
+    const targets = [
       ['app', app, users],
       ['bare', bare, bareUsers],
     ] as const;
-    const warmUps = sideBySide
-      ? await Promise.all(
-          servers_.map(([, server, clients]) => pacedLoad(server, clients, warmupSeconds * 1000)),
-        )
-      : [
-          await pacedLoad(app, users, warmupSeconds * 1000),
-          await pacedLoad(bare, bareUsers, warmupSeconds * 1000),
-        ];
+    /** One run of each server, in the order of `targets`: at the same time, or one after the other. */
+    const loadBoth = async (durationMs: number): Promise<RunResult[]> => {
+      if (sideBySide)
+        return Promise.all(targets.map(([, server, clients]) => pacedLoad(server, clients, durationMs)));
+      const results: RunResult[] = [];
+      for (const [, server, clients] of targets) results.push(await pacedLoad(server, clients, durationMs));
+      return results;
+    };
+    const warmUps = await loadBoth(warmupSeconds * 1000);
     for (const warm of warmUps) {
       // Refusals are the app shedding a rate beyond it (or a busy machine): counted, not fatal.
       if (warm.served === 0) throw new Error(`warm-up failed: ${warm.failed.slice(0, 3).join('; ')}`);
@@ -309,13 +310,9 @@ async function main(): Promise<void> {
     const runs: ServedCostReport['runs'] = [];
     let run = 0;
     for (let pair = 1; pair <= pairs; pair++) {
-      const results: RunResult[] = [];
-      const pairResults = sideBySide
-        ? await Promise.all(servers_.map(([, server, clients]) => pacedLoad(server, clients, seconds * 1000)))
-        : undefined;
-      for (const [index, [name, server, clients]] of servers_.entries()) {
-        const result = pairResults?.[index] ?? (await pacedLoad(server, clients, seconds * 1000));
-        results.push(result);
+      const results = await loadBoth(seconds * 1000);
+      for (const [index, [name]] of targets.entries()) {
+        const result = results[index]!;
         runs.push({
           pair,
           server: name,

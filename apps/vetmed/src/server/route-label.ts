@@ -18,19 +18,16 @@ export function createRouteLabeller(
   fixedRoutes: readonly string[],
 ): (pathname: string) => string {
   const known = new Set(procedures);
-  const fixed = new Set(fixedRoutes);
   // The label of every one-call path and fixed route, made once: most requests are one of these.
   const labels = new Map<string, string>();
   for (const procedure of known) labels.set(`${trpcPrefix}${procedure}`, `trpc:${procedure}`);
-  for (const route of fixed) labels.set(route, route);
+  for (const route of fixedRoutes) labels.set(route, route);
   return (pathname) => {
     const label = labels.get(pathname);
     if (label !== undefined) return label;
-    if (pathname.startsWith(trpcPrefix)) {
-      const paths = pathname.slice(trpcPrefix.length).split(',');
-      if (!paths.every((path) => known.has(path))) return otherRoute;
-      return paths.length === 1 ? `trpc:${paths[0]}` : 'trpc:batch';
-    }
-    return fixed.has(pathname) ? pathname : otherRoute;
+    // Left: batches, and paths naming nothing the app serves.
+    if (!pathname.startsWith(trpcPrefix)) return otherRoute;
+    const paths = pathname.slice(trpcPrefix.length).split(',');
+    return paths.length > 1 && paths.every((path) => known.has(path)) ? 'trpc:batch' : otherRoute;
   };
 }
