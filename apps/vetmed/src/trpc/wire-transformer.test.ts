@@ -24,6 +24,19 @@ const tree = fc.letrec((tie) => ({
   object: fc.dictionary(key, tie('node'), { maxKeys: 5 }),
 })).node;
 
+function holdsInvalidDate(value: unknown): boolean {
+  if (value instanceof Date) return Number.isNaN(value.getTime());
+  if (value === null || typeof value !== 'object') return false;
+  return Object.values(value).some(holdsInvalidDate);
+}
+
+function withInvalidDatesAsNull(value: unknown): unknown {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value;
+  if (Array.isArray(value)) return value.map(withInvalidDatesAsNull);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withInvalidDatesAsNull(v)]));
+}
+
 describe('serializeAnswer', () => {
   it('gives what superjson.serialize gives, and superjson reads it back (property)', () => {
     fc.assert(
@@ -35,7 +48,10 @@ describe('serializeAnswer', () => {
           JSON.parse(JSON.stringify(superjson.serialize(value))),
         );
         expect(JSON.stringify(fast.json)).toBe(JSON.stringify(superjson.serialize(value).json));
-        expect(superjson.deserialize(JSON.parse(JSON.stringify(fast)))).toEqual(value);
+        // Read back, it is the value itself, except where superjson itself loses it: an invalid
+        // Date is written as a bare null (fast-check 4 generates them).
+        const readBack = superjson.deserialize(JSON.parse(JSON.stringify(fast)));
+        expect(readBack).toEqual(holdsInvalidDate(value) ? withInvalidDatesAsNull(value) : value);
       }),
       { numRuns: 2000 },
     );
