@@ -93,6 +93,8 @@ export interface AppConfig {
    * event loop itself, so lag there is the database working, which the connection budget governs.
    */
   loadShedding: boolean;
+  /** The event-loop probe's interval in ms (LOAD_PROBE_RESOLUTION_MS, default 10). */
+  loadProbeResolutionMs: number;
   /**
    * Without REDIS_URL, hold at most this instance's share of the role's connections, the instances
    * being those with connections open, seen in `pg_stat_activity` every 2 s (PEER_SHARE, default on;
@@ -235,6 +237,8 @@ const fields = {
   // Readings ten times a second: the utilisation target halves NORMAL's share within 100 ms of a
   // burst that saturates the loop (measured: 250 ms let a burst's backlog delay HIGH calls 0.9 s).
   LOAD_SAMPLE_INTERVAL_MS: field(integer(10, 60_000), 'an integer between 10 and 60000', 100),
+  // The event-loop probe's timer: the finest lag it sees, and a wake-up of the process every so often.
+  LOAD_PROBE_RESOLUTION_MS: field(integer(1, 1000), 'an integer between 1 and 1000', 10),
   LOAD_UTILIZATION_TARGET: field(
     z.string().transform((value, context): number | false => {
       if (value === 'off') return false;
@@ -385,6 +389,7 @@ export function loadEnv(env: Env = process.env): AppConfig {
       v.SEED_DEMO === 'true' ||
       (v.SEED_DEMO === 'auto' && database.driver === 'pglite' && v.NODE_ENV !== 'production'),
     loadShedding: v.LOAD_SHEDDING === 'on' || (v.LOAD_SHEDDING === 'auto' && database.driver !== 'pglite'),
+    loadProbeResolutionMs: v.LOAD_PROBE_RESOLUTION_MS,
     peerShare: v.PEER_SHARE === 'on',
     database,
     connectionLimitCheck: v.CONNECTION_LIMIT_CHECK,

@@ -61,7 +61,9 @@ export async function startVetmed(
       })
     : undefined;
   // Load shedding reads the event loop and memory only once the server listens (see the sampler).
-  const loadSampler = config.loadShedding ? createServingLoadSampler() : undefined;
+  const loadSampler = config.loadShedding
+    ? createServingLoadSampler({ resolutionMs: config.loadProbeResolutionMs })
+    : undefined;
   let deferredDoses: DeferredDoseQueue | undefined;
   let worker: ReturnType<typeof startDeferredDoseWorker> | undefined;
   let peers: PeerWatch | undefined;

@@ -23,7 +23,7 @@
  * The machine is shared and noisy: every run is printed; the ratio is taken within a pair.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
@@ -44,6 +44,11 @@ const userCount = countOption('users', 16);
 const logLevel = textOption('log-level') ?? 'info';
 const profileDir = textOption('profile');
 const jsonPath = textOption('json');
+/**
+ * After the pairs, both servers' CPU over this many seconds with no calls: what each spends whatever
+ * the load (timers, samplers, metrics). At 50 calls a second, 1 ms of it a second is 20 µs a call.
+ */
+const idleSeconds = countOption('idle-seconds', 10);
 /**
  * `side-by-side` (default): in each pair both servers get their load at the same time, over the same
  * seconds, so whatever else the machine does then weighs on both, and neither sits idle between its
@@ -160,7 +165,8 @@ interface RunResult {
  * CPU profile's sample times, so `--profile` readers can keep only the samples of the measured runs
  * (the app's profile also holds the set-up: users and their doses are created through it).
  */
-const runWindows: Array<{ pid: number; fromUs: number; toUs: number; measured?: boolean }> = [];
+const runWindows: Array<{ pid: number; fromUs: number; toUs: number; measured?: boolean; idle?: boolean }> =
+  [];
 
 /** Paced (open-loop) calls at `rate` a second for `durationMs`, then waits for the last answers. */
 let bareUrl: string | undefined;
@@ -257,6 +263,8 @@ async function main(): Promise<void> {
       ...unlimitedRateLimitsEnv,
       ...extraAppEnv,
     };
+    // Made now: the run windows are written to it before the servers stop and write their profiles.
+    if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
     const profileFlags =
       profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)];
     const app = await startServerProcess([...profileFlags, appMain], appEnv);
@@ -341,6 +349,19 @@ async function main(): Promise<void> {
     );
     console.log(
       `app / bare CPU per served call, per pair: ${ratios.map((r) => r.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)} (target <= 1.15)`,
+    );
+    // Idle: no calls to either server, the same seconds for both.
+    const idleBefore = targets.map(([, server]) => cpuMs(server.child.pid!));
+    const idleFromUs = Number(process.hrtime.bigint() / 1000n);
+    await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
+    const idleToUs = Number(process.hrtime.bigint() / 1000n);
+    for (const [, server] of targets)
+      runWindows.push({ pid: server.child.pid!, fromUs: idleFromUs, toUs: idleToUs, idle: true });
+    const idleCpuMsPerSecond = targets.map(
+      ([, server], index) => (cpuMs(server.child.pid!) - idleBefore[index]!) / idleSeconds,
+    );
+    console.log(
+      `idle CPU over ${idleSeconds} s, no calls: app ${idleCpuMsPerSecond[0]!.toFixed(1)} ms/s, bare ${idleCpuMsPerSecond[1]!.toFixed(1)} ms/s (at ${rate} calls/s, ${((idleCpuMsPerSecond[0]! * 1000) / rate).toFixed(0)} and ${((idleCpuMsPerSecond[1]! * 1000) / rate).toFixed(0)} µs a call)`,
     );
     if (profileDir !== undefined) {
       const windowsPath = path.join(profileDir, 'run-windows.json');

@@ -59,7 +59,7 @@ export type { Clock } from './internal/clock.js';
 export type { Disposable, Event } from './internal/events.js';
 export type { LoadCause, LoadStats } from './load/load-monitor.js';
 export type { LoadMarks, LoadOptions, LoadSignal, SheddablePriorityName } from './load/load-options.js';
-export type { LoadSample, LoadSampler } from './load/load-sampler.js';
+export type { LoadSample, LoadSamplePurpose, LoadSampler } from './load/load-sampler.js';
 export type { ProcessLoadSamplerOptions } from './load/process-load-sampler.js';
 export { createProcessLoadSampler } from './load/process-load-sampler.js';
 export type { OperationType, RequestIdentity, RunContext } from './operation-context.js';

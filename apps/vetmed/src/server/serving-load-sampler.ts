@@ -1,4 +1,9 @@
-import { createProcessLoadSampler, type LoadSample, type LoadSampler } from '@db-safeguards/core';
+import {
+  createProcessLoadSampler,
+  type LoadSample,
+  type LoadSampler,
+  type ProcessLoadSamplerOptions,
+} from '@db-safeguards/core';
 
 /** A {@link LoadSampler} that reads nothing until {@link ServingLoadSampler.startServing}. */
 export interface ServingLoadSampler extends LoadSampler {
@@ -13,11 +18,11 @@ const nothing: LoadSample = {};
  * keep the event loop busy, and that is not load. Read then, it would refuse the start's own work
  * (a migration refused as `overloaded` stops the start) and the first requests after it.
  */
-export function createServingLoadSampler(): ServingLoadSampler {
-  const process = createProcessLoadSampler();
+export function createServingLoadSampler(options: ProcessLoadSamplerOptions = {}): ServingLoadSampler {
+  const process = createProcessLoadSampler(options);
   let serving = false;
   return {
-    sample: () => (serving ? process.sample() : nothing),
+    sample: (purpose) => (serving ? process.sample(purpose) : nothing),
     startServing() {
       // A reading now ends the window the start ran in: the next one begins here.
       process.sample();

@@ -9,7 +9,7 @@ import {
   type ResolvedLoadOptions,
   type ResolvedMarks,
 } from './load-options.js';
-import type { LoadSample, LoadSampler } from './load-sampler.js';
+import type { LoadSample, LoadSamplePurpose, LoadSampler } from './load-sampler.js';
 import { UtilizationThrottle } from './utilization-throttle.js';
 
 /** The reading that sheds the highest priority being shed, and its mark. */
@@ -134,7 +134,7 @@ export class LoadMonitor implements AdmissionGate {
   }
 
   stats(now = this.clock.now()): LoadStats {
-    if (now >= this.nextSampleAt) this.update(now);
+    if (now >= this.nextSampleAt) this.update(now, 'report');
     const shedding: PriorityName[] = [];
     const held = this.throttle?.heldThrough ?? -1;
     const through = Math.max(this.shedThrough, held);
@@ -167,12 +167,12 @@ export class LoadMonitor implements AdmissionGate {
     this.sampler?.close?.();
   }
 
-  private update(now: number): void {
+  private update(now: number, purpose: LoadSamplePurpose = 'admission'): void {
     this.nextSampleAt = now + this.intervalMs;
     if (this.sampler === undefined) return;
     let sample: LoadSample;
     try {
-      sample = this.sampler.sample();
+      sample = this.sampler.sample(purpose);
     } catch {
       // A sampler that cannot read says nothing about load: nothing is shed on its account.
       sample = {};

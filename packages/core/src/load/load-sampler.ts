@@ -24,7 +24,15 @@ export interface LoadSample {
  * `createProcessLoadSampler()` on Node; tests pass their own to set the readings by hand.
  */
 export interface LoadSampler {
-  sample(): LoadSample;
+  /**
+   * `purpose`: `'admission'` when a call is being admitted (the default), `'report'` when metrics or
+   * health read the load with no call in sight. A sampler may idle while only reports read it (the
+   * process sampler pauses its timer then: an idle process has no lag to measure).
+   */
+  sample(purpose?: LoadSamplePurpose): LoadSample;
   /** Stops whatever the sampler runs (the event-loop monitor); called by `Safeguards.close`. */
   close?(): void;
 }
+
+/** Why the load monitor takes a reading: see {@link LoadSampler.sample}. */
+export type LoadSamplePurpose = 'admission' | 'report';

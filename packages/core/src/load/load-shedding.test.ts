@@ -10,9 +10,11 @@ import type { LoadSample, LoadSampler } from './load-sampler.js';
 class SetReadings implements LoadSampler {
   current: LoadSample = { eventLoopDelayMs: 0, eventLoopUtilization: 0.2 };
   reads = 0;
+  purposes: Array<string | undefined> = [];
   closed = false;
-  sample(): LoadSample {
+  sample(purpose?: string): LoadSample {
     this.reads++;
+    this.purposes.push(purpose);
     return { ...this.current };
   }
   close(): void {
@@ -167,6 +169,18 @@ describe('load shedding by priority (event-loop lag and memory as admission inpu
     expect(sampler.reads).toBe(1);
     await safeguards.close();
     expect(sampler.closed).toBe(true);
+  });
+
+  it("tells the sampler why it reads: 'admission' for a call, 'report' for metrics and health", async () => {
+    const { clock, sampler, safeguards, call } = setup({ sampleIntervalMs: 1000 });
+    await clock.advance(1000);
+    await call(Priority.NORMAL);
+    await clock.advance(1000);
+    safeguards.metrics();
+    await clock.advance(1000);
+    await safeguards.health();
+    expect(sampler.purposes).toEqual(['admission', 'report', 'report']);
+    await safeguards.close();
   });
 
   it('a sampler that throws sheds nothing', async () => {

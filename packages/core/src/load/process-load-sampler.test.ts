@@ -120,6 +120,71 @@ describe('createProcessLoadSampler (the real event loop and memory of this proce
     probe.stop();
   });
 
+  it('pauses its timer when nobody reads, and the next reading restarts it without reading the pause as lag', async () => {
+    const probe = new EventLoopProbe(5, () => performance.now(), 4096, 100);
+    await turn(300);
+    // Unread for 100 ms: paused, and no turn is recorded any more.
+    expect(probe.running).toBe(false);
+    const recorded = probe.recorded;
+    await turn(200);
+    expect(probe.recorded).toBe(recorded);
+    // 200 ms paused, yet the reading covers the short turns recorded before the pause only.
+    expect(probe.read()).toBeLessThan(100);
+    expect(probe.running).toBe(true);
+    // Read again soon enough, it keeps running and sees a block as before.
+    blockFor(150);
+    await turn(20);
+    expect(probe.read()).toBeGreaterThanOrEqual(120);
+    expect(probe.running).toBe(true);
+    probe.stop();
+    expect(probe.running).toBe(false);
+    // Stopped for good: a reading does not restart it.
+    probe.read();
+    expect(probe.running).toBe(false);
+  });
+
+  it('readings for reports (health, a dashboard) neither keep the timer running nor wake it', async () => {
+    const probe = new EventLoopProbe(5, () => performance.now(), 4096, 100);
+    // A dashboard reading every 30 ms, no call admitted: the timer still pauses.
+    for (let i = 0; i < 10; i++) {
+      await turn(30);
+      probe.read(false);
+    }
+    expect(probe.running).toBe(false);
+    await turn(50);
+    expect(probe.read(false)).toBe(0);
+    expect(probe.running).toBe(false);
+    // A call admitted: it runs again.
+    probe.read(true);
+    expect(probe.running).toBe(true);
+    probe.stop();
+  });
+
+  it('through the process sampler: an idle process stops its probe, and the first admission restarts it', async () => {
+    const sampler = createProcessLoadSampler({ resolutionMs: 5, pauseAfterMs: 100 });
+    sampler.sample('admission');
+    await turn(250);
+    expect(sampler.sample('report').eventLoopDelayMs).toBeLessThan(50);
+    await turn(100);
+    // Paused: nothing recorded since, and the report reads no lag.
+    expect(sampler.sample('report').eventLoopDelayMs).toBe(0);
+    sampler.sample('admission');
+    blockFor(150);
+    await turn(20);
+    expect(sampler.sample('admission').eventLoopDelayMs).toBeGreaterThanOrEqual(120);
+    sampler.close?.();
+  });
+
+  it('a block long enough to pause the timer is still read by the next reading', async () => {
+    const probe = new EventLoopProbe(5, () => performance.now(), 4096, 100);
+    await turn(20);
+    probe.read();
+    blockFor(250);
+    await turn(20);
+    expect(probe.read()).toBeGreaterThanOrEqual(200);
+    probe.stop();
+  });
+
   it('refuses a bad resolution with a TypeError naming it', () => {
     expect(() => createProcessLoadSampler({ resolutionMs: 0 })).toThrow(
       'Expected resolutionMs to be an integer >= 1, got 0 (number)',
