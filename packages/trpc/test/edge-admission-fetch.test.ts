@@ -123,7 +123,8 @@ describe('createEdgeAdmission with refuseUnavailable: false', () => {
 
       const lenient = await createEdgeAdmission({ ...options, refuseUnavailable: false })(request());
       expect(lenient?.refused).toBeUndefined();
-      // Both calls go on, with nothing precharged: the middleware admits (and charges) them itself.
+      // Both calls go on, charged here (not again by the middleware) but not fully admitted: the
+      // middleware checks them again, and its refusal reaches the procedure's own middleware.
       expect(lenient?.admitted?.calls).toEqual([
         { path: 'list', policy: false, refusal: undefined, rateLimit: undefined },
         { path: 'list', policy: false, refusal: undefined, rateLimit: undefined },

@@ -303,6 +303,27 @@ describe('createEdgeAdmission over HTTP with the real tRPC client (Node adapter)
     expect(server.safeguards.metrics().load.normalShare).toBe(0.5);
   });
 
+  it('admits a call once: the edge admits it, the middleware does not admit it again', async () => {
+    for (const edge of [true, false]) {
+      const server = await start(edge);
+      const admit = server.safeguards.admit.bind(server.safeguards);
+      let admissions = 0;
+      server.safeguards.admit = (context) => {
+        admissions++;
+        return admit(context);
+      };
+      const trpc = client(server.url, 'eve');
+      expect(await trpc.list.query()).toEqual(['a', 'b']);
+      // With the edge: the edge's only; without it: the middleware's.
+      expect(admissions).toBe(1);
+      // Charged once either way: 'tiny' allows 2, and the second call is still admitted.
+      expect(await trpc.list.query()).toEqual(['a', 'b']);
+      await expect(trpc.list.query()).rejects.toMatchObject({
+        data: { userFriendly: { type: 'RATE_LIMIT' } },
+      });
+    }
+  });
+
   it('sheds by priority, refuses writes in read-only mode, and none of it is a failure', async () => {
     const server = await start(true);
     const trpc = client(server.url, 'cat');

@@ -75,6 +75,11 @@ export interface CallsAdmission {
     policy: string | false;
     refusal: SafeguardError | undefined;
     rateLimit: RateLimitInfo | undefined;
+    /**
+     * Every check of `safeguards.admit` passed for it (the edge's admission), not only its rate
+     * limit: the middleware does not repeat them, and its first operation checks again anyway.
+     */
+    fullyAdmitted?: boolean;
   }>;
 }
 
@@ -139,7 +144,11 @@ export function prechargeCalls(context: object, admission: CallsAdmission): void
       queue = [];
       state.precharged.set(call.path, queue);
     }
-    queue.push({ refusal: call.refusal, rateLimit: call.rateLimit });
+    queue.push({
+      refusal: call.refusal,
+      rateLimit: call.rateLimit,
+      fullyAdmitted: call.fullyAdmitted === true,
+    });
   }
 }
 

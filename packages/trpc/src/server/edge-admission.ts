@@ -56,8 +56,8 @@ export interface EdgeAdmissionOptions {
    * Refuse at the edge the calls the database cannot take now (`CIRCUIT_BREAKER`: an open breaker,
    * read-only mode). Default true. Set it to false when procedures answer something useful while the
    * database is unavailable (a stale read, a write kept for later) and must run to do so: such calls
-   * then go on to tRPC and are admitted, and charged, by the middleware as usual. A call refused by
-   * the breaker after its rate limit was charged here is charged once more there.
+   * then go on to tRPC, charged here once, and the middleware checks them again as usual (its refusal
+   * reaches the procedure's middleware that degrades around it).
    */
   refuseUnavailable?: boolean;
 }
@@ -178,12 +178,14 @@ export function createEdgeAdmission(
           policy: settings.rateLimit ?? false,
           refusal: undefined,
           rateLimit: admission.rateLimit && toRateLimitInfo(admission.rateLimit),
+          fullyAdmitted: true,
         });
       } catch (error) {
         // Not a refusal (an unknown policy is a TypeError): tRPC's own path reports it.
         if (!isSafeguardError(error)) throw error;
         if (!refuseUnavailable && error.type === 'CIRCUIT_BREAKER') {
-          // Left to the procedure, which may degrade around it; nothing precharged for it.
+          // Left to the procedure, which may degrade around it. Its rate limit was charged before
+          // the breaker refused it: the middleware does not charge it again, but checks it again.
           anyAdmitted = true;
           admitted.calls.push({ path, policy: false, refusal: undefined, rateLimit: undefined });
           continue;

@@ -4,6 +4,8 @@ import type { RateLimitInfo, RateLimitResult, SafeguardError } from '@db-safegua
 export interface PrechargedCall {
   refusal: SafeguardError | undefined;
   rateLimit: RateLimitInfo | undefined;
+  /** Admitted at the edge by `safeguards.admit` (all its checks), not only charged (`admitCalls`). */
+  fullyAdmitted: boolean;
 }
 
 /** What the middleware learned about one HTTP request, for the response headers. */

@@ -73,20 +73,24 @@ async function guardCall<TResult extends { ok: boolean; error?: unknown }, TCont
     rememberCallFacts(precharged.refusal, facts);
     throw toTRPCError(precharged.refusal);
   }
-  try {
-    // A call the edge let through is checked again (the state may have changed), but the edge
-    // already counted it in the load's admitted share.
-    const admission = await safeguards.admit(
-      settings.rateLimit === undefined || precharged
-        ? { ...context, ...(precharged ? { admitted: true } : {}) }
-        : { ...context, policy: settings.rateLimit },
-    );
-    if (admission.rateLimit && state) state.rateLimits.push(toRateLimitInfo(admission.rateLimit));
-  } catch (error) {
-    const refused = toSafeguardError(error);
-    if (refused.rateLimit && state) state.rateLimits.push(refused.rateLimit);
-    rememberCallFacts(refused, { ...facts, degraded: refused.reason === 'read-only' });
-    throw toTRPCError(refused);
+  // A call the edge admitted moments ago (every check of `admit`, before the body was read) is not
+  // checked twice: its first operation checks read-only mode, the breaker and the queue again anyway.
+  if (precharged?.fullyAdmitted !== true) {
+    try {
+      // A call charged before (`admitCalls`, or the edge when the breaker refused it) is checked
+      // again, not charged again, and was counted in the load's admitted share then.
+      const admission = await safeguards.admit(
+        settings.rateLimit === undefined || precharged
+          ? { ...context, ...(precharged ? { admitted: true } : {}) }
+          : { ...context, policy: settings.rateLimit },
+      );
+      if (admission.rateLimit && state) state.rateLimits.push(toRateLimitInfo(admission.rateLimit));
+    } catch (error) {
+      const refused = toSafeguardError(error);
+      if (refused.rateLimit && state) state.rateLimits.push(refused.rateLimit);
+      rememberCallFacts(refused, { ...facts, degraded: refused.reason === 'read-only' });
+      throw toTRPCError(refused);
+    }
   }
   // Its first operation checks the load again, without counting the call a second time.
   const result = await safeguards.withContext({ ...context, admitted: true }, () => call.next());
