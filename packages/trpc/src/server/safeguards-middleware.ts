@@ -92,8 +92,10 @@ async function guardCall<TResult extends { ok: boolean; error?: unknown }, TCont
       throw toTRPCError(refused);
     }
   }
-  // Its first operation checks the load again, without counting the call a second time.
-  const result = await safeguards.withContext({ ...context, admitted: true }, () => call.next());
+  // Its first operation checks the load again, without counting the call a second time. (The
+  // context is this call's own: set, not copied.)
+  context.admitted = true;
+  const result = await safeguards.withContext(context, () => call.next());
   if (result.ok) return result;
   const failure = toSafeguardError(result.error);
   rememberCallFacts(failure, {
