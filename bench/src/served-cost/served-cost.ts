@@ -13,7 +13,7 @@
  * its last answer, divided by the calls served.
  *
  * Usage: pnpm bench:served-cost [-- --mode side-by-side --pairs 6 --rate 50 --seconds 10 --warmup 60 --record-every 10 --users 16
- *   --log-level info --app-env KEY=VALUE,... --profile DIR --json FILE]
+ *   --log-level info --app-env KEY=VALUE,... --bare-env KEY=VALUE,... --idle-seconds 10 --profile DIR --json FILE]
  * `--log-level` is the app's LOG_LEVEL (default: the app's own default, info). `--app-env` adds settings
  * to the app's environment. `--load-readings` prints the highest load readings of the app
  * (its detailed health, read every second: a little CPU of its own) in each of its runs. `--json FILE` writes every run (a
@@ -63,16 +63,22 @@ if (mode !== 'side-by-side' && mode !== 'alternate')
   throw new Error(`--mode: expected side-by-side or alternate, got ${mode}`);
 const sideBySide = mode === 'side-by-side';
 const layout: 'side-by-side' | 'alternate' = sideBySide ? 'side-by-side' : 'alternate';
-const extraAppEnv = Object.fromEntries(
-  (textOption('app-env') ?? '')
-    .split(',')
-    .filter(Boolean)
-    .map((pair) => {
-      const at = pair.indexOf('=');
-      if (at < 1) throw new Error(`--app-env: ${pair} is not KEY=VALUE`);
-      return [pair.slice(0, at), pair.slice(at + 1)];
-    }),
-);
+/** `KEY=VALUE,...` of an `--<name>` option as an object. */
+function envOption(name: string): Record<string, string> {
+  return Object.fromEntries(
+    (textOption(name) ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((pair) => {
+        const at = pair.indexOf('=');
+        if (at < 1) throw new Error(`--${name}: ${pair} is not KEY=VALUE`);
+        return [pair.slice(0, at), pair.slice(at + 1)];
+      }),
+  );
+}
+const extraAppEnv = envOption('app-env');
+/** For experiments on the bare server (e.g. NODE_OPTIONS=--inspect=...): the app's own is `--app-env`. */
+const extraBareEnv = envOption('bare-env');
 const dosesPerUser = 50;
 const maxInFlight = 256;
 
@@ -273,6 +279,7 @@ async function main(): Promise<void> {
     const bare = await startServerProcess([...profileFlags, '--import', 'tsx', bareServer], {
       DATABASE_URL: database.appUrl,
       POOL_MAX: '4',
+      ...extraBareEnv,
     });
     servers.push(bare);
     bareUrl = bare.url;
