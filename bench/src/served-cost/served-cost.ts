@@ -47,8 +47,11 @@ const jsonPath = textOption('json');
 /**
  * After the pairs, both servers' CPU over this many seconds with no calls: what each spends whatever
  * the load (timers, samplers, metrics). At 50 calls a second, 1 ms of it a second is 20 µs a call.
+ * Read in two windows: the first `idleSettleSeconds` (the app's event-loop probe pauses 5 s after
+ * the last call), then the rest.
  */
-const idleSeconds = countOption('idle-seconds', 10);
+const idleSeconds = countOption('idle-seconds', 16);
+const idleSettleSeconds = Math.min(6, idleSeconds);
 /**
  * `side-by-side` (default): in each pair both servers get their load at the same time, over the same
  * seconds, so whatever else the machine does then weighs on both, and neither sits idle between its
@@ -357,19 +360,31 @@ async function main(): Promise<void> {
     console.log(
       `app / bare CPU per served call, per pair: ${ratios.map((r) => r.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)} (target <= 1.15)`,
     );
-    // Idle: no calls to either server, the same seconds for both.
-    const idleBefore = targets.map(([, server]) => cpuMs(server.child.pid!));
-    const idleFromUs = Number(process.hrtime.bigint() / 1000n);
-    await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
-    const idleToUs = Number(process.hrtime.bigint() / 1000n);
-    for (const [, server] of targets)
-      runWindows.push({ pid: server.child.pid!, fromUs: idleFromUs, toUs: idleToUs, idle: true });
-    const idleCpuMsPerSecond = targets.map(
-      ([, server], index) => (cpuMs(server.child.pid!) - idleBefore[index]!) / idleSeconds,
-    );
-    console.log(
-      `idle CPU over ${idleSeconds} s, no calls: app ${idleCpuMsPerSecond[0]!.toFixed(1)} ms/s, bare ${idleCpuMsPerSecond[1]!.toFixed(1)} ms/s (at ${rate} calls/s, ${((idleCpuMsPerSecond[0]! * 1000) / rate).toFixed(0)} and ${((idleCpuMsPerSecond[1]! * 1000) / rate).toFixed(0)} µs a call)`,
-    );
+    // Idle: no calls to either server, the same seconds for both, in two windows.
+    const idleWindow = async (windowSeconds: number): Promise<{ app: number; bare: number }> => {
+      const before = targets.map(([, server]) => cpuMs(server.child.pid!));
+      const fromUs = Number(process.hrtime.bigint() / 1000n);
+      await new Promise((resolve) => setTimeout(resolve, windowSeconds * 1000));
+      const toUs = Number(process.hrtime.bigint() / 1000n);
+      for (const [, server] of targets) runWindows.push({ pid: server.child.pid!, fromUs, toUs, idle: true });
+      const [app, bare] = targets.map(
+        ([, server], index) =>
+          Math.round(((cpuMs(server.child.pid!) - before[index]!) / windowSeconds) * 10) / 10,
+      );
+      return { app: app!, bare: bare! };
+    };
+    const idleWindows: NonNullable<ServedCostReport['idle']> = [];
+    for (const [from, to] of [
+      [0, idleSettleSeconds],
+      [idleSettleSeconds, idleSeconds],
+    ] as const) {
+      if (to <= from) continue;
+      const cpuMsPerSecond = await idleWindow(to - from);
+      idleWindows.push({ fromSecond: from, toSecond: to, cpuMsPerSecond });
+      console.log(
+        `idle CPU ${from}-${to} s after the last call: app ${cpuMsPerSecond.app.toFixed(1)} ms/s, bare ${cpuMsPerSecond.bare.toFixed(1)} ms/s (at ${rate} calls/s, ${((cpuMsPerSecond.app * 1000) / rate).toFixed(0)} and ${((cpuMsPerSecond.bare * 1000) / rate).toFixed(0)} µs a call)`,
+      );
+    }
     if (profileDir !== undefined) {
       const windowsPath = path.join(profileDir, 'run-windows.json');
       writeFileSync(windowsPath, `${JSON.stringify(runWindows, null, 2)}\n`);
@@ -395,6 +410,7 @@ async function main(): Promise<void> {
           app: Math.round(median(perServed.app)),
           bare: Math.round(median(perServed.bare)),
         },
+        idle: idleWindows,
       };
       writeFileSync(outputPath(jsonPath), `${JSON.stringify(report, null, 2)}\n`);
     }
