@@ -62,7 +62,11 @@ export async function startVetmed(
     : undefined;
   // Load shedding reads the event loop and memory only once the server listens (see the sampler).
   const loadSampler = config.loadShedding
-    ? createServingLoadSampler({ resolutionMs: config.loadProbeResolutionMs })
+    ? createServingLoadSampler({
+        resolutionMs: config.loadProbeResolutionMs,
+        // The probe slows down after this long without a reading for admission: several intervals.
+        pauseAfterMs: Math.max(5000, 3 * (config.safeguards.load?.sampleIntervalMs ?? 0)),
+      })
     : undefined;
   let deferredDoses: DeferredDoseQueue | undefined;
   let worker: ReturnType<typeof startDeferredDoseWorker> | undefined;

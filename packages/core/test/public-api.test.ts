@@ -79,6 +79,7 @@ describe('the public entries', () => {
         'LoadMarks',
         'LoadOptions',
         'LoadSample',
+        'LoadSamplePurpose',
         'LoadSampler',
         'LoadSignal',
         'LoadStats',

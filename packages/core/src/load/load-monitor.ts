@@ -91,6 +91,12 @@ export class LoadMonitor implements AdmissionGate {
   private lastSample: LoadSample = {};
   private sampledAt: number | undefined = undefined;
   private nextSampleAt: number;
+  /**
+   * A call was checked since the last reading. A reading that metrics or health take is then one
+   * for admission all the same: the sampler may need to know calls are still coming (the process
+   * sampler slows its probe otherwise), and frequent reports must not hide them.
+   */
+  private checkedSinceReading = false;
   private readonly shedCounts = [0, 0, 0, 0, 0];
   private readonly throttle: UtilizationThrottle | undefined;
 
@@ -120,6 +126,7 @@ export class LoadMonitor implements AdmissionGate {
   }
 
   refusal(priority: Priority, now: number, admitted = false): SafeguardError | undefined {
+    this.checkedSinceReading = true;
     if (now >= this.nextSampleAt) this.update(now);
     if (priority > this.shedThrough) {
       const throttle = this.throttle;
@@ -158,6 +165,7 @@ export class LoadMonitor implements AdmissionGate {
    * answers in time, so a deadline that passes now says little about the database.
    */
   isShedding(now = this.clock.now()): boolean {
+    this.checkedSinceReading = true;
     if (now >= this.nextSampleAt) this.update(now);
     return this.shedThrough >= 0 || (this.throttle?.heldThrough ?? -1) >= 0;
   }
@@ -169,6 +177,8 @@ export class LoadMonitor implements AdmissionGate {
 
   private update(now: number, purpose: LoadSamplePurpose = 'admission'): void {
     this.nextSampleAt = now + this.intervalMs;
+    if (this.checkedSinceReading) purpose = 'admission';
+    this.checkedSinceReading = false;
     if (this.sampler === undefined) return;
     let sample: LoadSample;
     try {

@@ -180,6 +180,12 @@ describe('load shedding by priority (event-loop lag and memory as admission inpu
     await clock.advance(1000);
     await safeguards.health();
     expect(sampler.purposes).toEqual(['admission', 'report', 'report']);
+    // A call checked since the last reading makes a report's reading one for admission: frequent
+    // health checks do not hide that calls keep coming.
+    await call(Priority.NORMAL);
+    await clock.advance(1000);
+    safeguards.metrics();
+    expect(sampler.purposes.slice(3)).toEqual(['admission']);
     await safeguards.close();
   });
 

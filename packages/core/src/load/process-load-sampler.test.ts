@@ -175,6 +175,24 @@ describe('createProcessLoadSampler (the real event loop and memory of this proce
     sampler.close?.();
   });
 
+  it('slowed, it still sees a block of the loop longer than its second, and reads no turn older than pauseAfterMs', async () => {
+    const probe = new EventLoopProbe(5, () => performance.now(), 4096, 100);
+    await turn(300);
+    expect(probe.running).toBe(false);
+    // A job that admits no call blocks the loop for 1.6 s: the slowed timer fires late.
+    blockFor(1600);
+    await turn(20);
+    expect(probe.read(false)).toBeGreaterThanOrEqual(400);
+    // A block read by nobody for longer than pauseAfterMs is not read as now.
+    const fresh = new EventLoopProbe(5, () => performance.now(), 4096, 100);
+    fresh.read();
+    blockFor(150);
+    await turn(300);
+    expect(fresh.read()).toBeLessThan(100);
+    probe.stop();
+    fresh.stop();
+  });
+
   it('a block long enough to pause the timer is still read by the next reading', async () => {
     const probe = new EventLoopProbe(5, () => performance.now(), 4096, 100);
     await turn(20);

@@ -25,8 +25,9 @@ export interface ProcessLoadSamplerOptions {
    */
   memoryIntervalMs?: number;
   /**
-   * The probe's timer pauses after this long with no call admitted (no `'admission'` reading), and
-   * the next such reading restarts it. Default 5000.
+   * The probe's timer slows to once a second after this long with no call admitted (no
+   * `'admission'` reading), and the next such reading speeds it up again; turns older than this are
+   * not read. Keep it a few times the load monitor's `sampleIntervalMs`. Default 5000.
    */
   pauseAfterMs?: number;
 }
@@ -41,23 +42,29 @@ export interface ProcessLoadSamplerOptions {
  * the time. It also drops the first turn after each reset: a block that starts just after a reading
  * would not be seen at all. Both were measured on Node 20.20.)
  *
- * The timer pauses when no call has been admitted for `pauseAfterMs` (no waking reading): an idle
- * process has no lag to measure, and each firing wakes it (on a small VM a 10 ms timer alone cost
- * 7.5 ms of CPU a second, measured with `process.cpuUsage` on 2026-12-07). The next waking reading
- * restarts it and reads the turns recorded before the pause; the time spent paused is not a turn, so
- * it never reads as lag. A reading that does not wake it (a health check, a dashboard) meanwhile
- * reads those turns, or 0.
+ * When no call has been admitted for `pauseAfterMs` (no waking reading), the timer slows to once a
+ * second: an idle process has little lag to measure, and each firing wakes it (on a small VM a 10 ms
+ * timer alone cost 7.5 ms of CPU a second, measured with `process.cpuUsage` on 2026-12-07). Slowed,
+ * it still sees a block of the loop (a job that admits nothing), as lateness against its own second.
+ * The next waking reading speeds it up again; the time spent slowed is not a turn, so it never reads
+ * as lag. A reading that does not wake it (a health check, a dashboard) reads what was recorded.
+ * Turns older than `pauseAfterMs` are not read: a block from an hour ago says nothing of now.
  */
 export class EventLoopProbe {
   private turns: number[] = [];
+  /** When each turn in `turns` ended (same order). */
+  private ends: number[] = [];
   private last: number;
   private timer: IntervalHandle | undefined;
+  private interval: number;
   private lastReadAt: number;
   private stopped = false;
+  /** The slowed timer's interval. */
+  private readonly slowMs: number;
 
   /**
    * `maxTurns`: turns kept between two readings at most (about 40 s at 10 ms by default); older ones
-   * are dropped. `pauseAfterMs`: how long without a waking reading before the timer pauses.
+   * are dropped. `pauseAfterMs`: how long without a waking reading before the timer slows down.
    */
   constructor(
     private readonly resolutionMs: number,
@@ -65,27 +72,45 @@ export class EventLoopProbe {
     private readonly maxTurns = 4096,
     private readonly pauseAfterMs = 5000,
   ) {
+    this.slowMs = Math.max(resolutionMs, 1000);
     this.last = now();
     this.lastReadAt = this.last;
-    this.timer = this.start();
+    this.interval = resolutionMs;
+    this.timer = this.start(resolutionMs);
   }
 
-  /** True while the timer runs: false once paused for want of readers, or stopped. */
+  /** True while the timer runs at its resolution: false once slowed for want of readers, or stopped. */
   get running(): boolean {
-    return this.timer !== undefined;
+    return this.timer !== undefined && this.interval === this.resolutionMs;
   }
 
-  private start(): IntervalHandle {
+  private start(interval: number): IntervalHandle {
+    this.interval = interval;
     const timer = setInterval(() => {
       const at = this.now();
-      if (this.turns.length >= this.maxTurns) this.turns.splice(0, this.maxTurns / 2);
-      this.turns.push(at - this.last);
+      // Slowed, a firing's own interval is not lag: what it came late by, as a turn of the resolution.
+      this.record(at, at - this.last - (this.interval - this.resolutionMs));
       this.last = at;
-      // The turns recorded so far stay for the next reading, a long one (what kept readers away) too.
-      if (at - this.lastReadAt >= this.pauseAfterMs) this.pause();
-    }, this.resolutionMs) as unknown as IntervalHandle;
+      // Turns recorded so far stay for the next reading, a long one (what kept readers away) too.
+      if (this.interval === this.resolutionMs && at - this.lastReadAt >= this.pauseAfterMs)
+        this.restart(this.slowMs);
+    }, interval) as unknown as IntervalHandle;
     if (typeof timer === 'object' && typeof timer.unref === 'function') timer.unref();
     return timer;
+  }
+
+  private record(at: number, turn: number): void {
+    if (this.turns.length >= this.maxTurns) {
+      this.turns.splice(0, this.maxTurns / 2);
+      this.ends.splice(0, this.maxTurns / 2);
+    }
+    this.turns.push(Math.max(this.resolutionMs, turn));
+    this.ends.push(at);
+  }
+
+  private restart(interval: number): void {
+    this.clear();
+    this.timer = this.start(interval);
   }
 
   /** Turns recorded since the previous reading (for tests). */
@@ -94,20 +119,29 @@ export class EventLoopProbe {
   }
 
   /**
-   * The lag over the turns since the previous reading (the last `maxTurns` of them at most), and the turn in progress (a reading taken in
-   * the same task as a long computation sees it; that turn counts again, whole, in the next window).
+   * The lag over the turns since the previous reading (those of the last `pauseAfterMs`, at most
+   * `maxTurns`), and the turn in progress (a reading taken in the same task as a long computation
+   * sees it; that turn counts again, whole, in the next window).
    */
   read(wake = true): number {
-    const turns = this.turns;
-    this.turns = [];
     const at = this.now();
-    if (wake) this.lastReadAt = at;
-    if (this.timer === undefined && !this.stopped && wake) {
-      // Paused: the turns recorded before the pause are the window; the pause itself is not a turn.
-      this.last = at;
-      this.timer = this.start();
-    } else if (this.timer !== undefined) {
-      turns.push(at - this.last);
+    if (this.timer !== undefined) {
+      const inProgress = at - this.last - (this.interval - this.resolutionMs);
+      // Slowed, a firing not yet due is no turn.
+      if (this.interval === this.resolutionMs || inProgress > this.resolutionMs) this.record(at, inProgress);
+    }
+    let first = 0;
+    while (first < this.ends.length && this.ends[first]! < at - this.pauseAfterMs) first++;
+    const turns = first === 0 ? this.turns : this.turns.slice(first);
+    this.turns = [];
+    this.ends = [];
+    if (wake) {
+      this.lastReadAt = at;
+      if (!this.stopped && this.interval !== this.resolutionMs) {
+        // Slowed: back to the resolution, from now.
+        this.last = at;
+        this.restart(this.resolutionMs);
+      }
     }
     if (turns.length === 0) return 0;
     turns.sort((a, b) => b - a);
@@ -129,10 +163,10 @@ export class EventLoopProbe {
   /** Stops the timer for good (readings then cover what was recorded before). */
   stop(): void {
     this.stopped = true;
-    this.pause();
+    this.clear();
   }
 
-  private pause(): void {
+  private clear(): void {
     if (this.timer === undefined) return;
     clearInterval(this.timer as Parameters<typeof clearInterval>[0]);
     this.timer = undefined;
