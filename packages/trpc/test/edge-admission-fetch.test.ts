@@ -24,6 +24,7 @@ const procedure = t.procedure.use(
 );
 const router = t.router({
   list: procedure.meta({ rateLimit: 'tiny' }).query(() => 'listed'),
+  save: procedure.meta({ rateLimit: 'tiny' }).mutation(() => 'saved'),
 });
 
 const request = () =>
@@ -102,6 +103,21 @@ describe('createEdgeAdmission with a Fetch Request (fetch adapter)', () => {
   });
 });
 
+describe('createEdgeAdmission and paths the router does not list', () => {
+  it('leaves the middleware to admit a call of an unlisted path (a lazy router not loaded yet)', async () => {
+    const edge = createEdgeAdmission({ router, safeguards, basePath: '/api/trpc/' });
+    const decision = await edge(
+      new Request('https://example.test/api/trpc/later.save', {
+        method: 'POST',
+        headers: { 'x-forwarded-for': '203.0.113.9' },
+      }),
+    );
+    expect(decision?.admitted?.calls.map((call) => call.fullyAdmitted)).toEqual([false]);
+    const listed = await edge(request());
+    expect(listed?.admitted?.calls[0]?.fullyAdmitted).toBe(true);
+  });
+});
+
 describe('createEdgeAdmission with refuseUnavailable: false', () => {
   it('leaves calls an open breaker would refuse to the procedure (which may degrade), nothing precharged for them', async () => {
     const own = createSafeguards({
@@ -123,11 +139,25 @@ describe('createEdgeAdmission with refuseUnavailable: false', () => {
 
       const lenient = await createEdgeAdmission({ ...options, refuseUnavailable: false })(request());
       expect(lenient?.refused).toBeUndefined();
-      // Both calls go on, charged here (not again by the middleware) but not fully admitted: the
-      // middleware checks them again, and its refusal reaches the procedure's own middleware.
+      // Both calls go on, not fully admitted: the middleware checks them again, and its refusal
+      // reaches the procedure's own middleware. The breaker refused them after charging 'tiny' here,
+      // so the middleware does not charge them again.
       expect(lenient?.admitted?.calls).toEqual([
-        { path: 'list', policy: false, refusal: undefined, rateLimit: undefined },
-        { path: 'list', policy: false, refusal: undefined, rateLimit: undefined },
+        { path: 'list', policy: 'tiny', refusal: undefined, rateLimit: undefined },
+        { path: 'list', policy: 'tiny', refusal: undefined, rateLimit: undefined },
+      ]);
+      own.breakers.get('primary').reset();
+
+      // Read-only mode refuses a write before its rate limit is charged: passed on uncharged, so
+      // the middleware charges it if it lets it run.
+      own.readOnly.enable('maintenance');
+      const write = new Request('https://example.test/api/trpc/save', {
+        method: 'POST',
+        headers: { 'x-forwarded-for': '203.0.113.7' },
+      });
+      const passed = await createEdgeAdmission({ ...options, refuseUnavailable: false })(write);
+      expect(passed?.admitted?.calls).toEqual([
+        { path: 'save', policy: false, refusal: undefined, rateLimit: undefined },
       ]);
     } finally {
       await own.close();

@@ -72,6 +72,7 @@ export interface CallsAdmission {
   tooLarge: SafeguardError | undefined;
   calls: Array<{
     path: string;
+    /** The policy the call was charged under; `false` when it was charged nothing. */
     policy: string | false;
     refusal: SafeguardError | undefined;
     rateLimit: RateLimitInfo | undefined;
@@ -148,6 +149,7 @@ export function prechargeCalls(context: object, admission: CallsAdmission): void
       refusal: call.refusal,
       rateLimit: call.rateLimit,
       fullyAdmitted: call.fullyAdmitted === true,
+      charged: call.policy !== false,
     });
   }
 }

@@ -178,16 +178,20 @@ export function createEdgeAdmission(
           policy: settings.rateLimit ?? false,
           refusal: undefined,
           rateLimit: admission.rateLimit && toRateLimitInfo(admission.rateLimit),
-          fullyAdmitted: true,
+          // A path the router does not list (a lazy router's, not loaded yet) was admitted as a
+          // query with the default settings: its own settings are the middleware's to check.
+          fullyAdmitted: procedure !== unknown,
         });
       } catch (error) {
         // Not a refusal (an unknown policy is a TypeError): tRPC's own path reports it.
         if (!isSafeguardError(error)) throw error;
         if (!refuseUnavailable && error.type === 'CIRCUIT_BREAKER') {
-          // Left to the procedure, which may degrade around it. Its rate limit was charged before
-          // the breaker refused it: the middleware does not charge it again, but checks it again.
+          // Left to the procedure, which may degrade around it; the middleware checks it again. An
+          // open breaker refuses after the rate limit was charged (the middleware does not charge it
+          // again); read-only mode refuses before (the middleware charges it, if it lets it run).
           anyAdmitted = true;
-          admitted.calls.push({ path, policy: false, refusal: undefined, rateLimit: undefined });
+          const charged = error.reason === 'read-only' ? false : (settings.rateLimit ?? false);
+          admitted.calls.push({ path, policy: charged, refusal: undefined, rateLimit: undefined });
           continue;
         }
         rememberCallFacts(error, {

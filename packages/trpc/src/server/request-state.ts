@@ -6,6 +6,8 @@ export interface PrechargedCall {
   rateLimit: RateLimitInfo | undefined;
   /** Admitted at the edge by `safeguards.admit` (all its checks), not only charged (`admitCalls`). */
   fullyAdmitted: boolean;
+  /** Its rate limit was charged (its `policy` in `CallsAdmission`); else the middleware charges it. */
+  charged: boolean;
 }
 
 /** What the middleware learned about one HTTP request, for the response headers. */

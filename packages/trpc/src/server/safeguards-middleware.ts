@@ -77,13 +77,15 @@ async function guardCall<TResult extends { ok: boolean; error?: unknown }, TCont
   // checked twice: its first operation checks read-only mode, the breaker and the queue again anyway.
   if (precharged?.fullyAdmitted !== true) {
     try {
-      // A call charged before (`admitCalls`, or the edge when the breaker refused it) is checked
-      // again, not charged again, and was counted in the load's admitted share then.
-      const admission = await safeguards.admit(
-        settings.rateLimit === undefined || precharged
-          ? { ...context, ...(precharged ? { admitted: true } : {}) }
-          : { ...context, policy: settings.rateLimit },
-      );
+      // A call that went through `admitCalls` or the edge (which passes on what the breaker or
+      // read-only mode refused, under `refuseUnavailable: false`) is checked again, charged only if
+      // it was not charged then, and was counted in the load's admitted share then.
+      const admission = await safeguards.admit({
+        ...context,
+        ...(settings.rateLimit !== undefined &&
+          precharged?.charged !== true && { policy: settings.rateLimit }),
+        ...(precharged && { admitted: true }),
+      });
       if (admission.rateLimit && state) state.rateLimits.push(toRateLimitInfo(admission.rateLimit));
     } catch (error) {
       const refused = toSafeguardError(error);
