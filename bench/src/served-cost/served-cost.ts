@@ -47,7 +47,7 @@ const jsonPath = textOption('json');
 /**
  * After the pairs, both servers' CPU over this many seconds with no calls: what each spends whatever
  * the load (timers, samplers, metrics). At 50 calls a second, 1 ms of it a second is 20 µs a call.
- * Read in two windows: the first `idleSettleSeconds` (the app's event-loop probe pauses 5 s after
+ * Read in two windows: the first `idleSettleSeconds` (the app's event-loop probe slows down 5 s after
  * the last call), then the rest.
  */
 const idleSeconds = countOption('idle-seconds', 16);
