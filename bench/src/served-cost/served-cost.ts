@@ -13,7 +13,7 @@
  * its last answer, divided by the calls served.
  *
  * Usage: pnpm bench:served-cost [-- --mode side-by-side --pairs 6 --rate 50 --seconds 10 --warmup 60 --record-every 10 --users 16
- *   --log-level info --app-env KEY=VALUE,... --bare-env KEY=VALUE,... --idle-seconds 10 --profile DIR --json FILE]
+ *   --log-level info --app-env KEY=VALUE,... --bare-env KEY=VALUE,... --idle-seconds 16 --profile DIR --json FILE]
  * `--log-level` is the app's LOG_LEVEL (default: the app's own default, info). `--app-env` adds settings
  * to the app's environment. `--load-readings` prints the highest load readings of the app
  * (its detailed health, read every second: a little CPU of its own) in each of its runs. `--json FILE` writes every run (a
@@ -61,11 +61,12 @@ const idleSettleSeconds = Math.min(6, idleSeconds);
  * 3,200-3,820: a process resuming after an idle spell pays for it (V8 shrinks its heap and may drop
  * compiled code while idle), and the app, with more code, pays more.
  */
-const mode = textOption('mode') ?? 'side-by-side';
-if (mode !== 'side-by-side' && mode !== 'alternate')
-  throw new Error(`--mode: expected side-by-side or alternate, got ${mode}`);
+function parseMode(value: string): 'side-by-side' | 'alternate' {
+  if (value === 'side-by-side' || value === 'alternate') return value;
+  throw new Error(`--mode: expected side-by-side or alternate, got ${value}`);
+}
+const mode = parseMode(textOption('mode') ?? 'side-by-side');
 const sideBySide = mode === 'side-by-side';
-const layout: 'side-by-side' | 'alternate' = sideBySide ? 'side-by-side' : 'alternate';
 /** `KEY=VALUE,...` of an `--<name>` option as an object. */
 function envOption(name: string): Record<string, string> {
   return Object.fromEntries(
@@ -394,8 +395,8 @@ async function main(): Promise<void> {
       const report: ServedCostReport = {
         schemaVersion: 1,
         generatedAt: new Date().toISOString(),
-        mode: layout,
-        command: `pnpm bench:served-cost -- --mode ${mode} --pairs ${pairs} --rate ${rate} --seconds ${seconds} --warmup ${warmupSeconds} --record-every ${recordEvery} --users ${userCount} --log-level ${logLevel}`,
+        mode,
+        command: `pnpm bench:served-cost -- --mode ${mode} --pairs ${pairs} --rate ${rate} --seconds ${seconds} --warmup ${warmupSeconds} --record-every ${recordEvery} --users ${userCount} --log-level ${logLevel} --idle-seconds ${idleSeconds}`,
         machine,
         rate,
         seconds,

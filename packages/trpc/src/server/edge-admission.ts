@@ -190,8 +190,8 @@ export function createEdgeAdmission(
           // open breaker refuses after the rate limit was charged (the middleware does not charge it
           // again); read-only mode refuses before (the middleware charges it, if it lets it run).
           anyAdmitted = true;
-          const charged = error.reason === 'read-only' ? false : (settings.rateLimit ?? false);
-          admitted.calls.push({ path, policy: charged, refusal: undefined, rateLimit: undefined });
+          const chargedPolicy = error.reason === 'read-only' ? false : (settings.rateLimit ?? false);
+          admitted.calls.push({ path, policy: chargedPolicy, refusal: undefined, rateLimit: undefined });
           continue;
         }
         rememberCallFacts(error, {

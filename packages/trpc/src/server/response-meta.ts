@@ -20,16 +20,7 @@ function tightest(limits: readonly RateLimitInfo[]): RateLimitInfo | undefined {
  */
 export function rateLimitHeadersOf(limits: readonly RateLimitInfo[]): Record<string, string> {
   const limit = tightest(limits);
-  if (!limit) return {};
-  // The core's headers of an allowed result, without copying the limit into one: this runs for every
-  // response of a rate-limited procedure.
-  const { limit: max, remaining, resetAt, retryAfterMs, policy } = limit;
-  const headers: Record<string, string> = {};
-  Object.assign(
-    headers,
-    rateLimitHeaders({ limit: max, remaining, resetAt, retryAfterMs, policy, key: '', allowed: true }),
-  );
-  return headers;
+  return limit ? { ...rateLimitHeaders({ ...limit, key: '', allowed: true }) } : {};
 }
 
 /**
