@@ -2,7 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
-const appMain = fileURLToPath(new URL('../../../apps/vetmed/dist/main.js', import.meta.url));
+/** The built sample app: what `pnpm start` runs. */
+export const appMain = fileURLToPath(new URL('../../../apps/vetmed/dist/main.js', import.meta.url));
 
 /** Kills `child` if this process exits first (a crash, a timeout), so no server is left running. */
 export function killOnExit(child: ChildProcess): void {

@@ -11,16 +11,21 @@
  * database. Each round sends the same number of history reads to each app, closed loop, interleaved,
  * and reads each app's own CPU time (`process_cpu_seconds_total` from its /metrics) before and after.
  *
- * Usage: pnpm bench:refusal-cost [-- --rounds 5 --calls 1000 --concurrency 8 --log-level warn --json FILE]
+ * Usage: pnpm bench:refusal-cost [-- --rounds 5 --calls 1000 --concurrency 8 --log-level warn --profile DIR --json FILE]
+ *
+ * `--profile DIR` starts the refusing app under `node --cpu-prof` and writes its profile to DIR when it
+ * stops: after its warm-up it does nothing but refuse, so the profile is the refusal path (its figures
+ * then include the profiler's cost).
  *
  * The machine is shared and noisy: every round is printed, and the ratio is taken within a round.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import { TRPCClientError } from '@trpc/client';
 import { countOption, textOption } from '../cli-options.js';
-import { type AppProcess, startAppProcess } from '../loadtest/app-process.js';
+import { type AppProcess, appMain, startAppProcess, startServerProcess } from '../loadtest/app-process.js';
 import { metricValue } from '../loadtest/app-process-sampler.js';
 import { createClient, createVirtualUsers, type VirtualUser } from '../loadtest/scenarios.js';
 import { machineDescription } from '../machine.js';
@@ -34,6 +39,7 @@ const dosesPerUser = 50;
 /** The apps' LOG_LEVEL: at `warn` (the default here, as in the load test) each refusal is logged. */
 const logLevel = textOption('log-level') ?? 'warn';
 const jsonPath = textOption('json');
+const profileDir = textOption('profile');
 
 /** The middle value (the upper middle of an even count). */
 const median = (values: readonly number[]) =>
@@ -109,7 +115,15 @@ async function main(): Promise<void> {
     };
     const serving = await startAppProcess({ ...common, ...unlimited });
     apps.push(serving);
-    const refusing = await startAppProcess({ ...common, ...unlimited, RATE_LIMIT_API_MAX: '1' });
+    const refusingEnv = { ...common, ...unlimited, RATE_LIMIT_API_MAX: '1' };
+    if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
+    const refusing =
+      profileDir === undefined
+        ? await startAppProcess(refusingEnv)
+        : await startServerProcess(
+            ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir), appMain],
+            refusingEnv,
+          );
     apps.push(refusing);
 
     console.error(`Creating ${concurrency} users with ${dosesPerUser} doses each...`);
@@ -128,7 +142,7 @@ async function main(): Promise<void> {
       `\nCPU of a refused call vs a served history read, over HTTP (${machine}; shared and noisy: every round shown)`,
     );
     console.log(
-      `${callsPerRound} calls per app per round, ${concurrency} at a time, closed loop, apps interleaved; LOG_LEVEL=${logLevel}.\n`,
+      `${callsPerRound} calls per app per round, ${concurrency} at a time, closed loop, apps interleaved; LOG_LEVEL=${logLevel}${profileDir ? '; the refusing app under --cpu-prof' : ''}.\n`,
     );
     console.log('round | served: CPU µs/call (ok) | refused: CPU µs/call (429) | refused / served');
     const measured: RefusalCostData['rounds'] = [];

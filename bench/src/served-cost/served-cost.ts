@@ -28,7 +28,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import { countOption, textOption } from '../cli-options.js';
-import { type AppProcess, startServerProcess } from '../loadtest/app-process.js';
+import { type AppProcess, appMain, startServerProcess } from '../loadtest/app-process.js';
 import { createClient, createVirtualUsers, type VirtualUser } from '../loadtest/scenarios.js';
 import { unlimitedRateLimitsEnv } from '../loadtest/unlimited-rate-limits.js';
 import { machineDescription } from '../machine.js';
@@ -86,7 +86,6 @@ const extraBareEnv = envOption('bare-env');
 const dosesPerUser = 50;
 const maxInFlight = 256;
 
-const appMain = fileURLToPath(new URL('../../../apps/vetmed/dist/main.js', import.meta.url));
 const bareServer = fileURLToPath(new URL('./bare-server.ts', import.meta.url));
 const clockTicks = 100; // USER_HZ: what /proc reports CPU time in on Linux
 

@@ -17,6 +17,7 @@ export {
 export type { RequestAddressInfo, TrustProxy } from './server/client-ip.js';
 export { clientIp, isProxyRule, isTrustedProxy } from './server/client-ip.js';
 export type {
+  EdgeAdmission,
   EdgeAdmissionOptions,
   EdgeDecision,
   EdgeRefusal,

@@ -42,6 +42,46 @@ describe('requestCallPaths', () => {
     expect(requestCallPaths(at('/api/trpc/%E0%A4%A'), '/api/trpc/')).toEqual([]);
     expect(requestCallPaths(at('/other'), '/api/trpc/')).toEqual([]);
   });
+
+  it('reads a batch exactly as tRPC does (the first `batch` parameter, decoded), for any query', () => {
+    const at = (search: string) => new URL(`/api/trpc/a,b${search}`, 'http://x');
+    const asTRPC = (url: URL) => (url.searchParams.get('batch') === '1' ? ['a', 'b'] : ['a,b']);
+    const tricky = [
+      '?batch=1',
+      '?input=%7B%7D&batch=1',
+      '?batch=0&batch=1',
+      '?batch=1&batch=0',
+      '?batch=11',
+      '?batch=',
+      '?batch',
+      '?batchx=1',
+      '?xbatch=1',
+      '?%62atch=1',
+      '?batch=%31',
+      '?batch=1+',
+      '?b+atch=1',
+      '?&&batch=1&',
+      '?=1&batch=1',
+      '?input=batch=1',
+      '?input=a&batch=1=',
+      '',
+      '?',
+    ];
+    for (const search of tricky)
+      expect(requestCallPaths(at(search), '/api/trpc/'), search).toEqual(asTRPC(at(search)));
+    // And random queries made of the pieces that matter (seeded: a failure repeats).
+    const pieces = ['batch', '=', '1', '0', '&', '%62', '%31', '+', 'x', 'input', '%7B'];
+    let seed = 12345;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    for (let i = 0; i < 5000; i++) {
+      let search = '?';
+      for (let n = next() % 9; n > 0; n--) search += pieces[next() % pieces.length];
+      expect(requestCallPaths(at(search), '/api/trpc/'), search).toEqual(asTRPC(at(search)));
+    }
+  });
 });
 
 describe('admitCalls: a batch is bounded and each call charged before any runs (over HTTP)', () => {

@@ -43,6 +43,7 @@ import {
   notFoundBody,
   operationalRoutePaths,
 } from './operational-routes.js';
+import { RefusalLog } from './refusal-log.js';
 import { bodyLimitFor, defaultCallBodyLimitBytes, guardRequestBody } from './request-body-guard.js';
 import { requestLogger } from './request-logger.js';
 import { createRouteLabeller, otherRoute } from './route-label.js';
@@ -195,11 +196,12 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
       return user === undefined ? undefined : { userId: user.id };
     },
   });
-  const decideAtEdge = (req: IncomingMessage): Promise<EdgeDecision> | undefined => {
+  const decideAtEdge = (req: IncomingMessage, url: URL): Promise<EdgeDecision> | undefined => {
     const token = bearerToken(req.headers.authorization);
     if (token !== undefined && sessions.lastVerified(token) === undefined) return undefined;
-    return edge(req);
+    return edge(req, url);
   };
+  const refusalLog = new RefusalLog(log);
   /** The context of a tRPC request, with the edge's outcome of each call for the middleware. */
   const trpcContext = (req: IncomingMessage, requestLog: Logger, decision: EdgeDecision) => {
     const context = createContext(req, requestLog);
@@ -226,14 +228,15 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
       const status = error.code === 'INTERNAL_SERVER_ERROR' ? 'error' : 'warn';
       const cause = error.cause ?? error;
       // A refusal (rate limit, full queue, open breaker) is the app protecting itself: under overload
-      // there are thousands, so a request's refusals make one line when it ends (see `handle`), and a
-      // flood of them cannot bury the real errors.
+      // there are thousands, so a request's refusals make one line when it ends (see `handle`), a few
+      // a second of each kind and a count of the rest (`RefusalLog`): a flood of them can neither
+      // bury the real errors nor take the CPU the admitted calls need.
       if (isLoadRefusal(cause) && ctx?.refusals) {
         const refusals = ctx.refusals;
         const kind = `${cause.type}:${cause.reason}`;
         refusals.byKind[kind] = (refusals.byKind[kind] ?? 0) + 1;
         refusals.count++;
-        refusals.first ??= { path, code: error.code, error: cause.toLogObject() };
+        refusals.first ??= { path, code: error.code, error: cause };
         return;
       }
       const detail = isLoadRefusal(cause) ? { error: cause.toLogObject() } : { err: cause };
@@ -262,9 +265,15 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
       // One line for all the refused calls of the request: the first in full, the rest counted.
       const refusals = contexts.get(req)?.refusals;
       if (refusals?.first !== undefined)
-        requestLog.warn(
-          { ...refusals.first, refused: refusals.count, byKind: refusals.byKind },
-          'procedure failed',
+        refusalLog.record(
+          {
+            path: refusals.first.path,
+            code: refusals.first.code,
+            first: refusals.first.error,
+            refused: refusals.count,
+            byKind: refusals.byKind,
+          },
+          () => requestLog,
         );
       const seconds = (performance.now() - started) / 1000;
       metrics.observeRequest(req.method ?? 'GET', route, res.statusCode, seconds);
@@ -285,22 +294,17 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
       if (url.pathname.startsWith(trpcPrefix)) {
         // Answers are per user (sign-in returns a token): no cache, shared or private, may keep one.
         res.setHeader('cache-control', 'no-store');
-        const decision = await decideAtEdge(req);
+        const decision = await decideAtEdge(req, url);
         if (decision?.refused) {
-          // Every call refused: answered here, the body unread, tRPC never runs. One log line, as
-          // for the refusals tRPC answers (see onError).
-          const first = decision.refused.errors[0]!;
+          // Every call refused: answered here, the body unread, tRPC never runs. Logged as the
+          // refusals tRPC answers are (see onError).
+          const { errors } = decision.refused;
           const byKind: Record<string, number> = {};
-          for (const error of decision.refused.errors)
+          for (const error of errors)
             byKind[`${error.type}:${error.reason}`] = (byKind[`${error.type}:${error.reason}`] ?? 0) + 1;
-          requestLog.warn(
-            {
-              path: requestCallPaths(url, trpcPrefix)[0],
-              error: first.toLogObject(),
-              refused: decision.refused.errors.length,
-              byKind,
-            },
-            'procedure failed',
+          refusalLog.record(
+            { path: decision.refused.paths[0], first: errors[0]!, refused: errors.length, byKind },
+            () => requestLog,
           );
           sendEdgeRefusal(res, decision.refused);
           return;
@@ -417,7 +421,10 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     );
   });
   server.keepAliveTimeout = 5_000;
-  server.on('close', () => sampler.stop());
+  server.on('close', () => {
+    sampler.stop();
+    refusalLog.flush();
+  });
   await new Promise<void>((resolve, reject) => {
     const fail = (error: Error) => {
       sampler.stop();

@@ -55,13 +55,17 @@ export function logSafeguardEvents(safeguards: Safeguards, log: Logger): () => v
         'effective connection limit changed',
       ),
     ),
-    safeguards.onRetry((event) =>
+    // The level is checked first: these come by the thousand under overload, and building a line
+    // nobody writes (the error's log object) was a visible part of a refusal's CPU.
+    safeguards.onRetry((event) => {
+      if (!log.isLevelEnabled('debug')) return;
       log.debug(
         { retry: event.retry, delayMs: event.delayMs, error: event.error.toLogObject(), label: event.label },
         'retrying a database operation',
-      ),
-    ),
-    safeguards.onRejection((event) =>
+      );
+    }),
+    safeguards.onRejection((event) => {
+      if (!log.isLevelEnabled('debug')) return;
       log.debug(
         {
           stage: event.stage,
@@ -70,8 +74,8 @@ export function logSafeguardEvents(safeguards: Safeguards, log: Logger): () => v
           error: event.error.toLogObject(),
         },
         'refused a database operation',
-      ),
-    ),
+      );
+    }),
   ];
   return () => {
     for (const subscription of subscriptions) subscription.dispose();

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Safeguards } from '@db-safeguards/core';
+import type { SafeguardError, Safeguards } from '@db-safeguards/core';
 import { clientIp, type TrustProxy, withSafeguardsContext } from '@db-safeguards/trpc';
 import type { Logger } from 'pino';
 import type { AppDatabase, Database, PublicUser } from '../db/index.js';
@@ -25,7 +25,7 @@ export interface RequestContext {
   refusals?: {
     count: number;
     byKind: Record<string, number>;
-    first?: { path: string | undefined; code: string; error: object };
+    first?: { path: string | undefined; code: string; error: SafeguardError };
   };
   /** The last good answers of the degradable reads (`staleReadProcedure`). */
   staleReads: StaleReads;

@@ -31,7 +31,29 @@ export function requestCallPaths(url: URL, basePath: string): string[] {
     return [];
   }
   if (joined === '') return [];
-  return url.searchParams.get('batch') === '1' ? joined.split(',') : [joined];
+  return isBatchRequest(url) ? joined.split(',') : [joined];
+}
+
+/**
+ * Whether the URL's first `batch` parameter is `1`, as tRPC reads it (`searchParams.get('batch')`).
+ * Without a percent sign in the query no name or value needs decoding, so the query is scanned as
+ * it is: `searchParams` would decode every parameter, the call's whole input among them, on every
+ * request the edge sees.
+ */
+export function isBatchRequest(url: URL): boolean {
+  const search = url.search;
+  if (search.includes('%')) return url.searchParams.get('batch') === '1';
+  let from = 1;
+  while (from < search.length) {
+    let end = search.indexOf('&', from);
+    if (end === -1) end = search.length;
+    const equals = search.indexOf('=', from);
+    const nameEnd = equals === -1 || equals > end ? end : equals;
+    if (nameEnd - from === 5 && search.startsWith('batch', from))
+      return nameEnd < end && end - nameEnd === 2 && search.charCodeAt(nameEnd + 1) === 49;
+    from = end + 1;
+  }
+  return false;
 }
 
 /** The rate-limit policy each procedure of `router` charges (its meta over `defaultRateLimit`), by path. */

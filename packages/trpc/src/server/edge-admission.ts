@@ -7,7 +7,12 @@ import {
 } from '@db-safeguards/core';
 import { type AnyTRPCRouter, getTRPCErrorShape, transformTRPCResponse } from '@trpc/server';
 import { getHTTPStatusCode } from '@trpc/server/http';
-import { type CallsAdmission, defaultMaxBatchSize, requestCallPaths } from './call-admission.js';
+import {
+  type CallsAdmission,
+  defaultMaxBatchSize,
+  isBatchRequest,
+  requestCallPaths,
+} from './call-admission.js';
 import type { TrustProxy } from './client-ip.js';
 import { toTRPCError } from './error-mapping.js';
 import {
@@ -72,6 +77,8 @@ export interface EdgeRefusal {
   readonly body: string;
   /** The refusal of each call, in order (for logs and counters). */
   readonly errors: readonly SafeguardError[];
+  /** The procedure path of each call, in the same order. */
+  readonly paths: readonly string[];
 }
 
 /**
@@ -95,6 +102,12 @@ interface ProcedureAtEdge {
 }
 
 /**
+ * Decides a request at the edge. `url`, when the server parsed the request's URL already, saves
+ * parsing it again (it must be the request's own).
+ */
+export type EdgeAdmission = (request: EdgeRequest, url?: URL) => Promise<EdgeDecision>;
+
+/**
  * Admission at the HTTP edge, before tRPC reads, parses and deserialises the body: the cost of a
  * refused call is then a URL split, the checks themselves and a small JSON body, instead of tRPC's
  * whole request path (body, transformer, context, middleware, error shaping).
@@ -116,9 +129,7 @@ interface ProcedureAtEdge {
  *   await trpcHandler(req, res);
  * });
  */
-export function createEdgeAdmission(
-  options: EdgeAdmissionOptions,
-): (request: EdgeRequest) => Promise<EdgeDecision> {
+export function createEdgeAdmission(options: EdgeAdmissionOptions): EdgeAdmission {
   const { router, safeguards, basePath } = options;
   const defaultRateLimit = options.defaultRateLimit ?? 'api';
   const maxBatchSize = options.maxBatchSize ?? defaultMaxBatchSize;
@@ -146,12 +157,13 @@ export function createEdgeAdmission(
     type: 'query',
   };
 
-  return async (request) => {
+  return async (request, parsedUrl) => {
     // tRPC answers other methods (HEAD, OPTIONS) without running a call: nothing to admit.
     const method = request.method ?? 'GET';
     if (method !== 'GET' && method !== 'POST') return undefined;
     const fetchRequest = isFetchRequest(request);
-    const url = fetchRequest ? new URL(request.url) : new URL(request.url ?? '/', 'http://localhost');
+    const url =
+      parsedUrl ?? (fetchRequest ? new URL(request.url) : new URL(request.url ?? '/', 'http://localhost'));
     const paths = requestCallPaths(url, basePath);
     if (paths.length === 0 || paths.length > maxBatchSize) return undefined;
     // A streamed batch (httpBatchStreamLink) is answered in JSON lines: tRPC writes those itself.
@@ -225,14 +237,14 @@ function refusalAnswer(
   admitted: CallsAdmission,
   reuse: ReturnType<typeof reuseRefusalRenderings> | undefined,
 ): EdgeRefusal {
-  const batch = url.searchParams.get('batch') === '1';
+  const batch = isBatchRequest(url);
   const errors = admitted.calls.map((call) => call.refusal!);
   const rateLimits = admitted.calls.flatMap((call) => (call.rateLimit ? [call.rateLimit] : []));
   const render = (shown: readonly SafeguardError[]) => renderRefusal(router, batch, calls, shown, rateLimits);
   const key = `${batch ? 'batch' : 'single'} ${calls.map((call) => call.path).join(',')}`;
   // The rate-limit headers are filled in per caller by `reuse` (from the errors' figures).
   const answer = reuse === undefined ? render(errors) : reuse(key, errors, render);
-  return { ...answer, errors };
+  return { ...answer, errors, paths: calls.map((call) => call.path) };
 }
 
 function renderRefusal(
@@ -285,6 +297,15 @@ function headerOf(request: EdgeRequest, name: string): string | undefined {
 }
 
 const utf8 = new TextEncoder();
+/** Where {@link utf8Length} encodes: reused, so measuring a body allocates nothing. */
+let scratch = new Uint8Array(4096);
+
+/** The byte length of `text` in UTF-8 (this package does not rely on Node's `Buffer`). */
+function utf8Length(text: string): number {
+  // Three bytes at most for each UTF-16 unit.
+  if (scratch.length < text.length * 3) scratch = new Uint8Array(text.length * 3);
+  return utf8.encodeInto(text, scratch).written;
+}
 
 /** The parts of a Node `ServerResponse` {@link sendEdgeRefusal} writes to. */
 export interface EdgeResponseTarget {
@@ -299,7 +320,7 @@ export interface EdgeResponseTarget {
 export function sendEdgeRefusal(response: EdgeResponseTarget, refusal: EdgeRefusal): void {
   response.writeHead(refusal.status, {
     ...refusal.headers,
-    'content-length': utf8.encode(refusal.body).byteLength,
+    'content-length': utf8Length(refusal.body),
   });
   response.end(refusal.body);
 }

@@ -1,0 +1,110 @@
+import type { SafeguardError } from '@db-safeguards/core';
+import type { Logger } from 'pino';
+
+/** One request whose calls were refused (a rate limit, a full queue, an open breaker). */
+export interface RefusedRequest {
+  /** The first refused call's procedure. */
+  path: string | undefined;
+  /** Its tRPC error code, when tRPC answered it. */
+  code?: string;
+  /** The first refusal, logged in full. */
+  first: SafeguardError;
+  /** Refused calls in the request. */
+  refused: number;
+  /** Refused calls by `type:reason`. */
+  byKind: Readonly<Record<string, number>>;
+}
+
+export interface RefusalLogOptions {
+  /** Requests logged in full per second for each kind of first refusal; the rest are counted. Default 5. */
+  fullLinesPerSecond?: number;
+  /** How often the counted ones are written as one line, in ms. Default 10 000. */
+  summaryEveryMs?: number;
+  /** The clock, in ms (tests). Default `Date.now`. */
+  now?: () => number;
+}
+
+interface KindWindow {
+  startedAt: number;
+  logged: number;
+}
+
+/**
+ * Logs refused requests at `warn` without letting a flood of them cost what the refusals save.
+ *
+ * A refusal is the safeguards working, and under overload there are thousands a second: a full log
+ * line each (its error serialised and written) was the largest part of a refusal's CPU after the HTTP
+ * exchange itself (a profile of `bench:refusal-cost`), and CPU spent refusing is CPU the admitted
+ * calls do not get. So each second the first few requests refused for each reason (`type:reason` of
+ * their first refusal) are logged in full, with their request ID, and the others are counted: one
+ * line every `summaryEveryMs` says how many were left out, by kind. The metrics count every refusal.
+ * At `debug` every refused request is logged in full.
+ */
+export class RefusalLog {
+  private readonly fullLinesPerSecond: number;
+  private readonly summaryEveryMs: number;
+  private readonly now: () => number;
+  private readonly windows = new Map<string, KindWindow>();
+  private unloggedRequests = 0;
+  private unloggedCalls: Record<string, number> = {};
+  private summaryTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly log: Logger,
+    options: RefusalLogOptions = {},
+  ) {
+    this.fullLinesPerSecond = options.fullLinesPerSecond ?? 5;
+    this.summaryEveryMs = options.summaryEveryMs ?? 10_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Logs `request` in full on `requestLog` (its request ID bound), or counts it for the next summary. */
+  record(request: RefusedRequest, requestLog: () => Logger): void {
+    if (this.log.isLevelEnabled('debug') || this.takeFullLine(request.first)) {
+      requestLog().warn(
+        {
+          path: request.path,
+          ...(request.code === undefined ? {} : { code: request.code }),
+          error: request.first.toLogObject(),
+          refused: request.refused,
+          byKind: request.byKind,
+        },
+        'procedure failed',
+      );
+      return;
+    }
+    if (!this.log.isLevelEnabled('warn')) return;
+    this.unloggedRequests++;
+    for (const [kind, count] of Object.entries(request.byKind))
+      this.unloggedCalls[kind] = (this.unloggedCalls[kind] ?? 0) + count;
+    // A timer only while something waits to be summarised: an idle process keeps none.
+    this.summaryTimer ??= setTimeout(() => this.flush(), this.summaryEveryMs).unref();
+  }
+
+  /** Writes the summary of the requests not logged one by one, if any, now (also at shutdown). */
+  flush(): void {
+    if (this.summaryTimer !== undefined) clearTimeout(this.summaryTimer);
+    this.summaryTimer = undefined;
+    if (this.unloggedRequests === 0) return;
+    this.log.warn(
+      { refusedRequests: this.unloggedRequests, byKind: this.unloggedCalls },
+      'refused requests not logged one by one',
+    );
+    this.unloggedRequests = 0;
+    this.unloggedCalls = {};
+  }
+
+  private takeFullLine(first: SafeguardError): boolean {
+    const kind = `${first.type}:${first.reason}`;
+    const now = this.now();
+    let window = this.windows.get(kind);
+    if (window === undefined || now - window.startedAt >= 1000) {
+      window = { startedAt: now, logged: 0 };
+      // Kinds are a closed list (types and their reasons): the map stays small.
+      this.windows.set(kind, window);
+    }
+    if (window.logged >= this.fullLinesPerSecond) return false;
+    window.logged++;
+    return true;
+  }
+}
