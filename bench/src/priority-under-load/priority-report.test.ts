@@ -2,7 +2,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type OpenLoopPhase, type PriorityReport, renderPrioritySection } from './priority-report.js';
+import {
+  cpuShares,
+  type OpenLoopPhase,
+  type PriorityReport,
+  renderPrioritySection,
+} from './priority-report.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -61,6 +66,34 @@ describe('renderPrioritySection', () => {
     expect(section).toContain('- HIGH p99 at 3 × ≤ 3 × at 0.3 ×: 50 vs 20 ms: 2.50× (met)');
     expect(section).toContain('- HIGH p99 at 3 × ≤ 3 × at 0.3 ×: 300 vs 20 ms: 15.00× (**missed**)');
     expect(section).toContain('- goodput at 3 × ≥ 0.85 × capacity: 300.0 vs 400.0 ok/s: 0.75× (**missed**)');
+  });
+
+  it('puts the app CPU at 3 × that served calls did not take on the calls it refused', () => {
+    // Capacity: 400 ok/s on 0.8 cores, 2,000 µs a call. At 3 × (10 s): 300 ok/s on 1.0 cores, so
+    // served calls took 0.6 cores and the 6,000 reads not served (600 a second) 0.4: 667 µs each.
+    const heavy = {
+      ...phase(1200, 100, 300),
+      app: { samples: 10, cpuCoresMean: 1, cpuCoresPeak: 1, eventLoopLagP99MsPeak: 50 },
+    };
+    heavy.normalSent = 12_000;
+    heavy.normalOk = 6_000;
+    const round = {
+      capacityPerSecond: 400,
+      capacityFailures: {},
+      capacityApp: { samples: 10, cpuCoresMean: 0.8, cpuCoresPeak: 0.9, eventLoopLagP99MsPeak: 20 },
+      light: phase(120, 20, 130),
+      heavy,
+      highP99Ratio: 5,
+      goodputRatio: 0.75,
+    };
+    const shares = cpuShares(round, 10_000)!;
+    expect(shares.servedCpuUs).toBeCloseTo(2000);
+    expect(shares.refusedPerSecond).toBe(600);
+    expect(shares.refusedShareOfCore).toBeCloseTo(0.4);
+    expect(shares.refusedCpuUs).toBeCloseTo(666.7, 0);
+    expect(shares.ratio).toBeCloseTo(0.333, 2);
+    // Without the capacity run's CPU (older reports) there is nothing to say.
+    expect(cpuShares({ ...round, capacityApp: undefined }, 10_000)).toBeUndefined();
   });
 
   it('is absent without a file and refuses another schema', () => {

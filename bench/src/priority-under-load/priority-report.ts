@@ -34,6 +34,11 @@ export interface OpenLoopPhase {
 export interface PriorityRound {
   capacityPerSecond: number;
   capacityFailures: Record<string, number>;
+  /**
+   * The yardstick's CPU during the capacity run (absent in reports made before it was measured):
+   * with it, the CPU of a served call, and so what the refusals at 3 × took (see {@link cpuShares}).
+   */
+  capacityApp?: AppProcessLoad;
   light: OpenLoopPhase;
   heavy: OpenLoopPhase;
   highP99Ratio: number;
@@ -57,7 +62,43 @@ const describeFailures = (failures: Record<string, number>) =>
         .map(([key, count]) => `${key} ×${count}`)
         .join(', ');
 
-export function formatRound(round: PriorityRound, index: number): string {
+/**
+ * Where the app's CPU went at 3 ×, from what the round measured: a served call is taken to cost what
+ * it cost in the capacity run (the yardstick's CPU over its answered calls), and the rest of the
+ * app's CPU at 3 × is put on the calls it did not serve (refused, or failed). Undefined without the
+ * CPU of both runs or without calls refused.
+ */
+export function cpuShares(
+  round: PriorityRound,
+  durationMs: number,
+):
+  | {
+      servedCpuUs: number;
+      refusedPerSecond: number;
+      refusedCpuUs: number;
+      refusedShareOfCore: number;
+      ratio: number;
+    }
+  | undefined {
+  const { heavy, capacityApp } = round;
+  if (capacityApp === undefined || heavy.app === undefined || round.capacityPerSecond <= 0) return undefined;
+  const servedCpuUs = (capacityApp.cpuCoresMean / round.capacityPerSecond) * 1e6;
+  const unserved = heavy.normalSent - heavy.normalOk + (heavy.highSent - heavy.highOk);
+  const refusedPerSecond = unserved / (durationMs / 1000);
+  if (refusedPerSecond <= 0) return undefined;
+  const servedCores = (heavy.goodputPerSecond * servedCpuUs) / 1e6;
+  const refusedShareOfCore = Math.max(0, heavy.app.cpuCoresMean - servedCores);
+  const refusedCpuUs = (refusedShareOfCore / refusedPerSecond) * 1e6;
+  return {
+    servedCpuUs,
+    refusedPerSecond,
+    refusedCpuUs,
+    refusedShareOfCore,
+    ratio: refusedCpuUs / servedCpuUs,
+  };
+}
+
+export function formatRound(round: PriorityRound, index: number, durationMs?: number): string {
   const { light, heavy } = round;
   const verdict = (met: boolean) => (met ? 'met' : '**missed**');
   const highFailed = heavy.highSent - heavy.highOk + (light.highSent - light.highOk);
@@ -77,7 +118,16 @@ export function formatRound(round: PriorityRound, index: number): string {
     `- HIGH p99 at 3 × ≤ 3 × at 0.3 ×: ${heavy.highP99Ms.toFixed(0)} vs ${light.highP99Ms.toFixed(0)} ms: ${round.highP99Ratio.toFixed(2)}× (${verdict(round.highP99Ratio <= 3)})${heavy.slowestHigh?.length ? `; slowest HIGH calls at 3 ×: ${heavy.slowestHigh.map((c) => `${c.latencyMs} ms sent at ${(c.sentAtMs / 1000).toFixed(1)} s`).join(', ')}` : ''}`,
     `- no HIGH call failed: ${highFailed} failed (${verdict(highFailed === 0)})`,
     `- goodput at 3 × ≥ 0.85 × capacity: ${heavy.goodputPerSecond.toFixed(1)} vs ${round.capacityPerSecond.toFixed(1)} ok/s: ${round.goodputRatio.toFixed(2)}× (${verdict(round.goodputRatio >= 0.85)})`,
+    ...cpuLine(round, durationMs),
   ].join('\n');
+}
+
+function cpuLine(round: PriorityRound, durationMs: number | undefined): string[] {
+  const shares = durationMs === undefined ? undefined : cpuShares(round, durationMs);
+  if (shares === undefined || round.capacityApp === undefined || round.heavy.app === undefined) return [];
+  return [
+    `- the app's CPU: capacity run ${round.capacityApp.cpuCoresMean.toFixed(2)} cores for ${round.capacityPerSecond.toFixed(0)} ok/s, ${shares.servedCpuUs.toFixed(0)} µs a served call; at 3 × ${round.heavy.app.cpuCoresMean.toFixed(2)} cores, of which the ${shares.refusedPerSecond.toFixed(0)} calls a second not served took ${shares.refusedShareOfCore.toFixed(2)} (${shares.refusedCpuUs.toFixed(0)} µs each, ${shares.ratio.toFixed(2)} × a served call) if the served ones cost what they did in the capacity run`,
+  ];
 }
 
 /**
@@ -94,7 +144,7 @@ export function renderPrioritySection(path: string): string | undefined {
     '',
     `Not from the run above: measured by \`${report.command.includes('--json') ? report.command : `${report.command} --json docs/priority-under-load.json`}\` on ${report.generatedAt.slice(0, 10)} (${report.generatedAt.slice(11, 16)} UTC), ${report.machine}, a machine the load generator and PostgreSQL share with the app. One sample-app process on PostgreSQL (role limited to 8). Capacity: 32 closed-loop clients reading dose histories (NORMAL) and 2 recording doses (HIGH) for ${report.durationMs / 1000} s, on a process of its own with the utilisation target off (the most the app serves); both processes first get 3 s of the same closed loop, unmeasured (a process's first seconds of load cost it more CPU). Then, on the app as shipped, open loop: dose recordings (HIGH) arriving at 10 a second beside history reads arriving at 0.3 × and then 3 × that capacity, ${report.durationMs / 1000} s each. Arrivals do not wait for answers, as real users' do not. The recordings are sent and timed from a Node process of their own (warmed up with 3 calls first): the generator's event loop, busy with up to a thousand reads a second, would add its own delays to them. "Generator lag" and "generator CPU" are that busy generator's. The history reads, in the capacity run and in the open loop, are sent by a lean HTTP reader (\`bench/src/loadtest/lean-history-read.ts\`: the request the tRPC client sends, a successful answer's body dropped undecoded, a refusal's decoded for its \`userFriendly.type\`): the generator runs on the app's 2 cores, and through the tRPC client it took 0.50 cores at 613 reads/s against the lean reader's 0.27 at 966/s (one round each, 2026-12-07; \`--reads-via trpc\` runs it the old way). Every round is listed.`,
     '',
-    ...report.rounds.flatMap((round, index) => [formatRound(round, index), '']),
+    ...report.rounds.flatMap((round, index) => [formatRound(round, index, report.durationMs), '']),
     '### Reading it',
     '',
     "- **Why HIGH waits at 3 ×:** a refused call still costs the app an HTTP request's parsing and an answer, and at 3 × most reads are refused. When the event loop's turns grow long, new requests wait unread in the socket buffers, urgent ones with the rest: no priority can help a request the process has not read yet. The app holds NORMAL back once its loop is more than 90 % busy with turns longer than 10 ms (`LOAD_UTILIZATION_TARGET`, `LOAD_UTILIZATION_DELAY_MS`), from 300 ms of that on: it admits only a share of NORMAL calls (and no LOW or BATCH), so each new request is read within a short turn; HIGH and CRITICAL are never held back by it.",

@@ -150,7 +150,9 @@ async function runRound(
   log(
     `  capacity: ${readers} history readers and ${recorders} dose recorders, closed loop, ${durationMs / 1000} s...`,
   );
+  const yardstickLoad = sampleAppProcess(yardstick.url, metricsToken);
   const closed = await runClosedLoop({ clients, durationMs, call: leanReads(yardstick.url) });
+  const capacityApp = yardstickLoad.stop();
   const capacityOk = closed.filter((r) => r.ok && r.endedAtMs <= durationMs).length;
   const capacityPerSecond = capacityOk / (durationMs / 1000);
   const capacityFailures = failuresOf(closed);
@@ -205,6 +207,7 @@ async function runRound(
   return {
     capacityPerSecond,
     capacityFailures,
+    ...(capacityApp === undefined ? {} : { capacityApp }),
     light,
     heavy,
     highP99Ratio: heavy.highP99Ms / Math.max(1, light.highP99Ms),
@@ -243,7 +246,7 @@ async function main(): Promise<void> {
         yardstick = undefined;
       });
       results.push(round);
-      console.log(`${formatRound(round, i)}\n`);
+      console.log(`${formatRound(round, i, durationMs)}\n`);
     }
   } finally {
     await yardstick?.stop();
