@@ -301,6 +301,8 @@ export function renderReport(data: ReportData): string {
           `| ${i + 1} | ${n(round.servedCpuUs)} | ${n(round.refusedCpuUs)} | ${n(round.ratio, 2)}× |`,
       ),
       '',
+      "What a refusal is made of: `--profile DIR` writes the refusing app's CPU profile, which after its warm-up does nothing but refuse. In one of 2026-12-07, the refused request's log line (its error serialised and written) was 15–19 % of a refusal's CPU; the app now logs the first five refused requests of each kind a second in full and counts the rest in one line every 10 s (`apps/vetmed/src/server/refusal-log.ts`). The same profile showed an error's debug line built for a logger at `warn`, the URL parsed twice and the whole query string decoded to read `batch=1`; all cut. In the profile after the cuts, of a refusal's CPU the edge's decision (the rate-limit check, the refusal error, the answer from its template, the caller's identity) is about 30 %, writing the answer (Node's `writeHead`, `end` and the socket write) about 22 %, and Node's parsing of the request, its events and the access line's metrics most of the rest.",
+      '',
     );
   }
   lines.push(

@@ -73,7 +73,7 @@ export interface RefusalCostData {
   command: string;
   callsPerRound: number;
   concurrency: number;
-  /** The apps' LOG_LEVEL (at `warn` each refusal is logged, as in production). */
+  /** The apps' LOG_LEVEL (at `warn` refused requests are logged, a few a second of each kind in full and the rest counted, as in production). */
   logLevel: string;
   /** Every round, in order: each app's CPU per call in µs, and the ratio of the round. */
   rounds: Array<{ servedCpuUs: number; refusedCpuUs: number; ratio: number }>;
