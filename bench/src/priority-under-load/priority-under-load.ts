@@ -16,17 +16,22 @@
  * Judged: HIGH p99 at 3× ≤ 3 × HIGH p99 at 0.3×; no HIGH call failed; goodput at 3× (calls answered
  * with success within the phase, a second) ≥ 0.85 × the capacity.
  *
- * Usage: pnpm bench:priority [-- --duration 10 --rounds 1 --app-env KEY=VALUE,... --json FILE --reads-via lean|trpc]
+ * Usage: pnpm bench:priority [-- --duration 10 --rounds 1 --app-env KEY=VALUE,... --json FILE --reads-via lean|trpc --profile DIR]
+ *
+ * `--profile DIR` starts the app (not the yardstick) under `node --cpu-prof` and writes its profile to
+ * DIR when it stops: its light and heavy phases, the heavy one the bulk of it (figures then include
+ * the profiler's cost).
  *
  * The machine is shared and noisy: every round is printed, and ratios are taken within a round.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import { textOption } from '../cli-options.js';
 import { parseAppEnv } from '../loadtest/app-env.js';
-import { type AppProcess, startAppProcess } from '../loadtest/app-process.js';
+import { type AppProcess, appMain, startAppProcess, startServerProcess } from '../loadtest/app-process.js';
 import { type AppProcessLoad, sampleAppProcess } from '../loadtest/app-process-sampler.js';
 import { withLeanHistoryReads } from '../loadtest/lean-history-read.js';
 import { type LoopClient, runClosedLoop } from '../loadtest/multi-instance/closed-loop.js';
@@ -236,7 +241,12 @@ async function main(): Promise<void> {
       ...unlimitedRateLimitsEnv,
       ...parseAppEnv(textOption('app-env')),
     };
-    app = await startAppProcess(env);
+    const profileDir = textOption('profile');
+    if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
+    app =
+      profileDir === undefined
+        ? await startAppProcess(env)
+        : await startServerProcess(['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir), appMain], env);
     for (let i = 0; i < rounds; i++) {
       log(`Round ${i + 1} of ${rounds}...`);
       // Started and stopped around its phase: an idle process beside the app would still cost it CPU.
