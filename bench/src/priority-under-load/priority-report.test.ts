@@ -94,6 +94,9 @@ describe('renderPrioritySection', () => {
     expect(shares.ratio).toBeCloseTo(0.333, 2);
     // Without the capacity run's CPU (older reports) there is nothing to say.
     expect(cpuShares({ ...round, capacityApp: undefined }, 10_000)).toBeUndefined();
+    // Serving more at 3 × than the capacity run's cost per call allows: no split, rather than a
+    // refusal that cost nothing.
+    expect(cpuShares({ ...round, heavy: { ...heavy, goodputPerSecond: 600 } }, 10_000)).toBeUndefined();
   });
 
   it('is absent without a file and refuses another schema', () => {
