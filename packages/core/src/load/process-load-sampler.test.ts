@@ -193,6 +193,88 @@ describe('createProcessLoadSampler (the real event loop and memory of this proce
     fresh.stop();
   });
 
+  it('quiet, its timer fires at the quiet interval, still sees a long turn, and goes back to its resolution', async () => {
+    const probe = new EventLoopProbe(5, () => performance.now(), 4096, 10_000, 50);
+    probe.read();
+    probe.setQuiet(true);
+    expect(probe.intervalMs).toBe(50);
+    probe.setQuiet(true);
+    expect(probe.intervalMs).toBe(50);
+    expect(probe.running).toBe(true);
+    // Read soon after the switch: a firing not yet due is no turn, and no lag is read.
+    await turn(20);
+    expect(probe.read()).toBe(0);
+    // A 150 ms block makes the quiet timer late by the block less at most its interval.
+    await turn(70);
+    probe.read();
+    blockFor(150);
+    await turn(70);
+    expect(probe.read()).toBeGreaterThanOrEqual(150 - 50);
+    probe.setQuiet(false);
+    expect(probe.intervalMs).toBe(5);
+    probe.stop();
+    expect(probe.intervalMs).toBeUndefined();
+  });
+
+  it('quiet and then slowed for want of readers, it wakes to the quiet interval', async () => {
+    const probe = new EventLoopProbe(5, () => performance.now(), 4096, 100, 50);
+    probe.setQuiet(true);
+    await turn(250);
+    expect(probe.running).toBe(false);
+    expect(probe.intervalMs).toBe(1000);
+    probe.read();
+    expect(probe.intervalMs).toBe(50);
+    // Leaving the quiet state while slowed takes effect when it wakes.
+    const slowed = new EventLoopProbe(5, () => performance.now(), 4096, 100, 50);
+    await turn(250);
+    slowed.setQuiet(true);
+    expect(slowed.intervalMs).toBe(1000);
+    slowed.read();
+    expect(slowed.intervalMs).toBe(50);
+    probe.stop();
+    slowed.stop();
+  });
+
+  it('through the process sampler: ten quiet readings make the probe quiet, a busy one wakes it', async () => {
+    const sampler = createProcessLoadSampler({ resolutionMs: 5, quietResolutionMs: 40 });
+    const intervals: Array<number | undefined> = [];
+    const setQuiet = EventLoopProbe.prototype.setQuiet;
+    // The sampler's probe is private: its switches of interval are seen through the prototype.
+    EventLoopProbe.prototype.setQuiet = function (this: EventLoopProbe, quiet: boolean) {
+      const before = this.intervalMs;
+      setQuiet.call(this, quiet);
+      if (this.intervalMs !== before) intervals.push(this.intervalMs);
+    };
+    try {
+      sampler.sample('admission');
+      for (let i = 0; i < 9; i++) {
+        await turn(20);
+        expect(sampler.sample('admission').eventLoopUtilization).toBeLessThan(0.3);
+      }
+      // Nine quiet readings: still at its resolution.
+      expect(intervals).toEqual([]);
+      await turn(20);
+      sampler.sample('admission');
+      expect(intervals).toEqual([40]);
+      // Busy: a block taking most of the window reads as lag, less at most the quiet interval.
+      blockFor(300);
+      await turn(10);
+      const busy = sampler.sample('admission');
+      expect(busy.eventLoopUtilization).toBeGreaterThanOrEqual(0.5);
+      expect(busy.eventLoopDelayMs).toBeGreaterThanOrEqual(300 - 40 - 20);
+      expect(intervals).toEqual([40, 5]);
+    } finally {
+      EventLoopProbe.prototype.setQuiet = setQuiet;
+      sampler.close?.();
+    }
+  });
+
+  it('refuses a bad quiet interval with a TypeError naming it', () => {
+    expect(() => createProcessLoadSampler({ quietResolutionMs: 0 })).toThrow(
+      'Expected quietResolutionMs to be an integer >= 1, got 0 (number)',
+    );
+  });
+
   it('a block long enough to pause the timer is still read by the next reading', async () => {
     const probe = new EventLoopProbe(5, () => performance.now(), 4096, 100);
     await turn(20);

@@ -30,7 +30,20 @@ export interface ProcessLoadSamplerOptions {
    * not read. Keep it a few times the load monitor's `sampleIntervalMs`. Default 5000.
    */
   pauseAfterMs?: number;
+  /**
+   * The probe's timer while the loop is quiet, in ms: after 10 readings in a row whose event-loop
+   * utilisation is below 0.3 it fires this often, and the first reading at 0.5 or more puts it back
+   * to `resolutionMs`. A block that begins while quiet is read up to this much short. Default 50.
+   */
+  quietResolutionMs?: number;
 }
+
+/** Below this utilisation a reading is quiet. */
+const quietBelow = 0.3;
+/** Quiet readings in a row before the probe's timer runs at its quiet interval. */
+const quietAfterReadings = 10;
+/** At or above this utilisation the probe's timer runs at its resolution again. */
+const busyFrom = 0.5;
 
 /**
  * Measures the event loop's turns with a timer of its own: each firing records how long it has been
@@ -49,6 +62,13 @@ export interface ProcessLoadSamplerOptions {
  * The next waking reading speeds it up again; the time spent slowed is not a turn, so it never reads
  * as lag. A reading that does not wake it (a health check, a dashboard) reads what was recorded.
  * Turns older than `pauseAfterMs` are not read: a block from an hour ago says nothing of now.
+ *
+ * While the loop is quiet ({@link setQuiet}: the sampler says so after a second of low utilisation),
+ * the timer fires every `quietMs` instead: a loop busy less than a third of the time has no turns
+ * near the marks that shed (50 ms and more), and at a light, steady load most firings of a 10 ms
+ * timer woke a sleeping process, a cost every call paid. Coarse, it still sees a long turn by how late
+ * it fires, up to `quietMs` short for one that began just after a firing; the next reading, busy,
+ * puts it back to its resolution.
  */
 export class EventLoopProbe {
   private turns: number[] = [];
@@ -61,6 +81,9 @@ export class EventLoopProbe {
   private stopped = false;
   /** The slowed timer's interval. */
   private readonly slowMs: number;
+  /** The timer's interval while readers come and the loop is quiet. */
+  private readonly quietMs: number;
+  private quiet = false;
 
   /**
    * `maxTurns`: turns kept between two readings at most (about 40 s at 10 ms by default); older ones
@@ -71,17 +94,45 @@ export class EventLoopProbe {
     private readonly now: () => number,
     private readonly maxTurns = 4096,
     private readonly pauseAfterMs = 5000,
+    quietMs = 50,
   ) {
     this.slowMs = Math.max(resolutionMs, 1000);
+    this.quietMs = Math.min(Math.max(resolutionMs, quietMs), this.slowMs);
     this.last = now();
     this.lastReadAt = this.last;
     this.interval = resolutionMs;
     this.timer = this.start(resolutionMs);
   }
 
-  /** True while the timer runs at its resolution: false once slowed for want of readers, or stopped. */
+  /** True while the timer runs for readers (at its resolution, or quiet): false once slowed, or stopped. */
   get running(): boolean {
-    return this.timer !== undefined && this.interval === this.resolutionMs;
+    return this.timer !== undefined && this.interval !== this.slowMs;
+  }
+
+  /** The timer's interval now, in ms (undefined when stopped). */
+  get intervalMs(): number | undefined {
+    return this.timer === undefined ? undefined : this.interval;
+  }
+
+  /**
+   * Whether the loop is quiet now: the timer then fires every `quietMs` rather than at its resolution.
+   * Takes effect at once unless the timer is slowed (it then wakes to the matching interval).
+   */
+  setQuiet(quiet: boolean): void {
+    if (quiet === this.quiet) return;
+    this.quiet = quiet;
+    if (this.stopped || this.timer === undefined || this.interval === this.slowMs) return;
+    const at = this.now();
+    // The time since the last firing is a turn of the old interval's kind: record it as the reading does.
+    const inProgress = at - this.last - (this.interval - this.resolutionMs);
+    if (inProgress > this.resolutionMs) this.record(at, inProgress);
+    this.last = at;
+    this.restart(this.awakeInterval);
+  }
+
+  /** The interval while readers come. */
+  private get awakeInterval(): number {
+    return this.quiet ? this.quietMs : this.resolutionMs;
   }
 
   private start(interval: number): IntervalHandle {
@@ -92,7 +143,7 @@ export class EventLoopProbe {
       this.record(at, at - this.last - (this.interval - this.resolutionMs));
       this.last = at;
       // Turns recorded so far stay for the next reading, a long one (what kept readers away) too.
-      if (this.interval === this.resolutionMs && at - this.lastReadAt >= this.pauseAfterMs)
+      if (this.interval !== this.slowMs && at - this.lastReadAt >= this.pauseAfterMs)
         this.restart(this.slowMs);
     }, interval) as unknown as IntervalHandle;
     if (typeof timer === 'object' && typeof timer.unref === 'function') timer.unref();
@@ -127,7 +178,7 @@ export class EventLoopProbe {
     const at = this.now();
     if (this.timer !== undefined) {
       const inProgress = at - this.last - (this.interval - this.resolutionMs);
-      // Slowed, a firing not yet due is no turn.
+      // Slowed or quiet, a firing not yet due is no turn.
       if (this.interval === this.resolutionMs || inProgress > this.resolutionMs) this.record(at, inProgress);
     }
     let first = 0;
@@ -137,10 +188,10 @@ export class EventLoopProbe {
     this.ends = [];
     if (wake) {
       this.lastReadAt = at;
-      if (!this.stopped && this.interval !== this.resolutionMs) {
-        // Slowed: back to the resolution, from now.
+      if (!this.stopped && this.interval === this.slowMs) {
+        // Slowed: awake again, from now.
         this.last = at;
-        this.restart(this.resolutionMs);
+        this.restart(this.awakeInterval);
       }
     }
     if (turns.length === 0) return 0;
@@ -200,7 +251,9 @@ export function createProcessLoadSampler(options: ProcessLoadSamplerOptions = {}
   const now = typeof performance?.now === 'function' ? performance.now.bind(performance) : Date.now;
   const pauseAfterMs = options.pauseAfterMs ?? 5000;
   assertInteger('pauseAfterMs', pauseAfterMs, 1);
-  const probe = new EventLoopProbe(resolutionMs, now, 4096, pauseAfterMs);
+  const quietResolutionMs = options.quietResolutionMs ?? 50;
+  assertInteger('quietResolutionMs', quietResolutionMs, 1);
+  const probe = new EventLoopProbe(resolutionMs, now, 4096, pauseAfterMs, quietResolutionMs);
   const utilization =
     typeof performance?.eventLoopUtilization === 'function'
       ? performance.eventLoopUtilization.bind(performance)
@@ -211,14 +264,19 @@ export function createProcessLoadSampler(options: ProcessLoadSamplerOptions = {}
     typeof process?.memoryUsage === 'function' ? process.memoryUsage.bind(process) : undefined;
   let memory: { heapUsed: number; rss: number } | undefined;
   let memoryReadAt = 0;
+  let quietReadings = 0;
 
   return {
     sample(purpose?: LoadSamplePurpose) {
       const sample: LoadSample = { eventLoopDelayMs: probe.read(purpose !== 'report') };
       if (utilization !== undefined) {
         const current = utilization();
-        sample.eventLoopUtilization = utilization(current, previous).utilization;
+        const share = utilization(current, previous).utilization;
+        sample.eventLoopUtilization = share;
         previous = current;
+        quietReadings = share < quietBelow ? quietReadings + 1 : 0;
+        if (quietReadings >= quietAfterReadings) probe.setQuiet(true);
+        else if (share >= busyFrom) probe.setQuiet(false);
       }
       if (memoryUsage !== undefined) {
         const at = now();
