@@ -77,6 +77,7 @@ describe('loadEnv', () => {
       BODY_LIMIT_BYTES: '65536',
       SHUTDOWN_DRAIN_MS: '0',
       HEALTH_CACHE_MS: '250',
+      LOG_REFUSALS_PER_SECOND: '20',
       QUEUE_MAX_CONNECTIONS: '5',
       PGLITE_DATA_DIR: 'memory://',
       TRUST_PROXY: '10.0.0.0/8, 192.168.1.1',
@@ -92,6 +93,7 @@ describe('loadEnv', () => {
       trustProxy: ['10.0.0.0/8', '192.168.1.1'],
       healthCacheMs: 250,
       staleReadMaxAgeMs: 1_800_000,
+      refusalLinesPerSecond: 20,
     });
     // SEED_DEMO=auto never seeds the published demo password in production (issue 11).
     expect(config.seedDemo).toBe(false);

@@ -57,6 +57,8 @@ export interface AppConfig {
     healthCacheMs: number;
     /** Oldest last good answer a degradable read may serve while the database is unavailable; 0: none. */
     staleReadMaxAgeMs: number;
+    /** Refused requests logged in full a second for each kind of refusal; the rest are counted. */
+    refusalLinesPerSecond: number;
   };
   /** Seed the demo household on start: `auto` does it on the embedded PGlite database only. */
   seedDemo: boolean;
@@ -184,6 +186,7 @@ const fields = {
     defaultMaxStaleMs,
   ),
   HEALTH_CACHE_MS: field(integer(0, 60_000), 'an integer between 0 and 60000', defaultHealthCacheMs),
+  LOG_REFUSALS_PER_SECOND: field(integer(0, 1_000_000), 'an integer between 0 and 1000000', 5),
   RATE_LIMIT_TOKEN_MAX: field(
     integer(1).transform((value): number | undefined => value),
     'an integer >= 1',
@@ -383,6 +386,7 @@ export function loadEnv(env: Env = process.env): AppConfig {
       trustProxy: v.TRUST_PROXY,
       healthCacheMs: v.HEALTH_CACHE_MS,
       staleReadMaxAgeMs: v.STALE_READS_MAX_AGE_MS,
+      refusalLinesPerSecond: v.LOG_REFUSALS_PER_SECOND,
     },
     // `auto` never seeds in production: the demo account's password is published in the README.
     seedDemo:

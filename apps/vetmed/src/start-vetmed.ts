@@ -144,6 +144,7 @@ export async function startVetmed(
       trustProxy: config.server.trustProxy,
       healthCacheMs: config.server.healthCacheMs,
       staleReadMaxAgeMs: config.server.staleReadMaxAgeMs,
+      refusalLinesPerSecond: config.server.refusalLinesPerSecond,
       backends: backends.latest,
       ...(backends.note === undefined ? {} : { backendsNote: backends.note }),
     });

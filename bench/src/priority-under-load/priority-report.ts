@@ -84,7 +84,8 @@ export function cpuShares(
   const { heavy, capacityApp } = round;
   if (capacityApp === undefined || heavy.app === undefined || round.capacityPerSecond <= 0) return undefined;
   const servedCpuUs = (capacityApp.cpuCoresMean / round.capacityPerSecond) * 1e6;
-  const unserved = heavy.normalSent - heavy.normalOk + (heavy.highSent - heavy.highOk);
+  // Counted as goodput is: calls answered with success within the phase; the rest were not served.
+  const unserved = heavy.normalSent + heavy.highSent - heavy.goodputPerSecond * (durationMs / 1000);
   const refusedPerSecond = unserved / (durationMs / 1000);
   if (refusedPerSecond <= 0) return undefined;
   const servedCores = (heavy.goodputPerSecond * servedCpuUs) / 1e6;

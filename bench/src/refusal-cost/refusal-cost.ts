@@ -36,7 +36,10 @@ const rounds = countOption('rounds', 5);
 const callsPerRound = countOption('calls', 1000);
 const concurrency = countOption('concurrency', 8);
 const dosesPerUser = 50;
-/** The apps' LOG_LEVEL: at `warn` (the default here, as in the load test) each refusal is logged. */
+/**
+ * The apps' LOG_LEVEL: at `warn` (the default here, as in the load test) refused requests are logged,
+ * the first five of each kind a second in full and the rest counted.
+ */
 const logLevel = textOption('log-level') ?? 'warn';
 const jsonPath = textOption('json');
 const profileDir = textOption('profile');

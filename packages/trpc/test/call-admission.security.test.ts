@@ -64,19 +64,48 @@ describe('requestCallPaths', () => {
       '?=1&batch=1',
       '?input=batch=1',
       '?input=a&batch=1=',
+      '?input=%7B%22a%22%3A1%7D&batch=1',
+      '?input=%7B%7D&%62atch=%31',
+      '?batch%3D1',
+      '?%62atch%3D1=1',
+      '?batch=1%3D',
+      '?%E0%A4%A=1&batch=1',
+      '?batch=%E0%A4%A',
+      '?%ZZ&batch=1',
+      '?a&a&a&batch=1',
+      '?a&b=1&batch=1',
+      '?a&a&a=&batch=0',
       '',
       '?',
     ];
     for (const search of tricky)
       expect(requestCallPaths(at(search), '/api/trpc/'), search).toEqual(asTRPC(at(search)));
     // And random queries made of the pieces that matter (seeded: a failure repeats).
-    const pieces = ['batch', '=', '1', '0', '&', '%62', '%31', '+', 'x', 'input', '%7B'];
+    const pieces = [
+      'batch',
+      '=',
+      '1',
+      '0',
+      '&',
+      '%62',
+      '%31',
+      '+',
+      'x',
+      'input',
+      '%7B',
+      '%3D',
+      '%2B',
+      '%',
+      '%ZZ',
+      '%E0%A4',
+      '%26',
+    ];
     let seed = 12345;
     const next = () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
       return seed;
     };
-    for (let i = 0; i < 5000; i++) {
+    for (let i = 0; i < 20_000; i++) {
       let search = '?';
       for (let n = next() % 9; n > 0; n--) search += pieces[next() % pieces.length];
       expect(requestCallPaths(at(search), '/api/trpc/'), search).toEqual(asTRPC(at(search)));

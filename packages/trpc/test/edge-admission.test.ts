@@ -362,3 +362,65 @@ describe('createEdgeAdmission over HTTP with the real tRPC client (Node adapter)
     expect((await server.safeguards.health()).status).not.toBe('unhealthy');
   });
 });
+
+describe('createEdgeAdmission called directly', () => {
+  it('decides on the URL it is given, and names each refused call by its path', async () => {
+    const safeguards = createSafeguards({
+      rateLimits: { policies: { tiny: { limit: 2, windowMs: 60_000 } }, adaptive: false },
+    });
+    try {
+      const admit = createEdgeAdmission({
+        router,
+        safeguards,
+        basePath: '/trpc/',
+        identify: () => ({ userId: 'u' }),
+      });
+      // The request's own URL names one free call; the URL the server parsed names a batch of three
+      // rate-limited ones. The parsed one decides: two charged, the third refused, then all refused.
+      const request = { method: 'GET', url: '/trpc/open', headers: {} };
+      const batch = new URL('http://localhost/trpc/list,save,list?batch=1');
+      const first = await admit(request, batch);
+      expect(first?.admitted?.calls.map((call) => call.refusal?.type)).toEqual([
+        undefined,
+        undefined,
+        'RATE_LIMIT',
+      ]);
+      const second = await admit(request, batch);
+      expect(second?.refused?.paths).toEqual(['list', 'save', 'list']);
+      expect(second?.refused?.errors.map((error) => error.type)).toEqual([
+        'RATE_LIMIT',
+        'RATE_LIMIT',
+        'RATE_LIMIT',
+      ]);
+      // Without one, the request's own URL is read.
+      expect((await admit(request))?.admitted?.calls.map((call) => call.path)).toEqual(['open']);
+    } finally {
+      await safeguards.close();
+    }
+  });
+
+  it('sends a refusal with the byte length of its body as content-length, whatever its characters and size', () => {
+    for (const body of [
+      '{"a":1}',
+      `{"m":"${'é😀中'.repeat(3000)}"}`,
+      `{"lone":"\ud800"}`,
+      'x'.repeat(20_000),
+    ]) {
+      let sentHeaders: Record<string, string | number> = {};
+      let sentBody = '';
+      sendEdgeRefusal(
+        {
+          writeHead: (_status, headers) => {
+            sentHeaders = headers;
+          },
+          end: (text) => {
+            sentBody = text;
+          },
+        },
+        { status: 429, headers: { 'content-type': 'application/json' }, body, errors: [], paths: [] },
+      );
+      expect(sentBody).toBe(body);
+      expect(sentHeaders['content-length']).toBe(Buffer.byteLength(body));
+    }
+  });
+});

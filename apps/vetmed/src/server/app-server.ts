@@ -20,6 +20,7 @@ import {
   safeguardsResponseMeta,
   sendEdgeRefusal,
   type TrustProxy,
+  trpcCodeFor,
 } from '@db-safeguards/trpc';
 import { TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
@@ -92,6 +93,11 @@ export interface AppServerOptions {
   staleReadMaxAgeMs?: number;
   /** With REDIS_URL: where dose recordings wait while the database is unavailable. */
   deferredDoses?: DeferredDoseQueue | undefined;
+  /**
+   * Refused requests logged in full a second for each kind of refusal (`type:reason` and rate-limit
+   * policy); the rest are counted in one line every 10 s (see `RefusalLog`). Default 5.
+   */
+  refusalLinesPerSecond?: number;
   /** The app role's backends as the health probe last counted them, for the dashboard (see `BackendCounter`). */
   backends?: () => { count: number; countedAt: number } | undefined;
   /** Why backends are not counted, when they are not. */
@@ -201,7 +207,10 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     if (token !== undefined && sessions.lastVerified(token) === undefined) return undefined;
     return edge(req, url);
   };
-  const refusalLog = new RefusalLog(log);
+  const refusalLog = new RefusalLog(
+    log,
+    options.refusalLinesPerSecond === undefined ? {} : { fullLinesPerSecond: options.refusalLinesPerSecond },
+  );
   /** The context of a tRPC request, with the edge's outcome of each call for the middleware. */
   const trpcContext = (req: IncomingMessage, requestLog: Logger, decision: EdgeDecision) => {
     const context = createContext(req, requestLog);
@@ -273,7 +282,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
             refused: refusals.count,
             byKind: refusals.byKind,
           },
-          () => requestLog,
+          requestLog,
         );
       const seconds = (performance.now() - started) / 1000;
       metrics.observeRequest(req.method ?? 'GET', route, res.statusCode, seconds);
@@ -297,14 +306,21 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
         const decision = await decideAtEdge(req, url);
         if (decision?.refused) {
           // Every call refused: answered here, the body unread, tRPC never runs. Logged as the
-          // refusals tRPC answers are (see onError).
+          // refusals tRPC answers are (see onError), with the tRPC code tRPC would have given.
           const { errors } = decision.refused;
           const byKind: Record<string, number> = {};
           for (const error of errors)
             byKind[`${error.type}:${error.reason}`] = (byKind[`${error.type}:${error.reason}`] ?? 0) + 1;
+          const first = errors[0]!;
           refusalLog.record(
-            { path: decision.refused.paths[0], first: errors[0]!, refused: errors.length, byKind },
-            () => requestLog,
+            {
+              path: decision.refused.paths[0],
+              code: trpcCodeFor(first),
+              first,
+              refused: errors.length,
+              byKind,
+            },
+            requestLog,
           );
           sendEdgeRefusal(res, decision.refused);
           return;

@@ -14,7 +14,8 @@ export function createMetrics(safeguards: Safeguards) {
   // a wake-up of the process 100 times a second, beside the load sampler's probe, which already
   // reads the lag for shedding (and shows it in health). One sample a tenth of a second is enough for
   // a histogram scraped every few seconds. Node records each whole interval of that timer, so its
-  // lag gauges read 0.1 s on an idle loop (the README says so; the safeguards' own gauge below does not).
+  // lag gauges read 0.1 s on an idle loop (the README says so); `db_safeguards_load_event_loop_delay_seconds`
+  // below is the lag alone.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   const registers = [registry];
 

@@ -32,9 +32,9 @@ describe('RefusalLog', () => {
     let now = 0;
     const refusals = new RefusalLog(log, { fullLinesPerSecond: 2, now: () => now });
     for (let i = 0; i < 5; i++)
-      refusals.record(refusedRequest(rateLimit()), () => log.child({ requestId: `r${i}` }));
+      refusals.record(refusedRequest(rateLimit()), log.child({ requestId: `r${i}` }));
     // Another kind has lines of its own: a flood of one cannot hide the first of another.
-    refusals.record(refusedRequest(overloaded()), () => log.child({ requestId: 'q0' }));
+    refusals.record(refusedRequest(overloaded()), log.child({ requestId: 'q0' }));
     expect(lines.map((line) => line.requestId)).toEqual(['r0', 'r1', 'q0']);
     expect(lines[0]).toMatchObject({
       level: 40,
@@ -46,7 +46,7 @@ describe('RefusalLog', () => {
     });
     // A second later the kind is logged again.
     now = 1000;
-    refusals.record(refusedRequest(rateLimit()), () => log.child({ requestId: 'r5' }));
+    refusals.record(refusedRequest(rateLimit()), log.child({ requestId: 'r5' }));
     expect(lines.at(-1)).toMatchObject({ requestId: 'r5', msg: 'procedure failed' });
     refusals.flush();
   });
@@ -54,8 +54,8 @@ describe('RefusalLog', () => {
   it('counts the requests left out, by kind of call, in one summary line', () => {
     const { log, lines } = capture('warn');
     const refusals = new RefusalLog(log, { fullLinesPerSecond: 1, now: () => 0 });
-    refusals.record(refusedRequest(rateLimit()), () => log);
-    for (let i = 0; i < 3; i++) refusals.record(refusedRequest(rateLimit()), () => log);
+    refusals.record(refusedRequest(rateLimit()), log);
+    for (let i = 0; i < 3; i++) refusals.record(refusedRequest(rateLimit()), log);
     refusals.record(
       {
         path: 'a.b',
@@ -63,7 +63,7 @@ describe('RefusalLog', () => {
         refused: 3,
         byKind: { 'RATE_LIMIT:rate-limit': 1, 'QUEUE_FULL:overloaded': 2 },
       },
-      () => log,
+      log,
     );
     expect(lines).toHaveLength(1);
     refusals.flush();
@@ -71,17 +71,33 @@ describe('RefusalLog', () => {
       level: 40,
       msg: 'refused requests not logged one by one',
       refusedRequests: 4,
-      byKind: { 'RATE_LIMIT:rate-limit': 4, 'QUEUE_FULL:overloaded': 2 },
     });
+    expect(lines[1]!.byKind).toEqual({ 'RATE_LIMIT:rate-limit': 4, 'QUEUE_FULL:overloaded': 2 });
     // Nothing left out since: no line.
     refusals.flush();
     expect(lines).toHaveLength(2);
   });
 
+  it('keeps lines apart for each rate-limit policy: a flood of one limit does not hide another', () => {
+    const { log, lines } = capture('info');
+    const refusals = new RefusalLog(log, { fullLinesPerSecond: 1, now: () => 0 });
+    const limited = (policy: string) =>
+      new SafeguardError({
+        type: 'RATE_LIMIT',
+        reason: 'rate-limit',
+        rateLimit: { policy, limit: 1, remaining: 0, resetAt: 0, retryAfterMs: 1000 },
+      });
+    for (let i = 0; i < 3; i++)
+      refusals.record(refusedRequest(limited('api')), log.child({ requestId: `a${i}` }));
+    refusals.record(refusedRequest(limited('recording')), log.child({ requestId: 'rec' }));
+    expect(lines.map((line) => line.requestId)).toEqual(['a0', 'rec']);
+    refusals.flush();
+  });
+
   it('writes the summary by itself after summaryEveryMs', async () => {
     const { log, lines } = capture('warn');
     const refusals = new RefusalLog(log, { fullLinesPerSecond: 0, summaryEveryMs: 20 });
-    refusals.record(refusedRequest(rateLimit()), () => log);
+    refusals.record(refusedRequest(rateLimit()), log);
     expect(lines).toHaveLength(0);
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect(lines).toMatchObject([{ refusedRequests: 1 }]);
@@ -90,12 +106,12 @@ describe('RefusalLog', () => {
   it('logs every refused request at debug, and none above warn', () => {
     const debug = capture('debug');
     const all = new RefusalLog(debug.log, { fullLinesPerSecond: 1, now: () => 0 });
-    for (let i = 0; i < 4; i++) all.record(refusedRequest(rateLimit()), () => debug.log);
+    for (let i = 0; i < 4; i++) all.record(refusedRequest(rateLimit()), debug.log);
     expect(debug.lines).toHaveLength(4);
 
     const quiet = capture('error');
     const none = new RefusalLog(quiet.log, { fullLinesPerSecond: 1, now: () => 0 });
-    for (let i = 0; i < 4; i++) none.record(refusedRequest(rateLimit()), () => quiet.log);
+    for (let i = 0; i < 4; i++) none.record(refusedRequest(rateLimit()), quiet.log);
     none.flush();
     expect(quiet.lines).toHaveLength(0);
   });

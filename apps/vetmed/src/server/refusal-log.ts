@@ -16,11 +16,14 @@ export interface RefusedRequest {
 }
 
 export interface RefusalLogOptions {
-  /** Requests logged in full per second for each kind of first refusal; the rest are counted. Default 5. */
+  /**
+   * Requests logged in full per second for each kind of first refusal (its `type:reason`, and its
+   * rate-limit policy); the rest are counted. Default 5.
+   */
   fullLinesPerSecond?: number;
   /** How often the counted ones are written as one line, in ms. Default 10 000. */
   summaryEveryMs?: number;
-  /** The clock, in ms (tests). Default `Date.now`. */
+  /** A monotonic clock, in ms (tests). Default `performance.now`: a wall clock stepped back would stall the windows. */
   now?: () => number;
 }
 
@@ -33,12 +36,13 @@ interface KindWindow {
  * Logs refused requests at `warn` without letting a flood of them cost what the refusals save.
  *
  * A refusal is the safeguards working, and under overload there are thousands a second: a full log
- * line each (its error serialised and written) was the largest part of a refusal's CPU after the HTTP
- * exchange itself (a profile of `bench:refusal-cost`), and CPU spent refusing is CPU the admitted
- * calls do not get. So each second the first few requests refused for each reason (`type:reason` of
- * their first refusal) are logged in full, with their request ID, and the others are counted: one
- * line every `summaryEveryMs` says how many were left out, by kind. The metrics count every refusal.
- * At `debug` every refused request is logged in full.
+ * line each (its error serialised and written) was 15-19 % of a refusal's CPU (a profile of
+ * `bench:refusal-cost`), and CPU spent refusing is CPU the admitted calls do not get. So each second
+ * the first few requests refused for each reason (`type:reason` of their first refusal, and its
+ * rate-limit policy: one client flooding the `api` limit leaves the lines of the `recording` limit
+ * alone) are logged in full, with their request ID, and the others are counted: one line every
+ * `summaryEveryMs` says how many were left out, by kind. The metrics count every refusal. At `debug`
+ * every refused request is logged in full.
  */
 export class RefusalLog {
   private readonly fullLinesPerSecond: number;
@@ -55,13 +59,14 @@ export class RefusalLog {
   ) {
     this.fullLinesPerSecond = options.fullLinesPerSecond ?? 5;
     this.summaryEveryMs = options.summaryEveryMs ?? 10_000;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => performance.now());
   }
 
   /** Logs `request` in full on `requestLog` (its request ID bound), or counts it for the next summary. */
-  record(request: RefusedRequest, requestLog: () => Logger): void {
+  record(request: RefusedRequest, requestLog: Logger): void {
+    if (!this.log.isLevelEnabled('warn')) return;
     if (this.log.isLevelEnabled('debug') || this.takeFullLine(request.first)) {
-      requestLog().warn(
+      requestLog.warn(
         {
           path: request.path,
           ...(request.code === undefined ? {} : { code: request.code }),
@@ -73,7 +78,6 @@ export class RefusalLog {
       );
       return;
     }
-    if (!this.log.isLevelEnabled('warn')) return;
     this.unloggedRequests++;
     for (const [kind, count] of Object.entries(request.byKind))
       this.unloggedCalls[kind] = (this.unloggedCalls[kind] ?? 0) + count;
@@ -95,12 +99,13 @@ export class RefusalLog {
   }
 
   private takeFullLine(first: SafeguardError): boolean {
-    const kind = `${first.type}:${first.reason}`;
+    // Policies come from the configuration: the map stays small.
+    const kind = `${first.type}:${first.reason}:${first.rateLimit?.policy ?? ''}`;
     const now = this.now();
     let window = this.windows.get(kind);
     if (window === undefined || now - window.startedAt >= 1000) {
       window = { startedAt: now, logged: 0 };
-      // Kinds are a closed list (types and their reasons): the map stays small.
+      // Kinds are a closed list (types, their reasons, the configured policies).
       this.windows.set(kind, window);
     }
     if (window.logged >= this.fullLinesPerSecond) return false;

@@ -152,6 +152,8 @@ export function describeAppContract(name: string, getTarget: () => AppTarget): v
         // The contract is the app's behaviour on each driver; load shedding, with the noise of a shared
         // test machine, would refuse LOW calls at random. It has its own test (load-shedding.test.ts).
         LOAD_SHEDDING: 'off',
+        // The tests look for the log line of one refused request: none is left out of the logs here.
+        LOG_REFUSALS_PER_SECOND: '1000000',
         ...target.env,
       });
       // Generous rate limits for the user-level tests: the load test is about the connection budget.

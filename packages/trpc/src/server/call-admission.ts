@@ -35,25 +35,43 @@ export function requestCallPaths(url: URL, basePath: string): string[] {
 }
 
 /**
- * Whether the URL's first `batch` parameter is `1`, as tRPC reads it (`searchParams.get('batch')`).
- * Without a percent sign in the query no name or value needs decoding, so the query is scanned as
- * it is: `searchParams` would decode every parameter, the call's whole input among them, on every
- * request the edge sees.
+ * Whether the URL's first `batch` parameter is `1`, exactly as tRPC reads it
+ * (`searchParams.get('batch')`: names and values form-decoded, the first of a repeated name). The
+ * query is scanned once and only a name or the value that needs it is decoded: `searchParams` would
+ * decode every parameter, the call's whole input among them, on every request the edge sees.
  */
 export function isBatchRequest(url: URL): boolean {
   const search = url.search;
-  if (search.includes('%')) return url.searchParams.get('batch') === '1';
+  /** Position of the first '=' at or after the current parameter (the query's length when none). */
+  let equals = -1;
   let from = 1;
   while (from < search.length) {
     let end = search.indexOf('&', from);
     if (end === -1) end = search.length;
-    const equals = search.indexOf('=', from);
-    const nameEnd = equals === -1 || equals > end ? end : equals;
-    if (nameEnd - from === 5 && search.startsWith('batch', from))
-      return nameEnd < end && end - nameEnd === 2 && search.charCodeAt(nameEnd + 1) === 49;
+    if (equals < from) {
+      equals = search.indexOf('=', from);
+      if (equals === -1) equals = search.length;
+    }
+    const nameEnd = Math.min(equals, end);
+    if (formDecoded(search.slice(from, nameEnd)) === 'batch')
+      return nameEnd < end && formDecoded(search.slice(nameEnd + 1, end)) === '1';
     from = end + 1;
   }
   return false;
+}
+
+/** A query name or value as the URL standard's form decoding gives it ('+' a space, %XX a byte). */
+function formDecoded(raw: string): string {
+  if (!raw.includes('%') && !raw.includes('+')) return raw;
+  const spaced = raw.replaceAll('+', ' ');
+  try {
+    // The same bytes as form decoding whenever every %XX is valid and they make valid UTF-8.
+    return decodeURIComponent(spaced);
+  } catch {
+    // Otherwise form decoding keeps a bad escape as it is and replaces bad UTF-8: parse it as a
+    // lone name ('=' escaped so it stays part of it).
+    return new URLSearchParams(raw.replaceAll('=', '%3D')).keys().next().value ?? '';
+  }
 }
 
 /** The rate-limit policy each procedure of `router` charges (its meta over `defaultRateLimit`), by path. */
