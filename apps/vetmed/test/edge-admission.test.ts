@@ -1,6 +1,8 @@
+import { Writable } from 'node:stream';
 import { createSafeguards } from '@db-safeguards/core';
 import { describe, expect, it } from 'vitest';
 import { loadEnv } from '../src/env.js';
+import { createLogger } from '../src/server/logger.js';
 import { failure, signUp } from './app/app-client.js';
 import { sharedPglite } from './support/shared-pglite.js';
 
@@ -12,7 +14,7 @@ import { sharedPglite } from './support/shared-pglite.js';
 const shared = sharedPglite();
 
 /** The sample app on the shared PGlite with an `api` limit of 3 a minute. */
-async function startApp(options: { sessionTtlMs?: number } = {}) {
+async function startApp(options: Partial<Parameters<typeof shared.serve>[1]> = {}) {
   const safeguards = createSafeguards(loadEnv({ RATE_LIMIT_API_MAX: '3' }).safeguards);
   const app = await shared.serve(safeguards, {
     adminToken: 'admin-token-0123456789',
@@ -69,6 +71,44 @@ describe('the sample app refuses at the edge', () => {
     expect(metrics.operations.windowFailed).toBe(0);
     for (const breaker of Object.values(metrics.breakers)) expect(breaker.state).toBe('CLOSED');
     expect((await fetch(`${app.url}/api/health`)).status).toBe(200);
+  });
+
+  it('a flood of refusals makes a few log lines a second and one count of the rest, nothing lost', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+        done();
+      },
+    });
+    const { app } = await startApp({ log: createLogger('warn', stream), refusalLinesPerSecond: 3 });
+    const user = await signUp(app.url, 'edge-flood');
+    for (let call = 0; call < 3; call++) await user.client.auth.me.query();
+    const flood = 150;
+    const statuses = await Promise.all(
+      Array.from({ length: flood }, async () => (await unparseable(app.url, user)).status),
+    );
+    expect(statuses).toEqual(Array(flood).fill(429));
+    // Closing the server writes the count of the refusals not logged one by one.
+    await app.drain(0);
+    const full = lines.filter((line) => line.msg === 'procedure failed');
+    const summaries = lines.filter((line) => line.msg === 'refused requests not logged one by one');
+    // Three a second: the flood took well under the seconds it would need to log more than a few.
+    expect(full.length).toBeGreaterThanOrEqual(3);
+    expect(full.length).toBeLessThan(flood / 5);
+    expect(full[0]).toMatchObject({
+      code: 'TOO_MANY_REQUESTS',
+      path: 'animals.update',
+      error: { type: 'RATE_LIMIT', reason: 'rate-limit' },
+      requestId: expect.any(String),
+    });
+    const summarised = summaries.reduce((sum, line) => sum + (line.refusedRequests as number), 0);
+    expect(full.length + summarised).toBe(flood);
+    const byKind = summaries.reduce(
+      (sum, line) => sum + (line.byKind as Record<string, number>)['RATE_LIMIT:rate-limit']!,
+      0,
+    );
+    expect(byKind).toBe(summarised);
   });
 
   it('still refuses a user at the edge once their session is due for a new lookup, and forgets a token a lookup finds gone', async () => {
