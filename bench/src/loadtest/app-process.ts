@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The built sample app: what `pnpm start` runs. */
@@ -31,11 +33,22 @@ export interface AppProcess {
 }
 
 /**
+ * Node's flags for writing a CPU profile to `dir` when the process exits (the directory is made
+ * now); none without a directory. The benchmarks' `--profile DIR`.
+ */
+export function cpuProfileFlags(dir: string | undefined): string[] {
+  if (dir === undefined) return [];
+  mkdirSync(dir, { recursive: true });
+  return ['--cpu-prof', '--cpu-prof-dir', path.resolve(dir)];
+}
+
+/**
  * Starts the built sample app (`node apps/vetmed/dist/main.js`, what `pnpm start` runs) in its own
  * process, so the load generator and the server do not share a CPU, and waits for its "listening" log.
+ * With `profileDir`, under `node --cpu-prof` writing there (see {@link cpuProfileFlags}).
  */
-export function startAppProcess(env: Record<string, string>): Promise<AppProcess> {
-  return startServerProcess([appMain], env);
+export function startAppProcess(env: Record<string, string>, profileDir?: string): Promise<AppProcess> {
+  return startServerProcess([...cpuProfileFlags(profileDir), appMain], env);
 }
 
 /**

@@ -25,13 +25,12 @@
  * The machine is shared and noisy: every round is printed, and ratios are taken within a round.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import { textOption } from '../cli-options.js';
 import { parseAppEnv } from '../loadtest/app-env.js';
-import { type AppProcess, appMain, startAppProcess, startServerProcess } from '../loadtest/app-process.js';
+import { type AppProcess, startAppProcess } from '../loadtest/app-process.js';
 import { type AppProcessLoad, sampleAppProcess } from '../loadtest/app-process-sampler.js';
 import { withLeanHistoryReads } from '../loadtest/lean-history-read.js';
 import { type LoopClient, runClosedLoop } from '../loadtest/multi-instance/closed-loop.js';
@@ -241,12 +240,7 @@ async function main(): Promise<void> {
       ...unlimitedRateLimitsEnv,
       ...parseAppEnv(textOption('app-env')),
     };
-    const profileDir = textOption('profile');
-    if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
-    app =
-      profileDir === undefined
-        ? await startAppProcess(env)
-        : await startServerProcess(['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir), appMain], env);
+    app = await startAppProcess(env, textOption('profile'));
     for (let i = 0; i < rounds; i++) {
       log(`Round ${i + 1} of ${rounds}...`);
       // Started and stopped around its phase: an idle process beside the app would still cost it CPU.

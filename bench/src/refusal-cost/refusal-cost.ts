@@ -20,12 +20,11 @@
  * The machine is shared and noisy: every round is printed, and the ratio is taken within a round.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import { TRPCClientError } from '@trpc/client';
 import { countOption, textOption } from '../cli-options.js';
-import { type AppProcess, appMain, startAppProcess, startServerProcess } from '../loadtest/app-process.js';
+import { type AppProcess, startAppProcess } from '../loadtest/app-process.js';
 import { metricValue } from '../loadtest/app-process-sampler.js';
 import { createClient, createVirtualUsers, type VirtualUser } from '../loadtest/scenarios.js';
 import { machineDescription } from '../machine.js';
@@ -118,15 +117,7 @@ async function main(): Promise<void> {
     };
     const serving = await startAppProcess({ ...common, ...unlimited });
     apps.push(serving);
-    const refusingEnv = { ...common, ...unlimited, RATE_LIMIT_API_MAX: '1' };
-    if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
-    const refusing =
-      profileDir === undefined
-        ? await startAppProcess(refusingEnv)
-        : await startServerProcess(
-            ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir), appMain],
-            refusingEnv,
-          );
+    const refusing = await startAppProcess({ ...common, ...unlimited, RATE_LIMIT_API_MAX: '1' }, profileDir);
     apps.push(refusing);
 
     console.error(`Creating ${concurrency} users with ${dosesPerUser} doses each...`);

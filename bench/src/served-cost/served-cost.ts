@@ -23,12 +23,12 @@
  * The machine is shared and noisy: every run is printed; the ratio is taken within a pair.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import { countOption, textOption } from '../cli-options.js';
-import { type AppProcess, appMain, startServerProcess } from '../loadtest/app-process.js';
+import { type AppProcess, appMain, cpuProfileFlags, startServerProcess } from '../loadtest/app-process.js';
 import { createClient, createVirtualUsers, type VirtualUser } from '../loadtest/scenarios.js';
 import { unlimitedRateLimitsEnv } from '../loadtest/unlimited-rate-limits.js';
 import { machineDescription } from '../machine.js';
@@ -272,10 +272,9 @@ async function main(): Promise<void> {
       ...unlimitedRateLimitsEnv,
       ...extraAppEnv,
     };
-    // Made now: the run windows are written to it before the servers stop and write their profiles.
-    if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
-    const profileFlags =
-      profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)];
+    // The directory is made now: the run windows are written to it before the servers stop and write
+    // their profiles.
+    const profileFlags = cpuProfileFlags(profileDir);
     const app = await startServerProcess([...profileFlags, appMain], appEnv);
     servers.push(app);
     // The app migrated the database; the bare server uses its tables.

@@ -44,7 +44,7 @@ import {
   notFoundBody,
   operationalRoutePaths,
 } from './operational-routes.js';
-import { RefusalLog } from './refusal-log.js';
+import { RefusalLog, refusalKind } from './refusal-log.js';
 import { bodyLimitFor, defaultCallBodyLimitBytes, guardRequestBody } from './request-body-guard.js';
 import { requestLogger } from './request-logger.js';
 import { createRouteLabeller, otherRoute } from './route-label.js';
@@ -242,7 +242,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
       // bury the real errors nor take the CPU the admitted calls need.
       if (isLoadRefusal(cause) && ctx?.refusals) {
         const refusals = ctx.refusals;
-        const kind = `${cause.type}:${cause.reason}`;
+        const kind = refusalKind(cause);
         refusals.byKind[kind] = (refusals.byKind[kind] ?? 0) + 1;
         refusals.count++;
         refusals.first ??= { path, code: error.code, error: cause };
@@ -309,8 +309,10 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
           // refusals tRPC answers are (see onError), with the tRPC code tRPC would have given.
           const { errors } = decision.refused;
           const byKind: Record<string, number> = {};
-          for (const error of errors)
-            byKind[`${error.type}:${error.reason}`] = (byKind[`${error.type}:${error.reason}`] ?? 0) + 1;
+          for (const error of errors) {
+            const kind = refusalKind(error);
+            byKind[kind] = (byKind[kind] ?? 0) + 1;
+          }
           const first = errors[0]!;
           refusalLog.record(
             {

@@ -15,6 +15,11 @@ export interface RefusedRequest {
   byKind: Readonly<Record<string, number>>;
 }
 
+/** How refusals are counted by kind in the logs: `type:reason` (`RATE_LIMIT:rate-limit`). */
+export function refusalKind(error: SafeguardError): string {
+  return `${error.type}:${error.reason}`;
+}
+
 export interface RefusalLogOptions {
   /**
    * Requests logged in full per second for each kind of first refusal (its `type:reason`, and its
@@ -100,7 +105,7 @@ export class RefusalLog {
 
   private takeFullLine(first: SafeguardError): boolean {
     // Policies come from the configuration: the map stays small.
-    const kind = `${first.type}:${first.reason}:${first.rateLimit?.policy ?? ''}`;
+    const kind = `${refusalKind(first)}:${first.rateLimit?.policy ?? ''}`;
     const now = this.now();
     let window = this.windows.get(kind);
     if (window === undefined || now - window.startedAt >= 1000) {

@@ -123,9 +123,8 @@ export class EventLoopProbe {
     this.quiet = quiet;
     if (this.stopped || this.timer === undefined || this.interval === this.slowMs) return;
     const at = this.now();
-    // The time since the last firing is a turn of the old interval's kind: record it as the reading does.
-    const inProgress = at - this.last - (this.interval - this.resolutionMs);
-    if (inProgress > this.resolutionMs) this.record(at, inProgress);
+    // The time since the last firing is a turn of the old interval's kind.
+    this.recordInProgress(at);
     this.last = at;
     this.restart(this.awakeInterval);
   }
@@ -159,6 +158,12 @@ export class EventLoopProbe {
     this.ends.push(at);
   }
 
+  /** Records the turn running since the last firing; slowed or quiet, a firing not yet due is no turn. */
+  private recordInProgress(at: number): void {
+    const inProgress = at - this.last - (this.interval - this.resolutionMs);
+    if (this.interval === this.resolutionMs || inProgress > this.resolutionMs) this.record(at, inProgress);
+  }
+
   private restart(interval: number): void {
     this.clear();
     this.timer = this.start(interval);
@@ -176,11 +181,7 @@ export class EventLoopProbe {
    */
   read(wake = true): number {
     const at = this.now();
-    if (this.timer !== undefined) {
-      const inProgress = at - this.last - (this.interval - this.resolutionMs);
-      // Slowed or quiet, a firing not yet due is no turn.
-      if (this.interval === this.resolutionMs || inProgress > this.resolutionMs) this.record(at, inProgress);
-    }
+    if (this.timer !== undefined) this.recordInProgress(at);
     let first = 0;
     while (first < this.ends.length && this.ends[first]! < at - this.pauseAfterMs) first++;
     const turns = first === 0 ? this.turns : this.turns.slice(first);

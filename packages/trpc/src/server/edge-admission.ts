@@ -241,10 +241,11 @@ function refusalAnswer(
   const errors = admitted.calls.map((call) => call.refusal!);
   const rateLimits = admitted.calls.flatMap((call) => (call.rateLimit ? [call.rateLimit] : []));
   const render = (shown: readonly SafeguardError[]) => renderRefusal(router, batch, calls, shown, rateLimits);
-  const key = `${batch ? 'batch' : 'single'} ${calls.map((call) => call.path).join(',')}`;
+  const paths = calls.map((call) => call.path);
+  const key = `${batch ? 'batch' : 'single'} ${paths.join(',')}`;
   // The rate-limit headers are filled in per caller by `reuse` (from the errors' figures).
   const answer = reuse === undefined ? render(errors) : reuse(key, errors, render);
-  return { ...answer, errors, paths: calls.map((call) => call.path) };
+  return { ...answer, errors, paths };
 }
 
 function renderRefusal(
