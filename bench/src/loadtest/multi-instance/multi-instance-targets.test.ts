@@ -124,6 +124,22 @@ describe('judgeTargets over rounds', () => {
     expect(measured).not.toContain('round 2,');
   });
 
+  it("shows each round's control (nobody killed, measured the same way) when the report has it", () => {
+    const phases = rounds([200, 200, 200], [200, 200, 200]);
+    const withControl = (k: KillResult, recoveryMs: number | null) => ({
+      ...k,
+      withoutKill: { beforePerSecond: 210, recoveryMs, perSecond: [200, 190] },
+    });
+    const { measured } = verdict(
+      report(phases, [withControl(kill(1, 9000), 7200), withControl(kill(2, 1100), null), kill(3, 1200)]),
+      'one of 4',
+    );
+    expect(measured).toContain(
+      'the same phase with nobody killed, measured the same way from 5 s in: 7200 ms (210.0 ok/s before), never (210.0 ok/s before)',
+    );
+    expect(verdict(report(phases, [kill(1, 1000)]), 'one of 4').measured).not.toContain('nobody killed');
+  });
+
   it('counts too-many-connections and breaker openings over every round, not just the median one', () => {
     const phases = rounds([200, 200, 200], [200, 200, 200]);
     phases[7] = { ...phases[7]!, tooManyConnections: 1, peakBackends: 9 };

@@ -45,6 +45,12 @@ export interface KillResult {
   slotsBackMs?: number | null;
   /** Failures at the survivors' clients during the phase. */
   survivorFailures: Record<string, number>;
+  /**
+   * The same phase run just before, on the same fleet, with nobody killed: the same measure taken
+   * from 5 s in over every instance's clients. How often it misses says how much of a slow
+   * "recovery" is the machine rather than the kill (absent in reports before it).
+   */
+  withoutKill?: { beforePerSecond: number; recoveryMs: number | null; perSecond: number[] };
 }
 
 /** The Redis outage scenario: Redis stopped for a while mid-run. */
@@ -374,7 +380,10 @@ export async function runMultiInstance(options: MultiInstanceOptions): Promise<M
       return [one, many];
     };
 
-    /** The kill scenario: every instance loaded, `victim` SIGKILLed 5 s in, 15 s in all. */
+    /**
+     * The kill scenario: every instance loaded, `victim` SIGKILLed 5 s in, 15 s in all; before it, the
+     * same phase with nobody killed, measured the same way (the machine's own dips).
+     */
     const killOne = async (
       pg: TestPostgres,
       fleet: Fleet,
@@ -383,6 +392,24 @@ export async function runMultiInstance(options: MultiInstanceOptions): Promise<M
       round: number,
     ): Promise<KillResult> => {
       const killMs = 15_000;
+      const markMs = 5000;
+      // The control first: the same phase, the same mark at 5 s, nobody killed (instance -1 is no one).
+      let markAtMs = 0;
+      const control = await runPhase(
+        pg,
+        fleet,
+        token,
+        clientsFor(fleet, users, instances, clientsPerInstance),
+        killMs,
+        {
+          during: async (now) => {
+            await sleep(markMs);
+            markAtMs = now();
+          },
+        },
+      );
+      const unkilled = recoveryAfterKill(control.records, -1, markAtMs, killMs);
+      await settle(pg, log);
       let killAtMs = 0;
       const run = await runPhase(
         pg,
@@ -392,7 +419,7 @@ export async function runMultiInstance(options: MultiInstanceOptions): Promise<M
         killMs,
         {
           during: async (now) => {
-            await sleep(5000);
+            await sleep(markMs);
             killAtMs = now();
             fleet.dead.add(victim);
             fleet.apps[victim]!.child.kill('SIGKILL');
@@ -427,6 +454,11 @@ export async function runMultiInstance(options: MultiInstanceOptions): Promise<M
         ...recoveryAfterKill(run.records, victim, killAtMs, killMs),
         slotsBackMs: slotsBackAfterKill(run.samples, victim, killAtMs, connectionLimit),
         survivorFailures,
+        withoutKill: {
+          beforePerSecond: unkilled.beforePerSecond,
+          recoveryMs: unkilled.recoveryMs,
+          perSecond: unkilled.survivorsPerSecond,
+        },
       };
     };
 
