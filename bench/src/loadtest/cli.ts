@@ -14,7 +14,7 @@
  * --out FILE.json, --svg FILE.svg, --app-env KEY=VALUE,... (with --start: more of the app's variables,
  * e.g. LOAD_SHEDDING=off).
  *
- *   pnpm loadtest -- --instances 4 [--clients 20] [--duration 10] [--rounds 3] [--out docs/multi-instance.json]
+ *   pnpm loadtest -- --instances 4 [--clients 20] [--duration 10] [--rounds 3] [--out docs/multi-instance.json] [--trace-kills DIR]
  *
  * Several sample-app processes on one PostgreSQL (app role CONNECTION LIMIT 8), closed-loop clients,
  * without and with Redis, against one instance with all the clients in the same run; then, with
@@ -104,6 +104,7 @@ async function mainMultiInstance(instances: number): Promise<void> {
     rateLimit: 100,
     rounds: number('rounds', 3),
     log: (line) => console.error(line),
+    traceKillsDir: option('trace-kills'),
   });
   console.log(formatMultiInstance(report));
   const out = option('out');

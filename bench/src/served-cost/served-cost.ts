@@ -15,7 +15,8 @@
  * Usage: pnpm bench:served-cost [-- --mode side-by-side --pairs 6 --rate 50 --seconds 10 --warmup 60 --record-every 10 --users 16
  *   --log-level info --app-env KEY=VALUE,... --bare-env KEY=VALUE,... --idle-seconds 16 --profile DIR --json FILE]
  * `--log-level` is the app's LOG_LEVEL (default: the app's own default, info). `--app-env` adds settings
- * to the app's environment. `--load-readings` prints the highest load readings of the app
+ * to the app's environment. `--threads` prints each server's CPU in each run by thread, and its user and
+ * kernel (system) time. `--load-readings` prints the highest load readings of the app
  * (its detailed health, read every second: a little CPU of its own) in each of its runs. `--json FILE` writes every run (a
  * `ServedCostReport`: docs/served-cost.json is rendered into docs/benchmarks.md). `--profile DIR` starts both servers with `node --cpu-prof` and writes DIR/run-windows.json, when each run began and ended on the profiles' clock (their figures
  * then include the profiler's cost) and writes their profiles to DIR when they stop.
@@ -89,8 +90,8 @@ const maxInFlight = 256;
 const bareServer = fileURLToPath(new URL('./bare-server.ts', import.meta.url));
 const clockTicks = 100; // USER_HZ: what /proc reports CPU time in on Linux
 
-/** The process's CPU time so far (user + system), in ms. */
-function cpuMs(pid: number, task?: string): number {
+/** The process's (or one thread's) CPU time so far in user space and in the kernel, in ms. */
+function cpuParts(pid: number, task?: string): { userMs: number; systemMs: number } {
   const stat = readFileSync(
     task === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${task}/stat`,
     'utf8',
@@ -98,7 +99,16 @@ function cpuMs(pid: number, task?: string): number {
   // Fields after the command name (which may hold spaces, inside parentheses): state is the first,
   // utime the 12th, stime the 13th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+  return {
+    userMs: (Number(fields[11]) * 1000) / clockTicks,
+    systemMs: (Number(fields[12]) * 1000) / clockTicks,
+  };
+}
+
+/** The process's CPU time so far (user + system), in ms. */
+function cpuMs(pid: number, task?: string): number {
+  const { userMs, systemMs } = cpuParts(pid, task);
+  return userMs + systemMs;
 }
 
 /** CPU ms of each thread of the process, by thread name (`--threads`: where a server's CPU goes). */
@@ -191,6 +201,7 @@ async function pacedLoad(server: AppProcess, users: VirtualUser[], durationMs: n
   const before = cpuMs(pid);
   const windowStartUs = process.hrtime.bigint() / 1000n;
   const threadsBefore = showThreads ? threadCpuMs(pid) : undefined;
+  const partsBefore = showThreads ? cpuParts(pid) : undefined;
   const start = performance.now();
   const total = Math.round((rate * durationMs) / 1000);
   for (let sent = 0; sent < total; sent++) {
@@ -241,7 +252,12 @@ async function pacedLoad(server: AppProcess, users: VirtualUser[], durationMs: n
     const parts = [...after].map(
       ([name, ms]) => `${name} ${(ms - (threadsBefore.get(name) ?? 0)).toFixed(0)}`,
     );
-    console.log(`      ${server.url === bareUrl ? 'bare' : 'app'} threads (CPU ms): ${parts.join(', ')}`);
+    const partsAfter = cpuParts(pid);
+    const user = partsAfter.userMs - partsBefore!.userMs;
+    const system = partsAfter.systemMs - partsBefore!.systemMs;
+    console.log(
+      `      ${server.url === bareUrl ? 'bare' : 'app'} threads (CPU ms): ${parts.join(', ')}; user ${user.toFixed(0)}, system ${system.toFixed(0)}`,
+    );
   }
   return {
     served: latencies.length,

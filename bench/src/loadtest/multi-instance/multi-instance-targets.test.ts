@@ -128,16 +128,46 @@ describe('judgeTargets over rounds', () => {
     const phases = rounds([200, 200, 200], [200, 200, 200]);
     const withControl = (k: KillResult, recoveryMs: number | null) => ({
       ...k,
-      withoutKill: { beforePerSecond: 210, recoveryMs, perSecond: [200, 190] },
+      withoutKill: { beforePerSecond: 210, recoveryMs, afterLeasePerSecond: 205, perSecond: [200, 190] },
     });
     const { measured } = verdict(
       report(phases, [withControl(kill(1, 9000), 7200), withControl(kill(2, 1100), null), kill(3, 1200)]),
       'one of 4',
     );
     expect(measured).toContain(
-      'the same phase with nobody killed, measured the same way from 5 s in: 7200 ms (210.0 ok/s before), never (210.0 ok/s before)',
+      'the same phase with nobody killed, measured the same way from 5 s in: 7200 ms (210.0 ok/s before, 205.0 from 10 s on), never (210.0 ok/s before, 205.0 from 10 s on)',
     );
     expect(verdict(report(phases, [kill(1, 1000)]), 'one of 4').measured).not.toContain('nobody killed');
+  });
+
+  it('judges a report with the after-lease rate on it and on the slots coming back, the sliding seconds shown beside', () => {
+    const phases = rounds([200, 200, 200], [200, 200, 200]);
+    const at = (
+      round: number,
+      afterLease: number,
+      slotsBackMs: number | null,
+      sliding: number | null = 1000,
+    ) => ({
+      ...kill(round, sliding),
+      afterLeasePerSecond: afterLease,
+      slotsBackMs,
+    });
+    // Every sliding-second recovery missed (a dip late in the phase), the rate after the lease back.
+    const dips = verdict(
+      report(phases, [at(1, 190, 2000, null), at(2, 185, 2500, 9000), at(3, 170, 2100, 8000)]),
+      'one of 4',
+    );
+    expect(dips.met).toBe(true); // median 185 / 200 = 0.925
+    expect(dips.measured).toContain('median 0.93× (rounds: 0.95×, 0.93×, 0.85×)');
+    expect(dips.measured).toContain('median 9000 ms (rounds: never, 9000 ms, 8000 ms)');
+    // The rate after the lease short in the median round.
+    expect(
+      verdict(report(phases, [at(1, 170, 2000), at(2, 175, 2000), at(3, 200, 2000)]), 'one of 4').met,
+    ).toBe(false);
+    // The rate back, but the slots later than the lease (or never).
+    expect(
+      verdict(report(phases, [at(1, 200, 6000), at(2, 200, null), at(3, 200, 2000)]), 'one of 4').met,
+    ).toBe(false);
   });
 
   it('counts too-many-connections and breaker openings over every round, not just the median one', () => {

@@ -167,7 +167,8 @@ function traceLimits(samples: readonly InstanceSample[]): Record<string, string>
  * before the kill: the first time from which they stay there, not the first good second (which a
  * closed loop reaches at once, its other clients simply going faster for a moment). Null if never.
  * `survivorsPerSecond`: what the survivors answered in each whole second from the kill to the end, so
- * a slow recovery shows which seconds fell short.
+ * a slow recovery shows which seconds fell short. `afterLeasePerSecond`: their rate from `leaseMs`
+ * after the kill (when a dead instance's slots are back at the latest) to the end.
  */
 export function recoveryAfterKill(
   records: readonly LoopRecord[],
@@ -176,10 +177,12 @@ export function recoveryAfterKill(
   endMs: number,
   share = 0.9,
   windowMs = 3000,
+  leaseMs = 5000,
 ): {
   beforePerSecond: number;
   recoveryMs: number | null;
   afterPerSecond: number;
+  afterLeasePerSecond: number | null;
   survivorsPerSecond: number[];
 } {
   const okIn = (from: number, to: number, keep: (r: LoopRecord) => boolean) =>
@@ -199,6 +202,10 @@ export function recoveryAfterKill(
     beforePerSecond,
     recoveryMs,
     afterPerSecond: okIn(endMs - tail, endMs, survivor) / (tail / 1000),
+    afterLeasePerSecond:
+      endMs - killAtMs > leaseMs
+        ? okIn(killAtMs + leaseMs, endMs, survivor) / ((endMs - killAtMs - leaseMs) / 1000)
+        : null,
     survivorsPerSecond,
   };
 }

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestPostgres, type TestPostgres } from '@db-safeguards/test-postgres';
 import { startTestRedis, type TestRedis } from '@db-safeguards/test-redis';
@@ -26,6 +28,11 @@ export interface MultiInstanceOptions {
    */
   rounds: number;
   log: (line: string) => void;
+  /**
+   * A directory to write each kill round's raw data to (`kill-round-N.json`: every instance sample,
+   * and per 250 ms each instance's answers and their median time), to see what a slow recovery was.
+   */
+  traceKillsDir?: string | undefined;
 }
 
 /** The kill scenario: one instance SIGKILLed mid-run; how soon the others took its share. */
@@ -39,6 +46,8 @@ export interface KillResult {
   recoveryMs: number | null;
   /** The survivors' rate over the last 3 s of the phase. */
   afterPerSecond: number;
+  /** The survivors' rate from the lease's end after the kill to the end of the phase (absent in reports before it). */
+  afterLeasePerSecond?: number | null;
   /** The survivors' answers in each whole second from the kill on (absent in reports before it). */
   survivorsPerSecond?: number[];
   /** From the kill until the survivors' effective limits added up to the capacity again; null if never. */
@@ -50,7 +59,12 @@ export interface KillResult {
    * from 5 s in over every instance's clients. How often it misses says how much of a slow
    * "recovery" is the machine rather than the kill (absent in reports before it).
    */
-  withoutKill?: { beforePerSecond: number; recoveryMs: number | null; perSecond: number[] };
+  withoutKill?: {
+    beforePerSecond: number;
+    recoveryMs: number | null;
+    afterLeasePerSecond: number | null;
+    perSecond: number[];
+  };
 }
 
 /** The Redis outage scenario: Redis stopped for a while mid-run. */
@@ -256,6 +270,31 @@ async function runPhase(
   return { records, samples, peakBackends: peak };
 }
 
+/** One kill round's raw data, for `traceKillsDir`: samples as taken, answers per 250 ms and instance. */
+function writeKillTrace(dir: string, round: number, killAtMs: number, run: PhaseRun): void {
+  const bucketMs = 250;
+  const buckets = new Map<string, number[]>();
+  for (const r of run.records) {
+    if (!r.ok) continue;
+    const key = `${Math.floor(r.endedAtMs / bucketMs) * bucketMs}:${r.instance}`;
+    const list = buckets.get(key) ?? [];
+    list.push(r.endedAtMs - r.startedAtMs);
+    buckets.set(key, list);
+  }
+  const answers = [...buckets]
+    .map(([key, times]) => {
+      const [atMs, instance] = key.split(':').map(Number);
+      const sorted = times.sort((a, b) => a - b);
+      return { atMs, instance, ok: times.length, medianMs: Math.round(sorted[sorted.length >> 1]!) };
+    })
+    .sort((a, b) => a.atMs! - b.atMs! || a.instance! - b.instance!);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    path.join(dir, `kill-round-${round}.json`),
+    `${JSON.stringify({ killAtMs, bucketMs, samples: run.samples, answers })}\n`,
+  );
+}
+
 async function checkRateLimit(
   fleet: Fleet,
   user: VirtualUser,
@@ -393,6 +432,8 @@ export async function runMultiInstance(options: MultiInstanceOptions): Promise<M
     ): Promise<KillResult> => {
       const killMs = 15_000;
       const markMs = 5000;
+      // The shared budget's lease (the app's default): a dead instance's slots are back by then.
+      const leaseMs = 5000;
       // The control first: the same phase, the same mark at 5 s, nobody killed (instance -1 is no one).
       let markAtMs = 0;
       const control = await runPhase(
@@ -408,7 +449,7 @@ export async function runMultiInstance(options: MultiInstanceOptions): Promise<M
           },
         },
       );
-      const unkilled = recoveryAfterKill(control.records, -1, markAtMs, killMs);
+      const unkilled = recoveryAfterKill(control.records, -1, markAtMs, killMs, 0.9, 3000, leaseMs);
       await settle(pg, log);
       let killAtMs = 0;
       const run = await runPhase(
@@ -433,6 +474,7 @@ export async function runMultiInstance(options: MultiInstanceOptions): Promise<M
         throw new Error(
           `kill scenario, round ${round}: ${early.length} calls failed before the kill (first: instance ${early[0]!.instance}, ${early[0]!.errorType})`,
         );
+      if (options.traceKillsDir) writeKillTrace(options.traceKillsDir, round, killAtMs, run);
       const survivorFailures: Record<string, number> = {};
       for (const r of run.records) {
         if (r.ok || r.instance === victim) continue;
@@ -450,13 +492,14 @@ export async function runMultiInstance(options: MultiInstanceOptions): Promise<M
           killMs,
         ),
         killAtMs,
-        leaseMs: 5000,
-        ...recoveryAfterKill(run.records, victim, killAtMs, killMs),
+        leaseMs,
+        ...recoveryAfterKill(run.records, victim, killAtMs, killMs, 0.9, 3000, leaseMs),
         slotsBackMs: slotsBackAfterKill(run.samples, victim, killAtMs, connectionLimit),
         survivorFailures,
         withoutKill: {
           beforePerSecond: unkilled.beforePerSecond,
           recoveryMs: unkilled.recoveryMs,
+          afterLeasePerSecond: unkilled.afterLeasePerSecond,
           perSecond: unkilled.survivorsPerSecond,
         },
       };
