@@ -13,11 +13,26 @@
  * deadlines, stale answers, the edge admission, the request log and metrics, request IDs, the body
  * and connection guards.
  *
- * Env: DATABASE_URL, POOL_MAX (default 4), PORT (default 0), HOST (default 127.0.0.1). Prints
- * `listening on http://host:port` on stderr when ready.
+ * With `SAFEGUARDS=on` it is the same server with db-safeguards adopted as the packages' READMEs
+ * show, and nothing of the sample app: Drizzle through `@db-safeguards/drizzle` (every statement on
+ * the connection budget, with a deadline), and in tRPC the safeguards' middleware (admission, rate
+ * limit, priority and deadline from each procedure's meta), error formatter and response headers.
+ * `pnpm bench:served-cost -- --compare adopted` prices that against the bare server: what adopting
+ * the safeguards costs, apart from what the sample app adds of its own.
+ *
+ * Env: DATABASE_URL, POOL_MAX (default 4), PORT (default 0), HOST (default 127.0.0.1), SAFEGUARDS
+ * (`on` or unset). Prints `listening on http://host:port` on stderr when ready.
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createSafeguards } from '@db-safeguards/core';
+import { drizzle as guardedDrizzle } from '@db-safeguards/drizzle/postgres-js';
+import {
+  createSafeguardsMiddleware,
+  type SafeguardsMeta,
+  safeguardsErrorFormatter,
+  safeguardsResponseMeta,
+} from '@db-safeguards/trpc';
 import { type AppDatabase, hashBearerToken, recordDose, schema } from '@db-safeguards/vetmed/db';
 import { wireTransformer } from '@db-safeguards/vetmed/wire-transformer';
 import { initTRPC, TRPCError } from '@trpc/server';
@@ -29,11 +44,22 @@ import { z } from 'zod';
 
 const { administrations, animals, authTokens, memberships, regimens, users } = schema;
 
-const sql = postgres(process.env.DATABASE_URL!, {
-  max: Number(process.env.POOL_MAX ?? 4),
-  onnotice: () => {},
-});
-const db = drizzle({ client: sql, schema });
+const adopted = process.env.SAFEGUARDS === 'on';
+if (!adopted && process.env.SAFEGUARDS !== undefined)
+  throw new Error(`SAFEGUARDS: expected on or nothing, got ${process.env.SAFEGUARDS}`);
+const poolMax = Number(process.env.POOL_MAX ?? 4);
+const sql = postgres(process.env.DATABASE_URL!, { max: poolMax, onnotice: () => {} });
+/** Rate limits far above the offered load, as the app gets them in this benchmark. */
+const unlimited = { limit: 100_000_000, windowMs: 60_000 };
+const safeguards = adopted
+  ? createSafeguards({
+      queue: { maxConcurrentConnections: poolMax },
+      rateLimits: { policies: { api: unlimited, recording: unlimited } },
+    })
+  : undefined;
+const db = safeguards
+  ? guardedDrizzle({ client: sql, schema, safeguards })
+  : drizzle({ client: sql, schema });
 /** The app's services take its safeguarded database type; the query builder they use is the same. */
 const appDb = db as unknown as AppDatabase;
 
@@ -44,6 +70,8 @@ interface User {
 }
 interface Context {
   token: string | undefined;
+  /** The request, for the safeguards' per-IP identity when adopted. */
+  req: IncomingMessage;
   user?: User;
 }
 
@@ -73,9 +101,17 @@ async function userOf(token: string): Promise<User | undefined> {
   return user;
 }
 
-const t = initTRPC.context<Context>().create({ transformer: wireTransformer, isDev: false });
+const t = initTRPC
+  .context<Context>()
+  .meta<SafeguardsMeta>()
+  .create({
+    transformer: wireTransformer,
+    isDev: false,
+    ...(adopted ? { errorFormatter: safeguardsErrorFormatter() } : {}),
+  });
 
-const signedIn = t.procedure.use(async ({ ctx, next }) => {
+const procedure = safeguards ? t.procedure.use(createSafeguardsMiddleware(safeguards)) : t.procedure;
+const signedIn = procedure.use(async ({ ctx, next }) => {
   const user = ctx.token === undefined ? undefined : await userOf(ctx.token);
   if (!user) throw new TRPCError({ code: 'UNAUTHORIZED' });
   return next({ ctx: { user } });
@@ -87,6 +123,7 @@ const uuid = z.uuid();
 const router = t.router({
   administrations: t.router({
     history: signedIn
+      .meta({ priority: 'NORMAL' })
       .input(z.object({ animalId: uuid, limit: z.number().int().min(1).max(200).default(50) }))
       .query(async ({ ctx, input }) => {
         // The app's access check: the animal with the caller's membership joined in.
@@ -109,6 +146,7 @@ const router = t.router({
         return { value: doses, degraded: false as const };
       }),
     record: signedIn
+      .meta({ priority: 'HIGH', rateLimit: 'recording' })
       .input(
         z.object({
           regimenId: uuid,
@@ -150,7 +188,8 @@ const bearer = (req: IncomingMessage) => /^Bearer\s+(\S+)$/.exec(req.headers.aut
 const handler = createHTTPHandler({
   router,
   basePath: '/api/trpc/',
-  createContext: ({ req }): Context => ({ token: bearer(req) }),
+  createContext: ({ req }): Context => ({ token: bearer(req), req }),
+  ...(adopted ? { responseMeta: safeguardsResponseMeta() } : {}),
 });
 
 const server = createServer((req, res) => {

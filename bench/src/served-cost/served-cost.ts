@@ -12,7 +12,7 @@
  * /proc/<pid>/stat, which neither server can skew), from before the first call of the run to after
  * its last answer, divided by the calls served.
  *
- * Usage: pnpm bench:served-cost [-- --mode side-by-side --pairs 6 --rate 50 --seconds 10 --warmup 60 --record-every 10 --users 16
+ * Usage: pnpm bench:served-cost [-- --compare app --mode side-by-side --pairs 6 --rate 50 --seconds 10 --warmup 60 --record-every 10 --users 16
  *   --log-level info --app-env KEY=VALUE,... --bare-env KEY=VALUE,... --idle-seconds 16 --profile DIR --json FILE]
  * `--log-level` is the app's LOG_LEVEL (default: the app's own default, info). `--app-env` adds settings
  * to the app's environment. `--threads` prints each server's CPU in each run by thread, and its user and
@@ -20,6 +20,11 @@
  * (its detailed health, read every second: a little CPU of its own) in each of its runs. `--json FILE` writes every run (a
  * `ServedCostReport`: docs/served-cost.json is rendered into docs/benchmarks.md). `--profile DIR` starts both servers with `node --cpu-prof` and writes DIR/run-windows.json, when each run began and ended on the profiles' clock (their figures
  * then include the profiler's cost) and writes their profiles to DIR when they stop.
+ *
+ * `--compare adopted` measures, instead of the sample app, the bare server with db-safeguards adopted
+ * as the packages' READMEs show (`SAFEGUARDS=on` in ./bare-server.ts: guarded Drizzle, the tRPC
+ * middleware, error formatter and headers): what the safeguards cost apart from the app's own
+ * features. The app still runs (the users are created through it) and idles; `--json` is refused.
  *
  * The machine is shared and noisy: every run is printed; the ratio is taken within a pair.
  */
@@ -67,6 +72,14 @@ function parseMode(value: string): 'side-by-side' | 'alternate' {
   throw new Error(`--mode: expected side-by-side or alternate, got ${value}`);
 }
 const mode = parseMode(textOption('mode') ?? 'side-by-side');
+/** What is set against the bare server: the sample app (default) or the bare server with the safeguards adopted. */
+const compare = textOption('compare') ?? 'app';
+if (compare !== 'app' && compare !== 'adopted')
+  throw new Error(`--compare: expected app or adopted, got ${compare}`);
+if (compare === 'adopted' && jsonPath !== undefined)
+  throw new Error("--json writes the sample app's report: not with --compare adopted");
+/** The name of the server set against the bare one, in what is printed. */
+const subject = compare === 'adopted' ? 'adopted' : 'app';
 const sideBySide = mode === 'side-by-side';
 /** `KEY=VALUE,...` of an `--<name>` option as an object. */
 function envOption(name: string): Record<string, string> {
@@ -256,7 +269,7 @@ async function pacedLoad(server: AppProcess, users: VirtualUser[], durationMs: n
     const user = partsAfter.userMs - partsBefore!.userMs;
     const system = partsAfter.systemMs - partsBefore!.systemMs;
     console.log(
-      `      ${server.url === bareUrl ? 'bare' : 'app'} threads (CPU ms): ${parts.join(', ')}; user ${user.toFixed(0)}, system ${system.toFixed(0)}`,
+      `      ${server.url === bareUrl ? 'bare' : subject} threads (CPU ms): ${parts.join(', ')}; user ${user.toFixed(0)}, system ${system.toFixed(0)}`,
     );
   }
   return {
@@ -274,7 +287,8 @@ async function main(): Promise<void> {
   let database: TestPostgres | undefined;
   const servers: AppProcess[] = [];
   try {
-    database = await startTestPostgres({ appRoleConnectionLimit: 8 });
+    // 4 connections for each server; with --compare adopted the idle app keeps its 4 beside the two.
+    database = await startTestPostgres({ appRoleConnectionLimit: compare === 'adopted' ? 12 : 8 });
     const appEnv = {
       DATABASE_URL: database.appUrl,
       DB_DRIVER: 'postgres',
@@ -312,9 +326,25 @@ async function main(): Promise<void> {
     const bareUsers = users.map((user) => ({ ...user, client: createClient(bare.url, user.headers) }));
     // Warm both up (JIT, session caches, pools) before measuring: a few seconds are not enough, the
     // CPU per call kept falling for a minute in the first runs.
+    const adopted =
+      compare === 'adopted'
+        ? await startServerProcess([...profileFlags, '--import', 'tsx', bareServer], {
+            DATABASE_URL: database.appUrl,
+            POOL_MAX: '4',
+            SAFEGUARDS: 'on',
+            ...extraBareEnv,
+          })
+        : undefined;
+    if (adopted) servers.push(adopted);
     const targets = [
-      ['app', app, users],
-      ['bare', bare, bareUsers],
+      adopted
+        ? ([
+            'adopted',
+            adopted,
+            users.map((user) => ({ ...user, client: createClient(adopted.url, user.headers) })),
+          ] as const)
+        : (['app', app, users] as const),
+      ['bare', bare, bareUsers] as const,
     ] as const;
     /** One run of each server, in the order of `targets`: at the same time, or one after the other. */
     const loadBoth = async (durationMs: number): Promise<RunResult[]> => {
@@ -333,7 +363,9 @@ async function main(): Promise<void> {
     }
 
     const machine = machineDescription();
-    console.log(`\nServer CPU per served call: the sample app vs a bare tRPC + Drizzle server (${machine})`);
+    console.log(
+      `\nServer CPU per served call: ${adopted ? 'the bare server with db-safeguards adopted (SAFEGUARDS=on)' : 'the sample app'} vs a bare tRPC + Drizzle server (${machine})`,
+    );
     console.log(
       `${rate} calls/s for ${seconds} s per run (1 in ${recordEvery} a dose recording, the rest 50-row history reads), ${users.length} users, ${sideBySide ? 'both servers loaded at the same time in each pair' : 'runs alternating app, bare'}; app LOG_LEVEL=${logLevel}${Object.keys(extraAppEnv).length > 0 ? `, ${JSON.stringify(extraAppEnv)}` : ''}${profileDir ? ', both under --cpu-prof' : ''}.\n`,
     );
@@ -367,13 +399,13 @@ async function main(): Promise<void> {
       ratios.push(ratio);
       perServed.app.push(results[0]!.cpuUsPerServed);
       perServed.bare.push(results[1]!.cpuUsPerServed);
-      console.log(`    pair ${pair}: app / bare = ${ratio.toFixed(2)}`);
+      console.log(`    pair ${pair}: ${subject} / bare = ${ratio.toFixed(2)}`);
     }
     console.log(
-      `\nmedian CPU per served call: app ${median(perServed.app).toFixed(0)} µs, bare ${median(perServed.bare).toFixed(0)} µs`,
+      `\nmedian CPU per served call: ${subject} ${median(perServed.app).toFixed(0)} µs, bare ${median(perServed.bare).toFixed(0)} µs`,
     );
     console.log(
-      `app / bare CPU per served call, per pair: ${ratios.map((r) => r.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)} (target <= 1.15)`,
+      `${subject} / bare CPU per served call, per pair: ${ratios.map((r) => r.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)} (target <= 1.15)`,
     );
     // Idle: no calls to either server, the same seconds for both, in two windows.
     const idleWindow = async (windowSeconds: number): Promise<{ app: number; bare: number }> => {
@@ -397,7 +429,7 @@ async function main(): Promise<void> {
       const cpuMsPerSecond = await idleWindow(to - from);
       idleWindows.push({ fromSecond: from, toSecond: to, cpuMsPerSecond });
       console.log(
-        `idle CPU ${from}-${to} s after the last call: app ${cpuMsPerSecond.app.toFixed(1)} ms/s, bare ${cpuMsPerSecond.bare.toFixed(1)} ms/s (at ${rate} calls/s, ${((cpuMsPerSecond.app * 1000) / rate).toFixed(0)} and ${((cpuMsPerSecond.bare * 1000) / rate).toFixed(0)} µs a call)`,
+        `idle CPU ${from}-${to} s after the last call: ${subject} ${cpuMsPerSecond.app.toFixed(1)} ms/s, bare ${cpuMsPerSecond.bare.toFixed(1)} ms/s (at ${rate} calls/s, ${((cpuMsPerSecond.app * 1000) / rate).toFixed(0)} and ${((cpuMsPerSecond.bare * 1000) / rate).toFixed(0)} µs a call)`,
       );
     }
     if (profileDir !== undefined) {

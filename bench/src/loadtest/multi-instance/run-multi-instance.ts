@@ -434,39 +434,41 @@ export async function runMultiInstance(options: MultiInstanceOptions): Promise<M
       const markMs = 5000;
       // The shared budget's lease (the app's default): a dead instance's slots are back by then.
       const leaseMs = 5000;
+      /** Every instance loaded for `killMs`; at `markMs`, `atMark` runs; resolves with the run and when that was. */
+      const markedPhase = async (atMark: () => void) => {
+        let markAtMs = 0;
+        const phase = await runPhase(
+          pg,
+          fleet,
+          token,
+          clientsFor(fleet, users, instances, clientsPerInstance),
+          killMs,
+          {
+            during: async (now) => {
+              await sleep(markMs);
+              markAtMs = now();
+              atMark();
+            },
+          },
+        );
+        return { phase, markAtMs };
+      };
       // The control first: the same phase, the same mark at 5 s, nobody killed (instance -1 is no one).
-      let markAtMs = 0;
-      const control = await runPhase(
-        pg,
-        fleet,
-        token,
-        clientsFor(fleet, users, instances, clientsPerInstance),
+      const control = await markedPhase(() => {});
+      const unkilled = recoveryAfterKill(
+        control.phase.records,
+        -1,
+        control.markAtMs,
         killMs,
-        {
-          during: async (now) => {
-            await sleep(markMs);
-            markAtMs = now();
-          },
-        },
+        0.9,
+        3000,
+        leaseMs,
       );
-      const unkilled = recoveryAfterKill(control.records, -1, markAtMs, killMs, 0.9, 3000, leaseMs);
       await settle(pg, log);
-      let killAtMs = 0;
-      const run = await runPhase(
-        pg,
-        fleet,
-        token,
-        clientsFor(fleet, users, instances, clientsPerInstance),
-        killMs,
-        {
-          during: async (now) => {
-            await sleep(markMs);
-            killAtMs = now();
-            fleet.dead.add(victim);
-            fleet.apps[victim]!.child.kill('SIGKILL');
-          },
-        },
-      );
+      const { phase: run, markAtMs: killAtMs } = await markedPhase(() => {
+        fleet.dead.add(victim);
+        fleet.apps[victim]!.child.kill('SIGKILL');
+      });
       // Nothing may fail before the kill: the rate before it is what recovery is judged against (a
       // client sending to a stale address once made that rate, and so the bar, lower).
       const early = run.records.filter((r) => !r.ok && r.endedAtMs < killAtMs);
