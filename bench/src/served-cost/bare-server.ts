@@ -18,10 +18,12 @@
  * the connection budget, with a deadline), and in tRPC the safeguards' middleware (admission, rate
  * limit, priority and deadline from each procedure's meta), error formatter and response headers.
  * `pnpm bench:served-cost -- --compare adopted` prices that against the bare server: what adopting
- * the safeguards costs, apart from what the sample app adds of its own.
+ * the safeguards costs, apart from what the sample app adds of its own. `SAFEGUARDS=trpc` adopts only
+ * the tRPC parts (Drizzle plain), `SAFEGUARDS=drizzle` only the guarded Drizzle (no middleware: each
+ * statement on the budget with the default settings), to split that cost.
  *
  * Env: DATABASE_URL, POOL_MAX (default 4), PORT (default 0), HOST (default 127.0.0.1), SAFEGUARDS
- * (`on` or unset). Prints `listening on http://host:port` on stderr when ready.
+ * (`on`, `trpc`, `drizzle` or unset). Prints `listening on http://host:port` on stderr when ready.
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -44,22 +46,26 @@ import { z } from 'zod';
 
 const { administrations, animals, authTokens, memberships, regimens, users } = schema;
 
-const adopted = process.env.SAFEGUARDS === 'on';
-if (!adopted && process.env.SAFEGUARDS !== undefined)
-  throw new Error(`SAFEGUARDS: expected on or nothing, got ${process.env.SAFEGUARDS}`);
+const adoptedParts = process.env.SAFEGUARDS ?? 'off';
+if (!['off', 'on', 'trpc', 'drizzle'].includes(adoptedParts))
+  throw new Error(`SAFEGUARDS: expected on, trpc, drizzle or nothing, got ${adoptedParts}`);
+const guardTrpc = adoptedParts === 'on' || adoptedParts === 'trpc';
+const guardDrizzle = adoptedParts === 'on' || adoptedParts === 'drizzle';
 const poolMax = Number(process.env.POOL_MAX ?? 4);
 const sql = postgres(process.env.DATABASE_URL!, { max: poolMax, onnotice: () => {} });
 /** Rate limits far above the offered load, as the app gets them in this benchmark. */
 const unlimited = { limit: 100_000_000, windowMs: 60_000 };
-const safeguards = adopted
-  ? createSafeguards({
-      queue: { maxConcurrentConnections: poolMax },
-      rateLimits: { policies: { api: unlimited, recording: unlimited } },
-    })
-  : undefined;
-const db = safeguards
-  ? guardedDrizzle({ client: sql, schema, safeguards })
-  : drizzle({ client: sql, schema });
+const safeguards =
+  adoptedParts !== 'off'
+    ? createSafeguards({
+        queue: { maxConcurrentConnections: poolMax },
+        rateLimits: { policies: { api: unlimited, recording: unlimited } },
+      })
+    : undefined;
+const db =
+  safeguards && guardDrizzle
+    ? guardedDrizzle({ client: sql, schema, safeguards })
+    : drizzle({ client: sql, schema });
 /** The app's services take its safeguarded database type; the query builder they use is the same. */
 const appDb = db as unknown as AppDatabase;
 
@@ -107,10 +113,11 @@ const t = initTRPC
   .create({
     transformer: wireTransformer,
     isDev: false,
-    ...(adopted ? { errorFormatter: safeguardsErrorFormatter() } : {}),
+    ...(guardTrpc ? { errorFormatter: safeguardsErrorFormatter() } : {}),
   });
 
-const procedure = safeguards ? t.procedure.use(createSafeguardsMiddleware(safeguards)) : t.procedure;
+const procedure =
+  safeguards && guardTrpc ? t.procedure.use(createSafeguardsMiddleware(safeguards)) : t.procedure;
 const signedIn = procedure.use(async ({ ctx, next }) => {
   const user = ctx.token === undefined ? undefined : await userOf(ctx.token);
   if (!user) throw new TRPCError({ code: 'UNAUTHORIZED' });
@@ -189,7 +196,7 @@ const handler = createHTTPHandler({
   router,
   basePath: '/api/trpc/',
   createContext: ({ req }): Context => ({ token: bearer(req), req }),
-  ...(adopted ? { responseMeta: safeguardsResponseMeta() } : {}),
+  ...(guardTrpc ? { responseMeta: safeguardsResponseMeta() } : {}),
 });
 
 const server = createServer((req, res) => {

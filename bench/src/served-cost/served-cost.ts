@@ -24,7 +24,8 @@
  * `--compare adopted` measures, instead of the sample app, the bare server with db-safeguards adopted
  * as the packages' READMEs show (`SAFEGUARDS=on` in ./bare-server.ts: guarded Drizzle, the tRPC
  * middleware, error formatter and headers): what the safeguards cost apart from the app's own
- * features. The app still runs (the users are created through it) and idles; `--json` is refused.
+ * features; `--adopted-parts trpc|drizzle` adopts only one of them. The app still runs (the users are
+ * created through it) and idles; `--json` is refused.
  *
  * The machine is shared and noisy: every run is printed; the ratio is taken within a pair.
  */
@@ -78,6 +79,10 @@ if (compare !== 'app' && compare !== 'adopted')
   throw new Error(`--compare: expected app or adopted, got ${compare}`);
 if (compare === 'adopted' && jsonPath !== undefined)
   throw new Error("--json writes the sample app's report: not with --compare adopted");
+/** With `--compare adopted`: which parts the bare server adopts (its SAFEGUARDS: on, trpc or drizzle). */
+const adoptedParts = textOption('adopted-parts') ?? 'on';
+if (!['on', 'trpc', 'drizzle'].includes(adoptedParts))
+  throw new Error(`--adopted-parts: expected on, trpc or drizzle, got ${adoptedParts}`);
 /** The name of the server set against the bare one, in what is printed. */
 const subject = compare === 'adopted' ? 'adopted' : 'app';
 const sideBySide = mode === 'side-by-side';
@@ -331,7 +336,7 @@ async function main(): Promise<void> {
         ? await startServerProcess([...profileFlags, '--import', 'tsx', bareServer], {
             DATABASE_URL: database.appUrl,
             POOL_MAX: '4',
-            SAFEGUARDS: 'on',
+            SAFEGUARDS: adoptedParts,
             ...extraBareEnv,
           })
         : undefined;
@@ -364,7 +369,7 @@ async function main(): Promise<void> {
 
     const machine = machineDescription();
     console.log(
-      `\nServer CPU per served call: ${adopted ? 'the bare server with db-safeguards adopted (SAFEGUARDS=on)' : 'the sample app'} vs a bare tRPC + Drizzle server (${machine})`,
+      `\nServer CPU per served call: ${adopted ? `the bare server with db-safeguards adopted (SAFEGUARDS=${adoptedParts})` : 'the sample app'} vs a bare tRPC + Drizzle server (${machine})`,
     );
     console.log(
       `${rate} calls/s for ${seconds} s per run (1 in ${recordEvery} a dose recording, the rest 50-row history reads), ${users.length} users, ${sideBySide ? 'both servers loaded at the same time in each pair' : 'runs alternating app, bare'}; app LOG_LEVEL=${logLevel}${Object.keys(extraAppEnv).length > 0 ? `, ${JSON.stringify(extraAppEnv)}` : ''}${profileDir ? ', both under --cpu-prof' : ''}.\n`,
