@@ -8,7 +8,11 @@
  * With `pnpm bench:guard-cost` (one guarded statement against a plain one) it splits what adopting
  * the safeguards costs a served call into its layers.
  *
- * Usage: pnpm bench:trpc-call-cost [-- --rounds 6 --calls 5000 --concurrency 4]
+ * `--evict-mb N` walks N MB of memory after each call (the same for both, so it adds the same CPU to
+ * each): the caches no longer hold the call's code and data, as in a server whose calls are spread out
+ * between other work (the database, other processes), and the layers' cost shows as a server pays it.
+ *
+ * Usage: pnpm bench:trpc-call-cost [-- --rounds 6 --calls 5000 --concurrency 4 --evict-mb 0]
  */
 import { createSafeguards, Priority } from '@db-safeguards/core';
 import {
@@ -21,12 +25,20 @@ import { wireTransformer } from '@db-safeguards/vetmed/wire-transformer';
 import { initTRPC } from '@trpc/server';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { z } from 'zod';
-import { countOption } from '../cli-options.js';
+import { countOption, textOption } from '../cli-options.js';
 import { machineDescription } from '../machine.js';
 
 const rounds = countOption('rounds', 6);
 const calls = countOption('calls', 5000);
 const concurrency = countOption('concurrency', 4);
+const evictMb = Number(textOption('evict-mb') ?? 0);
+if (!Number.isInteger(evictMb) || evictMb < 0) throw new Error('--evict-mb must be an integer >= 0');
+/** Memory walked after each call, one byte in each 64-byte line (see `--evict-mb`). */
+const evictBuffer = new Uint8Array(evictMb * 2 ** 20);
+let evictSum = 0;
+function evictCaches(): void {
+  for (let i = 0; i < evictBuffer.length; i += 64) evictSum += evictBuffer[i]!++;
+}
 
 /** A page of 50 rows shaped like the app's dose history. */
 const page = Array.from({ length: 50 }, (_, i) => ({
@@ -99,7 +111,10 @@ async function timeBatch(serve: Serve): Promise<number> {
   const started = process.cpuUsage();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next++ < calls) await serve();
+      while (next++ < calls) {
+        await serve();
+        if (evictMb > 0) evictCaches();
+      }
     }),
   );
   const spent = process.cpuUsage(started);
@@ -119,7 +134,9 @@ const serves = {
 console.log(
   `CPU per tRPC call, in-process (fetch adapter, no HTTP, no database): plain and with @db-safeguards/trpc adopted (${machineDescription()})`,
 );
-console.log(`${calls} calls per batch, ${concurrency} at a time, a 50-row answer; batches in turn.`);
+console.log(
+  `${calls} calls per batch, ${concurrency} at a time, a 50-row answer${evictMb > 0 ? `, ${evictMb} MB walked after each call` : ''}; batches in turn.`,
+);
 for (const serve of Object.values(serves)) await timeBatch(serve);
 const per = { plain: [] as number[], adopted: [] as number[] };
 console.log('\nround | plain µs/call | adopted µs/call | adopted / plain | added µs');
@@ -146,3 +163,5 @@ if (operations.succeeded !== expected)
   );
 console.log(`the safeguards ran every adopted call's body: ${operations.succeeded} succeeded`);
 await adopted.safeguards.close();
+// Read, so the walk cannot be optimised away.
+if (evictSum < 0) console.log(evictSum);
