@@ -150,7 +150,21 @@ describe('startTestPostgres', () => {
       ),
     );
     expect(['answered', 'CONNECTION_CLOSED', 'ECONNRESET']).toContain(firstTry);
-    expect(await within(3000, 'the query that reconnects', idle!`select 1 as one`)).toEqual([{ one: 1 }]);
+    // A query sent while postgres.js is still closing that connection is queued on it and fails the
+    // same way (a fresh-clone CI run met it on 2026-12-08: CONNECTION_CLOSED, the error carrying the
+    // first query's origin); one sent after the close reconnects. Nothing ran in the failed ones.
+    let reconnected: unknown;
+    for (let attempt = 1; attempt <= 3 && reconnected === undefined; attempt++) {
+      reconnected = await within(
+        3000,
+        `the query that reconnects (attempt ${attempt})`,
+        idle!`select 1 as one`,
+      ).catch((error: { code?: string }) => {
+        if (attempt === 3 || !['CONNECTION_CLOSED', 'ECONNRESET'].includes(error.code ?? '')) throw error;
+        return undefined;
+      });
+    }
+    expect(reconnected).toEqual([{ one: 1 }]);
     expect(await db.countAppConnections()).toBe(1);
   });
 
