@@ -19,6 +19,7 @@ import { drizzle as plainDrizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { countOption } from '../cli-options.js';
 import { machineDescription } from '../machine.js';
+import { runPairedBatches } from './paired-batches.js';
 
 const rounds = countOption('rounds', 6);
 const statements = countOption('statements', 2000);
@@ -52,11 +53,6 @@ async function timeBatch(read: Reader): Promise<number> {
   const spent = process.cpuUsage(started);
   return spent.user + spent.system;
 }
-
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
-};
 
 async function main(): Promise<void> {
   let server: TestPostgres | undefined;
@@ -102,27 +98,12 @@ async function main(): Promise<void> {
     console.log(
       `${statements} reads of ${rows} rows per batch, ${concurrency} at a time, each pool ${concurrency} connections; batches in turn.`,
     );
-    // Warm-up: both paths compiled and their pools full before anything is measured.
-    for (const read of Object.values(readers)) await timeBatch(read);
-    const ratios: number[] = [];
-    const perStatement = { plain: [] as number[], guarded: [] as number[] };
-    console.log('\nround | plain µs/statement | guarded µs/statement | guarded / plain | added µs');
-    for (let round = 1; round <= rounds; round++) {
-      // Alternate which goes first: a machine that speeds up or slows down within a round weighs on both.
-      const order: Array<'plain' | 'guarded'> = round % 2 === 1 ? ['plain', 'guarded'] : ['guarded', 'plain'];
-      const result = { plain: 0, guarded: 0 };
-      for (const name of order) result[name] = (await timeBatch(readers[name])) / statements;
-      perStatement.plain.push(result.plain);
-      perStatement.guarded.push(result.guarded);
-      ratios.push(result.guarded / result.plain);
-      console.log(
-        `${String(round).padStart(5)} | ${result.plain.toFixed(0).padStart(18)} | ${result.guarded.toFixed(0).padStart(20)} | ${(result.guarded / result.plain).toFixed(2).padStart(15)} | ${(result.guarded - result.plain).toFixed(0).padStart(8)}`,
-      );
-    }
-    const added = perStatement.guarded.map((g, i) => g - perStatement.plain[i]!);
-    console.log(
-      `\nmedian: plain ${median(perStatement.plain).toFixed(0)} µs, guarded ${median(perStatement.guarded).toFixed(0)} µs a statement; guarded / plain ${median(ratios).toFixed(2)} (rounds: ${ratios.map((r) => r.toFixed(2)).join(', ')}); added ${median(added).toFixed(0)} µs (rounds: ${added.map((a) => a.toFixed(0)).join(', ')})`,
-    );
+    await runPairedBatches({
+      names: ['plain', 'guarded'],
+      rounds,
+      unit: 'statement',
+      measure: async (name) => (await timeBatch(readers[name])) / statements,
+    });
     // Every guarded read must have run through the budget, or the comparison means nothing.
     const { operations } = safeguards.metrics();
     const expected = (rounds + 1) * statements;

@@ -27,6 +27,7 @@ import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { z } from 'zod';
 import { countOption, textOption } from '../cli-options.js';
 import { machineDescription } from '../machine.js';
+import { runPairedBatches } from './paired-batches.js';
 
 const rounds = countOption('rounds', 6);
 const calls = countOption('calls', 5000);
@@ -121,11 +122,6 @@ async function timeBatch(serve: Serve): Promise<number> {
   return (spent.user + spent.system) / calls;
 }
 
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
-};
-
 const adopted = adoptedRouter();
 const serves = {
   plain: server(plainRouter(), false),
@@ -137,24 +133,12 @@ console.log(
 console.log(
   `${calls} calls per batch, ${concurrency} at a time, a 50-row answer${evictMb > 0 ? `, ${evictMb} MB walked after each call` : ''}; batches in turn.`,
 );
-for (const serve of Object.values(serves)) await timeBatch(serve);
-const per = { plain: [] as number[], adopted: [] as number[] };
-console.log('\nround | plain µs/call | adopted µs/call | adopted / plain | added µs');
-for (let round = 1; round <= rounds; round++) {
-  const order: Array<'plain' | 'adopted'> = round % 2 === 1 ? ['plain', 'adopted'] : ['adopted', 'plain'];
-  const result = { plain: 0, adopted: 0 };
-  for (const name of order) result[name] = await timeBatch(serves[name]);
-  per.plain.push(result.plain);
-  per.adopted.push(result.adopted);
-  console.log(
-    `${String(round).padStart(5)} | ${result.plain.toFixed(0).padStart(13)} | ${result.adopted.toFixed(0).padStart(15)} | ${(result.adopted / result.plain).toFixed(2).padStart(15)} | ${(result.adopted - result.plain).toFixed(0).padStart(8)}`,
-  );
-}
-const ratios = per.adopted.map((a, i) => a / per.plain[i]!);
-const added = per.adopted.map((a, i) => a - per.plain[i]!);
-console.log(
-  `\nmedian: plain ${median(per.plain).toFixed(0)} µs, adopted ${median(per.adopted).toFixed(0)} µs a call; adopted / plain ${median(ratios).toFixed(2)} (rounds: ${ratios.map((r) => r.toFixed(2)).join(', ')}); added ${median(added).toFixed(0)} µs (rounds: ${added.map((a) => a.toFixed(0)).join(', ')})`,
-);
+await runPairedBatches({
+  names: ['plain', 'adopted'],
+  rounds,
+  unit: 'call',
+  measure: (name) => timeBatch(serves[name]),
+});
 const { operations } = adopted.safeguards.metrics();
 const expected = (rounds + 1) * calls;
 if (operations.succeeded !== expected)

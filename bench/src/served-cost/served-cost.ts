@@ -313,11 +313,16 @@ async function main(): Promise<void> {
     const app = await startServerProcess([...profileFlags, appMain], appEnv);
     servers.push(app);
     // The app migrated the database; the bare server uses its tables.
-    const bare = await startServerProcess([...profileFlags, '--import', 'tsx', bareServer], {
-      DATABASE_URL: database.appUrl,
-      POOL_MAX: '4',
-      ...extraBareEnv,
-    });
+    const databaseUrl = database.appUrl;
+    /** ./bare-server.ts with 4 connections, plain or (`SAFEGUARDS`) with the safeguards adopted. */
+    const startBareServer = (env: Record<string, string> = {}) =>
+      startServerProcess([...profileFlags, '--import', 'tsx', bareServer], {
+        DATABASE_URL: databaseUrl,
+        POOL_MAX: '4',
+        ...env,
+        ...extraBareEnv,
+      });
+    const bare = await startBareServer();
     servers.push(bare);
     bareUrl = bare.url;
     if (profileDir !== undefined)
@@ -327,30 +332,17 @@ async function main(): Promise<void> {
 
     console.error(`Creating ${userCount} users with ${dosesPerUser} doses each...`);
     const users = await createVirtualUsers(app.url, userCount, { doses: dosesPerUser });
-    // The same users (tokens, households) against the bare server.
-    const bareUsers = users.map((user) => ({ ...user, client: createClient(bare.url, user.headers) }));
-    // Warm both up (JIT, session caches, pools) before measuring: a few seconds are not enough, the
-    // CPU per call kept falling for a minute in the first runs.
-    const adopted =
-      compare === 'adopted'
-        ? await startServerProcess([...profileFlags, '--import', 'tsx', bareServer], {
-            DATABASE_URL: database.appUrl,
-            POOL_MAX: '4',
-            SAFEGUARDS: adoptedParts,
-            ...extraBareEnv,
-          })
-        : undefined;
+    // The same users (tokens, households) against another server.
+    const usersOf = (server: AppProcess) =>
+      users.map((user) => ({ ...user, client: createClient(server.url, user.headers) }));
+    const adopted = compare === 'adopted' ? await startBareServer({ SAFEGUARDS: adoptedParts }) : undefined;
     if (adopted) servers.push(adopted);
     const targets = [
-      adopted
-        ? ([
-            'adopted',
-            adopted,
-            users.map((user) => ({ ...user, client: createClient(adopted.url, user.headers) })),
-          ] as const)
-        : (['app', app, users] as const),
-      ['bare', bare, bareUsers] as const,
+      adopted ? (['adopted', adopted, usersOf(adopted)] as const) : (['app', app, users] as const),
+      ['bare', bare, usersOf(bare)] as const,
     ] as const;
+    // Warm both up (JIT, session caches, pools) before measuring: a few seconds are not enough, the
+    // CPU per call kept falling for a minute in the first runs.
     /** One run of each server, in the order of `targets`: at the same time, or one after the other. */
     const loadBoth = async (durationMs: number): Promise<RunResult[]> => {
       if (sideBySide)
